@@ -1,0 +1,307 @@
+// Channels: Go's `chan T`, with Go's semantics.
+//
+//   Go                              gocxx
+//   var ch chan T                   go::chan<T> ch;             (the nil channel)
+//   ch := make(chan T)              auto ch = go::make_chan<T>();
+//   ch := make(chan T, n)           auto ch = go::make_chan<T>(n);
+//   ch <- v                         ch.send(v);  or  ch << v;
+//   v := <-ch                       T v = *ch.recv();
+//   v, ok := <-ch                   std::optional<T> v = ch.recv();   (empty: closed and drained)
+//   for v := range ch               for (T v : ch)
+//   select { case ch <- v: default: }   ch.try_send(v)            (false: would block)
+//   select { case v, ok := <-ch: default: }   ch.try_recv()       (status: ok, would_block, closed)
+//   close(ch), len(ch), cap(ch)     ch.close(), ch.len(), ch.cap()
+//   chan<- T, <-chan T              go::send_chan<T>, go::recv_chan<T> (convert implicitly from chan<T>)
+//   chan struct{}                   go::chan<void>: send(), recv() -> bool; no element storage
+//
+// Guarantees
+// - A chan<T> is a cheap handle: copies refer to the same channel and compare equal; the
+//   channel lives while a handle to it does. A default-constructed handle is the nil channel:
+//   send and receive on it block forever, close throws.
+// - Misuse throws go::chan_error with Go's message: "send on closed channel",
+//   "close of closed channel", "close of nil channel". A goroutine that does not catch it
+//   panics, as in Go.
+// - Blocked senders and receivers are served first come, first served. close wakes every
+//   blocked receiver (they get an empty optional) and every blocked sender (they throw).
+//   Values buffered before close are still received, in order.
+// - Go's memory model: a send happens before the matching receive completes; the k-th receive
+//   on a channel of capacity C happens before the (k+C)-th send completes; a close happens
+//   before a receive that returns because the channel is closed.
+// - T may be move-only and need not be default-constructible; its move constructor must not
+//   throw. An empty T (or void) costs no storage.
+// - Goroutines and plain OS threads may use the same channel in any mix.
+//
+// Example:
+//   auto ch = go::make_chan<int>();
+//   go::spawn([ch] { for (int i = 0; i < 3; ++i) ch << i; ch.close(); });
+//   for (int v : ch) std::printf("%d\n", v);
+#pragma once
+
+#include <cstddef>
+#include <iterator>
+#include <optional>
+#include <source_location>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "go/detail/chan_core.hpp"
+
+namespace go {
+
+// chan_error is thrown for misuse of a channel; what() is Go's panic message.
+class chan_error : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+// What a non-blocking operation found.
+enum class chan_status : std::uint8_t { ok, would_block, closed };
+
+template <class T>
+struct try_recv_result {
+  chan_status status;        // ok: value holds the value; closed: closed and drained
+  std::optional<T> value;
+  explicit operator bool() const noexcept { return status == chan_status::ok; }
+};
+
+template <class T>
+class chan;
+template <class T>
+class send_chan;
+template <class T>
+class recv_chan;
+
+namespace detail {
+
+struct void_elem {};  // the element of chan<void>
+
+template <class T>
+using stored_t = std::conditional_t<std::is_void_v<T>, void_elem, T>;
+
+// The shared handle: owns one reference to the channel.
+class chan_handle {
+ public:
+  chan_handle() noexcept = default;
+  explicit chan_handle(chan_core* c) noexcept : core_(c) {}
+  chan_handle(const chan_handle& o) noexcept : core_(o.core_) {
+    if (core_) chan_retain(core_);
+  }
+  chan_handle(chan_handle&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
+  chan_handle& operator=(chan_handle o) noexcept {
+    std::swap(core_, o.core_);
+    return *this;
+  }
+  ~chan_handle() {
+    if (core_) chan_release(core_);
+  }
+  chan_core* core() const noexcept { return core_; }
+
+ private:
+  chan_core* core_ = nullptr;
+};
+
+template <class T>
+std::optional<T> recv_value(chan_core* c, std::source_location site) {
+  alignas(T) unsigned char buf[sizeof(T)];
+  if (!chan_recv(c, buf, site)) return std::nullopt;
+  T* p = std::launder(reinterpret_cast<T*>(buf));
+  std::optional<T> out(std::move(*p));
+  p->~T();
+  return out;
+}
+
+template <class T>
+try_recv_result<T> try_recv_value(chan_core* c) {
+  alignas(T) unsigned char buf[sizeof(T)];
+  auto st = chan_try_recv(c, buf);
+  if (st != try_status::ok) {
+    return {st == try_status::closed ? chan_status::closed : chan_status::would_block, std::nullopt};
+  }
+  T* p = std::launder(reinterpret_cast<T*>(buf));
+  try_recv_result<T> out{chan_status::ok, std::optional<T>(std::move(*p))};
+  p->~T();
+  return out;
+}
+
+// Sending side of a channel of T (shared by chan<T> and send_chan<T>).
+template <class Derived, class T>
+class send_ops {
+ public:
+  // send blocks until a receiver takes v (unbuffered) or there is room in the buffer.
+  void send(T v, std::source_location site = std::source_location::current()) const {
+    chan_send(self(), &v, site);
+  }
+  const Derived& operator<<(T v) const {
+    chan_send(self(), &v, std::source_location::current());
+    return static_cast<const Derived&>(*this);
+  }
+  // try_send sends v only if that does not block; v is moved from only when it is sent.
+  bool try_send(T&& v) const { return chan_try_send(self(), &v); }
+  bool try_send(const T& v) const {
+    T copy(v);
+    return chan_try_send(self(), &copy);
+  }
+  // close: no more values will be sent. Throws chan_error if closed already or nil.
+  void close() const { chan_close(self()); }
+
+ private:
+  chan_core* self() const noexcept { return static_cast<const Derived&>(*this).core(); }
+};
+
+template <class Derived>
+class send_ops<Derived, void> {
+ public:
+  void send(std::source_location site = std::source_location::current()) const {
+    void_elem v;
+    chan_send(self(), &v, site);
+  }
+  bool try_send() const {
+    void_elem v;
+    return chan_try_send(self(), &v);
+  }
+  void close() const { chan_close(self()); }
+
+ private:
+  chan_core* self() const noexcept { return static_cast<const Derived&>(*this).core(); }
+};
+
+// Receiving side of a channel of T (shared by chan<T> and recv_chan<T>).
+template <class Derived, class T>
+class recv_ops {
+ public:
+  // recv blocks until a value arrives; empty once the channel is closed and drained.
+  std::optional<T> recv(std::source_location site = std::source_location::current()) const {
+    return recv_value<T>(self(), site);
+  }
+  try_recv_result<T> try_recv() const { return try_recv_value<T>(self()); }
+
+  class iterator {
+   public:
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(chan_core* c) : c_(c) { ++*this; }
+    T& operator*() noexcept { return *v_; }
+    iterator& operator++() {
+      v_ = recv_value<T>(c_, std::source_location::current());
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const noexcept { return !v_.has_value(); }
+
+   private:
+    chan_core* c_ = nullptr;
+    std::optional<T> v_;
+  };
+  // for (T v : ch) receives until the channel is closed and drained.
+  iterator begin() const { return iterator(self()); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  chan_core* self() const noexcept { return static_cast<const Derived&>(*this).core(); }
+};
+
+template <class Derived>
+class recv_ops<Derived, void> {
+ public:
+  // recv blocks until a signal arrives; false once the channel is closed and drained.
+  bool recv(std::source_location site = std::source_location::current()) const {
+    void_elem v;
+    return chan_recv(self(), &v, site);
+  }
+  chan_status try_recv() const {
+    void_elem v;
+    switch (chan_try_recv(self(), &v)) {
+      case try_status::ok: return chan_status::ok;
+      case try_status::closed: return chan_status::closed;
+      default: return chan_status::would_block;
+    }
+  }
+
+ private:
+  chan_core* self() const noexcept { return static_cast<const Derived&>(*this).core(); }
+};
+
+template <class Derived>
+class common_ops {
+ public:
+  std::size_t len() const noexcept { return chan_len(self()); }
+  std::size_t cap() const noexcept { return chan_cap(self()); }
+  friend bool operator==(const Derived& a, const Derived& b) noexcept { return a.core() == b.core(); }
+  friend bool operator==(const Derived& a, std::nullptr_t) noexcept { return a.core() == nullptr; }
+
+ private:
+  chan_core* self() const noexcept { return static_cast<const Derived&>(*this).core(); }
+};
+
+template <class T>
+chan_core* make_core(std::size_t capacity) {
+  using E = stored_t<T>;
+  static_assert(std::is_nothrow_move_constructible_v<E>, "go::chan<T> needs a noexcept move constructor");
+  return chan_make(&elem_ops_for<E>::ops, capacity);
+}
+
+}  // namespace detail
+
+// chan<T> is a bidirectional channel handle (Go's chan T).
+template <class T>
+class chan : public detail::send_ops<chan<T>, T>,
+             public detail::recv_ops<chan<T>, T>,
+             public detail::common_ops<chan<T>> {
+ public:
+  using value_type = T;
+  chan() noexcept = default;  // the nil channel
+  chan(std::nullptr_t) noexcept {}
+  detail::chan_core* core() const noexcept { return h_.core(); }
+
+ private:
+  template <class U>
+  friend chan<U> make_chan(std::size_t);
+  explicit chan(detail::chan_core* c) noexcept : h_(c) {}
+  detail::chan_handle h_;
+};
+
+// send_chan<T> can only send (Go's chan<- T).
+template <class T>
+class send_chan : public detail::send_ops<send_chan<T>, T>, public detail::common_ops<send_chan<T>> {
+ public:
+  using value_type = T;
+  send_chan() noexcept = default;
+  send_chan(std::nullptr_t) noexcept {}
+  send_chan(const chan<T>& c) noexcept : h_(retain(c.core())) {}
+  detail::chan_core* core() const noexcept { return h_.core(); }
+
+ private:
+  static detail::chan_core* retain(detail::chan_core* c) noexcept {
+    if (c) detail::chan_retain(c);
+    return c;
+  }
+  detail::chan_handle h_;
+};
+
+// recv_chan<T> can only receive (Go's <-chan T).
+template <class T>
+class recv_chan : public detail::recv_ops<recv_chan<T>, T>, public detail::common_ops<recv_chan<T>> {
+ public:
+  using value_type = T;
+  recv_chan() noexcept = default;
+  recv_chan(std::nullptr_t) noexcept {}
+  recv_chan(const chan<T>& c) noexcept : h_(retain(c.core())) {}
+  detail::chan_core* core() const noexcept { return h_.core(); }
+
+ private:
+  static detail::chan_core* retain(detail::chan_core* c) noexcept {
+    if (c) detail::chan_retain(c);
+    return c;
+  }
+  detail::chan_handle h_;
+};
+
+// make_chan<T>() makes an unbuffered channel, make_chan<T>(n) one with a buffer of n values.
+template <class T>
+chan<T> make_chan(std::size_t capacity = 0) {
+  return chan<T>(detail::make_core<T>(capacity));
+}
+
+}  // namespace go

@@ -1,0 +1,184 @@
+// Goroutines and the scheduler's public face (Go's `go` statement and package runtime).
+//
+//   go::spawn(f, args...)            go f(args...)
+//   go::run(f)                       func main() { f() }: runs f as the main goroutine
+//   go::yield()                      runtime.Gosched()
+//   go::num_goroutine()              runtime.NumGoroutine()
+//   go::max_procs(), set_max_procs   runtime.GOMAXPROCS
+//   go::this_goroutine::id()         the goroutine's id (0 outside a goroutine)
+//
+// Guarantees
+// - Goroutines are stackful and run M:N on max_procs() worker threads with work stealing.
+//   A goroutine may block anywhere in its call stack (channel, mutex, sleep...): that parks
+//   the goroutine, never the worker thread.
+// - Scheduling is cooperative: a goroutine runs until it blocks, yields or returns. C++ code
+//   cannot be preempted safely in the middle. A goroutine that spins without blocking holds
+//   its worker; the other workers steal the goroutines queued behind it, so only that one
+//   worker is lost. Call go::yield() in long computations.
+// - A goroutine may resume on a different worker thread after any blocking call. A user
+//   `thread_local` is per worker thread, not per goroutine: do not keep its address (or
+//   errno's) across a blocking call. errno's value itself is saved and restored. The
+//   exception being handled (std::current_exception, std::uncaught_exceptions) is per
+//   goroutine. Set GOCXX_DEBUG_MIGRATE=1 to move a goroutine to another worker at every
+//   park, which makes state wrongly cached across a park show up in tests.
+// - An exception escaping a goroutine is Go's unrecovered panic: it prints
+//   "panic: <what()>" and "goroutine N [running]" with where the goroutine was created, and
+//   aborts the process.
+// - Everything also works without go::run: the runtime starts on the first go::spawn. A plain
+//   OS thread that blocks on a channel, mutex or sleep of ours blocks that thread (a futex).
+// - max_procs() defaults to the CPUs this process may use (affinity mask and cgroup CPU
+//   quota); the environment variable GOMAXPROCS overrides it.
+//
+// Stacks: mmap'd and committed lazily by the kernel as they are touched, default 256 KiB of
+// address space (set_default_stack_size, GOCXX_STACK_SIZE, or spawn_options::stack_size),
+// pooled for reuse. A goroutine gets its stack when it first runs. While the process is
+// within its vm.max_map_count budget each stack has a guard page below it, and an overflow
+// prints "goroutine N: stack overflow (stack size S)" and aborts. Beyond the budget (about
+// 30,000 stacks with guard pages on a stock kernel) stacks are mapped without a guard page;
+// an overflow there is caught only by a canary check at the next park, which cannot stop
+// the corruption it detects. docs/runtime.md has the details.
+//
+// Example:
+//   int main() {
+//     return go::run([] {
+//       go::wait_group wg;
+//       for (int i = 0; i < 10; ++i) wg.go([i] { std::printf("hello %d\n", i); });
+//       wg.wait();
+//       return 0;
+//     });
+//   }
+#pragma once
+
+#include <atomic>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <new>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace go {
+
+struct spawn_options {
+  // Address space reserved for the goroutine's stack; 0 means default_stack_size().
+  // Rounded up to whole pages. Memory is committed only as the stack is touched.
+  std::size_t stack_size = 0;
+};
+
+namespace detail {
+
+// A goroutine's entry: `invoke(storage)` runs it, `destroy(storage)` frees it without running.
+struct closure_ops {
+  void (*invoke)(void* storage);
+  void (*destroy)(void* storage) noexcept;
+};
+
+inline constexpr std::size_t closure_inline_size = 64;
+
+// Reserves a goroutine with room for a closure of `size` bytes; the caller constructs the
+// closure in *storage and then calls start_goroutine. Throws std::bad_alloc.
+void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
+                    const closure_ops* ops, void** storage);
+void start_goroutine(void* g) noexcept;
+void abandon_goroutine(void* g) noexcept;  // constructing the closure threw
+
+template <class Tuple>
+struct closure {
+  static void invoke(void* p) {
+    std::apply([](auto& f, auto&... args) { std::invoke(std::move(f), std::move(args)...); },
+               *static_cast<Tuple*>(p));
+  }
+  static void destroy(void* p) noexcept { static_cast<Tuple*>(p)->~Tuple(); }
+  static constexpr closure_ops ops{&invoke, &destroy};
+};
+
+template <class F, class... Args>
+void spawn_with(std::size_t stack_size, F&& f, Args&&... args) {
+  using tuple = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
+  void* storage = nullptr;
+  void* g = new_goroutine(stack_size, sizeof(tuple), alignof(tuple), &closure<tuple>::ops,
+                          &storage);
+  try {
+    ::new (storage) tuple(std::forward<F>(f), std::forward<Args>(args)...);
+  } catch (...) {
+    abandon_goroutine(g);
+    throw;
+  }
+  start_goroutine(g);
+}
+
+bool in_goroutine() noexcept;
+// Blocks the calling thread (not a goroutine) until *done is set by mark_done.
+void wait_main(std::atomic<std::uint32_t>* done) noexcept;
+void mark_main_done(std::atomic<std::uint32_t>* done) noexcept;
+
+}  // namespace detail
+
+// spawn starts f(args...) as a new goroutine. Arguments are decay-copied, as by std::thread;
+// use std::ref to pass a reference. Throws std::bad_alloc when no stack can be mapped.
+template <class F, class... Args>
+  requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
+void spawn(F&& f, Args&&... args) {
+  detail::spawn_with(0, std::forward<F>(f), std::forward<Args>(args)...);
+}
+
+// spawn with options, e.g. go::spawn({.stack_size = 1 << 20}, f).
+template <class F, class... Args>
+  requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
+void spawn(const spawn_options& options, F&& f, Args&&... args) {
+  detail::spawn_with(options.stack_size, std::forward<F>(f), std::forward<Args>(args)...);
+}
+
+// run runs f() as the main goroutine and returns its result once it returns. Goroutines still
+// running then are abandoned, as when Go's main returns; the process still exits cleanly.
+// Called from inside a goroutine, it simply calls f().
+template <class F>
+std::invoke_result_t<F> run(F&& f) {
+  using R = std::invoke_result_t<F>;
+  if (detail::in_goroutine()) return std::invoke(std::forward<F>(f));
+  std::atomic<std::uint32_t> done{0};
+  if constexpr (std::is_void_v<R>) {
+    spawn([&] {
+      std::invoke(std::forward<F>(f));
+      detail::mark_main_done(&done);
+    });
+    detail::wait_main(&done);
+  } else {
+    std::optional<R> result;
+    spawn([&] {
+      result.emplace(std::invoke(std::forward<F>(f)));
+      detail::mark_main_done(&done);
+    });
+    detail::wait_main(&done);
+    return std::move(*result);
+  }
+}
+
+// yield lets other goroutines run (runtime.Gosched): the caller goes behind the goroutines
+// that are runnable now. Outside a goroutine it yields the thread.
+void yield() noexcept;
+
+// num_goroutine returns the number of goroutines that exist (started and not yet returned).
+int num_goroutine() noexcept;
+
+// max_procs returns the number of worker threads that run goroutines (GOMAXPROCS).
+int max_procs() noexcept;
+
+// set_max_procs sets GOMAXPROCS to n and returns the previous value; n < 1 changes nothing.
+int set_max_procs(int n);
+
+// The stack size a goroutine gets when spawn_options::stack_size is 0 (default 256 KiB).
+std::size_t default_stack_size() noexcept;
+void set_default_stack_size(std::size_t bytes);
+
+namespace this_goroutine {
+// id returns the calling goroutine's id (1 for the first goroutine), or 0 outside a goroutine.
+std::uint64_t id() noexcept;
+}  // namespace this_goroutine
+
+}  // namespace go

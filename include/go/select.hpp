@@ -1,0 +1,267 @@
+// select: wait on several channel operations at once, with Go's semantics.
+//
+//   select {                                 go::select(
+//   case v, ok := <-a: use(v, ok)              go::recv_case(a, [](std::optional<T> v) { use(v); }),
+//   case b <- x: sent()                        go::send_case(b, x, [] { sent(); }),
+//   case <-time.After(d): timeout()            go::recv_case(go::after(d), [](auto) { timeout(); }),
+//   default: idle()                            go::default_case([] { idle(); }));
+//   }
+//
+// select returns the index (0-based, in argument order) of the case that ran, after running
+// its handler. Handlers are optional: recv_case(ch) and send_case(ch, v) just do the operation.
+// A receive handler may take the std::optional<T> (empty: the channel is closed) or nothing.
+//
+// Guarantees (Go's select.go)
+// - If several cases are ready, one is chosen uniformly at random.
+// - A case on a nil channel is never ready. With no ready case and no default, select blocks
+//   until one is ready; with no cases at all it blocks forever.
+// - The same channel may appear in several cases, for sending and receiving at once.
+// - Atomic: exactly one case happens. A case that does not win consumes nothing: no value
+//   is received and dropped, and a send case's value stays in the case (cancel safety).
+// - A send case on a closed channel throws chan_error("send on closed channel") if chosen.
+// - No busy polling: a blocked select parks once, on all its channels.
+// - No heap allocation with a fixed number of cases (tests/select_alloc_test.cpp).
+//
+// select_cases is the dynamic form (Go's reflect.Select) for a list of cases built at run
+// time, e.g. fan-in over N channels; select_recv is its common case.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "go/chan.hpp"
+
+namespace go {
+
+namespace detail {
+
+struct no_handler {};
+
+template <class T, class F>
+struct recv_case_t {
+  chan_core* c;
+  F f;
+  alignas(stored_t<T>) unsigned char buf[sizeof(stored_t<T>)];
+
+  void bind(select_case& sc) { sc = {c, buf, false}; }
+  void finish(bool received) {
+    if constexpr (std::is_void_v<T>) {
+      if constexpr (std::is_invocable_v<F&, bool>) f(received);
+      else if constexpr (std::is_invocable_v<F&>) f();
+    } else {
+      std::optional<T> v;
+      if (received) {
+        T* p = std::launder(reinterpret_cast<T*>(buf));
+        v.emplace(std::move(*p));
+        p->~T();
+      }
+      if constexpr (std::is_invocable_v<F&, std::optional<T>>) f(std::move(v));
+      else if constexpr (std::is_invocable_v<F&>) f();
+      else static_assert(std::is_same_v<F, no_handler>, "recv_case handler must take std::optional<T> or nothing");
+    }
+  }
+};
+
+template <class T, class F>
+struct send_case_t {
+  chan_core* c;
+  stored_t<T> v;
+  F f;
+  void bind(select_case& sc) { sc = {c, &v, true}; }
+  void finish(bool) {
+    if constexpr (std::is_invocable_v<F&>) f();
+  }
+};
+
+template <class F>
+struct default_case_t {
+  F f;
+  void finish(bool) {
+    if constexpr (std::is_invocable_v<F&>) f();
+  }
+};
+
+template <class C>
+struct is_default : std::false_type {};
+template <class F>
+struct is_default<default_case_t<F>> : std::true_type {};
+
+template <class C>
+using chan_value_t = typename std::remove_cvref_t<C>::value_type;
+
+}  // namespace detail
+
+// recv_case(ch, f): receive from ch (a chan<T> or recv_chan<T>); f gets std::optional<T>
+// (empty if ch is closed), or nothing. recv_case(ch) receives and drops the value.
+template <class C, class F = detail::no_handler>
+auto recv_case(const C& ch, F f = {}) {
+  return detail::recv_case_t<detail::chan_value_t<C>, F>{ch.core(), std::move(f), {}};
+}
+
+// send_case(ch, v, f): send v on ch (a chan<T> or send_chan<T>), then call f().
+template <class C, class V, class F = detail::no_handler>
+auto send_case(const C& ch, V&& v, F f = {}) {
+  using T = detail::chan_value_t<C>;
+  return detail::send_case_t<T, F>{ch.core(), detail::stored_t<T>(std::forward<V>(v)), std::move(f)};
+}
+// send_case(ch, f) on a chan<void>: send a signal.
+template <class C, class F = detail::no_handler>
+  requires std::is_void_v<detail::chan_value_t<C>>
+auto send_signal_case(const C& ch, F f = {}) {
+  return detail::send_case_t<void, F>{ch.core(), {}, std::move(f)};
+}
+
+// default_case(f): run f if no other case is ready.
+template <class F = detail::no_handler>
+auto default_case(F f = {}) {
+  return detail::default_case_t<F>{std::move(f)};
+}
+
+namespace detail {
+template <std::size_t I, class Tuple>
+void finish_case(Tuple& cases, int index, bool received) {
+  if constexpr (I < std::tuple_size_v<Tuple>) {
+    if (static_cast<int>(I) == index) std::get<I>(cases).finish(received);
+    else finish_case<I + 1>(cases, index, received);
+  }
+}
+}  // namespace detail
+
+// select runs exactly one of the cases; see the top of this file.
+template <class... Cases>
+int select(Cases&&... in_cases) {
+  constexpr int n_default = (0 + ... + (detail::is_default<std::remove_cvref_t<Cases>>::value ? 1 : 0));
+  static_assert(n_default <= 1, "select: at most one default_case");
+  constexpr int n = sizeof...(Cases);
+  constexpr int n_chan = n - n_default;
+  std::tuple<std::remove_cvref_t<Cases>...> cases(std::forward<Cases>(in_cases)...);
+  std::array<detail::select_case, n_chan == 0 ? 1 : n_chan> raw{};
+  std::array<int, n_chan == 0 ? 1 : n_chan> position{};  // raw index -> argument index
+  int default_position = -1;
+  int k = 0;
+  std::apply(
+      [&](auto&... c) {
+        int arg = 0;
+        auto one = [&](auto& cs) {
+          if constexpr (detail::is_default<std::remove_cvref_t<decltype(cs)>>::value) {
+            default_position = arg;
+          } else {
+            cs.bind(raw[k]);
+            position[k++] = arg;
+          }
+          ++arg;
+        };
+        (one(c), ...);
+      },
+      cases);
+  bool received = false;
+  int chosen = detail::select_go(raw.data(), n_chan, n_default == 0, &received,
+                                 std::source_location::current());
+  int index = chosen < 0 ? default_position : position[chosen];
+  detail::finish_case<0>(cases, index, received);
+  return index;
+}
+
+// select_cases is a select over cases chosen at run time (Go's reflect.Select).
+//
+// Example (fan-in):
+//   go::select_cases sel;
+//   for (auto& in : inputs) sel.recv(in, [&](std::optional<int> v) { ... });
+//   int i = sel.select();   // index in the order the cases were added
+class select_cases {
+ public:
+  template <class C, class F = detail::no_handler>
+  select_cases& recv(const C& ch, F f = {}) {
+    using T = detail::chan_value_t<C>;
+    using E = detail::stored_t<T>;
+    auto holder = std::make_shared<detail::recv_case_t<T, F>>(
+        detail::recv_case_t<T, F>{ch.core(), std::move(f), {}});
+    entries_.push_back({ch.core(), holder->buf, false, [holder](bool r) { holder->finish(r); }});
+    (void)sizeof(E);
+    return *this;
+  }
+  template <class C, class V, class F = detail::no_handler>
+  select_cases& send(const C& ch, V&& v, F f = {}) {
+    using T = detail::chan_value_t<C>;
+    auto holder = std::make_shared<detail::send_case_t<T, F>>(
+        detail::send_case_t<T, F>{ch.core(), detail::stored_t<T>(std::forward<V>(v)), std::move(f)});
+    entries_.push_back({ch.core(), &holder->v, true, [holder](bool r) { holder->finish(r); }});
+    return *this;
+  }
+  template <class F = detail::no_handler>
+  select_cases& default_case(F f = {}) {
+    has_default_ = true;
+    default_ = [f = std::move(f)]() mutable {
+      if constexpr (std::is_invocable_v<F&>) f();
+    };
+    return *this;
+  }
+  std::size_t size() const noexcept { return entries_.size(); }
+
+  // select runs one case (blocking unless a default was added) and returns its index in the
+  // order added, or size() if the default ran. The cases stay; a send case that ran has
+  // given its value away and must not be selected again.
+  std::size_t select(std::source_location site = std::source_location::current());
+
+ private:
+  struct entry {
+    detail::chan_core* c;
+    void* elem;
+    bool is_send;
+    std::function<void(bool)> finish;
+  };
+  std::vector<entry> entries_;
+  std::vector<detail::select_case> raw_;
+  bool has_default_ = false;
+  std::function<void()> default_;
+};
+
+inline std::size_t select_cases::select(std::source_location site) {
+  raw_.resize(entries_.size());
+  for (std::size_t i = 0; i < entries_.size(); ++i) raw_[i] = {entries_[i].c, entries_[i].elem, entries_[i].is_send};
+  bool received = false;
+  int chosen = detail::select_go(raw_.data(), static_cast<int>(raw_.size()), !has_default_, &received, site);
+  if (chosen < 0) {
+    default_();
+    return entries_.size();
+  }
+  entries_[static_cast<std::size_t>(chosen)].finish(received);
+  return static_cast<std::size_t>(chosen);
+}
+
+// select_recv receives from whichever of chans is ready first (chosen at random among ready
+// ones) and returns its index and the value (empty: that channel is closed). Nil channels in
+// the list are never ready. Blocks forever if the list is empty or all nil.
+template <class T>
+std::pair<std::size_t, std::optional<T>> select_recv(std::span<const chan<T>> chans) {
+  using E = detail::stored_t<T>;
+  constexpr std::size_t small = 16;
+  std::array<detail::select_case, small> raw_small;
+  std::vector<detail::select_case> raw_big;
+  detail::select_case* raw = raw_small.data();
+  if (chans.size() > small) {
+    raw_big.resize(chans.size());
+    raw = raw_big.data();
+  }
+  alignas(E) unsigned char buf[sizeof(E)];
+  for (std::size_t i = 0; i < chans.size(); ++i) raw[i] = {chans[i].core(), buf, false};
+  bool received = false;
+  int i = detail::select_go(raw, static_cast<int>(chans.size()), true, &received, std::source_location::current());
+  std::optional<T> v;
+  if (received) {
+    T* p = std::launder(reinterpret_cast<T*>(buf));
+    v.emplace(std::move(*p));
+    p->~T();
+  }
+  return {static_cast<std::size_t>(i), std::move(v)};
+}
+
+}  // namespace go

@@ -1,0 +1,101 @@
+// The channel's internal layout, shared by chan.cpp and select.cpp.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstring>
+
+#include "go/chan.hpp"
+#include "go/detail/chan_core.hpp"
+#include "runtime/lock.hpp"
+#include "runtime/waiter.hpp"
+
+namespace go::detail {
+
+struct chan_core {
+  // One cache line for everything an operation touches.
+  std::atomic<std::uint32_t> lock{0};
+  std::atomic<std::uint32_t> closed{0};    // written under lock; read by fast paths
+  std::atomic<std::size_t> count{0};       // values in buf; written under lock
+  std::size_t cap = 0;
+  std::size_t sendx = 0, recvx = 0;        // under lock
+  wait_queue recvq, sendq;                 // under lock
+  const elem_ops* ops = nullptr;
+  unsigned char* buf = nullptr;            // cap slots of ops->size bytes, right after this
+  std::atomic<std::int32_t> refs{1};
+
+  unsigned char* slot(std::size_t i) const noexcept { return buf + i * ops->size; }
+};
+
+inline void elem_move(const elem_ops* ops, void* dst, void* src) noexcept {
+  if (ops->size == 0) return;
+  if (ops->move) ops->move(dst, src);
+  else std::memcpy(dst, src, ops->size);
+}
+
+inline void elem_destroy(const elem_ops* ops, void* p) noexcept {
+  if (ops->destroy && ops->size) ops->destroy(p);
+}
+
+inline void chan_lock(chan_core* c) noexcept { detail::lock(c->lock); }
+inline void chan_unlock(chan_core* c) noexcept { detail::unlock(c->lock); }
+
+// Buffer operations; c locked.
+inline void buf_put(chan_core* c, void* elem) noexcept {
+  elem_move(c->ops, c->slot(c->sendx), elem);
+  if (++c->sendx == c->cap) c->sendx = 0;
+  c->count.store(c->count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+inline void buf_take(chan_core* c, void* out) noexcept {
+  void* s = c->slot(c->recvx);
+  if (out) elem_move(c->ops, out, s);
+  elem_destroy(c->ops, s);
+  if (++c->recvx == c->cap) c->recvx = 0;
+  c->count.store(c->count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+// send_to_waiter hands elem to a parked receiver w (dequeued from c->recvq) and wakes it.
+// c locked; unlocks c before the wake.
+inline void send_to_waiter(chan_core* c, waiter* w, void* elem) noexcept {
+  if (w->elem) elem_move(c->ops, w->elem, elem);
+  w->success = true;
+  parker* who = w->who;  // w lives on the receiver's stack: not touched after the wake
+  chan_unlock(c);
+  wake(who);
+}
+
+// recv_from_waiter completes a receive with a parked sender w (dequeued from c->sendq).
+// Unbuffered: take the sender's value directly. Full buffer: take the head and put the
+// sender's value at the tail, so FIFO order holds. c locked; unlocks c before the wake.
+inline void recv_from_waiter(chan_core* c, waiter* w, void* out) noexcept {
+  if (c->cap == 0) {
+    if (out) elem_move(c->ops, out, w->elem);
+  } else {
+    void* s = c->slot(c->recvx);
+    if (out) elem_move(c->ops, out, s);
+    elem_destroy(c->ops, s);
+    elem_move(c->ops, s, w->elem);
+    if (++c->recvx == c->cap) c->recvx = 0;
+    c->sendx = c->recvx;
+  }
+  w->success = true;
+  parker* who = w->who;
+  chan_unlock(c);
+  wake(who);
+}
+
+// Lock-free readiness checks (Go's full() and empty()); see chan.cpp on why racing is fine.
+inline bool chan_full(const chan_core* c) noexcept {
+  if (c->cap == 0) return c->recvq.empty();
+  return c->count.load(std::memory_order_relaxed) == c->cap;
+}
+
+inline bool chan_empty(const chan_core* c) noexcept {
+  if (c->cap == 0) return c->sendq.empty();
+  return c->count.load(std::memory_order_relaxed) == 0;
+}
+
+[[noreturn]] void throw_send_on_closed();
+
+}  // namespace go::detail

@@ -1,0 +1,52 @@
+// The runtime's own mutex (Go's runtime.mutex, lock_futex.go): a word that is 0 (unlocked),
+// 1 (locked) or 2 (locked, maybe with sleepers). Lock spins briefly, then sleeps on a futex.
+// It is held only for short critical sections inside the runtime and never across a park,
+// except that park() may release it after the goroutine is off its stack (park's unlock).
+//
+// It blocks the thread, so it is only for the runtime's internal state (channel, wait queue,
+// run queue), where holders never block; user-level mutual exclusion is go::mutex.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "platform/futex.hpp"
+
+namespace go::detail {
+
+inline void lock_slow(std::atomic<std::uint32_t>& word) noexcept {
+  for (int spin = 0; spin < 64; ++spin) {
+    std::uint32_t c = word.load(std::memory_order_relaxed);
+    if (c == 0 && word.compare_exchange_weak(c, 1, std::memory_order_acquire)) return;
+    platform::cpu_relax();
+  }
+  while (word.exchange(2, std::memory_order_acquire) != 0) platform::futex_wait(&word, 2);
+}
+
+inline void lock(std::atomic<std::uint32_t>& word) noexcept {
+  std::uint32_t c = 0;
+  if (!word.compare_exchange_strong(c, 1, std::memory_order_acquire)) lock_slow(word);
+}
+
+inline bool try_lock(std::atomic<std::uint32_t>& word) noexcept {
+  std::uint32_t c = 0;
+  return word.compare_exchange_strong(c, 1, std::memory_order_acquire);
+}
+
+inline void unlock(std::atomic<std::uint32_t>& word) noexcept {
+  if (word.exchange(0, std::memory_order_release) == 2) platform::futex_wake(&word, 1);
+}
+
+// runtime_lock wraps the word for std::lock_guard.
+class runtime_lock {
+ public:
+  void lock() noexcept { detail::lock(word_); }
+  bool try_lock() noexcept { return detail::try_lock(word_); }
+  void unlock() noexcept { detail::unlock(word_); }
+  std::atomic<std::uint32_t>& word() noexcept { return word_; }
+
+ private:
+  std::atomic<std::uint32_t> word_{0};
+};
+
+}  // namespace go::detail

@@ -1,0 +1,112 @@
+// park and wake: the one blocking primitive (include/go/detail/park.hpp has the contract).
+//
+// A goroutine's parker state moves running -> parked -> runnable -> running. A wake that
+// arrives while the goroutine is still running (it has published a waiter but not yet
+// switched off its stack) moves running -> notified instead, and the park that follows
+// consumes it without blocking:
+//
+//   waker                                   parking goroutine (then its worker's g0)
+//   s == parked:   CAS parked -> runnable,  g: switch to g0 with action park
+//                  then ready(g)            g0: run unlock(arg), then CAS running -> parked;
+//   s == running:  CAS running -> notified      if that fails the state is notified: set
+//                  (park will not block)        running and run g again at once
+//
+// Exactly one CAS wins in each race, so a goroutine is never made runnable twice, never
+// runs on two workers, and never sleeps through its wake. Two wakes for one park are a bug
+// in the caller's wait queue and end the process ("wake of a goroutine that is not parked").
+//
+// A plain thread parks on a futex over its own word: 1 means a wake token is waiting.
+#include <atomic>
+
+#include "go/detail/park.hpp"
+#include "platform/futex.hpp"
+#include "runtime/scheduler.hpp"
+
+namespace go::detail {
+
+namespace {
+
+struct thread_parker : parker {
+  thread_parker() noexcept : parker(parker_kind::thread) {}
+};
+
+thread_parker& this_thread_parker() noexcept {
+  static thread_local thread_parker p;
+  return p;
+}
+
+}  // namespace
+
+const char* to_string(wait_reason r) noexcept {
+  switch (r) {
+    case wait_reason::none: return "running";
+    case wait_reason::chan_receive: return "chan receive";
+    case wait_reason::chan_send: return "chan send";
+    case wait_reason::chan_receive_nil: return "chan receive (nil chan)";
+    case wait_reason::chan_send_nil: return "chan send (nil chan)";
+    case wait_reason::select: return "select";
+    case wait_reason::select_no_cases: return "select (no cases)";
+    case wait_reason::sleep: return "sleep";
+    case wait_reason::mutex_lock: return "sync.Mutex.Lock";
+    case wait_reason::rw_mutex_rlock: return "sync.RWMutex.RLock";
+    case wait_reason::rw_mutex_lock: return "sync.RWMutex.Lock";
+    case wait_reason::wait_group_wait: return "sync.WaitGroup.Wait";
+    case wait_reason::cond_wait: return "sync.Cond.Wait";
+    case wait_reason::semacquire: return "semacquire";
+    case wait_reason::io_wait: return "IO wait";
+    case wait_reason::main_wait: return "main wait";
+  }
+  return "unknown";
+}
+
+parker* current_parker() noexcept {
+  if (goroutine* g = current_goroutine()) return g;
+  return &this_thread_parker();
+}
+
+void park(wait_reason reason, std::source_location site, void (*unlock)(void*), void* arg) noexcept {
+  goroutine* g = current_goroutine();
+  if (!g) {
+    thread_parker& p = this_thread_parker();
+    if (unlock) unlock(arg);
+    while (p.state.exchange(0, std::memory_order_acquire) != 1) platform::futex_wait(&p.state, 0);
+    return;
+  }
+  // Already woken (e.g. a timer that fired before we got here): no switch needed.
+  std::uint32_t s = park_notified;
+  if (g->state.compare_exchange_strong(s, park_running, std::memory_order_acquire)) {
+    if (unlock) unlock(arg);
+    return;
+  }
+  g->reason = reason;
+  g->wait_site = site;
+  worker* w = current_worker();
+  w->park_unlock = unlock;
+  w->park_arg = arg;
+  switch_to_scheduler(g, switch_action::park);
+  g->reason = wait_reason::none;
+}
+
+void wake(parker* p) noexcept {
+  if (p->kind == parker_kind::thread) {
+    p->state.store(1, std::memory_order_release);
+    platform::futex_wake(&p->state, 1);
+    return;
+  }
+  auto* g = static_cast<goroutine*>(p);
+  std::uint32_t s = g->state.load(std::memory_order_acquire);
+  for (;;) {
+    if (s == park_parked) {
+      if (g->state.compare_exchange_weak(s, park_runnable, std::memory_order_acq_rel)) {
+        ready(g, true);
+        return;
+      }
+    } else if (s == park_running) {
+      if (g->state.compare_exchange_weak(s, park_notified, std::memory_order_acq_rel)) return;
+    } else {
+      fatal("wake of a goroutine that is not parked");
+    }
+  }
+}
+
+}  // namespace go::detail

@@ -1,0 +1,971 @@
+// The scheduler: goroutines multiplexed on worker threads with work stealing.
+//
+// Glossary. A goroutine (G, `goroutine`) is a task with its own stack. A worker (Go's M and P
+// in one: `worker`) is an OS thread with a local run queue, a timer heap, and a scheduler
+// stack ("g0": the thread's own stack) that runs this file's loop. GOMAXPROCS workers run
+// goroutines; workers beyond it (after set_max_procs lowers it) hand their work to the global
+// queue and sleep. There is no separate M and P because a goroutine never blocks its worker
+// in a system call that we would have to hand its queue away from: every blocking operation
+// of ours parks the goroutine. (A netpoller will add one thread that blocks in epoll, as Go's.)
+//
+// Switching. A goroutine never switches to another goroutine directly: it switches to its
+// worker's g0 (switch_to_scheduler), and g0 finishes what the goroutine asked (park, yield,
+// exit) once the goroutine is off its stack, then picks the next one. That is Go's mcall: it
+// makes park/wake race-free (park.cpp) and gives one place to save per-goroutine C++ runtime
+// state (exception globals, errno) and to tell the sanitizers about the switch.
+//
+// Run queues (runq.hpp): per worker a 256-slot ring plus a `next` slot, and one global queue
+// under sched.lock. ready() from a worker puts a woken goroutine in `next`, so a hand-off
+// (channel ping-pong) runs the partner at once on the same worker, cache-hot. A goroutine
+// that runs from `next` inherits the time slice: after 64 consecutive such runs the worker
+// checks a coarse clock, and once a pair has used 10 ms it goes behind the queue
+// (BenchmarkPingPongHog). Every 61st schedule looks at the global queue first, so it is not
+// starved by busy local queues. A yielding goroutine goes behind every runnable goroutine:
+// to the global queue if that is not empty, else the local tail.
+//
+// Spinning and parking workers (Go's protocol, proc.go "Worker thread parking/unparking").
+// A worker with nothing to run becomes "spinning" and steals (half a victim's ring; the
+// victim's `next` slot in the last round) if fewer than half of the busy workers already
+// spin. Otherwise, or after finding nothing, it puts itself on the idle list and sleeps on
+// its futex. When a goroutine becomes runnable, wakep() wakes an idle worker only if there
+// is an idle worker and no spinning one; a spinning worker that finds work stops spinning
+// and, if it was the last spinner, wakes a successor. No lost wake-up: a worker going idle
+// first publishes itself (npidle++, nmspinning--) and then rechecks every run queue, while
+// a producer first publishes the goroutine and then reads npidle and nmspinning; with
+// sequentially consistent operations on both sides at least one sees the other.
+//
+// Timers (timer.hpp). Each worker's heap is checked on every schedule. One idle worker,
+// the timer waiter, sleeps until the earliest deadline over all heaps; every other idle
+// worker sleeps without a timeout. A timer added earlier than the waiter's deadline pokes
+// the waiter (or, if there is none, an idle worker, which then becomes the waiter).
+//
+// Lock order: sched.lock, then a worker's timer heap lock or inbox lock. Channel locks are
+// never held while taking sched.lock except through ready(), which takes it only for the
+// global queue from a non-worker thread.
+//
+// Shutdown: there is none. The runtime is created on first use and never destroyed; when
+// main returns, exit() ends the process with workers still parked or running, as Go's does.
+#include "runtime/scheduler.hpp"
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <thread>
+
+#include "platform/context.hpp"
+#include "platform/futex.hpp"
+#include "platform/sanitizer.hpp"
+
+namespace go::detail {
+
+int default_max_procs() noexcept;  // procs.cpp
+void install_overflow_handler(worker* w) noexcept;  // stack.cpp
+
+namespace {
+
+constexpr int max_workers = 1024;
+constexpr int free_g_cache = 64;
+constexpr int global_free_g_cap = 1024;
+
+struct sched_state {
+  runtime_lock lock;  // guards: global queue, idle list, global free goroutines
+  task* global_head = nullptr;
+  task* global_tail = nullptr;
+  std::atomic<std::int64_t> global_size{0};
+
+  worker* idle = nullptr;
+  std::atomic<int> npidle{0};
+  std::atomic<int> nmspinning{0};
+
+  std::atomic<int> nprocs{1};
+  std::atomic<int> nworkers{0};
+  std::atomic<worker*> workers[max_workers] = {};
+  std::mutex resize_mutex;  // serializes set_max_procs
+
+  std::atomic<worker*> timer_waiter{nullptr};
+  std::atomic<std::int64_t> timer_wait_until{INT64_MAX};
+
+  std::atomic<std::uint64_t> next_id{1};
+  std::atomic<std::int64_t> external_created{0};
+
+  goroutine* free_gs = nullptr;
+  int n_free_gs = 0;
+
+  std::atomic<std::size_t> default_stack{256 * 1024};
+  bool debug_migrate = false;
+};
+
+std::atomic<sched_state*> the_sched{nullptr};
+std::once_flag start_once;
+
+thread_local worker* tls_worker = nullptr;
+
+sched_state& sched() noexcept { return *the_sched.load(std::memory_order_relaxed); }
+
+std::uint64_t next_random(std::uint64_t& s) noexcept {
+  // xorshift64*
+  s ^= s >> 12;
+  s ^= s << 25;
+  s ^= s >> 27;
+  return s * 0x2545F4914F6CDD1Dull;
+}
+
+std::int64_t coarse_now() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// --- global run queue (sched.lock held) ---
+
+void global_put_locked(task* t) noexcept {
+  t->sched_next = nullptr;
+  if (sched().global_tail) sched().global_tail->sched_next = t;
+  else sched().global_head = t;
+  sched().global_tail = t;
+  sched().global_size.fetch_add(1, std::memory_order_seq_cst);
+}
+
+void global_put_batch_locked(task* first, task* last, int n) noexcept {
+  last->sched_next = nullptr;
+  if (sched().global_tail) sched().global_tail->sched_next = first;
+  else sched().global_head = first;
+  sched().global_tail = last;
+  sched().global_size.fetch_add(n, std::memory_order_seq_cst);
+}
+
+task* global_pop_locked() noexcept {
+  task* t = sched().global_head;
+  if (!t) return nullptr;
+  sched().global_head = t->sched_next;
+  if (!sched().global_head) sched().global_tail = nullptr;
+  t->sched_next = nullptr;
+  sched().global_size.fetch_sub(1, std::memory_order_relaxed);
+  return t;
+}
+
+// global_get takes one goroutine to run and moves a fair share of the rest to w's ring.
+task* global_get_locked(worker* w) noexcept {
+  std::int64_t size = sched().global_size.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  std::int64_t n = std::min<std::int64_t>(size, size / sched().nprocs.load(std::memory_order_relaxed) + 1);
+  n = std::min<std::int64_t>(n, run_queue::capacity / 2);
+  task* first = global_pop_locked();
+  for (std::int64_t i = 1; i < n; ++i) {
+    task* t = global_pop_locked();
+    if (!w->runq.push_tail(t)) {
+      global_put_locked(t);
+      break;
+    }
+  }
+  return first;
+}
+
+void global_put(task* t) noexcept {
+  std::lock_guard lk(sched().lock);
+  global_put_locked(t);
+}
+
+// Pushes t on w's ring, spilling half the ring (and t) to the global queue when full.
+void runq_put_tail(worker* w, task* t) noexcept {
+  if (w->runq.push_tail(t)) return;
+  task* batch[run_queue::capacity / 2 + 1];
+  std::uint32_t n = w->runq.grab(batch, false);
+  batch[n++] = t;
+  for (std::uint32_t i = 0; i + 1 < n; ++i) batch[i]->sched_next = batch[i + 1];
+  std::lock_guard lk(sched().lock);
+  global_put_batch_locked(batch[0], batch[n - 1], static_cast<int>(n));
+}
+
+void runq_put(worker* w, task* t, bool next) noexcept {
+  if (next) {
+    task* old = w->runq.next.exchange(t, std::memory_order_seq_cst);
+    if (!old) return;
+    t = old;  // the previous `next` goes to the tail
+  }
+  runq_put_tail(w, t);
+}
+
+// --- idle workers ---
+
+enum : std::uint32_t { wake_spinning = 1, wake_poke = 2 };
+
+void idle_push_locked(worker* w) noexcept {
+  w->idle_next = sched().idle;
+  sched().idle = w;
+  w->in_idle_list = true;
+  sched().npidle.fetch_add(1, std::memory_order_seq_cst);
+}
+
+worker* idle_pop_locked() noexcept {
+  worker* w = sched().idle;
+  if (!w) return nullptr;
+  sched().idle = w->idle_next;
+  w->idle_next = nullptr;
+  w->in_idle_list = false;
+  sched().npidle.fetch_sub(1, std::memory_order_seq_cst);
+  return w;
+}
+
+bool idle_remove_locked(worker* w) noexcept {
+  if (!w->in_idle_list) return false;
+  for (worker** p = &sched().idle; *p; p = &(*p)->idle_next) {
+    if (*p == w) {
+      *p = w->idle_next;
+      break;
+    }
+  }
+  w->idle_next = nullptr;
+  w->in_idle_list = false;
+  sched().npidle.fetch_sub(1, std::memory_order_seq_cst);
+  return true;
+}
+
+void signal_worker(worker* w, std::uint32_t bits) noexcept {
+  w->wake_word.fetch_or(bits, std::memory_order_release);
+  platform::futex_wake(&w->wake_word, 1);
+}
+
+// wakep wakes an idle worker to spin, if there is one and nobody spins already.
+void wakep() noexcept {
+  if (sched().npidle.load(std::memory_order_seq_cst) == 0) return;
+  if (sched().nmspinning.load(std::memory_order_seq_cst) != 0) return;
+  int expected = 0;
+  if (!sched().nmspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
+  worker* w;
+  {
+    std::lock_guard lk(sched().lock);
+    w = idle_pop_locked();
+  }
+  if (!w) {
+    sched().nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  w->spinning = true;
+  signal_worker(w, wake_spinning);
+}
+
+void reset_spinning(worker* w) noexcept {
+  if (!w->spinning) return;
+  w->spinning = false;
+  if (sched().nmspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep();
+}
+
+// --- timers ---
+
+std::int64_t earliest_timer() noexcept {
+  std::int64_t t = INT64_MAX;
+  int n = sched().nworkers.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) t = std::min(t, sched().workers[i].load(std::memory_order_acquire)->timers.next_when.load());
+  return t;
+}
+
+void run_all_timers(std::int64_t now) noexcept {
+  int n = sched().nworkers.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) {
+    worker* v = sched().workers[i].load(std::memory_order_acquire);
+    if (v->timers.next_when.load(std::memory_order_relaxed) <= now) v->timers.try_run_expired(now);
+  }
+}
+
+void release_timer_role(worker* w) noexcept {
+  worker* self = w;
+  if (!sched().timer_waiter.compare_exchange_strong(self, nullptr)) return;
+  sched().timer_wait_until.store(INT64_MAX, std::memory_order_seq_cst);
+  if (earliest_timer() == INT64_MAX) return;
+  // Timers are pending and we leave: hand the role to an idle worker.
+  worker* other;
+  {
+    std::lock_guard lk(sched().lock);
+    other = sched().idle;
+  }
+  if (other) signal_worker(other, wake_poke);
+}
+
+// --- goroutine pool ---
+
+goroutine* alloc_goroutine(worker* w, std::size_t stack_size) {
+  std::size_t def = sched().default_stack.load(std::memory_order_relaxed);
+  if (stack_size == 0) stack_size = def;
+  stack_size = stack_round(stack_size);
+  if (stack_size == stack_round(def)) {
+    if (w && !w->free_gs && sched().n_free_gs > 0) {
+      std::lock_guard lk(sched().lock);
+      for (int i = 0; i < free_g_cache / 2 && sched().free_gs; ++i) {
+        goroutine* g = sched().free_gs;
+        sched().free_gs = static_cast<goroutine*>(g->sched_next);
+        --sched().n_free_gs;
+        g->sched_next = w->free_gs;
+        w->free_gs = g;
+        ++w->n_free_gs;
+      }
+    }
+    goroutine* g = nullptr;
+    if (w && w->free_gs) {
+      g = w->free_gs;
+      w->free_gs = static_cast<goroutine*>(g->sched_next);
+      --w->n_free_gs;
+    } else if (!w) {
+      std::lock_guard lk(sched().lock);
+      if ((g = sched().free_gs)) {
+        sched().free_gs = static_cast<goroutine*>(g->sched_next);
+        --sched().n_free_gs;
+      }
+    }
+    if (g) {
+      g->sched_next = nullptr;
+      return g;
+    }
+  }
+  auto* g = new goroutine;
+  try {
+    g->stk = stack_allocate(w ? w->stacks : nullptr, stack_size);
+  } catch (...) {
+    delete g;
+    throw;
+  }
+  return g;
+}
+
+void destroy_goroutine(goroutine* g) noexcept {
+  stack_free(nullptr, g->stk);
+  delete g;
+}
+
+void free_goroutine(worker* w, goroutine* g) noexcept {
+  g->sp = nullptr;
+  g->reason = wait_reason::none;
+  if (g->tsan_fiber) {
+    platform::tsan_destroy_fiber(g->tsan_fiber);
+    g->tsan_fiber = nullptr;
+  }
+  if (g->stk.size != stack_round(sched().default_stack.load(std::memory_order_relaxed))) {
+    destroy_goroutine(g);
+    return;
+  }
+  g->sched_next = w->free_gs;
+  w->free_gs = g;
+  if (++w->n_free_gs <= free_g_cache) return;
+  // Move half to the global pool; beyond its cap, stacks go back to the kernel.
+  goroutine* batch = nullptr;
+  for (int i = 0; i < free_g_cache / 2; ++i) {
+    goroutine* x = w->free_gs;
+    w->free_gs = static_cast<goroutine*>(x->sched_next);
+    --w->n_free_gs;
+    x->sched_next = batch;
+    batch = x;
+  }
+  goroutine* unmap = nullptr;
+  {
+    std::lock_guard lk(sched().lock);
+    while (batch) {
+      goroutine* x = batch;
+      batch = static_cast<goroutine*>(x->sched_next);
+      if (sched().n_free_gs < global_free_g_cap) {
+        x->sched_next = sched().free_gs;
+        sched().free_gs = x;
+        ++sched().n_free_gs;
+      } else {
+        x->sched_next = unmap;
+        unmap = x;
+      }
+    }
+  }
+  while (unmap) {
+    goroutine* x = unmap;
+    unmap = static_cast<goroutine*>(x->sched_next);
+    destroy_goroutine(x);
+  }
+}
+
+std::uint64_t new_goroutine_id(worker* w) noexcept {
+  if (!w) return sched().next_id.fetch_add(1, std::memory_order_relaxed);
+  if (w->next_id == w->id_limit) {
+    w->next_id = sched().next_id.fetch_add(16, std::memory_order_relaxed);
+    w->id_limit = w->next_id + 16;
+  }
+  return w->next_id++;
+}
+
+// --- panics ---
+
+void print_created_by(goroutine* g) noexcept {
+  Dl_info info{};
+  const char* name = "?";
+  char* demangled = nullptr;
+  if (g->spawn_pc && dladdr(g->spawn_pc, &info) && info.dli_sname) {
+    int status = 0;
+    demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+    name = demangled ? demangled : info.dli_sname;
+  }
+  std::fprintf(stderr, "created by %s in goroutine %llu\n\t(pc %p)\n", name,
+               static_cast<unsigned long long>(g->parent_id), g->spawn_pc);
+  std::free(demangled);
+}
+
+[[noreturn]] void panic(goroutine* g, std::exception_ptr ep) noexcept {
+  const char* what = "unknown exception";
+  std::string text;
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    text = e.what();
+    what = text.c_str();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "panic: %s\n\ngoroutine %llu [running]:\n", what, static_cast<unsigned long long>(g->id));
+  print_created_by(g);
+  std::fflush(stderr);
+  std::abort();
+}
+
+extern "C" void goroutine_main(void* arg) {
+  auto* g = static_cast<goroutine*>(arg);
+  platform::asan_finish_switch(nullptr);
+  try {
+    g->ops->invoke(g->closure);
+  } catch (...) {
+    panic(g, std::current_exception());
+  }
+  g->ops->destroy(g->closure);
+  if (g->closure != g->inline_closure) ::operator delete(g->closure);
+  switch_to_scheduler(g, switch_action::exit);
+  __builtin_unreachable();
+}
+
+// --- the scheduler loop (g0) ---
+
+void execute(worker* w, goroutine* g) noexcept;
+
+// Finishes what the goroutine that just switched out asked for. Returns a goroutine to
+// run at once (a park that lost its race with a wake), or null.
+goroutine* after_switch(worker* w, goroutine* g) noexcept {
+  switch (w->action) {
+    case switch_action::park: {
+      if (w->park_unlock) w->park_unlock(w->park_arg);
+      std::uint32_t expected = park_running;
+      if (g->state.compare_exchange_strong(expected, park_parked, std::memory_order_acq_rel)) return nullptr;
+      // Woken before it was off its stack: it runs again.
+      g->state.store(park_running, std::memory_order_relaxed);
+      return g;
+    }
+    case switch_action::yield:
+      if (debug_migrate()) {
+        ready(g, false);
+      } else if (sched().global_size.load(std::memory_order_relaxed) > 0) {
+        global_put(g);
+      } else {
+        runq_put_tail(w, g);
+      }
+      return nullptr;
+    case switch_action::exit:
+      w->exited.store(w->exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      free_goroutine(w, g);
+      return nullptr;
+    case switch_action::none:
+      break;
+  }
+  return nullptr;
+}
+
+void execute(worker* w, goroutine* g) noexcept {
+  for (;;) {
+    g->state.store(park_running, std::memory_order_relaxed);
+    g->last_worker = w;
+    w->current = g;
+    if (!g->sp) {
+      if constexpr (platform::asan) platform::asan_unpoison(g->stk.base, g->stk.size);
+      if (!g->stk.guarded) *reinterpret_cast<std::uint64_t*>(g->stk.base) = stack_canary;
+      g->sp = platform::make_context(g->stk.top(), &goroutine_main, g);
+      if constexpr (platform::tsan) g->tsan_fiber = platform::tsan_create_fiber();
+    }
+    std::memcpy(w->eh_globals, &g->eh, sizeof(eh_state));
+    errno = g->saved_errno;
+    w->action = switch_action::none;
+    platform::tsan_switch_to(g->tsan_fiber);
+    platform::asan_start_switch(&w->asan_fake_stack, g->stk.base, g->stk.size);
+    platform::switch_context(&w->g0_sp, g->sp);
+    platform::asan_finish_switch(w->asan_fake_stack);
+    g->saved_errno = errno;
+    std::memcpy(&g->eh, w->eh_globals, sizeof(eh_state));
+    std::memset(static_cast<void*>(w->eh_globals), 0, sizeof(eh_state));
+    w->current = nullptr;
+    goroutine* again = after_switch(w, g);
+    if (!again) return;
+    g = again;
+  }
+}
+
+task* take_inbox(worker* w) noexcept {
+  if (!w->inbox.load(std::memory_order_relaxed)) return nullptr;  // a peek; the lock decides
+  std::lock_guard lk(w->inbox_lock);
+  task* t = w->inbox.load(std::memory_order_relaxed);
+  if (t) w->inbox.store(t->sched_next, std::memory_order_relaxed);
+  return t;
+}
+
+task* steal_work(worker* w) noexcept {
+  int n = sched().nprocs.load(std::memory_order_relaxed);
+  std::int64_t now = -1;
+  for (int round = 0; round < 4; ++round) {
+    bool last = round == 3;
+    int start = static_cast<int>(next_random(w->rng) % static_cast<std::uint64_t>(n));
+    for (int k = 0; k < n; ++k) {
+      worker* v = sched().workers[(start + k) % n].load(std::memory_order_acquire);
+      if (!v || v == w) continue;
+      if (last && v->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX) {
+        if (now < 0) now = nanotime();
+        if (v->timers.next_when.load(std::memory_order_relaxed) <= now && v->timers.try_run_expired(now)) {
+          bool from_next;
+          if (task* t = w->runq.pop(&from_next)) return t;
+        }
+      }
+      if (last && v->runq.next.load(std::memory_order_relaxed)) {
+        // Give a busy owner a moment to run its own `next` first (Go sleeps 3us).
+        for (int i = 0; i < 200; ++i) platform::cpu_relax();
+      }
+      std::uint32_t tail = w->runq.tail.load(std::memory_order_relaxed);
+      task* batch[run_queue::capacity / 2];
+      std::uint32_t got = v->runq.grab(batch, last);
+      if (got == 0) continue;
+      task* t = batch[got - 1];
+      for (std::uint32_t i = 0; i + 1 < got; ++i) w->runq.slots[(tail + i) % run_queue::capacity].store(batch[i], std::memory_order_relaxed);
+      if (got > 1) w->runq.tail.store(tail + got - 1, std::memory_order_seq_cst);
+      return t;
+    }
+  }
+  return nullptr;
+}
+
+bool any_work_anywhere() noexcept {
+  if (sched().global_size.load(std::memory_order_seq_cst) > 0) return true;
+  int n = sched().nprocs.load(std::memory_order_relaxed);
+  for (int i = 0; i < n; ++i) {
+    worker* v = sched().workers[i].load(std::memory_order_acquire);
+    if (v && !v->runq.empty()) return true;
+  }
+  return false;
+}
+
+void retire(worker* w) noexcept {
+  // Beyond GOMAXPROCS: hand everything over and sleep until needed again.
+  reset_spinning(w);
+  bool from_next;
+  while (task* t = w->runq.pop(&from_next)) global_put(t);
+  while (task* t = take_inbox(w)) global_put(t);
+  wakep();
+  while (w->id >= sched().nprocs.load(std::memory_order_acquire)) {
+    w->wake_word.store(0, std::memory_order_relaxed);
+    if (w->id < sched().nprocs.load(std::memory_order_acquire)) break;
+    platform::futex_wait(&w->wake_word, 0);
+  }
+}
+
+// sleep_idle blocks an idle worker (already on the idle list, not spinning) until it is
+// woken to spin or its timer deadline passes. Returns with the worker off the idle list.
+void sleep_idle(worker* w) noexcept {
+  for (;;) {
+    std::uint32_t bits = w->wake_word.exchange(0, std::memory_order_acquire);
+    if (bits & wake_spinning) break;  // popped by wakep; w->spinning is set
+    worker* none = nullptr;
+    bool waiter = sched().timer_waiter.load() == w || sched().timer_waiter.compare_exchange_strong(none, w);
+    std::int64_t deadline = INT64_MAX;
+    if (waiter) {
+      sched().timer_wait_until.store(earliest_timer(), std::memory_order_seq_cst);
+      deadline = earliest_timer();  // recheck after publishing (add_timer reads it after pushing)
+      sched().timer_wait_until.store(deadline, std::memory_order_seq_cst);
+    }
+    std::int64_t now = deadline == INT64_MAX ? 0 : nanotime();
+    if (deadline > now) {
+      platform::futex_wait(&w->wake_word, 0,
+                           std::chrono::nanoseconds(deadline == INT64_MAX ? -1 : deadline - now));
+      if (w->wake_word.load(std::memory_order_acquire) != 0) continue;
+      if (deadline == INT64_MAX || nanotime() < deadline) continue;  // spurious
+    }
+    // A timer is due: leave the idle list and go run it.
+    bool removed;
+    {
+      std::lock_guard lk(sched().lock);
+      removed = idle_remove_locked(w);
+    }
+    if (removed) break;
+    // wakep popped us concurrently: its signal is on the way.
+  }
+  release_timer_role(w);
+}
+
+task* find_runnable(worker* w) noexcept {
+  for (;;) {
+    if (w->id >= sched().nprocs.load(std::memory_order_relaxed)) {
+      retire(w);
+      continue;
+    }
+    if (w->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX) {
+      std::int64_t now = nanotime();
+      if (w->timers.next_when.load(std::memory_order_relaxed) <= now) w->timers.run_expired(now);
+    }
+    ++w->sched_tick;
+    if (task* t = take_inbox(w)) return t;
+    if (w->sched_tick % 61 == 0 && sched().global_size.load(std::memory_order_relaxed) > 0) {
+      std::lock_guard lk(sched().lock);
+      if (task* t = global_pop_locked()) return t;
+    }
+    bool from_next = false;
+    if (task* t = w->runq.pop(&from_next)) {
+      if (!from_next) {
+        w->next_streak = 0;
+        return t;
+      }
+      // `next` inherits the time slice; a pair handing off to each other gets 10 ms.
+      if (++w->next_streak % 64 != 0) return t;
+      std::int64_t now = coarse_now();
+      if (w->next_streak == 64) w->slice_start = now;
+      if (now - w->slice_start < 10'000'000) return t;
+      w->next_streak = 0;
+      runq_put_tail(w, t);
+      bool ignored;
+      return w->runq.pop(&ignored);
+    }
+    if (sched().global_size.load(std::memory_order_relaxed) > 0) {
+      std::lock_guard lk(sched().lock);
+      if (task* t = global_get_locked(w)) return t;
+    }
+    // Steal, unless enough workers are spinning already.
+    int busy = sched().nprocs.load(std::memory_order_relaxed) - sched().npidle.load(std::memory_order_relaxed);
+    if (w->spinning || 2 * sched().nmspinning.load(std::memory_order_relaxed) < busy) {
+      if (!w->spinning) {
+        w->spinning = true;
+        sched().nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      }
+      if (task* t = steal_work(w)) return t;
+    }
+    // Nothing: go idle (see the protocol at the top of this file).
+    {
+      std::lock_guard lk(sched().lock);
+      if (task* t = global_get_locked(w)) return t;
+      idle_push_locked(w);
+    }
+    if (w->spinning) {
+      w->spinning = false;
+      sched().nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    bool inbox_nonempty;
+    {
+      std::lock_guard lk(w->inbox_lock);
+      inbox_nonempty = w->inbox.load(std::memory_order_relaxed) != nullptr;
+    }
+    if (inbox_nonempty || any_work_anywhere()) {
+      bool removed;
+      {
+        std::lock_guard lk(sched().lock);
+        removed = idle_remove_locked(w);
+      }
+      if (removed) {
+        w->spinning = true;
+        sched().nmspinning.fetch_add(1, std::memory_order_seq_cst);
+        continue;
+      }
+    }
+    sleep_idle(w);
+    if (!w->spinning) run_all_timers(nanotime());
+  }
+}
+
+void* worker_main(void* arg) {
+  auto* w = static_cast<worker*>(arg);
+  tls_worker = w;
+  w->eh_globals = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
+  w->tsan_fiber = platform::tsan_current_fiber();
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr;
+    std::size_t size;
+    pthread_attr_getstack(&attr, &addr, &size);
+    w->g0_stack_bottom = addr;
+    w->g0_stack_size = size;
+    pthread_attr_destroy(&attr);
+  }
+  install_overflow_handler(w);
+  for (;;) {
+    task* t = find_runnable(w);
+    reset_spinning(w);
+    execute(w, static_cast<goroutine*>(t));
+  }
+  return nullptr;
+}
+
+void start_worker(int id) {
+  auto* w = new worker;
+  w->id = id;
+  w->rng = 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(id + 1);
+  w->stacks = stack_cache_new();
+  sched().workers[id].store(w, std::memory_order_release);
+  sched().nworkers.store(id + 1, std::memory_order_release);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 1 << 20);
+  pthread_t th;
+  int rc = pthread_create(&th, &attr, &worker_main, w);  // inherits the caller's signal mask
+  pthread_attr_destroy(&attr);
+  if (rc != 0) fatal("gocxx: cannot start a worker thread");
+}
+
+void start_runtime() {
+  auto* s = new sched_state;
+  if (const char* e = std::getenv("GOCXX_DEBUG_MIGRATE")) s->debug_migrate = e[0] && e[0] != '0';
+  if (const char* e = std::getenv("GOCXX_STACK_SIZE")) {
+    long v = std::atol(e);
+    if (v >= 16 * 1024) s->default_stack.store(static_cast<std::size_t>(v));
+  }
+  the_sched.store(s, std::memory_order_release);
+  int n = std::clamp(default_max_procs(), 1, max_workers);
+  sched().nprocs.store(n);
+  std::lock_guard lk(sched().resize_mutex);
+  for (int i = 0; i < n; ++i) start_worker(i);
+}
+
+}  // namespace
+
+// --- internal interface ---
+
+__attribute__((noinline)) worker* current_worker() noexcept { return tls_worker; }
+
+__attribute__((noinline)) goroutine* current_goroutine() noexcept {
+  worker* w = tls_worker;
+  return w ? w->current : nullptr;
+}
+
+void ensure_started() noexcept {
+  if (__builtin_expect(the_sched.load(std::memory_order_acquire) != nullptr, 1)) return;
+  std::call_once(start_once, start_runtime);
+}
+
+int worker_count() noexcept { return sched().nworkers.load(std::memory_order_acquire); }
+worker* worker_at(int i) noexcept { return sched().workers[i].load(std::memory_order_acquire); }
+bool debug_migrate() noexcept { return sched().debug_migrate; }
+
+std::int64_t nanotime() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void ready(task* t, bool next) noexcept {
+  worker* w = current_worker();
+  if (sched().debug_migrate && sched().nprocs.load(std::memory_order_relaxed) > 1) {
+    // Send it to a worker other than the one it last ran on.
+    auto* g = static_cast<goroutine*>(t);
+    int n = sched().nprocs.load(std::memory_order_relaxed);
+    int from = g->last_worker ? g->last_worker->id : 0;
+    worker* target = sched().workers[(from + 1) % n].load(std::memory_order_acquire);
+    {
+      std::lock_guard lk(target->inbox_lock);
+      t->sched_next = nullptr;
+      task* head = target->inbox.load(std::memory_order_relaxed);
+      if (!head) {
+        target->inbox.store(t, std::memory_order_relaxed);
+      } else {
+        while (head->sched_next) head = head->sched_next;
+        head->sched_next = t;
+      }
+    }
+    bool was_idle;
+    {
+      std::lock_guard lk(sched().lock);
+      was_idle = idle_remove_locked(target);
+    }
+    if (was_idle) signal_worker(target, wake_poke);
+    return;
+  }
+  if (w && w->id < sched().nprocs.load(std::memory_order_relaxed)) {
+    runq_put(w, t, next);
+  } else {
+    global_put(t);
+  }
+  wakep();
+}
+
+void switch_to_scheduler(goroutine* g, switch_action action) noexcept {
+  worker* w = current_worker();
+  w->action = action;
+  if (!g->stk.guarded && *reinterpret_cast<std::uint64_t*>(g->stk.base) != stack_canary) {
+    std::fprintf(stderr, "goroutine %llu: stack overflow (stack size %zu)\n",
+                 static_cast<unsigned long long>(g->id), g->stk.size);
+    std::abort();
+  }
+  platform::tsan_switch_to(w->tsan_fiber);
+  platform::asan_start_switch(action == switch_action::exit ? nullptr : &g->asan_fake_stack,
+                              w->g0_stack_bottom, w->g0_stack_size);
+  platform::switch_context(&g->sp, w->g0_sp);
+  platform::asan_finish_switch(g->asan_fake_stack);
+}
+
+void add_timer(timer* t) noexcept {
+  ensure_started();
+  worker* w = current_worker();
+  if (!w) {
+    static std::atomic<unsigned> rr{0};
+    w = worker_at(static_cast<int>(rr.fetch_add(1, std::memory_order_relaxed) %
+                                   static_cast<unsigned>(worker_count())));
+  }
+  {
+    std::lock_guard lk(w->timers.lock);
+    w->timers.push(t);
+  }
+  if (t->when >= sched().timer_wait_until.load(std::memory_order_seq_cst)) return;
+  // Earlier than the timer waiter will wake: poke it, or an idle worker to become it.
+  worker* tw = sched().timer_waiter.load(std::memory_order_seq_cst);
+  if (!tw) {
+    std::lock_guard lk(sched().lock);
+    tw = sched().idle;
+  }
+  if (tw && tw != current_worker()) signal_worker(tw, wake_poke);
+}
+
+bool remove_timer(timer* t) noexcept {
+  for (;;) {
+    timer_heap* h = t->heap.load(std::memory_order_acquire);
+    if (!h) return false;
+    std::lock_guard lk(h->lock);
+    if (t->heap.load(std::memory_order_relaxed) != h) continue;
+    h->erase(t);
+    return true;
+  }
+}
+
+void fatal(const char* msg) noexcept {
+  std::fprintf(stderr, "fatal error: %s\n", msg);
+  std::fflush(stderr);
+  std::abort();
+}
+
+bool in_goroutine() noexcept { return current_goroutine() != nullptr; }
+
+void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align, const closure_ops* ops,
+                    void** storage) {
+  ensure_started();
+  worker* w = current_worker();
+  goroutine* g = alloc_goroutine(w, stack_size);
+  if (size <= closure_inline_size && align <= 16) {
+    g->closure = g->inline_closure;
+  } else {
+    try {
+      g->closure = ::operator new(size, std::align_val_t(std::max<std::size_t>(align, 16)));
+    } catch (...) {
+      if (w) free_goroutine(w, g);
+      else destroy_goroutine(g);
+      throw;
+    }
+  }
+  g->ops = ops;
+  g->id = new_goroutine_id(w);
+  g->spawn_pc = __builtin_return_address(0);
+  goroutine* parent = w ? w->current : nullptr;
+  g->parent_id = parent ? parent->id : 0;
+  g->eh = {};
+  g->saved_errno = 0;
+  g->state.store(park_runnable, std::memory_order_relaxed);
+  *storage = g->closure;
+  return g;
+}
+
+void abandon_goroutine(void* p) noexcept {
+  auto* g = static_cast<goroutine*>(p);
+  if (g->closure != g->inline_closure) ::operator delete(g->closure);
+  worker* w = current_worker();
+  if (w) free_goroutine(w, g);
+  else destroy_goroutine(g);
+}
+
+void start_goroutine(void* p) noexcept {
+  auto* g = static_cast<goroutine*>(p);
+  worker* w = current_worker();
+  if (w) w->created.store(w->created.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  else sched().external_created.fetch_add(1, std::memory_order_relaxed);
+  ready(g, true);
+}
+
+void wait_main(std::atomic<std::uint32_t>* done) noexcept {
+  while (done->load(std::memory_order_acquire) == 0) platform::futex_wait(done, 0);
+}
+
+void mark_main_done(std::atomic<std::uint32_t>* done) noexcept {
+  done->store(1, std::memory_order_release);
+  platform::futex_wake(done, 1);
+}
+
+}  // namespace go::detail
+
+namespace go {
+
+using namespace detail;
+
+void yield() noexcept {
+  goroutine* g = current_goroutine();
+  if (!g) {
+    sched_yield();
+    return;
+  }
+  switch_to_scheduler(g, switch_action::yield);
+}
+
+int num_goroutine() noexcept {
+  if (!the_sched.load(std::memory_order_acquire)) return 0;
+  std::int64_t n = sched().external_created.load(std::memory_order_relaxed);
+  int workers = worker_count();
+  for (int i = 0; i < workers; ++i) {
+    worker* w = worker_at(i);
+    n += w->created.load(std::memory_order_relaxed);
+    n -= w->exited.load(std::memory_order_relaxed);
+  }
+  return static_cast<int>(n);
+}
+
+int max_procs() noexcept {
+  ensure_started();
+  return sched().nprocs.load(std::memory_order_relaxed);
+}
+
+int set_max_procs(int n) {
+  ensure_started();
+  std::lock_guard lk(sched().resize_mutex);
+  int old = sched().nprocs.load();
+  if (n < 1) return old;
+  n = std::min(n, max_workers);
+  for (int i = sched().nworkers.load(); i < n; ++i) start_worker(i);
+  sched().nprocs.store(n, std::memory_order_seq_cst);
+  for (int i = 0; i < sched().nworkers.load(); ++i) signal_worker(worker_at(i), wake_poke);
+  return old;
+}
+
+std::size_t default_stack_size() noexcept {
+  ensure_started();
+  return sched().default_stack.load(std::memory_order_relaxed);
+}
+
+void set_default_stack_size(std::size_t bytes) {
+  ensure_started();
+  if (bytes < 16 * 1024) throw std::invalid_argument("go::set_default_stack_size: at least 16 KiB");
+  sched().default_stack.store(bytes);
+}
+
+std::uint64_t this_goroutine::id() noexcept {
+  goroutine* g = current_goroutine();
+  return g ? g->id : 0;
+}
+
+}  // namespace go

@@ -1,0 +1,141 @@
+// The scheduler's internal types. scheduler.cpp holds the design essay and the protocols.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <source_location>
+
+#include "go/detail/park.hpp"
+#include "go/runtime.hpp"
+#include "runtime/lock.hpp"
+#include "runtime/runq.hpp"
+#include "runtime/stack.hpp"
+#include "runtime/timer.hpp"
+
+namespace go::detail {
+
+// What can wait: a goroutine, a plain thread, and (later) a stackless coroutine.
+enum class parker_kind : std::uint8_t { goroutine, thread };
+
+// park_state of a goroutine (see park.cpp for the protocol).
+enum : std::uint32_t { park_running = 0, park_parked = 1, park_notified = 2, park_runnable = 3 };
+
+struct parker {
+  parker_kind kind;
+  // goroutine: park_running/parked/notified/runnable; thread: 0 = no token, 1 = token.
+  std::atomic<std::uint32_t> state{0};
+  explicit parker(parker_kind k) noexcept : kind(k) {}
+};
+
+// A task is what the run queues hold. They never look inside it: resuming it is the
+// scheduler's business (a stack switch for a goroutine; a coroutine resume later).
+struct task : parker {
+  task* sched_next = nullptr;  // global run queue and free lists
+  using parker::parker;
+};
+
+struct worker;
+
+// The C++ runtime's per-thread exception state (__cxa_eh_globals): caught-exception stack
+// and uncaught count. Saved and restored per goroutine on every switch.
+struct eh_state {
+  void* caught = nullptr;
+  unsigned uncaught = 0;
+};
+
+// A goroutine (Go's g).
+struct goroutine : task {
+  goroutine() noexcept : task(parker_kind::goroutine) {}
+
+  void* sp = nullptr;  // saved stack pointer while switched out
+  stack stk;           // empty until the goroutine first runs
+  std::size_t stack_request = 0;
+  std::uint64_t id = 0;
+
+  const closure_ops* ops = nullptr;
+  void* closure = nullptr;  // inline_closure or heap
+  alignas(16) unsigned char inline_closure[closure_inline_size];
+
+  // Diagnostics: why and where it is blocked, since when, who created it.
+  wait_reason reason = wait_reason::none;
+  std::source_location wait_site;
+  std::int64_t wait_since = 0;
+  void* spawn_pc = nullptr;
+  std::uint64_t parent_id = 0;
+
+  eh_state eh;
+  int saved_errno = 0;
+  worker* last_worker = nullptr;
+  void* tsan_fiber = nullptr;
+  void* asan_fake_stack = nullptr;
+};
+
+// What a goroutine asks its worker to do once it is off its stack.
+enum class switch_action : std::uint8_t { none, park, yield, exit };
+
+struct worker {
+  int id = 0;
+  goroutine* current = nullptr;
+  void* g0_sp = nullptr;
+  run_queue runq;
+  timer_heap timers;
+
+  switch_action action = switch_action::none;
+  void (*park_unlock)(void*) = nullptr;
+  void* park_arg = nullptr;
+
+  bool spinning = false;
+  bool in_idle_list = false;
+  worker* idle_next = nullptr;
+  alignas(64) std::atomic<std::uint32_t> wake_word{0};
+
+  std::uint32_t sched_tick = 0;
+  std::uint32_t next_streak = 0;  // consecutive runs from the next slot
+  std::int64_t slice_start = 0;   // coarse clock when the current time slice began
+  std::uint64_t rng = 0;
+
+  stack_cache* stacks = nullptr;
+  goroutine* free_gs = nullptr;
+  int n_free_gs = 0;
+  std::uint64_t next_id = 0, id_limit = 0;
+  std::atomic<std::int64_t> created{0}, exited{0};  // num_goroutine: owner writes, anyone reads
+
+  eh_state* eh_globals = nullptr;  // this thread's __cxa_eh_globals
+  void* tsan_fiber = nullptr;
+  void* asan_fake_stack = nullptr;
+  const void* g0_stack_bottom = nullptr;
+  std::size_t g0_stack_size = 0;
+
+  runtime_lock inbox_lock;  // debug migration: goroutines sent here by other workers
+  std::atomic<task*> inbox{nullptr};  // written under inbox_lock
+};
+
+// Never inlined, so a goroutine that migrated reads its new worker, never a cached one.
+worker* current_worker() noexcept;
+goroutine* current_goroutine() noexcept;
+
+// ready makes t runnable. From a worker it goes to that worker's run queue (next slot if
+// `next`); from elsewhere to the global queue. Then an idle worker is woken if needed.
+void ready(task* t, bool next) noexcept;
+
+// Switch from the running goroutine to its worker's scheduler, which performs `action`.
+void switch_to_scheduler(goroutine* g, switch_action action) noexcept;
+
+std::int64_t nanotime() noexcept;  // steady_clock, in nanoseconds
+
+// The runtime's global state, created on first use and never destroyed (goroutines may
+// still run while static destructors do).
+void ensure_started() noexcept;
+int worker_count() noexcept;
+worker* worker_at(int i) noexcept;
+
+// Timers: a heap per worker. add_timer puts t on the current worker's heap (or a random
+// one's from a plain thread) and makes sure some worker will wake for it.
+void add_timer(timer* t) noexcept;
+bool remove_timer(timer* t) noexcept;  // true if it was pending
+
+[[noreturn]] void fatal(const char* msg) noexcept;
+bool debug_migrate() noexcept;
+
+}  // namespace go::detail

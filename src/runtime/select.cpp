@@ -1,0 +1,208 @@
+// select (Go's runtime/select.go): the only design that is both atomic and fair.
+//
+// 1. Poll order: a uniformly random permutation of the cases (fairness among ready cases).
+//    Lock order: the cases sorted by channel address, duplicates locked once (no deadlock
+//    between two selects over the same channels).
+// 2. With every channel locked, scan in poll order; the first ready case runs, exactly as a
+//    plain send or receive would, and the rest are untouched.
+// 3. Nothing ready and no default: enqueue one waiter per case, all sharing one select_done
+//    word, and park; park unlocks every channel once the goroutine is off its stack.
+// 4. A waker (a send, a receive or a close on any of the channels) dequeues one of our
+//    waiters; wait_queue::pop_front flips select_done 0 -> 1 first, and only the waker that
+//    wins may complete its operation with us. A waker that loses skips our waiter and
+//    carries on with its own value: nothing is consumed or dropped (cancel safety).
+// 5. Woken, we lock everything again, withdraw the losing waiters, and report the winner.
+//
+// No allocation for up to 16 cases (the arrays are on the stack); no polling ever.
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "runtime/chan.hpp"
+#include "runtime/scheduler.hpp"
+
+namespace go::detail {
+
+namespace {
+
+__attribute__((noinline)) std::uint64_t fastrand() noexcept {
+  static thread_local std::uint64_t s = 0;
+  if (s == 0) s = reinterpret_cast<std::uintptr_t>(&s) * 0x9E3779B97F4A7C15ull | 1;
+  s ^= s >> 12;
+  s ^= s << 25;
+  s ^= s >> 27;
+  return s * 0x2545F4914F6CDD1Dull;
+}
+
+std::uint32_t fastrandn(std::uint32_t n) noexcept {
+  return static_cast<std::uint32_t>(((fastrand() >> 32) * n) >> 32);
+}
+
+struct lock_set {
+  const select_case* cases;
+  const std::uint16_t* order;  // lock order
+  int n;
+};
+
+void lock_all(const lock_set& ls) noexcept {
+  chan_core* prev = nullptr;
+  for (int i = 0; i < ls.n; ++i) {
+    chan_core* c = ls.cases[ls.order[i]].c;
+    if (c != prev) chan_lock(c);
+    prev = c;
+  }
+}
+
+void unlock_all(void* arg) noexcept {
+  const auto& ls = *static_cast<const lock_set*>(arg);
+  chan_core* prev = nullptr;
+  for (int i = 0; i < ls.n; ++i) {
+    chan_core* c = ls.cases[ls.order[i]].c;
+    if (c != prev) chan_unlock(c);
+    prev = c;
+  }
+}
+
+template <class T, std::size_t N>
+struct small_array {
+  std::array<T, N> fixed;
+  std::vector<T> heap;
+  T* data;
+  explicit small_array(std::size_t n) {
+    if (n <= N) {
+      data = fixed.data();
+    } else {
+      heap.resize(n);
+      data = heap.data();
+    }
+  }
+};
+
+}  // namespace
+
+int select_go(select_case* cases, int n, bool block, bool* received, std::source_location site) {
+  *received = false;
+  constexpr std::size_t small = 16;
+  small_array<std::uint16_t, small> poll(static_cast<std::size_t>(n)), order(static_cast<std::size_t>(n));
+
+  // Poll order: a random permutation of the non-nil cases (inside-out Fisher-Yates).
+  int active = 0;
+  for (int i = 0; i < n; ++i) {
+    if (!cases[i].c) continue;
+    std::uint32_t j = fastrandn(static_cast<std::uint32_t>(active + 1));
+    poll.data[active] = poll.data[j];
+    poll.data[j] = static_cast<std::uint16_t>(i);
+    ++active;
+  }
+  if (active == 0) {
+    if (!block) return -1;
+    for (;;) park(wait_reason::select_no_cases, site);  // Go: select {} blocks forever
+  }
+  // Lock order: by channel address (insertion sort: selects are small).
+  for (int i = 0; i < active; ++i) {
+    std::uint16_t v = poll.data[i];
+    int j = i;
+    while (j > 0 && cases[order.data[j - 1]].c > cases[v].c) {
+      order.data[j] = order.data[j - 1];
+      --j;
+    }
+    order.data[j] = v;
+  }
+  lock_set locks{cases, order.data, active};
+  lock_all(locks);
+
+  // Pass 1: is any case ready now?
+  for (int k = 0; k < active; ++k) {
+    int i = poll.data[k];
+    chan_core* c = cases[i].c;
+    if (cases[i].is_send) {
+      if (c->closed.load(std::memory_order_relaxed)) {
+        unlock_all(&locks);
+        throw_send_on_closed();
+      }
+      if (waiter* w = c->recvq.pop_front()) {
+        // send_to_waiter unlocks c; unlock the others first, then hand off.
+        chan_core* keep = c;
+        chan_core* prev = nullptr;
+        for (int m = 0; m < active; ++m) {
+          chan_core* x = cases[order.data[m]].c;
+          if (x != prev && x != keep) chan_unlock(x);
+          prev = x;
+        }
+        send_to_waiter(c, w, cases[i].elem);
+        return i;
+      }
+      if (c->count.load(std::memory_order_relaxed) < c->cap) {
+        buf_put(c, cases[i].elem);
+        unlock_all(&locks);
+        return i;
+      }
+    } else {
+      if (waiter* w = c->sendq.pop_front()) {
+        chan_core* prev = nullptr;
+        for (int m = 0; m < active; ++m) {
+          chan_core* x = cases[order.data[m]].c;
+          if (x != prev && x != c) chan_unlock(x);
+          prev = x;
+        }
+        recv_from_waiter(c, w, cases[i].elem);
+        *received = true;
+        return i;
+      }
+      if (c->count.load(std::memory_order_relaxed) > 0) {
+        buf_take(c, cases[i].elem);
+        unlock_all(&locks);
+        *received = true;
+        return i;
+      }
+      if (c->closed.load(std::memory_order_relaxed)) {
+        unlock_all(&locks);
+        return i;  // received stays false: closed
+      }
+    }
+  }
+  if (!block) {
+    unlock_all(&locks);
+    return -1;
+  }
+
+  // Pass 2: enqueue one waiter per case and park.
+  small_array<waiter, small> ws(static_cast<std::size_t>(n));
+  std::atomic<std::uint32_t> done{0};
+  waiter* winner = nullptr;
+  parker* self = current_parker();
+  for (int k = 0; k < active; ++k) {
+    int i = order.data[k];
+    waiter& w = ws.data[i];
+    w.who = self;
+    w.elem = cases[i].elem;
+    w.select_done = &done;
+    w.select_winner = &winner;
+    w.c = cases[i].c;
+    w.case_index = i;
+    w.success = false;
+    if (cases[i].is_send) cases[i].c->sendq.push_back(&w);
+    else cases[i].c->recvq.push_back(&w);
+  }
+  park(wait_reason::select, site, &unlock_all, &locks);
+
+  // Pass 3: withdraw the losers.
+  lock_all(locks);
+  for (int k = 0; k < active; ++k) {
+    int i = order.data[k];
+    waiter& w = ws.data[i];
+    if (&w == winner) continue;
+    if (cases[i].is_send) cases[i].c->sendq.remove(&w);
+    else cases[i].c->recvq.remove(&w);
+  }
+  unlock_all(&locks);
+  int i = winner->case_index;
+  if (cases[i].is_send) {
+    if (!winner->success) throw_send_on_closed();
+  } else {
+    *received = winner->success;
+  }
+  return i;
+}
+
+}  // namespace go::detail

@@ -1,0 +1,179 @@
+// Goroutine stacks.
+//
+// A stack is address space from mmap(MAP_NORESERVE): the kernel commits a page when it is
+// first touched, so a parked goroutine that used 3 KiB of its 256 KiB costs one page.
+// Stacks of the default size are mapped 16 at a time (one mmap for a slab; each stack can
+// later be unmapped on its own). Reuse happens one level up: an exited goroutine keeps its
+// stack and goes to its worker's free list (scheduler.cpp), so spawning usually maps nothing.
+// The free lists are capped; beyond the cap stacks are unmapped, so RSS falls after a burst.
+//
+// Guard pages. Each stack gets a PROT_NONE page below it while the number of guarded stacks
+// stays within the process's vm.max_map_count budget (a guard splits the mapping: about two
+// map entries per stack; we keep (max_map_count - 5000) / 2 for stacks). A fault in a guard
+// page is reported by the SIGSEGV handler, on an alternate signal stack, as
+// "goroutine N: stack overflow (stack size S)". Beyond the budget a stack has no guard, and
+// an overflow is detected only by the canary at its bottom, checked at every park: that
+// reports the same message but cannot undo what the overflow overwrote. A frame larger than
+// a page can jump over a guard page; the canary catches some of those too.
+#include "runtime/stack.hpp"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include "platform/sanitizer.hpp"
+#include "runtime/scheduler.hpp"
+
+namespace go::detail {
+
+namespace {
+
+constexpr int slab_stacks = 16;
+
+std::size_t page_size() noexcept {
+  static const std::size_t p = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+
+long guard_budget() noexcept {
+  static const long budget = [] {
+    long max_map = 65530;
+    std::ifstream f("/proc/sys/vm/max_map_count");
+    if (f) f >> max_map;
+    return max_map > 10000 ? (max_map - 5000) / 2 : max_map / 4;
+  }();
+  return budget;
+}
+
+std::atomic<long> guarded_live{0};
+
+std::mutex spare_mutex;       // guards spare (stacks mapped in a slab, not yet handed out)
+std::vector<stack>* spare = new std::vector<stack>;  // never destroyed: used during exit
+
+void map_slab(std::size_t size, int count, std::vector<stack>& out) {
+  std::size_t page = page_size();
+  std::size_t slot = size + page;
+  void* p = mmap(nullptr, slot * static_cast<std::size_t>(count), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  bool guard = guarded_live.load(std::memory_order_relaxed) + count <= guard_budget();
+  for (int i = 0; i < count; ++i) {
+    char* slot_start = static_cast<char*>(p) + static_cast<std::size_t>(i) * slot;
+    stack s{slot_start + page, size, false};
+    if (guard && mprotect(slot_start, page, PROT_NONE) == 0) {
+      s.guarded = true;
+      guarded_live.fetch_add(1, std::memory_order_relaxed);
+    }
+    out.push_back(s);
+  }
+}
+
+// --- stack overflow reporting ---
+
+struct sigaction previous_segv;
+
+void on_segv(int sig, siginfo_t* info, void* context) {
+  goroutine* g = current_goroutine();
+  if (g && g->stk.base) {
+    auto* addr = static_cast<char*>(info->si_addr);
+    if (addr >= g->stk.base - page_size() && addr < g->stk.base) {
+      char msg[160];
+      int n = std::snprintf(msg, sizeof msg, "goroutine %llu: stack overflow (stack size %zu)\n",
+                            static_cast<unsigned long long>(g->id), g->stk.size);
+      if (n > 0) (void)!write(2, msg, static_cast<std::size_t>(n));
+      signal(SIGABRT, SIG_DFL);
+      abort();
+    }
+  }
+  // Not ours: hand it to whoever had it before, or let it kill the process.
+  if (previous_segv.sa_flags & SA_SIGINFO) {
+    if (previous_segv.sa_sigaction) {
+      previous_segv.sa_sigaction(sig, info, context);
+      return;
+    }
+  } else if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
+    previous_segv.sa_handler(sig);
+    return;
+  }
+  signal(sig, SIG_DFL);  // returning re-executes the fault, which now kills us
+}
+
+}  // namespace
+
+std::size_t stack_page_size() noexcept { return page_size(); }
+
+std::size_t stack_round(std::size_t size) noexcept {
+  std::size_t page = page_size();
+  return (size + page - 1) / page * page;
+}
+
+struct stack_cache {
+  std::vector<stack> spare;  // this worker's part of a slab
+};
+
+stack_cache* stack_cache_new() { return new stack_cache; }
+
+stack stack_allocate(stack_cache* cache, std::size_t size) {
+  size = stack_round(size);
+  if (size != stack_round(default_stack_size())) {
+    std::vector<stack> one;
+    map_slab(size, 1, one);
+    return one[0];
+  }
+  if (cache) {
+    if (cache->spare.empty()) map_slab(size, slab_stacks, cache->spare);
+    stack s = cache->spare.back();
+    cache->spare.pop_back();
+    if (s.size == size) return s;
+    stack_free(nullptr, s);  // the default size changed since this slab was mapped
+    return stack_allocate(cache, size);
+  }
+  std::lock_guard lk(spare_mutex);
+  while (!spare->empty() && spare->back().size != size) {
+    stack_free(nullptr, spare->back());
+    spare->pop_back();
+  }
+  if (spare->empty()) map_slab(size, slab_stacks, *spare);
+  stack s = spare->back();
+  spare->pop_back();
+  return s;
+}
+
+void stack_free(stack_cache*, stack s) noexcept {
+  if (!s.base) return;
+  std::size_t page = page_size();
+  munmap(s.base - page, s.size + page);
+  if (s.guarded) guarded_live.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void install_overflow_handler(worker*) noexcept {
+  if constexpr (platform::asan) return;  // ASan reports stack overflows itself
+  // Each worker handles its own faults on an alternate stack (the goroutine's is exhausted).
+  std::size_t alt_size = 64 * 1024;
+  void* alt = mmap(nullptr, alt_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (alt != MAP_FAILED) {
+    stack_t ss{};
+    ss.ss_sp = alt;
+    ss.ss_size = alt_size;
+    sigaltstack(&ss, nullptr);
+  }
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa{};
+    sa.sa_sigaction = &on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &previous_segv);
+  });
+}
+
+}  // namespace go::detail

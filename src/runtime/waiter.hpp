@@ -1,0 +1,77 @@
+// A waiter is one blocked operation on one wait queue: Go's sudog. It lives on the blocked
+// parker's own stack (a goroutine's stack stays put while it is parked, so pointers to it
+// are valid), which keeps blocking allocation-free.
+//
+// A waiter belongs to at most one queue, guarded by that queue's owner's lock. A select
+// parks with one waiter per case; they share `select_done`, and the first waker to flip it
+// from 0 to 1 owns the select: every other waker skips those waiters (Go's selectDone).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "go/detail/park.hpp"
+
+namespace go::detail {
+
+struct chan_core;
+
+struct waiter {
+  parker* who = nullptr;
+  waiter* next = nullptr;
+  waiter* prev = nullptr;
+  void* elem = nullptr;                           // the value to send, or where to receive
+  std::atomic<std::uint32_t>* select_done = nullptr;  // shared by the cases of one select
+  waiter** select_winner = nullptr;               // where the winning waker records itself
+  chan_core* c = nullptr;
+  int case_index = 0;
+  bool success = false;  // the operation happened (false: woken by close)
+};
+
+// FIFO of waiters (Go's waitq). The owner's lock guards it; `head` is atomic only so that
+// a lock-free fast path may peek at emptiness (relaxed loads: plain moves on x86).
+struct wait_queue {
+  std::atomic<waiter*> head{nullptr};
+  waiter* last = nullptr;
+
+  bool empty() const noexcept { return head.load(std::memory_order_relaxed) == nullptr; }
+
+  void push_back(waiter* w) noexcept {
+    w->next = nullptr;
+    w->prev = last;
+    if (last) last->next = w;
+    else head.store(w, std::memory_order_relaxed);
+    last = w;
+  }
+
+  // remove unlinks w if it is in this queue (a select withdrawing its losing cases).
+  void remove(waiter* w) noexcept {
+    if (w->prev) w->prev->next = w->next;
+    else if (head.load(std::memory_order_relaxed) == w) head.store(w->next, std::memory_order_relaxed);
+    else return;
+    if (w->next) w->next->prev = w->prev;
+    else last = w->prev;
+    w->next = w->prev = nullptr;
+  }
+
+  // pop_front dequeues the first waiter that can still be woken: a select waiter whose
+  // select has already been won by another case is dropped (its select removes the rest).
+  waiter* pop_front() noexcept {
+    while (waiter* w = head.load(std::memory_order_relaxed)) {
+      waiter* rest = w->next;
+      head.store(rest, std::memory_order_relaxed);
+      if (rest) rest->prev = nullptr;
+      else last = nullptr;
+      w->next = w->prev = nullptr;
+      if (w->select_done) {
+        std::uint32_t expected = 0;
+        if (!w->select_done->compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) continue;
+        *w->select_winner = w;
+      }
+      return w;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace go::detail
