@@ -40,7 +40,7 @@
 #include <cstddef>
 #include <iterator>
 #include <optional>
-#include <source_location>
+#include "go/detail/source_location.hpp"
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -102,7 +102,7 @@ class chan_handle {
 };
 
 template <class T>
-std::optional<T> recv_value(chan_core* c, std::source_location site) {
+std::optional<T> recv_value(chan_core* c, detail::source_location site) {
   alignas(T) unsigned char buf[sizeof(T)];
   if (!chan_recv(c, buf, site)) return std::nullopt;
   T* p = std::launder(reinterpret_cast<T*>(buf));
@@ -129,11 +129,11 @@ template <class Derived, class T>
 class send_ops {
  public:
   // send blocks until a receiver takes v (unbuffered) or there is room in the buffer.
-  void send(T v, std::source_location site = std::source_location::current()) const {
+  void send(T v, detail::source_location site = detail::source_location::current()) const {
     chan_send(self(), &v, site);
   }
   const Derived& operator<<(T v) const {
-    chan_send(self(), &v, std::source_location::current());
+    chan_send(self(), &v, detail::source_location::current());
     return static_cast<const Derived&>(*this);
   }
   // try_send sends v only if that does not block; v is moved from only when it is sent.
@@ -152,7 +152,7 @@ class send_ops {
 template <class Derived>
 class send_ops<Derived, void> {
  public:
-  void send(std::source_location site = std::source_location::current()) const {
+  void send(detail::source_location site = detail::source_location::current()) const {
     void_elem v;
     chan_send(self(), &v, site);
   }
@@ -171,7 +171,7 @@ template <class Derived, class T>
 class recv_ops {
  public:
   // recv blocks until a value arrives; empty once the channel is closed and drained.
-  std::optional<T> recv(std::source_location site = std::source_location::current()) const {
+  std::optional<T> recv(detail::source_location site = detail::source_location::current()) const {
     return recv_value<T>(self(), site);
   }
   try_recv_result<T> try_recv() const { return try_recv_value<T>(self()); }
@@ -184,7 +184,7 @@ class recv_ops {
     explicit iterator(chan_core* c) : c_(c) { ++*this; }
     T& operator*() noexcept { return *v_; }
     iterator& operator++() {
-      v_ = recv_value<T>(c_, std::source_location::current());
+      v_ = recv_value<T>(c_, detail::source_location::current());
       return *this;
     }
     void operator++(int) { ++*this; }
@@ -206,7 +206,7 @@ template <class Derived>
 class recv_ops<Derived, void> {
  public:
   // recv blocks until a signal arrives; false once the channel is closed and drained.
-  bool recv(std::source_location site = std::source_location::current()) const {
+  bool recv(detail::source_location site = detail::source_location::current()) const {
     void_elem v;
     return chan_recv(self(), &v, site);
   }

@@ -31,7 +31,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <source_location>
+#include "go/detail/source_location.hpp"
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -45,6 +45,16 @@ namespace detail {
 
 struct no_handler {};
 
+// take_received moves a received value out of a case's raw buffer.
+template <class T>
+std::optional<T> take_received(unsigned char* buf, bool received) {
+  if (!received) return std::nullopt;
+  T* p = std::launder(reinterpret_cast<T*>(buf));
+  std::optional<T> v(std::move(*p));
+  p->~T();
+  return v;
+}
+
 template <class T, class F>
 struct recv_case_t {
   chan_core* c;
@@ -57,15 +67,13 @@ struct recv_case_t {
       if constexpr (std::is_invocable_v<F&, bool>) f(received);
       else if constexpr (std::is_invocable_v<F&>) f();
     } else {
-      std::optional<T> v;
-      if (received) {
-        T* p = std::launder(reinterpret_cast<T*>(buf));
-        v.emplace(std::move(*p));
-        p->~T();
+      if constexpr (std::is_invocable_v<F&, std::optional<T>>) {
+        f(take_received<T>(buf, received));
+      } else {
+        if (received) std::launder(reinterpret_cast<T*>(buf))->~T();
+        if constexpr (std::is_invocable_v<F&>) f();
+        else static_assert(std::is_same_v<F, no_handler>, "recv_case handler must take std::optional<T> or nothing");
       }
-      if constexpr (std::is_invocable_v<F&, std::optional<T>>) f(std::move(v));
-      else if constexpr (std::is_invocable_v<F&>) f();
-      else static_assert(std::is_same_v<F, no_handler>, "recv_case handler must take std::optional<T> or nothing");
     }
   }
 };
@@ -164,7 +172,7 @@ int select(Cases&&... in_cases) {
       cases);
   bool received = false;
   int chosen = detail::select_go(raw.data(), n_chan, n_default == 0, &received,
-                                 std::source_location::current());
+                                 detail::source_location::current());
   int index = chosen < 0 ? default_position : position[chosen];
   detail::finish_case<0>(cases, index, received);
   return index;
@@ -209,7 +217,7 @@ class select_cases {
   // select runs one case (blocking unless a default was added) and returns its index in the
   // order added, or size() if the default ran. The cases stay; a send case that ran has
   // given its value away and must not be selected again.
-  std::size_t select(std::source_location site = std::source_location::current());
+  std::size_t select(detail::source_location site = detail::source_location::current());
 
  private:
   struct entry {
@@ -224,7 +232,7 @@ class select_cases {
   std::function<void()> default_;
 };
 
-inline std::size_t select_cases::select(std::source_location site) {
+inline std::size_t select_cases::select(detail::source_location site) {
   raw_.resize(entries_.size());
   for (std::size_t i = 0; i < entries_.size(); ++i) raw_[i] = {entries_[i].c, entries_[i].elem, entries_[i].is_send};
   bool received = false;
@@ -254,14 +262,8 @@ std::pair<std::size_t, std::optional<T>> select_recv(std::span<const chan<T>> ch
   alignas(E) unsigned char buf[sizeof(E)];
   for (std::size_t i = 0; i < chans.size(); ++i) raw[i] = {chans[i].core(), buf, false};
   bool received = false;
-  int i = detail::select_go(raw, static_cast<int>(chans.size()), true, &received, std::source_location::current());
-  std::optional<T> v;
-  if (received) {
-    T* p = std::launder(reinterpret_cast<T*>(buf));
-    v.emplace(std::move(*p));
-    p->~T();
-  }
-  return {static_cast<std::size_t>(i), std::move(v)};
+  int i = detail::select_go(raw, static_cast<int>(chans.size()), true, &received, detail::source_location::current());
+  return {static_cast<std::size_t>(i), detail::take_received<T>(buf, received)};
 }
 
 }  // namespace go

@@ -11,7 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
+#include "go/detail/source_location.hpp"
 #include <stdexcept>
 #include <utility>
 
@@ -42,7 +42,7 @@ class wait_group {
 
   void add(int delta);
   void done() { add(-1); }
-  void wait(std::source_location site = std::source_location::current()) noexcept;
+  void wait(detail::source_location site = detail::source_location::current()) noexcept;
 
   // go calls f in a new goroutine and adds that task to the group.
   template <class F>

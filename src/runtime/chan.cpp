@@ -47,7 +47,7 @@ namespace {
 
 void unlock_chan(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
 
-[[noreturn]] void block_forever(wait_reason r, std::source_location site) {
+[[noreturn]] void block_forever(wait_reason r, detail::source_location site) {
   for (;;) park(r, site);  // nothing will ever wake it
 }
 
@@ -80,7 +80,7 @@ void chan_release(chan_core* c) noexcept {
 namespace {
 
 // Go's chansend. Returns false only when !block and the send would block.
-bool send(chan_core* c, void* elem, bool block, std::source_location site) {
+bool send(chan_core* c, void* elem, bool block, detail::source_location site) {
   if (!c) {
     if (!block) return false;
     block_forever(wait_reason::chan_send_nil, site);
@@ -117,7 +117,7 @@ bool send(chan_core* c, void* elem, bool block, std::source_location site) {
 }
 
 // Go's chanrecv. out may be null (drop the value).
-try_status recv(chan_core* c, void* out, bool block, std::source_location site) {
+try_status recv(chan_core* c, void* out, bool block, detail::source_location site) {
   if (!c) {
     if (!block) return try_status::would_block;
     block_forever(wait_reason::chan_receive_nil, site);
@@ -157,15 +157,15 @@ try_status recv(chan_core* c, void* out, bool block, std::source_location site) 
 
 }  // namespace
 
-void chan_send(chan_core* c, void* elem, std::source_location site) { send(c, elem, true, site); }
+void chan_send(chan_core* c, void* elem, detail::source_location site) { send(c, elem, true, site); }
 
-bool chan_recv(chan_core* c, void* out, std::source_location site) {
+bool chan_recv(chan_core* c, void* out, detail::source_location site) {
   return recv(c, out, true, site) == try_status::ok;
 }
 
-bool chan_try_send(chan_core* c, void* elem) { return send(c, elem, false, std::source_location::current()); }
+bool chan_try_send(chan_core* c, void* elem) { return send(c, elem, false, detail::source_location::current()); }
 
-try_status chan_try_recv(chan_core* c, void* out) { return recv(c, out, false, std::source_location::current()); }
+try_status chan_try_recv(chan_core* c, void* out) { return recv(c, out, false, detail::source_location::current()); }
 
 void chan_close(chan_core* c) {
   if (!c) throw chan_error("close of nil channel");

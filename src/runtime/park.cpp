@@ -64,7 +64,7 @@ parker* current_parker() noexcept {
   return &this_thread_parker();
 }
 
-void park(wait_reason reason, std::source_location site, void (*unlock)(void*), void* arg) noexcept {
+void park(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg) noexcept {
   goroutine* g = current_goroutine();
   if (!g) {
     thread_parker& p = this_thread_parker();

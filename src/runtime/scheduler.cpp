@@ -79,6 +79,9 @@ namespace {
 constexpr int max_workers = 1024;
 constexpr int free_g_cache = 64;
 constexpr int global_free_g_cap = 1024;
+// How long a spinning worker keeps looking for work before it sleeps (behaviour at the
+// time of writing; measured by bench spawn_join and chan_pingpong at GOMAXPROCS=2).
+constexpr std::int64_t spin_window_ns = 50'000;
 
 struct sched_state {
   runtime_lock lock;  // guards: global queue, idle list, global free goroutines
@@ -102,7 +105,7 @@ struct sched_state {
   std::atomic<std::int64_t> external_created{0};
 
   goroutine* free_gs = nullptr;
-  int n_free_gs = 0;
+  std::atomic<int> n_free_gs{0};  // written under lock; peeked without it
 
   std::atomic<std::size_t> default_stack{256 * 1024};
   bool debug_migrate = false;
@@ -201,7 +204,10 @@ void runq_put(worker* w, task* t, bool next) noexcept {
 
 // --- idle workers ---
 
-enum : std::uint32_t { wake_spinning = 1, wake_poke = 2 };
+// Bits of a worker's wake_word: woken by wakep to spin (it was taken off the idle list and
+// counted in nmspinning for it); poked to recompute its timer deadline; or taken off the
+// idle list because work was sent to its inbox.
+enum : std::uint32_t { wake_spinning = 1, wake_poke = 2, wake_inbox = 4 };
 
 void idle_push_locked(worker* w) noexcept {
   w->idle_next = sched().idle;
@@ -296,53 +302,31 @@ void release_timer_role(worker* w) noexcept {
 }
 
 // --- goroutine pool ---
+//
+// Goroutine records are pooled per worker (and in a capped shared pool); their stacks are
+// pooled separately by stack.cpp and taken only when a goroutine first runs.
 
-goroutine* alloc_goroutine(worker* w, std::size_t stack_size) {
-  std::size_t def = sched().default_stack.load(std::memory_order_relaxed);
-  if (stack_size == 0) stack_size = def;
-  stack_size = stack_round(stack_size);
-  if (stack_size == stack_round(def)) {
-    if (w && !w->free_gs && sched().n_free_gs > 0) {
+goroutine* alloc_goroutine(worker* w) {
+  if (w) {
+    if (!w->free_gs && sched().n_free_gs.load(std::memory_order_relaxed) > 0) {
       std::lock_guard lk(sched().lock);
       for (int i = 0; i < free_g_cache / 2 && sched().free_gs; ++i) {
         goroutine* g = sched().free_gs;
         sched().free_gs = static_cast<goroutine*>(g->sched_next);
-        --sched().n_free_gs;
+        sched().n_free_gs.fetch_sub(1, std::memory_order_relaxed);
         g->sched_next = w->free_gs;
         w->free_gs = g;
         ++w->n_free_gs;
       }
     }
-    goroutine* g = nullptr;
-    if (w && w->free_gs) {
-      g = w->free_gs;
+    if (goroutine* g = w->free_gs) {
       w->free_gs = static_cast<goroutine*>(g->sched_next);
       --w->n_free_gs;
-    } else if (!w) {
-      std::lock_guard lk(sched().lock);
-      if ((g = sched().free_gs)) {
-        sched().free_gs = static_cast<goroutine*>(g->sched_next);
-        --sched().n_free_gs;
-      }
-    }
-    if (g) {
       g->sched_next = nullptr;
       return g;
     }
   }
-  auto* g = new goroutine;
-  try {
-    g->stk = stack_allocate(w ? w->stacks : nullptr, stack_size);
-  } catch (...) {
-    delete g;
-    throw;
-  }
-  return g;
-}
-
-void destroy_goroutine(goroutine* g) noexcept {
-  stack_free(nullptr, g->stk);
-  delete g;
+  return new goroutine;
 }
 
 void free_goroutine(worker* w, goroutine* g) noexcept {
@@ -352,14 +336,16 @@ void free_goroutine(worker* w, goroutine* g) noexcept {
     platform::tsan_destroy_fiber(g->tsan_fiber);
     g->tsan_fiber = nullptr;
   }
-  if (g->stk.size != stack_round(sched().default_stack.load(std::memory_order_relaxed))) {
-    destroy_goroutine(g);
+  stack_release(w ? w->stacks : nullptr, g->stk);
+  g->stk = {};
+  if (!w) {
+    delete g;
     return;
   }
   g->sched_next = w->free_gs;
   w->free_gs = g;
   if (++w->n_free_gs <= free_g_cache) return;
-  // Move half to the global pool; beyond its cap, stacks go back to the kernel.
+  // Move half to the shared pool; beyond its cap, free them.
   goroutine* batch = nullptr;
   for (int i = 0; i < free_g_cache / 2; ++i) {
     goroutine* x = w->free_gs;
@@ -368,26 +354,26 @@ void free_goroutine(worker* w, goroutine* g) noexcept {
     x->sched_next = batch;
     batch = x;
   }
-  goroutine* unmap = nullptr;
+  goroutine* extra = nullptr;
   {
     std::lock_guard lk(sched().lock);
     while (batch) {
       goroutine* x = batch;
       batch = static_cast<goroutine*>(x->sched_next);
-      if (sched().n_free_gs < global_free_g_cap) {
+      if (sched().n_free_gs.load(std::memory_order_relaxed) < global_free_g_cap) {
         x->sched_next = sched().free_gs;
         sched().free_gs = x;
-        ++sched().n_free_gs;
+        sched().n_free_gs.fetch_add(1, std::memory_order_relaxed);
       } else {
-        x->sched_next = unmap;
-        unmap = x;
+        x->sched_next = extra;
+        extra = x;
       }
     }
   }
-  while (unmap) {
-    goroutine* x = unmap;
-    unmap = static_cast<goroutine*>(x->sched_next);
-    destroy_goroutine(x);
+  while (extra) {
+    goroutine* x = extra;
+    extra = static_cast<goroutine*>(x->sched_next);
+    delete x;
   }
 }
 
@@ -487,6 +473,13 @@ void execute(worker* w, goroutine* g) noexcept {
     g->last_worker = w;
     w->current = g;
     if (!g->sp) {
+      if (!g->stk.base) {
+        g->stk = stack_take(w->stacks);
+        if (!g->stk.base) {
+          std::fprintf(stderr, "goroutine %llu: ", static_cast<unsigned long long>(g->id));
+          fatal("out of memory for goroutine stacks");
+        }
+      }
       if constexpr (platform::asan) platform::asan_unpoison(g->stk.base, g->stk.size);
       if (!g->stk.guarded) *reinterpret_cast<std::uint64_t*>(g->stk.base) = stack_canary;
       g->sp = platform::make_context(g->stk.top(), &goroutine_main, g);
@@ -535,7 +528,7 @@ task* steal_work(worker* w) noexcept {
       }
       if (last && v->runq.next.load(std::memory_order_relaxed)) {
         // Give a busy owner a moment to run its own `next` first (Go sleeps 3us).
-        for (int i = 0; i < 200; ++i) platform::cpu_relax();
+        for (int i = 0; i < 20; ++i) platform::cpu_relax();
       }
       std::uint32_t tail = w->runq.tail.load(std::memory_order_relaxed);
       task* batch[run_queue::capacity / 2];
@@ -579,7 +572,7 @@ void retire(worker* w) noexcept {
 void sleep_idle(worker* w) noexcept {
   for (;;) {
     std::uint32_t bits = w->wake_word.exchange(0, std::memory_order_acquire);
-    if (bits & wake_spinning) break;  // popped by wakep; w->spinning is set
+    if (bits & (wake_spinning | wake_inbox)) break;  // taken off the idle list by the waker
     worker* none = nullptr;
     bool waiter = sched().timer_waiter.load() == w || sched().timer_waiter.compare_exchange_strong(none, w);
     std::int64_t deadline = INT64_MAX;
@@ -637,7 +630,8 @@ task* find_runnable(worker* w) noexcept {
       w->next_streak = 0;
       runq_put_tail(w, t);
       bool ignored;
-      return w->runq.pop(&ignored);
+      if (task* head = w->runq.pop(&ignored)) return head;
+      continue;  // thieves took everything, t included
     }
     if (sched().global_size.load(std::memory_order_relaxed) > 0) {
       std::lock_guard lk(sched().lock);
@@ -650,17 +644,26 @@ task* find_runnable(worker* w) noexcept {
         w->spinning = true;
         sched().nmspinning.fetch_add(1, std::memory_order_seq_cst);
       }
-      if (task* t = steal_work(w)) return t;
+      // A short bounded spin before sleeping: work often appears within microseconds
+      // (a producer's next item), and a futex sleep and wake cost both sides a syscall.
+      std::int64_t spin_until = nanotime() + spin_window_ns;
+      do {
+        if (task* t = steal_work(w)) return t;
+        if (sched().global_size.load(std::memory_order_relaxed) > 0) break;
+        if (w->inbox.load(std::memory_order_relaxed)) break;
+      } while (nanotime() < spin_until);
+      if (sched().global_size.load(std::memory_order_relaxed) > 0 || w->inbox.load(std::memory_order_relaxed)) continue;
     }
-    // Nothing: go idle (see the protocol at the top of this file).
+    // Nothing: go idle (see the protocol at the top of this file). Stop spinning first:
+    // once on the idle list, wakep may take this worker and set `spinning` for it.
+    if (w->spinning) {
+      w->spinning = false;
+      sched().nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    }
     {
       std::lock_guard lk(sched().lock);
       if (task* t = global_get_locked(w)) return t;
       idle_push_locked(w);
-    }
-    if (w->spinning) {
-      w->spinning = false;
-      sched().nmspinning.fetch_sub(1, std::memory_order_seq_cst);
     }
     bool inbox_nonempty;
     {
@@ -788,7 +791,7 @@ void ready(task* t, bool next) noexcept {
       std::lock_guard lk(sched().lock);
       was_idle = idle_remove_locked(target);
     }
-    if (was_idle) signal_worker(target, wake_poke);
+    if (was_idle) signal_worker(target, wake_inbox);
     return;
   }
   if (w && w->id < sched().nprocs.load(std::memory_order_relaxed)) {
@@ -859,18 +862,29 @@ void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
                     void** storage) {
   ensure_started();
   worker* w = current_worker();
-  goroutine* g = alloc_goroutine(w, stack_size);
-  if (size <= closure_inline_size && align <= 16) {
-    g->closure = g->inline_closure;
+  stack stk;
+  if (stack_size != 0 && stack_round(stack_size) != stack_round(default_stack_size())) {
+    stk = stack_map(stack_size);  // a stack of its own size, mapped now
   } else {
-    try {
-      g->closure = ::operator new(size, std::align_val_t(std::max<std::size_t>(align, 16)));
-    } catch (...) {
-      if (w) free_goroutine(w, g);
-      else destroy_goroutine(g);
-      throw;
-    }
+    stack_reserve(w ? w->stacks : nullptr);  // throws if no stack could be mapped
   }
+  goroutine* g;
+  try {
+    g = alloc_goroutine(w);
+    g->closure = g->inline_closure;
+    if (size > closure_inline_size || align > 16) {
+      try {
+        g->closure = ::operator new(size, std::align_val_t(std::max<std::size_t>(align, 16)));
+      } catch (...) {
+        free_goroutine(w, g);
+        throw;
+      }
+    }
+  } catch (...) {
+    stack_release(nullptr, stk);
+    throw;
+  }
+  g->stk = stk;
   g->ops = ops;
   g->id = new_goroutine_id(w);
   g->spawn_pc = __builtin_return_address(0);
@@ -886,9 +900,7 @@ void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
 void abandon_goroutine(void* p) noexcept {
   auto* g = static_cast<goroutine*>(p);
   if (g->closure != g->inline_closure) ::operator delete(g->closure);
-  worker* w = current_worker();
-  if (w) free_goroutine(w, g);
-  else destroy_goroutine(g);
+  free_goroutine(current_worker(), g);
 }
 
 void start_goroutine(void* p) noexcept {

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
+#include "go/detail/source_location.hpp"
 
 #include "go/detail/park.hpp"
 #include "go/runtime.hpp"
@@ -49,8 +49,7 @@ struct goroutine : task {
   goroutine() noexcept : task(parker_kind::goroutine) {}
 
   void* sp = nullptr;  // saved stack pointer while switched out
-  stack stk;           // empty until the goroutine first runs
-  std::size_t stack_request = 0;
+  stack stk;           // empty until the goroutine first runs (unless a size was asked for)
   std::uint64_t id = 0;
 
   const closure_ops* ops = nullptr;
@@ -59,7 +58,7 @@ struct goroutine : task {
 
   // Diagnostics: why and where it is blocked, since when, who created it.
   wait_reason reason = wait_reason::none;
-  std::source_location wait_site;
+  detail::source_location wait_site;
   std::int64_t wait_since = 0;
   void* spawn_pc = nullptr;
   std::uint64_t parent_id = 0;

@@ -80,7 +80,7 @@ struct small_array {
 
 }  // namespace
 
-int select_go(select_case* cases, int n, bool block, bool* received, std::source_location site) {
+int select_go(select_case* cases, int n, bool block, bool* received, detail::source_location site) {
   *received = false;
   constexpr std::size_t small = 16;
   small_array<std::uint16_t, small> poll(static_cast<std::size_t>(n)), order(static_cast<std::size_t>(n));

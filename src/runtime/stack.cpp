@@ -3,9 +3,11 @@
 // A stack is address space from mmap(MAP_NORESERVE): the kernel commits a page when it is
 // first touched, so a parked goroutine that used 3 KiB of its 256 KiB costs one page.
 // Stacks of the default size are mapped 16 at a time (one mmap for a slab; each stack can
-// later be unmapped on its own). Reuse happens one level up: an exited goroutine keeps its
-// stack and goes to its worker's free list (scheduler.cpp), so spawning usually maps nothing.
-// The free lists are capped; beyond the cap stacks are unmapped, so RSS falls after a burst.
+// later be unmapped on its own) and cached per worker, LIFO. A goroutine takes its stack
+// when it first runs, so a million goroutines spawned and joined in a burst reuse a handful
+// of hot stacks instead of touching a million; spawn only makes sure the cache can supply
+// one (stack_reserve), so running out of memory still throws std::bad_alloc from spawn.
+// The caches are capped; beyond the caps stacks are unmapped, so RSS falls after a burst.
 //
 // Guard pages. Each stack gets a PROT_NONE page below it while the number of guarded stacks
 // stays within the process's vm.max_map_count budget (a guard splits the mapping: about two
@@ -56,8 +58,7 @@ long guard_budget() noexcept {
 
 std::atomic<long> guarded_live{0};
 
-std::mutex spare_mutex;       // guards spare (stacks mapped in a slab, not yet handed out)
-std::vector<stack>* spare = new std::vector<stack>;  // never destroyed: used during exit
+std::mutex spare_mutex;  // guards the shared cache
 
 void map_slab(std::size_t size, int count, std::vector<stack>& out) {
   std::size_t page = page_size();
@@ -117,42 +118,108 @@ std::size_t stack_round(std::size_t size) noexcept {
 }
 
 struct stack_cache {
-  std::vector<stack> spare;  // this worker's part of a slab
+  std::vector<stack> free;  // LIFO: the last freed stack has a hot top page
 };
 
-stack_cache* stack_cache_new() { return new stack_cache; }
+namespace {
 
-stack stack_allocate(stack_cache* cache, std::size_t size) {
-  size = stack_round(size);
-  if (size != stack_round(default_stack_size())) {
-    std::vector<stack> one;
-    map_slab(size, 1, one);
-    return one[0];
-  }
-  if (cache) {
-    if (cache->spare.empty()) map_slab(size, slab_stacks, cache->spare);
-    stack s = cache->spare.back();
-    cache->spare.pop_back();
-    if (s.size == size) return s;
-    stack_free(nullptr, s);  // the default size changed since this slab was mapped
-    return stack_allocate(cache, size);
-  }
-  std::lock_guard lk(spare_mutex);
-  while (!spare->empty() && spare->back().size != size) {
-    stack_free(nullptr, spare->back());
-    spare->pop_back();
-  }
-  if (spare->empty()) map_slab(size, slab_stacks, *spare);
-  stack s = spare->back();
-  spare->pop_back();
-  return s;
-}
+constexpr std::size_t worker_cache_cap = 64;
+constexpr std::size_t shared_cache_cap = 256;
 
-void stack_free(stack_cache*, stack s) noexcept {
+// Guarded by spare_mutex; used by non-worker threads and as overflow. Never destroyed:
+// workers still run while static destructors do.
+stack_cache& shared = *new stack_cache;
+
+void unmap(stack s) noexcept {
   if (!s.base) return;
   std::size_t page = page_size();
   munmap(s.base - page, s.size + page);
   if (s.guarded) guarded_live.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::size_t default_size() noexcept { return stack_round(default_stack_size()); }
+
+// Drops stacks of a size that is no longer the default (set_default_stack_size).
+void drop_stale(std::vector<stack>& v, std::size_t size) noexcept {
+  while (!v.empty() && v.back().size != size) {
+    unmap(v.back());
+    v.pop_back();
+  }
+}
+
+}  // namespace
+
+stack_cache* stack_cache_new() { return new stack_cache; }
+
+stack stack_map(std::size_t size) {
+  std::vector<stack> one;
+  map_slab(stack_round(size), 1, one);
+  return one[0];
+}
+
+void stack_reserve(stack_cache* cache) {
+  std::size_t size = default_size();
+  if (cache) {
+    drop_stale(cache->free, size);
+    if (!cache->free.empty()) return;
+    {
+      std::lock_guard lk(spare_mutex);
+      drop_stale(shared.free, size);
+      while (!shared.free.empty() && cache->free.size() < worker_cache_cap / 2) {
+        cache->free.push_back(shared.free.back());
+        shared.free.pop_back();
+      }
+    }
+    if (cache->free.empty()) map_slab(size, slab_stacks, cache->free);
+    return;
+  }
+  std::lock_guard lk(spare_mutex);
+  drop_stale(shared.free, size);
+  if (shared.free.empty()) map_slab(size, slab_stacks, shared.free);
+}
+
+stack stack_take(stack_cache* cache) noexcept {
+  for (;;) {
+    try {
+      stack_reserve(cache);
+    } catch (...) {
+      return {};
+    }
+    std::vector<stack>* v = &shared.free;
+    std::unique_lock<std::mutex> lk;
+    if (cache) v = &cache->free;
+    else lk = std::unique_lock(spare_mutex);
+    if (v->empty()) continue;
+    stack s = v->back();
+    v->pop_back();
+    return s;
+  }
+}
+
+void stack_release(stack_cache* cache, stack s) noexcept {
+  if (!s.base) return;
+  if (s.size != default_size()) {
+    unmap(s);
+    return;
+  }
+  if constexpr (platform::asan) platform::asan_unpoison(s.base, s.size);
+  if (cache) {
+    cache->free.push_back(s);
+    if (cache->free.size() <= worker_cache_cap) return;
+    // Spill the coldest half to the shared cache; beyond its cap, back to the kernel.
+    std::lock_guard lk(spare_mutex);
+    std::size_t half = worker_cache_cap / 2;
+    for (std::size_t i = 0; i < half; ++i) {
+      stack x = cache->free[i];
+      if (shared.free.size() < shared_cache_cap) shared.free.push_back(x);
+      else unmap(x);
+    }
+    cache->free.erase(cache->free.begin(), cache->free.begin() + static_cast<std::ptrdiff_t>(half));
+    return;
+  }
+  std::lock_guard lk(spare_mutex);
+  if (shared.free.size() < shared_cache_cap) shared.free.push_back(s);
+  else unmap(s);
 }
 
 void install_overflow_handler(worker*) noexcept {

@@ -15,12 +15,22 @@ struct stack {
   char* top() const noexcept { return base + size; }
 };
 
-struct stack_cache;  // per worker, see stack.cpp
+struct stack_cache;  // per worker (null: the shared cache of non-worker threads)
 
-// allocate returns a stack of at least `size` usable bytes; throws std::bad_alloc.
-stack stack_allocate(stack_cache* cache, std::size_t size);
-void stack_free(stack_cache* cache, stack s) noexcept;
 stack_cache* stack_cache_new();
+
+// stack_reserve makes sure the cache can hand out a stack of the default size, mapping a
+// new slab if it is empty. Throws std::bad_alloc if that fails. spawn calls it, so running
+// out of stack memory is reported where the goroutine is created.
+void stack_reserve(stack_cache* cache);
+// stack_take hands out a default-size stack (the most recently freed: its top is hot).
+// Returns an empty stack if none can be mapped.
+stack stack_take(stack_cache* cache) noexcept;
+// stack_map maps a stack of `size` bytes of its own; throws std::bad_alloc.
+stack stack_map(std::size_t size);
+// stack_release returns a stack: default-size ones to the cache (beyond the caches' caps
+// they are unmapped, so RSS falls after a burst), others are unmapped.
+void stack_release(stack_cache* cache, stack s) noexcept;
 
 std::size_t stack_page_size() noexcept;
 std::size_t stack_round(std::size_t size) noexcept;

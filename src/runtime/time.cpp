@@ -124,7 +124,7 @@ void sleep_until(steady_clock::time_point when) {
   t.fire = &fire_wake;
   t.arg = static_cast<parker*>(g);
   add_timer(&t);
-  park(wait_reason::sleep, std::source_location::current());
+  park(wait_reason::sleep, detail::source_location::current());
 }
 
 recv_chan<steady_clock::time_point> after_until(steady_clock::time_point when) {

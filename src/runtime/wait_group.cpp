@@ -33,7 +33,7 @@ void wait_group::add(int delta) {
   }
 }
 
-void wait_group::wait(std::source_location site) noexcept {
+void wait_group::wait(detail::source_location site) noexcept {
   if (counter_.load(std::memory_order_seq_cst) == 0) return;
   detail::lock(lock_);
   waiting_.fetch_add(1, std::memory_order_seq_cst);

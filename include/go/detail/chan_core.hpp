@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
-#include <source_location>
+#include "go/detail/source_location.hpp"
 #include <type_traits>
 
 namespace go::detail {
@@ -39,10 +39,10 @@ void chan_release(chan_core* c) noexcept;
 
 // elem points at the value to send: it is moved from only when it is sent. c may be null
 // (the nil channel: blocks forever). Throws chan_error("send on closed channel").
-void chan_send(chan_core* c, void* elem, std::source_location site);
+void chan_send(chan_core* c, void* elem, detail::source_location site);
 // Receives into the raw storage at out. Returns false (out untouched) once c is closed and
 // drained.
-bool chan_recv(chan_core* c, void* out, std::source_location site);
+bool chan_recv(chan_core* c, void* out, detail::source_location site);
 
 enum class try_status : std::uint8_t { ok, would_block, closed };
 // Non-blocking forms: decide without blocking, as Go's select with a default case.
@@ -62,6 +62,6 @@ struct select_case {
 
 // Go's selectgo. Returns the index of the case that ran, or -1 if none was ready and
 // `block` is false. *received tells whether a receive case got a value (Go's ok).
-int select_go(select_case* cases, int n, bool block, bool* received, std::source_location site);
+int select_go(select_case* cases, int n, bool block, bool* received, detail::source_location site);
 
 }  // namespace go::detail

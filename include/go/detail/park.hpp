@@ -16,7 +16,7 @@
 #pragma once
 
 #include <cstdint>
-#include <source_location>
+#include "go/detail/source_location.hpp"
 
 namespace go::detail {
 
@@ -47,7 +47,7 @@ struct parker;  // opaque: a goroutine or a thread
 // The parker of the caller: its goroutine, or the calling thread's own parker.
 parker* current_parker() noexcept;
 
-void park(wait_reason reason, std::source_location site, void (*unlock)(void*) = nullptr,
+void park(wait_reason reason, detail::source_location site, void (*unlock)(void*) = nullptr,
           void* arg = nullptr) noexcept;
 
 void wake(parker* p) noexcept;

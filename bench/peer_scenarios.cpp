@@ -1,0 +1,868 @@
+// peer_scenarios: the gocxx side of the side-by-side benchmark against Go.
+//
+// Every scenario is specified in bench/peers/go/SCENARIOS.md; the Go program in
+// bench/peers/go is the reference implementation. This program has the same command line
+// and output, so that bench/compare.py can run both and compare them:
+//
+//   peer_scenarios -scenario NAME|all [-reps K] [-n N]
+//   peer_scenarios -list
+//
+// Output, one line per result and repetition: NAME VALUE UNIT CHECKSUM.
+// The number of worker threads comes from GOMAXPROCS (gocxx reads it itself).
+#include <atomic>
+#include <chrono>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "go/go.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using i64 = std::int64_t;
+
+struct result {
+  std::string name;
+  double value;
+  const char* unit;
+  i64 checksum;
+};
+
+using results = std::vector<result>;
+
+i64 since_ns(clock_type::time_point start) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start).count();
+}
+
+// ns_per_op builds the usual one-line result.
+results ns_per_op(const std::string& name, i64 elapsed_ns, i64 ops, i64 checksum) {
+  return {{name, static_cast<double>(elapsed_ns) / static_cast<double>(ops), "ns/op", checksum}};
+}
+
+// ---- Scheduler and goroutine scenarios ----
+
+// spawn_join: N goroutines each call wg.done(); main waits.
+results spawn_join(int n) {
+  go::wait_group wg;
+  auto start = clock_type::now();
+  wg.add(n);
+  for (int i = 0; i < n; ++i) go::spawn([&wg] { wg.done(); });
+  wg.wait();
+  return ns_per_op("spawn_join", since_ns(start), n, n);
+}
+
+// yield_pingpong: two goroutines each call go::yield() N times.
+results yield_pingpong(int n) {
+  go::wait_group wg;
+  i64 counts[2] = {0, 0};
+  auto start = clock_type::now();
+  wg.add(2);
+  for (int g = 0; g < 2; ++g) {
+    go::spawn([&wg, &counts, g, n] {
+      i64 c = 0;
+      for (int i = 0; i < n; ++i) {
+        go::yield();
+        ++c;
+      }
+      counts[g] = c;
+      wg.done();
+    });
+  }
+  wg.wait();
+  i64 el = since_ns(start);
+  return ns_per_op("yield_pingpong", el, 2 * static_cast<i64>(n), counts[0] + counts[1]);
+}
+
+// create_goroutines: a chain f(N), f(N-1), ..., f(0); each spawns the next and exits, f(0)
+// sends on c.
+void create_chain(int n, const go::chan<bool>* c) {
+  if (n == 0) {
+    go::chan<bool> own = *c;  // a handle of our own: main may drop its handle once it receives
+    own.send(true);
+    return;
+  }
+  go::spawn(create_chain, n - 1, c);
+}
+
+results create_goroutines(int n) {
+  auto c = go::make_chan<bool>();
+  auto start = clock_type::now();
+  go::spawn(create_chain, n, &c);
+  c.recv();
+  return ns_per_op("create_goroutines", since_ns(start), n, n);
+}
+
+// rss_bytes returns VmRSS from /proc/self/status in bytes (0 if unavailable).
+i64 rss_bytes() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  i64 kb = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "VmRSS:", 6) == 0) {
+      kb = std::strtoll(line + 6, nullptr, 10);
+      break;
+    }
+  }
+  std::fclose(f);
+  return kb * 1024;
+}
+
+// parked_1m: N goroutines parked on one channel; memory per goroutine and spawn time.
+results parked_1m(int n) {
+  auto ch = go::make_chan<void>();
+  go::wait_group started, exited;
+  started.add(n);
+  exited.add(n);
+  i64 before = rss_bytes();
+  auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) {
+    go::spawn([&started, &exited, &ch] {
+      started.done();
+      ch.recv();
+      exited.done();
+    });
+  }
+  started.wait();
+  i64 spawn = since_ns(start);
+  i64 after = rss_bytes();
+  ch.close();
+  exited.wait();
+  return {
+      {"parked_1m", static_cast<double>(after - before) / n, "B/goroutine", n},
+      {"parked_1m_spawn", static_cast<double>(spawn) / n, "ns/op", n},
+  };
+}
+
+// wake_1m: N goroutines parked on one channel; time from close(ch) until all of them exited.
+results wake_1m(int n) {
+  auto ch = go::make_chan<void>();
+  std::vector<std::int32_t> woke(static_cast<std::size_t>(n), 0);
+  go::wait_group started, exited;
+  started.add(n);
+  exited.add(n);
+  for (int i = 0; i < n; ++i) {
+    go::spawn([&started, &exited, &ch, &woke, i] {
+      started.done();
+      if (!ch.recv()) woke[static_cast<std::size_t>(i)] = 1;
+      exited.done();
+    });
+  }
+  started.wait();
+  go::sleep(std::chrono::milliseconds(20));  // untimed: let the last few reach the receive
+  auto start = clock_type::now();
+  ch.close();
+  exited.wait();
+  i64 el = since_ns(start);
+  i64 sum = 0;
+  for (auto w : woke) sum += w;
+  return ns_per_op("wake_1m", el, n, sum);
+}
+
+// sleep_100k: N goroutines each doing 10 x sleep(1ms); the value is the whole run's wall time.
+results sleep_100k(int n) {
+  constexpr int sleeps = 10;
+  std::vector<std::int32_t> counts(static_cast<std::size_t>(n), 0);
+  go::wait_group wg;
+  auto start = clock_type::now();
+  wg.add(n);
+  for (int i = 0; i < n; ++i) {
+    go::spawn([&wg, &counts, i] {
+      for (int k = 0; k < sleeps; ++k) {
+        go::sleep(std::chrono::milliseconds(1));
+        ++counts[static_cast<std::size_t>(i)];
+      }
+      wg.done();
+    });
+  }
+  wg.wait();
+  i64 el = since_ns(start);
+  i64 sum = 0;
+  for (auto c : counts) sum += c;
+  return ns_per_op("sleep_100k", el, 1, sum);
+}
+
+// ping_pong_hog: Go's BenchmarkPingPongHog, the hog yielding on every iteration.
+results ping_pong_hog(int n) {
+  auto stop = go::make_chan<bool>(), done = go::make_chan<bool>();
+  go::spawn([stop, done] {
+    for (;;) {
+      bool stopped = false;
+      go::select(go::recv_case(stop, [&stopped] { stopped = true; }), go::default_case());
+      if (stopped) {
+        done.send(true);
+        return;
+      }
+      go::yield();
+    }
+  });
+
+  auto ping = go::make_chan<bool>(), pong = go::make_chan<bool>();
+  i64 rounds = 0;
+  go::spawn([ping, pong, stop, done, &rounds, n] {
+    for (int j = 0; j < n; ++j) {
+      pong.send(*ping.recv());
+      ++rounds;
+    }
+    stop.close();
+    done.send(true);
+  });
+  go::spawn([ping, pong, done, n] {
+    for (int i = 0; i < n; ++i) ping.send(*pong.recv());
+    done.send(true);
+  });
+  auto start = clock_type::now();
+  ping.send(true);  // start ping-pong
+  stop.recv();
+  i64 el = since_ns(start);
+  ping.recv();  // let the last ponger exit
+  done.recv();
+  done.recv();
+  done.recv();
+  return ns_per_op("ping_pong_hog", el, n, rounds);
+}
+
+// spin busy-waits on the monotonic clock for d, without yielding.
+void spin(clock_type::duration d) {
+  auto end = clock_type::now() + d;
+  while (clock_type::now() < end) {
+  }
+}
+
+// wakeup_parallel_spinning_<delay>: Go's BenchmarkWakeupParallelSpinning for one delay.
+std::function<results(int)> wakeup_parallel_spinning(std::chrono::microseconds delay) {
+  constexpr std::chrono::microseconds wake_delay(5);
+  std::string name = "wakeup_parallel_spinning_" + std::to_string(delay.count()) + "us";
+  return [name, delay, wake_delay](int n) {
+    auto ping = go::make_chan<void>(), pong = go::make_chan<void>();
+    auto start = go::make_chan<void>();
+    auto done = go::make_chan<i64>();
+    go::spawn([ping, pong, start, done, delay, wake_delay, n] {
+      start.recv();
+      i64 c = 0;
+      for (int i = 0; i < n; ++i) {
+        // sender
+        spin(delay + wake_delay);
+        ping.send();
+        // receiver
+        spin(delay);
+        pong.recv();
+        ++c;
+      }
+      done.send(c);
+    });
+    go::spawn([ping, pong, done, delay, wake_delay, n] {
+      i64 c = 0;
+      for (int i = 0; i < n; ++i) {
+        // receiver
+        spin(delay);
+        ping.recv();
+        // sender
+        spin(delay + wake_delay);
+        pong.send();
+        ++c;
+      }
+      done.send(c);
+    });
+    auto t0 = clock_type::now();
+    start.send();
+    i64 sum = *done.recv();
+    sum += *done.recv();
+    return ns_per_op(name, since_ns(t0), n, sum);
+  };
+}
+
+// ---- Channel and select scenarios: the crossbeam-channel suite ----
+
+constexpr int threads = 4;  // T of the crossbeam suite
+
+struct msg_result {
+  i64 elapsed_ns;
+  i64 ops;
+  i64 checksum;
+};
+
+using msg_func = msg_result (*)(int cap, int n);
+
+using ch64 = go::chan<i64>;
+
+ch64 make64(int cap) { return go::make_chan<i64>(static_cast<std::size_t>(cap)); }
+
+// seq: one goroutine sends n messages, then receives them.
+msg_result seq(int cap, int n) {
+  auto start = clock_type::now();
+  auto c = make64(cap);
+  for (int i = 0; i < n; ++i) c.send(i + 1);
+  i64 sum = 0;
+  for (int i = 0; i < n; ++i) sum += *c.recv();
+  return {since_ns(start), n, sum};
+}
+
+// spsc: one producer goroutine sends n messages, main receives them.
+msg_result spsc(int cap, int n) {
+  auto start = clock_type::now();
+  auto c = make64(cap);
+  auto done = go::make_chan<bool>();
+  go::spawn([c, done, n] {
+    for (int i = 0; i < n; ++i) c.send(i + 1);
+    done.send(true);
+  });
+  i64 sum = 0;
+  for (int i = 0; i < n; ++i) sum += *c.recv();
+  done.recv();
+  return {since_ns(start), n, sum};
+}
+
+// mpsc: T producers send n/T messages each, main receives all of them.
+msg_result mpsc(int cap, int n) {
+  int per = n / threads;
+  auto start = clock_type::now();
+  auto c = make64(cap);
+  auto done = go::make_chan<bool>();
+  for (int t = 0; t < threads; ++t) {
+    go::spawn([c, done, per](i64 base) {
+      for (int i = 0; i < per; ++i) c.send(base + i + 1);
+      done.send(true);
+    }, static_cast<i64>(t) * per);
+  }
+  i64 sum = 0;
+  for (int i = 0; i < per * threads; ++i) sum += *c.recv();
+  for (int t = 0; t < threads; ++t) done.recv();
+  return {since_ns(start), static_cast<i64>(per) * threads, sum};
+}
+
+// mpmc: T producers send n/T messages each, T consumers receive n/T each.
+msg_result mpmc(int cap, int n) {
+  int per = n / threads;
+  i64 sums[threads] = {};
+  auto start = clock_type::now();
+  auto c = make64(cap);
+  auto done = go::make_chan<bool>();
+  for (int t = 0; t < threads; ++t) {
+    go::spawn([c, done, per](i64 base) {
+      for (int i = 0; i < per; ++i) c.send(base + i + 1);
+      done.send(true);
+    }, static_cast<i64>(t) * per);
+  }
+  for (int t = 0; t < threads; ++t) {
+    go::spawn([c, done, &sums, per, t] {
+      i64 s = 0;
+      for (int i = 0; i < per; ++i) s += *c.recv();
+      sums[t] = s;
+      done.send(true);
+    });
+  }
+  for (int t = 0; t < threads; ++t) {
+    done.recv();
+    done.recv();
+  }
+  i64 el = since_ns(start);
+  return {el, static_cast<i64>(per) * threads, sums[0] + sums[1] + sums[2] + sums[3]};
+}
+
+// plain_producer sends per messages base+1..base+per on c, then signals done.
+void plain_producer(ch64 c, i64 base, int per, go::chan<bool> done) {
+  for (int i = 0; i < per; ++i) c.send(base + i + 1);
+  done.send(true);
+}
+
+// select_rx: T producers each send n/T messages on their own channel; main receives all of
+// them with a 4-case select.
+msg_result select_rx(int cap, int n) {
+  int per = n / threads;
+  auto start = clock_type::now();
+  ch64 c0 = make64(cap), c1 = make64(cap), c2 = make64(cap), c3 = make64(cap);
+  auto done = go::make_chan<bool>();
+  go::spawn(plain_producer, c0, i64{0} * per, per, done);
+  go::spawn(plain_producer, c1, i64{1} * per, per, done);
+  go::spawn(plain_producer, c2, i64{2} * per, per, done);
+  go::spawn(plain_producer, c3, i64{3} * per, per, done);
+  i64 sum = 0;
+  auto add = [&sum](std::optional<i64> v) { sum += *v; };
+  for (int i = 0; i < per * threads; ++i) {
+    go::select(go::recv_case(c0, add), go::recv_case(c1, add), go::recv_case(c2, add),
+               go::recv_case(c3, add));
+  }
+  for (int t = 0; t < threads; ++t) done.recv();
+  return {since_ns(start), static_cast<i64>(per) * threads, sum};
+}
+
+// select_consumers starts T consumers that each receive per messages with a 4-case select
+// over c0..c3 and store their sum in sums[t].
+void select_consumers(ch64 c0, ch64 c1, ch64 c2, ch64 c3, int per, i64 (&sums)[threads],
+                      go::chan<bool> done) {
+  for (int t = 0; t < threads; ++t) {
+    go::spawn([c0, c1, c2, c3, &sums, done, per, t] {
+      i64 s = 0;
+      auto add = [&s](std::optional<i64> v) { s += *v; };
+      for (int i = 0; i < per; ++i) {
+        go::select(go::recv_case(c0, add), go::recv_case(c1, add), go::recv_case(c2, add),
+                   go::recv_case(c3, add));
+      }
+      sums[t] = s;
+      done.send(true);
+    });
+  }
+}
+
+// select_both_plain: Go's select_both twin: T producers send plainly, each on its own
+// channel; T consumers receive n/T each by selecting over all 4.
+msg_result select_both_plain(int cap, int n) {
+  int per = n / threads;
+  i64 sums[threads] = {};
+  auto start = clock_type::now();
+  ch64 c0 = make64(cap), c1 = make64(cap), c2 = make64(cap), c3 = make64(cap);
+  auto done = go::make_chan<bool>();
+  go::spawn(plain_producer, c0, i64{0} * per, per, done);
+  go::spawn(plain_producer, c1, i64{1} * per, per, done);
+  go::spawn(plain_producer, c2, i64{2} * per, per, done);
+  go::spawn(plain_producer, c3, i64{3} * per, per, done);
+  select_consumers(c0, c1, c2, c3, per, sums, done);
+  for (int t = 0; t < 2 * threads; ++t) done.recv();
+  i64 el = since_ns(start);
+  return {el, static_cast<i64>(per) * threads, sums[0] + sums[1] + sums[2] + sums[3]};
+}
+
+// select_both_send: crossbeam's select_both: T producers send n/T messages each by
+// selecting over sends on all 4 channels; T consumers receive n/T each by selecting over
+// all 4.
+msg_result select_both_send(int cap, int n) {
+  int per = n / threads;
+  i64 sums[threads] = {};
+  auto start = clock_type::now();
+  ch64 c0 = make64(cap), c1 = make64(cap), c2 = make64(cap), c3 = make64(cap);
+  auto done = go::make_chan<bool>();
+  for (int t = 0; t < threads; ++t) {
+    go::spawn([c0, c1, c2, c3, done, per](i64 base) {
+      for (int i = 0; i < per; ++i) {
+        i64 v = base + i + 1;
+        go::select(go::send_case(c0, v), go::send_case(c1, v), go::send_case(c2, v),
+                   go::send_case(c3, v));
+      }
+      done.send(true);
+    }, static_cast<i64>(t) * per);
+  }
+  select_consumers(c0, c1, c2, c3, per, sums, done);
+  for (int t = 0; t < 2 * threads; ++t) done.recv();
+  i64 el = since_ns(start);
+  return {el, static_cast<i64>(per) * threads, sums[0] + sums[1] + sums[2] + sums[3]};
+}
+
+// cap_scenario binds a msg_func to a name and capacity; cap < 0 means "a capacity of n",
+// i.e. one that holds every message of the run.
+std::function<results(int)> cap_scenario(std::string name, msg_func f, int cap) {
+  return [name = std::move(name), f, cap](int n) {
+    int c = cap < 0 ? n : cap;
+    msg_result r = f(c, n);
+    return ns_per_op(name, r.elapsed_ns, r.ops, r.checksum);
+  };
+}
+
+// ---- Channel and select micro-benchmarks ----
+
+// chan_pingpong: unbuffered ping-pong; main sends i, the echo goroutine answers i+1.
+results chan_pingpong(int n) {
+  auto start = clock_type::now();
+  auto ping = go::make_chan<i64>(), pong = go::make_chan<i64>();
+  go::spawn([ping, pong, n] {
+    for (int i = 0; i < n; ++i) {
+      i64 v = *ping.recv();
+      pong.send(v + 1);
+    }
+  });
+  i64 sum = 0;
+  for (int i = 0; i < n; ++i) {
+    ping.send(i);
+    sum += *pong.recv();
+  }
+  return ns_per_op("chan_pingpong", since_ns(start), n, sum);
+}
+
+// select_uncontended: one goroutine, two buffered(1) channels, a 2-case select that
+// receives v from one and sends v+1 on the other.
+results select_uncontended(int n) {
+  auto start = clock_type::now();
+  auto myc1 = go::make_chan<i64>(1);
+  auto myc2 = go::make_chan<i64>(1);
+  myc1.send(0);
+  i64 sum = 0;
+  for (int i = 0; i < n; ++i) {
+    go::select(go::recv_case(myc1,
+                             [&](std::optional<i64> v) {
+                               sum += *v;
+                               myc2.send(*v + 1);
+                             }),
+               go::recv_case(myc2, [&](std::optional<i64> v) {
+                 sum += *v;
+                 myc1.send(*v + 1);
+               }));
+  }
+  return ns_per_op("select_uncontended", since_ns(start), n, sum);
+}
+
+// ---- Ports of Go 1.19 runtime/chan_test.go ----
+
+constexpr int calls_per_sched = 1000;
+
+// chan_sync: benchmarkChanSync(b, 0) with a fixed total of messages.
+results chan_sync(int m) {
+  constexpr int procs = 2;
+  int chunks = m / calls_per_sched / procs * procs;
+  auto start = clock_type::now();
+  std::atomic<std::int32_t> counter{chunks};
+  auto c = go::make_chan<i64>(procs);
+  auto myc = go::make_chan<i64>();
+  for (int p = 0; p < procs; ++p) {
+    go::spawn([&counter, c, myc] {
+      i64 recvs = 0;
+      for (;;) {
+        std::int32_t i = counter.fetch_sub(1) - 1;
+        if (i < 0) break;
+        for (int g = 0; g < calls_per_sched; ++g) {
+          if (i % 2 == 0) {
+            myc.recv();
+            ++recvs;
+            myc.send(0);
+          } else {
+            myc.send(0);
+            myc.recv();
+            ++recvs;
+          }
+        }
+      }
+      c.send(recvs);
+    });
+  }
+  i64 sum = 0;
+  for (int p = 0; p < procs; ++p) sum += *c.recv();
+  return ns_per_op("chan_sync", since_ns(start), static_cast<i64>(chunks) * calls_per_sched, sum);
+}
+
+// chan_prod_cons_<size>: benchmarkChanProdCons(b, size, 0) with 2 producer / consumer pairs
+// and a fixed total of messages.
+std::function<results(int)> chan_prod_cons(int chan_size) {
+  std::string name = "chan_prod_cons_" + std::to_string(chan_size);
+  return [name, chan_size](int m) {
+    constexpr int procs = 2;
+    int chunks = m / calls_per_sched;
+    auto start = clock_type::now();
+    std::atomic<std::int32_t> counter{chunks};
+    auto c = go::make_chan<i64>(2 * procs);
+    auto myc = go::make_chan<i64>(static_cast<std::size_t>(chan_size));
+    for (int p = 0; p < procs; ++p) {
+      go::spawn([&counter, c, myc] {
+        for (;;) {
+          std::int32_t i = counter.fetch_sub(1) - 1;
+          if (i < 0) break;
+          for (int g = 0; g < calls_per_sched; ++g) myc.send(i64{i} * calls_per_sched + g + 1);
+        }
+        myc.send(0);
+        c.send(0);
+      });
+      go::spawn([c, myc] {
+        i64 sum = 0;
+        for (;;) {
+          i64 v = *myc.recv();
+          if (v == 0) break;
+          sum += v;
+        }
+        c.send(sum);
+      });
+    }
+    i64 sum = 0;
+    for (int p = 0; p < procs; ++p) {
+      sum += *c.recv();
+      sum += *c.recv();
+    }
+    return ns_per_op(name, since_ns(start), static_cast<i64>(chunks) * calls_per_sched, sum);
+  };
+}
+
+// select_prod_cons: BenchmarkSelectProdCons with 2 producer / consumer pairs, a fixed total
+// of messages and no local work.
+results select_prod_cons(int m) {
+  constexpr int procs = 2;
+  int chunks = m / calls_per_sched;
+  auto start = clock_type::now();
+  std::atomic<std::int32_t> counter{chunks};
+  auto c = go::make_chan<i64>(2 * procs);
+  auto myc = go::make_chan<i64>(128);
+  auto myclose = go::make_chan<bool>();
+  for (int p = 0; p < procs; ++p) {
+    go::spawn([&counter, c, myc, myclose] {
+      // Producer: sends to myc.
+      auto mytimer = go::after(std::chrono::hours(1));  // never fires during the run
+      for (;;) {
+        std::int32_t i = counter.fetch_sub(1) - 1;
+        if (i < 0) break;
+        for (int g = 0; g < calls_per_sched; ++g) {
+          go::select(go::send_case(myc, i64{i} * calls_per_sched + g + 1), go::recv_case(mytimer),
+                     go::recv_case(myclose));
+        }
+      }
+      myc.send(0);
+      c.send(0);
+    });
+    go::spawn([c, myc, myclose] {
+      // Consumer: receives from myc.
+      i64 sum = 0;
+      auto mytimer = go::after(std::chrono::hours(1));  // never fires during the run
+      bool stop = false;
+      while (!stop) {
+        go::select(go::recv_case(myc,
+                                 [&](std::optional<i64> v) {
+                                   if (*v == 0) stop = true;
+                                   else sum += *v;
+                                 }),
+                   go::recv_case(mytimer), go::recv_case(myclose));
+      }
+      c.send(sum);
+    });
+  }
+  i64 sum = 0;
+  for (int p = 0; p < procs; ++p) {
+    sum += *c.recv();
+    sum += *c.recv();
+  }
+  return ns_per_op("select_prod_cons", since_ns(start), static_cast<i64>(chunks) * calls_per_sched,
+                   sum);
+}
+
+// chan_popular: BenchmarkChanPopular with n rounds; op = one message (each round sends one
+// message to each of the 1000 goroutines).
+results chan_popular(int n) {
+  constexpr int gs = 1000;
+  auto start = clock_type::now();
+  auto c = go::make_chan<bool>();
+  std::vector<go::chan<bool>> a;
+  std::vector<i64> counts(gs, 0);
+  go::wait_group wg;
+  wg.add(gs);
+  for (int j = 0; j < gs; ++j) {
+    auto d = go::make_chan<bool>();
+    a.push_back(d);
+    go::spawn([c, &counts, &wg, d, n, j] {
+      i64 cnt = 0;
+      for (int i = 0; i < n; ++i) go::select(go::recv_case(c), go::recv_case(d, [&cnt] { ++cnt; }));
+      counts[static_cast<std::size_t>(j)] = cnt;
+      wg.done();
+    });
+  }
+  for (int i = 0; i < n; ++i) {
+    for (auto& d : a) d.send(true);
+  }
+  wg.wait();
+  i64 el = since_ns(start);
+  i64 sum = 0;
+  for (auto x : counts) sum += x;
+  return ns_per_op("chan_popular", el, static_cast<i64>(n) * gs, sum);
+}
+
+// ---- The scenario table ----
+
+struct scenario {
+  std::string name;
+  int n;  // default N (see SCENARIOS.md for its meaning per scenario)
+  std::function<results(int)> run;
+};
+
+std::vector<scenario> make_scenarios() {
+  using std::chrono::microseconds;
+  std::vector<scenario> s = {
+      // Scheduler / goroutine lifecycle.
+      {"spawn_join", 1'000'000, spawn_join},
+      {"yield_pingpong", 1'000'000, yield_pingpong},
+      {"create_goroutines", 1'000'000, create_goroutines},
+      {"parked_1m", 1'000'000, parked_1m},
+      {"wake_1m", 1'000'000, wake_1m},
+      {"sleep_100k", 100'000, sleep_100k},
+      {"ping_pong_hog", 500'000, ping_pong_hog},
+      {"wakeup_parallel_spinning_0us", 20'000, wakeup_parallel_spinning(microseconds(0))},
+      {"wakeup_parallel_spinning_5us", 10'000, wakeup_parallel_spinning(microseconds(5))},
+
+      // Channels and select.
+      {"chan_pingpong", 500'000, chan_pingpong},
+      {"chan_spsc_1", 1'000'000, cap_scenario("chan_spsc_1", spsc, 1)},
+      {"chan_spsc_128", 4'000'000, cap_scenario("chan_spsc_128", spsc, 128)},
+      {"chan_mpmc_4x4_0", 1'000'000, cap_scenario("chan_mpmc_4x4_0", mpmc, 0)},
+      {"chan_mpmc_4x4_128", 4'000'000, cap_scenario("chan_mpmc_4x4_128", mpmc, 128)},
+      {"select_recv4", 500'000, cap_scenario("select_recv4", select_rx, 0)},
+      {"select_uncontended", 5'000'000, select_uncontended},
+
+      // Ports of Go's runtime/chan_test.go benchmarks (fixed total work).
+      {"chan_sync", 1'000'000, chan_sync},
+      {"chan_prod_cons_0", 1'000'000, chan_prod_cons(0)},
+      {"chan_prod_cons_10", 2'000'000, chan_prod_cons(10)},
+      {"chan_prod_cons_100", 3'000'000, chan_prod_cons(100)},
+      {"select_prod_cons", 1'000'000, select_prod_cons},
+      {"chan_popular", 500, chan_popular},
+  };
+
+  // crossbeam-channel's benchmarks/go.go suite: cb_<flavour>_<test>.
+  struct flavour {
+    const char* name;
+    int cap;  // -1 means "N" (a capacity that holds every message)
+    int n;
+  };
+  const flavour flavours[] = {
+      {"bounded0", 0, 1'000'000},
+      {"bounded1", 1, 1'000'000},
+      {"boundedN", -1, 1'000'000},
+      // gocxx has no unbounded channel; as in Go, a capacity of N stands in for one.
+      {"unbounded", -1, 1'000'000},
+  };
+  struct test {
+    const char* name;
+    msg_func f;
+  };
+  const test tests[] = {
+      {"seq", seq},
+      {"spsc", spsc},
+      {"mpsc", mpsc},
+      {"mpmc", mpmc},
+      {"select_rx", select_rx},
+      {"select_both_send", select_both_send},
+      {"select_both_plain", select_both_plain},
+  };
+  for (const auto& fl : flavours) {
+    for (const auto& t : tests) {
+      if (std::string_view(t.name) == "seq" && fl.cap >= 0 && fl.cap < 2) {
+        continue;  // seq deadlocks with capacity 0 or 1
+      }
+      std::string name = std::string("cb_") + fl.name + "_" + t.name;
+      s.push_back({name, fl.n, cap_scenario(name, t.f, fl.cap)});
+    }
+  }
+  return s;
+}
+
+// format_value prints v like Go's strconv.FormatFloat(v, 'f', 3, 64) with trailing zeros
+// (and a trailing dot) removed.
+std::string format_value(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  std::string s(buf);
+  if (s.find('.') != std::string::npos) {
+    while (!s.empty() && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+  }
+  return s;
+}
+
+[[noreturn]] void usage(const char* prog, int status) {
+  std::fprintf(stderr,
+               "Usage of %s:\n"
+               "  -list\n\tlist scenario names with their default N and exit\n"
+               "  -n int\n\toverride the scenario's N (0: use the default table)\n"
+               "  -reps int\n\trepetitions per scenario (default 1)\n"
+               "  -scenario string\n\tscenario name, or all (default \"all\")\n",
+               prog);
+  std::exit(status);
+}
+
+// parse_int parses a whole decimal (or 0x.../0... prefixed) integer, as Go's flag.Int does.
+bool parse_int(const char* s, long long* out) {
+  if (*s == '\0') return false;
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(s, &end, 0);
+  if (errno != 0 || *end != '\0' || v < INT32_MIN || v > INT32_MAX) return false;
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string name = "all";
+  long long reps = 1;
+  long long n_override = 0;
+  bool list = false;
+
+  // Go's flag syntax: -flag, --flag, -flag=value, -flag value; parsing stops at the first
+  // argument that is not a flag, or after "--".
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg.size() < 2 || arg[0] != '-') break;
+    if (arg == "--") break;
+    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+    std::string key(arg.substr(0, arg.find('=')));
+    std::optional<std::string> value;
+    if (auto eq = arg.find('='); eq != std::string_view::npos) value = std::string(arg.substr(eq + 1));
+    if (key == "h" || key == "help") usage(argv[0], 0);
+    if (key == "list") {
+      if (value && *value != "true" && *value != "1") {
+        if (*value == "false" || *value == "0") continue;
+        std::fprintf(stderr, "invalid boolean value \"%s\" for -list\n", value->c_str());
+        usage(argv[0], 2);
+      }
+      list = true;
+      continue;
+    }
+    if (key != "scenario" && key != "reps" && key != "n") {
+      std::fprintf(stderr, "flag provided but not defined: -%s\n", key.c_str());
+      usage(argv[0], 2);
+    }
+    if (!value) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "flag needs an argument: -%s\n", key.c_str());
+        usage(argv[0], 2);
+      }
+      value = argv[++i];
+    }
+    if (key == "scenario") {
+      name = *value;
+    } else {
+      long long v = 0;
+      if (!parse_int(value->c_str(), &v)) {
+        std::fprintf(stderr, "invalid value \"%s\" for flag -%s: parse error\n", value->c_str(),
+                     key.c_str());
+        usage(argv[0], 2);
+      }
+      (key == "reps" ? reps : n_override) = v;
+    }
+  }
+
+  const std::vector<scenario> scenarios = make_scenarios();
+  if (list) {
+    for (const auto& s : scenarios) std::printf("%s %d\n", s.name.c_str(), s.n);
+    return 0;
+  }
+  std::vector<const scenario*> todo;
+  for (const auto& s : scenarios) {
+    if (name == "all" || s.name == name) todo.push_back(&s);
+  }
+  if (todo.empty()) {
+    std::fprintf(stderr, "unknown scenario \"%s\" (try -list)\n", name.c_str());
+    return 2;
+  }
+  if (reps < 1 || n_override < 0) {
+    std::fprintf(stderr, "-reps must be >= 1 and -n >= 0\n");
+    return 2;
+  }
+  for (const scenario* s : todo) {
+    int n = n_override > 0 ? static_cast<int>(n_override) : s->n;
+    for (long long r = 0; r < reps; ++r) {
+      // The scenario body runs as the main goroutine, so every blocking operation parks a
+      // goroutine, not an OS thread.
+      results res = go::run([s, n] { return s->run(n); });
+      for (const auto& x : res) {
+        std::printf("%s %s %s %lld\n", x.name.c_str(), format_value(x.value).c_str(), x.unit,
+                    static_cast<long long>(x.checksum));
+      }
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}

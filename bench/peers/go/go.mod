@@ -1,0 +1,3 @@
+module gocxxpeers
+
+go 1.19
