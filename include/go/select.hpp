@@ -168,6 +168,7 @@ int select(Cases&&... in_cases) {
           ++arg;
         };
         (one(c), ...);
+        (void)one;
       },
       cases);
   bool received = false;

@@ -418,6 +418,13 @@ void print_created_by(goroutine* g) noexcept {
   std::abort();
 }
 
+std::size_t heap_closure_align(std::size_t align) noexcept { return std::max<std::size_t>(align, 16); }
+
+void free_closure(goroutine* g) noexcept {
+  if (g->closure != g->inline_closure) ::operator delete(g->closure, std::align_val_t(g->closure_align));
+  g->closure = nullptr;
+}
+
 extern "C" void goroutine_main(void* arg) {
   auto* g = static_cast<goroutine*>(arg);
   platform::asan_finish_switch(nullptr);
@@ -427,7 +434,7 @@ extern "C" void goroutine_main(void* arg) {
     panic(g, std::current_exception());
   }
   g->ops->destroy(g->closure);
-  if (g->closure != g->inline_closure) ::operator delete(g->closure);
+  free_closure(g);
   switch_to_scheduler(g, switch_action::exit);
   __builtin_unreachable();
 }
@@ -874,7 +881,8 @@ void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
     g->closure = g->inline_closure;
     if (size > closure_inline_size || align > 16) {
       try {
-        g->closure = ::operator new(size, std::align_val_t(std::max<std::size_t>(align, 16)));
+        g->closure = ::operator new(size, std::align_val_t(heap_closure_align(align)));
+        g->closure_align = heap_closure_align(align);
       } catch (...) {
         free_goroutine(w, g);
         throw;
@@ -899,7 +907,7 @@ void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
 
 void abandon_goroutine(void* p) noexcept {
   auto* g = static_cast<goroutine*>(p);
-  if (g->closure != g->inline_closure) ::operator delete(g->closure);
+  free_closure(g);
   free_goroutine(current_worker(), g);
 }
 

@@ -54,6 +54,7 @@ struct goroutine : task {
 
   const closure_ops* ops = nullptr;
   void* closure = nullptr;  // inline_closure or heap
+  std::size_t closure_align = 16;  // of a heap closure
   alignas(16) unsigned char inline_closure[closure_inline_size];
 
   // Diagnostics: why and where it is blocked, since when, who created it.

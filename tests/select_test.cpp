@@ -1,0 +1,283 @@
+// select: the guarantees of include/go/select.hpp beyond Go's own select tests.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "go/go.hpp"
+#include "test_scale.hpp"
+
+using namespace std::chrono_literals;
+using gocxx_test::scaled;
+
+TEST(Select, ReturnsTheIndexOfTheCaseThatRanAndRunsItsHandler) {
+  auto a = go::make_chan<int>(1), b = go::make_chan<int>(1);
+  b << 7;
+  int got = 0;
+  int i = go::select(go::recv_case(a, [&](std::optional<int> v) { got = *v + 100; }),
+                     go::recv_case(b, [&](std::optional<int> v) { got = *v; }));
+  EXPECT_EQ(i, 1);
+  EXPECT_EQ(got, 7);
+  bool defaulted = false;
+  EXPECT_EQ(go::select(go::recv_case(a), go::default_case([&] { defaulted = true; })), 1);
+  EXPECT_TRUE(defaulted);
+  EXPECT_EQ(go::select(go::default_case(), go::send_case(a, 3)), 1);
+  EXPECT_EQ(*a.recv(), 3);
+}
+
+TEST(Select, ClosedChannelReceiveGivesEmptyOptional) {
+  auto a = go::make_chan<int>();
+  a.close();
+  bool empty = false;
+  EXPECT_EQ(go::select(go::recv_case(a, [&](std::optional<int> v) { empty = !v; })), 0);
+  EXPECT_TRUE(empty);
+}
+
+TEST(Select, SendCaseOnClosedChannelThrows) {
+  auto a = go::make_chan<int>(1);
+  a.close();
+  EXPECT_THROW(go::select(go::send_case(a, 1)), go::chan_error);
+  // Blocked in select when the close happens: the send case wins and throws.
+  go::run([] {
+    auto b = go::make_chan<int>();
+    go::spawn([b] {
+      go::sleep(10ms);
+      b.close();
+    });
+    EXPECT_THROW(go::select(go::send_case(b, 1), go::recv_case(go::make_chan<int>())), go::chan_error);
+  });
+}
+
+TEST(Select, NilCasesAreNeverReady) {
+  go::chan<int> nil;
+  auto ready = go::make_chan<int>(1);
+  ready << 1;
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(go::select(go::recv_case(nil), go::send_case(nil, 1), go::default_case()), 2);
+  }
+  EXPECT_EQ(go::select(go::recv_case(nil), go::recv_case(ready)), 1);
+}
+
+TEST(Select, NoCasesBlocksForever) {
+  go::run([] {
+    auto done = go::make_chan<void>(1);
+    go::spawn([done] {
+      go::select();
+      done.send();
+    });
+    EXPECT_EQ(go::select(go::recv_case(done), go::recv_case(go::after(50ms))), 1);
+    auto done2 = go::make_chan<void>(1);
+    go::chan<int> nil;
+    go::spawn([done2, nil] {
+      go::select(go::recv_case(nil));  // only nil cases: also forever
+      done2.send();
+    });
+    EXPECT_EQ(go::select(go::recv_case(done2), go::recv_case(go::after(50ms))), 1);
+  });
+}
+
+TEST(Select, UniformRandomAmongReadyCases) {
+  constexpr int n = 4, rounds = 40000;
+  std::array<go::chan<int>, n> chans;
+  for (auto& c : chans) {
+    c = go::make_chan<int>(1);
+  }
+  std::array<int, n> hits{};
+  for (int r = 0; r < rounds; ++r) {
+    for (auto& c : chans) c.try_send(1);
+    int i = go::select(go::recv_case(chans[0]), go::recv_case(chans[1]), go::recv_case(chans[2]),
+                       go::recv_case(chans[3]));
+    hits[static_cast<size_t>(i)]++;
+  }
+  // Expected 10000 each; 5 sigma is about 470.
+  for (int h : hits) EXPECT_NEAR(h, rounds / n, 600);
+}
+
+TEST(Select, SameChannelForSendAndReceive) {
+  go::run([] {
+    auto c = go::make_chan<int>();
+    std::atomic<int> sent{0}, received{0};
+    go::wait_group wg;
+    for (int g = 0; g < 2; ++g) {
+      wg.go([&, c] {
+        for (int i = 0; i < 1000; ++i) {
+          go::select(go::send_case(c, 1, [&] { sent++; }), go::recv_case(c, [&](std::optional<int>) { received++; }));
+        }
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(sent.load(), 1000);
+    EXPECT_EQ(received.load(), 1000);
+  });
+}
+
+TEST(Select, LoserNeverConsumesAValue) {
+  // Receivers select over two channels; senders send plainly on both. Each value is
+  // received exactly once: a select that loses on one channel leaves that channel alone.
+  go::run([] {
+    const int per = static_cast<int>(scaled(20000));
+    auto a = go::make_chan<int>(), b = go::make_chan<int>();
+    std::atomic<long> sum{0};
+    std::atomic<int> count{0};
+    go::wait_group senders, receivers;
+    senders.go([&, a] { for (int i = 1; i <= per; ++i) a << i; });
+    senders.go([&, b] { for (int i = 1; i <= per; ++i) b << i; });
+    for (int r = 0; r < 4; ++r) {
+      receivers.go([&, a, b] {
+        for (;;) {
+          bool closed = false;
+          auto take = [&](std::optional<int> v) {
+            if (!v) {
+              closed = true;
+              return;
+            }
+            sum += *v;
+            count++;
+          };
+          go::select(go::recv_case(a, take), go::recv_case(b, take));
+          if (closed) return;
+        }
+      });
+    }
+    senders.wait();
+    a.close();
+    b.close();
+    receivers.wait();
+    EXPECT_EQ(count.load(), 2 * per);
+    EXPECT_EQ(sum.load(), 2L * per * (per + 1) / 2);
+  });
+}
+
+TEST(Select, LosingSendCaseKeepsItsValue) {
+  auto a = go::make_chan<std::unique_ptr<int>>(1);
+  auto full = go::make_chan<std::unique_ptr<int>>(1);
+  full << std::make_unique<int>(0);
+  // The send on `full` cannot happen; the default runs; the value stays in the case.
+  auto c = go::send_case(full, std::make_unique<int>(5));
+  EXPECT_EQ(go::select(std::move(c), go::default_case()), 1);
+  (void)a;
+}
+
+TEST(Select, TimeoutWithAfter) {
+  go::run([] {
+    auto never = go::make_chan<int>();
+    auto start = std::chrono::steady_clock::now();
+    bool timed_out = false;
+    go::select(go::recv_case(never), go::recv_case(go::after(20ms), [&](auto) { timed_out = true; }));
+    EXPECT_TRUE(timed_out);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
+  });
+}
+
+TEST(Select, DynamicSelectCases) {
+  go::run([] {
+    constexpr int n = 20;  // more than the fixed-size fast path
+    std::vector<go::chan<int>> ins;
+    for (int i = 0; i < n; ++i) ins.push_back(go::make_chan<int>());
+    for (int i = 0; i < n; ++i) {
+      go::spawn([c = ins[static_cast<size_t>(i)], i] {
+        c << i;
+        c.close();
+      });
+    }
+    // select_recv: fan-in until every input is closed.
+    int open = n;
+    long sum = 0;
+    std::vector<go::chan<int>> live = ins;
+    while (open > 0) {
+      auto [i, v] = go::select_recv<int>(live);
+      if (v) {
+        sum += *v;
+      } else {
+        live[i] = go::chan<int>();  // closed: make it nil, never ready again
+        --open;
+      }
+    }
+    EXPECT_EQ(sum, n * (n - 1) / 2);
+
+    go::select_cases sel;
+    auto a = go::make_chan<int>(1), b = go::make_chan<int>(1);
+    int got = -1;
+    sel.recv(a, [&](std::optional<int> v) { got = *v; });
+    sel.send(b, 9);
+    sel.default_case([&] { got = -2; });
+    EXPECT_EQ(sel.select(), 1u);  // only the send is ready
+    EXPECT_EQ(*b.recv(), 9);
+    a << 4;
+    go::select_cases sel2;
+    sel2.recv(a, [&](std::optional<int> v) { got = *v; });
+    EXPECT_EQ(sel2.select(), 0u);
+    EXPECT_EQ(got, 4);
+    go::select_cases sel3;
+    sel3.recv(a).default_case([&] { got = -2; });
+    EXPECT_EQ(sel3.select(), 1u);
+    EXPECT_EQ(got, -2);
+  });
+}
+
+TEST(Select, ThreadsBlockInSelect) {
+  auto a = go::make_chan<int>(), b = go::make_chan<int>();
+  std::thread t([a, b] {
+    int got = 0;
+    for (int i = 0; i < 100; ++i) go::select(go::recv_case(a, [&](auto v) { got += *v; }), go::recv_case(b, [&](auto v) { got += *v; }));
+    a.send(got);
+  });
+  go::run([a, b] {
+    for (int i = 0; i < 50; ++i) {
+      a << 1;
+      b << 2;
+    }
+    EXPECT_EQ(*a.recv(), 150);
+  });
+  t.join();
+}
+
+TEST(SelectStress, ExactAccountingWithTimeoutsAndCloseRaces) {
+  // Producers select on send with a timeout (retrying), consumers select on receive with a
+  // timeout; a closer races with the last values. Nothing is lost or duplicated.
+  go::run([] {
+    const int per = static_cast<int>(scaled(5000));
+    constexpr int producers = 4, consumers = 4;
+    auto a = go::make_chan<int>(), b = go::make_chan<int>(4);
+    std::vector<std::atomic<int>> seen(static_cast<size_t>(producers * per));
+    for (auto& s : seen) s = 0;
+    go::wait_group prod, cons;
+    for (int p = 0; p < producers; ++p) {
+      prod.go([&, p, a, b] {
+        for (int i = 0; i < per; ++i) {
+          int v = p * per + i;
+          while (go::select(go::send_case(a, v), go::send_case(b, v), go::recv_case(go::after(1ms))) == 2) {
+          }
+        }
+      });
+    }
+    for (int c = 0; c < consumers; ++c) {
+      cons.go([&, a, b] {
+        int closed = 0;
+        go::chan<int> ca = a, cb = b;
+        while (closed < 2) {
+          auto on = [&](go::chan<int>& which) {
+            return [&](std::optional<int> v) {
+              if (!v) {
+                which = go::chan<int>();
+                closed++;
+              } else {
+                seen[static_cast<size_t>(*v)]++;
+              }
+            };
+          };
+          go::select(go::recv_case(ca, on(ca)), go::recv_case(cb, on(cb)), go::recv_case(go::after(1ms)));
+        }
+      });
+    }
+    prod.wait();
+    a.close();
+    b.close();
+    cons.wait();
+    for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i].load(), 1) << i;
+  });
+}
