@@ -11,6 +11,7 @@
 // The number of worker threads comes from GOMAXPROCS (gocxx reads it itself).
 #include <atomic>
 #include <chrono>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -771,12 +772,24 @@ std::string format_value(double v) {
   std::exit(status);
 }
 
-// parse_int parses a whole decimal (or 0x.../0... prefixed) integer, as Go's flag.Int does.
-bool parse_int(const char* s, long long* out) {
-  if (*s == '\0') return false;
+// parse_int parses a whole integer as Go's flag.Int does (base prefixes 0x/0, and
+// underscores between digits as in 1_000_000).
+bool parse_int(const char* in, long long* out) {
+  std::string s;
+  for (const char* p = in; *p; ++p) {
+    if (*p == '_') {
+      if (p == in || !std::isalnum(static_cast<unsigned char>(p[-1])) ||
+          !std::isalnum(static_cast<unsigned char>(p[1]))) {
+        return false;
+      }
+      continue;
+    }
+    s.push_back(*p);
+  }
+  if (s.empty()) return false;
   char* end = nullptr;
   errno = 0;
-  long long v = std::strtoll(s, &end, 0);
+  long long v = std::strtoll(s.c_str(), &end, 0);
   if (errno != 0 || *end != '\0' || v < INT32_MIN || v > INT32_MAX) return false;
   *out = v;
   return true;

@@ -13,10 +13,12 @@
 // stays within the process's vm.max_map_count budget (a guard splits the mapping: about two
 // map entries per stack; we keep (max_map_count - 5000) / 2 for stacks). A fault in a guard
 // page is reported by the SIGSEGV handler, on an alternate signal stack, as
-// "goroutine N: stack overflow (stack size S)". Beyond the budget a stack has no guard, and
-// an overflow is detected only by the canary at its bottom, checked at every park: that
-// reports the same message but cannot undo what the overflow overwrote. A frame larger than
-// a page can jump over a guard page; the canary catches some of those too.
+// "goroutine N: stack overflow (stack size S)". Beyond the budget a stack has no guard: an
+// overflow is detected only when the goroutine parks with its stack pointer below the base
+// (switch_to_scheduler checks), which reports the same message but cannot undo what the
+// overflow overwrote in the neighbouring stack. (A canary word at the bottom would catch
+// more, but writing it commits a second page per goroutine.) A frame larger than a page can
+// jump over a guard page too.
 #include "runtime/stack.hpp"
 
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <mutex>
 #include <new>
@@ -128,7 +131,10 @@ constexpr std::size_t shared_cache_cap = 256;
 
 // Guarded by spare_mutex; used by non-worker threads and as overflow. Never destroyed:
 // workers still run while static destructors do.
-stack_cache& shared = *new stack_cache;
+struct shared_pool {
+  std::deque<stack> free;  // hot at the back, cold at the front
+};
+shared_pool& shared = *new shared_pool;
 
 void unmap(stack s) noexcept {
   if (!s.base) return;
@@ -140,7 +146,8 @@ void unmap(stack s) noexcept {
 std::size_t default_size() noexcept { return stack_round(default_stack_size()); }
 
 // Drops stacks of a size that is no longer the default (set_default_stack_size).
-void drop_stale(std::vector<stack>& v, std::size_t size) noexcept {
+template <class Container>
+void drop_stale(Container& v, std::size_t size) noexcept {
   while (!v.empty() && v.back().size != size) {
     unmap(v.back());
     v.pop_back();
@@ -175,7 +182,11 @@ void stack_reserve(stack_cache* cache) {
   }
   std::lock_guard lk(spare_mutex);
   drop_stale(shared.free, size);
-  if (shared.free.empty()) map_slab(size, slab_stacks, shared.free);
+  if (shared.free.empty()) {
+    std::vector<stack> fresh;
+    map_slab(size, slab_stacks, fresh);
+    shared.free.insert(shared.free.end(), fresh.begin(), fresh.end());
+  }
 }
 
 stack stack_take(stack_cache* cache) noexcept {
@@ -185,13 +196,16 @@ stack stack_take(stack_cache* cache) noexcept {
     } catch (...) {
       return {};
     }
-    std::vector<stack>* v = &shared.free;
-    std::unique_lock<std::mutex> lk;
-    if (cache) v = &cache->free;
-    else lk = std::unique_lock(spare_mutex);
-    if (v->empty()) continue;
-    stack s = v->back();
-    v->pop_back();
+    if (cache) {
+      if (cache->free.empty()) continue;
+      stack s = cache->free.back();
+      cache->free.pop_back();
+      return s;
+    }
+    std::lock_guard lk(spare_mutex);
+    if (shared.free.empty()) continue;
+    stack s = shared.free.back();
+    shared.free.pop_back();
     return s;
   }
 }
@@ -206,20 +220,33 @@ void stack_release(stack_cache* cache, stack s) noexcept {
   if (cache) {
     cache->free.push_back(s);
     if (cache->free.size() <= worker_cache_cap) return;
-    // Spill the coldest half to the shared cache; beyond its cap, back to the kernel.
+    // Spill the coldest half to the shared pool. Beyond its cap the pool is trimmed by
+    // idle workers (stack_trim), not here: a burst of exits must not pay a munmap each.
     std::lock_guard lk(spare_mutex);
     std::size_t half = worker_cache_cap / 2;
-    for (std::size_t i = 0; i < half; ++i) {
-      stack x = cache->free[i];
-      if (shared.free.size() < shared_cache_cap) shared.free.push_back(x);
-      else unmap(x);
-    }
+    shared.free.insert(shared.free.begin(), cache->free.begin(),
+                       cache->free.begin() + static_cast<std::ptrdiff_t>(half));
     cache->free.erase(cache->free.begin(), cache->free.begin() + static_cast<std::ptrdiff_t>(half));
     return;
   }
   std::lock_guard lk(spare_mutex);
-  if (shared.free.size() < shared_cache_cap) shared.free.push_back(s);
-  else unmap(s);
+  shared.free.insert(shared.free.begin(), s);
+}
+
+bool stack_trim_batch() noexcept {
+  constexpr std::size_t batch = 64;
+  stack out[batch];
+  std::size_t n = 0;
+  {
+    std::lock_guard lk(spare_mutex);
+    // The coldest stacks are at the front.
+    while (n < batch && shared.free.size() > shared_cache_cap) {
+      out[n++] = shared.free.front();
+      shared.free.pop_front();
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) unmap(out[i]);
+  return n == batch;
 }
 
 void install_overflow_handler(worker*) noexcept {

@@ -35,7 +35,16 @@ void stack_release(stack_cache* cache, stack s) noexcept;
 std::size_t stack_page_size() noexcept;
 std::size_t stack_round(std::size_t size) noexcept;
 
-// The canary at the bottom of an unguarded stack: checked at every park.
-inline constexpr std::uint64_t stack_canary = 0x60c0de5ac0ffee11ull;
+// stack_trim unmaps pooled stacks beyond the pool's cap, in batches, until done or until
+// stop() says there is work to do. Idle workers call it before they sleep.
+template <class Stop>
+void stack_trim(Stop stop) noexcept;
+bool stack_trim_batch() noexcept;  // one batch; false when nothing is left to trim
+
+template <class Stop>
+void stack_trim(Stop stop) noexcept {
+  while (stack_trim_batch() && !stop()) {
+  }
+}
 
 }  // namespace go::detail
