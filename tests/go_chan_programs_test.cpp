@@ -1,4 +1,5 @@
 // Go's channel test programs (go/test/chan/*.go, Go 1.19), ported behaviour by behaviour.
+// Sizes are Go's, divided by 20 under the sanitizers (test_scale.hpp).
 //
 // Each Go program is a `package main` that panics on failure; here each is one TEST and the
 // panics are assertions. Where a Go program just leaves goroutines blocked forever when main
@@ -34,6 +35,7 @@
 #include "go/select.hpp"
 #include "go/sync.hpp"
 #include "go/time.hpp"
+#include "test_scale.hpp"
 
 using namespace std::chrono_literals;
 
@@ -41,6 +43,34 @@ namespace {
 
 constexpr std::array<int, 25> kPrimes = {2,  3,  5,  7,  11, 13, 17, 19, 23, 29, 31, 37, 41,
                                          43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97};
+
+// Waits (best effort, at most 2 s) at the end of a test until the goroutines it started
+// have returned, so that none is still winding down when the next test in this process
+// starts (tests that compare go::num_goroutine() before and after share the process).
+// `left_blocked`: goroutines the test leaves blocked forever on purpose.
+class settle_goroutines {
+ public:
+  explicit settle_goroutines(int left_blocked = 0) : limit_(go::num_goroutine() + left_blocked) {}
+  ~settle_goroutines() {
+    auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (go::num_goroutine() > limit_ && std::chrono::steady_clock::now() < deadline) go::sleep(1ms);
+  }
+  settle_goroutines(const settle_goroutines&) = delete;
+  settle_goroutines& operator=(const settle_goroutines&) = delete;
+
+ private:
+  int limit_;
+};
+
+// Waits for wg with a deadline; true if it reached zero in time.
+bool wait_within(const std::shared_ptr<go::wait_group>& wg, std::chrono::milliseconds limit) {
+  auto done = go::make_chan<void>();
+  go::spawn([wg, done] {
+    wg->wait();
+    done.close();
+  });
+  return go::select(go::recv_case(done), go::recv_case(go::after(limit))) == 0;
+}
 
 // Thrown inside a goroutine started by stopper::spawn to unwind it once the stopper stops.
 struct quit_signal {};
@@ -75,17 +105,22 @@ class stopper {
   }
   template <class F>
   void spawn(F f) const {
-    go::spawn([f = std::move(f)]() mutable {
+    running_->go([f = std::move(f)]() mutable {
       try {
         f();
       } catch (const quit_signal&) {
       }
     });
   }
-  void stop() const { quit_.close(); }
+  // Stops every goroutine started through this stopper; true if they all returned in time.
+  bool stop(std::chrono::milliseconds limit = 10s) const {
+    quit_.close();
+    return wait_within(running_, limit);
+  }
 
  private:
   go::chan<void> quit_ = go::make_chan<void>();
+  std::shared_ptr<go::wait_group> running_ = std::make_shared<go::wait_group>();
 };
 
 // Receives from c, or gives up after `limit` (a deadlock, as a test failure not a hang).
@@ -117,6 +152,7 @@ bool send_within(const C& c, V&& v, std::chrono::milliseconds limit) {
 // Sieve's blocked send then throws chan_error, and each goroutine, on its way out, closes
 // its input channel, so the failure to send travels up the chain to Generate.
 // (Filter takes its input as chan<int> rather than <-chan int only so it can close it.)
+// A wait_group counts the chain's goroutines, so the test checks that all of them return.
 
 void sieve1_generate(go::send_chan<int> ch) {
   try {
@@ -138,16 +174,16 @@ void sieve1_filter(go::chan<int> in, go::send_chan<int> out, int prime) {
 }
 
 // The prime sieve: Daisy-chain Filter processes together.
-void sieve1_sieve(go::send_chan<int> primes) {
+void sieve1_sieve(go::send_chan<int> primes, std::shared_ptr<go::wait_group> wg) {
   auto ch = go::make_chan<int>();  // Create a new channel.
-  go::spawn(sieve1_generate, ch);  // Start Generate() as a subprocess.
+  wg->go([ch] { sieve1_generate(ch); });  // Start Generate() as a subprocess.
   try {
     for (;;) {
       // Note that ch is different on each iteration.
       int prime = *ch.recv();
       primes.send(prime);
       auto ch1 = go::make_chan<int>();
-      go::spawn(sieve1_filter, ch, ch1, prime);
+      wg->go([ch, ch1, prime] { sieve1_filter(ch, ch1, prime); });
       ch = ch1;
     }
   } catch (const go::chan_error&) {
@@ -157,20 +193,19 @@ void sieve1_sieve(go::send_chan<int> primes) {
 
 TEST(GoChanPrograms, Sieve1) {
   go::run([] {
+    settle_goroutines settle;
     auto primes = go::make_chan<int>();
-    auto sieve_done = go::make_chan<void>();
-    go::spawn([primes, sieve_done] {
-      sieve1_sieve(primes);
-      sieve_done.close();
-    });
+    auto wg = std::make_shared<go::wait_group>();
+    wg->go([primes, wg] { sieve1_sieve(primes, wg); });
     for (int want : kPrimes) {
       auto x = primes.recv();
       ASSERT_TRUE(x.has_value());
       EXPECT_EQ(*x, want);
     }
-    // Shut the chain down: the Sieve's pending send must fail (send on closed channel).
+    // Shut the chain down: the Sieve's pending send must fail (send on closed channel), and
+    // that failure travels up the chain, each goroutine closing its input on its way out.
     primes.close();
-    EXPECT_TRUE(signal_within(sieve_done, 10s)) << "closing the channel did not wake the blocked sender";
+    EXPECT_TRUE(wait_within(wg, 10s)) << "the sieve's goroutines did not all return";
   });
 }
 
@@ -293,6 +328,7 @@ go::chan<int> sieve2_sieve(const stopper& s) {
 
 TEST(GoChanPrograms, Sieve2) {
   go::run([] {
+    settle_goroutines settle;
     stopper s;
     auto primes = sieve2_sieve(s);
     for (int want : kPrimes) {
@@ -310,7 +346,7 @@ TEST(GoChanPrograms, Sieve2) {
       last = *x;
     }
     EXPECT_EQ(last, 2153);  // the 325th prime
-    s.stop();
+    EXPECT_TRUE(s.stop()) << "goroutines did not all return";
   });
 }
 
@@ -623,6 +659,7 @@ struct network {
 TEST(GoChanPrograms, Powser1) {
   using namespace powser;
   go::run([] {
+    settle_goroutines settle;
     network ps;
     dch Ones = ps.Rep(one);
     dch Twos = ps.Rep(itor(2));
@@ -665,7 +702,7 @@ TEST(GoChanPrograms, Powser1) {
       }
     }
     ps.checka(at, a, "ATan");  // 0 1 0 -1/3 0 1/5
-    ps.s.stop();
+    EXPECT_TRUE(ps.s.stop()) << "goroutines did not all return";
   });
 }
 
@@ -674,8 +711,9 @@ TEST(GoChanPrograms, Powser1) {
 // the same value would arrive twice.
 
 TEST(GoChanPrograms, DoubleSelect) {
-  static constexpr int iterations = 100000;
+  static constexpr int iterations = static_cast<int>(gocxx_test::scaled(100000));
   go::run([] {
+    settle_goroutines settle;
     // sender sends a counter to one of four different channels.
     auto sender = [](int n, go::send_chan<int> c1, go::send_chan<int> c2, go::send_chan<int> c3,
                      go::send_chan<int> c4) {
@@ -730,6 +768,7 @@ TEST(GoChanPrograms, DoubleSelect) {
 TEST(GoChanPrograms, Fifo) {
   static constexpr int N = 10;
   go::run([] {
+    settle_goroutines settle;
     {  // AsynchFifo
       auto ch = go::make_chan<int>(N);
       for (int i = 0; i < N; i++) ch.send(i);
@@ -811,6 +850,7 @@ void nonblock_round(int buffer, go::chan<bool> sync, T receiver_wants, T sender_
 
 TEST(GoChanPrograms, Nonblock) {
   go::run([] {
+    settle_goroutines settle;
     auto sync = go::make_chan<bool>();
     for (int buffer = 0; buffer < 2; buffer++) {
       nonblock_round<std::int32_t>(buffer, sync, 123, 234);
@@ -828,6 +868,7 @@ TEST(GoChanPrograms, Nonblock) {
 
 TEST(GoChanPrograms, Select) {
   go::run([] {
+    settle_goroutines settle;
     unsigned counter = 0;
     unsigned shift = 0;
     auto get_value = [&] {
@@ -864,8 +905,9 @@ TEST(GoChanPrograms, Select) {
 // received through the c case and the never-ready case never runs.
 
 TEST(GoChanPrograms, Select2) {
-  static constexpr int n = 100000;
+  static constexpr int n = static_cast<int>(gocxx_test::scaled(100000));
   go::run([] {
+    settle_goroutines settle;
     auto sender = [](go::chan<int> c, int count) {
       for (int i = 0; i < count; i++) c.send(1);
     };
@@ -916,6 +958,7 @@ void unreachable() { ADD_FAILURE() << "control flow shouldn't reach here"; }
 
 TEST(GoChanPrograms, Select3) {
   go::run([] {
+    settle_goroutines settle(/*left_blocked=*/10);  // the test_block(always) cases
     constexpr std::size_t async = 1;  // asynchronous channels
     go::chan<int> nilch;
     auto closedch = go::make_chan<int>();
@@ -949,14 +992,13 @@ TEST(GoChanPrograms, Select3) {
     // sending to a closed channel panics.
     EXPECT_THROW(closedch.send(7), go::chan_error);
 
-    // receiving from a non-ready channel always blocks
-    test_block(blocks::always, [] {
-      auto ch = go::make_chan<int>();
-      ch.recv();
-    }, __LINE__);
+    // receiving from a non-ready channel always blocks. (The channels of the goroutines
+    // blocked for good are made outside them and captured: a channel referenced only from a
+    // parked goroutine's stack would be reported by LeakSanitizer at exit.)
+    test_block(blocks::always, [ch = go::make_chan<int>()] { ch.recv(); }, __LINE__);
 
-    // empty selects always block. (The dynamic form: go::select() with no cases does not
-    // compile under -Wall -Werror with GCC 12, an unused lambda in select.hpp.)
+    // empty selects always block (also the dynamic form with no cases)
+    test_block(blocks::always, [] { go::select(); }, __LINE__);
     test_block(blocks::always, [] { go::select_cases().select(); }, __LINE__);
 
     // selects with only nil channels always block
@@ -967,10 +1009,8 @@ TEST(GoChanPrograms, Select3) {
     }, __LINE__);
 
     // selects with non-ready non-nil channels always block
-    test_block(blocks::always, [] {
-      auto ch = go::make_chan<int>();
-      go::select(go::recv_case(ch, unreachable));
-    }, __LINE__);
+    test_block(blocks::always, [ch = go::make_chan<int>()] { go::select(go::recv_case(ch, unreachable)); },
+               __LINE__);
 
     // selects with default cases don't block
     test_block(blocks::never, [] { go::select(go::default_case()); }, __LINE__);
@@ -1003,10 +1043,8 @@ TEST(GoChanPrograms, Select3) {
     EXPECT_THROW(go::select(go::send_case(closedch, 7)), go::chan_error);
 
     // select should not get confused if it sees itself
-    test_block(blocks::always, [] {
-      auto c = go::make_chan<int>();
-      go::select(go::send_case(c, 1), go::recv_case(c));
-    }, __LINE__);
+    test_block(blocks::always, [c = go::make_chan<int>()] { go::select(go::send_case(c, 1), go::recv_case(c)); },
+               __LINE__);
   });
 }
 
@@ -1016,6 +1054,7 @@ TEST(GoChanPrograms, Select3) {
 
 TEST(GoChanPrograms, Select4) {
   go::run([] {
+    settle_goroutines settle;
     bool f_called = false;
     int sink = 0;
     auto f = [&]() -> int* {
@@ -1045,6 +1084,7 @@ TEST(GoChanPrograms, Select4) {
 
 TEST(GoChanPrograms, Select6) {
   go::run([] {
+    settle_goroutines settle;
     auto c1 = go::make_chan<bool>();
     auto c2 = go::make_chan<bool>();
     auto c3 = go::make_chan<bool>();
@@ -1113,6 +1153,7 @@ void select7_send3(select7_receiver recv, go::send_chan<int> got) {
 
 TEST(GoChanPrograms, Select7) {
   go::run([] {
+    settle_goroutines settle;
     using sender = void (*)(select7_receiver, go::send_chan<int>);
     const sender senders[] = {select7_send1, select7_send2, select7_send3};
     const select7_receiver receivers[] = {select7_recv1, select7_recv2, select7_recv3};
@@ -1156,6 +1197,7 @@ void zerosize_channels() {
 
 TEST(GoChanPrograms, Zerosize) {
   go::run([] {
+    settle_goroutines settle;
     zerosize_channels<std::array<std::byte, 0>>();  // chan [0]byte
     zerosize_channels<empty_elem>();                // chan struct{}
     // chan struct{} as gocxx spells it: chan<void>.
@@ -1232,6 +1274,7 @@ static_assert(!can_signal<go::recv_chan<void>> && can_recv<go::recv_chan<void>> 
 
 TEST(GoChanPrograms, Perm) {
   go::run([] {
+    settle_goroutines settle;
     // The run-time half: the directional handles made from c are c.
     auto c = go::make_chan<int>(1);
     go::recv_chan<int> cr = c;  // ok
@@ -1260,8 +1303,9 @@ TEST(GoChanPrograms, Perm) {
 // neighbour to its left.
 
 TEST(GoChanPrograms, Goroutines) {
-  static constexpr int n = 10000;
+  static constexpr int n = static_cast<int>(gocxx_test::scaled(10000));
   go::run([] {
+    settle_goroutines settle;
     auto f = [](go::chan<int> left, go::chan<int> right) { left.send(*right.recv()); };
     auto leftmost = go::make_chan<int>();
     auto right = leftmost;
@@ -1284,6 +1328,7 @@ TEST(GoChanPrograms, Goroutines) {
 
 TEST(GoChanPrograms, Sendstmt) {
   go::run([] {
+    settle_goroutines settle;
     {  // chanchan
       auto cc = go::make_chan<go::chan<int>>(1);
       auto c = go::make_chan<int>(1);

@@ -1,6 +1,7 @@
 // Go's runtime channel tests (go/src/runtime/chan_test.go, Go 1.19), ported behaviour by
 // behaviour. Sizes are Go's full ones where they run fast, smaller (between Go's -short and
-// full sizes) where noted, so the file runs in about a second on two cores.
+// full sizes) where noted, so the file runs in about a second on two cores; divided by 20
+// under the sanitizers (test_scale.hpp; TestChan: capacities 0..19, Go's -short).
 //
 // Not ported:
 // - TestChanSendInterface: about interface values (escape analysis of `any`); no C++ analogue.
@@ -27,6 +28,7 @@
 #include "go/select.hpp"
 #include "go/sync.hpp"
 #include "go/time.hpp"
+#include "test_scale.hpp"
 
 using namespace std::chrono_literals;
 
@@ -44,7 +46,24 @@ class max_procs_scope {
   int old_;
 };
 
-// Runs an `if !ok { t.Fatal }` style check for a value received with a deadline, so a
+// Waits (best effort, at most 2 s) at the end of a test until the goroutines it started
+// have returned, so that none is still winding down when the next test in this process
+// starts (tests that compare go::num_goroutine() before and after share the process).
+class settle_goroutines {
+ public:
+  settle_goroutines() : limit_(go::num_goroutine()) {}
+  ~settle_goroutines() {
+    auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (go::num_goroutine() > limit_ && std::chrono::steady_clock::now() < deadline) go::sleep(1ms);
+  }
+  settle_goroutines(const settle_goroutines&) = delete;
+  settle_goroutines& operator=(const settle_goroutines&) = delete;
+
+ private:
+  int limit_;
+};
+
+// Waits for a signal or the close of c with a deadline, so that a
 // deadlock fails the test instead of hanging it.
 template <class C>
 bool signal_within(const C& c, std::chrono::milliseconds limit) {
@@ -58,8 +77,9 @@ bool signal_within(const C& c, std::chrono::milliseconds limit) {
 
 TEST(GoChan, Chan) {
   max_procs_scope procs(4);
-  static constexpr int N = 100;
+  static constexpr int N = gocxx_test::sanitized ? 20 : 100;
   go::run([] {
+    settle_goroutines settle;
     for (int chanCap = 0; chanCap < N; chanCap++) {
       const auto cap = static_cast<std::size_t>(chanCap);
       {
@@ -206,8 +226,9 @@ TEST(GoChan, Chan) {
 // (its value, or closed), never take the default case. (Go: 10000, -short 100.)
 
 TEST(GoChan, NonblockRecvRace) {
-  static constexpr int n = 10000;
+  static constexpr int n = static_cast<int>(gocxx_test::scaled(10000));
   go::run([] {
+    settle_goroutines settle;
     auto failures = std::make_shared<std::atomic<int>>(0);
     go::wait_group wg;
     for (int i = 0; i < n; i++) {
@@ -229,12 +250,13 @@ TEST(GoChan, NonblockRecvRace) {
 // TestNonblockSelectRace: select acts on the state of the channels at one moment, not over
 // a smeared window. From the time the goroutine is created, at least one of c1 and c2 is
 // ready, so its non-blocking select must never take the default case.
-// (Go: 100000, -short 1000.)
+// (Sanitized builds: 1000.)
 
-static constexpr int kNonblockSelectRaceN = 100000;
+static constexpr int kNonblockSelectRaceN = gocxx_test::sanitized ? 1000 : 100000;  // Go: 100000, -short 1000
 
 TEST(GoChan, NonblockSelectRace) {
   go::run([] {
+    settle_goroutines settle;
     auto done = go::make_chan<bool>(1);
     for (int i = 0; i < kNonblockSelectRaceN; i++) {
       auto c1 = go::make_chan<int>(1);
@@ -257,6 +279,7 @@ TEST(GoChan, NonblockSelectRace) {
 // Same as NonblockSelectRace, but close(c2) replaces c2 <- 1.
 TEST(GoChan, NonblockSelectRace2) {
   go::run([] {
+    settle_goroutines settle;
     auto done = go::make_chan<bool>(1);
     for (int i = 0; i < kNonblockSelectRaceN; i++) {
       auto c1 = go::make_chan<int>(1);
@@ -283,6 +306,7 @@ TEST(GoChan, NonblockSelectRace2) {
 TEST(GoChan, SelfSelect) {
   max_procs_scope procs(2);
   go::run([] {
+    settle_goroutines settle;
     for (int chanCap : {0, 10}) {
       go::wait_group wg;
       auto self_receives = std::make_shared<std::atomic<int>>(0);
@@ -317,8 +341,9 @@ TEST(GoChan, SelfSelect) {
 
 TEST(GoChan, SelectStress) {
   max_procs_scope procs(10);
-  static constexpr int N = 50000;
+  static constexpr int N = static_cast<int>(gocxx_test::scaled(50000));
   go::run([] {
+    settle_goroutines settle;
     std::array<go::chan<int>, 4> c = {go::make_chan<int>(), go::make_chan<int>(), go::make_chan<int>(2),
                                       go::make_chan<int>(3)};
     auto wgp = std::make_shared<go::wait_group>();  // outlives main if the deadlock check fails
@@ -383,6 +408,7 @@ TEST(GoChan, SelectStress) {
 TEST(GoChan, SelectFairness) {
   static constexpr int trials = 10000;
   go::run([] {
+    settle_goroutines settle;
     auto c1 = go::make_chan<std::uint8_t>(trials + 1);
     auto c2 = go::make_chan<std::uint8_t>(trials + 1);
     for (int i = 0; i < trials + 1; i++) {
@@ -432,6 +458,7 @@ TEST(GoChan, SelectFairness) {
 TEST(GoChan, PseudoRandomSend) {
   static constexpr int n = 100;
   go::run([] {
+    settle_goroutines settle;
     for (int chanCap : {0, n}) {
       auto c = go::make_chan<int>(static_cast<std::size_t>(chanCap));
       auto l = std::make_shared<std::vector<int>>(n);
@@ -465,9 +492,10 @@ TEST(GoChan, PseudoRandomSend) {
 
 TEST(GoChan, MultiConsumer) {
   static constexpr int nwork = 23;
-  static constexpr int niter = 271828;
+  static constexpr int niter = static_cast<int>(gocxx_test::scaled(271828));
   static constexpr std::array<int, 10> pn = {2, 3, 7, 11, 13, 17, 19, 23, 27, 31};
   go::run([] {
+    settle_goroutines settle;
     auto q = go::make_chan<int>(nwork * 3);
     auto r = go::make_chan<int>(nwork * 3);
 
@@ -517,6 +545,7 @@ TEST(GoChan, MultiConsumer) {
 
 TEST(GoChan, SelectDuplicateChannel) {
   go::run([] {
+    settle_goroutines settle;
     auto c = go::make_chan<int>();
     auto d = go::make_chan<int>();
     auto e = go::make_chan<int>();
@@ -558,6 +587,7 @@ int stack_growth_recursive(int i) {
 
 TEST(GoChan, SelectStackAdjust) {
   go::run([] {
+    settle_goroutines settle;
     auto c = go::make_chan<int*>();
     auto d = go::make_chan<int*>();
     auto ready1 = go::make_chan<bool>();

@@ -246,18 +246,21 @@ TEST(Runtime, PingPongPairDoesNotStarveQueue) {
   go::run([] {
     auto a = go::make_chan<int>(), b = go::make_chan<int>();
     std::atomic<bool> stop{false};
-    go::spawn([&, a, b] {
-      while (!stop) { b << *a.recv(); }
-      b << 0;
+    go::wait_group pair;
+    pair.go([a, b] {
+      for (auto v = a.recv(); v; v = a.recv()) b << *v;
+      b.close();
     });
-    go::spawn([&, a, b] {
+    pair.go([&, a, b] {
       a << 1;
-      while (!stop) { a << *b.recv(); }
+      for (auto v = b.recv(); v && !stop; v = b.recv()) a << *v;
+      a.close();
     });
     auto third = go::make_chan<int>(1);
     go::spawn([third] { third << 3; });
     EXPECT_EQ(*third.recv(), 3);
     stop = true;
+    pair.wait();  // both end before `stop` goes out of scope
   });
   go::set_max_procs(old);
 }
@@ -358,7 +361,8 @@ TEST(Runtime, GoroutinesMigrateBetweenWorkers) {
     constexpr int n = 50, rounds = 50;
     // Which worker takes a goroutine is up to timing: repeat until one moved (with two
     // workers each attempt moves some with near certainty).
-    for (int attempt = 0; attempt < 20 && moved.load() == 0; ++attempt) {
+    auto give_up = std::chrono::steady_clock::now() + 20s;
+    while (moved.load() == 0 && std::chrono::steady_clock::now() < give_up) {
       auto ch = go::make_chan<int>();
       go::wait_group wg;
       for (int i = 0; i < n; ++i) {

@@ -55,6 +55,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <new>
 #include <optional>
@@ -82,6 +83,8 @@ inline constexpr std::size_t closure_inline_size = 64;
 
 // Reserves a goroutine with room for a closure of `size` bytes; the caller constructs the
 // closure in *storage and then calls start_goroutine. Throws std::bad_alloc.
+// The caller of new_goroutine (inlined into the user's function) is recorded as the place
+// the goroutine was created.
 void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
                     const closure_ops* ops, void** storage);
 void start_goroutine(void* g) noexcept;
@@ -101,8 +104,7 @@ template <class F, class... Args>
 void spawn_with(std::size_t stack_size, F&& f, Args&&... args) {
   using tuple = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
   void* storage = nullptr;
-  void* g = new_goroutine(stack_size, sizeof(tuple), alignof(tuple), &closure<tuple>::ops,
-                          &storage);
+  void* g = new_goroutine(stack_size, sizeof(tuple), alignof(tuple), &closure<tuple>::ops, &storage);
   try {
     ::new (storage) tuple(std::forward<F>(f), std::forward<Args>(args)...);
   } catch (...) {
@@ -175,6 +177,16 @@ int set_max_procs(int n);
 // The stack size a goroutine gets when spawn_options::stack_size is 0 (default 256 KiB).
 std::size_t default_stack_size() noexcept;
 void set_default_stack_size(std::size_t bytes);
+
+// dump_goroutines writes every goroutine to `out` the way Go's runtime does on SIGQUIT or a
+// fatal error: its id, state and wait reason in Go's words with how long it has waited
+// ("goroutine 7 [chan receive, 2 minutes]:"), where it is blocked (file:line of the blocking
+// call), a backtrace where frame pointers allow it, and where it was created.
+void dump_goroutines(std::ostream& out);
+
+// enable_sigquit_dump makes SIGQUIT (Ctrl-\\) print the goroutine dump to stderr and exit with
+// status 2, as Go does. Also enabled by the environment variable GOCXX_SIGQUIT_DUMP=1.
+void enable_sigquit_dump();
 
 namespace this_goroutine {
 // id returns the calling goroutine's id (1 for the first goroutine), or 0 outside a goroutine.

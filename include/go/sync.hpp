@@ -1,20 +1,55 @@
 // Synchronization (Go's package sync).
 //
-//   var wg sync.WaitGroup       go::wait_group wg;
-//   wg.Add(n); wg.Done()        wg.add(n); wg.done();
-//   wg.Wait()                   wg.wait();
-//   wg.Go(f)                    wg.go(f);              (Go 1.25)
+//   Go                            gocxx
+//   var mu sync.Mutex             go::mutex mu;
+//   mu.Lock(); mu.Unlock()        mu.lock(); mu.unlock();   or std::lock_guard / std::unique_lock
+//   mu.TryLock()                  mu.try_lock()
+//   var rw sync.RWMutex           go::rw_mutex rw;
+//   rw.Lock(); rw.Unlock()        rw.lock(); rw.unlock();
+//   rw.RLock(); rw.RUnlock()      rw.r_lock(); rw.r_unlock();   or std::shared_lock
+//   rw.TryLock(), TryRLock()      rw.try_lock(), rw.try_r_lock()
+//   rw.RLocker()                  rw.r_locker()
+//   var l sync.Locker = &mu       go::locker l = mu;     (any type with lock() and unlock())
+//   c := sync.NewCond(&mu)        go::cond c(mu);
+//   c.Wait(); c.Signal()          c.wait(); c.signal();
+//   c.Broadcast(); c.L            c.broadcast(); c.L
+//   var once sync.Once            go::once once;
+//   once.Do(f)                    once.call(f);
+//   var wg sync.WaitGroup         go::wait_group wg;
+//   wg.Add(n); wg.Done()          wg.add(n); wg.done();
+//   wg.Wait()                     wg.wait();
+//   wg.Go(f)                      wg.go(f);              (Go 1.25)
 //
-// Everything here parks the goroutine, never the worker thread, and also works from plain
-// OS threads. Objects must not move while in use (they are not copyable, like Go's noCopy).
+// Guarantees
+// - Everything here parks the goroutine, never the worker thread, and also works from plain
+//   OS threads (which then block on a futex); goroutines and threads may share one object.
+// - Objects must not move while in use: they are neither copyable nor movable (Go's noCopy).
+//   A default-constructed object is ready to use, as Go's zero value (a cond needs its L).
+//   Nothing allocates, except cond::wait when L's unlock throws.
+// - Misuse throws go::sync_error with Go's message, where Go would panic or stop the
+//   program: "sync: unlock of unlocked mutex", "sync: Unlock of unlocked RWMutex",
+//   "sync: RUnlock of unlocked RWMutex", "sync: negative WaitGroup counter",
+//   "sync: WaitGroup misuse: Add called concurrently with Wait".
+// - Go's memory model: the n-th unlock of a mutex happens before the (n+1)-th lock returns;
+//   for an rw_mutex, unlock happens before every later lock and r_lock, and r_unlock before
+//   the next lock; signal and broadcast happen before the wait they unblock returns; the
+//   return of the function called by once.call happens before any once.call returns; a done
+//   happens before the wait it unblocks returns.
+// - Locks are not owned, as in Go: one goroutine (or thread) may lock and another unlock.
 #pragma once
 
 #include <atomic>
+#include <concepts>
 #include <cstdint>
-#include "go/detail/source_location.hpp"
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
+#include "go/detail/park.hpp"
+#include "go/detail/source_location.hpp"
 #include "go/runtime.hpp"
 
 namespace go {
@@ -25,10 +60,307 @@ class sync_error : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
+class rw_mutex;
+
+namespace detail {
+
+// sema is a counting semaphore that parks (Go's runtime sema, runtime/sema.go), one per use
+// instead of Go's table keyed by address. src/runtime/mutex.cpp has the protocol.
+struct sema {
+  std::atomic<std::uint32_t> count{0};
+  std::atomic<std::uint32_t> nwait{0};  // waiters queued or about to recheck count
+  std::atomic<std::uint32_t> lock{0};   // runtime lock guarding the queue
+  void* head = nullptr;                 // FIFO of detail::waiter, guarded by lock
+  void* tail = nullptr;
+};
+
+// semacquire waits until count > 0 and decrements it. A waiter queues at the back, or at the
+// front if lifo (a woken mutex waiter that lost the race again).
+void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) noexcept;
+// semrelease increments count and wakes the first waiter. With handoff, the count goes to
+// that waiter directly and a goroutine caller yields to it (starving mutex).
+void semrelease(sema& s, bool handoff) noexcept;
+
+}  // namespace detail
+
+// mutex is a mutual exclusion lock (Go's sync.Mutex). It meets the standard Lockable
+// requirements, so std::lock_guard, std::unique_lock and std::scoped_lock work with it.
+//
+// Fairness, in Go's words: a mutex operates in two modes, normal and starvation. In normal
+// mode waiters are queued in FIFO order, but a woken waiter does not own the mutex and
+// competes with new arriving goroutines, which have an advantage (they are already running).
+// A waiter that fails to acquire the mutex for more than 1 ms switches the mutex to
+// starvation mode: ownership is handed off from the unlocking goroutine directly to the
+// waiter at the front of the queue; new arrivals do not try to acquire it and queue at the
+// tail. The mutex returns to normal mode when a waiter that gets it is the last one or
+// waited less than 1 ms. Normal mode is much faster; starvation mode prevents tail latency.
+//
+// lock spins briefly first (only with more than one worker, and nothing else runnable on
+// the caller's worker), then parks. Uncontended lock and unlock are one compare-and-swap
+// each (bench/sync_bench.cpp, BM_sync_mutex_uncontended). unlock of an unlocked mutex
+// throws sync_error("sync: unlock of unlocked mutex") and leaves the mutex unchanged.
+//
+// Example:
+//   go::mutex mu;
+//   std::map<std::string, int> hits;  // guarded by mu
+//   void record(const std::string& page) {
+//     std::lock_guard lock(mu);
+//     ++hits[page];
+//   }
+class mutex {
+ public:
+  mutex() noexcept = default;
+  mutex(const mutex&) = delete;
+  mutex& operator=(const mutex&) = delete;
+
+  // lock locks the mutex, blocking until it is available.
+  void lock(detail::source_location site = detail::source_location::current()) noexcept {
+    std::int32_t unlocked = 0;
+    if (!state_.compare_exchange_strong(unlocked, locked, std::memory_order_acquire,
+                                        std::memory_order_relaxed)) {
+      lock_slow(detail::wait_reason::mutex_lock, site);
+    }
+  }
+
+  // try_lock locks the mutex if that does not block; it fails while the mutex is starving.
+  bool try_lock() noexcept {
+    std::int32_t old = state_.load(std::memory_order_relaxed);
+    if (old & (locked | starving)) return false;
+    return state_.compare_exchange_strong(old, old | locked, std::memory_order_acquire,
+                                          std::memory_order_relaxed);
+  }
+
+  // unlock unlocks the mutex. Throws sync_error if it is not locked.
+  void unlock() {
+    std::int32_t held = locked;
+    if (!state_.compare_exchange_strong(held, 0, std::memory_order_release,
+                                        std::memory_order_relaxed)) {
+      unlock_slow();
+    }
+  }
+
+ private:
+  friend class rw_mutex;
+
+  // state_: bit 0 locked, bit 1 a woken waiter is running, bit 2 starving; the rest counts
+  // the waiters parked on sema_ (Go's mutexLocked, mutexWoken, mutexStarving).
+  static constexpr std::int32_t locked = 1, woken = 2, starving = 4, waiter_shift = 3;
+
+  void lock_slow(detail::wait_reason reason, detail::source_location site) noexcept;
+  void unlock_slow();
+
+  std::atomic<std::int32_t> state_{0};
+  detail::sema sema_;
+};
+
+// locker is a reference to anything that can be locked and unlocked (Go's sync.Locker): a
+// go::mutex, a std::mutex, an rw_mutex's read side (r_locker), a user type. It does not own
+// what it refers to, which must outlive it. A locker is itself Lockable.
+class locker {
+ public:
+  template <class L>
+    requires(!std::same_as<std::remove_cv_t<L>, locker>) && requires(L& l) {
+      l.lock();
+      l.unlock();
+    }
+  locker(L& l) noexcept  // implicit, as a Go value converts to the Locker interface
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(l)))),
+        lock_([](void* p) { static_cast<L*>(p)->lock(); }),
+        unlock_([](void* p) { static_cast<L*>(p)->unlock(); }) {}
+
+  void lock() { lock_(object_); }
+  void unlock() { unlock_(object_); }
+
+ private:
+  friend class rw_mutex;
+  locker(void* object, void (*lock)(void*), void (*unlock)(void*)) noexcept
+      : object_(object), lock_(lock), unlock_(unlock) {}
+
+  void* object_;
+  void (*lock_)(void*);
+  void (*unlock_)(void*);
+};
+
+// rw_mutex is a reader/writer mutual exclusion lock (Go's sync.RWMutex): held by any number
+// of readers or by one writer. It meets the standard Lockable and SharedLockable
+// requirements (lock/unlock for writers, lock_shared/unlock_shared for std::shared_lock);
+// r_lock and r_unlock are Go's names for the shared side.
+//
+// In Go's words: if a goroutine holds an rw_mutex for reading and another goroutine might
+// call lock, no goroutine should expect to acquire a read lock until the initial read lock
+// is released. A blocked lock call excludes new readers, so a writer is never starved by a
+// stream of readers, and recursive read locking can deadlock. Writers queue among
+// themselves on a go::mutex (with its starvation mode).
+//
+// Misuse throws sync_error: "sync: Unlock of unlocked RWMutex" (unlock without the write
+// lock) or "sync: RUnlock of unlocked RWMutex" (r_unlock without a read lock).
+//
+// Example:
+//   go::rw_mutex mu;
+//   std::unordered_map<std::string, std::string> cache;  // guarded by mu
+//   std::optional<std::string> get(const std::string& k) {
+//     std::shared_lock lock(mu);
+//     auto it = cache.find(k);
+//     return it == cache.end() ? std::nullopt : std::optional(it->second);
+//   }
+//   void put(std::string k, std::string v) {
+//     std::lock_guard lock(mu);
+//     cache[std::move(k)] = std::move(v);
+//   }
+class rw_mutex {
+ public:
+  rw_mutex() noexcept = default;
+  rw_mutex(const rw_mutex&) = delete;
+  rw_mutex& operator=(const rw_mutex&) = delete;
+
+  // lock locks for writing: it waits for the writer and the readers holding it to leave.
+  void lock(detail::source_location site = detail::source_location::current()) noexcept;
+  bool try_lock() noexcept;
+  // unlock releases the write lock. Throws sync_error if not locked for writing.
+  void unlock();
+
+  // r_lock locks for reading; it waits while a writer holds or waits for the lock.
+  void r_lock(detail::source_location site = detail::source_location::current()) noexcept {
+    if (reader_count_.fetch_add(1, std::memory_order_acquire) < 0) {
+      detail::semacquire(reader_sem_, false, detail::wait_reason::rw_mutex_rlock, site);
+    }
+  }
+  bool try_r_lock() noexcept;
+  // r_unlock undoes one r_lock. Throws sync_error if not locked for reading.
+  void r_unlock() {
+    std::int32_t r = reader_count_.fetch_sub(1, std::memory_order_release) - 1;
+    if (r < 0) r_unlock_slow(r);
+  }
+
+  void lock_shared(detail::source_location site = detail::source_location::current()) noexcept {
+    r_lock(site);
+  }
+  bool try_lock_shared() noexcept { return try_r_lock(); }
+  void unlock_shared() { r_unlock(); }
+
+  // r_locker returns a locker whose lock and unlock are r_lock and r_unlock (Go's RLocker).
+  locker r_locker() noexcept {
+    return locker(
+        this, [](void* p) { static_cast<rw_mutex*>(p)->r_lock(); },
+        [](void* p) { static_cast<rw_mutex*>(p)->r_unlock(); });
+  }
+
+ private:
+  static constexpr std::int32_t max_readers = 1 << 30;
+
+  void r_unlock_slow(std::int32_t r);
+
+  mutex writer_;                           // held while a writer holds or waits for the lock
+  std::atomic<std::int32_t> reader_count_{0};  // readers; minus max_readers once a writer came
+  std::atomic<std::int32_t> reader_wait_{0};   // readers the waiting writer still waits for
+  detail::sema writer_sem_;                // the writer waits here for departing readers
+  detail::sema reader_sem_;                // readers wait here for the writer
+};
+
+// cond is a condition variable (Go's sync.Cond): a rendezvous point for goroutines waiting
+// for or announcing the occurrence of an event. L, a locker (usually a go::mutex), must be
+// held while changing the condition and when calling wait.
+//
+// wait atomically unlocks L and parks the caller; after a signal or broadcast wakes it, it
+// locks L again before returning. Because L is not locked while wait is parked, the caller
+// cannot assume the condition holds when wait returns and waits in a loop (see the example).
+// signal wakes the goroutine that has waited longest, if any; broadcast wakes all waiting
+// goroutines. Neither needs L held. Wakeups are FIFO: a signal never wakes a goroutine whose
+// wait started after the signal (Go's notifyList tickets).
+//
+// L's unlock may block or throw: if it throws (e.g. sync_error for an unlocked go::mutex),
+// wait rethrows without waiting and without locking L, and no signal is lost to it.
+//
+// Example:
+//   go::mutex mu;
+//   go::cond ready(mu);
+//   std::deque<job> queue;  // guarded by mu
+//   job take() {
+//     std::lock_guard lock(mu);
+//     while (queue.empty()) ready.wait();
+//     job j = std::move(queue.front());
+//     queue.pop_front();
+//     return j;
+//   }
+//   void put(job j) {
+//     { std::lock_guard lock(mu); queue.push_back(std::move(j)); }
+//     ready.signal();
+//   }
+class cond {
+ public:
+  explicit cond(locker l) noexcept : L(l) {}
+  cond(const cond&) = delete;
+  cond& operator=(const cond&) = delete;
+  ~cond();
+
+  // L is held while observing or changing the condition (Go's c.L).
+  locker L;
+
+  void wait(detail::source_location site = detail::source_location::current());
+  void signal() noexcept;
+  void broadcast() noexcept;
+
+ private:
+  // Go's notifyList: wait takes ticket wait_++ before unlocking L; notify_ is the next
+  // ticket to wake. src/runtime/cond.cpp has the protocol.
+  std::atomic<std::uint32_t> wait_{0};
+  std::atomic<std::uint32_t> notify_{0};
+  std::atomic<std::uint32_t> lock_{0};
+  void* head_ = nullptr;  // parked waiters, ordered by ticket; guarded by lock_
+  void* tail_ = nullptr;
+};
+
+// once performs exactly one action (Go's sync.Once). call(f) calls f if and only if call is
+// being called for the first time for this once object; every other call blocks until that
+// first f returns, then returns without calling its own f. If f throws, as Go's Once after a
+// panic, once considers it done: the exception propagates from that first call and later
+// calls return without calling their f. f must not call call on the same once (deadlock).
+//
+// Example:
+//   go::once load_once;
+//   config* cfg;
+//   const config& get_config() {
+//     load_once.call([] { cfg = load_config("app.toml"); });
+//     return *cfg;
+//   }
+class once {
+ public:
+  once() noexcept = default;
+  once(const once&) = delete;
+  once& operator=(const once&) = delete;
+
+  template <class F>
+    requires std::invocable<F&&>
+  void call(F&& f) {
+    // The acquire load pairs with the release store after f: a call that sees done sees
+    // everything f did (BM_once_done).
+    if (done_.load(std::memory_order_acquire) != 0) return;
+    call_slow(std::forward<F>(f));
+  }
+
+ private:
+  template <class F>
+  void call_slow(F&& f) {
+    std::lock_guard lock(mutex_);
+    if (done_.load(std::memory_order_relaxed) != 0) return;
+    struct mark_done {
+      std::atomic<std::uint32_t>& done;
+      ~mark_done() { done.store(1, std::memory_order_release); }
+    } on_exit{done_};
+    std::invoke(std::forward<F>(f));
+  }
+
+  std::atomic<std::uint32_t> done_{0};
+  mutex mutex_;
+};
+
 // wait_group waits for a collection of goroutines to finish. add(n) adds n to the counter,
 // done() subtracts one, and wait() blocks until the counter is zero. A counter that goes
 // negative throws sync_error("sync: negative WaitGroup counter"). As in Go, calls to add
-// with a positive delta that start when the counter is zero must happen before wait.
+// with a positive delta that start when the counter is zero must happen before wait; an add
+// caught racing with the wake-up of waiters throws
+// sync_error("sync: WaitGroup misuse: Add called concurrently with Wait"). Both leave the
+// counter unchanged. A wait_group may be reused once the waits of the last round returned.
 //
 // Example:
 //   go::wait_group wg;
@@ -63,8 +395,11 @@ class wait_group {
   }
 
  private:
-  std::atomic<std::int64_t> counter_{0};
-  std::atomic<std::uint32_t> waiting_{0};
+  // state_: the counter (signed) in the high 32 bits, the number of waiters in the low 32,
+  // one word as in Go, so the add that reaches zero learns from its own RMW whether anyone
+  // waits and never touches the object again if not (the last done may race the waiter's
+  // return and the end of the wait_group's life).
+  std::atomic<std::uint64_t> state_{0};
   std::atomic<std::uint32_t> lock_{0};
   void* waiters_ = nullptr;  // detail::waiter list, guarded by lock_
 };

@@ -80,6 +80,7 @@ void park(wait_reason reason, detail::source_location site, void (*unlock)(void*
   }
   g->reason = reason;
   g->wait_site = site;
+  g->wait_since = coarse_nanotime();
   worker* w = current_worker();
   w->park_unlock = unlock;
   w->park_arg = arg;

@@ -37,7 +37,7 @@ struct run_queue {
     std::uint32_t tl = tail.load(std::memory_order_relaxed);
     if (tl - h >= capacity) return false;
     slots[tl % capacity].store(t, std::memory_order_relaxed);
-    tail.store(tl + 1, std::memory_order_seq_cst);
+    tail.store(tl + 1, std::memory_order_release);  // wakep() fences before reading npidle
     return true;
   }
 

@@ -63,7 +63,10 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "platform/context.hpp"
 #include "platform/futex.hpp"
@@ -72,6 +75,7 @@
 namespace go::detail {
 
 int default_max_procs() noexcept;  // procs.cpp
+extern std::atomic<int> runtime_extra_threads;  // traceback.cpp
 void install_overflow_handler(worker* w) noexcept;  // stack.cpp
 
 namespace {
@@ -108,6 +112,11 @@ struct sched_state {
   std::atomic<int> n_free_gs{0};  // written under lock; peeked without it
 
   std::atomic<std::size_t> default_stack{256 * 1024};
+
+  // go::run callers waiting for a main goroutine that has not finished (wait_main adds,
+  // the main goroutine subtracts as it finishes; may dip below 0 briefly).
+  std::atomic<int> main_waiting{0};
+  std::atomic<int> retired_sleeping{0};  // workers beyond GOMAXPROCS, asleep in retire()
   bool debug_migrate = false;
 };
 
@@ -117,6 +126,30 @@ std::once_flag start_once;
 thread_local worker* tls_worker = nullptr;
 
 sched_state& sched() noexcept { return *the_sched.load(std::memory_order_relaxed); }
+
+// All goroutine records (Go's allgs): appended when a record is created, removed when one is
+// deleted (records are pooled, so both are rare). Never destroyed.
+std::mutex allgs_mutex;
+std::vector<goroutine*>& allgs = *new std::vector<goroutine*>;
+
+goroutine* new_goroutine_record() {
+  auto* g = new goroutine;
+  std::lock_guard lk(allgs_mutex);
+  g->allgs_index = allgs.size();
+  allgs.push_back(g);
+  return g;
+}
+
+void delete_goroutine_record(goroutine* g) noexcept {
+  {
+    std::lock_guard lk(allgs_mutex);
+    goroutine* last = allgs.back();
+    allgs[g->allgs_index] = last;
+    last->allgs_index = g->allgs_index;
+    allgs.pop_back();
+  }
+  delete g;
+}
 
 std::uint64_t next_random(std::uint64_t& s) noexcept {
   // xorshift64*
@@ -247,6 +280,9 @@ void signal_worker(worker* w, std::uint32_t bits) noexcept {
 
 // wakep wakes an idle worker to spin, if there is one and nobody spins already.
 void wakep() noexcept {
+  // Pairs with the idle side (find_runnable): our caller published a goroutine with a
+  // release store; the fence orders it before the reads of npidle and nmspinning.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sched().npidle.load(std::memory_order_seq_cst) == 0) return;
   if (sched().nmspinning.load(std::memory_order_seq_cst) != 0) return;
   int expected = 0;
@@ -326,10 +362,11 @@ goroutine* alloc_goroutine(worker* w) {
       return g;
     }
   }
-  return new goroutine;
+  return new_goroutine_record();
 }
 
 void free_goroutine(worker* w, goroutine* g) noexcept {
+  g->state.store(park_dead, std::memory_order_relaxed);
   g->sp = nullptr;
   g->reason = wait_reason::none;
   if (g->tsan_fiber) {
@@ -339,7 +376,7 @@ void free_goroutine(worker* w, goroutine* g) noexcept {
   stack_release(w ? w->stacks : nullptr, g->stk);
   g->stk = {};
   if (!w) {
-    delete g;
+    delete_goroutine_record(g);
     return;
   }
   g->sched_next = w->free_gs;
@@ -373,7 +410,7 @@ void free_goroutine(worker* w, goroutine* g) noexcept {
   while (extra) {
     goroutine* x = extra;
     extra = static_cast<goroutine*>(x->sched_next);
-    delete x;
+    delete_goroutine_record(x);
   }
 }
 
@@ -388,35 +425,26 @@ std::uint64_t new_goroutine_id(worker* w) noexcept {
 
 // --- panics ---
 
-void print_created_by(goroutine* g) noexcept {
-  Dl_info info{};
-  const char* name = "?";
-  char* demangled = nullptr;
-  if (g->spawn_pc && dladdr(g->spawn_pc, &info) && info.dli_sname) {
-    int status = 0;
-    demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
-    name = demangled ? demangled : info.dli_sname;
-  }
-  std::fprintf(stderr, "created by %s in goroutine %llu\n\t(pc %p)\n", name,
-               static_cast<unsigned long long>(g->parent_id), g->spawn_pc);
-  std::free(demangled);
-}
-
 [[noreturn]] void panic(goroutine* g, std::exception_ptr ep) noexcept {
-  const char* what = "unknown exception";
-  std::string text;
+  std::string text = "unknown exception";
   try {
     std::rethrow_exception(ep);
   } catch (const std::exception& e) {
     text = e.what();
-    what = text.c_str();
   } catch (...) {
   }
-  std::fprintf(stderr, "panic: %s\n\ngoroutine %llu [running]:\n", what, static_cast<unsigned long long>(g->id));
-  print_created_by(g);
+  std::ostringstream out;
+  out << "panic: " << text << "\n\n";
+  print_goroutine(out, g, true);
+  out << "\n";
+  dump_all(out);
+  std::string s = out.str();
+  std::fwrite(s.data(), 1, s.size(), stderr);
   std::fflush(stderr);
   std::abort();
 }
+
+void finish_switch(worker* w) noexcept;
 
 std::size_t heap_closure_align(std::size_t align) noexcept { return std::max<std::size_t>(align, 16); }
 
@@ -428,6 +456,7 @@ void free_closure(goroutine* g) noexcept {
 extern "C" void goroutine_main(void* arg) {
   auto* g = static_cast<goroutine*>(arg);
   platform::asan_finish_switch(nullptr);
+  finish_switch(current_worker());
   try {
     g->ops->invoke(g->closure);
   } catch (...) {
@@ -439,24 +468,61 @@ extern "C" void goroutine_main(void* arg) {
   __builtin_unreachable();
 }
 
-// --- the scheduler loop (g0) ---
+// --- switching ---
+//
+// A goroutine leaves the CPU through switch_out: it saves its C++ runtime state (exception
+// globals, errno), records itself in w->switched_from with the action it wants (park, yield,
+// exit), and switches either straight to the next goroutine of its worker's local queue or,
+// when that is empty (or timers, the global queue or the inbox need attention), to the
+// worker's scheduler stack. Whoever resumes next, a goroutine or g0, first calls
+// finish_switch, which performs the action now that the old goroutine is off its stack:
+// park's unlock and the running -> parked CAS (park.cpp), yield's requeue, exit's free.
+// One switch per hand-off instead of two (goroutine -> g0 -> goroutine).
 
 void execute(worker* w, goroutine* g) noexcept;
+void check_dead() noexcept;
 
-// Finishes what the goroutine that just switched out asked for. Returns a goroutine to
-// run at once (a park that lost its race with a wake), or null.
-goroutine* after_switch(worker* w, goroutine* g) noexcept {
+// Makes g the worker's current goroutine: state, first-run stack and context, C++ state.
+void prepare(worker* w, goroutine* g) noexcept {
+  // Woken (or new): now running. A goroutine resuming from a yield stays as it was: running,
+  // or notified by a wake that arrived meanwhile, which its next park must still see.
+  std::uint32_t runnable = park_runnable;
+  g->state.compare_exchange_strong(runnable, park_running, std::memory_order_acq_rel);
+  g->last_worker = w;
+  w->current.store(g, std::memory_order_relaxed);
+  if (!g->sp) {
+    if (!g->stk.base) {
+      g->stk = stack_take(w->stacks);
+      if (!g->stk.base) {
+        std::fprintf(stderr, "goroutine %llu: ", static_cast<unsigned long long>(g->id));
+        fatal("out of memory for goroutine stacks");
+      }
+    }
+    if constexpr (platform::asan) platform::asan_unpoison(g->stk.base, g->stk.size);
+    g->sp = platform::make_context(g->stk.top(), &goroutine_main, g);
+    if constexpr (platform::tsan) g->tsan_fiber = platform::tsan_create_fiber();
+  }
+  std::memcpy(w->eh_globals, &g->eh, sizeof(eh_state));
+  errno = g->saved_errno;
+}
+
+// Performs what the goroutine that just switched out asked for (see above). Returns that
+// goroutine if it must run again at once (a park that lost its race with a wake), else null.
+goroutine* finish_pending(worker* w) noexcept {
+  goroutine* g = w->switched_from;
+  if (!g) return nullptr;
+  w->switched_from = nullptr;
   switch (w->action) {
     case switch_action::park: {
       if (w->park_unlock) w->park_unlock(w->park_arg);
       std::uint32_t expected = park_running;
       if (g->state.compare_exchange_strong(expected, park_parked, std::memory_order_acq_rel)) return nullptr;
       // Woken before it was off its stack: it runs again.
-      g->state.store(park_running, std::memory_order_relaxed);
+      g->state.store(park_runnable, std::memory_order_relaxed);
       return g;
     }
     case switch_action::yield:
-      if (debug_migrate()) {
+      if (sched().debug_migrate) {
         ready(g, false);
       } else if (sched().global_size.load(std::memory_order_relaxed) > 0) {
         global_put(g);
@@ -474,35 +540,56 @@ goroutine* after_switch(worker* w, goroutine* g) noexcept {
   return nullptr;
 }
 
+// A goroutine that resumed: finish the switch that brought it here.
+void finish_switch(worker* w) noexcept {
+  if (goroutine* again = finish_pending(w)) runq_put(w, again, true);
+}
+
+// pop_local takes the next goroutine from w's own queue, applying the time slice of the
+// `next` slot. Null if the queue is empty.
+task* pop_local(worker* w) noexcept {
+  for (;;) {
+    bool from_next = false;
+    task* t = w->runq.pop(&from_next);
+    if (!t) return nullptr;
+    if (!from_next) {
+      w->next_streak = 0;
+      return t;
+    }
+    // `next` inherits the time slice; a pair handing off to each other gets 10 ms.
+    if (++w->next_streak % 64 != 0) return t;
+    std::int64_t now = coarse_now();
+    if (w->next_streak == 64) w->slice_start = now;
+    if (now - w->slice_start < 10'000'000) return t;
+    w->next_streak = 0;
+    runq_put_tail(w, t);
+    bool ignored;
+    if (task* head = w->runq.pop(&ignored)) return head;
+    // thieves took everything, t included: look again
+  }
+}
+
+// The goroutine a switching goroutine may hand the CPU to directly, or null when the
+// scheduler loop must run (it checks timers, the global queue, the inbox, and sleeps).
+goroutine* next_direct(worker* w) noexcept {
+  if (sched().debug_migrate) return nullptr;
+  if (w->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX) return nullptr;
+  if (w->inbox.load(std::memory_order_relaxed)) return nullptr;
+  if (++w->sched_tick % 61 == 0) return nullptr;
+  if (w->id >= sched().nprocs.load(std::memory_order_relaxed)) return nullptr;
+  return static_cast<goroutine*>(pop_local(w));
+}
+
 void execute(worker* w, goroutine* g) noexcept {
   for (;;) {
-    g->state.store(park_running, std::memory_order_relaxed);
-    g->last_worker = w;
-    w->current = g;
-    if (!g->sp) {
-      if (!g->stk.base) {
-        g->stk = stack_take(w->stacks);
-        if (!g->stk.base) {
-          std::fprintf(stderr, "goroutine %llu: ", static_cast<unsigned long long>(g->id));
-          fatal("out of memory for goroutine stacks");
-        }
-      }
-      if constexpr (platform::asan) platform::asan_unpoison(g->stk.base, g->stk.size);
-      g->sp = platform::make_context(g->stk.top(), &goroutine_main, g);
-      if constexpr (platform::tsan) g->tsan_fiber = platform::tsan_create_fiber();
-    }
-    std::memcpy(w->eh_globals, &g->eh, sizeof(eh_state));
-    errno = g->saved_errno;
-    w->action = switch_action::none;
+    prepare(w, g);
     platform::tsan_switch_to(g->tsan_fiber);
     platform::asan_start_switch(&w->asan_fake_stack, g->stk.base, g->stk.size);
     platform::switch_context(&w->g0_sp, g->sp);
     platform::asan_finish_switch(w->asan_fake_stack);
-    g->saved_errno = errno;
-    std::memcpy(&g->eh, w->eh_globals, sizeof(eh_state));
     std::memset(static_cast<void*>(w->eh_globals), 0, sizeof(eh_state));
-    w->current = nullptr;
-    goroutine* again = after_switch(w, g);
+    w->current.store(nullptr, std::memory_order_relaxed);
+    goroutine* again = finish_pending(w);
     if (!again) return;
     g = again;
   }
@@ -536,6 +623,12 @@ task* steal_work(worker* w) noexcept {
         // Give a busy owner a moment to run its own `next` first (Go sleeps 3us).
         for (int i = 0; i < 20; ++i) platform::cpu_relax();
       }
+      if (last && v->inbox.load(std::memory_order_relaxed) && v->current.load(std::memory_order_relaxed)) {
+        // Debug migration: the owner is busy (maybe with a goroutine that never yields);
+        // take what was sent to it rather than strand it. The goroutine may then run on the
+        // worker it came from: progress over the debug guarantee.
+        if (task* t = take_inbox(v)) return t;
+      }
       std::uint32_t tail = w->runq.tail.load(std::memory_order_relaxed);
       task* batch[run_queue::capacity / 2];
       std::uint32_t got = v->runq.grab(batch, last);
@@ -555,6 +648,7 @@ bool any_work_anywhere() noexcept {
   for (int i = 0; i < n; ++i) {
     worker* v = sched().workers[i].load(std::memory_order_acquire);
     if (v && !v->runq.empty()) return true;
+    if (v && v->inbox.load(std::memory_order_seq_cst) && v->current.load(std::memory_order_relaxed)) return true;
   }
   return false;
 }
@@ -566,11 +660,13 @@ void retire(worker* w) noexcept {
   while (task* t = w->runq.pop(&from_next)) global_put(t);
   while (task* t = take_inbox(w)) global_put(t);
   wakep();
+  sched().retired_sleeping.fetch_add(1);
   while (w->id >= sched().nprocs.load(std::memory_order_acquire)) {
     w->wake_word.store(0, std::memory_order_relaxed);
     if (w->id < sched().nprocs.load(std::memory_order_acquire)) break;
     platform::futex_wait(&w->wake_word, 0);
   }
+  sched().retired_sleeping.fetch_sub(1);
 }
 
 // sleep_idle blocks an idle worker (already on the idle list, not spinning) until it is
@@ -579,6 +675,7 @@ void sleep_idle(worker* w) noexcept {
   for (;;) {
     std::uint32_t bits = w->wake_word.exchange(0, std::memory_order_acquire);
     if (bits & (wake_spinning | wake_inbox)) break;  // taken off the idle list by the waker
+    if (bits & wake_poke) check_dead();
     worker* none = nullptr;
     bool waiter = sched().timer_waiter.load() == w || sched().timer_waiter.compare_exchange_strong(none, w);
     std::int64_t deadline = INT64_MAX;
@@ -606,6 +703,36 @@ void sleep_idle(worker* w) noexcept {
   release_timer_role(w);
 }
 
+int process_threads() noexcept {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  int n = -1;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "Threads:", 8) == 0) n = std::atoi(line + 8);
+  }
+  std::fclose(f);
+  return n;
+}
+
+// check_dead is Go's checkdead: called by a worker about to sleep. It reports a deadlock only
+// when it is certain: go::run's thread is waiting for main, every worker is idle, no timer is
+// pending, nothing is runnable, and no thread exists besides the workers, go::run's thread and
+// the runtime's own: then nothing can ever wake a goroutine. Any other thread could still call
+// into the runtime (send on a channel, close it), so its mere existence disables the check.
+void check_dead() noexcept {
+  if (sched().main_waiting.load() <= 0) return;
+  int workers = sched().nworkers.load();
+  if (sched().npidle.load() + sched().retired_sleeping.load() != workers) return;
+  if (earliest_timer() != INT64_MAX || any_work_anywhere()) return;
+  for (int i = 0; i < workers; ++i) {
+    if (worker_at(i)->inbox.load()) return;
+  }
+  int expected = workers + sched().main_waiting.load() + runtime_extra_threads.load();  // + go::run's threads
+  if (process_threads() != expected) return;
+  fatal_with_dump("all goroutines are asleep - deadlock!");
+}
+
 task* find_runnable(worker* w) noexcept {
   for (;;) {
     if (w->id >= sched().nprocs.load(std::memory_order_relaxed)) {
@@ -622,23 +749,7 @@ task* find_runnable(worker* w) noexcept {
       std::lock_guard lk(sched().lock);
       if (task* t = global_pop_locked()) return t;
     }
-    bool from_next = false;
-    if (task* t = w->runq.pop(&from_next)) {
-      if (!from_next) {
-        w->next_streak = 0;
-        return t;
-      }
-      // `next` inherits the time slice; a pair handing off to each other gets 10 ms.
-      if (++w->next_streak % 64 != 0) return t;
-      std::int64_t now = coarse_now();
-      if (w->next_streak == 64) w->slice_start = now;
-      if (now - w->slice_start < 10'000'000) return t;
-      w->next_streak = 0;
-      runq_put_tail(w, t);
-      bool ignored;
-      if (task* head = w->runq.pop(&ignored)) return head;
-      continue;  // thieves took everything, t included
-    }
+    if (task* t = pop_local(w)) return t;
     if (sched().global_size.load(std::memory_order_relaxed) > 0) {
       std::lock_guard lk(sched().lock);
       if (task* t = global_get_locked(w)) return t;
@@ -688,6 +799,7 @@ task* find_runnable(worker* w) noexcept {
         continue;
       }
     }
+    check_dead();
     // Idle: give surplus pooled stacks back to the kernel (Go's scavenger), off the
     // critical path of the goroutines that freed them.
     stack_trim([] { return any_work_anywhere(); });
@@ -758,7 +870,7 @@ __attribute__((noinline)) worker* current_worker() noexcept { return tls_worker;
 
 __attribute__((noinline)) goroutine* current_goroutine() noexcept {
   worker* w = tls_worker;
-  return w ? w->current : nullptr;
+  return w ? w->current.load(std::memory_order_relaxed) : nullptr;
 }
 
 void ensure_started() noexcept {
@@ -768,7 +880,13 @@ void ensure_started() noexcept {
 
 int worker_count() noexcept { return sched().nworkers.load(std::memory_order_acquire); }
 worker* worker_at(int i) noexcept { return sched().workers[i].load(std::memory_order_acquire); }
-bool debug_migrate() noexcept { return sched().debug_migrate; }
+
+std::int64_t coarse_nanotime() noexcept { return coarse_now(); }
+
+void for_each_goroutine(void (*f)(goroutine* g, void* arg), void* arg) {
+  std::lock_guard lk(allgs_mutex);
+  for (goroutine* g : allgs) f(g, arg);
+}
 
 std::int64_t nanotime() noexcept {
   timespec ts;
@@ -801,6 +919,7 @@ void ready(task* t, bool next) noexcept {
       was_idle = idle_remove_locked(target);
     }
     if (was_idle) signal_worker(target, wake_inbox);
+    else wakep();  // a busy target may never get to it: let a spinner steal it
     return;
   }
   if (w && w->id < sched().nprocs.load(std::memory_order_relaxed)) {
@@ -813,7 +932,6 @@ void ready(task* t, bool next) noexcept {
 
 void switch_to_scheduler(goroutine* g, switch_action action) noexcept {
   worker* w = current_worker();
-  w->action = action;
   // An unguarded stack (beyond the map-count budget) is checked at every park: if the
   // stack pointer is below its base, the goroutine has overflowed into its neighbour.
   char* sp_now = static_cast<char*>(__builtin_frame_address(0));
@@ -822,11 +940,24 @@ void switch_to_scheduler(goroutine* g, switch_action action) noexcept {
                  static_cast<unsigned long long>(g->id), g->stk.size);
     std::abort();
   }
-  platform::tsan_switch_to(w->tsan_fiber);
-  platform::asan_start_switch(action == switch_action::exit ? nullptr : &g->asan_fake_stack,
-                              w->g0_stack_bottom, w->g0_stack_size);
-  platform::switch_context(&g->sp, w->g0_sp);
+  w->action = action;
+  w->switched_from = g;
+  g->saved_errno = errno;
+  std::memcpy(&g->eh, w->eh_globals, sizeof(eh_state));
+  void** fake_stack = action == switch_action::exit ? nullptr : &g->asan_fake_stack;
+  if (goroutine* next = next_direct(w)) {
+    prepare(w, next);
+    platform::tsan_switch_to(next->tsan_fiber);
+    platform::asan_start_switch(fake_stack, next->stk.base, next->stk.size);
+    platform::switch_context(&g->sp, next->sp);
+  } else {
+    platform::tsan_switch_to(w->tsan_fiber);
+    platform::asan_start_switch(fake_stack, w->g0_stack_bottom, w->g0_stack_size);
+    platform::switch_context(&g->sp, w->g0_sp);
+  }
+  // Resumed, maybe on another worker: finish the switch that brought us back.
   platform::asan_finish_switch(g->asan_fake_stack);
+  finish_switch(current_worker());
 }
 
 void add_timer(timer* t) noexcept {
@@ -870,8 +1001,8 @@ void fatal(const char* msg) noexcept {
 
 bool in_goroutine() noexcept { return current_goroutine() != nullptr; }
 
-void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align, const closure_ops* ops,
-                    void** storage) {
+__attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
+                                              const closure_ops* ops, void** storage) {
   ensure_started();
   worker* w = current_worker();
   stack stk;
@@ -901,7 +1032,7 @@ void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
   g->ops = ops;
   g->id = new_goroutine_id(w);
   g->spawn_pc = __builtin_return_address(0);
-  goroutine* parent = w ? w->current : nullptr;
+  goroutine* parent = w ? w->current.load(std::memory_order_relaxed) : nullptr;
   g->parent_id = parent ? parent->id : 0;
   g->eh = {};
   g->saved_errno = 0;
@@ -925,10 +1056,23 @@ void start_goroutine(void* p) noexcept {
 }
 
 void wait_main(std::atomic<std::uint32_t>* done) noexcept {
+  sched().main_waiting.fetch_add(1);
+  // A worker may have gone idle (and skipped the deadlock check) before we counted
+  // ourselves: poke one so the check runs with us counted.
+  {
+    worker* idle;
+    {
+      std::lock_guard lk(sched().lock);
+      idle = sched().idle;
+    }
+    if (idle) signal_worker(idle, wake_poke);
+  }
   while (done->load(std::memory_order_acquire) == 0) platform::futex_wait(done, 0);
 }
 
 void mark_main_done(std::atomic<std::uint32_t>* done) noexcept {
+  // main is finishing: from now on all goroutines blocked is not a deadlock (Go exits).
+  sched().main_waiting.fetch_sub(1);
   done->store(1, std::memory_order_release);
   platform::futex_wake(done, 1);
 }

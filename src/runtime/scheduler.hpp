@@ -6,7 +6,10 @@
 #include <cstdint>
 #include "go/detail/source_location.hpp"
 
+#include <iosfwd>
+
 #include "go/detail/park.hpp"
+#include "go/detail/source_location.hpp"
 #include "go/runtime.hpp"
 #include "runtime/lock.hpp"
 #include "runtime/runq.hpp"
@@ -19,7 +22,7 @@ namespace go::detail {
 enum class parker_kind : std::uint8_t { goroutine, thread };
 
 // park_state of a goroutine (see park.cpp for the protocol).
-enum : std::uint32_t { park_running = 0, park_parked = 1, park_notified = 2, park_runnable = 3 };
+enum : std::uint32_t { park_running = 0, park_parked = 1, park_notified = 2, park_runnable = 3, park_dead = 4 };
 
 struct parker {
   parker_kind kind;
@@ -60,9 +63,10 @@ struct goroutine : task {
   // Diagnostics: why and where it is blocked, since when, who created it.
   wait_reason reason = wait_reason::none;
   detail::source_location wait_site;
-  std::int64_t wait_since = 0;
-  void* spawn_pc = nullptr;
+  std::int64_t wait_since = 0;  // coarse nanotime at the park
+  void* spawn_pc = nullptr;  // in the function that called go::spawn
   std::uint64_t parent_id = 0;
+  std::size_t allgs_index = 0;  // position in the registry of all goroutines
 
   eh_state eh;
   int saved_errno = 0;
@@ -76,12 +80,13 @@ enum class switch_action : std::uint8_t { none, park, yield, exit };
 
 struct worker {
   int id = 0;
-  goroutine* current = nullptr;
+  std::atomic<goroutine*> current{nullptr};  // written by the owner; read by thieves and dumps
   void* g0_sp = nullptr;
   run_queue runq;
   timer_heap timers;
 
   switch_action action = switch_action::none;
+  goroutine* switched_from = nullptr;  // the goroutine whose switch_out is not finished
   void (*park_unlock)(void*) = nullptr;
   void* park_arg = nullptr;
 
@@ -122,7 +127,18 @@ void ready(task* t, bool next) noexcept;
 // Switch from the running goroutine to its worker's scheduler, which performs `action`.
 void switch_to_scheduler(goroutine* g, switch_action action) noexcept;
 
-std::int64_t nanotime() noexcept;  // steady_clock, in nanoseconds
+std::int64_t nanotime() noexcept;         // steady_clock, in nanoseconds
+std::int64_t coarse_nanotime() noexcept;  // the same, at clock-tick resolution, cheaper
+
+// Every goroutine record that exists (live or pooled), for dumps. Calls f(g) under a lock;
+// f must not block or spawn.
+void for_each_goroutine(void (*f)(goroutine* g, void* arg), void* arg);
+
+// traceback.cpp: one goroutine in Go's format, and the whole dump.
+void print_goroutine(std::ostream& out, goroutine* g, bool running_here);
+void dump_all(std::ostream& out);
+// Writes the fatal message and the dump to stderr and exits with status 2 (Go's throw).
+[[noreturn]] void fatal_with_dump(const char* msg) noexcept;
 
 // The runtime's global state, created on first use and never destroyed (goroutines may
 // still run while static destructors do).
@@ -136,6 +152,5 @@ void add_timer(timer* t) noexcept;
 bool remove_timer(timer* t) noexcept;  // true if it was pending
 
 [[noreturn]] void fatal(const char* msg) noexcept;
-bool debug_migrate() noexcept;
 
 }  // namespace go::detail

@@ -1,11 +1,18 @@
-// go::wait_group (Go's sync.WaitGroup).
+// go::wait_group (Go's sync.WaitGroup, sync/waitgroup.go).
 //
-// counter_ is the count. waiting_ counts goroutines between announcing they will wait and
-// being woken; waiters_ is their list, guarded by lock_. wait() announces itself
-// (waiting_++) under the lock and only then rereads the counter; add() that brings the
-// counter to zero reads waiting_ after its update and, if anyone waits, takes the lock and
-// wakes them all. Both sides are sequentially consistent, so either wait() sees zero or
-// add() sees the waiter: no lost wake-up.
+// state_ holds the counter v (high 32 bits, signed) and the number of waiters w (low 32
+// bits) in one word; waiters_ lists the parked waiters, guarded by lock_.
+// - wait() returns at once if v == 0. Otherwise, under lock_, it increments w with a CAS
+//   that requires v != 0, queues itself and parks (park releases lock_ off its stack). So
+//   under lock_, w equals the length of waiters_.
+// - add(delta) updates v with one RMW and learns w from it. If v > 0 or w == 0 it returns
+//   without touching the object again: a waiter that sees v == 0 may return and end the
+//   wait_group's life at once (the usual `wg.done()` as a goroutine's last act). Otherwise
+//   it set v to zero with waiters present: no wait() can add itself now (v == 0), so under
+//   lock_ it takes the whole list, resets the state to 0 and wakes them after unlocking.
+//   Waiters cannot return before that wake, so the object outlives the add.
+// Memory order: every add is an acq_rel RMW on state_, so the adds before the one that
+// reaches zero happen before a wait that reads zero (acquire) or is woken by it.
 #include "go/sync.hpp"
 #include "runtime/lock.hpp"
 #include "runtime/waiter.hpp"
@@ -14,17 +21,36 @@ namespace go {
 
 using namespace detail;
 
+namespace {
+
+constexpr std::int32_t counter_of(std::uint64_t state) noexcept {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(state >> 32));
+}
+constexpr std::uint32_t waiters_of(std::uint64_t state) noexcept { return static_cast<std::uint32_t>(state); }
+constexpr std::uint64_t counter_delta(int delta) noexcept {
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)) << 32;
+}
+
+}  // namespace
+
 void wait_group::add(int delta) {
-  std::int64_t v = counter_.fetch_add(delta, std::memory_order_seq_cst) + delta;
+  std::uint64_t state = state_.fetch_add(counter_delta(delta), std::memory_order_acq_rel) + counter_delta(delta);
+  std::int32_t v = counter_of(state);
+  std::uint32_t w = waiters_of(state);
   if (v < 0) {
-    counter_.fetch_sub(delta, std::memory_order_relaxed);
+    state_.fetch_sub(counter_delta(delta), std::memory_order_relaxed);
     throw sync_error("sync: negative WaitGroup counter");
   }
-  if (v > 0 || waiting_.load(std::memory_order_seq_cst) == 0) return;
+  if (w != 0 && delta > 0 && v == delta) {
+    // The counter was zero with waiters not yet woken: this add races their wake-up.
+    state_.fetch_sub(counter_delta(delta), std::memory_order_relaxed);
+    throw sync_error("sync: WaitGroup misuse: Add called concurrently with Wait");
+  }
+  if (v > 0 || w == 0) return;
   detail::lock(lock_);
   auto* list = static_cast<waiter*>(waiters_);
   waiters_ = nullptr;
-  waiting_.store(0, std::memory_order_relaxed);
+  state_.store(0, std::memory_order_relaxed);
   detail::unlock(lock_);
   while (list) {
     waiter* next = list->next;  // read before the wake: the waiter's frame may vanish after
@@ -33,21 +59,22 @@ void wait_group::add(int delta) {
   }
 }
 
-void wait_group::wait(detail::source_location site) noexcept {
-  if (counter_.load(std::memory_order_seq_cst) == 0) return;
+void wait_group::wait(source_location site) noexcept {
+  if (counter_of(state_.load(std::memory_order_acquire)) == 0) return;
   detail::lock(lock_);
-  waiting_.fetch_add(1, std::memory_order_seq_cst);
-  if (counter_.load(std::memory_order_seq_cst) == 0) {
-    waiting_.fetch_sub(1, std::memory_order_relaxed);
-    detail::unlock(lock_);
-    return;
-  }
+  std::uint64_t state = state_.load(std::memory_order_acquire);
+  do {
+    if (counter_of(state) == 0) {
+      detail::unlock(lock_);
+      return;
+    }
+  } while (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel, std::memory_order_acquire));
   waiter self;
   self.who = current_parker();
   self.next = static_cast<waiter*>(waiters_);
   waiters_ = &self;
-  park(wait_reason::wait_group_wait, site, [](void* l) { detail::unlock(*static_cast<std::atomic<std::uint32_t>*>(l)); },
-       &lock_);
+  park(wait_reason::wait_group_wait, site,
+       [](void* l) { detail::unlock(*static_cast<std::atomic<std::uint32_t>*>(l)); }, &lock_);
 }
 
 }  // namespace go

@@ -1,0 +1,141 @@
+// go::cond (Go's sync.Cond) and its notify list (Go's notifyList, runtime/sema.go).
+//
+// Tickets. wait_ is the next ticket to hand out, notify_ the next ticket to notify; tickets
+// in [notify_, wait_) belong to goroutines inside wait() that have not been notified. wait()
+// takes its ticket before it unlocks L, so a signal issued after that unlock (by whoever
+// locks L next) is owed to it, whether or not it has parked yet. Then, under lock_, it
+// either finds its ticket already notified and returns at once, or queues itself and parks
+// (park releases lock_ once the goroutine is off its stack). Nothing that can wake it is
+// published before that park, so L's unlock may itself block or yield.
+//
+// signal, under lock_, advances notify_ by one and wakes the queued waiter holding that
+// ticket; if none is queued, its holder is between taking the ticket and queueing, and will
+// see the ticket notified and not park. broadcast sets notify_ = wait_ and wakes every
+// queued waiter. Both first compare wait_ and notify_ without the lock and return if equal:
+// a waiter whose ticket-taking happened before the call (as it does when the caller holds L
+// or locked it after the waiter unlocked it) is seen by those loads.
+//
+// A ticket whose wait() threw (L's unlock threw) is cancelled so it cannot absorb a signal:
+// if it was already notified, the notification is passed on with signal(); otherwise a
+// heap-allocated tombstone (who == nullptr) is queued under that ticket, and signal skips
+// it to the next ticket. Only this error path allocates.
+//
+// The queue is ordered by arrival, which is ticket order except for waiters that took
+// tickets concurrently; signal searches it for its ticket. lock_ is a leaf lock.
+#include <new>
+
+#include "go/sync.hpp"
+#include "runtime/lock.hpp"
+
+namespace go {
+
+using namespace detail;
+
+namespace {
+
+struct cond_waiter {
+  parker* who;  // null: a cancelled ticket's tombstone, on the heap
+  std::uint32_t ticket;
+  cond_waiter* next = nullptr;
+};
+
+// before reports whether ticket a comes before ticket b (tickets wrap around).
+bool before(std::uint32_t a, std::uint32_t b) noexcept { return static_cast<std::int32_t>(a - b) < 0; }
+
+void unlock_word(void* word) noexcept { detail::unlock(*static_cast<std::atomic<std::uint32_t>*>(word)); }
+
+void queue_push(void*& head, void*& tail, cond_waiter* w) noexcept {
+  if (!head) head = w;
+  else static_cast<cond_waiter*>(tail)->next = w;
+  tail = w;
+}
+
+// queue_take unlinks and returns the waiter holding ticket t, or null.
+cond_waiter* queue_take(void*& head, void*& tail, std::uint32_t t) noexcept {
+  cond_waiter* prev = nullptr;
+  for (auto* w = static_cast<cond_waiter*>(head); w; prev = w, w = w->next) {
+    if (w->ticket != t) continue;
+    if (prev) prev->next = w->next;
+    else head = w->next;
+    if (tail == w) tail = prev;
+    w->next = nullptr;
+    return w;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+cond::~cond() {
+  // Only tombstones can be left (destroying a cond that goroutines wait on is undefined).
+  for (auto* w = static_cast<cond_waiter*>(head_); w;) {
+    auto* next = w->next;
+    if (!w->who) delete w;
+    w = next;
+  }
+}
+
+void cond::wait(source_location site) {
+  std::uint32_t ticket = wait_.fetch_add(1, std::memory_order_seq_cst);
+  try {
+    L.unlock();
+  } catch (...) {
+    detail::lock(lock_);
+    if (before(ticket, notify_.load(std::memory_order_relaxed))) {
+      detail::unlock(lock_);
+      signal();  // the notification meant for us goes to the next waiter
+    } else {
+      if (auto* tomb = new (std::nothrow) cond_waiter{nullptr, ticket}) queue_push(head_, tail_, tomb);
+      // Out of memory: the ticket stays owed and absorbs one signal.
+      detail::unlock(lock_);
+    }
+    throw;
+  }
+  detail::lock(lock_);
+  if (before(ticket, notify_.load(std::memory_order_relaxed))) {
+    detail::unlock(lock_);  // notified between our unlock of L and here
+  } else {
+    cond_waiter self{current_parker(), ticket};
+    queue_push(head_, tail_, &self);
+    park(wait_reason::cond_wait, site, unlock_word, &lock_);
+  }
+  L.lock();
+}
+
+void cond::signal() noexcept {
+  if (wait_.load(std::memory_order_seq_cst) == notify_.load(std::memory_order_seq_cst)) return;
+  detail::lock(lock_);
+  for (;;) {
+    std::uint32_t t = notify_.load(std::memory_order_relaxed);
+    if (t == wait_.load(std::memory_order_relaxed)) break;  // nobody new since the last notify
+    notify_.store(t + 1, std::memory_order_relaxed);
+    cond_waiter* w = queue_take(head_, tail_, t);
+    if (!w) break;  // t's holder has not queued yet: it will see t notified and not park
+    if (!w->who) {
+      delete w;  // a cancelled ticket: notify the next one instead
+      continue;
+    }
+    parker* who = w->who;  // read before the wake: w's frame may be gone after it
+    detail::unlock(lock_);
+    wake(who);
+    return;
+  }
+  detail::unlock(lock_);
+}
+
+void cond::broadcast() noexcept {
+  if (wait_.load(std::memory_order_seq_cst) == notify_.load(std::memory_order_seq_cst)) return;
+  detail::lock(lock_);
+  auto* list = static_cast<cond_waiter*>(head_);
+  head_ = tail_ = nullptr;
+  notify_.store(wait_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  detail::unlock(lock_);
+  while (list) {
+    cond_waiter* next = list->next;  // read before the wake
+    if (list->who) wake(list->who);
+    else delete list;
+    list = next;
+  }
+}
+
+}  // namespace go

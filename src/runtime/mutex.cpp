@@ -1,0 +1,214 @@
+// go::mutex (Go's sync.Mutex, sync/mutex.go) and the parking semaphore under it and under
+// go::rw_mutex (Go's runtime sema, runtime/sema.go).
+//
+// Semaphore (detail::sema). `count` is the number of permits; `nwait` counts waiters that
+// are queued or hold `lock` while about to recheck `count`; the queue holds detail::waiter
+// objects on the parked goroutines' stacks, guarded by `lock` (a runtime lock, never held
+// across anything that blocks). Invariant: while `lock` is held and nobody inside it is
+// between nwait++ and its recheck, nwait equals the queue length.
+// - semacquire: take a permit without the lock if there is one; otherwise, under the lock,
+//   nwait++, then recheck count (and leave if a permit came), else queue and park; park
+//   releases the lock once the goroutine is off its stack. A woken waiter owns a permit
+//   only if the releaser handed it one (waiter::success); otherwise it competes for one
+//   again. (mutex waiters woken without the lock call again with lifo, to keep their place.)
+// - semrelease: count++, then read nwait; if zero, nobody can be left sleeping. Both sides
+//   are sequentially consistent (a Dekker pair), so either the acquirer's recheck sees the
+//   permit or the releaser sees the waiter. Otherwise it dequeues the front waiter under
+//   the lock, and after releasing it wakes it (reading waiter::who first: the waiter's frame
+//   may be gone once it runs). With handoff it first takes the permit for the waiter, and a
+//   goroutine releaser then yields so the new owner runs at once (Go's semrelease handoff).
+//
+// Mutex state word (mutex::state_): locked | woken | starving | waiters << 3, exactly Go's.
+// - woken: a waiter has been woken (or a spinner has announced itself) and is competing for
+//   the lock, so unlock need not wake another. At most one such waiter at a time.
+// - In normal mode, unlock clears `locked` and, if there are waiters and nobody is woken,
+//   takes one off the count, sets woken and releases the semaphore; the woken waiter then
+//   races new arrivals with a CAS on the word, as a newcomer would.
+// - A waiter that has waited over 1 ms (starvation_threshold) sets `starving` with its next
+//   CAS. In starvation mode arrivals never take the lock and queue at the back; unlock
+//   leaves `locked` clear and hands the semaphore's permit to the front waiter, which then
+//   sets `locked`, takes itself off the count and, if it is the last waiter or waited less
+//   than 1 ms, clears `starving`.
+// - Lock order: a mutex's state word is never held; its sema lock is a leaf.
+#include <thread>
+
+#include "go/sync.hpp"
+#include "runtime/lock.hpp"
+#include "runtime/scheduler.hpp"
+#include "runtime/waiter.hpp"
+
+namespace go {
+
+using namespace detail;
+
+namespace {
+
+// Behaviour at the time of writing, Go's values: 4 rounds of 30 pauses before parking.
+constexpr int active_spin = 4;
+constexpr int active_spin_pauses = 30;
+constexpr std::int64_t starvation_threshold_ns = 1'000'000;
+
+bool can_acquire(std::atomic<std::uint32_t>& count) noexcept {
+  std::uint32_t v = count.load(std::memory_order_seq_cst);
+  while (v != 0) {
+    if (count.compare_exchange_weak(v, v - 1, std::memory_order_seq_cst)) return true;
+  }
+  return false;
+}
+
+void queue_push(sema& s, waiter* w, bool front) noexcept {
+  w->next = nullptr;
+  auto* head = static_cast<waiter*>(s.head);
+  if (!head) {
+    s.head = s.tail = w;
+  } else if (front) {
+    w->next = head;
+    s.head = w;
+  } else {
+    static_cast<waiter*>(s.tail)->next = w;
+    s.tail = w;
+  }
+}
+
+waiter* queue_pop(sema& s) noexcept {
+  auto* w = static_cast<waiter*>(s.head);
+  if (!w) return nullptr;
+  s.head = w->next;
+  if (!s.head) s.tail = nullptr;
+  w->next = nullptr;
+  return w;
+}
+
+void unlock_word(void* word) noexcept { detail::unlock(*static_cast<std::atomic<std::uint32_t>*>(word)); }
+
+// can_spin: spinning pays only if the holder may be running on another CPU right now and
+// nothing else waits to run on our worker (Go's sync_runtime_canSpin, minus its idle-P
+// count). A plain thread asks the hardware, so that a program without goroutines does not
+// start the scheduler here.
+bool can_spin(int iter) noexcept {
+  if (iter >= active_spin) return false;
+  worker* w = current_worker();
+  if (!w) {
+    static const bool multicore = std::thread::hardware_concurrency() > 1;
+    return multicore;
+  }
+  return max_procs() > 1 && w->runq.empty();
+}
+
+void spin() noexcept {
+  for (int i = 0; i < active_spin_pauses; ++i) platform::cpu_relax();
+}
+
+}  // namespace
+
+namespace detail {
+
+void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) noexcept {
+  if (can_acquire(s.count)) return;
+  waiter self;
+  self.who = current_parker();
+  for (;;) {
+    detail::lock(s.lock);
+    s.nwait.fetch_add(1, std::memory_order_seq_cst);
+    if (can_acquire(s.count)) {
+      s.nwait.fetch_sub(1, std::memory_order_relaxed);
+      detail::unlock(s.lock);
+      return;
+    }
+    self.success = false;
+    queue_push(s, &self, lifo);
+    park(reason, site, unlock_word, &s.lock);
+    if (self.success || can_acquire(s.count)) return;
+  }
+}
+
+void semrelease(sema& s, bool handoff) noexcept {
+  s.count.fetch_add(1, std::memory_order_seq_cst);
+  if (s.nwait.load(std::memory_order_seq_cst) == 0) return;
+  detail::lock(s.lock);
+  waiter* w = s.nwait.load(std::memory_order_relaxed) == 0 ? nullptr : queue_pop(s);
+  if (w) s.nwait.fetch_sub(1, std::memory_order_relaxed);
+  detail::unlock(s.lock);
+  if (!w) return;
+  // w is ours now: it stays parked (its frame valid) until the wake below.
+  bool handed = handoff && can_acquire(s.count);
+  w->success = handed;
+  parker* who = w->who;
+  wake(who);
+  if (handed && current_goroutine()) go::yield();
+}
+
+}  // namespace detail
+
+void mutex::lock_slow(wait_reason reason, source_location site) noexcept {
+  std::int64_t wait_start = 0;
+  bool is_starving = false;  // this waiter has waited longer than the threshold
+  bool awoke = false;        // this goroutine owns the woken bit
+  int iter = 0;
+  std::int32_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    // Spin only in normal mode while locked: in starvation mode ownership is handed off to
+    // a waiter, so spinning cannot win.
+    if ((old & (locked | starving)) == locked && can_spin(iter)) {
+      // Announce ourselves (woken) so unlock does not wake a waiter we would race.
+      if (!awoke && !(old & woken) && (old >> waiter_shift) != 0 &&
+          state_.compare_exchange_weak(old, old | woken, std::memory_order_relaxed)) {
+        awoke = true;
+      }
+      spin();
+      ++iter;
+      old = state_.load(std::memory_order_relaxed);
+      continue;
+    }
+    std::int32_t next = old;
+    if (!(old & starving)) next |= locked;  // do not take a starving mutex: queue instead
+    if (old & (locked | starving)) next += 1 << waiter_shift;
+    // Switch to starvation mode only if still locked: unlock expects waiters in that mode.
+    if (is_starving && (old & locked)) next |= starving;
+    if (awoke) next &= ~woken;  // we are about to park again or own the lock
+    if (!state_.compare_exchange_weak(old, next, std::memory_order_acquire, std::memory_order_relaxed)) {
+      continue;
+    }
+    if (!(old & (locked | starving))) return;  // took it with the CAS
+    bool lifo = wait_start != 0;
+    if (wait_start == 0) wait_start = nanotime();
+    semacquire(sema_, lifo, reason, site);
+    is_starving = is_starving || nanotime() - wait_start > starvation_threshold_ns;
+    old = state_.load(std::memory_order_relaxed);
+    if (old & starving) {
+      // Handed off: unlock left `locked` clear and us counted as a waiter.
+      std::int32_t delta = locked - (1 << waiter_shift);
+      if (!is_starving || (old >> waiter_shift) == 1) delta -= starving;  // back to normal
+      state_.fetch_add(delta, std::memory_order_acq_rel);
+      return;
+    }
+    awoke = true;
+    iter = 0;
+  }
+}
+
+void mutex::unlock_slow() {
+  // A CAS loop rather than Go's unconditional add, so misuse leaves the word untouched.
+  std::int32_t old = state_.load(std::memory_order_relaxed);
+  std::int32_t now = 0;
+  do {
+    if (!(old & locked)) throw sync_error("sync: unlock of unlocked mutex");
+    now = old - locked;
+  } while (!state_.compare_exchange_weak(old, now, std::memory_order_release, std::memory_order_relaxed));
+  if (now & starving) {
+    semrelease(sema_, true);  // hand the lock to the front waiter
+    return;
+  }
+  old = now;
+  for (;;) {
+    // Nobody to wake, or someone already took the lock, or a woken/spinning goroutine is
+    // already competing for it, or it went starving (its owner will hand it off).
+    if ((old >> waiter_shift) == 0 || (old & (locked | woken | starving))) return;
+    if (state_.compare_exchange_weak(old, (old - (1 << waiter_shift)) | woken, std::memory_order_relaxed)) {
+      semrelease(sema_, false);
+      return;
+    }
+  }
+}
+
+}  // namespace go
