@@ -14,6 +14,15 @@
 using namespace std::chrono_literals;
 using gocxx_test::scaled;
 
+// Direction: a receive case on a send-only channel, or a send case on a receive-only one,
+// does not compile (Go's perm.go).
+template <class C>
+concept can_recv_case = requires(const C& c) { go::recv_case(c); };
+template <class C>
+concept can_send_case = requires(const C& c) { go::send_case(c, 1); };
+static_assert(can_recv_case<go::chan<int>> && can_recv_case<go::recv_chan<int>> && !can_recv_case<go::send_chan<int>>);
+static_assert(can_send_case<go::chan<int>> && can_send_case<go::send_chan<int>> && !can_send_case<go::recv_chan<int>>);
+
 TEST(Select, ReturnsTheIndexOfTheCaseThatRanAndRunsItsHandler) {
   auto a = go::make_chan<int>(1), b = go::make_chan<int>(1);
   b << 7;

@@ -16,8 +16,11 @@
 //   its worker; the other workers steal the goroutines queued behind it, so only that one
 //   worker is lost. Call go::yield() in long computations.
 // - A goroutine may resume on a different worker thread after any blocking call. A user
-//   `thread_local` is per worker thread, not per goroutine: do not keep its address (or
-//   errno's) across a blocking call. errno's value itself is saved and restored. The
+//   `thread_local` is per worker thread, not per goroutine: do not keep its address across
+//   a blocking call. glibc declares __errno_location() and pthread_self() `const`, so the
+//   compiler may reuse their results from before a park: read errno or the thread id after
+//   a park through a function the compiler cannot see into. errno's value itself is saved
+//   and restored per goroutine. The
 //   exception being handled (std::current_exception, std::uncaught_exceptions) is per
 //   goroutine. Set GOCXX_DEBUG_MIGRATE=1 to move a goroutine to another worker at every
 //   park, which makes state wrongly cached across a park show up in tests.

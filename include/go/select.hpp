@@ -105,23 +105,30 @@ struct is_default<default_case_t<F>> : std::true_type {};
 template <class C>
 using chan_value_t = typename std::remove_cvref_t<C>::value_type;
 
+// Direction checks, as Go's compiler does them: receive from chan<T> or recv_chan<T> only,
+// send on chan<T> or send_chan<T> only.
+template <class C>
+concept receivable = requires(const C& c) { c.try_recv(); };
+template <class C>
+concept sendable = requires(const C& c) { c.close(); };
+
 }  // namespace detail
 
 // recv_case(ch, f): receive from ch (a chan<T> or recv_chan<T>); f gets std::optional<T>
 // (empty if ch is closed), or nothing. recv_case(ch) receives and drops the value.
-template <class C, class F = detail::no_handler>
+template <detail::receivable C, class F = detail::no_handler>
 auto recv_case(const C& ch, F f = {}) {
   return detail::recv_case_t<detail::chan_value_t<C>, F>{ch.core(), std::move(f), {}};
 }
 
 // send_case(ch, v, f): send v on ch (a chan<T> or send_chan<T>), then call f().
-template <class C, class V, class F = detail::no_handler>
+template <detail::sendable C, class V, class F = detail::no_handler>
 auto send_case(const C& ch, V&& v, F f = {}) {
   using T = detail::chan_value_t<C>;
   return detail::send_case_t<T, F>{ch.core(), detail::stored_t<T>(std::forward<V>(v)), std::move(f)};
 }
 // send_case(ch, f) on a chan<void>: send a signal.
-template <class C, class F = detail::no_handler>
+template <detail::sendable C, class F = detail::no_handler>
   requires std::is_void_v<detail::chan_value_t<C>>
 auto send_signal_case(const C& ch, F f = {}) {
   return detail::send_case_t<void, F>{ch.core(), {}, std::move(f)};
@@ -187,7 +194,7 @@ int select(Cases&&... in_cases) {
 //   int i = sel.select();   // index in the order the cases were added
 class select_cases {
  public:
-  template <class C, class F = detail::no_handler>
+  template <detail::receivable C, class F = detail::no_handler>
   select_cases& recv(const C& ch, F f = {}) {
     using T = detail::chan_value_t<C>;
     using E = detail::stored_t<T>;
@@ -197,7 +204,7 @@ class select_cases {
     (void)sizeof(E);
     return *this;
   }
-  template <class C, class V, class F = detail::no_handler>
+  template <detail::sendable C, class V, class F = detail::no_handler>
   select_cases& send(const C& ch, V&& v, F f = {}) {
     using T = detail::chan_value_t<C>;
     auto holder = std::make_shared<detail::send_case_t<T, F>>(
