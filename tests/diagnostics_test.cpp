@@ -22,7 +22,8 @@ TEST(Diagnostics, DumpShowsStateWaitReasonSiteAndCreator) {
     auto done = go::make_chan<void>();
     go::spawn(block_on, ch);
     go::spawn([done] { done.recv(); });
-    go::spawn([] { go::sleep(10s); });
+    go::spawn([done] { go::select(go::recv_case(done), go::recv_case(go::after(10s))); });
+    go::spawn([] { go::sleep(30ms); });
     go::sleep(20ms);
     std::ostringstream out;
     go::dump_goroutines(out);
@@ -37,7 +38,7 @@ TEST(Diagnostics, DumpShowsStateWaitReasonSiteAndCreator) {
                                                    std::to_string(go::this_goroutine::id()))))
         << dump;
     ch << 1;
-    done.send();
+    done.close();
   });
 }
 

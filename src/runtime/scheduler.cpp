@@ -583,6 +583,9 @@ goroutine* next_direct(worker* w) noexcept {
 void execute(worker* w, goroutine* g) noexcept {
   for (;;) {
     prepare(w, g);
+    // Debug migration: goroutines waiting in our inbox while we run g (maybe for a long
+    // time) may be taken by a spinning worker; make sure one looks.
+    if (w->inbox.load(std::memory_order_relaxed)) wakep();
     platform::tsan_switch_to(g->tsan_fiber);
     platform::asan_start_switch(&w->asan_fake_stack, g->stk.base, g->stk.size);
     platform::switch_context(&w->g0_sp, g->sp);
@@ -679,17 +682,23 @@ void sleep_idle(worker* w) noexcept {
     worker* none = nullptr;
     bool waiter = sched().timer_waiter.load() == w || sched().timer_waiter.compare_exchange_strong(none, w);
     std::int64_t deadline = INT64_MAX;
+    std::int64_t wake_at = INT64_MAX;  // also wakes to trim the stack pool (stack_trim_due)
     if (waiter) {
       sched().timer_wait_until.store(earliest_timer(), std::memory_order_seq_cst);
       deadline = earliest_timer();  // recheck after publishing (add_timer reads it after pushing)
       sched().timer_wait_until.store(deadline, std::memory_order_seq_cst);
+      wake_at = std::min(deadline, stack_trim_due());
     }
-    std::int64_t now = deadline == INT64_MAX ? 0 : nanotime();
+    std::int64_t now = wake_at == INT64_MAX ? 0 : nanotime();
     if (deadline > now) {
+      if (wake_at <= now) {
+        stack_trim([] { return any_work_anywhere(); });
+        continue;
+      }
       platform::futex_wait(&w->wake_word, 0,
-                           std::chrono::nanoseconds(deadline == INT64_MAX ? -1 : deadline - now));
+                           std::chrono::nanoseconds(wake_at == INT64_MAX ? -1 : wake_at - now));
       if (w->wake_word.load(std::memory_order_acquire) != 0) continue;
-      if (deadline == INT64_MAX || nanotime() < deadline) continue;  // spurious
+      if (deadline == INT64_MAX || nanotime() < deadline) continue;  // spurious, or time to trim
     }
     // A timer is due: leave the idle list and go run it.
     bool removed;

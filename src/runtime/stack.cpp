@@ -7,7 +7,8 @@
 // when it first runs, so a million goroutines spawned and joined in a burst reuse a handful
 // of hot stacks instead of touching a million; spawn only makes sure the cache can supply
 // one (stack_reserve), so running out of memory still throws std::bad_alloc from spawn.
-// The caches are capped; beyond the caps stacks are unmapped, so RSS falls after a burst.
+// The caches are capped; stacks beyond the caps that nobody has needed for 200 ms are
+// unmapped by idle workers (stack_trim), so RSS falls after a burst.
 //
 // Guard pages. Each stack gets a PROT_NONE page below it while the number of guarded stacks
 // stays within the process's vm.max_map_count budget (a guard splits the mapping: about two
@@ -135,6 +136,8 @@ struct shared_pool {
   std::deque<stack> free;  // hot at the back, cold at the front
 };
 shared_pool& shared = *new shared_pool;
+std::int64_t last_shared_take = 0;  // nanotime of the last stack taken from shared (spare_mutex)
+constexpr std::int64_t trim_delay_ns = 200'000'000;
 
 void unmap(stack s) noexcept {
   if (!s.base) return;
@@ -172,6 +175,7 @@ void stack_reserve(stack_cache* cache) {
     {
       std::lock_guard lk(spare_mutex);
       drop_stale(shared.free, size);
+      if (!shared.free.empty()) last_shared_take = nanotime();
       while (!shared.free.empty() && cache->free.size() < worker_cache_cap / 2) {
         cache->free.push_back(shared.free.back());
         shared.free.pop_back();
@@ -204,6 +208,7 @@ stack stack_take(stack_cache* cache) noexcept {
     }
     std::lock_guard lk(spare_mutex);
     if (shared.free.empty()) continue;
+    last_shared_take = nanotime();
     stack s = shared.free.back();
     shared.free.pop_back();
     return s;
@@ -233,12 +238,22 @@ void stack_release(stack_cache* cache, stack s) noexcept {
   shared.free.insert(shared.free.begin(), s);
 }
 
+std::int64_t stack_trim_due() noexcept {
+  std::lock_guard lk(spare_mutex);
+  if (shared.free.size() <= shared_cache_cap) return INT64_MAX;
+  return last_shared_take + trim_delay_ns;
+}
+
 bool stack_trim_batch() noexcept {
   constexpr std::size_t batch = 64;
   stack out[batch];
   std::size_t n = 0;
   {
     std::lock_guard lk(spare_mutex);
+    // Only a pool that nobody has drawn from for a while is surplus: a burst that comes
+    // back every few milliseconds (sleeping goroutines) would otherwise unmap and fault
+    // its stacks in again and again.
+    if (nanotime() < last_shared_take + trim_delay_ns) return false;
     // The coldest stacks are at the front.
     while (n < batch && shared.free.size() > shared_cache_cap) {
       out[n++] = shared.free.front();

@@ -39,7 +39,9 @@ std::size_t stack_round(std::size_t size) noexcept;
 // stop() says there is work to do. Idle workers call it before they sleep.
 template <class Stop>
 void stack_trim(Stop stop) noexcept;
-bool stack_trim_batch() noexcept;  // one batch; false when nothing is left to trim
+bool stack_trim_batch() noexcept;  // one batch; false when nothing is (yet) to trim
+// When trimming would next have something to do (INT64_MAX: nothing to trim).
+std::int64_t stack_trim_due() noexcept;
 
 template <class Stop>
 void stack_trim(Stop stop) noexcept {
