@@ -279,10 +279,10 @@ void signal_worker(worker* w, std::uint32_t bits) noexcept {
 }
 
 // wakep wakes an idle worker to spin, if there is one and nobody spins already.
+// The caller must have published the goroutine with a sequentially consistent operation
+// (or a fence) before calling: that orders it before our reads of npidle and nmspinning,
+// the other half of the handshake with a worker going idle (find_runnable).
 void wakep() noexcept {
-  // Pairs with the idle side (find_runnable): our caller published a goroutine with a
-  // release store; the fence orders it before the reads of npidle and nmspinning.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sched().npidle.load(std::memory_order_seq_cst) == 0) return;
   if (sched().nmspinning.load(std::memory_order_seq_cst) != 0) return;
   int expected = 0;
@@ -932,9 +932,16 @@ void ready(task* t, bool next) noexcept {
     return;
   }
   if (w && w->id < sched().nprocs.load(std::memory_order_relaxed)) {
-    runq_put(w, t, next);
+    // The next slot is published by an exchange (a full barrier); the ring's tail by a
+    // release store, which needs the fence before wakep reads npidle.
+    if (!next) {
+      runq_put_tail(w, t);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    } else {
+      runq_put(w, t, true);
+    }
   } else {
-    global_put(t);
+    global_put(t);  // unlocking is an exchange: a full barrier
   }
   wakep();
 }
