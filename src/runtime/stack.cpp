@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -138,6 +139,7 @@ struct shared_pool {
 shared_pool& shared = *new shared_pool;
 std::int64_t last_shared_take = 0;  // nanotime of the last stack taken from shared (spare_mutex)
 constexpr std::int64_t trim_delay_ns = 200'000'000;
+std::int64_t next_trim = 0;  // pacing (spare_mutex)
 
 void unmap(stack s) noexcept {
   if (!s.base) return;
@@ -241,11 +243,14 @@ void stack_release(stack_cache* cache, stack s) noexcept {
 std::int64_t stack_trim_due() noexcept {
   std::lock_guard lk(spare_mutex);
   if (shared.free.size() <= shared_cache_cap) return INT64_MAX;
-  return last_shared_take + trim_delay_ns;
+  return std::max(last_shared_take + trim_delay_ns, next_trim);
 }
 
 bool stack_trim_batch() noexcept {
-  constexpr std::size_t batch = 64;
+  // Go's scavenger returns memory at a bounded pace; so do we: one batch per 2 ms at most,
+  // and neighbouring stacks (a slab maps them side by side) go back in one munmap.
+  constexpr std::size_t batch = 256;
+  constexpr std::int64_t pace_ns = 2'000'000;
   stack out[batch];
   std::size_t n = 0;
   {
@@ -253,14 +258,30 @@ bool stack_trim_batch() noexcept {
     // Only a pool that nobody has drawn from for a while is surplus: a burst that comes
     // back every few milliseconds (sleeping goroutines) would otherwise unmap and fault
     // its stacks in again and again.
-    if (nanotime() < last_shared_take + trim_delay_ns) return false;
-    // The coldest stacks are at the front.
+    std::int64_t now = nanotime();
+    if (now < last_shared_take + trim_delay_ns || now < next_trim) return false;
+    next_trim = now + pace_ns;
     while (n < batch && shared.free.size() > shared_cache_cap) {
       out[n++] = shared.free.front();
       shared.free.pop_front();
     }
   }
-  for (std::size_t i = 0; i < n; ++i) unmap(out[i]);
+  std::sort(out, out + n, [](const stack& a, const stack& b) { return a.base < b.base; });
+  std::size_t page = page_size();
+  for (std::size_t i = 0; i < n;) {
+    char* start = out[i].base - page;
+    char* end = out[i].top();
+    long guarded = out[i].guarded ? 1 : 0;
+    std::size_t j = i + 1;
+    while (j < n && out[j].base - page == end) {
+      end = out[j].top();
+      guarded += out[j].guarded ? 1 : 0;
+      ++j;
+    }
+    munmap(start, static_cast<std::size_t>(end - start));
+    guarded_live.fetch_sub(guarded, std::memory_order_relaxed);
+    i = j;
+  }
   return n == batch;
 }
 
