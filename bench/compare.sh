@@ -1,27 +1,91 @@
 #!/usr/bin/env bash
-# Builds the Go peer and the gocxx scenario binary, then runs compare.py.
-# Usage: bench/compare.sh [compare.py arguments...]   (e.g. --reps 3 --scenarios spawn_join,chan_pingpong)
-# Everything it builds stays under build-release/ (Go's build cache included);
-# results go to out/compare.csv and out/compare.json.
+# The side-by-side benchmark in one command: builds gocxx (Release), the Go peer and the
+# Boost.Fiber peer, then runs bench/compare.py, which prints the table and writes out/compare.*
+# (csv, json, md, png). Installs what is missing with apt-get when it can: golang-go,
+# libboost-fiber-dev, gnuplot-nox, and valgrind for --callgrind. A peer that cannot be built is
+# left out with a message (its binary is removed, so no stale one runs; its column shows -).
+#
+# Usage: bench/compare.sh [compare.py arguments...]
+#   e.g. --reps 5, --procs 1,2,4,8,16, --scenarios spawn_join,chan_pingpong, --callgrind
+#        bench/compare.sh --build-only   (what bench/smoke.sh uses)
+# Everything it builds stays under build-release/ (Go's build cache included):
+#   build-release/bench/peer_scenarios and *_bench, build-release/go-peer,
+#   build-release/boost-fiber-peer/boost-fiber-peer (its own CMake project, never part of the
+#   main build, so that the main build does not need Boost).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "go not found; installing golang-go with apt-get" >&2
-  if [ "$(id -u)" -eq 0 ]; then apt-get install -y golang-go; else sudo apt-get install -y golang-go; fi
-fi
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# apt_install PACKAGE...: apt-get as root or through passwordless sudo; refreshes the package
+# lists once if the first attempt fails.
+apt_install() {
+  local sudo=
+  if [ "$(id -u)" -ne 0 ]; then
+    if have sudo && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      echo "cannot install $* (not root, no passwordless sudo)" >&2
+      return 1
+    fi
+  fi
+  have apt-get || { echo "cannot install $* (no apt-get)" >&2; return 1; }
+  echo "installing $* with apt-get" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2 ||
+    { $sudo apt-get update -q >&2 &&
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2; }
+}
+
+skip_peer() {  # skip_peer NAME BINARY REASON
+  echo "SKIP the $1 peer: $3" >&2
+  rm -f "$2"
+}
+
+build_gocxx() {
+  local targets=(peer_scenarios) f
+  for f in bench/*_bench.cpp; do targets+=("$(basename "$f" .cpp)"); done
+  echo "building gocxx -> build-release/bench/ (${targets[*]})" >&2
+  if ! { cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+         cmake --build build-release -j2 --target "${targets[@]}" >&2; }; then
+    skip_peer gocxx build-release/bench/peer_scenarios "the gocxx build failed"
+  fi
+}
+
+build_go() {
+  have go || apt_install golang-go || true
+  if ! have go; then
+    skip_peer Go build-release/go-peer "no Go toolchain (apt-get install golang-go)"
+    return
+  fi
+  echo "building the Go peer -> build-release/go-peer" >&2
+  if ! (cd bench/peers/go &&
+        GOCACHE="$root/build-release/go-cache" GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on \
+          go build -o "$root/build-release/go-peer" .); then
+    skip_peer Go build-release/go-peer "go build failed"
+  fi
+}
+
+build_boost() {
+  local bin=build-release/boost-fiber-peer/boost-fiber-peer
+  [ -f /usr/include/boost/fiber/all.hpp ] || apt_install libboost-fiber-dev || true
+  echo "building the Boost.Fiber peer -> $bin" >&2
+  if ! { cmake -S bench/peers/boost_fiber -B build-release/boost-fiber-peer \
+           -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+         cmake --build build-release/boost-fiber-peer -j2 >&2; }; then
+    skip_peer Boost.Fiber "$bin" "its build failed (is libboost-fiber-dev installed?)"
+  fi
+}
 
 mkdir -p build-release
-echo "building the Go peer -> build-release/go-peer" >&2
-(cd bench/peers/go &&
-  GOCACHE="$root/build-release/go-cache" GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on \
-    go build -o "$root/build-release/go-peer" .)
+build_gocxx
+build_go
+build_boost
+[ "${1:-}" = --build-only ] && exit 0
 
-echo "building the gocxx peer -> build-release/bench/peer_scenarios" >&2
-if ! { cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release &&
-       cmake --build build-release -j2 --target peer_scenarios; }; then
-  echo "warning: the gocxx build failed; its columns will show -" >&2
-fi
+have gnuplot || apt_install gnuplot-nox || echo "warning: no gnuplot, so no chart" >&2
+for arg in "$@"; do
+  if [ "$arg" = --callgrind ]; then
+    have valgrind || apt_install valgrind || echo "warning: no valgrind, so no callgrind" >&2
+  fi
+done
 
-exec python3 bench/compare.py "$@"
+GOCXX_COMPARE_COMMAND=bench/compare.sh exec python3 bench/compare.py "$@"

@@ -1,39 +1,50 @@
-// The examples tour: each idea a Go programmer meets first, in order, with a heading each.
+// The examples tour: each idea a Go programmer meets first, in order, with a one-line heading.
+// Every example is also its own program (examples/<name>.cpp); this file links them all.
 #include <cstdio>
 
 #include "go/go.hpp"
 
+void example_goroutines();
+void example_channels();
+void example_closing();
+void example_directions();
+void example_select();
+void example_worker_pool();
+void example_fan_in();
+void example_pipeline();
+void example_rate_limiting();
+void example_context_timeout();
+void example_counters();
+void example_errgroup();
+void example_prime_sieve();
+void example_interfaces();
+
 int main() {
-  return go::run([] {
-    std::printf("== goroutines and a wait group\n");
-    go::wait_group wg;
-    auto results = go::make_chan<int>(10);
-    for (int i = 1; i <= 10; ++i) wg.go([i, results] { results << i * i; });
-    wg.wait();
-    results.close();
-    int sum = 0;
-    for (int v : results) sum += v;
-    std::printf("sum of squares 1..10 = %d\n", sum);
-
-    std::printf("== unbuffered ping-pong\n");
-    auto ping = go::make_chan<int>(), pong = go::make_chan<int>();
-    go::spawn([ping, pong] {
-      for (auto v = ping.recv(); v; v = ping.recv()) pong << *v + 1;
-      pong.close();
-    });
-    int x = 0;
-    for (int i = 0; i < 5; ++i) {
-      ping << x;
-      x = *pong.recv();
+  struct step {
+    const char* heading;
+    void (*run)();
+  };
+  const step steps[] = {
+      {"goroutines and a wait group", example_goroutines},
+      {"unbuffered and buffered channels", example_channels},
+      {"closing and ranging over a channel", example_closing},
+      {"directional channels", example_directions},
+      {"select with timeout and default", example_select},
+      {"worker pool: 3 workers, 5 jobs", example_worker_pool},
+      {"fan-out / fan-in", example_fan_in},
+      {"pipeline: multiply, add, filter", example_pipeline},
+      {"rate limiting: ticker and token bucket", example_rate_limiting},
+      {"context timeout and retry", example_context_timeout},
+      {"mutex counter vs. channel-owned counter", example_counters},
+      {"errgroup", example_errgroup},
+      {"prime sieve", example_prime_sieve},
+      {"interfaces and type switches", example_interfaces},
+  };
+  return go::run([&] {
+    for (const step& s : steps) {
+      std::printf("== %s\n", s.heading);
+      s.run();
     }
-    ping.close();
-    std::printf("after 5 round trips: %d\n", x);
-
-    std::printf("== select with a timeout\n");
-    auto never = go::make_chan<int>();
-    int chosen = go::select(go::recv_case(never, [](std::optional<int>) { std::printf("value?\n"); }),
-                            go::recv_case(go::after(std::chrono::milliseconds(10)),
-                                          [](auto) { std::printf("timeout after 10ms\n"); }));
-    return chosen == 1 ? 0 : 1;
+    return 0;
   });
 }

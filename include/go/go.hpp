@@ -2,7 +2,9 @@
 #pragma once
 
 #include "go/chan.hpp"
+#include "go/context.hpp"
 #include "go/runtime.hpp"
 #include "go/select.hpp"
+#include "go/semaphore.hpp"
 #include "go/sync.hpp"
 #include "go/time.hpp"

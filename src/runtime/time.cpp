@@ -1,9 +1,34 @@
-// Timer heaps (runtime/timer.hpp has the invariants), go::sleep and go::after.
+// Timers (runtime/timer.hpp has the invariants): the per-worker heaps, go::sleep, and the
+// refcounted timer state behind go::timer, go::ticker, go::after, go::tick and go::after_func.
+//
+// Life of a timer state. Creating one gives the creator a handle reference; arming adds the
+// heap's reference. Three things take the node out of a heap, and each then owns the heap's
+// reference: run_expired (it calls fire_timer, which delivers and drops the reference, or
+// re-arms a ticker and gives it back to the heap), reset (remove_timer succeeded: the
+// reference serves the new arming), and a sweep (which calls fire_timer too; fire_timer
+// finds the timer stopped or unreachable and just drops the reference). The state is freed
+// when the last reference goes.
+//
+// Racing a firing. run_expired takes the node out of the heap under the heap lock and calls
+// fire_timer without it, so stop or reset can run between the two. Both take the timer's
+// lock `mu`; stop clears `armed`, reset leaves `armed` set but puts the node back in a heap.
+// fire_timer takes `mu` and delivers only if the timer is armed and in no heap, so a firing
+// that lost the race with either does nothing. Stop and reset also drain a value delivered
+// but not yet received. Together: no stale value after stop or reset returns (Go 1.23), and
+// stop's result says whether it prevented a delivery.
+//
+// Garbage. Stop leaves the node in its heap (lazy deletion: O(1), as Go's deltimer), and a
+// channel timer with no handle whose channel's only reference is its own can never be
+// observed. Such nodes are dropped when they come due, or sooner by a sweep, which a heap
+// runs once a quarter of it may be garbage (maybe_sweep after every stop and orphaning).
+// Guarded by benchmarks timers_1m_start_stop and BM_TimerNewStop (time_context_bench).
 #include <chrono>
 #include <thread>
 
 #include "go/chan.hpp"
+#include "go/runtime.hpp"
 #include "go/time.hpp"
+#include "runtime/chan.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace go::detail {
@@ -11,40 +36,37 @@ namespace go::detail {
 // --- 4-ary heap ordered by `when` ---
 
 void timer_heap::sift_up(std::size_t i) noexcept {
-  timer* t = heap[i];
+  slot s = heap[i];
   while (i > 0) {
     std::size_t parent = (i - 1) / 4;
-    if (heap[parent]->when <= t->when) break;
-    heap[i] = heap[parent];
-    heap[i]->index = static_cast<std::int32_t>(i);
+    if (heap[parent].when <= s.when) break;
+    place(i, heap[parent]);
     i = parent;
   }
-  heap[i] = t;
-  t->index = static_cast<std::int32_t>(i);
+  place(i, s);
 }
 
 void timer_heap::sift_down(std::size_t i) noexcept {
-  timer* t = heap[i];
+  slot s = heap[i];
   std::size_t n = heap.size();
   for (;;) {
     std::size_t first = 4 * i + 1;
     if (first >= n) break;
     std::size_t best = first;
-    for (std::size_t c = first + 1; c < std::min(first + 4, n); ++c) {
-      if (heap[c]->when < heap[best]->when) best = c;
+    std::size_t end = std::min(first + 4, n);
+    for (std::size_t c = first + 1; c < end; ++c) {
+      if (heap[c].when < heap[best].when) best = c;
     }
-    if (heap[best]->when >= t->when) break;
-    heap[i] = heap[best];
-    heap[i]->index = static_cast<std::int32_t>(i);
+    if (heap[best].when >= s.when) break;
+    place(i, heap[best]);
     i = best;
   }
-  heap[i] = t;
-  t->index = static_cast<std::int32_t>(i);
+  place(i, s);
 }
 
 void timer_heap::push(timer* t) {
   t->heap.store(this, std::memory_order_release);
-  heap.push_back(t);
+  heap.push_back({t->when, t});
   sift_up(heap.size() - 1);
   publish();
 }
@@ -52,15 +74,12 @@ void timer_heap::push(timer* t) {
 void timer_heap::erase(timer* t) noexcept {
   std::size_t i = static_cast<std::size_t>(t->index);
   std::size_t last = heap.size() - 1;
-  if (i != last) {
-    heap[i] = heap[last];
-    heap[i]->index = static_cast<std::int32_t>(i);
-  }
+  if (i != last) place(i, heap[last]);
   heap.pop_back();
   if (i < heap.size()) {
-    timer* moved = heap[i];
+    timer* moved = heap[i].t;
     sift_down(i);
-    if (heap[i] == moved) sift_up(i);
+    if (heap[i].t == moved) sift_up(i);
   }
   t->index = -1;
   t->heap.store(nullptr, std::memory_order_release);
@@ -70,16 +89,23 @@ void timer_heap::erase(timer* t) noexcept {
 int timer_heap::run_expired(std::int64_t now) noexcept {
   int fired = 0;
   for (;;) {
-    timer* t;
+    // Take a batch of due timers under one hold of the lock (a burst of sleepers waking
+    // together: bench sleep_100k), then fire them without it. A taken timer stays valid
+    // until its callback runs: a sleeper cannot return before its wake, and a timer state's
+    // heap reference now belongs to its callback.
+    timer* batch[32];
+    int n = 0;
     {
       std::lock_guard lk(lock);
-      if (heap.empty() || heap[0]->when > now) return fired;
-      t = heap[0];
-      erase(t);
+      while (n < 32 && !heap.empty() && heap[0].when <= now) {
+        batch[n] = heap[0].t;
+        erase(batch[n++]);
+      }
     }
-    // The callback may free t (a sleeper's timer lives on its stack): t is not touched after.
-    t->fire(t);
-    ++fired;
+    // A callback may free its timer: each is touched only before its own callback.
+    for (int i = 0; i < n; ++i) batch[i]->fire(batch[i]);
+    fired += n;
+    if (n < 32) return fired;
   }
 }
 
@@ -91,51 +117,326 @@ bool timer_heap::try_run_expired(std::int64_t now) noexcept {
 
 namespace {
 
-std::int64_t to_nanotime(steady_clock::time_point t) noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+std::atomic<std::int64_t> live_states{0};
+
+void release(timer_state* s) noexcept {
+  if (s->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  delete s;  // and with it the state's reference to the channel
+  live_states.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// channel_shared: someone besides the timer holds its channel.
+bool channel_shared(const timer_state* s) noexcept {
+  chan_core* c = s->c.load(std::memory_order_acquire);
+  return c && c->refs.load(std::memory_order_acquire) > 1;
+}
+
+// unreachable: a channel timer nobody can receive from (no handle, and no reference to its
+// channel but the timer's own). Nothing can make it reachable again: new references are
+// only ever copied from existing ones.
+bool unreachable(const timer_state* s) noexcept {
+  return s->kind == timer_kind::chan && s->handles.load(std::memory_order_acquire) == 0 && !channel_shared(s);
+}
+
+// drain discards a value delivered to the timer's channel and not yet received. mu held.
+bool drain(timer_state* s) noexcept {
+  if (!s->delivered) return false;  // nothing was sent since the last drain
+  s->delivered = false;
+  if (s->has_unsent) {
+    s->has_unsent = false;
+    return true;
+  }
+  chan_core* c = s->c.load(std::memory_order_relaxed);
+  steady_clock::time_point v;
+  return c && chan_try_recv(c, &v) == try_status::ok;
+}
+
+// deliver sends the due time on the timer's channel, or keeps it until the channel is made.
+// Room for one value: a one-shot never finds it full; a ticker whose receiver is behind
+// drops this tick, as Go's does. mu held.
+void deliver(timer_state* s, steady_clock::time_point due) noexcept {
+  if (chan_core* c = s->c.load(std::memory_order_relaxed)) {
+    if (chan_try_send(c, &due)) s->delivered = true;
+  } else if (!s->has_unsent) {
+    s->has_unsent = true;
+    s->unsent = due;
+    s->delivered = true;
+  }
+}
+
+// disarm stops the timer lazily, leaving its node where it is. mu held. Returns the heap to
+// offer a sweep to, if the node is in one.
+timer_heap* disarm(timer_state* s) noexcept {
+  s->armed.store(false, std::memory_order_relaxed);
+  timer_heap* h = s->node.heap.load(std::memory_order_acquire);
+  if (h) h->garbage_hint.fetch_add(1, std::memory_order_relaxed);
+  return h;
+}
+
+std::int64_t next_tick(std::int64_t when, std::int64_t period, std::int64_t now) noexcept {
+  if (when > INT64_MAX - period) return INT64_MAX;
+  std::int64_t next = when + period;
+  if (next <= now) {
+    std::int64_t behind = (now - next) / period + 1;  // ticks already missed: skip them
+    next = behind > (INT64_MAX - next) / period ? INT64_MAX : next + behind * period;
+  }
+  return next;
+}
+
+// fire_timer is every timer state's node.fire. The caller took the node out of its heap and
+// hands over the heap's reference.
+void fire_timer(timer* t) noexcept {
+  auto* s = static_cast<timer_state*>(t->arg);
+  s->mu.lock();
+  if (!s->armed.load(std::memory_order_relaxed) || t->heap.load(std::memory_order_acquire) != nullptr) {
+    s->mu.unlock();  // stopped, or reset to a new time: this firing is stale
+    release(s);
+    return;
+  }
+  switch (s->kind) {
+    case timer_kind::chan: {
+      if (unreachable(s)) {
+        s->armed.store(false, std::memory_order_relaxed);
+        break;
+      }
+      deliver(s, steady_clock::time_point(std::chrono::nanoseconds(t->when)));
+      if (s->period > 0) {
+        t->when = next_tick(t->when, s->period, nanotime());
+        add_timer(t);  // the reference goes back to the heap
+        s->mu.unlock();
+        return;
+      }
+      s->armed.store(false, std::memory_order_relaxed);
+      break;
+    }
+    case timer_kind::func:
+      s->armed.store(false, std::memory_order_relaxed);
+      s->mu.unlock();
+      // The goroutine inherits the reference: the state (and f) outlive the call.
+      go::spawn([s] {
+        s->func->run();
+        release(s);
+      });
+      return;
+    case timer_kind::callback:
+      s->armed.store(false, std::memory_order_relaxed);
+      s->callback(s->callback_arg);
+      break;
+  }
+  s->mu.unlock();
+  release(s);
+}
+
+timer_state* new_state(timer_kind kind) {
+  auto* s = new timer_state;
+  s->kind = kind;
+  s->node.fire = &fire_timer;
+  s->node.arg = s;
+  live_states.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+// arm starts a new state's timer; the heap gets its reference.
+void arm(timer_state* s, std::int64_t when) noexcept {
+  s->refs.fetch_add(1, std::memory_order_relaxed);
+  timer_heap* h;
+  {
+    std::lock_guard lk(s->mu);
+    s->node.when = when;
+    s->armed.store(true, std::memory_order_relaxed);
+    add_timer(&s->node);
+    h = s->node.heap.load(std::memory_order_relaxed);
+  }
+  if (h) h->maybe_sweep();
 }
 
 void fire_wake(timer* t) { wake(static_cast<parker*>(t->arg)); }
 
-// go::after's timer: owns a reference to the channel until it fires.
-struct after_timer : timer {
-  chan_core* c;
-};
-
-void fire_after(timer* t) {
-  auto* a = static_cast<after_timer*>(t);
-  auto now = steady_clock::now();
-  chan_try_send(a->c, &now);  // room for one value: never blocks, never fails
-  chan_release(a->c);
-  delete a;
-}
-
 }  // namespace
 
-void sleep_until(steady_clock::time_point when) {
+void timer_heap::sweep() noexcept {
+  timer_state* dead = nullptr;
+  {
+    std::lock_guard lk(lock);
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < heap.size(); ++i) {
+      timer* t = heap[i].t;
+      auto* s = t->fire == &fire_timer ? static_cast<timer_state*>(t->arg) : nullptr;
+      // `armed` is read without mu: a reset that re-arms at the same time waits for this
+      // lock in remove_timer, finds the node gone, and pushes it again; fire_timer below
+      // then sees the node heaped and only drops the reference.
+      if (s && (!s->armed.load(std::memory_order_relaxed) || unreachable(s))) {
+        t->index = -1;
+        t->heap.store(nullptr, std::memory_order_release);
+        s->sweep_next = dead;
+        dead = s;
+      } else {
+        heap[kept] = heap[i];
+        heap[kept].t->index = static_cast<std::int32_t>(kept);
+        ++kept;
+      }
+    }
+    heap.resize(kept);
+    for (std::size_t i = kept / 4 + 1; i-- > 0;) {
+      if (i < kept) sift_down(i);
+    }
+    garbage_hint.store(0, std::memory_order_relaxed);
+    publish();
+  }
+  // Each swept node's heap reference is ours; fire_timer finds it stale or unreachable and
+  // drops it.
+  while (dead) {
+    timer_state* next = dead->sweep_next;
+    fire_timer(&dead->node);
+    dead = next;
+  }
+}
+
+std::int64_t now_ns() noexcept { return nanotime(); }
+
+namespace {
+
+// block_until parks the calling goroutine until `when` (in the future), or sleeps the thread.
+void block_until(std::int64_t when) {
   goroutine* g = current_goroutine();
   if (!g) {
-    std::this_thread::sleep_until(when);
+    if (when == INT64_MAX) {
+      for (;;) std::this_thread::sleep_for(std::chrono::hours(24 * 365));
+    }
+    std::this_thread::sleep_until(steady_clock::time_point(std::chrono::nanoseconds(when)));
     return;
   }
-  timer t;
-  t.when = to_nanotime(when);
-  if (t.when <= nanotime()) return;
+  timer t;  // on the stack: it outlives its firing, which is what wakes us
+  t.when = when;
   t.fire = &fire_wake;
   t.arg = static_cast<parker*>(g);
   add_timer(&t);
   park(wait_reason::sleep, detail::source_location::current());
 }
 
-recv_chan<steady_clock::time_point> after_until(steady_clock::time_point when) {
-  auto ch = make_chan<steady_clock::time_point>(1);
-  auto* t = new after_timer;
-  t->c = ch.core();
-  chan_retain(t->c);
-  t->when = to_nanotime(when);
-  t->fire = &fire_after;
-  add_timer(t);
-  return ch;
+}  // namespace
+
+void sleep_until_ns(std::int64_t when) {
+  if (when > nanotime()) block_until(when);
 }
+
+// One clock read per sleep (bench sleep_100k).
+void sleep_for_ns(std::int64_t ns) { block_until(deadline_after(ns)); }
+
+timer_state* timer_new_chan(std::int64_t when, std::int64_t period) {
+  timer_state* s = new_state(timer_kind::chan);
+  s->period = period;
+  arm(s, when);
+  return s;
+}
+
+recv_chan<steady_clock::time_point> timer_chan(timer_state* s) {
+  if (s->kind != timer_kind::chan) return {};
+  if (!s->c.load(std::memory_order_acquire)) {
+    auto ch = make_chan<steady_clock::time_point>(1);  // allocated outside the lock
+    std::lock_guard lk(s->mu);
+    if (!s->c.load(std::memory_order_relaxed)) {
+      if (s->has_unsent) {
+        chan_try_send(ch.core(), &s->unsent);  // `delivered` stays set: now in the channel
+        s->has_unsent = false;
+      }
+      s->ch = std::move(ch);
+      s->c.store(s->ch.core(), std::memory_order_release);
+    }
+  }
+  return s->ch;  // set once, before c was published
+}
+
+timer_state* timer_new_func(std::int64_t when, std::unique_ptr<boxed_func> f) {
+  timer_state* s = new_state(timer_kind::func);
+  s->func = std::move(f);
+  arm(s, when);
+  return s;
+}
+
+timer_state* timer_new_callback(std::int64_t when, void (*cb)(void*) noexcept, void* arg) {
+  timer_state* s = new_state(timer_kind::callback);
+  s->callback = cb;
+  s->callback_arg = arg;
+  arm(s, when);
+  return s;
+}
+
+recv_chan<steady_clock::time_point> after_until(std::int64_t when) {
+  timer_state* s = timer_new_chan(when, 0);
+  recv_chan<steady_clock::time_point> c = timer_chan(s);
+  timer_release_handle(s);  // the timer stays while c is referenced
+  return c;
+}
+
+recv_chan<steady_clock::time_point> tick_every(std::int64_t period) {
+  timer_state* s = timer_new_chan(deadline_after(period), period);
+  recv_chan<steady_clock::time_point> c = timer_chan(s);
+  timer_release_handle(s);
+  return c;
+}
+
+void timer_retain_handle(timer_state* s) noexcept {
+  s->handles.fetch_add(1, std::memory_order_relaxed);
+  s->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+void timer_release_handle(timer_state* s) noexcept {
+  if (s->handles.fetch_sub(1, std::memory_order_acq_rel) == 1 && s->kind == timer_kind::chan) {
+    // The last handle: if nobody holds the channel either, stop the timer now; else it is
+    // an orphan, which its next firing or a sweep collects once the channel goes too.
+    timer_heap* h = nullptr;
+    {
+      std::lock_guard lk(s->mu);
+      if (s->armed.load(std::memory_order_relaxed)) {
+        if (!channel_shared(s)) {
+          h = disarm(s);
+        } else if ((h = s->node.heap.load(std::memory_order_acquire))) {
+          h->garbage_hint.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    }
+    if (h) h->maybe_sweep();
+  }
+  release(s);
+}
+
+bool timer_stop(timer_state* s) {
+  bool pending = false;
+  timer_heap* h = nullptr;
+  {
+    std::lock_guard lk(s->mu);
+    if (s->armed.load(std::memory_order_relaxed)) {
+      h = disarm(s);  // no heap: a firing is in flight; it will see !armed
+      pending = true;
+    }
+    if (drain(s)) pending = true;
+  }
+  if (h) h->maybe_sweep();
+  return pending;
+}
+
+bool timer_reset(timer_state* s, std::int64_t when, std::int64_t period) {
+  bool pending;
+  timer_heap* h;
+  {
+    std::lock_guard lk(s->mu);
+    pending = s->armed.load(std::memory_order_relaxed);
+    // In a heap (armed, or stopped lazily): take it out and keep the heap's reference for
+    // the new setting. In no heap: idle, or a firing in flight that will find it re-heaped.
+    bool have_ref = remove_timer(&s->node);
+    if (drain(s)) pending = true;
+    if (!have_ref) s->refs.fetch_add(1, std::memory_order_relaxed);
+    s->period = period;
+    s->node.when = when;
+    s->armed.store(true, std::memory_order_relaxed);
+    add_timer(&s->node);
+    h = s->node.heap.load(std::memory_order_relaxed);
+  }
+  if (h) h->maybe_sweep();
+  return pending;
+}
+
+std::int64_t live_timer_states() noexcept { return live_states.load(std::memory_order_relaxed); }
 
 }  // namespace go::detail

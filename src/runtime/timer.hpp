@@ -1,24 +1,50 @@
-// Timers: a 4-ary min-heap of pending timers per worker, as in Go (runtime/time.go).
+// Timers: a 4-ary min-heap of pending timers per worker, as in Go (runtime/time.go), and the
+// refcounted timer state behind go::timer, go::ticker, go::after and context deadlines.
 //
-// Invariants
+// Heap invariants
 // - A pending timer is in exactly one heap; t->heap names it and t->index is its slot. Both
-//   change only under that heap's lock.
-// - A timer's callback runs on a worker's scheduler stack with no runtime lock held, after
-//   the timer has left the heap. It must not block; it may wake parkers and send without
-//   blocking.
+//   change only under that heap's lock. Each slot caches the timer's `when`, so sifting
+//   compares without touching the timers (Go 1.23's timerWhen).
+// - A timer's callback runs with no heap lock held, after the timer has left the heap
+//   (t->heap is null again). It runs on a worker's scheduler stack: it must not block; it
+//   may take short runtime locks, wake parkers, send without blocking and spawn goroutines.
 // - `next_when` mirrors the heap's earliest deadline (INT64_MAX when empty) so idle workers
-//   can compute how long to sleep without taking every lock.
+//   can compute how long to sleep without taking every lock. `size` mirrors the heap size.
+// - add_timer reads t->when after it has published t, so whoever calls add_timer keeps t
+//   alive (and its `when` unchanged) until add_timer returns, even if t fires at once.
+//
+// Timer state invariants (time.cpp has the protocol)
+// - refs counts the references that keep a timer_state's memory: one per handle, one for
+//   the heap while the node is in a heap, one per firing in flight (a callback running, or a
+//   goroutine of after_func). handles counts only the go::timer / go::ticker handles.
+// - `armed`, `period`, `delivered` and node.when (while the node is in no heap) are written
+//   under mu, and node is pushed onto a heap only under mu. Lock order: mu, then a channel
+//   lock, a heap lock or sched.lock. Nothing takes mu while holding a heap lock.
+// - Stopping is lazy, as Go's deltimer: stop clears `armed` and leaves the node in its heap.
+//   The node leaves when it comes due (its firing is then stale), when reset moves it, or
+//   when a sweep takes it out; a heap sweeps once a quarter of it may be stopped or
+//   unreachable timers, so such garbage stays bounded and stop is O(1).
+// - Whoever takes the node out of a heap owns the heap's reference: run_expired (which hands
+//   it to the callback), reset (remove_timer returned true), or a sweep (which hands it to
+//   the callback too).
+// - A firing delivers only if, under mu, the timer is armed and its node is in no heap: a
+//   stop clears `armed`, a reset puts the node back in a heap, so a firing that lost the race
+//   with either delivers nothing. Hence exactly one delivery per arming, and none after stop
+//   or reset returns.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "go/time.hpp"
 #include "runtime/lock.hpp"
 
 namespace go::detail {
 
 struct timer_heap;
+struct chan_core;
 
 struct timer {
   std::int64_t when = 0;  // nanotime() deadline
@@ -29,9 +55,18 @@ struct timer {
 };
 
 struct timer_heap {
+  struct slot {
+    std::int64_t when;
+    timer* t;
+  };
+
   runtime_lock lock;
-  std::vector<timer*> heap;  // guarded by lock
+  std::vector<slot> heap;  // guarded by lock
   std::atomic<std::int64_t> next_when{INT64_MAX};
+  std::atomic<std::size_t> size{0};
+  // Since the last sweep: timers stopped in this heap, and channel timers left with no
+  // handle while in it (both counted roughly: hints for maybe_sweep).
+  std::atomic<std::size_t> garbage_hint{0};
 
   // Both under lock.
   void push(timer* t);
@@ -41,10 +76,65 @@ struct timer_heap {
   int run_expired(std::int64_t now) noexcept;
   bool try_run_expired(std::int64_t now) noexcept;  // skips if the lock is busy
 
+  // sweep takes out the stopped timers and the channel timers nobody can receive from any
+  // more, and drops them. Takes the lock; call without it.
+  void sweep() noexcept;
+  // maybe_sweep sweeps once a quarter of the heap may be garbage: each sweep costs O(n) and
+  // follows n/4 stops or orphanings, so O(1) amortized; a heap of live timers is never
+  // scanned.
+  void maybe_sweep() noexcept {
+    std::size_t n = size.load(std::memory_order_relaxed);
+    if (n >= 64 && 4 * garbage_hint.load(std::memory_order_relaxed) >= n) sweep();
+  }
+
  private:
   void sift_up(std::size_t i) noexcept;
   void sift_down(std::size_t i) noexcept;
-  void publish() noexcept { next_when.store(heap.empty() ? INT64_MAX : heap[0]->when, std::memory_order_seq_cst); }
+  void place(std::size_t i, slot s) noexcept {
+    heap[i] = s;
+    s.t->index = static_cast<std::int32_t>(i);
+  }
+  void publish() noexcept {
+    size.store(heap.size(), std::memory_order_relaxed);
+    // The store is the heap's half of the timer-waiter protocol (scheduler.cpp); it matters
+    // only when the earliest deadline changes, and skipping it otherwise saves a fence on
+    // every push of a later timer and every erase of a non-minimal one.
+    std::int64_t when = heap.empty() ? INT64_MAX : heap[0].when;
+    if (next_when.load(std::memory_order_relaxed) != when) next_when.store(when, std::memory_order_seq_cst);
+  }
 };
+
+enum class timer_kind : std::uint8_t {
+  chan,      // sends the time on c (go::timer, go::ticker, go::after, go::tick)
+  func,      // runs func in a new goroutine (go::after_func)
+  callback,  // calls callback(callback_arg) on the firing worker, under mu (runtime use)
+};
+
+struct timer_state {
+  timer node;  // node.arg == this
+  runtime_lock mu;
+  std::atomic<std::int32_t> refs{1};
+  std::atomic<std::int32_t> handles{1};
+  timer_kind kind = timer_kind::chan;
+  std::atomic<bool> armed{false};  // written under mu; a sweep reads it as a hint
+  bool delivered = false;          // guarded by mu: a value was sent since the last drain
+  std::int64_t period = 0;         // guarded by mu; > 0 for a ticker
+  // The channel of a chan timer, made on first use (timer_chan): `ch` is set once under mu
+  // and then published in `c`. Until then a firing keeps its value in `unsent` (room for
+  // one, like the channel), so timers that are only ever stopped cost no channel.
+  chan<steady_clock::time_point> ch;
+  std::atomic<chan_core*> c{nullptr};
+  bool has_unsent = false;  // guarded by mu
+  steady_clock::time_point unsent;
+  std::unique_ptr<boxed_func> func;
+  void (*callback)(void*) noexcept = nullptr;
+  void* callback_arg = nullptr;
+  timer_state* sweep_next = nullptr;  // a sweep's list of nodes it took out
+};
+
+// timer_new_callback makes an armed timer that calls cb(arg) at `when`, on a worker's
+// scheduler stack with the timer's lock held; cb must be short and must not block. The
+// state holds one handle reference: the owner calls timer_stop and timer_release_handle. After timer_stop returns, cb is not running and will not run.
+timer_state* timer_new_callback(std::int64_t when, void (*cb)(void*) noexcept, void* arg);
 
 }  // namespace go::detail

@@ -1,0 +1,57 @@
+// Package sync scenarios (bench/peers/go/sync.go) that Boost.Fiber can express: its
+// fibers::mutex. It has no reader/writer lock and no wait group, so sync_rwmutex_read_mostly
+// and sync_waitgroup are left out.
+#include "peer.hpp"
+
+namespace peer {
+namespace {
+
+// sync_mutex_uncontended: main does N times mu.lock(); counter++; mu.unlock().
+results sync_mutex_uncontended(int n) {
+  fibers::mutex mu;
+  i64 counter = 0;
+  auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) {
+    mu.lock();
+    ++counter;
+    mu.unlock();
+  }
+  return ns_per_op("sync_mutex_uncontended", since_ns(start), n, counter);
+}
+
+// sync_mutex_contended_G: G fibers each do per = N/G times mu.lock(); counter++; mu.unlock()
+// on one mutex.
+std::function<results(int)> sync_mutex_contended(std::string name, int g) {
+  return [name = std::move(name), g](int n) {
+    int per = n / g;
+    fibers::mutex mu;
+    wait_group wg;
+    i64 counter = 0;  // guarded by mu
+    auto start = clock_type::now();
+    wg.add(g);
+    for (int t = 0; t < g; ++t) {
+      spawn([&mu, &wg, &counter, per] {
+        for (int i = 0; i < per; ++i) {
+          mu.lock();
+          ++counter;
+          mu.unlock();
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    return ns_per_op(name, since_ns(start), static_cast<i64>(g) * per, counter);
+  };
+}
+
+}  // namespace
+
+std::vector<scenario> sync_scenarios() {
+  return {
+      {"sync_mutex_uncontended", 20'000'000, sync_mutex_uncontended},
+      {"sync_mutex_contended_4", 4'000'000, sync_mutex_contended("sync_mutex_contended_4", 4)},
+      {"sync_mutex_contended_16", 4'000'000, sync_mutex_contended("sync_mutex_contended_16", 16)},
+  };
+}
+
+}  // namespace peer

@@ -1,0 +1,400 @@
+// Concurrency patterns as reusable parts: context-aware send and receive, generator, pipeline
+// stages (map, filter, flat_map, batch), fan-in (merge), worker pool, with_timeout and retry.
+//
+//   Go idiom                                        gocxx
+//   select { case ch <- v: case <-ctx.Done(): }     go::send_ctx(ctx, ch, v)        (false: ctx done)
+//   select { case v, ok := <-ch: case <-ctx.Done(): }   go::recv_ctx(ctx, ch)       (empty: closed or ctx done)
+//   a goroutine feeding a channel                   go::generate<T>(g, ctx, [](auto emit) { ... emit(v) ... })
+//   for v := range in { out <- f(v) }  (N of them)  go::map(g, ctx, in, f, workers)  /  go::map_ordered(...)
+//   filter, flatten, group into slices              go::filter, go::flat_map, go::batch
+//   fan-in of N channels                            go::merge(g, ctx, inputs)
+//   jobs/results channels with N workers            go::worker_pool<Job, R> pool(ctx, workers, queue, f)
+//   run f, give up at a deadline                    go::with_timeout(ctx, d, f)
+//   retry with exponential backoff and jitter       go::retry(ctx, go::backoff{...}, f)
+//
+// Pipelines (Go's "pipelines and cancellation" with errgroup, as in x/sync/errgroup's example)
+// - Every stage runs in goroutines of an errgroup `g` and watches a context `ctx`, normally the
+//   one errgroup::with_context made: auto [g, ctx] = go::errgroup::with_context(parent);
+// - A stage closes its output when its input is closed and drained, or when ctx is done, so
+//   the end (or the cancellation) flows downstream; it never blocks on a send once ctx is done.
+// - A stage's goroutine returns ctx.err(), so g.wait() is nil for a pipeline that ran to its
+//   end and canceled for one stopped early.
+// - An exception thrown by a stage's function becomes g's error, which cancels ctx and so
+//   stops every stage. g.wait() returns once all stages have returned.
+// - A consumer that stops early cancels ctx's parent (or returns an error from a stage): no
+//   goroutine stays blocked, so none leaks (tests/patterns_test.cpp checks the goroutine count).
+// - map with workers > 1 fans out over one input and fans in to one output: output order is
+//   not input order; map_ordered keeps input order, with at most `workers` values in flight.
+// - merge runs one goroutine per input: measured about 2x faster than one goroutine with a
+//   dynamic select over all inputs and ctx.done() (bench/patterns_bench.cpp, BM_fanin_8
+//   against BM_fanin_8_select).
+//
+// Worker pool: submit blocks while the queue is full (back-pressure) and fails once ctx is
+// done or the pool is closed; close() lets the workers finish what is queued (graceful drain)
+// and then closes results(); cancelling ctx stops them at once (queued jobs are dropped). Each
+// job's outcome, value or error (an exception thrown by f included), is one value on results().
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "go/chan.hpp"
+#include "go/context.hpp"
+#include "go/errgroup.hpp"
+#include "go/errors.hpp"
+#include "go/runtime.hpp"
+#include "go/select.hpp"
+#include "go/sync.hpp"
+#include "go/time.hpp"
+
+namespace go {
+
+// send_ctx sends v on ch unless ctx is done first; it reports whether it sent.
+// Both check ctx first and then try the channel without blocking: that fast path skips the
+// select when the channel is ready (bench/patterns_bench.cpp, BM_pipeline_3stage_1m), and the
+// check makes a stage notice cancellation even when its channels are always ready (a select
+// with both ready would pick at random). A failed try_send leaves the value in place.
+template <class T, class V>
+bool send_ctx(const context& ctx, const send_chan<T>& ch, V&& v) {
+  if (ctx.err()) return false;
+  T value(std::forward<V>(v));
+  if (ch.try_send(std::move(value))) return true;
+  return go::select(go::send_case(ch, std::move(value)), go::recv_case(ctx.done())) == 0;
+}
+
+template <class T, class V>
+bool send_ctx(const context& ctx, const chan<T>& ch, V&& v) {
+  return send_ctx(ctx, send_chan<T>(ch), std::forward<V>(v));
+}
+
+// recv_ctx receives from ch unless ctx is done first; empty when ch is closed or ctx is done.
+template <class T>
+std::optional<T> recv_ctx(const context& ctx, const recv_chan<T>& ch) {
+  if (ctx.err()) return std::nullopt;
+  if (auto r = ch.try_recv(); r.status != chan_status::would_block) return std::move(r.value);
+  std::optional<T> out;
+  go::select(go::recv_case(ch, [&](std::optional<T> v) { out = std::move(v); }), go::recv_case(ctx.done()));
+  return out;
+}
+
+template <class T>
+std::optional<T> recv_ctx(const context& ctx, const chan<T>& ch) {
+  return recv_ctx(ctx, recv_chan<T>(ch));
+}
+
+// generate runs f(emit) in a goroutine of g and returns the channel emit sends on; emit(v)
+// returns false once ctx is done, and f should then return. The channel closes when f returns.
+template <class T, class F>
+recv_chan<T> generate(errgroup& g, const context& ctx, F f, std::size_t buffer = 0) {
+  auto out = make_chan<T>(buffer);
+  g.go([ctx, out, f = std::move(f)]() mutable {
+    struct closer {
+      chan<T> c;
+      ~closer() { c.close(); }
+    } close_out{out};
+    auto emit = [&](T v) { return send_ctx(ctx, send_chan<T>(out), std::move(v)); };
+    f(emit);
+    return ctx.err();
+  });
+  return out;
+}
+
+namespace detail {
+
+// Runs body(out) in `workers` goroutines of g; out closes when the last one returns.
+// A stage's goroutine returns ctx.err(): nil when its input ended, canceled (or the deadline)
+// when it stopped early, so g.wait() tells a finished pipeline from a cancelled one.
+template <class U, class Body>
+recv_chan<U> run_stage(errgroup& g, const context& ctx, std::size_t workers, std::size_t buffer, Body body) {
+  auto out = make_chan<U>(buffer);
+  if (workers < 1) workers = 1;
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(workers);
+  auto shared_body = std::make_shared<Body>(std::move(body));
+  for (std::size_t i = 0; i < workers; ++i) {
+    g.go([ctx, out, remaining, shared_body] {
+      struct closer {
+        chan<U> c;
+        std::shared_ptr<std::atomic<std::size_t>> n;
+        ~closer() {
+          if (n->fetch_sub(1, std::memory_order_acq_rel) == 1) c.close();
+        }
+      } close_out{out, remaining};
+      (*shared_body)(send_chan<U>(out));
+      return ctx.err();
+    });
+  }
+  return out;
+}
+
+}  // namespace detail
+
+// map sends f(v) for each v from in, using `workers` goroutines (output order: see the top).
+template <class T, class F, class U = std::invoke_result_t<F&, T>>
+recv_chan<U> map(errgroup& g, const context& ctx, recv_chan<T> in, F f, std::size_t workers = 1) {
+  return detail::run_stage<U>(g, ctx, workers, 0, [ctx, in, f = std::move(f)](send_chan<U> out) mutable {
+    while (auto v = recv_ctx(ctx, in)) {
+      if (!send_ctx(ctx, out, f(std::move(*v)))) return;
+    }
+  });
+}
+
+// map_ordered is map whose output keeps the input's order.
+template <class T, class F, class U = std::invoke_result_t<F&, T>>
+recv_chan<U> map_ordered(errgroup& g, const context& ctx, recv_chan<T> in, F f, std::size_t workers = 1) {
+  if (workers < 1) workers = 1;
+  // Each input gets a one-value slot; slots travel in input order to the collector, and the
+  // value to the workers, so the collector emits results in input order.
+  struct job {
+    T value;
+    chan<U> slot;
+  };
+  auto jobs = make_chan<job>();
+  auto slots = make_chan<chan<U>>(workers);
+  g.go([ctx, in, jobs, slots] {
+    struct closer {
+      chan<job> j;
+      chan<chan<U>> s;
+      ~closer() {
+        j.close();
+        s.close();
+      }
+    } close_both{jobs, slots};
+    while (auto v = recv_ctx(ctx, in)) {
+      auto slot = make_chan<U>(1);
+      if (!send_ctx(ctx, send_chan<chan<U>>(slots), slot)) return ctx.err();
+      if (!send_ctx(ctx, send_chan<job>(jobs), job{std::move(*v), slot})) return ctx.err();
+    }
+    return ctx.err();
+  });
+  auto fp = std::make_shared<F>(std::move(f));
+  for (std::size_t i = 0; i < workers; ++i) {
+    g.go([ctx, jobs, fp] {
+      while (auto j = recv_ctx(ctx, recv_chan<job>(jobs))) j->slot.send((*fp)(std::move(j->value)));
+      return ctx.err();
+    });
+  }
+  return detail::run_stage<U>(g, ctx, 1, 0, [ctx, slots](send_chan<U> out) {
+    while (auto slot = recv_ctx(ctx, recv_chan<chan<U>>(slots))) {
+      auto v = recv_ctx(ctx, recv_chan<U>(*slot));
+      if (!v || !send_ctx(ctx, out, std::move(*v))) return;
+    }
+  });
+}
+
+// filter passes on the values for which keep(v) is true.
+template <class T, class F>
+recv_chan<T> filter(errgroup& g, const context& ctx, recv_chan<T> in, F keep) {
+  return detail::run_stage<T>(g, ctx, 1, 0, [ctx, in, keep = std::move(keep)](send_chan<T> out) mutable {
+    while (auto v = recv_ctx(ctx, in)) {
+      if (keep(std::as_const(*v)) && !send_ctx(ctx, out, std::move(*v))) return;
+    }
+  });
+}
+
+// flat_map sends every element of the range f(v) returns, for each v from in.
+template <class T, class F, class R = std::invoke_result_t<F&, T>,
+          class U = std::remove_cvref_t<decltype(*std::begin(std::declval<R&>()))>>
+recv_chan<U> flat_map(errgroup& g, const context& ctx, recv_chan<T> in, F f) {
+  return detail::run_stage<U>(g, ctx, 1, 0, [ctx, in, f = std::move(f)](send_chan<U> out) mutable {
+    while (auto v = recv_ctx(ctx, in)) {
+      for (auto&& u : f(std::move(*v))) {
+        if (!send_ctx(ctx, out, std::move(u))) return;
+      }
+    }
+  });
+}
+
+// batch groups values into vectors of n (the last may be shorter; none is empty).
+template <class T>
+recv_chan<std::vector<T>> batch(errgroup& g, const context& ctx, recv_chan<T> in, std::size_t n) {
+  if (n < 1) n = 1;
+  return detail::run_stage<std::vector<T>>(g, ctx, 1, 0, [ctx, in, n](send_chan<std::vector<T>> out) {
+    std::vector<T> group;
+    while (auto v = recv_ctx(ctx, in)) {
+      group.push_back(std::move(*v));
+      if (group.size() == n && !send_ctx(ctx, out, std::exchange(group, {}))) return;
+    }
+    if (!group.empty() && !ctx.err()) send_ctx(ctx, out, std::move(group));
+  });
+}
+
+// merge sends every value from all inputs on one channel, closed when all inputs are (fan-in).
+template <class T>
+recv_chan<T> merge(errgroup& g, const context& ctx, std::vector<recv_chan<T>> inputs) {
+  auto out = make_chan<T>();
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(inputs.size());
+  if (inputs.empty()) out.close();
+  for (auto& in : inputs) {
+    g.go([ctx, in, out, remaining] {
+      struct closer {
+        chan<T> c;
+        std::shared_ptr<std::atomic<std::size_t>> n;
+        ~closer() {
+          if (n->fetch_sub(1, std::memory_order_acq_rel) == 1) c.close();
+        }
+      } close_out{out, remaining};
+      while (auto v = recv_ctx(ctx, in)) {
+        if (!send_ctx(ctx, send_chan<T>(out), std::move(*v))) return ctx.err();
+      }
+      return ctx.err();
+    });
+  }
+  return out;
+}
+
+// outcome is what a worker pool reports for one job: the job, and f's value or its error.
+template <class Job, class R>
+struct outcome {
+  Job job;
+  std::optional<R> value;  // empty when err is set
+  error err;
+};
+
+// worker_pool runs f(ctx, job) for submitted jobs on `workers` goroutines; see the top.
+// f returns R, or throws: the exception becomes that job's error.
+//
+// Example (3 workers, a queue of 10):
+//   go::worker_pool<int, int> pool(ctx, 3, 10, [](const go::context&, int j) { return j * 2; });
+//   go::spawn([&] { for (int j : jobs) if (!pool.submit(j)) break; pool.close(); });
+//   for (auto& o : pool.results()) use(o.job, o.value, o.err);
+template <class Job, class R>
+class worker_pool {
+ public:
+  template <class F>
+  worker_pool(const context& parent, std::size_t workers, std::size_t queue, F f)
+      : jobs_(make_chan<Job>(queue)), results_(make_chan<outcome<Job, R>>(queue)) {
+    auto [ctx, cancel] = with_cancel(parent);
+    ctx_ = ctx;
+    cancel_ = cancel;
+    if (workers < 1) workers = 1;
+    auto remaining = std::make_shared<std::atomic<std::size_t>>(workers);
+    auto fp = std::make_shared<F>(std::move(f));
+    for (std::size_t i = 0; i < workers; ++i) {
+      go::spawn([ctx = ctx_, jobs = jobs_, results = results_, remaining, fp] {
+        while (auto j = recv_ctx(ctx, recv_chan<Job>(jobs))) {
+          outcome<Job, R> o{*j, std::nullopt, {}};
+          try {
+            o.value.emplace((*fp)(ctx, std::move(*j)));
+          } catch (...) {
+            o.err = error(std::current_exception());
+          }
+          if (!send_ctx(ctx, send_chan<outcome<Job, R>>(results), std::move(o))) break;
+        }
+        if (remaining->fetch_sub(1, std::memory_order_acq_rel) == 1) results.close();
+      });
+    }
+  }
+  worker_pool(const worker_pool&) = delete;
+  worker_pool& operator=(const worker_pool&) = delete;
+  // The destructor cancels the workers; they return without leaking.
+  ~worker_pool() { cancel_(); }
+
+  // submit queues a job, blocking while the queue is full; false once the pool's context is
+  // done. Must not be called after close().
+  bool submit(Job job) { return send_ctx(ctx_, send_chan<Job>(jobs_), std::move(job)); }
+  // close ends submission: workers finish the queued jobs, then results() closes.
+  void close() { jobs_.close(); }
+  // cancel stops the workers at once; queued jobs are dropped and results() closes.
+  void cancel() { cancel_(); }
+  // results carries one outcome per finished job; closed after close() or cancel() once every
+  // worker has returned.
+  recv_chan<outcome<Job, R>> results() const { return results_; }
+
+ private:
+  context ctx_;
+  cancel_func cancel_;
+  chan<Job> jobs_;
+  chan<outcome<Job, R>> results_;
+};
+
+// result is a value or an error, what with_timeout returns for a function with a value.
+template <class T>
+struct result {
+  std::optional<T> value;
+  error err;
+};
+
+// with_timeout runs f(ctx') in a new goroutine, ctx' being ctx with a timeout of d, and returns
+// its outcome, or errc::deadline_exceeded (ctx'.err()) as soon as ctx' is done first. f should
+// watch ctx' and return when it is done; until then it keeps running, and its late result is
+// dropped. An exception thrown by f is returned as the error. f returns R (the result is
+// result<R>), go::error, or void (the result is go::error).
+template <class Rep, class Period, class F>
+auto with_timeout(const context& ctx, std::chrono::duration<Rep, Period> d, F f) {
+  using R = std::invoke_result_t<F&, const context&>;
+  cancel_context timed = go::with_timeout(ctx, d);
+  const context& child = timed.ctx;
+  constexpr bool returns_error = std::is_void_v<R> || std::is_same_v<R, error>;
+  using out_t = std::conditional_t<returns_error, error, result<std::conditional_t<returns_error, int, R>>>;
+  auto done = make_chan<out_t>(1);  // the goroutine never blocks, so it never leaks
+  go::spawn([child, done, f = std::move(f)]() mutable {
+    out_t out{};
+    try {
+      if constexpr (std::is_void_v<R>) f(child);
+      else if constexpr (std::is_same_v<R, error>) out = f(child);
+      else out.value.emplace(f(child));
+    } catch (...) {
+      if constexpr (returns_error) out = error(std::current_exception());
+      else out.err = error(std::current_exception());
+    }
+    done.send(std::move(out));
+  });
+  out_t out{};
+  go::select(go::recv_case(done, [&](std::optional<out_t> v) { out = std::move(*v); }),
+             go::recv_case(child.done(), [&] {
+               if constexpr (returns_error) out = child.err();
+               else out.err = child.err();
+             }));
+  timed.cancel();
+  return out;
+}
+
+// backoff configures retry: the delay before attempt k+1 is initial * multiplier^k, capped at
+// max, then spread by jitter: a random factor in [1 - jitter, 1 + jitter].
+struct backoff {
+  std::chrono::nanoseconds initial = std::chrono::milliseconds(100);
+  std::chrono::nanoseconds max = std::chrono::seconds(10);
+  double multiplier = 2.0;
+  double jitter = 0.2;
+  int max_attempts = 5;  // <= 0: until ctx is done
+};
+
+// retry calls f() until it returns a nil error, waiting between attempts as b says. It
+// returns nil on success, the last error after max_attempts, or ctx.err() if ctx is done
+// before an attempt or during a wait. An exception thrown by f counts as a failed attempt
+// with that error. f returns go::error (or anything go::error converts from).
+template <class F>
+error retry(const context& ctx, const backoff& b, F f) {
+  std::minstd_rand rng(static_cast<std::uint_fast32_t>(std::random_device{}()));  // not thread_local: f may migrate us
+  double delay = static_cast<double>(b.initial.count());
+  error last;
+  for (int attempt = 1;; ++attempt) {
+    if (error err = ctx.err()) return err;
+    try {
+      last = error(f());
+    } catch (...) {
+      last = error(std::current_exception());
+    }
+    if (!last) return {};
+    if (b.max_attempts > 0 && attempt >= b.max_attempts) return last;
+    double capped = std::min(delay, static_cast<double>(b.max.count()));
+    double factor = 1.0;
+    if (b.jitter > 0) factor = std::uniform_real_distribution<double>(1.0 - b.jitter, 1.0 + b.jitter)(rng);
+    auto wait = std::chrono::nanoseconds(static_cast<std::int64_t>(capped * factor));
+    if (go::select(go::recv_case(go::after(wait)), go::recv_case(ctx.done())) == 1) return ctx.err();
+    delay *= b.multiplier;
+  }
+}
+
+}  // namespace go

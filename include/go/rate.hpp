@@ -1,0 +1,143 @@
+// Rate limiting: a token bucket (golang.org/x/time/rate).
+//
+//   Go                                       gocxx
+//   rate.Limit, rate.Inf, rate.Every(d)      go::rate::limit (events/s, a double), go::rate::inf, go::rate::every(d)
+//   lim := rate.NewLimiter(r, b)             go::rate::limiter lim(r, b);
+//   lim.Allow(), lim.AllowN(t, n)            lim.allow(), lim.allow_n(n), lim.allow_n(t, n)
+//   lim.Wait(ctx), lim.WaitN(ctx, n)         go::error err = lim.wait(ctx); lim.wait_n(ctx, n)
+//   r := lim.Reserve(), lim.ReserveN(t, n)   go::rate::reservation r = lim.reserve(); lim.reserve_n(t, n)
+//   r.OK(), r.Delay(), r.Cancel()            r.ok(), r.delay(), r.cancel()
+//   lim.SetLimit(l), lim.SetBurst(b)         lim.set_limit(l), lim.set_burst(b)  (and *_at(t, ...))
+//   lim.Limit(), lim.Burst(), lim.Tokens()   lim.limit(), lim.burst(), lim.tokens()
+//
+// Guarantees (x/time/rate's)
+// - The bucket holds at most burst tokens and refills at `limit` tokens per second; it starts
+//   full. An event of n tokens happens when n tokens are available.
+// - allow_n(n) takes n tokens if they are there now, else takes nothing and returns false.
+// - reserve_n(n) always takes the tokens (the bucket may go negative) and says how long to wait
+//   before acting: delay(). A reservation of more than burst tokens is not ok(). cancel()
+//   gives back the tokens as far as no later reservation depends on them.
+// - wait_n(ctx, n) blocks until n tokens are available, or fails at once with an error if n
+//   exceeds burst, if ctx is done, or if ctx's deadline comes before the tokens would. On
+//   failure nothing stays reserved.
+// - A limit of inf allows every event (burst is ignored). A limit of 0 allows only the
+//   first `burst` events in total.
+// - Time is std::chrono::steady_clock. The *_at(t, ...) forms take the time explicitly, as
+//   Go's AllowN(t, n) does; times earlier than the last one seen count as the last one.
+// - All members may be called concurrently (they share a go::mutex). A limiter must not move
+//   while in use.
+//
+// Behaviour at the time of writing: tokens are a double, durations are integer nanoseconds.
+//
+// Example (at most 10 requests per second, bursts of 3):
+//   go::rate::limiter lim(10, 3);
+//   for (auto& req : requests) {
+//     if (go::error err = lim.wait(ctx)) return err;
+//     handle(req);
+//   }
+#pragma once
+
+#include <chrono>
+#include <limits>
+
+#include "go/context.hpp"
+#include "go/errors.hpp"
+#include "go/sync.hpp"
+
+namespace go::rate {
+
+using steady_clock = std::chrono::steady_clock;
+using duration = std::chrono::nanoseconds;
+
+// limit is the maximum rate of events, in events per second.
+using limit = double;
+
+// inf is the infinite rate limit: every event is allowed, burst is ignored.
+inline constexpr limit inf = std::numeric_limits<double>::max();
+
+// inf_duration is the delay of a reservation that is not ok.
+inline constexpr duration inf_duration = duration::max();
+
+// every converts a minimum time between events to a limit; a non-positive interval is inf.
+template <class Rep, class Period>
+constexpr limit every(std::chrono::duration<Rep, Period> interval) noexcept {
+  if (interval <= interval.zero()) return inf;
+  return 1.0 / std::chrono::duration<double>(interval).count();
+}
+
+class limiter;
+
+// reservation holds tokens taken by reserve for an event that may happen after delay().
+class reservation {
+ public:
+  // ok reports whether the limiter can provide the tokens within the maximum wait. A
+  // reservation that is not ok took nothing and has nothing to cancel.
+  bool ok() const noexcept { return ok_; }
+  // delay_from returns how long after t the event may happen; 0 means now; inf_duration when
+  // not ok.
+  duration delay_from(steady_clock::time_point t) const noexcept;
+  duration delay() const { return delay_from(steady_clock::now()); }
+  // cancel_at tells the limiter that the event will not happen, giving back what tokens it
+  // can without affecting later reservations.
+  void cancel_at(steady_clock::time_point t);
+  void cancel() { cancel_at(steady_clock::now()); }
+
+ private:
+  friend class limiter;
+  bool ok_ = false;
+  limiter* lim_ = nullptr;
+  int tokens_ = 0;
+  steady_clock::time_point time_to_act_{};
+  rate::limit limit_ = 0;  // the limit at reservation time; may differ from lim_'s later
+};
+
+// limiter is a token bucket; see the top of the file.
+class limiter {
+ public:
+  // limiter(r, b) allows events at up to rate r with bursts of at most b tokens.
+  limiter(rate::limit r, int b) noexcept : limit_(r), burst_(b) {}
+  limiter(const limiter&) = delete;
+  limiter& operator=(const limiter&) = delete;
+
+  rate::limit limit() const;
+  int burst() const;
+  // tokens_at returns the number of tokens available at time t.
+  double tokens_at(steady_clock::time_point t) const;
+  double tokens() const { return tokens_at(steady_clock::now()); }
+
+  bool allow() { return allow_n(steady_clock::now(), 1); }
+  bool allow_n(int n) { return allow_n(steady_clock::now(), n); }
+  bool allow_n(steady_clock::time_point t, int n);
+
+  reservation reserve() { return reserve_n(steady_clock::now(), 1); }
+  reservation reserve_n(int n) { return reserve_n(steady_clock::now(), n); }
+  reservation reserve_n(steady_clock::time_point t, int n);
+
+  error wait(const context& ctx) { return wait_n(ctx, 1); }
+  error wait_n(const context& ctx, int n);
+
+  void set_limit(rate::limit l) { set_limit_at(steady_clock::now(), l); }
+  void set_limit_at(steady_clock::time_point t, rate::limit l);
+  void set_burst(int b) { set_burst_at(steady_clock::now(), b); }
+  void set_burst_at(steady_clock::time_point t, int b);
+
+ private:
+  friend class reservation;
+  struct advanced {
+    steady_clock::time_point t;
+    double tokens;
+  };
+  advanced advance(steady_clock::time_point t) const;  // requires mu_; does not change *this
+  reservation reserve_locked(steady_clock::time_point t, int n, duration max_future_reserve);
+
+  mutable go::mutex mu_;  // guards every field below
+  rate::limit limit_;
+  int burst_;
+  double tokens_ = 0;
+  // last_: the last time tokens_ was updated; min() means never (the bucket is full).
+  steady_clock::time_point last_ = steady_clock::time_point::min();
+  // last_event_: the latest time of a rate-limited event, past or future.
+  steady_clock::time_point last_event_ = steady_clock::time_point::min();
+};
+
+}  // namespace go::rate

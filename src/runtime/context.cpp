@@ -1,0 +1,544 @@
+// Contexts (include/go/context.hpp has the user's view).
+//
+// A context is a refcounted node with a strong reference to its parent. Four kinds:
+// the static TODO root (Background is the null node), value nodes, without_cancel nodes,
+// and cancel nodes (with_cancel, with_cancel_cause, with_deadline, with_stop_token). Every
+// node caches `nearest`, the closest cancel node on its path to the root (itself for a
+// cancel node; none past a without_cancel), and its effective deadline, so done(), err()
+// and deadline() are O(1); only value() walks the chain.
+//
+// Invariants
+// - A cancel node's list holds what its cancellation must reach (context_link): cancel
+//   nodes whose nearest ancestor it is, after_func entries, runtime hooks. The list, each
+//   link's `linked` and prev/next are guarded by the node's `mu`. A link is in at most one
+//   list, the one named by its `owner`, which never changes.
+// - `done` goes false -> true once, under mu, after err and cause are set; they are never
+//   written again, so a reader that sees done (acquire) reads them without the lock.
+// - References: a node is kept by its handles (context, cancel_func), by its children (the
+//   parent pointer), and by after_func entries registered with it. A list does not keep a
+//   child cancel node: a child nobody references is freed, and its destructor unlinks it.
+//   So the parent's list holds only children someone could still observe. A cancelling
+//   thread takes a reference to each child it will cancel only if the child is still alive
+//   (try_retain: increment unless zero), under the parent's lock; the child's destructor
+//   unlinks under the same lock, so exactly one of them deals with the link.
+// - An after_func entry is kept by the list (one reference) and by its stop_funcs. Its state
+//   goes pending -> started (it will run) or pending -> stopped, once; whoever takes the link
+//   out of the list (the canceller or stop) drops the list's reference.
+//
+// Cancellation (cancel below) is iterative, not recursive, so a deep chain cannot overflow
+// a goroutine stack: it takes a node's lock, marks it done, closes its done channel, takes
+// its list (running runtime hooks right there, under the lock, so that removing a hook
+// after taking the same lock means the hook has finished), unlocks, and goes on with the
+// children it collected. Stop-token callbacks and after_func goroutines run with no lock
+// held.
+//
+// Lock order: a parent's mu before a child's is never needed (no lock is held while another
+// node's is taken, except the hooks: node mu, then the hook's own lock, e.g. the
+// semaphore's). A node's mu comes before its timer's lock (timer_new_callback under mu);
+// the deadline callback runs under the timer lock and takes no context lock.
+#include "go/context.hpp"
+
+#include <mutex>
+#include <new>
+
+#include "go/runtime.hpp"
+#include "runtime/chan.hpp"
+#include "runtime/lock.hpp"
+#include "runtime/scheduler.hpp"
+#include "runtime/timer.hpp"
+
+namespace go::detail {
+
+// An after_func registration (see the invariants above).
+struct after_func_entry : context_link {
+  enum : std::uint8_t { pending, started, stopped };
+  std::atomic<std::int32_t> refs{2};  // the list's and the stop_func's
+  std::atomic<std::uint8_t> state{pending};
+  context_node* node = nullptr;  // a cancel node: strong until run or stopped; null if never cancellable
+  std::unique_ptr<boxed_func> f;
+};
+
+struct context_access {
+  static context make(context_node* n) noexcept { return context(n); }
+  static context_node* node(const context& c) noexcept { return c.n_; }
+  static cancel_func make_cancel(context_node* n) noexcept { return cancel_func(n); }
+  static cancel_cause_func make_cancel_cause(context_node* n) noexcept { return cancel_cause_func(n); }
+  static context_node* node(const cancel_func& f) noexcept { return f.n_; }
+  static context_node* node(const cancel_cause_func& f) noexcept { return f.n_; }
+  static stop_func make_stop(after_func_entry* e) noexcept { return stop_func(e); }
+  static after_func_entry* entry(const stop_func& s) noexcept { return s.e_; }
+};
+
+namespace {
+
+std::atomic<std::int64_t> live_nodes{0};
+
+enum class node_kind : std::uint8_t { todo, cancel, value, without_cancel };
+enum link_kind : std::uint8_t { link_node, link_hook, link_after_func };
+
+struct cancel_node;
+
+struct node : context_node {
+  explicit node(node_kind k, node* p) noexcept : kind(k), parent(p) {
+    live_nodes.fetch_add(1, std::memory_order_relaxed);
+  }
+  virtual ~node() { live_nodes.fetch_sub(1, std::memory_order_relaxed); }
+
+  node_kind kind;
+  node* parent;                    // strong; null for a root
+  cancel_node* nearest = nullptr;  // the closest cancel node at or above this one
+  std::int64_t deadline = INT64_MAX;
+};
+
+node* as_node(context_node* n) noexcept { return static_cast<node*>(n); }
+const node* as_node(const context_node* n) noexcept { return static_cast<const node*>(n); }
+
+bool try_retain(context_node* n) noexcept {
+  std::int32_t r = n->refs.load(std::memory_order_relaxed);
+  while (r != 0) {
+    if (n->refs.compare_exchange_weak(r, r + 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+// release drops a reference; a freed node releases its parent, iteratively.
+void release(node* n) noexcept {
+  while (n && n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    node* p = n->parent;
+    delete n;
+    n = p;
+  }
+}
+
+struct value_node final : node {
+  value_node(node* p, const void* k, void* v, void (*d)(void*) noexcept) noexcept
+      : node(node_kind::value, p), key(k), value(v), destroy(d) {}
+  ~value_node() override { destroy(value); }
+  const void* key;
+  void* value;
+  void (*destroy)(void*) noexcept;
+};
+
+struct cancel_node final : node, context_link {
+  explicit cancel_node(node* p) noexcept : node(node_kind::cancel, p) { context_link::kind = link_node; }
+  ~cancel_node() override;
+
+  // A std::stop_callback's callable: cancels the node when the token is stopped.
+  struct on_stop {
+    cancel_node* n;
+    void operator()() const noexcept;
+  };
+
+  runtime_lock mu;  // guards the list, the lazily made members, and the writes below
+  std::atomic<bool> done{false};
+  error err;
+  error cause;
+  error deadline_cause;  // immutable after construction
+  context_link* children = nullptr;
+  std::size_t nchildren = 0;
+  std::atomic<chan_core*> done_core{nullptr};  // published once done_chan is set
+  chan<void> done_chan;
+  std::optional<std::stop_source> stop;
+  timer_state* timer = nullptr;
+  std::unique_ptr<std::stop_callback<on_stop>> on_token;
+};
+
+// The TODO root: static, never freed.
+node* todo_node() noexcept {
+  struct todo_root final : node {
+    todo_root() noexcept : node(node_kind::todo, nullptr) { refs.store(1 << 30); }
+  };
+  static todo_root* root = new todo_root;
+  return root;
+}
+
+// --- lists ---
+
+// link_into adds l to owner's list; false (l untouched) if owner is done already.
+bool link_into(cancel_node* owner, context_link* l) noexcept {
+  std::lock_guard lk(owner->mu);
+  if (owner->done.load(std::memory_order_relaxed)) return false;
+  l->owner = owner;
+  l->linked = true;
+  l->prev = nullptr;
+  l->next = owner->children;
+  if (owner->children) owner->children->prev = l;
+  owner->children = l;
+  ++owner->nchildren;
+  return true;
+}
+
+// unlink_locked removes l from its owner's list; owner->mu held.
+void unlink_locked(cancel_node* owner, context_link* l) noexcept {
+  if (l->prev) l->prev->next = l->next;
+  else owner->children = l->next;
+  if (l->next) l->next->prev = l->prev;
+  l->prev = l->next = nullptr;
+  l->linked = false;
+  --owner->nchildren;
+}
+
+// unlink removes l from its owner's list if it is still there.
+bool unlink(context_link* l) noexcept {
+  auto* owner = static_cast<cancel_node*>(l->owner);
+  if (!owner) return false;
+  std::lock_guard lk(owner->mu);
+  if (!l->linked) return false;
+  unlink_locked(owner, l);
+  return true;
+}
+
+void start_after_func(after_func_entry* e) noexcept;
+
+// --- cancellation ---
+
+// cancel cancels root and everything below it. The caller holds a reference to root.
+// remove_from_parent: also take root out of its parent's list (cancel functions and
+// deadlines do; a parent cancelling its children has emptied its list already).
+//
+// work_next of a node is written only by the thread that took the node out of its parent's
+// list (under the parent's lock, which happens once); root's is never touched, since root
+// may at the same time sit in the work list of a thread cancelling its parent.
+void cancel(cancel_node* root, const error& err, const error& cause, bool remove_from_parent) noexcept {
+  const error& why = cause ? cause : err;
+  cancel_node* work = nullptr;
+  context_link* to_start = nullptr;  // after_func entries
+  for (cancel_node* n = root; n;) {
+    timer_state* timer = nullptr;
+    std::optional<std::stop_source> stop;
+    {
+      std::lock_guard lk(n->mu);
+      if (!n->done.load(std::memory_order_relaxed)) {
+        n->err = err;
+        n->cause = why;
+        n->done.store(true, std::memory_order_release);
+        if (chan_core* c = n->done_core.load(std::memory_order_relaxed)) chan_close(c);
+        for (context_link* l = n->children; l;) {
+          context_link* next = l->next;
+          l->prev = l->next = nullptr;
+          l->linked = false;
+          switch (l->kind) {
+            case link_node: {
+              auto* child = static_cast<cancel_node*>(l);
+              if (try_retain(child)) {
+                child->work_next = work;
+                work = child;
+              }
+              break;
+            }
+            case link_hook: {
+              auto* h = static_cast<context_hook*>(l);
+              h->on_cancel(h);  // h may be gone once this returns
+              break;
+            }
+            case link_after_func:
+              l->work_next = to_start;
+              to_start = l;
+              break;
+          }
+          l = next;
+        }
+        n->children = nullptr;
+        n->nchildren = 0;
+        timer = std::exchange(n->timer, nullptr);
+        stop = n->stop;
+      }
+    }
+    if (timer) {
+      timer_stop(timer);
+      timer_release_handle(timer);
+    }
+    if (stop) stop->request_stop();
+    if (n != root) release(n);
+    n = work;
+    if (n) work = static_cast<cancel_node*>(n->work_next);
+  }
+  while (to_start) {
+    auto* e = static_cast<after_func_entry*>(to_start);
+    to_start = to_start->work_next;
+    start_after_func(e);
+  }
+  if (remove_from_parent) unlink(root);
+}
+
+void cancel_node::on_stop::operator()() const noexcept {
+  if (!try_retain(n)) return;  // being destroyed
+  cancel(n, errc::canceled, {}, true);
+  release(n);
+}
+
+cancel_node::~cancel_node() {
+  unlink(this);
+  on_token.reset();  // waits for a callback running on another thread (it found refs == 0)
+  if (timer) {
+    timer_stop(timer);
+    timer_release_handle(timer);
+  }
+}
+
+// The deadline timer's callback: on a worker's scheduler stack, under the timer's lock. The
+// node may be in its destructor (refs == 0, blocked in timer_stop on this lock): then skip.
+void deadline_passed(void* arg) noexcept {
+  auto* n = static_cast<cancel_node*>(arg);
+  if (!try_retain(n)) return;
+  go::spawn([n] {
+    cancel(n, errc::deadline_exceeded, n->deadline_cause, true);
+    release(n);
+  });
+}
+
+// new_cancel_node makes a cancel node under parent (not yet registered).
+cancel_node* new_cancel_node(node* parent) {
+  auto* n = new cancel_node(parent);
+  if (parent) {
+    context_retain(parent);
+    n->deadline = parent->deadline;
+  }
+  n->nearest = n;
+  return n;
+}
+
+// propagate registers n with the nearest cancellable ancestor, or cancels n at once if that
+// ancestor is done already.
+void propagate(cancel_node* n) noexcept {
+  cancel_node* a = n->parent ? n->parent->nearest : nullptr;
+  if (!a) return;
+  if (link_into(a, n)) return;
+  cancel(n, a->err, a->cause, false);  // a is done: err and cause are final
+}
+
+cancel_node* make_child(const context& parent) {
+  cancel_node* n = new_cancel_node(as_node(context_access::node(parent)));
+  n->refs.store(2, std::memory_order_relaxed);  // the context and the cancel function
+  propagate(n);
+  return n;
+}
+
+cancel_context with_deadline_impl(const context& parent, std::int64_t when, error cause) {
+  node* p = as_node(context_access::node(parent));
+  if ((p ? p->deadline : INT64_MAX) <= when) return with_cancel(parent);  // the parent's comes first
+  cancel_node* n = new_cancel_node(p);
+  n->refs.store(2, std::memory_order_relaxed);
+  n->deadline = when;
+  n->deadline_cause = std::move(cause);
+  propagate(n);
+  cancel_context out{context_access::make(n), context_access::make_cancel(n)};
+  if (when <= nanotime()) {
+    cancel(n, errc::deadline_exceeded, n->deadline_cause, true);
+    return out;
+  }
+  std::lock_guard lk(n->mu);
+  if (!n->done.load(std::memory_order_relaxed)) n->timer = timer_new_callback(when, &deadline_passed, n);
+  return out;
+}
+
+// --- after_func entries ---
+
+void release_entry(after_func_entry* e) noexcept {
+  if (e->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete e;
+}
+
+// start_after_func: the canceller took e out of the list and owns the list's reference.
+void start_after_func(after_func_entry* e) noexcept {
+  std::uint8_t expected = after_func_entry::pending;
+  if (!e->state.compare_exchange_strong(expected, after_func_entry::started, std::memory_order_acq_rel)) {
+    release_entry(e);  // stopped meanwhile
+    return;
+  }
+  go::spawn([e] {
+    e->f->run();
+    release(as_node(e->node));
+    release_entry(e);
+  });
+}
+
+}  // namespace
+
+// --- internal interface ---
+
+void context_release(context_node* n) noexcept { release(as_node(n)); }
+
+context context_with_value(const context& parent, const void* key, void* value, void (*destroy)(void*) noexcept) {
+  node* p = as_node(context_access::node(parent));
+  auto* n = new value_node(p, key, value, destroy);
+  if (p) {
+    context_retain(p);
+    n->nearest = p->nearest;
+    n->deadline = p->deadline;
+  }
+  return context_access::make(n);
+}
+
+const void* context_value(const context_node* cn, const void* key) noexcept {
+  for (const node* n = as_node(cn); n; n = n->parent) {
+    if (n->kind == node_kind::value) {
+      auto* v = static_cast<const value_node*>(n);
+      if (v->key == key) return v->value;
+    }
+  }
+  return nullptr;
+}
+
+std::int64_t context_deadline_ns(const context_node* n) noexcept { return n ? as_node(n)->deadline : INT64_MAX; }
+
+stop_func context_after_func(const context& ctx, std::unique_ptr<boxed_func> f) {
+  auto* e = new after_func_entry;
+  e->kind = link_after_func;
+  e->f = std::move(f);
+  node* n = as_node(context_access::node(ctx));
+  cancel_node* a = n ? n->nearest : nullptr;
+  if (!a) {
+    e->refs.store(1, std::memory_order_relaxed);  // never runs: no list reference
+    return context_access::make_stop(e);
+  }
+  context_retain(a);
+  e->node = a;
+  if (!link_into(a, e)) start_after_func(e);  // done already: the list's reference goes to f's goroutine
+  return context_access::make_stop(e);
+}
+
+hook_status context_add_hook(const context& ctx, context_hook* h) noexcept {
+  node* n = as_node(context_access::node(ctx));
+  cancel_node* a = n ? n->nearest : nullptr;
+  if (!a) return hook_status::never;
+  h->kind = link_hook;
+  return link_into(a, h) ? hook_status::added : hook_status::done;
+}
+
+bool context_remove_hook(context_hook* h) noexcept { return unlink(h); }
+
+std::size_t context_child_count(const context& ctx) noexcept {
+  node* n = as_node(context_access::node(ctx));
+  cancel_node* a = n ? n->nearest : nullptr;
+  if (!a) return 0;
+  std::lock_guard lk(a->mu);
+  return a->nchildren;
+}
+
+std::int64_t live_context_nodes() noexcept { return live_nodes.load(std::memory_order_relaxed); }
+
+}  // namespace go::detail
+
+namespace go {
+
+using namespace detail;
+
+recv_chan<void> context::done() const {
+  node* n = as_node(n_);
+  cancel_node* c = n ? n->nearest : nullptr;
+  if (!c) return {};
+  if (!c->done_core.load(std::memory_order_acquire)) {
+    std::lock_guard lk(c->mu);
+    if (!c->done_core.load(std::memory_order_relaxed)) {
+      c->done_chan = make_chan<void>();
+      if (c->done.load(std::memory_order_relaxed)) c->done_chan.close();
+      c->done_core.store(c->done_chan.core(), std::memory_order_release);
+    }
+  }
+  return c->done_chan;  // written once, before done_core was published
+}
+
+error context::err() const noexcept {
+  node* n = as_node(n_);
+  cancel_node* c = n ? n->nearest : nullptr;
+  if (!c || !c->done.load(std::memory_order_acquire)) return {};
+  return c->err;
+}
+
+std::optional<steady_clock::time_point> context::deadline() const noexcept {
+  std::int64_t d = context_deadline_ns(n_);
+  if (d == INT64_MAX) return std::nullopt;
+  return steady_clock::time_point(std::chrono::nanoseconds(d));
+}
+
+std::stop_token context::stop_token() const {
+  node* n = as_node(n_);
+  cancel_node* c = n ? n->nearest : nullptr;
+  if (!c) return {};
+  std::lock_guard lk(c->mu);
+  if (!c->stop) {
+    c->stop.emplace();
+    if (c->done.load(std::memory_order_relaxed)) c->stop->request_stop();  // no callbacks yet
+  }
+  return c->stop->get_token();
+}
+
+void cancel_func::operator()() const noexcept {
+  if (n_) detail::cancel(static_cast<cancel_node*>(as_node(n_)), errc::canceled, {}, true);
+}
+
+void cancel_cause_func::operator()(const error& cause) const noexcept {
+  if (n_) detail::cancel(static_cast<cancel_node*>(as_node(n_)), errc::canceled, cause, true);
+}
+
+stop_func::stop_func(const stop_func& o) noexcept : e_(o.e_) {
+  if (e_) e_->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+stop_func::~stop_func() {
+  if (e_) release_entry(e_);
+}
+
+bool stop_func::operator()() const noexcept {
+  if (!e_) return false;
+  std::uint8_t expected = after_func_entry::pending;
+  if (!e_->state.compare_exchange_strong(expected, after_func_entry::stopped, std::memory_order_acq_rel)) return false;
+  if (e_->node) {
+    if (unlink(e_)) release_entry(e_);  // the list's reference
+    release(as_node(e_->node));
+  }
+  return true;
+}
+
+context todo() noexcept {
+  node* n = todo_node();
+  context_retain(n);
+  return context_access::make(n);
+}
+
+cancel_context with_cancel(const context& parent) {
+  cancel_node* n = make_child(parent);
+  return {context_access::make(n), context_access::make_cancel(n)};
+}
+
+cancel_cause_context with_cancel_cause(const context& parent) {
+  cancel_node* n = make_child(parent);
+  return {context_access::make(n), context_access::make_cancel_cause(n)};
+}
+
+cancel_context with_deadline(const context& parent, steady_clock::time_point d) {
+  return with_deadline_impl(parent, time_ns(d), {});
+}
+
+cancel_context with_deadline_cause(const context& parent, steady_clock::time_point d, error cause) {
+  return with_deadline_impl(parent, time_ns(d), std::move(cause));
+}
+
+context without_cancel(const context& parent) {
+  node* p = as_node(context_access::node(parent));
+  struct without_cancel_node final : node {
+    using node::node;
+  };
+  auto* n = new without_cancel_node(node_kind::without_cancel, p);
+  if (p) context_retain(p);
+  return context_access::make(n);  // nearest: none; deadline: none
+}
+
+context with_stop_token(const context& parent, std::stop_token token) {
+  if (!token.stop_possible()) return parent;
+  cancel_node* n = new_cancel_node(as_node(context_access::node(parent)));
+  context out = context_access::make(n);  // the one reference
+  propagate(n);
+  // May run the callback at once (token already stopped): n is complete by now.
+  n->on_token = std::make_unique<std::stop_callback<cancel_node::on_stop>>(std::move(token), cancel_node::on_stop{n});
+  return out;
+}
+
+error cause(const context& ctx) noexcept {
+  node* n = as_node(context_access::node(ctx));
+  cancel_node* c = n ? n->nearest : nullptr;
+  if (!c || !c->done.load(std::memory_order_acquire)) return {};
+  return c->cause;
+}
+
+}  // namespace go

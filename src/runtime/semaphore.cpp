@@ -1,0 +1,172 @@
+// go::semaphore (golang.org/x/sync/semaphore's Weighted).
+//
+// Invariants (lock_ held):
+// - 0 <= cur_ <= size_: tokens are taken only when the request fits.
+// - The queue head_..tail_ holds the waiters in arrival order, each in state `waiting`.
+//   A waiter leaves the queue exactly once, under lock_: granted by grant_locked (called
+//   from release, or from a cancellation that removed the head), or cancelled by its
+//   context. Whoever takes it out wakes it, after unlocking; that is the one wake its park
+//   gets.
+// - The queue is never left with a head that fits: every change that can make the head fit
+//   (release, removing a cancelled head) calls grant_locked. Hence try_acquire and the fast
+//   path of acquire may take tokens only when the queue is empty (FIFO, no starvation).
+//
+// Waiting for the context costs no goroutine and no channel: the waiter registers a
+// context_hook, which the cancelling thread runs under the context's lock. Removing the
+// hook takes that lock too, so after context_remove_hook returns the hook is not running.
+// Lock order: context lock, then lock_; acquire never holds lock_ while touching the context.
+//
+// A waiter lives on the waiting goroutine's (or thread's) stack: after it is woken, nobody
+// touches it; wakers read what they need before waking.
+#include "go/semaphore.hpp"
+
+#include "go/detail/park.hpp"
+#include "runtime/lock.hpp"
+
+namespace go {
+
+using namespace detail;
+
+namespace {
+
+struct sem_waiter : context_hook {
+  enum : std::uint8_t { waiting, granted, cancelled };
+  semaphore* sem = nullptr;
+  std::int64_t n = 0;
+  parker* who = nullptr;
+  sem_waiter* prev = nullptr;
+  sem_waiter* next = nullptr;
+  sem_waiter* wake_next = nullptr;
+  std::uint8_t state = waiting;  // guarded by the semaphore's lock
+};
+
+void push_back(void*& head, void*& tail, sem_waiter* w) noexcept {
+  w->prev = static_cast<sem_waiter*>(tail);
+  w->next = nullptr;
+  if (tail) static_cast<sem_waiter*>(tail)->next = w;
+  else head = w;
+  tail = w;
+}
+
+void remove(void*& head, void*& tail, sem_waiter* w) noexcept {
+  if (w->prev) w->prev->next = w->next;
+  else head = w->next;
+  if (w->next) w->next->prev = w->prev;
+  else tail = w->prev;
+  w->prev = w->next = nullptr;
+}
+
+void wake_all(sem_waiter* list) noexcept {
+  while (list) {
+    sem_waiter* next = list->wake_next;  // before the wake: the waiter's frame may vanish after
+    wake(list->who);
+    list = next;
+  }
+}
+
+}  // namespace
+
+// grant_locked hands tokens to waiters from the front for as long as they fit, and returns
+// them (linked through wake_next) to be woken after unlocking. A head that does not fit
+// stops the loop, even if a later waiter would fit: that is what keeps large requests from
+// starving.
+void* semaphore::grant_locked() noexcept {
+  sem_waiter* first = nullptr;
+  sem_waiter** last = &first;
+  while (auto* w = static_cast<sem_waiter*>(head_)) {
+    if (size_ - cur_ < w->n) break;
+    cur_ += w->n;
+    remove(head_, tail_, w);
+    w->state = sem_waiter::granted;
+    *last = w;
+    last = &w->wake_next;
+  }
+  *last = nullptr;
+  return first;
+}
+
+// cancel_waiter is the waiter's context hook: its context is done.
+void semaphore::cancel_waiter(context_hook* h) noexcept {
+  auto* w = static_cast<sem_waiter*>(h);
+  semaphore* s = w->sem;
+  detail::lock(s->lock_);
+  if (w->state != sem_waiter::waiting) {  // granted first: acquire succeeds anyway
+    detail::unlock(s->lock_);
+    return;
+  }
+  bool was_front = s->head_ == w;
+  remove(s->head_, s->tail_, w);
+  w->state = sem_waiter::cancelled;
+  // Removing the head may let the waiters behind it in.
+  void* granted = was_front && s->size_ > s->cur_ ? s->grant_locked() : nullptr;
+  parker* who = w->who;
+  detail::unlock(s->lock_);
+  wake(who);
+  wake_all(static_cast<sem_waiter*>(granted));
+}
+
+error semaphore::acquire(const context& ctx, std::int64_t n) {
+  detail::lock(lock_);
+  if (size_ - cur_ >= n && !head_) {
+    cur_ += n;
+    detail::unlock(lock_);
+    return {};
+  }
+  if (n > size_) {
+    // Can never succeed: do not make later requests wait behind it.
+    detail::unlock(lock_);
+    ctx.done().recv();
+    return ctx.err();
+  }
+  sem_waiter w;
+  w.sem = this;
+  w.n = n;
+  w.who = current_parker();
+  w.on_cancel = &cancel_waiter;
+  push_back(head_, tail_, &w);
+  detail::unlock(lock_);
+
+  hook_status hook = context_add_hook(ctx, &w);
+  if (hook == hook_status::done) {
+    detail::lock(lock_);
+    if (w.state == sem_waiter::waiting) {
+      bool was_front = head_ == &w;
+      remove(head_, tail_, &w);
+      w.state = sem_waiter::cancelled;
+      void* granted = was_front && size_ > cur_ ? grant_locked() : nullptr;
+      detail::unlock(lock_);
+      wake_all(static_cast<sem_waiter*>(granted));
+      return ctx.err();
+    }
+    detail::unlock(lock_);
+    // Granted meanwhile: its wake is on the way; take it, and keep the tokens.
+  }
+  park(wait_reason::semacquire, detail::source_location::current());
+  if (w.state == sem_waiter::granted) {
+    if (hook == hook_status::added) context_remove_hook(&w);  // false: the hook ran and did nothing
+    return {};
+  }
+  return ctx.err();  // cancelled: the hook dequeued and woke us
+}
+
+bool semaphore::try_acquire(std::int64_t n) noexcept {
+  detail::lock(lock_);
+  bool ok = size_ - cur_ >= n && !head_;
+  if (ok) cur_ += n;
+  detail::unlock(lock_);
+  return ok;
+}
+
+void semaphore::release(std::int64_t n) {
+  detail::lock(lock_);
+  if (cur_ - n < 0) {
+    detail::unlock(lock_);
+    throw sync_error("semaphore: released more than held");
+  }
+  cur_ -= n;
+  void* granted = grant_locked();
+  detail::unlock(lock_);
+  wake_all(static_cast<sem_waiter*>(granted));
+}
+
+}  // namespace go
