@@ -23,7 +23,7 @@ TEST(Diagnostics, DumpShowsStateWaitReasonSiteAndCreator) {
     go::spawn(block_on, ch);
     go::spawn([done] { done.recv(); });
     go::spawn([done] { go::select(go::recv_case(done), go::recv_case(go::after(10s))); });
-    go::spawn([] { go::sleep(30ms); });
+    go::spawn([] { go::sleep(5s); });  // still asleep at the dump, even under the sanitizers
     go::sleep(20ms);
     std::ostringstream out;
     go::dump_goroutines(out);
