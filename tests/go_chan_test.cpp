@@ -34,17 +34,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
-class max_procs_scope {
- public:
-  explicit max_procs_scope(int n) : old_(go::set_max_procs(n)) {}
-  ~max_procs_scope() { go::set_max_procs(old_); }
-  max_procs_scope(const max_procs_scope&) = delete;
-  max_procs_scope& operator=(const max_procs_scope&) = delete;
-
- private:
-  int old_;
-};
+using gocxx_test::max_procs_scope;
 
 // Waits (best effort, at most 2 s) at the end of a test until the goroutines it started
 // have returned, so that none is still winding down when the next test in this process

@@ -42,17 +42,7 @@ static_assert(!std::is_copy_constructible_v<go::mutex> && !std::is_copy_assignab
 static_assert(!std::is_copy_constructible_v<go::rw_mutex> && !std::is_copy_constructible_v<go::cond>);
 static_assert(!std::is_copy_constructible_v<go::once> && !std::is_copy_constructible_v<go::wait_group>);
 
-// defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
-class max_procs_scope {
- public:
-  explicit max_procs_scope(int n) : old_(go::set_max_procs(n)) {}
-  ~max_procs_scope() { go::set_max_procs(old_); }
-  max_procs_scope(const max_procs_scope&) = delete;
-  max_procs_scope& operator=(const max_procs_scope&) = delete;
-
- private:
-  int old_;
-};
+using gocxx_test::max_procs_scope;
 
 // received_within: `select { case <-c: ok; case <-time.After(limit): fail }`.
 template <class C>

@@ -30,16 +30,7 @@ using gocxx_test::scaled;
 
 namespace {
 
-class max_procs_scope {
- public:
-  explicit max_procs_scope(int n) : old_(go::set_max_procs(n)) {}
-  ~max_procs_scope() { go::set_max_procs(old_); }
-  max_procs_scope(const max_procs_scope&) = delete;
-  max_procs_scope& operator=(const max_procs_scope&) = delete;
-
- private:
-  int old_;
-};
+using gocxx_test::max_procs_scope;
 
 template <class C>
 bool received_within(const C& c, std::chrono::milliseconds limit) {

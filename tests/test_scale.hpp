@@ -1,4 +1,4 @@
-// Test sizes: full size in normal builds, smaller under the sanitizers (ThreadSanitizer
+// Shared test helpers. Test sizes: full size in normal builds, smaller under the sanitizers (ThreadSanitizer
 // creates a fiber per goroutine and slows everything 5-15x; the bugs they find show up at
 // small sizes too).
 #pragma once
@@ -11,7 +11,22 @@
 #endif
 #endif
 
+#include "go/runtime.hpp"
+
 namespace gocxx_test {
+
+// max_procs_scope sets GOMAXPROCS for a scope (Go's defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))).
+class max_procs_scope {
+ public:
+  explicit max_procs_scope(int n) : old_(go::set_max_procs(n)) {}
+  ~max_procs_scope() { go::set_max_procs(old_); }
+  max_procs_scope(const max_procs_scope&) = delete;
+  max_procs_scope& operator=(const max_procs_scope&) = delete;
+
+ private:
+  int old_;
+};
+
 #ifdef GOCXX_TEST_SANITIZED
 inline constexpr bool sanitized = true;
 constexpr long scaled(long n) { return n / 20 > 0 ? n / 20 : 1; }
