@@ -641,3 +641,17 @@ TEST(Runtime, StacksAreLazilyCommittedAndRssFallsAfterBurst) {
     EXPECT_LT(after - base, (peak - base) / 2) << "base " << base << " peak " << peak << " after " << after;
   });
 }
+
+TEST(Runtime, FirstUseFromManyThreadsAtOnce) {
+  // Regression: threads racing to start the runtime could see it before its workers existed
+  // (a timer added then divided by a worker count of zero).
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 8; ++i) threads.emplace_back([] { go::after(1ms).recv(); });
+        for (auto& t : threads) t.join();
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "");
+}

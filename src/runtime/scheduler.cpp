@@ -121,6 +121,7 @@ struct sched_state {
 };
 
 std::atomic<sched_state*> the_sched{nullptr};
+std::atomic<bool> runtime_started{false};  // the_sched is set and every worker exists
 std::once_flag start_once;
 
 thread_local worker* tls_worker = nullptr;
@@ -869,6 +870,7 @@ void start_runtime() {
   sched().nprocs.store(n);
   std::lock_guard lk(sched().resize_mutex);
   for (int i = 0; i < n; ++i) start_worker(i);
+  runtime_started.store(true, std::memory_order_release);
 }
 
 }  // namespace
@@ -883,7 +885,9 @@ __attribute__((noinline)) goroutine* current_goroutine() noexcept {
 }
 
 void ensure_started() noexcept {
-  if (__builtin_expect(the_sched.load(std::memory_order_acquire) != nullptr, 1)) return;
+  // `started`, not the_sched: the_sched is published before the workers exist (they need
+  // it), and a caller must not see a runtime without workers (worker_count() == 0).
+  if (__builtin_expect(runtime_started.load(std::memory_order_acquire), 1)) return;
   std::call_once(start_once, start_runtime);
 }
 
