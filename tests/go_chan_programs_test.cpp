@@ -48,19 +48,7 @@ constexpr std::array<int, 25> kPrimes = {2,  3,  5,  7,  11, 13, 17, 19, 23, 29,
 // have returned, so that none is still winding down when the next test in this process
 // starts (tests that compare go::num_goroutine() before and after share the process).
 // `left_blocked`: goroutines the test leaves blocked forever on purpose.
-class settle_goroutines {
- public:
-  explicit settle_goroutines(int left_blocked = 0) : limit_(go::num_goroutine() + left_blocked) {}
-  ~settle_goroutines() {
-    auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (go::num_goroutine() > limit_ && std::chrono::steady_clock::now() < deadline) go::sleep(1ms);
-  }
-  settle_goroutines(const settle_goroutines&) = delete;
-  settle_goroutines& operator=(const settle_goroutines&) = delete;
-
- private:
-  int limit_;
-};
+using gocxx_test::settle_goroutines;
 
 // Waits for wg with a deadline; true if it reached zero in time.
 bool wait_within(const std::shared_ptr<go::wait_group>& wg, std::chrono::milliseconds limit) {

@@ -39,19 +39,7 @@ using gocxx_test::max_procs_scope;
 // Waits (best effort, at most 2 s) at the end of a test until the goroutines it started
 // have returned, so that none is still winding down when the next test in this process
 // starts (tests that compare go::num_goroutine() before and after share the process).
-class settle_goroutines {
- public:
-  settle_goroutines() : limit_(go::num_goroutine()) {}
-  ~settle_goroutines() {
-    auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (go::num_goroutine() > limit_ && std::chrono::steady_clock::now() < deadline) go::sleep(1ms);
-  }
-  settle_goroutines(const settle_goroutines&) = delete;
-  settle_goroutines& operator=(const settle_goroutines&) = delete;
-
- private:
-  int limit_;
-};
+using gocxx_test::settle_goroutines;
 
 // Waits for a signal or the close of c with a deadline, so that a
 // deadlock fails the test instead of hanging it.

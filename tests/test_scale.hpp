@@ -11,7 +11,10 @@
 #endif
 #endif
 
+#include <chrono>
+
 #include "go/runtime.hpp"
+#include "go/testing.hpp"
 
 namespace gocxx_test {
 
@@ -34,4 +37,18 @@ constexpr long scaled(long n) { return n / 20 > 0 ? n / 20 : 1; }
 inline constexpr bool sanitized = false;
 constexpr long scaled(long n) { return n; }
 #endif
+// settle_goroutines waits, at the end of its scope, up to 2 s for the goroutines the test
+// started to return (all but `left_blocked`, which the test leaves blocked on purpose), so
+// none is still winding down when the next test in this process counts goroutines.
+class settle_goroutines {
+ public:
+  explicit settle_goroutines(int left_blocked = 0) : limit_(go::num_goroutine() + left_blocked) {}
+  ~settle_goroutines() { go::testing::leaked_goroutines(limit_, std::chrono::seconds(2)); }
+  settle_goroutines(const settle_goroutines&) = delete;
+  settle_goroutines& operator=(const settle_goroutines&) = delete;
+
+ private:
+  int limit_;
+};
+
 }  // namespace gocxx_test
