@@ -44,11 +44,7 @@ namespace {
 constexpr std::array<int, 25> kPrimes = {2,  3,  5,  7,  11, 13, 17, 19, 23, 29, 31, 37, 41,
                                          43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97};
 
-// Waits (best effort, at most 2 s) at the end of a test until the goroutines it started
-// have returned, so that none is still winding down when the next test in this process
-// starts (tests that compare go::num_goroutine() before and after share the process).
-// `left_blocked`: goroutines the test leaves blocked forever on purpose.
-using gocxx_test::settle_goroutines;
+using gocxx_test::settle_goroutines;  // tests/test_scale.hpp
 
 // Waits for wg with a deadline; true if it reached zero in time.
 bool wait_within(const std::shared_ptr<go::wait_group>& wg, std::chrono::milliseconds limit) {

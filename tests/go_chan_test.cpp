@@ -36,10 +36,7 @@ namespace {
 
 using gocxx_test::max_procs_scope;
 
-// Waits (best effort, at most 2 s) at the end of a test until the goroutines it started
-// have returned, so that none is still winding down when the next test in this process
-// starts (tests that compare go::num_goroutine() before and after share the process).
-using gocxx_test::settle_goroutines;
+using gocxx_test::settle_goroutines;  // tests/test_scale.hpp
 
 // Waits for a signal or the close of c with a deadline, so that a
 // deadlock fails the test instead of hanging it.
