@@ -11,5 +11,6 @@
 #include "go/runtime.hpp"
 #include "go/select.hpp"
 #include "go/semaphore.hpp"
+#include "go/synctest.hpp"
 #include "go/sync.hpp"
 #include "go/time.hpp"

@@ -22,7 +22,8 @@
 //   failure nothing stays reserved.
 // - A limit of inf allows every event (burst is ignored). A limit of 0 allows only the
 //   first `burst` events in total.
-// - Time is std::chrono::steady_clock. The *_at(t, ...) forms take the time explicitly, as
+// - Time is std::chrono::steady_clock, read with go::now() (a synctest bubble's fake clock
+//   inside one). The *_at(t, ...) forms take the time explicitly, as
 //   Go's AllowN(t, n) does; times earlier than the last one seen count as the last one.
 // - All members may be called concurrently (they share a go::mutex). A limiter must not move
 //   while in use.
@@ -76,11 +77,11 @@ class reservation {
   // delay_from returns how long after t the event may happen; 0 means now; inf_duration when
   // not ok.
   duration delay_from(steady_clock::time_point t) const noexcept;
-  duration delay() const { return delay_from(steady_clock::now()); }
+  duration delay() const { return delay_from(go::now()); }
   // cancel_at tells the limiter that the event will not happen, giving back what tokens it
   // can without affecting later reservations.
   void cancel_at(steady_clock::time_point t);
-  void cancel() { cancel_at(steady_clock::now()); }
+  void cancel() { cancel_at(go::now()); }
 
  private:
   friend class limiter;
@@ -103,22 +104,22 @@ class limiter {
   int burst() const;
   // tokens_at returns the number of tokens available at time t.
   double tokens_at(steady_clock::time_point t) const;
-  double tokens() const { return tokens_at(steady_clock::now()); }
+  double tokens() const { return tokens_at(go::now()); }
 
-  bool allow() { return allow_n(steady_clock::now(), 1); }
-  bool allow_n(int n) { return allow_n(steady_clock::now(), n); }
+  bool allow() { return allow_n(go::now(), 1); }
+  bool allow_n(int n) { return allow_n(go::now(), n); }
   bool allow_n(steady_clock::time_point t, int n);
 
-  reservation reserve() { return reserve_n(steady_clock::now(), 1); }
-  reservation reserve_n(int n) { return reserve_n(steady_clock::now(), n); }
+  reservation reserve() { return reserve_n(go::now(), 1); }
+  reservation reserve_n(int n) { return reserve_n(go::now(), n); }
   reservation reserve_n(steady_clock::time_point t, int n);
 
   error wait(const context& ctx) { return wait_n(ctx, 1); }
   error wait_n(const context& ctx, int n);
 
-  void set_limit(rate::limit l) { set_limit_at(steady_clock::now(), l); }
+  void set_limit(rate::limit l) { set_limit_at(go::now(), l); }
   void set_limit_at(steady_clock::time_point t, rate::limit l);
-  void set_burst(int b) { set_burst_at(steady_clock::now(), b); }
+  void set_burst(int b) { set_burst_at(go::now(), b); }
   void set_burst_at(steady_clock::time_point t, int b);
 
  private:

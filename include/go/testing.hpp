@@ -9,6 +9,9 @@
 //   // or for every test of a binary, in main() or a global environment:
 //   ::testing::UnitTest::GetInstance()->listeners().Append(new go::testing::leak_listener);
 //
+//   // a test body under 100 random schedules (go/synctest.hpp), failing with the seed:
+//   go::testing::for_each_seed(100, [] { ... EXPECT_...; });
+//
 // A goroutine "leaks" when the number of goroutines at the end of the scope (or test) is
 // higher than at its start. Goroutines that are about to exit get a grace period (default
 // 1 s) to finish; after it, the check fails the test and lists the goroutines as the
@@ -18,10 +21,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
+#include <cstdlib>
 #include <sstream>
+#include <string>
 #include <thread>
 
 #include "go/runtime.hpp"
+#include "go/synctest.hpp"
 #include "go/time.hpp"
 
 namespace go::testing {
@@ -81,5 +88,45 @@ class leak_listener : public ::testing::EmptyTestEventListener {
   int baseline_ = 0;
   bool leaked_ = false;
 };
+
+namespace detail {
+inline int failed_parts() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (!info) return 0;
+  int n = 0;
+  for (int i = 0; i < info->result()->total_part_count(); ++i) n += info->result()->GetTestPartResult(i).failed();
+  return n;
+}
+}  // namespace detail
+
+// for_each_seed runs body() in a synctest bubble (go/synctest.hpp) under `count` random
+// schedules, seeds first, first + 1, ..., and stops at the first run that fails a GoogleTest
+// assertion or throws: the test then fails, naming the seed. With the environment variable
+// GOCXX_SYNCTEST_SEED set, it runs that seed alone (to reproduce a failure, e.g. in a
+// debugger). body runs once per seed: it must set up its own state.
+template <class F>
+void for_each_seed(int count, F&& body, std::uint64_t first = 1) {
+  if (const char* e = std::getenv("GOCXX_SYNCTEST_SEED"); e && *e) {
+    first = std::strtoull(e, nullptr, 10);
+    count = 1;
+  }
+  for (int i = 0; i < count; ++i) {
+    std::uint64_t seed = first + static_cast<std::uint64_t>(i);
+    int failed_before = detail::failed_parts();
+    std::string error;
+    try {
+      go::synctest::run({.seed = seed}, body);
+    } catch (const std::exception& e) {
+      error = e.what();
+    } catch (...) {
+      error = "unknown exception";
+    }
+    if (!error.empty() || detail::failed_parts() != failed_before) {
+      ADD_FAILURE() << error << (error.empty() ? "" : "\n") << "failed under synctest seed " << seed
+                    << " (rerun it alone with GOCXX_SYNCTEST_SEED=" << seed << ")";
+      return;
+    }
+  }
+}
 
 }  // namespace go::testing

@@ -1,6 +1,7 @@
 // Time (Go's package time): sleeping, timers and tickers.
 //
 //   Go                                  gocxx
+//   time.Now()                          go::now()   (a steady_clock::time_point)
 //   time.Sleep(d)                       go::sleep(d)
 //   <-time.After(d)                     go::after(d).recv()   or go::recv_case(go::after(d), ...) in a select
 //   time.Tick(d)                        go::tick(d)
@@ -76,7 +77,7 @@ constexpr std::int64_t duration_ns(std::chrono::duration<Rep, Period> d) noexcep
 inline std::int64_t time_ns(steady_clock::time_point t) noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
-std::int64_t now_ns() noexcept;  // steady_clock::now() in nanoseconds
+std::int64_t now_ns() noexcept;  // go::now() in nanoseconds
 inline std::int64_t deadline_after(std::int64_t ns) noexcept {
   std::int64_t now = now_ns();
   return ns >= INT64_MAX - now ? INT64_MAX : now + ns;
@@ -137,6 +138,12 @@ class timer_handle {
 };
 
 }  // namespace detail
+
+// now is time.Now: steady_clock::now(), except in a synctest bubble (go/synctest.hpp), where
+// it reads the bubble's fake clock. Code that may run in a bubble reads the time with it.
+inline steady_clock::time_point now() noexcept {
+  return steady_clock::time_point(std::chrono::nanoseconds(detail::now_ns()));
+}
 
 // sleep pauses the calling goroutine for at least d. A zero or negative d returns at once.
 template <class Rep, class Period>

@@ -357,7 +357,7 @@ cancel_context with_deadline_impl(const context& parent, std::int64_t when, erro
   n->deadline_cause = std::move(cause);
   propagate(n);
   cancel_context out{context_access::make(n), context_access::make_cancel(n)};
-  if (when <= nanotime()) {
+  if (when <= now_ns()) {
     cancel(n, errc::deadline_exceeded, n->deadline_cause, true);
     return out;
   }

@@ -55,6 +55,8 @@ const char* to_string(wait_reason r) noexcept {
     case wait_reason::semacquire: return "semacquire";
     case wait_reason::io_wait: return "IO wait";
     case wait_reason::main_wait: return "main wait";
+    case wait_reason::synctest_run: return "synctest.Run";
+    case wait_reason::synctest_wait: return "synctest.Wait";
   }
   return "unknown";
 }

@@ -100,7 +100,7 @@ reservation limiter::reserve_n(steady_clock::time_point t, int n) {
 }
 
 error limiter::wait_n(const context& ctx, int n) {
-  steady_clock::time_point t = steady_clock::now();
+  steady_clock::time_point t = go::now();
   int burst;
   rate::limit lim;
   {

@@ -46,6 +46,7 @@
 // Shutdown: there is none. The runtime is created on first use and never destroyed; when
 // main returns, exit() ends the process with workers still parked or running, as Go's does.
 #include "runtime/scheduler.hpp"
+#include "runtime/bubble.hpp"
 
 #include <cxxabi.h>
 #include <dlfcn.h>
@@ -77,6 +78,7 @@ namespace go::detail {
 int default_max_procs() noexcept;  // procs.cpp
 extern std::atomic<int> runtime_extra_threads;  // traceback.cpp
 void install_overflow_handler(worker* w) noexcept;  // stack.cpp
+void uninstall_overflow_handler() noexcept;         // stack.cpp
 
 namespace {
 
@@ -370,6 +372,7 @@ void free_goroutine(worker* w, goroutine* g) noexcept {
   g->state.store(park_dead, std::memory_order_relaxed);
   g->sp = nullptr;
   g->reason = wait_reason::none;
+  g->bub = nullptr;
   if (g->tsan_fiber) {
     platform::tsan_destroy_fiber(g->tsan_fiber);
     g->tsan_fiber = nullptr;
@@ -480,7 +483,6 @@ extern "C" void goroutine_main(void* arg) {
 // park's unlock and the running -> parked CAS (park.cpp), yield's requeue, exit's free.
 // One switch per hand-off instead of two (goroutine -> g0 -> goroutine).
 
-void execute(worker* w, goroutine* g) noexcept;
 void check_dead() noexcept;
 
 // Makes g the worker's current goroutine: state, first-run stack and context, C++ state.
@@ -523,7 +525,7 @@ goroutine* finish_pending(worker* w) noexcept {
       return g;
     }
     case switch_action::yield:
-      if (sched().debug_migrate) {
+      if (g->bub || sched().debug_migrate) {
         ready(g, false);
       } else if (sched().global_size.load(std::memory_order_relaxed) > 0) {
         global_put(g);
@@ -532,6 +534,12 @@ goroutine* finish_pending(worker* w) noexcept {
       }
       return nullptr;
     case switch_action::exit:
+      if (bubble* b = g->bub) {
+        --b->live;
+        sched().external_created.fetch_sub(1, std::memory_order_relaxed);
+        free_goroutine(nullptr, g);  // a bubble's worker keeps no pools
+        return nullptr;
+      }
       w->exited.store(w->exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       free_goroutine(w, g);
       return nullptr;
@@ -573,13 +581,15 @@ task* pop_local(worker* w) noexcept {
 // The goroutine a switching goroutine may hand the CPU to directly, or null when the
 // scheduler loop must run (it checks timers, the global queue, the inbox, and sleeps).
 goroutine* next_direct(worker* w) noexcept {
-  if (sched().debug_migrate) return nullptr;
+  if (sched().debug_migrate || w->bub) return nullptr;
   if (w->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX) return nullptr;
   if (w->inbox.load(std::memory_order_relaxed)) return nullptr;
   if (++w->sched_tick % 61 == 0) return nullptr;
   if (w->id >= sched().nprocs.load(std::memory_order_relaxed)) return nullptr;
   return static_cast<goroutine*>(pop_local(w));
 }
+
+}  // namespace
 
 void execute(worker* w, goroutine* g) noexcept {
   for (;;) {
@@ -598,6 +608,8 @@ void execute(worker* w, goroutine* g) noexcept {
     g = again;
   }
 }
+
+namespace {
 
 task* take_inbox(worker* w) noexcept {
   if (!w->inbox.load(std::memory_order_relaxed)) return nullptr;  // a peek; the lock decides
@@ -820,19 +832,7 @@ task* find_runnable(worker* w) noexcept {
 
 void* worker_main(void* arg) {
   auto* w = static_cast<worker*>(arg);
-  tls_worker = w;
-  w->eh_globals = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
-  w->tsan_fiber = platform::tsan_current_fiber();
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    void* addr;
-    std::size_t size;
-    pthread_attr_getstack(&attr, &addr, &size);
-    w->g0_stack_bottom = addr;
-    w->g0_stack_size = size;
-    pthread_attr_destroy(&attr);
-  }
-  install_overflow_handler(w);
+  init_worker_thread(w);
   for (;;) {
     task* t = find_runnable(w);
     reset_spinning(w);
@@ -877,6 +877,28 @@ void start_runtime() {
 
 // --- internal interface ---
 
+void init_worker_thread(worker* w) noexcept {
+  tls_worker = w;
+  w->eh_globals = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
+  w->tsan_fiber = platform::tsan_current_fiber();
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr;
+    std::size_t size;
+    pthread_attr_getstack(&attr, &addr, &size);
+    w->g0_stack_bottom = addr;
+    w->g0_stack_size = size;
+    pthread_attr_destroy(&attr);
+  }
+  install_overflow_handler(w);
+}
+
+void fini_worker_thread(worker* w) noexcept {
+  if (tls_worker != w) return;
+  uninstall_overflow_handler();
+  tls_worker = nullptr;
+}
+
 __attribute__((noinline)) worker* current_worker() noexcept { return tls_worker; }
 
 __attribute__((noinline)) goroutine* current_goroutine() noexcept {
@@ -908,6 +930,10 @@ std::int64_t nanotime() noexcept {
 }
 
 void ready(task* t, bool next) noexcept {
+  if (static_cast<goroutine*>(t)->bub) {
+    bubble_ready(static_cast<goroutine*>(t));
+    return;
+  }
   worker* w = current_worker();
   if (sched().debug_migrate && sched().nprocs.load(std::memory_order_relaxed) > 1) {
     // Send it to a worker other than the one it last ran on.
@@ -935,7 +961,7 @@ void ready(task* t, bool next) noexcept {
     else wakep();  // a busy target may never get to it: let a spinner steal it
     return;
   }
-  if (w && w->id < sched().nprocs.load(std::memory_order_relaxed)) {
+  if (w && !w->bub && w->id < sched().nprocs.load(std::memory_order_relaxed)) {
     // The next slot is published by an exchange (a full barrier); the ring's tail by a
     // release store, which needs the fence before wakep reads npidle.
     if (!next) {
@@ -992,6 +1018,7 @@ void add_timer(timer* t) noexcept {
     std::lock_guard lk(w->timers.lock);
     w->timers.push(t);
   }
+  if (w->bub) return;  // a bubble's thread runs its timers on its fake clock
   if (t->when >= sched().timer_wait_until.load(std::memory_order_seq_cst)) return;
   // Earlier than the timer waiter will wake: poke it, or an idle worker to become it.
   worker* tw = sched().timer_waiter.load(std::memory_order_seq_cst);
@@ -1025,6 +1052,8 @@ __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_
                                               const closure_ops* ops, void** storage) {
   ensure_started();
   worker* w = current_worker();
+  bubble* bub = w ? w->bub : nullptr;
+  if (bub) w = nullptr;  // a bubble's worker keeps no pools: use the shared ones
   stack stk;
   if (stack_size != 0 && stack_round(stack_size) != stack_round(default_stack_size())) {
     stk = stack_map(stack_size);  // a stack of its own size, mapped now
@@ -1052,8 +1081,9 @@ __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_
   g->ops = ops;
   g->id = new_goroutine_id(w);
   g->spawn_pc = __builtin_return_address(0);
-  goroutine* parent = w ? w->current.load(std::memory_order_relaxed) : nullptr;
+  goroutine* parent = current_goroutine();
   g->parent_id = parent ? parent->id : 0;
+  g->bub = bub;
   g->eh = {};
   g->saved_errno = 0;
   g->state.store(park_runnable, std::memory_order_relaxed);
@@ -1064,13 +1094,14 @@ __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_
 void abandon_goroutine(void* p) noexcept {
   auto* g = static_cast<goroutine*>(p);
   free_closure(g);
-  free_goroutine(current_worker(), g);
+  free_goroutine(g->bub ? nullptr : current_worker(), g);
 }
 
 void start_goroutine(void* p) noexcept {
   auto* g = static_cast<goroutine*>(p);
   worker* w = current_worker();
-  if (w) w->created.store(w->created.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (g->bub) ++g->bub->live;  // spawned on the bubble's thread
+  if (w && !g->bub) w->created.store(w->created.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   else sched().external_created.fetch_add(1, std::memory_order_relaxed);
   ready(g, true);
 }

@@ -39,6 +39,7 @@ struct task : parker {
 };
 
 struct worker;
+struct bubble;  // bubble.hpp
 
 // The C++ runtime's per-thread exception state (__cxa_eh_globals): caught-exception stack
 // and uncaught count. Saved and restored per goroutine on every switch.
@@ -67,6 +68,7 @@ struct goroutine : task {
   void* spawn_pc = nullptr;  // in the function that called go::spawn
   std::uint64_t parent_id = 0;
   std::size_t allgs_index = 0;  // position in the registry of all goroutines
+  bubble* bub = nullptr;  // the synctest bubble it belongs to, if any (bubble.hpp)
 
   eh_state eh;
   int saved_errno = 0;
@@ -114,6 +116,8 @@ struct worker {
 
   runtime_lock inbox_lock;  // debug migration: goroutines sent here by other workers
   std::atomic<task*> inbox{nullptr};  // written under inbox_lock
+
+  bubble* bub = nullptr;  // set on a synctest bubble's worker, which runs only its goroutines
 };
 
 // Never inlined, so a goroutine that migrated reads its new worker, never a cached one.
@@ -126,6 +130,13 @@ void ready(task* t, bool next) noexcept;
 
 // Switch from the running goroutine to its worker's scheduler, which performs `action`.
 void switch_to_scheduler(goroutine* g, switch_action action) noexcept;
+
+// For a thread that runs goroutines outside the worker array (a synctest bubble's):
+// init_worker_thread binds w to the calling thread; execute runs g on it until g switches
+// out (the scheduler loop's step); fini_worker_thread unbinds it.
+void init_worker_thread(worker* w) noexcept;
+void execute(worker* w, goroutine* g) noexcept;
+void fini_worker_thread(worker* w) noexcept;
 
 std::int64_t nanotime() noexcept;         // steady_clock, in nanoseconds
 std::int64_t coarse_nanotime() noexcept;  // the same, at clock-tick resolution, cheaper

@@ -25,14 +25,22 @@ namespace go::detail {
 
 namespace {
 
+thread_local std::uint64_t fastrand_state = 0;
+
 __attribute__((noinline)) std::uint64_t fastrand() noexcept {
-  static thread_local std::uint64_t s = 0;
+  std::uint64_t& s = fastrand_state;
   if (s == 0) s = reinterpret_cast<std::uintptr_t>(&s) * 0x9E3779B97F4A7C15ull | 1;
   s ^= s >> 12;
   s ^= s << 25;
   s ^= s >> 27;
   return s * 0x2545F4914F6CDD1Dull;
 }
+
+}  // namespace
+
+void seed_fastrand(std::uint64_t seed) noexcept { fastrand_state = seed | 1; }
+
+namespace {
 
 std::uint32_t fastrandn(std::uint32_t n) noexcept {
   return static_cast<std::uint32_t>(((fastrand() >> 32) * n) >> 32);

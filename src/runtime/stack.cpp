@@ -306,4 +306,13 @@ void install_overflow_handler(worker*) noexcept {
   });
 }
 
+void uninstall_overflow_handler() noexcept {
+  if constexpr (platform::asan) return;
+  stack_t old{};
+  if (sigaltstack(nullptr, &old) != 0 || (old.ss_flags & SS_DISABLE) || !old.ss_sp) return;
+  stack_t off{};
+  off.ss_flags = SS_DISABLE;
+  if (sigaltstack(&off, nullptr) == 0) munmap(old.ss_sp, old.ss_size);
+}
+
 }  // namespace go::detail

@@ -38,6 +38,8 @@ enum class wait_reason : std::uint8_t {
   semacquire,
   io_wait,           // "IO wait"
   main_wait,         // the thread inside go::run waiting for main to return
+  synctest_run,      // "synctest.Run": waiting for a bubble to finish
+  synctest_wait,     // "synctest.Wait"
 };
 
 const char* to_string(wait_reason r) noexcept;
