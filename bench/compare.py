@@ -2,9 +2,7 @@
 """Side-by-side benchmark: gocxx against Go and Boost.Fiber.
 
 The scenarios are those of bench/peers/go/SCENARIOS.md. Three implementations run them:
-  gocxx        build-release/bench/peer_scenarios, or for the scenarios it lacks the Google
-               Benchmark binary build-release/bench/*_bench whose BM_<scenario> (or
-               BM_<prefix>/<arg> for <prefix>_<arg>) reports an ns_per_op counter
+  gocxx        build-release/bench/peer_scenarios (bench/peer_scenarios.cpp)
   Go           build-release/go-peer (bench/peers/go)
   Boost.Fiber  build-release/boost-fiber-peer/boost-fiber-peer (bench/peers/boost_fiber),
                only the scenarios it can express
@@ -17,7 +15,7 @@ disagree or a run fails. A missing binary or an unimplemented scenario shows `-`
 
 N: each peer's `-list` gives the scenario's default N (Go's first). The default run scales it
 by --scale, except for the scenarios whose N is their point (spawn_join, skynet, and names with
-1m, 100k, 10k: they run at full size); --n overrides every N.
+1m, 100k, 10k, 4x1m: they run at full size); --n overrides every N.
 
 Time bounds: a run slower than --slow seconds is not repeated; a run slower than 20 times the
 other implementations' runs of the same scenario and GOMAXPROCS (and than 5 s) is stopped and
@@ -34,7 +32,6 @@ Instructions per op = (I(2N) - I(N)) / (ops(2N) - ops(N)), which cancels start-u
 import argparse
 import csv
 import datetime
-import glob
 import json
 import math
 import os
@@ -54,7 +51,7 @@ LABELS = {"gocxx": "gocxx", "go": "Go", "boost": "Boost.Fiber"}
 
 # Scenarios whose N is what they measure run at full size whatever --scale says.
 FULL_SIZE = {"spawn_join", "skynet"}
-FULL_SIZE_NAME = re.compile(r"(^|_)\d+[km](_|$)")
+FULL_SIZE_NAME = re.compile(r"(^|_|\dx)\d+[km](_|$)")
 
 # Single-threaded scenarios for --callgrind, and ops per unit of N (ops = factor * N when N is a
 # multiple of 4000, see SCENARIOS.md).
@@ -153,69 +150,6 @@ class PeerProgram:
             return None, err
         out = parse_lines(p.stdout)
         return (out, None) if out else (None, "no result lines")
-
-
-class GoogleBenchmarks:
-    """gocxx's Google Benchmark binaries, for the scenarios peer_scenarios does not have:
-    BM_<scenario> or BM_<prefix>/<arg> (scenario <prefix>_<arg>) with an ns_per_op counter.
-    Such a benchmark fixes its own work, so N does not apply, and it prints no checksum."""
-
-    def __init__(self, pattern):
-        self.by_scenario = {}  # scenario -> (binary, full benchmark name)
-        for path in sorted(glob.glob(pattern)):
-            if not os.access(path, os.X_OK):
-                continue
-            try:
-                p = subprocess.run([path, "--benchmark_list_tests=true"], stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True, timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                continue
-            for name in p.stdout.split():
-                if not name.startswith("BM_"):
-                    continue
-                parts = [x for x in name[3:].split("/")
-                         if ":" not in x and x not in ("real_time", "process_time")]
-                self.by_scenario.setdefault("_".join(parts), (path, name))
-
-    def has(self, scen):
-        return scen in self.by_scenario
-
-    def run(self, scen, procs, timeout, min_time=None):
-        path, name = self.by_scenario[scen]
-        cmd = [path, "--benchmark_filter=^%s$" % re.escape(name), "--benchmark_format=json"]
-        if min_time is not None:
-            cmd.append("--benchmark_min_time=%g" % min_time)
-        p, err = run_process(cmd, procs, timeout)
-        if err:
-            return None, err
-        try:
-            data = json.loads(p.stdout)
-        except ValueError:
-            return None, "unreadable Google Benchmark output"
-        for b in data.get("benchmarks", []):
-            if b.get("error_occurred"):
-                return None, b.get("error_message", "benchmark error")
-            if "ns_per_op" in b:
-                return {scen: (float(b["ns_per_op"]), "ns/op", None)}, None
-        return None, "no ns_per_op counter"
-
-
-class Gocxx:
-    """peer_scenarios first, the Google Benchmark binaries for the rest."""
-
-    def __init__(self, peer, gbench):
-        self.peer, self.gbench = peer, gbench
-        self.present = peer.present or bool(gbench.by_scenario)
-        self.path = peer.path
-        self.defaults = peer.defaults
-
-    def has(self, scen):
-        return self.peer.has(scen) or self.gbench.has(scen)
-
-    def run(self, scen, procs, n, timeout):
-        if self.peer.has(scen):
-            return self.peer.run(scen, procs, n, timeout)
-        return self.gbench.run(scen, procs, timeout)
 
 
 def fmt_num(v):
@@ -363,7 +297,7 @@ def collect(args, impls, scenarios, procs_list, n_for):
             row[impl + "_min"] = min(vals) if vals else None
             row[impl + "_max"] = max(vals) if vals else None
             row[impl + "_samples"] = vals
-            row[impl + "_checksums"] = sorted(set(c for _, c in got if c is not None))
+            row[impl + "_checksums"] = sorted(set(c for _, c in got))
             row[impl + "_errors"] = errors.get((scen, procs, impl), [])
             sums[impl] = set(row[impl + "_checksums"])
         for other in ("go", "boost"):
@@ -570,7 +504,7 @@ def run_callgrind(args, impls, out_dir):
           file=sys.stderr)
     for scen, factor in CALLGRIND_SCENARIOS.items():
         row = {"scenario": scen, "n1": n1, "n2": n2}
-        for impl, peer in (("gocxx", impls["gocxx"].peer), ("boost", impls["boost"])):
+        for impl, peer in (("gocxx", impls["gocxx"]), ("boost", impls["boost"])):
             row[impl] = None
             if not peer.has(scen):
                 continue
@@ -616,8 +550,9 @@ def run_callgrind(args, impls, out_dir):
 
 def smoke(args, impls, scenarios):
     """Runs every scenario of every implementation once with a tiny N (default N / 500) at
-    GOMAXPROCS=2 and checks that each exits cleanly and that the checksums agree; never looks
-    at the times. Returns the exit status."""
+    GOMAXPROCS=2 and checks that each exits cleanly, that the checksums agree, and that gocxx
+    and Go (the reference) have every scenario; never looks at the times. Returns the exit
+    status."""
     failures = 0
     t_start = time.time()
     for scen in scenarios:
@@ -627,25 +562,23 @@ def smoke(args, impls, scenarios):
         sums, problems, ran = {}, [], []
         for impl in IMPLS:
             prog = impls[impl]
-            if not prog.present or not prog.has(scen):
+            if not prog.present:
                 continue
-            if impl == "gocxx" and not prog.peer.has(scen):
-                res, err = prog.gbench.run(scen, 2, args.timeout, min_time=0.001)
-            else:
-                res, err = prog.run(scen, 2, n, args.timeout)
+            if not prog.has(scen):
+                if impl != "boost":  # Boost.Fiber runs only what it can express
+                    problems.append("%s lacks it" % LABELS[impl])
+                continue
+            res, err = prog.run(scen, 2, n, args.timeout)
             ran.append(LABELS[impl])
             if err:
                 problems.append("%s: %s" % (LABELS[impl], err))
                 continue
             for name, (_, _, checksum) in res.items():
-                if checksum is not None:
-                    sums.setdefault(name, {})[LABELS[impl]] = checksum
+                sums.setdefault(name, {})[LABELS[impl]] = checksum
         for name, by_impl in sums.items():
             if len(set(by_impl.values())) > 1:
                 problems.append("%s checksums differ: %s" % (name, ", ".join(
                     "%s %d" % kv for kv in by_impl.items())))
-        if not ran:
-            problems.append("no implementation has it")
         status = "FAIL" if problems else "ok"
         failures += bool(problems)
         print("%-4s %-32s n=%-6d %s%s" % (status, scen, n, " ".join(ran),
@@ -668,8 +601,6 @@ def main():
     ap.add_argument("--n", type=int, default=0, help="pass -n N to every implementation")
     ap.add_argument("--go-bin", default=os.path.join("build-release", "go-peer"))
     ap.add_argument("--gocxx-bin", default=os.path.join("build-release", "bench", "peer_scenarios"))
-    ap.add_argument("--gocxx-gbench", default=os.path.join("build-release", "bench", "*_bench"),
-                    help="glob of gocxx's Google Benchmark binaries")
     ap.add_argument("--boost-bin", default=os.path.join("build-release", "boost-fiber-peer",
                                                         "boost-fiber-peer"))
     ap.add_argument("--timeout", type=float, default=60, help="seconds per process (default 60)")
@@ -686,8 +617,7 @@ def main():
     args = ap.parse_args()
 
     impls = {
-        "gocxx": Gocxx(PeerProgram(os.path.join(REPO, args.gocxx_bin)),
-                       GoogleBenchmarks(os.path.join(REPO, args.gocxx_gbench))),
+        "gocxx": PeerProgram(os.path.join(REPO, args.gocxx_bin)),
         "go": PeerProgram(os.path.join(REPO, args.go_bin)),
         "boost": PeerProgram(os.path.join(REPO, args.boost_bin)),
     }
@@ -705,7 +635,8 @@ def main():
     procs_list = [int(p) for p in args.procs.split(",") if p]
     if args.smoke:
         if not impls["gocxx"].present:
-            print("FAIL: the gocxx binaries are missing", file=sys.stderr)
+            print("FAIL: the gocxx binary %s is missing" % rel(impls["gocxx"].path),
+                  file=sys.stderr)
             return 1
         return smoke(args, impls, scenarios)
 

@@ -9,7 +9,7 @@
 #   e.g. --reps 5, --procs 1,2,4,8,16, --scenarios spawn_join,chan_pingpong, --callgrind
 #        bench/compare.sh --build-only   (what bench/smoke.sh uses)
 # Everything it builds stays under build-release/ (Go's build cache included):
-#   build-release/bench/peer_scenarios and *_bench, build-release/go-peer,
+#   build-release/bench/peer_scenarios, build-release/go-peer,
 #   build-release/boost-fiber-peer/boost-fiber-peer (its own CMake project, never part of the
 #   main build, so that the main build does not need Boost).
 set -euo pipefail
@@ -41,11 +41,9 @@ skip_peer() {  # skip_peer NAME BINARY REASON
 }
 
 build_gocxx() {
-  local targets=(peer_scenarios) f
-  for f in bench/*_bench.cpp; do targets+=("$(basename "$f" .cpp)"); done
-  echo "building gocxx -> build-release/bench/ (${targets[*]})" >&2
+  echo "building gocxx -> build-release/bench/peer_scenarios" >&2
   if ! { cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-         cmake --build build-release -j2 --target "${targets[@]}" >&2; }; then
+         cmake --build build-release -j2 --target peer_scenarios >&2; }; then
     skip_peer gocxx build-release/bench/peer_scenarios "the gocxx build failed"
   fi
 }

@@ -1,4 +1,4 @@
-// peer_scenarios: the gocxx side of the side-by-side benchmark against Go.
+// peer_scenarios: the gocxx side of the side-by-side benchmark against Go and Boost.Fiber.
 //
 // Every scenario is specified in bench/peers/go/SCENARIOS.md; the Go program in
 // bench/peers/go is the reference implementation. This program has the same command line
@@ -280,6 +280,40 @@ std::function<results(int)> wakeup_parallel_spinning(std::chrono::microseconds d
     sum += *done.recv();
     return ns_per_op(name, since_ns(t0), n, sum);
   };
+}
+
+// skynet_div is the fan-out of skynet's tree.
+constexpr int skynet_div = 10;
+
+// skynet_node covers the numbers num..num+size-1: child i covers
+// [num + i*size/10, num + (i+1)*size/10), and empty children are not spawned. A leaf sends its
+// number, an inner node the sum of its children's, on c.
+void skynet_node(go::chan<i64> c, i64 num, i64 size) {
+  if (size == 1) {
+    c.send(num);
+    return;
+  }
+  auto rc = go::make_chan<i64>(static_cast<std::size_t>(skynet_div));
+  int children = 0;
+  for (int i = 0; i < skynet_div; ++i) {
+    i64 lo = num + i * size / skynet_div, hi = num + (i + 1) * size / skynet_div;
+    if (lo < hi) {
+      go::spawn(skynet_node, rc, lo, hi - lo);
+      ++children;
+    }
+  }
+  i64 sum = 0;
+  for (; children > 0; --children) sum += *rc.recv();
+  c.send(sum);
+}
+
+// skynet: a tree of goroutines over the numbers 0..N-1, summed over channels.
+results skynet(int n) {
+  auto start = clock_type::now();
+  auto c = go::make_chan<i64>(1);
+  go::spawn(skynet_node, c, i64{0}, i64{n});
+  i64 sum = *c.recv();
+  return ns_per_op("skynet", since_ns(start), n, sum);
 }
 
 // ---- Channel and select scenarios: the crossbeam-channel suite ----
@@ -668,6 +702,203 @@ results chan_popular(int n) {
   return ns_per_op("chan_popular", el, static_cast<i64>(n) * gs, sum);
 }
 
+// ---- sync (bench/peers/go/sync.go) ----
+
+// sync_mutex_uncontended: main does N times mu.lock(); counter++; mu.unlock().
+results sync_mutex_uncontended(int n) {
+  go::mutex mu;
+  i64 counter = 0;  // guarded by mu
+  auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) {
+    mu.lock();
+    ++counter;
+    mu.unlock();
+  }
+  return ns_per_op("sync_mutex_uncontended", since_ns(start), n, counter);
+}
+
+// sync_mutex_contended_G: G goroutines each do per = N/G times mu.lock(); counter++;
+// mu.unlock() on one mutex.
+std::function<results(int)> sync_mutex_contended(std::string name, int g) {
+  return [name = std::move(name), g](int n) {
+    int per = n / g;
+    go::mutex mu;
+    go::wait_group wg;
+    i64 counter = 0;  // guarded by mu
+    auto start = clock_type::now();
+    wg.add(g);
+    for (int t = 0; t < g; ++t) {
+      go::spawn([&mu, &wg, &counter, per] {
+        for (int i = 0; i < per; ++i) {
+          mu.lock();
+          ++counter;
+          mu.unlock();
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    return ns_per_op(name, since_ns(start), static_cast<i64>(g) * per, counter);
+  };
+}
+
+// sync_rwmutex_read_mostly: 4 goroutines, per = N/4 iterations each; iteration i writes
+// (lock; writes++; unlock) when i % 100 == 99, else reads (r_lock; r++; r_unlock).
+results sync_rwmutex_read_mostly(int n) {
+  constexpr int g = 4;
+  int per = n / g;
+  go::rw_mutex rw;
+  go::wait_group wg;
+  i64 writes = 0;  // guarded by rw
+  i64 reads[g] = {};
+  auto start = clock_type::now();
+  wg.add(g);
+  for (int t = 0; t < g; ++t) {
+    go::spawn([&rw, &wg, &writes, &reads, per, t] {
+      i64 r = 0;
+      for (int i = 0; i < per; ++i) {
+        if (i % 100 == 99) {
+          rw.lock();
+          ++writes;
+          rw.unlock();
+        } else {
+          rw.r_lock();
+          ++r;
+          rw.r_unlock();
+        }
+      }
+      reads[t] = r;
+      wg.done();
+    });
+  }
+  wg.wait();
+  i64 el = since_ns(start);
+  return ns_per_op("sync_rwmutex_read_mostly", el, static_cast<i64>(g) * per,
+                   writes + reads[0] + reads[1] + reads[2] + reads[3]);
+}
+
+// sync_waitgroup: main adds 4 and starts 4 goroutines; each does per = N/4 times wg.add(1);
+// wg.done() on the shared wait group, then wg.done(); main waits.
+results sync_waitgroup(int n) {
+  constexpr int g = 4;
+  int per = n / g;
+  go::wait_group wg;
+  i64 counts[g] = {};
+  auto start = clock_type::now();
+  wg.add(g);
+  for (int t = 0; t < g; ++t) {
+    go::spawn([&wg, &counts, per, t] {
+      i64 c = 0;
+      for (int i = 0; i < per; ++i) {
+        wg.add(1);
+        wg.done();
+        ++c;
+      }
+      counts[t] = c;
+      wg.done();
+    });
+  }
+  wg.wait();
+  i64 el = since_ns(start);
+  return ns_per_op("sync_waitgroup", el, static_cast<i64>(g) * per,
+                   counts[0] + counts[1] + counts[2] + counts[3]);
+}
+
+// ---- Timers and contexts (bench/peers/go/timectx.go) ----
+
+// ctx_cancel_10k: a 10-ary tree of N descendants under a cancellable root, each with its done
+// channel made; the timed region is the root's cancel.
+results ctx_cancel_10k(int n) {
+  auto [root, cancel] = go::with_cancel(go::background());
+  std::vector<go::context> nodes;
+  std::vector<go::cancel_func> cancels;
+  nodes.reserve(static_cast<std::size_t>(n) + 1);
+  cancels.reserve(static_cast<std::size_t>(n));
+  nodes.push_back(root);
+  for (int i = 1; i <= n; ++i) {
+    auto [ctx, c] = go::with_cancel(nodes[static_cast<std::size_t>((i - 1) / 10)]);
+    ctx.done();
+    nodes.push_back(ctx);
+    cancels.push_back(c);
+  }
+  auto start = clock_type::now();
+  cancel();
+  i64 el = since_ns(start);
+  i64 sum = 0;
+  for (std::size_t i = 1; i < nodes.size(); ++i) sum += nodes[i].err() == go::errc::canceled;
+  for (auto& c : cancels) c();
+  return ns_per_op("ctx_cancel_10k", el, n, sum);
+}
+
+// timers_1m_start_stop: N timers made with new_timer(1h), then all stopped; op = one timer
+// made and stopped.
+results timers_1m_start_stop(int n) {
+  std::vector<go::timer> timers(static_cast<std::size_t>(n));
+  auto start = clock_type::now();
+  for (auto& t : timers) t = go::new_timer(std::chrono::hours(1));
+  i64 stopped = 0;
+  for (auto& t : timers) stopped += t.stop();
+  i64 el = since_ns(start);
+  return ns_per_op("timers_1m_start_stop", el, n, stopped);
+}
+
+// ---- Patterns (bench/peers/go/patterns.go), built from go/patterns.hpp ----
+
+// count_to is a generator of 1..n in a goroutine of g.
+go::recv_chan<i64> count_to(go::errgroup& g, const go::context& ctx, i64 n) {
+  return go::generate<i64>(g, ctx, [n](auto emit) {
+    for (i64 i = 1; i <= n; ++i) {
+      if (!emit(i)) return;
+    }
+  });
+}
+
+// pool_4x1m: go::worker_pool with 4 workers and a queue of 128 over N tiny jobs (j*2); op =
+// one job submitted, run and its result received.
+results pool_4x1m(int n) {
+  auto start = clock_type::now();
+  go::worker_pool<i64, i64> pool(go::background(), 4, 128,
+                                 [](const go::context&, i64 j) { return j * 2; });
+  go::wait_group submitter;  // pool outlives the submitter's last touch of it
+  submitter.go([&pool, n] {
+    for (i64 i = 1; i <= n; ++i) {
+      if (!pool.submit(i)) break;
+    }
+    pool.close();
+  });
+  i64 sum = 0;
+  for (auto& o : pool.results()) sum += *o.value;
+  submitter.wait();
+  return ns_per_op("pool_4x1m", since_ns(start), n, sum);
+}
+
+// pipeline_3stage_1m: generate 1..N -> map(*3) -> map(+1) -> main, unbuffered channels; op =
+// one value through all stages.
+results pipeline_3stage_1m(int n) {
+  auto [g, ctx] = go::errgroup::with_context(go::background());
+  auto start = clock_type::now();
+  auto tripled = go::map(g, ctx, count_to(g, ctx, n), [](i64 v) { return v * 3; });
+  i64 sum = 0;
+  for (i64 v : go::map(g, ctx, tripled, [](i64 v) { return v + 1; })) sum += v;
+  g.wait();
+  return ns_per_op("pipeline_3stage_1m", since_ns(start), n, sum);
+}
+
+// fanin_8: 8 generators of N/8 values each, merged by go::merge (a goroutine per input) into
+// one unbuffered channel; op = one value received from the merged channel.
+results fanin_8(int n) {
+  constexpr int inputs_count = 8;
+  int per = n / inputs_count;
+  auto [g, ctx] = go::errgroup::with_context(go::background());
+  auto start = clock_type::now();
+  std::vector<go::recv_chan<i64>> inputs;
+  for (int p = 0; p < inputs_count; ++p) inputs.push_back(count_to(g, ctx, per));
+  i64 sum = 0;
+  for (i64 v : go::merge(g, ctx, std::move(inputs))) sum += v;
+  g.wait();
+  return ns_per_op("fanin_8", since_ns(start), static_cast<i64>(per) * inputs_count, sum);
+}
+
 // ---- The scenario table ----
 
 struct scenario {
@@ -689,6 +920,7 @@ std::vector<scenario> make_scenarios() {
       {"ping_pong_hog", 500'000, ping_pong_hog},
       {"wakeup_parallel_spinning_0us", 20'000, wakeup_parallel_spinning(microseconds(0))},
       {"wakeup_parallel_spinning_5us", 10'000, wakeup_parallel_spinning(microseconds(5))},
+      {"skynet", 1'000'000, skynet},
 
       // Channels and select.
       {"chan_pingpong", 500'000, chan_pingpong},
@@ -743,6 +975,25 @@ std::vector<scenario> make_scenarios() {
       s.push_back({name, fl.n, cap_scenario(name, t.f, fl.cap)});
     }
   }
+
+  const scenario rest[] = {
+      // Package sync.
+      {"sync_mutex_uncontended", 20'000'000, sync_mutex_uncontended},
+      {"sync_mutex_contended_4", 4'000'000, sync_mutex_contended("sync_mutex_contended_4", 4)},
+      {"sync_mutex_contended_16", 4'000'000, sync_mutex_contended("sync_mutex_contended_16", 16)},
+      {"sync_rwmutex_read_mostly", 4'000'000, sync_rwmutex_read_mostly},
+      {"sync_waitgroup", 10'000'000, sync_waitgroup},
+
+      // Timers and contexts.
+      {"ctx_cancel_10k", 10'000, ctx_cancel_10k},
+      {"timers_1m_start_stop", 1'000'000, timers_1m_start_stop},
+
+      // Patterns.
+      {"pool_4x1m", 1'000'000, pool_4x1m},
+      {"pipeline_3stage_1m", 1'000'000, pipeline_3stage_1m},
+      {"fanin_8", 1'000'000, fanin_8},
+  };
+  s.insert(s.end(), std::begin(rest), std::end(rest));
   return s;
 }
 

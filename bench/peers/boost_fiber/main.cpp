@@ -5,8 +5,8 @@
 //
 // Same command line and output as the Go peer (bench/peers/go/SCENARIOS.md): one line
 // `NAME VALUE UNIT CHECKSUM` per result and repetition. Only the scenarios Boost.Fiber can
-// express are listed; those needing select, timer channels, context, a reader/writer lock or a
-// wait group are left out.
+// express are listed; those needing select, timers (ctx_cancel_10k, timers_1m_start_stop: it has
+// neither context nor timers, only sleep_for), or a reader/writer lock are left out.
 //
 // Runtime, as a Boost.Fiber user would set it up for Go's model:
 // - GOMAXPROCS threads (unset or invalid: the number of CPUs), each running Boost's
@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
   std::vector<scenario> scenarios = peer::sched_scenarios();
   for (auto& s : peer::chan_scenarios()) scenarios.push_back(std::move(s));
   for (auto& s : peer::sync_scenarios()) scenarios.push_back(std::move(s));
+  for (auto& s : peer::pattern_scenarios()) scenarios.push_back(std::move(s));
   if (list) {
     for (const auto& s : scenarios) std::printf("%s %d\n", s.name.c_str(), s.n);
     return 0;

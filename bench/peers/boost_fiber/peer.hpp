@@ -1,7 +1,7 @@
 // The Boost.Fiber side of gocxx's side-by-side benchmark: what the scenario files share.
 //
 // bench/peers/go/SCENARIOS.md specifies every scenario; this program implements those that
-// Boost.Fiber can express (it has no select, no timer channels, no context) with the Go peer's
+// Boost.Fiber can express (it has no select, no timers, no context) with the Go peer's
 // command line and output, so that bench/compare.py runs all three implementations alike.
 #pragma once
 
@@ -37,10 +37,12 @@ struct scenario {
   std::function<results(int)> run;
 };
 
-// The scenario tables of sched.cpp, chans.cpp and sync.cpp, in the Go peer's order.
+// The scenario tables of sched.cpp, chans.cpp, sync.cpp and patterns.cpp, in SCENARIOS.md's
+// order.
 std::vector<scenario> sched_scenarios();
 std::vector<scenario> chan_scenarios();
 std::vector<scenario> sync_scenarios();
+std::vector<scenario> pattern_scenarios();
 
 inline i64 since_ns(clock_type::time_point start) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start).count();

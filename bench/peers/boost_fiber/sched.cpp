@@ -241,6 +241,49 @@ std::function<results(int)> wakeup_parallel_spinning(std::chrono::microseconds d
   };
 }
 
+// skynet_div is the fan-out of skynet's tree.
+constexpr int skynet_div = 10;
+
+// skynet_node covers the numbers num..num+size-1: child i covers
+// [num + i*size/10, num + (i+1)*size/10), and empty children are not spawned. A leaf pushes its
+// number, an inner node the sum of its children's, on c. rc, on the node's stack, holds all its
+// children's sums (capacity 10 -> 16), so a child's push never blocks; a push is done with the
+// channel once it releases the channel's lock, before it wakes the popping parent, so the parent
+// may return (and destroy rc) after its last pop. Children start with launch::dispatch (the
+// child runs at once, its parent is queued), as in Boost's own skynet benchmark: with
+// launch::post (peer::spawn) the FIFO ready queue runs the tree breadth first, with all 1.1M
+// fibers alive at once (10 GB and 38 s at GOMAXPROCS=1), where Go and gocxx run the newest
+// goroutine next (their `next` slot) and so keep far fewer alive (under 200 MB).
+void skynet_node(buffered& c, i64 num, i64 size) {
+  if (size == 1) {
+    c.push(num);
+    return;
+  }
+  buffered rc(buffered_capacity(skynet_div));
+  int children = 0;
+  for (int i = 0; i < skynet_div; ++i) {
+    i64 lo = num + i * size / skynet_div, hi = num + (i + 1) * size / skynet_div;
+    if (lo < hi) {
+      fibers::fiber(fibers::launch::dispatch, std::allocator_arg,
+                    fibers::fixedsize_stack(stack_size), skynet_node, std::ref(rc), lo, hi - lo)
+          .detach();
+      ++children;
+    }
+  }
+  i64 sum = 0;
+  for (; children > 0; --children) sum += recv(rc);
+  c.push(sum);
+}
+
+// skynet: a tree of fibers over the numbers 0..N-1, summed over channels.
+results skynet(int n) {
+  auto start = clock_type::now();
+  buffered c(buffered_capacity(1));
+  spawn(skynet_node, std::ref(c), i64{0}, i64{n});
+  i64 sum = recv(c);
+  return ns_per_op("skynet", since_ns(start), n, sum);
+}
+
 }  // namespace
 
 std::vector<scenario> sched_scenarios() {
@@ -255,6 +298,7 @@ std::vector<scenario> sched_scenarios() {
       {"ping_pong_hog", 500'000, ping_pong_hog},
       {"wakeup_parallel_spinning_0us", 20'000, wakeup_parallel_spinning(microseconds(0))},
       {"wakeup_parallel_spinning_5us", 10'000, wakeup_parallel_spinning(microseconds(5))},
+      {"skynet", 1'000'000, skynet},
   };
 }
 

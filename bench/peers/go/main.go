@@ -63,6 +63,7 @@ var scenarios = []scenario{
 	{"ping_pong_hog", 500_000, pingPongHog},
 	{"wakeup_parallel_spinning_0us", 20_000, wakeupParallelSpinning(0)},
 	{"wakeup_parallel_spinning_5us", 10_000, wakeupParallelSpinning(5 * time.Microsecond)},
+	{"skynet", 1_000_000, skynet},
 
 	// Channels and select.
 	{"chan_pingpong", 500_000, chanPingPong},

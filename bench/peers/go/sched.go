@@ -261,3 +261,40 @@ func wakeupParallelSpinning(delay time.Duration) func(int) []result {
 		return nsPerOp(name, time.Since(t0), n, sum)
 	}
 }
+
+// skynetDiv is the fan-out of skynet's tree.
+const skynetDiv = 10
+
+// skynet: a tree of goroutines over the numbers 0..N-1 (SCENARIOS.md); a leaf
+// sends its number, an inner node the sum of its children's, on its parent's
+// channel.
+func skynet(n int) []result {
+	start := time.Now()
+	c := make(chan int64, 1)
+	go skynetNode(c, 0, n)
+	sum := <-c
+	return nsPerOp("skynet", time.Since(start), n, sum)
+}
+
+// skynetNode covers the numbers num..num+size-1: child i covers
+// [num + i*size/10, num + (i+1)*size/10), and empty children are not spawned.
+func skynetNode(c chan<- int64, num, size int) {
+	if size == 1 {
+		c <- int64(num)
+		return
+	}
+	rc := make(chan int64, skynetDiv)
+	children := 0
+	for i := 0; i < skynetDiv; i++ {
+		lo, hi := num+i*size/skynetDiv, num+(i+1)*size/skynetDiv
+		if lo < hi {
+			go skynetNode(rc, lo, hi-lo)
+			children++
+		}
+	}
+	sum := int64(0)
+	for ; children > 0; children-- {
+		sum += <-rc
+	}
+	c <- sum
+}

@@ -1,7 +1,6 @@
 package main
 
-// Package sync scenarios (SCENARIOS.md, "sync"). The gocxx side is
-// bench/sync_bench.cpp (BM_sync_*, counter ns_per_op).
+// Package sync scenarios (SCENARIOS.md, "sync").
 
 import (
 	"sync"
