@@ -102,15 +102,16 @@ results create_goroutines(int n) {
   return ns_per_op("create_goroutines", since_ns(start), n, n);
 }
 
-// rss_bytes returns VmRSS from /proc/self/status in bytes (0 if unavailable).
-i64 rss_bytes() {
+// rss_bytes returns a field of /proc/self/status in bytes (0 if unavailable): VmRSS, the
+// resident set now, or VmHWM, its peak since the process started.
+i64 rss_bytes(const char* field = "VmRSS:") {
   std::FILE* f = std::fopen("/proc/self/status", "r");
   if (!f) return 0;
   char line[256];
   i64 kb = 0;
   while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "VmRSS:", 6) == 0) {
-      kb = std::strtoll(line + 6, nullptr, 10);
+    if (std::strncmp(line, field, std::strlen(field)) == 0) {
+      kb = std::strtoll(line + std::strlen(field), nullptr, 10);
       break;
     }
   }
@@ -138,8 +139,10 @@ results parked_1m(int n) {
   i64 after = rss_bytes();
   ch.close();
   exited.wait();
+  i64 peak = rss_bytes("VmHWM:");
   return {
       {"parked_1m", static_cast<double>(after - before) / n, "B/goroutine", n},
+      {"parked_1m_peak", static_cast<double>(peak - before) / n, "B/goroutine", n},
       {"parked_1m_spawn", static_cast<double>(spawn) / n, "ns/op", n},
   };
 }

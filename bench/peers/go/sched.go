@@ -66,7 +66,11 @@ func createGoroutines(n int) []result {
 }
 
 // rssBytes returns VmRSS from /proc/self/status in bytes (0 if unavailable).
-func rssBytes() int64 {
+func rssBytes() int64 { return statusBytes("VmRSS:") }
+
+// statusBytes returns a field of /proc/self/status in bytes (0 if unavailable): VmRSS, the
+// resident set now, or VmHWM, its peak since the process started.
+func statusBytes(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -75,8 +79,8 @@ func rssBytes() int64 {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "VmRSS:") {
-			fields := strings.Fields(line[len("VmRSS:"):])
+		if strings.HasPrefix(line, field) {
+			fields := strings.Fields(line[len(field):])
 			if len(fields) >= 1 {
 				kb, _ := strconv.ParseInt(fields[0], 10, 64)
 				return kb * 1024
@@ -107,8 +111,10 @@ func parked1m(n int) []result {
 	after := rssBytes()
 	close(ch)
 	exited.Wait()
+	peak := statusBytes("VmHWM:")
 	return []result{
 		{"parked_1m", float64(after-before) / float64(n), "B/goroutine", int64(n)},
+		{"parked_1m_peak", float64(peak-before) / float64(n), "B/goroutine", int64(n)},
 		{"parked_1m_spawn", float64(spawn.Nanoseconds()) / float64(n), "ns/op", int64(n)},
 	}
 }
