@@ -1,7 +1,9 @@
-// Pattern benchmarks (Google Benchmark). BM_pool_4x1m, BM_pipeline_3stage_1m and BM_fanin_8
-// are the gocxx side of the Go peer scenarios of the same names (bench/peers/go/patterns.go):
-// the same work through go/patterns.hpp's parts, and their ns_per_op counter is the number to
-// put beside Go's. BM_limiter_allow guards the limiter's allow path.
+// Pattern benchmarks (Google Benchmark), for profiling and regression checks of
+// go/patterns.hpp in one process. The side-by-side numbers against Go (pool_4x1m,
+// pipeline_3stage_1m, fanin_8) come from bench/peer_scenarios.cpp through bench/compare.py;
+// BM_pipeline_3stage_1m and BM_fanin_8 do the same work, and BM_fanin_8 against
+// BM_fanin_8_select is the measurement behind merge's goroutine per input. ns_per_op is per
+// value received at the end. BM_limiter_allow guards the limiter's allow path.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -26,30 +28,6 @@ go::recv_chan<long> count_to(go::errgroup& g, const go::context& ctx, long n) {
       if (!emit(i)) return;
   });
 }
-
-// pool_4x1m: go::worker_pool with 4 workers and a queue of 128 over 1M jobs (j*2).
-void BM_pool_4x1m(benchmark::State& state) {
-  const long n = 1'000'000;
-  double total_ns = 0;
-  long sum = 0;
-  go::run([&] {
-    for (auto _ : state) {
-      auto start = clock_type::now();
-      go::worker_pool<long, long> pool(go::background(), 4, 128, [](const go::context&, long j) { return j * 2; });
-      go::spawn([&pool] {
-        for (long i = 1; i <= n; ++i)
-          if (!pool.submit(i)) break;
-        pool.close();
-      });
-      sum = 0;
-      for (auto& o : pool.results()) sum += *o.value;
-      total_ns += ns_since(start);
-    }
-  });
-  benchmark::DoNotOptimize(sum);
-  state.counters["ns_per_op"] = total_ns / static_cast<double>(state.iterations() * n);
-}
-BENCHMARK(BM_pool_4x1m)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // pipeline_3stage_1m: generate 1..1M -> map(*3) -> map(+1) -> consumer.
 void BM_pipeline_3stage_1m(benchmark::State& state) {

@@ -1,83 +1,16 @@
-// Timer, context and semaphore benchmarks (Google Benchmark). BM_ctx_cancel_10k and
-// BM_timers_1m_start_stop are the gocxx side of the Go peer scenarios of the same names
-// (bench/peers/go/timectx.go, SCENARIOS.md "Timers and contexts"): same work, and their
-// ns_per_op counter is the number to put beside Go's. The rest are single paths, for
-// profiling and regression checks.
+// Timer, context and semaphore benchmarks (Google Benchmark): micro-benchmarks, for
+// profiling and regression checks. The side-by-side numbers against Go (ctx_cancel_10k,
+// timers_1m_start_stop) come from bench/peer_scenarios.cpp through bench/compare.py.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
-#include <vector>
+#include <cstdint>
 
 #include "go/go.hpp"
 
 using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
-
-double ns_since(clock_type::time_point start) {
-  return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start).count());
-}
-
-// ctx_cancel_10k: a 10-ary tree of 10k descendants under a cancellable root, each with its
-// done channel made; timed: the root's cancel. ns_per_op is per descendant.
-void BM_ctx_cancel_10k(benchmark::State& state) {
-  const int n = 10'000;
-  double total_ns = 0;
-  std::int64_t cancelled = 0;
-  go::run([&] {
-    for (auto _ : state) {
-      state.PauseTiming();
-      auto [root, cancel] = go::with_cancel(go::background());
-      std::vector<go::context> nodes;
-      std::vector<go::cancel_func> cancels;
-      nodes.reserve(n + 1);
-      cancels.reserve(n);
-      nodes.push_back(root);
-      for (int i = 1; i <= n; ++i) {
-        auto [ctx, c] = go::with_cancel(nodes[static_cast<std::size_t>((i - 1) / 10)]);
-        ctx.done();
-        nodes.push_back(ctx);
-        cancels.push_back(c);
-      }
-      state.ResumeTiming();
-      auto start = clock_type::now();
-      cancel();
-      total_ns += ns_since(start);
-      state.PauseTiming();
-      for (std::size_t i = 1; i < nodes.size(); ++i) cancelled += nodes[i].err() == go::errc::canceled;
-      nodes.clear();
-      cancels.clear();
-      state.ResumeTiming();
-    }
-  });
-  if (cancelled != static_cast<std::int64_t>(state.iterations()) * n) state.SkipWithError("a descendant was not cancelled");
-  state.counters["ns_per_op"] = total_ns / static_cast<double>(state.iterations() * n);
-}
-BENCHMARK(BM_ctx_cancel_10k)->UseRealTime()->Unit(benchmark::kMicrosecond);
-
-// timers_1m_start_stop: 1M timers made with new_timer(1h), then all stopped. ns_per_op is
-// per timer made and stopped.
-void BM_timers_1m_start_stop(benchmark::State& state) {
-  const int n = 1'000'000;
-  double total_ns = 0;
-  std::int64_t stopped = 0;
-  go::run([&] {
-    std::vector<go::timer> timers(n);
-    for (auto _ : state) {
-      auto start = clock_type::now();
-      for (auto& t : timers) t = go::new_timer(1h);
-      for (auto& t : timers) stopped += t.stop();
-      total_ns += ns_since(start);
-      state.PauseTiming();
-      for (auto& t : timers) t = {};
-      state.ResumeTiming();
-    }
-  });
-  if (stopped != static_cast<std::int64_t>(state.iterations()) * n) state.SkipWithError("a stop returned false");
-  state.counters["ns_per_op"] = total_ns / static_cast<double>(state.iterations() * n);
-}
-BENCHMARK(BM_timers_1m_start_stop)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(5);
 
 // One timer made and stopped with few others pending (Go's BenchmarkStop).
 void BM_TimerNewStop(benchmark::State& state) {

@@ -256,4 +256,104 @@ TEST(Patterns, RetryStopsWhenContextIsDone) {
   });
 }
 
+// send_ctx and recv_ctx use the handle they are given (chan, send_chan, recv_chan); a done
+// context leaves the channel untouched even when it is ready.
+TEST(Patterns, SendCtxAndRecvCtxTakeAnyHandleAndCheckTheContextFirst) {
+  go::run([] {
+    auto ch = go::make_chan<int>(2);
+    go::send_chan<int> tx = ch;
+    go::recv_chan<int> rx = ch;
+    EXPECT_TRUE(go::send_ctx(go::background(), ch, 1));
+    EXPECT_TRUE(go::send_ctx(go::background(), tx, 2));
+    EXPECT_EQ(go::recv_ctx(go::background(), ch), 1);
+    EXPECT_EQ(go::recv_ctx(go::background(), rx), 2);
+
+    auto [ctx, cancel] = go::with_cancel(go::background());
+    cancel();
+    EXPECT_FALSE(go::send_ctx(ctx, ch, 3));  // room in the buffer, but ctx is done
+    EXPECT_EQ(ch.len(), 0u);
+    ch.send(4);
+    EXPECT_FALSE(go::recv_ctx(ctx, rx));  // a value is ready, but ctx is done: not taken
+    EXPECT_EQ(ch.len(), 1u);
+    ch.close();
+    EXPECT_EQ(go::recv_ctx(go::background(), ch), 4);
+    EXPECT_FALSE(go::recv_ctx(go::background(), ch));  // closed and drained
+  });
+}
+
+// A context that can never be cancelled (done() is nil) takes the stages' plain send and
+// receive path; every value arrives, and the last short batch too.
+TEST(Patterns, PipelineOnAContextThatCannotBeCancelled) {
+  go::run([] {
+    go::testing::leak_check check;
+    go::errgroup g;
+    const go::context ctx = go::background();
+    ASSERT_EQ(ctx.done(), nullptr);
+    const long n = gocxx_test::scaled(5000);
+    auto tripled = go::map(g, ctx, count_to(g, ctx, n), [](long v) { return v * 3; }, 3);
+    auto ordered = go::map_ordered(g, ctx, tripled, [](long v) { return v + 1; }, 2);
+    auto odd = go::filter(g, ctx, ordered, [](long v) { return v % 2 == 1; });
+    auto merged = go::merge(g, ctx, std::vector{odd, count_to(g, ctx, 10)});
+    auto groups = go::batch(g, ctx, go::flat_map(g, ctx, merged, [](long v) { return std::vector<long>{v}; }), 7);
+    std::vector<long> got;
+    for (auto& group : groups) {
+      EXPECT_FALSE(group.empty());
+      got.insert(got.end(), group.begin(), group.end());
+    }
+    EXPECT_FALSE(g.wait());
+    std::vector<long> want(10);
+    std::iota(want.begin(), want.end(), 1);  // count_to(10)
+    for (long i = 2; i <= n; i += 2) want.push_back(3 * i + 1);  // odd exactly for even i
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want);
+  });
+}
+
+// A stage checks its context before every receive and send, so it stops even when its
+// channels never block (the try fast path would otherwise never see the cancellation).
+TEST(Patterns, DoneContextStopsStagesWhoseChannelsAreReady) {
+  go::run([] {
+    go::testing::leak_check check;
+    auto [ctx, cancel] = go::with_cancel(go::background());
+    cancel();
+    go::errgroup g;
+    auto in = go::make_chan<long>(100);
+    for (long i = 0; i < 100; ++i) in.send(i);
+    int calls = 0;
+    auto out = go::map(g, ctx, go::recv_chan<long>(in), [&calls](long v) { return ++calls, v; });
+    int got = 0;
+    for (long v : out) (void)v, ++got;
+    EXPECT_EQ(g.wait(), go::errc::canceled);
+    EXPECT_EQ(calls, 0);
+    EXPECT_EQ(got, 0);
+    EXPECT_EQ(in.len(), 100u);  // nothing taken
+
+    go::worker_pool<int, int> pool(ctx, 1, 10, [](const go::context&, int j) { return j; });
+    EXPECT_FALSE(pool.submit(1));  // room in the queue, but the context is done
+    for (auto& o : pool.results()) ADD_FAILURE() << "outcome for job " << o.job;
+  });
+}
+
+// cancel drops the queued jobs although the queue and results() are ready, and the running
+// job's outcome is not sent once the context is done.
+TEST(Patterns, WorkerPoolCancelDropsQueuedJobsWithRoomForResults) {
+  go::run([] {
+    go::testing::leak_check check;
+    std::atomic<int> started{0};
+    go::worker_pool<int, int> pool(go::background(), 1, 8, [&started](const go::context& ctx, int j) {
+      started.fetch_add(1);
+      ctx.done().recv();  // runs until cancelled
+      return j;
+    });
+    for (int j = 0; j < 6; ++j) ASSERT_TRUE(pool.submit(j));
+    while (started.load() == 0) go::sleep(1ms);
+    pool.cancel();
+    int outcomes = 0;
+    for (auto& o : pool.results()) (void)o, ++outcomes;
+    EXPECT_EQ(started.load(), 1);
+    EXPECT_EQ(outcomes, 0);
+  });
+}
+
 }  // namespace

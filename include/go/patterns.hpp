@@ -17,6 +17,8 @@
 //   one errgroup::with_context made: auto [g, ctx] = go::errgroup::with_context(parent);
 // - A stage closes its output when its input is closed and drained, or when ctx is done, so
 //   the end (or the cancellation) flows downstream; it never blocks on a send once ctx is done.
+//   It checks ctx before every receive and send, so it stops even when its channels never
+//   block; under a ctx that can never be cancelled (background) it sends and receives plainly.
 // - A stage's goroutine returns ctx.err(), so g.wait() is nil for a pipeline that ran to its
 //   end and canceled for one stopped early.
 // - An exception thrown by a stage's function becomes g's error, which cancels ctx and so
@@ -60,27 +62,25 @@
 
 namespace go {
 
-// send_ctx sends v on ch unless ctx is done first; it reports whether it sent.
-// Both check ctx first and then try the channel without blocking: that fast path skips the
-// select when the channel is ready (bench/patterns_bench.cpp, BM_pipeline_3stage_1m), and the
-// check makes a stage notice cancellation even when its channels are always ready (a select
-// with both ready would pick at random). A failed try_send leaves the value in place.
-template <class T, class V>
-bool send_ctx(const context& ctx, const send_chan<T>& ch, V&& v) {
+// send_ctx sends v on ch (a chan<T> or send_chan<T>) unless ctx is done first; it reports
+// whether it sent. It checks ctx first and then tries the channel without blocking: that
+// fast path skips the select when the channel is ready, and the check makes a caller notice
+// cancellation even when its channels are always ready (a select with both ready would pick
+// at random). A failed try_send leaves the value in place. ch is used as passed: no new
+// handle, whose reference count would cost an atomic retain and release per call.
+template <detail::sendable C, class V>
+bool send_ctx(const context& ctx, const C& ch, V&& v) {
+  using T = detail::chan_value_t<C>;
   if (ctx.err()) return false;
   T value(std::forward<V>(v));
   if (ch.try_send(std::move(value))) return true;
   return go::select(go::send_case(ch, std::move(value)), go::recv_case(ctx.done())) == 0;
 }
 
-template <class T, class V>
-bool send_ctx(const context& ctx, const chan<T>& ch, V&& v) {
-  return send_ctx(ctx, send_chan<T>(ch), std::forward<V>(v));
-}
-
-// recv_ctx receives from ch unless ctx is done first; empty when ch is closed or ctx is done.
-template <class T>
-std::optional<T> recv_ctx(const context& ctx, const recv_chan<T>& ch) {
+// recv_ctx receives from ch (a chan<T> or recv_chan<T>) unless ctx is done first; empty when
+// ch is closed or ctx is done.
+template <detail::receivable C, class T = detail::chan_value_t<C>>
+std::optional<T> recv_ctx(const context& ctx, const C& ch) {
   if (ctx.err()) return std::nullopt;
   if (auto r = ch.try_recv(); r.status != chan_status::would_block) return std::move(r.value);
   std::optional<T> out;
@@ -88,10 +88,55 @@ std::optional<T> recv_ctx(const context& ctx, const recv_chan<T>& ch) {
   return out;
 }
 
-template <class T>
-std::optional<T> recv_ctx(const context& ctx, const chan<T>& ch) {
-  return recv_ctx(ctx, recv_chan<T>(ch));
-}
+namespace detail {
+
+// context_watch is send_ctx and recv_ctx for a loop: made once per goroutine, before its
+// loop, it holds ctx.done(), so that a message costs no call to ctx.done() or ctx.err() and
+// no copy of a channel handle. Every part below moves its messages through one; the hot
+// path is guarded by bench/peer_scenarios.cpp's pool_4x1m, pipeline_3stage_1m and fanin_8
+// (bench/compare.py) and bench/patterns_bench.cpp's BM_pipeline_3stage_1m.
+// - done() polls the done channel without blocking or locking: true once ctx is done.
+//   cancel sets err() before it closes done(), so err() is set once done() is true.
+// - send and recv do what send_ctx and recv_ctx do: check, try without blocking, and fall
+//   back to the 2-case select with the done channel only when the channel would block.
+// - For a context that can never be cancelled (done() is the nil channel: background, todo)
+//   they are a plain send and receive, which is all that select could do.
+// - A default-constructed watch is that of a context that can never be cancelled.
+class context_watch {
+ public:
+  context_watch() noexcept = default;
+  explicit context_watch(const context& ctx) : done_(ctx.done()) {}
+
+  bool done() const { return done_ != nullptr && done_.try_recv() != chan_status::would_block; }
+
+  template <sendable C, class V>
+  bool send(const C& ch, V&& v) const {
+    using T = chan_value_t<C>;
+    if (done_ == nullptr) {
+      ch.send(T(std::forward<V>(v)));
+      return true;
+    }
+    if (done()) return false;
+    T value(std::forward<V>(v));
+    if (ch.try_send(std::move(value))) return true;
+    return go::select(go::send_case(ch, std::move(value)), go::recv_case(done_)) == 0;
+  }
+
+  template <receivable C, class T = chan_value_t<C>>
+  std::optional<T> recv(const C& ch) const {
+    if (done_ == nullptr) return ch.recv();
+    if (done()) return std::nullopt;
+    if (auto r = ch.try_recv(); r.status != chan_status::would_block) return std::move(r.value);
+    std::optional<T> out;
+    go::select(go::recv_case(ch, [&](std::optional<T> v) { out = std::move(v); }), go::recv_case(done_));
+    return out;
+  }
+
+ private:
+  recv_chan<void> done_;
+};
+
+}  // namespace detail
 
 // generate runs f(emit) in a goroutine of g and returns the channel emit sends on; emit(v)
 // returns false once ctx is done, and f should then return. The channel closes when f returns.
@@ -103,7 +148,8 @@ recv_chan<T> generate(errgroup& g, const context& ctx, F f, std::size_t buffer =
       chan<T> c;
       ~closer() { c.close(); }
     } close_out{out};
-    auto emit = [&](T v) { return send_ctx(ctx, send_chan<T>(out), std::move(v)); };
+    const detail::context_watch watch(ctx);
+    auto emit = [&](T v) { return watch.send(out, std::move(v)); };
     f(emit);
     return ctx.err();
   });
@@ -112,7 +158,8 @@ recv_chan<T> generate(errgroup& g, const context& ctx, F f, std::size_t buffer =
 
 namespace detail {
 
-// Runs body(out) in `workers` goroutines of g; out closes when the last one returns.
+// Runs body(out, watch) in `workers` goroutines of g; out closes when the last one returns.
+// Each goroutine makes its own context_watch before body's loop.
 // A stage's goroutine returns ctx.err(): nil when its input ended, canceled (or the deadline)
 // when it stopped early, so g.wait() tells a finished pipeline from a cancelled one.
 template <class U, class Body>
@@ -130,7 +177,7 @@ recv_chan<U> run_stage(errgroup& g, const context& ctx, std::size_t workers, std
           if (n->fetch_sub(1, std::memory_order_acq_rel) == 1) c.close();
         }
       } close_out{out, remaining};
-      (*shared_body)(send_chan<U>(out));
+      (*shared_body)(send_chan<U>(out), context_watch(ctx));
       return ctx.err();
     });
   }
@@ -142,11 +189,12 @@ recv_chan<U> run_stage(errgroup& g, const context& ctx, std::size_t workers, std
 // map sends f(v) for each v from in, using `workers` goroutines (output order: see the top).
 template <class T, class F, class U = std::invoke_result_t<F&, T>>
 recv_chan<U> map(errgroup& g, const context& ctx, recv_chan<T> in, F f, std::size_t workers = 1) {
-  return detail::run_stage<U>(g, ctx, workers, 0, [ctx, in, f = std::move(f)](send_chan<U> out) mutable {
-    while (auto v = recv_ctx(ctx, in)) {
-      if (!send_ctx(ctx, out, f(std::move(*v)))) return;
+  auto body = [in, f = std::move(f)](const send_chan<U>& out, const detail::context_watch& watch) mutable {
+    while (auto v = watch.recv(in)) {
+      if (!watch.send(out, f(std::move(*v)))) return;
     }
-  });
+  };
+  return detail::run_stage<U>(g, ctx, workers, 0, std::move(body));
 }
 
 // map_ordered is map whose output keeps the input's order.
@@ -170,63 +218,69 @@ recv_chan<U> map_ordered(errgroup& g, const context& ctx, recv_chan<T> in, F f, 
         s.close();
       }
     } close_both{jobs, slots};
-    while (auto v = recv_ctx(ctx, in)) {
+    const detail::context_watch watch(ctx);
+    while (auto v = watch.recv(in)) {
       auto slot = make_chan<U>(1);
-      if (!send_ctx(ctx, send_chan<chan<U>>(slots), slot)) return ctx.err();
-      if (!send_ctx(ctx, send_chan<job>(jobs), job{std::move(*v), slot})) return ctx.err();
+      if (!watch.send(slots, slot)) return ctx.err();
+      if (!watch.send(jobs, job{std::move(*v), std::move(slot)})) return ctx.err();
     }
     return ctx.err();
   });
   auto fp = std::make_shared<F>(std::move(f));
   for (std::size_t i = 0; i < workers; ++i) {
     g.go([ctx, jobs, fp] {
-      while (auto j = recv_ctx(ctx, recv_chan<job>(jobs))) j->slot.send((*fp)(std::move(j->value)));
+      const detail::context_watch watch(ctx);
+      while (auto j = watch.recv(jobs)) j->slot.send((*fp)(std::move(j->value)));
       return ctx.err();
     });
   }
-  return detail::run_stage<U>(g, ctx, 1, 0, [ctx, slots](send_chan<U> out) {
-    while (auto slot = recv_ctx(ctx, recv_chan<chan<U>>(slots))) {
-      auto v = recv_ctx(ctx, recv_chan<U>(*slot));
-      if (!v || !send_ctx(ctx, out, std::move(*v))) return;
+  auto collect = [slots](const send_chan<U>& out, const detail::context_watch& watch) {
+    while (auto slot = watch.recv(slots)) {
+      auto v = watch.recv(*slot);
+      if (!v || !watch.send(out, std::move(*v))) return;
     }
-  });
+  };
+  return detail::run_stage<U>(g, ctx, 1, 0, std::move(collect));
 }
 
 // filter passes on the values for which keep(v) is true.
 template <class T, class F>
 recv_chan<T> filter(errgroup& g, const context& ctx, recv_chan<T> in, F keep) {
-  return detail::run_stage<T>(g, ctx, 1, 0, [ctx, in, keep = std::move(keep)](send_chan<T> out) mutable {
-    while (auto v = recv_ctx(ctx, in)) {
-      if (keep(std::as_const(*v)) && !send_ctx(ctx, out, std::move(*v))) return;
+  auto body = [in, keep = std::move(keep)](const send_chan<T>& out, const detail::context_watch& watch) mutable {
+    while (auto v = watch.recv(in)) {
+      if (keep(std::as_const(*v)) && !watch.send(out, std::move(*v))) return;
     }
-  });
+  };
+  return detail::run_stage<T>(g, ctx, 1, 0, std::move(body));
 }
 
 // flat_map sends every element of the range f(v) returns, for each v from in.
 template <class T, class F, class R = std::invoke_result_t<F&, T>,
           class U = std::remove_cvref_t<decltype(*std::begin(std::declval<R&>()))>>
 recv_chan<U> flat_map(errgroup& g, const context& ctx, recv_chan<T> in, F f) {
-  return detail::run_stage<U>(g, ctx, 1, 0, [ctx, in, f = std::move(f)](send_chan<U> out) mutable {
-    while (auto v = recv_ctx(ctx, in)) {
+  auto body = [in, f = std::move(f)](const send_chan<U>& out, const detail::context_watch& watch) mutable {
+    while (auto v = watch.recv(in)) {
       for (auto&& u : f(std::move(*v))) {
-        if (!send_ctx(ctx, out, std::move(u))) return;
+        if (!watch.send(out, std::move(u))) return;
       }
     }
-  });
+  };
+  return detail::run_stage<U>(g, ctx, 1, 0, std::move(body));
 }
 
 // batch groups values into vectors of n (the last may be shorter; none is empty).
 template <class T>
 recv_chan<std::vector<T>> batch(errgroup& g, const context& ctx, recv_chan<T> in, std::size_t n) {
   if (n < 1) n = 1;
-  return detail::run_stage<std::vector<T>>(g, ctx, 1, 0, [ctx, in, n](send_chan<std::vector<T>> out) {
+  auto body = [in, n](const send_chan<std::vector<T>>& out, const detail::context_watch& watch) {
     std::vector<T> group;
-    while (auto v = recv_ctx(ctx, in)) {
+    while (auto v = watch.recv(in)) {
       group.push_back(std::move(*v));
-      if (group.size() == n && !send_ctx(ctx, out, std::exchange(group, {}))) return;
+      if (group.size() == n && !watch.send(out, std::exchange(group, {}))) return;
     }
-    if (!group.empty() && !ctx.err()) send_ctx(ctx, out, std::move(group));
-  });
+    if (!group.empty()) watch.send(out, std::move(group));  // not once ctx is done
+  };
+  return detail::run_stage<std::vector<T>>(g, ctx, 1, 0, std::move(body));
 }
 
 // merge sends every value from all inputs on one channel, closed when all inputs are (fan-in).
@@ -244,8 +298,9 @@ recv_chan<T> merge(errgroup& g, const context& ctx, std::vector<recv_chan<T>> in
           if (n->fetch_sub(1, std::memory_order_acq_rel) == 1) c.close();
         }
       } close_out{out, remaining};
-      while (auto v = recv_ctx(ctx, in)) {
-        if (!send_ctx(ctx, send_chan<T>(out), std::move(*v))) return ctx.err();
+      const detail::context_watch watch(ctx);
+      while (auto v = watch.recv(in)) {
+        if (!watch.send(out, std::move(*v))) return ctx.err();
       }
       return ctx.err();
     });
@@ -277,19 +332,20 @@ class worker_pool {
     auto [ctx, cancel] = with_cancel(parent);
     ctx_ = ctx;
     cancel_ = cancel;
+    watch_ = detail::context_watch(ctx_);
     if (workers < 1) workers = 1;
     auto remaining = std::make_shared<std::atomic<std::size_t>>(workers);
     auto fp = std::make_shared<F>(std::move(f));
     for (std::size_t i = 0; i < workers; ++i) {
-      go::spawn([ctx = ctx_, jobs = jobs_, results = results_, remaining, fp] {
-        while (auto j = recv_ctx(ctx, recv_chan<Job>(jobs))) {
+      go::spawn([ctx = ctx_, watch = watch_, jobs = jobs_, results = results_, remaining, fp] {
+        while (auto j = watch.recv(jobs)) {
           outcome<Job, R> o{*j, std::nullopt, {}};
           try {
             o.value.emplace((*fp)(ctx, std::move(*j)));
           } catch (...) {
             o.err = error(std::current_exception());
           }
-          if (!send_ctx(ctx, send_chan<outcome<Job, R>>(results), std::move(o))) break;
+          if (!watch.send(results, std::move(o))) break;
         }
         if (remaining->fetch_sub(1, std::memory_order_acq_rel) == 1) results.close();
       });
@@ -302,7 +358,7 @@ class worker_pool {
 
   // submit queues a job, blocking while the queue is full; false once the pool's context is
   // done. Must not be called after close().
-  bool submit(Job job) { return send_ctx(ctx_, send_chan<Job>(jobs_), std::move(job)); }
+  bool submit(Job job) { return watch_.send(jobs_, std::move(job)); }
   // close ends submission: workers finish the queued jobs, then results() closes.
   void close() { jobs_.close(); }
   // cancel stops the workers at once; queued jobs are dropped and results() closes.
@@ -314,6 +370,7 @@ class worker_pool {
  private:
   context ctx_;
   cancel_func cancel_;
+  detail::context_watch watch_;  // of ctx_, shared by submit and the workers
   chan<Job> jobs_;
   chan<outcome<Job, R>> results_;
 };

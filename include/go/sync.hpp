@@ -97,7 +97,7 @@ void semrelease(sema& s, bool handoff) noexcept;
 //
 // lock spins briefly first (only with more than one worker, and nothing else runnable on
 // the caller's worker), then parks. Uncontended lock and unlock are one compare-and-swap
-// each (bench/sync_bench.cpp, BM_sync_mutex_uncontended). unlock of an unlocked mutex
+// each (bench/peer_scenarios.cpp, sync_mutex_uncontended). unlock of an unlocked mutex
 // throws sync_error("sync: unlock of unlocked mutex") and leaves the mutex unchanged.
 //
 // Example:

@@ -21,7 +21,8 @@
 // channel timer with no handle whose channel's only reference is its own can never be
 // observed. Such nodes are dropped when they come due, or sooner by a sweep, which a heap
 // runs once a quarter of it may be garbage (maybe_sweep after every stop and orphaning).
-// Guarded by benchmarks timers_1m_start_stop and BM_TimerNewStop (time_context_bench).
+// Guarded by benchmarks timers_1m_start_stop (bench/peer_scenarios.cpp) and BM_TimerNewStop
+// (bench/time_context_bench.cpp).
 #include <chrono>
 #include <thread>
 
