@@ -394,3 +394,39 @@ TEST(ContextErrors, ExceptionsAreErrors) {
   EXPECT_TRUE(from_int);
   EXPECT_EQ(from_int.message(), "unknown exception");
 }
+
+// Regression (found by the stress tests): err() and done() must agree both ways. Whoever sees
+// err() set must find done() closed (cancel once set err() first), and whoever wakes from
+// done() must find err() set (closing done() first alone broke that).
+TEST(Context, ErrAndDoneAgreeWhileCancelling) {
+  const auto contexts = static_cast<std::size_t>(scaled(20000));
+  std::vector<go::cancel_context> ctxs;
+  for (std::size_t i = 0; i < contexts; ++i) {
+    ctxs.push_back(go::with_cancel(go::background()));
+    (void)ctxs.back().ctx.done();  // made now, so the cancel has to close it
+  }
+  std::atomic<std::size_t> watching{contexts};
+  int open_after_err = 0, no_err_after_done = 0;
+  std::thread watcher([&] {
+    for (std::size_t i = 0; i < contexts; ++i) {
+      const go::context& ctx = ctxs[i].ctx;
+      watching.store(i);
+      if (i % 2 == 0) {  // sees err() the moment it is set
+        while (!ctx.err()) {
+        }
+        if (ctx.done().try_recv() != go::chan_status::closed) ++open_after_err;
+      } else {  // wakes the moment done() closes
+        ctx.done().recv();
+        if (!ctx.err()) ++no_err_after_done;
+      }
+    }
+  });
+  for (std::size_t i = 0; i < contexts; ++i) {
+    while (watching.load() != i) {
+    }
+    ctxs[i].cancel();
+  }
+  watcher.join();
+  EXPECT_EQ(open_after_err, 0) << "times err() was set while done() was still open";
+  EXPECT_EQ(no_err_after_done, 0) << "times done() was closed while err() was still empty";
+}

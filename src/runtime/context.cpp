@@ -216,8 +216,9 @@ void cancel(cancel_node* root, errc err, const error& cause, bool remove_from_pa
   auto mark = [&](cancel_node* n) noexcept {
     n->err = err;
     if (custom_cause) n->cause = cause;
-    n->done.store(true, std::memory_order_release);
+    // Close done() first: whoever sees err() set must find done() closed.
     if (chan_core* c = n->done_core.load(std::memory_order_relaxed)) chan_close(c);
+    n->done.store(true, std::memory_order_release);
     if ((n->timer || n->stop) && try_retain(n)) {
       n->post_next = post;
       post = n;
@@ -472,10 +473,23 @@ recv_chan<void> context::done() const {
   return c->done_chan;  // written once, before done_core was published
 }
 
+namespace {
+
+// cancel closes done() before it sets `done`, so whoever sees err() set finds done() closed.
+// A goroutine woken by that close may run before `done` is set: a closed channel counts too
+// (its closing is a release, after err and cause were written).
+bool cancelled(const cancel_node* c) noexcept {
+  if (c->done.load(std::memory_order_acquire)) return true;
+  chan_core* ch = c->done_core.load(std::memory_order_acquire);
+  return ch && ch->closed.load(std::memory_order_acquire);
+}
+
+}  // namespace
+
 error context::err() const noexcept {
   node* n = as_node(n_);
   cancel_node* c = n ? n->nearest : nullptr;
-  if (!c || !c->done.load(std::memory_order_acquire)) return {};
+  if (!c || !cancelled(c)) return {};
   return c->err;  // an error_code: no allocation, no exception_ptr copy
 }
 
@@ -571,7 +585,7 @@ context with_stop_token(const context& parent, std::stop_token token) {
 error cause(const context& ctx) noexcept {
   node* n = as_node(context_access::node(ctx));
   cancel_node* c = n ? n->nearest : nullptr;
-  if (!c || !c->done.load(std::memory_order_acquire)) return {};
+  if (!c || !cancelled(c)) return {};
   return c->cause ? c->cause : error(c->err);
 }
 
