@@ -591,6 +591,38 @@ TEST(Runtime, SleepersWakeAfterTheirDeadlines) {
   });
 }
 
+// Regression (found by the stress tests): a worker retired by lowering GOMAXPROCS kept its
+// timer heap, which only idle workers looked at; while the remaining worker stayed busy, the
+// goroutines sleeping on those timers never woke.
+TEST(Runtime, LoweringMaxProcsKeepsTimersRunning) {
+  gocxx_test::max_procs_scope procs(4);
+  constexpr int sleepers = 64;
+  std::atomic<int> woke{0};
+  go::wait_group wg;
+  std::atomic<bool> stop{false};
+  wg.go([&] {  // keeps a worker busy: it never goes idle
+    while (!stop) go::yield();
+  });
+  for (int i = 0; i < sleepers; ++i) {
+    wg.go([&] {
+      // Hold the worker a moment so that the others steal the rest: each sleeper's timer goes
+      // into the heap of the worker it runs on.
+      for (auto until = std::chrono::steady_clock::now() + 1ms; std::chrono::steady_clock::now() < until;) {
+      }
+      go::sleep(50ms);
+      woke.fetch_add(1);
+    });
+  }
+  std::this_thread::sleep_for(10ms);
+  go::set_max_procs(1);
+  for (auto end = std::chrono::steady_clock::now() + 10s; woke < sleepers && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(woke.load(), sleepers) << "sleepers did not wake while GOMAXPROCS was 1";
+  stop = true;
+  wg.wait();
+}
+
 TEST(Runtime, SleepAtLeastTheDuration) {
   go::run([] {
     for (auto d : {1ms, 5ms, 20ms}) {

@@ -326,6 +326,22 @@ void run_all_timers(std::int64_t now) noexcept {
   }
 }
 
+// run_retired_timers runs the due timers left in the heaps of workers that set_max_procs
+// retired: idle workers run every heap's timers, but while the remaining workers stay busy
+// nobody else would (test Runtime.LoweringMaxProcsKeepsTimersRunning).
+void run_retired_timers() noexcept {
+  int nprocs = sched().nprocs.load(std::memory_order_relaxed);
+  int n = sched().nworkers.load(std::memory_order_acquire);
+  std::int64_t now = -1;
+  for (int i = nprocs; i < n; ++i) {
+    worker* v = sched().workers[i].load(std::memory_order_acquire);
+    std::int64_t when = v->timers.next_when.load(std::memory_order_relaxed);
+    if (when == INT64_MAX) continue;
+    if (now < 0) now = nanotime();
+    if (when <= now) v->timers.try_run_expired(now);
+  }
+}
+
 void release_timer_role(worker* w) noexcept {
   worker* self = w;
   if (!sched().timer_waiter.compare_exchange_strong(self, nullptr)) return;
@@ -767,9 +783,12 @@ task* find_runnable(worker* w) noexcept {
     }
     ++w->sched_tick;
     if (task* t = take_inbox(w)) return t;
-    if (w->sched_tick % 61 == 0 && sched().global_size.load(std::memory_order_relaxed) > 0) {
-      std::lock_guard lk(sched().lock);
-      if (task* t = global_pop_locked()) return t;
+    if (w->sched_tick % 61 == 0) {
+      run_retired_timers();
+      if (sched().global_size.load(std::memory_order_relaxed) > 0) {
+        std::lock_guard lk(sched().lock);
+        if (task* t = global_pop_locked()) return t;
+      }
     }
     if (task* t = pop_local(w)) return t;
     if (sched().global_size.load(std::memory_order_relaxed) > 0) {
@@ -1012,7 +1031,7 @@ void add_timer(timer* t) noexcept {
   if (!w) {
     static std::atomic<unsigned> rr{0};
     w = worker_at(static_cast<int>(rr.fetch_add(1, std::memory_order_relaxed) %
-                                   static_cast<unsigned>(worker_count())));
+                                   static_cast<unsigned>(sched().nprocs.load(std::memory_order_relaxed))));
   }
   {
     std::lock_guard lk(w->timers.lock);
