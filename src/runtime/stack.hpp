@@ -12,6 +12,7 @@ struct stack {
   char* base = nullptr;  // lowest usable byte (the guard page, if any, is just below)
   std::size_t size = 0;  // usable bytes
   bool guarded = false;
+  bool counted = false;  // guarded by a PROT_NONE page, counted against the map-count budget
   char* top() const noexcept { return base + size; }
 };
 
