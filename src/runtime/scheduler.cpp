@@ -27,8 +27,9 @@
 // A worker with nothing to run becomes "spinning" and steals (half a victim's ring; the
 // victim's `next` slot in the last round, after sleeping 3 us if the victim is running: its
 // goroutine is most likely handing off and about to block, and stealing the partner would
-// split a ping-pong pair across workers; bench chan_pingpong at GOMAXPROCS=2, 0.35x the time
-// with the back-off) if fewer than half of the busy workers already spin. Otherwise, or after finding nothing, it puts itself on the idle list and sleeps on
+// split a ping-pong pair across workers; bench chan_pingpong at GOMAXPROCS=2 takes a third
+// of the time with the back-off) if fewer than half of the busy workers already spin.
+// Otherwise, or after finding nothing, it puts itself on the idle list and sleeps on
 // its futex. When a goroutine becomes runnable, wakep() wakes an idle worker only if there
 // is an idle worker and no spinning one; a spinning worker that finds work stops spinning
 // and, if it was the last spinner, wakes a successor. No lost wake-up: a worker going idle
