@@ -448,7 +448,9 @@ TEST(Runtime, StackOverflowNamesTheGoroutine) {
                  go::spawn({.stack_size = 64 * 1024}, [done] { done << recurse(nullptr, 0); });
                  done.recv();
                }),
-               "goroutine [0-9]+: stack overflow \\(stack size 65536\\)|stack-overflow");
+               // the message, then the dump: the goroutine, and main blocked in chan receive
+               "goroutine [0-9]+: stack overflow \\(stack size 65536\\).*goroutine [0-9]+ \\[running\\]:.*"
+               "\\[chan receive\\]|stack-overflow");
 }
 
 TEST(Runtime, SpawnThrowsBadAllocWhenNoStackCanBeMappedAndRecovers) {

@@ -48,6 +48,9 @@
 
 namespace go::detail {
 
+// traceback.cpp: "goroutine N [running]:" for g, then every other goroutine, to stderr.
+void dump_after_overflow(goroutine* g) noexcept;
+
 namespace {
 
 constexpr int slab_stacks = 16;
@@ -119,6 +122,11 @@ void on_segv(int sig, siginfo_t* info, void* context) {
       int n = std::snprintf(msg, sizeof msg, "goroutine %llu: stack overflow (stack size %zu)\n",
                             static_cast<unsigned long long>(g->id), g->stk.size);
       if (n > 0) (void)!write(2, msg, static_cast<std::size_t>(n));
+      // Then the dump, as after a panic. This is a signal handler: the dump allocates and
+      // takes the registry's lock, which the overflowing code may have held. It is the last
+      // thing the process does, and an alarm ends it if it hangs.
+      alarm(5);
+      dump_after_overflow(g);
       signal(SIGABRT, SIG_DFL);
       abort();
     }
@@ -311,7 +319,7 @@ bool stack_trim_batch() noexcept {
 void install_overflow_handler(worker*) noexcept {
   if constexpr (platform::asan) return;  // ASan reports stack overflows itself
   // Each worker handles its own faults on an alternate stack (the goroutine's is exhausted).
-  std::size_t alt_size = 64 * 1024;
+  std::size_t alt_size = 256 * 1024;  // room for the dump after an overflow; committed lazily
   void* alt = mmap(nullptr, alt_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (alt != MAP_FAILED) {
     stack_t ss{};

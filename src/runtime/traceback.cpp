@@ -192,6 +192,19 @@ void dump_all(std::ostream& out) {
       &c);
 }
 
+void dump_after_overflow(goroutine* g) noexcept {
+  try {
+    std::ostringstream out;
+    out << "\n";
+    print_goroutine(out, g, true);
+    out << "\n";
+    dump_all(out);
+    std::string s = out.str();
+    (void)!write(2, s.data(), s.size());
+  } catch (...) {
+  }
+}
+
 void fatal_with_dump(const char* msg) noexcept {
   std::ostringstream out;
   out << "fatal error: " << msg << "\n\n";
