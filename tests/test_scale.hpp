@@ -11,6 +11,14 @@
 #endif
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define GOCXX_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GOCXX_TEST_TSAN 1
+#endif
+#endif
+
 #include <chrono>
 
 #include "go/runtime.hpp"
@@ -29,6 +37,12 @@ class max_procs_scope {
  private:
   int old_;
 };
+
+#ifdef GOCXX_TEST_TSAN
+inline constexpr bool tsan = true;
+#else
+inline constexpr bool tsan = false;
+#endif
 
 #ifdef GOCXX_TEST_SANITIZED
 inline constexpr bool sanitized = true;

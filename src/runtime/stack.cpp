@@ -124,9 +124,12 @@ void on_segv(int sig, siginfo_t* info, void* context) {
       if (n > 0) (void)!write(2, msg, static_cast<std::size_t>(n));
       // Then the dump, as after a panic. This is a signal handler: the dump allocates and
       // takes the registry's lock, which the overflowing code may have held. It is the last
-      // thing the process does, and an alarm ends it if it hangs.
-      alarm(5);
-      dump_after_overflow(g);
+      // thing the process does, and an alarm ends it if it hangs. (ThreadSanitizer forbids
+      // allocating in a signal handler: there the message stands alone.)
+      if constexpr (!platform::tsan) {
+        alarm(5);
+        dump_after_overflow(g);
+      }
       signal(SIGABRT, SIG_DFL);
       abort();
     }
