@@ -36,7 +36,7 @@
 // address space (set_default_stack_size, GOCXX_STACK_SIZE, or spawn_options::stack_size),
 // pooled for reuse. A goroutine gets its stack when it first runs. Each stack has a guard
 // page below it, and an overflow prints "goroutine N: stack overflow (stack size S)" and
-// aborts. (On kernels before Linux 6.13 guard pages split mappings and count against
+// the goroutine dump, and aborts. (On kernels before Linux 6.13 guard pages split mappings and count against
 // vm.max_map_count: beyond about 30,000 guarded stacks on a stock kernel, stacks are mapped
 // without one, and an overflow there is caught only by a stack-pointer check at the next
 // park, which cannot stop the corruption it detects.) docs/runtime.md has the details.
