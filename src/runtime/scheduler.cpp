@@ -984,6 +984,12 @@ void ready(task* t, bool next) noexcept {
     }
     if (was_idle) signal_worker(target, wake_inbox);
     else wakep();  // a busy target may never get to it: let a spinner steal it
+    if (target->id >= sched().nprocs.load(std::memory_order_seq_cst)) {
+      // set_max_procs retired the target meanwhile, and its retire() may have emptied the
+      // inbox before our push: nobody else looks there (stress test SpawnAndJoin).
+      while (task* x = take_inbox(target)) global_put(x);
+      wakep();
+    }
     return;
   }
   if (w && !w->bub && w->id < sched().nprocs.load(std::memory_order_relaxed)) {
