@@ -1,17 +1,24 @@
 // select (Go's runtime/select.go): the only design that is both atomic and fair.
 //
 // 1. Poll order: a uniformly random permutation of the cases (fairness among ready cases).
-//    Lock order: the cases sorted by channel address, duplicates locked once (no deadlock
-//    between two selects over the same channels).
-// 2. With every channel locked, scan in poll order; the first ready case runs, exactly as a
-//    plain send or receive would, and the rest are untouched.
-// 3. Nothing ready and no default: enqueue one waiter per case, all sharing one select_done
-//    word, and park; park unlocks every channel once the goroutine is off its stack.
-// 4. A waker (a send, a receive or a close on any of the channels) dequeues one of our
+// 2. Pass 0 (ours; Go locks every channel first): visit the cases in poll order, each under
+//    its own channel's lock alone, skipping without a lock a case that a lock-free look
+//    (chan_full, chan_empty) shows not ready. The first case ready under its lock runs,
+//    exactly as a plain send or receive would. That is linearizable: the case was ready at
+//    the moment its lock was held, and random poll order keeps the choice among cases ready
+//    throughout uniform. Most selects find a ready case here and take one lock, not n.
+// 3. No case ready in pass 0 proves nothing (one case may have become ready after we looked
+//    at it, another stopped being ready before), so "none ready" is decided atomically:
+//    lock every channel, sorted by address with duplicates locked once (no deadlock between
+//    two selects over the same channels), and scan again in poll order.
+//    Nothing ready then and a default: it runs. Otherwise:
+// 4. Enqueue one waiter per case, all sharing one select_done word, and park; park unlocks
+//    every channel once the goroutine is off its stack.
+// 5. A waker (a send, a receive or a close on any of the channels) dequeues one of our
 //    waiters; wait_queue::pop_front flips select_done 0 -> 1 first, and only the waker that
 //    wins may complete its operation with us. A waker that loses skips our waiter and
 //    carries on with its own value: nothing is consumed or dropped (cancel safety).
-// 5. Woken, we lock everything again, withdraw the losing waiters, and report the winner.
+// 6. Woken, we lock everything again, withdraw the losing waiters, and report the winner.
 //
 // No allocation for up to 16 cases (the arrays are on the stack); no polling ever.
 #include <algorithm>
@@ -86,6 +93,52 @@ struct small_array {
   }
 };
 
+enum { case_not_ready, case_done };
+
+// try_case_alone completes case sc if it looks ready and is ready under its channel's lock
+// alone. A lock-free look first (Go's full() and empty(), chan.hpp), so a case that is not
+// ready costs no lock.
+int try_case_alone(const select_case& sc, bool* received) {
+  chan_core* c = sc.c;
+  if (sc.is_send) {
+    if (c->closed.load(std::memory_order_relaxed) == 0 && chan_full(c)) return case_not_ready;
+    chan_lock(c);
+    if (c->closed.load(std::memory_order_relaxed)) {
+      chan_unlock(c);
+      throw_send_on_closed();
+    }
+    if (waiter* w = c->recvq.pop_front()) {
+      send_to_waiter(c, w, sc.elem);
+      return case_done;
+    }
+    if (c->count.load(std::memory_order_relaxed) < c->cap) {
+      buf_put(c, sc.elem);
+      chan_unlock(c);
+      return case_done;
+    }
+  } else {
+    if (chan_empty(c) && c->closed.load(std::memory_order_relaxed) == 0) return case_not_ready;
+    chan_lock(c);
+    if (waiter* w = c->sendq.pop_front()) {
+      recv_from_waiter(c, w, sc.elem);
+      *received = true;
+      return case_done;
+    }
+    if (c->count.load(std::memory_order_relaxed) > 0) {
+      buf_take(c, sc.elem);
+      chan_unlock(c);
+      *received = true;
+      return case_done;
+    }
+    if (c->closed.load(std::memory_order_relaxed)) {
+      chan_unlock(c);
+      return case_done;  // received stays false: closed
+    }
+  }
+  chan_unlock(c);
+  return case_not_ready;
+}
+
 }  // namespace
 
 int select_go(select_case* cases, int n, bool block, bool* received, detail::source_location site) {
@@ -105,6 +158,13 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
   if (active == 0) {
     if (!block) return -1;
     for (;;) park(wait_reason::select_no_cases, site);  // Go: select {} blocks forever
+  }
+
+  // Pass 0: one channel at a time, in poll order (see the file header).
+  for (int k = 0; k < active; ++k) {
+    int i = poll.data[k];
+    int r = try_case_alone(cases[i], received);
+    if (r == case_done) return i;
   }
   // Lock order: by channel address (insertion sort: selects are small).
   for (int i = 0; i < active; ++i) {
