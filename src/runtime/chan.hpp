@@ -28,9 +28,19 @@ struct chan_core {
 };
 
 inline void elem_move(const elem_ops* ops, void* dst, void* src) noexcept {
-  if (ops->size == 0) return;
-  if (ops->move) ops->move(dst, src);
-  else std::memcpy(dst, src, ops->size);
+  if (ops->move) {
+    if (ops->size) ops->move(dst, src);
+    return;
+  }
+  // Trivially copyable: the common word-sized elements copy inline, not through a memcpy
+  // call (bench chan_sync: 12 of its ~500 instructions per message were that call).
+  switch (ops->size) {
+    case 0: return;
+    case 4: std::memcpy(dst, src, 4); return;
+    case 8: std::memcpy(dst, src, 8); return;
+    case 16: std::memcpy(dst, src, 16); return;
+    default: std::memcpy(dst, src, ops->size);
+  }
 }
 
 inline void elem_destroy(const elem_ops* ops, void* p) noexcept {

@@ -67,26 +67,28 @@ parker* current_parker() noexcept {
 }
 
 void park(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg) noexcept {
-  goroutine* g = current_goroutine();
+  worker* w = current_worker();
+  goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
   if (!g) {
     thread_parker& p = this_thread_parker();
     if (unlock) unlock(arg);
     while (p.state.exchange(0, std::memory_order_acquire) != 1) platform::futex_wait(&p.state, 0);
     return;
   }
-  // Already woken (e.g. a timer that fired before we got here): no switch needed.
+  // Already woken (e.g. a timer that fired before we got here): no switch needed. Looked
+  // at first: a failed compare-exchange costs a locked instruction on every park.
   std::uint32_t s = park_notified;
-  if (g->state.compare_exchange_strong(s, park_running, std::memory_order_acquire)) {
+  if (g->state.load(std::memory_order_relaxed) == park_notified &&
+      g->state.compare_exchange_strong(s, park_running, std::memory_order_acquire)) {
     if (unlock) unlock(arg);
     return;
   }
   g->reason = reason;
   g->wait_site = site;
   g->wait_since = coarse_nanotime();
-  worker* w = current_worker();
   w->park_unlock = unlock;
   w->park_arg = arg;
-  switch_to_scheduler(g, switch_action::park);
+  switch_to_scheduler(w, g, switch_action::park);
   g->reason = wait_reason::none;
 }
 

@@ -487,7 +487,7 @@ extern "C" void goroutine_main(void* arg) {
   }
   g->ops->destroy(g->closure);
   free_closure(g);
-  switch_to_scheduler(g, switch_action::exit);
+  switch_to_scheduler(current_worker(), g, switch_action::exit);
   __builtin_unreachable();
 }
 
@@ -508,8 +508,9 @@ void check_dead() noexcept;
 void prepare(worker* w, goroutine* g) noexcept {
   // Woken (or new): now running. A goroutine resuming from a yield stays as it was: running,
   // or notified by a wake that arrived meanwhile, which its next park must still see.
-  std::uint32_t runnable = park_runnable;
-  g->state.compare_exchange_strong(runnable, park_running, std::memory_order_acq_rel);
+  // Only a run queue's owner changes a runnable state (a wake of a runnable goroutine is
+  // fatal), so a load and a store do; no locked instruction.
+  if (g->state.load(std::memory_order_acquire) == park_runnable) g->state.store(park_running, std::memory_order_relaxed);
   g->last_worker = w;
   w->current.store(g, std::memory_order_relaxed);
   if (!g->sp) {
@@ -1007,8 +1008,7 @@ void ready(task* t, bool next) noexcept {
   wakep();
 }
 
-void switch_to_scheduler(goroutine* g, switch_action action) noexcept {
-  worker* w = current_worker();
+void switch_to_scheduler(worker* w, goroutine* g, switch_action action) noexcept {
   // An unguarded stack (beyond the map-count budget) is checked at every park: if the
   // stack pointer is below its base, the goroutine has overflowed into its neighbour.
   char* sp_now = static_cast<char*>(__builtin_frame_address(0));
@@ -1166,12 +1166,13 @@ namespace go {
 using namespace detail;
 
 void yield() noexcept {
-  goroutine* g = current_goroutine();
+  worker* w = current_worker();
+  goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
   if (!g) {
     sched_yield();
     return;
   }
-  switch_to_scheduler(g, switch_action::yield);
+  switch_to_scheduler(w, g, switch_action::yield);
 }
 
 int num_goroutine() noexcept {

@@ -128,8 +128,9 @@ goroutine* current_goroutine() noexcept;
 // `next`); from elsewhere to the global queue. Then an idle worker is woken if needed.
 void ready(task* t, bool next) noexcept;
 
-// Switch from the running goroutine to its worker's scheduler, which performs `action`.
-void switch_to_scheduler(goroutine* g, switch_action action) noexcept;
+// Switch from the running goroutine g, on its worker w (current_worker()), to the
+// scheduler, which performs `action`.
+void switch_to_scheduler(worker* w, goroutine* g, switch_action action) noexcept;
 
 // For a thread that runs goroutines outside the worker array (a synctest bubble's):
 // init_worker_thread binds w to the calling thread; execute runs g on it until g switches
