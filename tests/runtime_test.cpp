@@ -236,7 +236,8 @@ TEST(Runtime, SpinningGoroutineStarvesOnlyItsOwnWorker) {
     std::atomic<bool> stop{false};
     std::atomic<int> progress{0};
     // A goroutine that never yields holds one worker...
-    go::spawn([&] {
+    go::wait_group spinner;
+    spinner.go([&] {
       while (!stop.load()) {
       }
     });
@@ -246,6 +247,9 @@ TEST(Runtime, SpinningGoroutineStarvesOnlyItsOwnWorker) {
     wg.wait();
     EXPECT_EQ(progress.load(), 100);
     stop = true;
+    // It must end before `stop` goes out of scope: left running, it spins on a dead stack
+    // slot and holds a worker of the tests that follow.
+    spinner.wait();
   });
   go::set_max_procs(old);
 }

@@ -1172,6 +1172,15 @@ void yield() noexcept {
     sched_yield();
     return;
   }
+  // Nothing else runnable here (and nothing the scheduler loop must look at: timers, the
+  // global queue, the inbox, its every-61st tick): going behind nobody is staying, so
+  // skip the two switches (yield_pingpong at GOMAXPROCS=2 with a goroutine per worker).
+  if (w->runq.empty() && sched().global_size.load(std::memory_order_relaxed) == 0 &&
+      w->timers.next_when.load(std::memory_order_relaxed) == INT64_MAX &&
+      !w->inbox.load(std::memory_order_relaxed) && !w->bub && !sched().debug_migrate &&
+      ++w->sched_tick % 61 != 0) {
+    return;
+  }
   switch_to_scheduler(w, g, switch_action::yield);
 }
 
