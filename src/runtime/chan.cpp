@@ -168,25 +168,10 @@ bool chan_try_send(chan_core* c, void* elem) { return send(c, elem, false, detai
 
 try_status chan_try_recv(chan_core* c, void* out) { return recv(c, out, false, detail::source_location::current()); }
 
-void chan_close(chan_core* c) {
-  if (!c) throw chan_error("close of nil channel");
-  chan_lock(c);
-  if (c->closed.load(std::memory_order_relaxed)) {
-    chan_unlock(c);
-    throw chan_error("close of closed channel");
-  }
-  c->closed.store(1, std::memory_order_release);
-  wake_all_closed(c);
-}
+namespace {
 
-void chan_close_end(chan_core* c) noexcept {
-  // After the caller's fence, a waiter that saw c open is visible: it holds the lock, or
-  // it unlocked (a release this acquire reads from) after queueing itself.
-  if (c->lock.load(std::memory_order_acquire) == 0 && c->recvq.empty() && c->sendq.empty()) return;
-  chan_lock(c);
-  wake_all_closed(c);
-}
-
+// wake_all_closed wakes every waiter of c, which is closed, as woken by the close. c locked;
+// unlocks c.
 void wake_all_closed(chan_core* c) noexcept {
   // Collect every waiter, then wake them after unlocking.
   waiter* list = nullptr;
@@ -206,6 +191,27 @@ void wake_all_closed(chan_core* c) noexcept {
     wake(list->who);
     list = next;
   }
+}
+
+}  // namespace
+
+void chan_close(chan_core* c) {
+  if (!c) throw chan_error("close of nil channel");
+  chan_lock(c);
+  if (c->closed.load(std::memory_order_relaxed)) {
+    chan_unlock(c);
+    throw chan_error("close of closed channel");
+  }
+  c->closed.store(1, std::memory_order_release);
+  wake_all_closed(c);
+}
+
+void chan_close_end(chan_core* c) noexcept {
+  // After the caller's fence, a waiter that saw c open is visible: it holds the lock, or
+  // it unlocked (a release this acquire reads from) after queueing itself.
+  if (c->lock.load(std::memory_order_acquire) == 0 && c->recvq.empty() && c->sendq.empty()) return;
+  chan_lock(c);
+  wake_all_closed(c);
 }
 
 std::size_t chan_len(const chan_core* c) noexcept { return c ? c->count.load(std::memory_order_relaxed) : 0; }

@@ -98,10 +98,6 @@ inline bool chan_empty(const chan_core* c) noexcept {
 
 [[noreturn]] void throw_send_on_closed();
 
-// wake_all_closed wakes every waiter of c, which is closed, as woken by the close. c locked;
-// unlocks c.
-void wake_all_closed(chan_core* c) noexcept;
-
 // Closing many channels with one fence (a context's cancel: bench ctx_cancel_10k).
 // chan_close_begin marks c closed without its lock; c must be open, and the caller must
 // exclude every other closer of c (a context holds its node's lock). Once all are begun,
