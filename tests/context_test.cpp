@@ -226,6 +226,36 @@ TEST(Context, CancelOfAWideTreeReachesEveryDescendant) {
   });
 }
 
+// Cancel closes done channels without their locks, in batches behind one fence (chan.hpp):
+// a waiter that parks on a descendant's done() while the cancel runs must still be woken.
+TEST(Context, CancelWakesEveryWaiterOnADescendantsDone) {
+  for (int round = 0; round < static_cast<int>(scaled(50)); ++round) {
+    auto [root, cancel] = go::with_cancel(go::background());
+    std::vector<go::context> all = {root};
+    for (std::size_t i = 0; all.size() < 2001; ++i) all.push_back(go::with_cancel(all[i / 10]).ctx);
+    for (auto& c : all) (void)c.done();
+    auto never = go::make_chan<int>();
+    std::atomic<int> woken{0};
+    auto wait_on = [&](std::size_t first, std::size_t step) {
+      for (std::size_t i = first; i < all.size(); i += step) {
+        if (i % 2 == 0) all[i].done().recv();
+        else go::select(go::recv_case(never), go::recv_case(all[i].done()));
+        woken++;
+      }
+    };
+    go::wait_group wg;
+    for (std::size_t g = 0; g < 4; ++g) wg.go([&, g] { wait_on(g, 6); });
+    std::thread t1([&] { wait_on(4, 6); });
+    std::thread t2([&] { wait_on(5, 6); });
+    std::this_thread::sleep_for(std::chrono::microseconds(50 * (round % 5)));
+    cancel();
+    wg.wait();
+    t1.join();
+    t2.join();
+    EXPECT_EQ(woken.load(), static_cast<int>(all.size()));
+  }
+}
+
 TEST(Context, ConcurrentCancelsAndDerivationsFromThreadsAndGoroutines) {
   for (int round = 0; round < 20; ++round) {
     auto [root, cancel_root] = go::with_cancel(go::background());

@@ -157,6 +157,21 @@ TEST(Synctest, TickerTicksAtExactMultiplesOfItsPeriod) {
   });
 }
 
+TEST(Synctest, TimerAndTickerChannelsTakenLateHoldWhatTheyWouldHaveReceived) {
+  go::synctest::run([] {
+    go::timer t = go::new_timer(1s);
+    go::ticker tk = go::new_ticker(1s);
+    go::sleep(3500ms);
+    EXPECT_EQ(*t.c().try_recv().value - epoch, 1s);
+    // Room for one tick: the first is kept, the two after it were missed.
+    EXPECT_EQ(*tk.c().try_recv().value - epoch, 1s);
+    EXPECT_FALSE(tk.c().try_recv());
+    EXPECT_EQ(*tk.c().recv() - epoch, 4s);  // later ticks keep to the period
+    EXPECT_EQ(go::now() - epoch, 4s);
+    tk.stop();
+  });
+}
+
 TEST(Synctest, SelectTimeoutFiresAfterTheFakeDelay) {
   go::synctest::run([] {
     auto never = go::make_chan<int>();

@@ -241,6 +241,45 @@ TEST(Time, DroppingTheLastHandleFreesATimerOrTicker) {
   });
 }
 
+TEST(Time, TimerWhoseChannelWasNeverTakenIsFreedWithItsLastHandle) {
+  go::run([] {
+    auto base = live();
+    {
+      std::vector<go::timer> timers;
+      for (int i = 0; i < 1000; ++i) timers.push_back(go::new_timer(1h));
+      for (int i = 0; i < 1000; i += 2) timers[static_cast<std::size_t>(i)].stop();
+      for (int i = 0; i < 1000; i += 3) timers[static_cast<std::size_t>(i)].reset(2h);
+      std::vector<go::ticker> tickers;
+      for (int i = 0; i < 100; ++i) tickers.push_back(go::new_ticker(1h));
+      tickers[0].reset(2h);
+      EXPECT_EQ(live(), base + 1100);
+    }
+    // In no heap, so nothing waits for a sweep (a heaped one may stay until its heap sweeps).
+    EXPECT_EQ(live(), base) << "a timer never heaped outlives its handles";
+  });
+}
+
+TEST(Time, ChannelTakenAfterTheDeadlineHoldsTheDueTime) {
+  go::run([] {
+    auto before = go::now();
+    go::timer t = go::new_timer(1ms);
+    go::sleep(3ms);
+    auto c = t.c();  // past the deadline: the value is there at once
+    auto v = c.try_recv().value;
+    ASSERT_TRUE(v.has_value());
+    EXPECT_GE(*v, before + 1ms);
+    EXPECT_LE(*v, go::now());
+    EXPECT_FALSE(t.stop()) << "fired and received";
+
+    go::timer u = go::new_timer(1ms);
+    go::sleep(3ms);
+    EXPECT_TRUE(u.stop()) << "fired, never received";
+    EXPECT_FALSE(u.c().try_recv()) << "stale value after stop";
+    EXPECT_FALSE(u.reset(1ms));
+    EXPECT_TRUE(u.c().recv().has_value());
+  });
+}
+
 TEST(Time, UnreferencedAfterAndTickAreCollected) {
   go::run([] {
     auto base = live();

@@ -16,7 +16,10 @@
 // Guarantees (Go 1.23's)
 // - Timers live in the scheduler: a 4-ary heap per worker, as in Go. Starting, stopping and
 //   resetting a timer are O(log n) with no thread per timer, so a million pending timers are
-//   cheap. A plain thread may use every function here; go::sleep then sleeps the thread.
+//   cheap. A timer or ticker enters a heap only when its channel is first asked for (c()),
+//   as Go 1.23 heaps a timer only when a goroutine waits on it: until then it costs one
+//   allocation, and starting, stopping and resetting it are O(1). A plain thread may use
+//   every function here; go::sleep then sleeps the thread.
 // - A timer's channel receives the time the timer was due (never earlier than asked). A
 //   ticker's channel has room for one tick: a slow receiver misses ticks rather than seeing
 //   them pile up, and later ticks keep to the original period.
@@ -30,7 +33,8 @@
 //   handles: copies refer to the same timer. When the last handle goes away and nobody else
 //   holds the timer's channel, the timer is stopped. A channel timer whose only remaining
 //   reference is its channel (go::after, go::tick, or a handle dropped while its channel is
-//   kept) stays while the channel is referenced and is stopped once it is not. A stopped
+//   kept) stays while the channel is referenced and is stopped once it is not. A timer
+//   whose channel was never asked for is freed with its last handle. Otherwise a stopped
 //   timer's memory is freed when it would have fired or, sooner, when its heap sweeps: a
 //   heap sweeps once a quarter of it may be stopped or unreachable timers, so such garbage
 //   never exceeds about a third of the live timers (a loop of selects on go::after(1h)

@@ -9,7 +9,8 @@
 // - At least one of recvq and sendq is empty, except when one select waits to both send and
 //   receive on an unbuffered channel (Go's exception, same reason).
 // - Buffered: if sendq is non-empty the buffer is full; if recvq is non-empty it is empty.
-// - closed goes 0 -> 1 once, under the lock; recvq and sendq are empty from then on.
+// - closed goes 0 -> 1 once, under the lock (or by chan_close_begin, chan.hpp); recvq and
+//   sendq are empty from then on (or from chan_close_end), and nobody queues any more.
 //
 // Design, and what makes it fast:
 // - Direct hand-off. A send that finds a parked receiver moves the value straight into the
@@ -89,7 +90,7 @@ bool send(chan_core* c, void* elem, bool block, detail::source_location site) {
   if (!block && c->closed.load(std::memory_order_relaxed) == 0 && chan_full(c)) return false;
 
   chan_lock(c);
-  if (c->closed.load(std::memory_order_relaxed)) {
+  if (c->closed.load(std::memory_order_seq_cst)) {  // seq_cst: see chan_close_begin
     chan_unlock(c);
     throw_send_on_closed();
   }
@@ -129,7 +130,7 @@ try_status recv(chan_core* c, void* out, bool block, detail::source_location sit
   }
 
   chan_lock(c);
-  if (c->closed.load(std::memory_order_relaxed) && c->count.load(std::memory_order_relaxed) == 0) {
+  if (c->closed.load(std::memory_order_seq_cst) && c->count.load(std::memory_order_relaxed) == 0) {
     chan_unlock(c);
     return try_status::closed;
   }
@@ -167,14 +168,11 @@ bool chan_try_send(chan_core* c, void* elem) { return send(c, elem, false, detai
 
 try_status chan_try_recv(chan_core* c, void* out) { return recv(c, out, false, detail::source_location::current()); }
 
-void chan_close(chan_core* c) {
-  if (!c) throw chan_error("close of nil channel");
-  chan_lock(c);
-  if (c->closed.load(std::memory_order_relaxed)) {
-    chan_unlock(c);
-    throw chan_error("close of closed channel");
-  }
-  c->closed.store(1, std::memory_order_release);
+namespace {
+
+// wake_all_closed wakes every waiter of c, which is closed, as woken by the close. c locked;
+// unlocks c.
+void wake_all_closed(chan_core* c) noexcept {
   // Collect every waiter, then wake them after unlocking.
   waiter* list = nullptr;
   while (waiter* w = c->recvq.pop_front()) {
@@ -193,6 +191,27 @@ void chan_close(chan_core* c) {
     wake(list->who);
     list = next;
   }
+}
+
+}  // namespace
+
+void chan_close(chan_core* c) {
+  if (!c) throw chan_error("close of nil channel");
+  chan_lock(c);
+  if (c->closed.load(std::memory_order_relaxed)) {
+    chan_unlock(c);
+    throw chan_error("close of closed channel");
+  }
+  c->closed.store(1, std::memory_order_release);
+  wake_all_closed(c);
+}
+
+void chan_close_end(chan_core* c) noexcept {
+  // After the caller's fence, a waiter that saw c open is visible: it holds the lock, or
+  // it unlocked (a release this acquire reads from) after queueing itself.
+  if (c->lock.load(std::memory_order_acquire) == 0 && c->recvq.empty() && c->sendq.empty()) return;
+  chan_lock(c);
+  wake_all_closed(c);
 }
 
 std::size_t chan_len(const chan_core* c) noexcept { return c ? c->count.load(std::memory_order_relaxed) : 0; }

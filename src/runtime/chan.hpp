@@ -108,4 +108,18 @@ inline bool chan_empty(const chan_core* c) noexcept {
 
 [[noreturn]] void throw_send_on_closed();
 
+// Closing many channels with one fence (a context's cancel: bench ctx_cancel_10k).
+// chan_close_begin marks c closed without its lock; c must be open, and the caller must
+// exclude every other closer of c (a context holds its node's lock). Once all are begun,
+// one std::atomic_thread_fence(std::memory_order_seq_cst), then chan_close_end for each
+// wakes its waiters, taking its lock only if a waiter may be there.
+//
+// Why no waiter is missed: a waiter takes c's lock (a seq_cst read-modify-write, lock.hpp),
+// reads `closed` (seq_cst) and only then queues itself. If it read 0, that read comes before
+// the fence in the seq_cst order; so does its lock, which is then seen by chan_close_end's
+// load of the lock word, or the later unlock after which it is in a queue. Any locker after
+// that load reads `closed` after the fence, so sees 1 and queues nothing.
+inline void chan_close_begin(chan_core* c) noexcept { c->closed.store(1, std::memory_order_release); }
+void chan_close_end(chan_core* c) noexcept;
+
 }  // namespace go::detail

@@ -200,10 +200,17 @@ void start_after_func(after_func_entry* e) noexcept;
 // which two context locks are ever held together). Holding the parent's lock is what keeps
 // a child alive while it is cancelled: a child whose last reference goes waits in its
 // destructor for that lock (to unlink itself), so the walk needs no reference counting per
-// node (bench ctx_cancel_10k). The path is kept in work_next, written only under the
-// node's own lock. Whatever may run user code or take other locks (timer stops, stop-token
-// callbacks, after_func goroutines) is collected and done once no lock is held; nodes
-// with a timer or a stop source are kept alive for that by a reference.
+// node, and a leaf is unlocked as soon as it is marked (bench ctx_cancel_10k). The path is
+// kept in work_next, written only under the node's own lock. A node's list is the walk's
+// while the node is locked: links are taken off the front without fixing `prev`, since
+// nobody else reads the list before it is empty. Whatever may run user code or take other
+// locks (timer stops, stop-token callbacks, after_func goroutines) is collected and done
+// once no lock is held; nodes with a timer or a stop source are kept alive for that by a
+// reference.
+//
+// Done channels are closed in batches with one fence each (chan_close_begin, chan.hpp),
+// not one lock each: a batch is ended before the lock that keeps its channels' nodes alive
+// is released, that is, before a node that had children is unlocked, or when it is full.
 //
 // A cause is stored only when it differs from err (a user's cause): copying an error_code
 // is free but an exception_ptr copy is a library call, per node.
@@ -211,13 +218,27 @@ void cancel(cancel_node* root, errc err, const error& cause, bool remove_from_pa
   const bool custom_cause = cause && !(cause == err);
   context_link* to_start = nullptr;  // after_func entries
   cancel_node* post = nullptr;       // nodes with a timer or a stop source, referenced
+  constexpr int batch = 64;
+  chan_core* closing[batch];  // done channels begun, not yet ended
+  int nclosing = 0;
+
+  auto end_closing = [&]() noexcept {
+    if (nclosing == 0) return;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    for (int i = 0; i < nclosing; ++i) chan_close_end(closing[i]);
+    nclosing = 0;
+  };
 
   // mark records the cancellation in n, locked and not yet done.
   auto mark = [&](cancel_node* n) noexcept {
     n->err = err;
     if (custom_cause) n->cause = cause;
     // Close done() first: whoever sees err() set must find done() closed.
-    if (chan_core* c = n->done_core.load(std::memory_order_relaxed)) chan_close(c);
+    if (chan_core* c = n->done_core.load(std::memory_order_relaxed)) {
+      if (nclosing == batch) end_closing();
+      chan_close_begin(c);
+      closing[nclosing++] = c;
+    }
     n->done.store(true, std::memory_order_release);
     if ((n->timer || n->stop) && try_retain(n)) {
       n->post_next = post;
@@ -238,12 +259,11 @@ void cancel(cancel_node* root, errc err, const error& cause, bool remove_from_pa
       if (!l) {  // n's subtree is done
         n->nchildren = 0;
         top = static_cast<cancel_node*>(n->work_next);
+        end_closing();  // n's lock guards its children's channels
         n->mu.unlock();
         continue;
       }
       n->children = l->next;
-      if (l->next) l->next->prev = nullptr;
-      l->prev = l->next = nullptr;
       l->linked = false;
       switch (l->kind) {
         case link_node: {
@@ -254,8 +274,12 @@ void cancel(cancel_node* root, errc err, const error& cause, bool remove_from_pa
             break;
           }
           mark(child);
-          child->work_next = n;
-          top = child;
+          if (child->children) {
+            child->work_next = n;
+            top = child;
+          } else {
+            child->mu.unlock();  // a leaf: n's lock keeps it (and its channel) alive
+          }
           break;
         }
         case link_hook: {

@@ -21,18 +21,20 @@ namespace go::detail {
 // on one channel (cb_bounded0_mpsc, cb_unbounded_mpsc).
 constexpr int lock_spins = 2;
 
+// Taking the lock is a seq_cst read-modify-write (on x86 the same instruction as acquire):
+// closing a channel without its lock relies on it (chan_close_begin, chan.hpp).
 inline void lock_slow(std::atomic<std::uint32_t>& word) noexcept {
   for (int spin = 0; spin < lock_spins; ++spin) {
     std::uint32_t c = word.load(std::memory_order_relaxed);
-    if (c == 0 && word.compare_exchange_weak(c, 1, std::memory_order_acquire)) return;
+    if (c == 0 && word.compare_exchange_weak(c, 1, std::memory_order_seq_cst, std::memory_order_relaxed)) return;
     platform::cpu_relax();
   }
-  while (word.exchange(2, std::memory_order_acquire) != 0) platform::futex_wait(&word, 2);
+  while (word.exchange(2, std::memory_order_seq_cst) != 0) platform::futex_wait(&word, 2);
 }
 
 inline void lock(std::atomic<std::uint32_t>& word) noexcept {
   std::uint32_t c = 0;
-  if (!word.compare_exchange_strong(c, 1, std::memory_order_acquire)) lock_slow(word);
+  if (!word.compare_exchange_strong(c, 1, std::memory_order_seq_cst, std::memory_order_relaxed)) lock_slow(word);
 }
 
 inline bool try_lock(std::atomic<std::uint32_t>& word) noexcept {

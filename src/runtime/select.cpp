@@ -190,7 +190,7 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
     int i = poll.data[k];
     chan_core* c = cases[i].c;
     if (cases[i].is_send) {
-      if (c->closed.load(std::memory_order_relaxed)) {
+      if (c->closed.load(std::memory_order_seq_cst)) {  // seq_cst: see chan_close_begin
         unlock_all(&locks);
         throw_send_on_closed();
       }
@@ -229,7 +229,7 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
         *received = true;
         return i;
       }
-      if (c->closed.load(std::memory_order_relaxed)) {
+      if (c->closed.load(std::memory_order_seq_cst)) {
         unlock_all(&locks);
         return i;  // received stays false: closed
       }

@@ -1,8 +1,9 @@
 // Timers (runtime/timer.hpp has the invariants): the per-worker heaps, go::sleep, and the
 // refcounted timer state behind go::timer, go::ticker, go::after, go::tick and go::after_func.
 //
-// Life of a timer state. Creating one gives the creator a handle reference; arming adds the
-// heap's reference. Three things take the node out of a heap, and each then owns the heap's
+// Life of a timer state. Creating one gives the creator a handle reference; pushing its node
+// onto a heap adds the heap's reference (a channel timer's node waits for its channel:
+// timer.hpp). Three things take the node out of a heap, and each then owns the heap's
 // reference: run_expired (it calls fire_timer, which delivers and drops the reference, or
 // re-arms a ticker and gives it back to the heap), reset (remove_timer succeeded: the
 // reference serves the new arming), and a sweep (which calls fire_timer too; fire_timer
@@ -144,26 +145,8 @@ bool unreachable(const timer_state* s) noexcept {
 bool drain(timer_state* s) noexcept {
   if (!s->delivered) return false;  // nothing was sent since the last drain
   s->delivered = false;
-  if (s->has_unsent) {
-    s->has_unsent = false;
-    return true;
-  }
-  chan_core* c = s->c.load(std::memory_order_relaxed);
   steady_clock::time_point v;
-  return c && chan_try_recv(c, &v) == try_status::ok;
-}
-
-// deliver sends the due time on the timer's channel, or keeps it until the channel is made.
-// Room for one value: a one-shot never finds it full; a ticker whose receiver is behind
-// drops this tick, as Go's does. mu held.
-void deliver(timer_state* s, steady_clock::time_point due) noexcept {
-  if (chan_core* c = s->c.load(std::memory_order_relaxed)) {
-    if (chan_try_send(c, &due)) s->delivered = true;
-  } else if (!s->has_unsent) {
-    s->has_unsent = true;
-    s->unsent = due;
-    s->delivered = true;
-  }
+  return chan_try_recv(s->c.load(std::memory_order_relaxed), &v) == try_status::ok;
 }
 
 // disarm stops the timer lazily, leaving its node where it is. mu held. Returns the heap to
@@ -185,6 +168,21 @@ std::int64_t next_tick(std::int64_t when, std::int64_t period, std::int64_t now)
   return next;
 }
 
+// deliver_due sends the due time on the channel of an armed chan timer whose node is in no
+// heap (it exists: timer.hpp), then moves a ticker to its next tick or disarms a one-shot.
+// Room for one value: a one-shot never finds it full; a ticker whose receiver is behind
+// drops this tick, as Go's does. mu held. Returns whether the timer is still armed.
+bool deliver_due(timer_state* s) noexcept {
+  steady_clock::time_point due{std::chrono::nanoseconds(s->node.when)};
+  if (chan_try_send(s->c.load(std::memory_order_relaxed), &due)) s->delivered = true;
+  if (s->period > 0) {
+    s->node.when = next_tick(s->node.when, s->period, now_ns());
+    return true;
+  }
+  s->armed.store(false, std::memory_order_relaxed);
+  return false;
+}
+
 // fire_timer is every timer state's node.fire. The caller took the node out of its heap and
 // hands over the heap's reference.
 void fire_timer(timer* t) noexcept {
@@ -201,14 +199,11 @@ void fire_timer(timer* t) noexcept {
         s->armed.store(false, std::memory_order_relaxed);
         break;
       }
-      deliver(s, steady_clock::time_point(std::chrono::nanoseconds(t->when)));
-      if (s->period > 0) {
-        t->when = next_tick(t->when, s->period, now_ns());
-        add_timer(t);  // the reference goes back to the heap
+      if (deliver_due(s)) {
+        add_timer(t);  // a ticker: the reference goes back to the heap
         s->mu.unlock();
         return;
       }
-      s->armed.store(false, std::memory_order_relaxed);
       break;
     }
     case timer_kind::func:
@@ -328,10 +323,13 @@ void sleep_until_ns(std::int64_t when) {
 // One clock read per sleep (bench sleep_100k).
 void sleep_for_ns(std::int64_t ns) { block_until(deadline_after(ns)); }
 
+// The node stays out of the heaps until timer_chan (timer.hpp), so no lock is needed here:
+// nobody else sees s yet.
 timer_state* timer_new_chan(std::int64_t when, std::int64_t period) {
   timer_state* s = new_state(timer_kind::chan);
   s->period = period;
-  arm(s, when);
+  s->node.when = when;
+  s->armed.store(true, std::memory_order_relaxed);
   return s;
 }
 
@@ -341,12 +339,15 @@ recv_chan<steady_clock::time_point> timer_chan(timer_state* s) {
     auto ch = make_chan<steady_clock::time_point>(1);  // allocated outside the lock
     std::lock_guard lk(s->mu);
     if (!s->c.load(std::memory_order_relaxed)) {
-      if (s->has_unsent) {
-        chan_try_send(ch.core(), &s->unsent);  // `delivered` stays set: now in the channel
-        s->has_unsent = false;
-      }
       s->ch = std::move(ch);
       s->c.store(s->ch.core(), std::memory_order_release);
+      // Start what the timer would have done meanwhile: deliver if it is due, and heap it
+      // if it is still armed (a later one-shot, or a ticker).
+      if (s->armed.load(std::memory_order_relaxed) &&
+          (s->node.when > now_ns() || deliver_due(s))) {
+        s->refs.fetch_add(1, std::memory_order_relaxed);  // the heap's
+        add_timer(&s->node);
+      }
     }
   }
   return s->ch;  // set once, before c was published
@@ -412,7 +413,7 @@ bool timer_stop(timer_state* s) {
   {
     std::lock_guard lk(s->mu);
     if (s->armed.load(std::memory_order_relaxed)) {
-      h = disarm(s);  // no heap: a firing is in flight; it will see !armed
+      h = disarm(s);  // no heap: a firing in flight (it will see !armed), or no channel yet
       pending = true;
     }
     if (drain(s)) pending = true;
@@ -431,10 +432,11 @@ bool timer_reset(timer_state* s, std::int64_t when, std::int64_t period) {
     // the new setting. In no heap: idle, or a firing in flight that will find it re-heaped.
     bool have_ref = remove_timer(&s->node);
     if (drain(s)) pending = true;
-    if (!have_ref) s->refs.fetch_add(1, std::memory_order_relaxed);
     s->period = period;
     s->node.when = when;
     s->armed.store(true, std::memory_order_relaxed);
+    if (s->kind == timer_kind::chan && !s->c.load(std::memory_order_relaxed)) return pending;  // heaped by timer_chan
+    if (!have_ref) s->refs.fetch_add(1, std::memory_order_relaxed);
     add_timer(&s->node);
     h = s->node.heap.load(std::memory_order_relaxed);
   }

@@ -31,6 +31,13 @@
 //   stop clears `armed`, a reset puts the node back in a heap, so a firing that lost the race
 //   with either delivers nothing. Hence exactly one delivery per arming, and none after stop
 //   or reset returns.
+// - A chan timer's node enters a heap only once its channel exists (as Go 1.23 heaps a
+//   channel timer only once someone waits on it): before that nobody can receive, so an
+//   armed timer needs no firing; stop and reset just write under mu, and stop's answer
+//   (true: armed, pending or fired unreceived) is the same. timer_chan, under mu, delivers
+//   the due time at once if the deadline has passed, and heaps the node if still armed.
+//   So a chan timer whose channel is never asked for is never in a heap, and its memory goes
+//   with its last handle (bench timers_1m_start_stop).
 #pragma once
 
 #include <atomic>
@@ -120,12 +127,9 @@ struct timer_state {
   bool delivered = false;          // guarded by mu: a value was sent since the last drain
   std::int64_t period = 0;         // guarded by mu; > 0 for a ticker
   // The channel of a chan timer, made on first use (timer_chan): `ch` is set once under mu
-  // and then published in `c`. Until then a firing keeps its value in `unsent` (room for
-  // one, like the channel), so timers that are only ever stopped cost no channel.
+  // and then published in `c`. The node enters a heap only then (see the invariants).
   chan<steady_clock::time_point> ch;
   std::atomic<chan_core*> c{nullptr};
-  bool has_unsent = false;  // guarded by mu
-  steady_clock::time_point unsent;
   std::unique_ptr<boxed_func> func;
   void (*callback)(void*) noexcept = nullptr;
   void* callback_arg = nullptr;
