@@ -80,7 +80,7 @@ TEST(Chan, MoveOnlyAndNonDefaultConstructibleValues) {
   go::run([] {
     auto ch = go::make_chan<std::unique_ptr<std::string>>();
     go::spawn([ch] {
-      for (int i = 0; i < 3; ++i) ch << std::make_unique<std::string>("v" + std::to_string(i));
+      for (int i = 0; i < 3; ++i) ch << std::make_unique<std::string>(std::string("v").append(std::to_string(i)));
       ch.close();
     });
     std::vector<std::string> got;
