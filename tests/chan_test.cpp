@@ -224,6 +224,40 @@ TEST(Chan, CloseWakesEveryBlockedReceiverAndSender) {
   });
 }
 
+TEST(Chan, CloseWakesThousandsOfReceiversAndSelectsWhileOthersRace) {
+  // close wakes receivers in batches of 128 with the lock free between them: every one
+  // of them and every select waiting on the channel still sees the close exactly once,
+  // selects won meanwhile by another channel lose nothing, and receives that start during
+  // the close see it closed.
+  go::run([] {
+    auto ch = go::make_chan<int>(), other = go::make_chan<int>();
+    constexpr int n = 1000, selects = 300;
+    std::atomic<int> receivers_closed{0}, selects_closed{0}, selects_other{0}, late_closed{0};
+    go::wait_group wg;
+    for (int i = 0; i < n; ++i) wg.go([&, ch] { if (!ch.recv()) receivers_closed++; });
+    for (int i = 0; i < selects; ++i) {
+      wg.go([&, ch, other] {
+        go::select(go::recv_case(ch, [&](std::optional<int> v) { if (!v) selects_closed++; }),
+                   go::recv_case(other, [&](std::optional<int> v) { if (v) selects_other++; }));
+      });
+    }
+    go::sleep(20ms);  // let them block (not required for correctness)
+    std::atomic<int> sent{0};
+    go::wait_group racers;
+    racers.go([&, other] {
+      for (int i = 0; i < selects; ++i) sent += other.try_send(i) ? 1 : 0;
+    });
+    for (int i = 0; i < 50; ++i) racers.go([&, ch] { if (!ch.recv()) late_closed++; });
+    ch.close();
+    racers.wait();
+    wg.wait();
+    EXPECT_EQ(receivers_closed.load(), n);
+    EXPECT_EQ(late_closed.load(), 50);
+    EXPECT_EQ(selects_other.load(), sent.load());
+    EXPECT_EQ(selects_closed.load() + selects_other.load(), selects);
+  });
+}
+
 TEST(Chan, BlockedSendersAndReceiversAreServedFifo) {
   int old = go::set_max_procs(1);
   go::run([] {

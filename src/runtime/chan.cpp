@@ -9,8 +9,10 @@
 // - At least one of recvq and sendq is empty, except when one select waits to both send and
 //   receive on an unbuffered channel (Go's exception, same reason).
 // - Buffered: if sendq is non-empty the buffer is full; if recvq is non-empty it is empty.
-// - closed goes 0 -> 1 once, under the lock (or by chan_close_begin, chan.hpp); recvq and
-//   sendq are empty from then on (or from chan_close_end), and nobody queues any more.
+// - closed goes 0 -> 1 once, under the lock (or by chan_close_begin, chan.hpp); nobody
+//   queues any more from then on. sendq is empty from the end of that hold of the lock (or
+//   of chan_close_end's); recvq empties in batches (wake_all_closed), and only the closer
+//   takes waiters from it.
 //
 // Design, and what makes it fast:
 // - Direct hand-off. A send that finds a parked receiver moves the value straight into the
@@ -172,24 +174,40 @@ namespace {
 
 // wake_all_closed wakes every waiter of c, which is closed, as woken by the close. c locked;
 // unlocks c.
+//
+// Receivers are woken in batches: up to `batch` taken under the lock, woken after it. A
+// waiter lives on its goroutine's stack, a page of its own, so collecting a million of them
+// into a list and walking it again to wake them missed the cache and the TLB twice per
+// waiter (bench wake_1m: 570 ns per waiter in close). Between batches the lock is free, but
+// nobody else takes a receiver from a closed channel (sends check `closed` first), so
+// they wait their turn. Blocked senders, which some receives take from before looking at
+// `closed`, all leave the queue in the first hold of the lock, as before.
 void wake_all_closed(chan_core* c) noexcept {
-  // Collect every waiter, then wake them after unlocking.
-  waiter* list = nullptr;
-  while (waiter* w = c->recvq.pop_front()) {
-    w->success = false;
-    w->next = list;
-    list = w;
-  }
+  waiter* senders = nullptr;
   while (waiter* w = c->sendq.pop_front()) {
     w->success = false;
-    w->next = list;
-    list = w;
+    w->next = senders;
+    senders = w;
   }
-  chan_unlock(c);
-  while (list) {
-    waiter* next = list->next;
-    wake(list->who);
-    list = next;
+  constexpr int batch = 128;
+  parker* who[batch];
+  for (;;) {
+    int n = 0;
+    while (n < batch) {
+      waiter* w = c->recvq.pop_front();
+      if (!w) break;
+      w->success = false;
+      who[n++] = w->who;  // w is not touched after the wake: its frame may be gone
+    }
+    chan_unlock(c);
+    while (senders) {
+      waiter* next = senders->next;
+      wake(senders->who);
+      senders = next;
+    }
+    for (int i = 0; i < n; ++i) wake(who[i]);
+    if (n < batch) return;
+    chan_lock(c);
   }
 }
 
