@@ -87,7 +87,6 @@ namespace {
 
 constexpr int max_workers = 1024;
 constexpr int free_g_cache = 64;
-constexpr int global_free_g_cap = 1024;
 // How long a spinning worker keeps looking for work before it sleeps (behaviour at the
 // time of writing; measured by bench spawn_join and chan_pingpong at GOMAXPROCS=2).
 constexpr std::int64_t spin_window_ns = 50'000;
@@ -133,28 +132,30 @@ thread_local worker* tls_worker = nullptr;
 
 sched_state& sched() noexcept { return *the_sched.load(std::memory_order_relaxed); }
 
-// All goroutine records (Go's allgs): appended when a record is created, removed when one is
-// deleted (records are pooled, so both are rare). Never destroyed.
-std::mutex allgs_mutex;
-std::vector<goroutine*>& allgs = *new std::vector<goroutine*>;
+// All goroutine records (Go's allgs), in slabs of record_slab: made 256 at a time and never
+// freed, only pooled (as Go's g's). A record per malloc cost a lock here at every creation
+// and deletion and grew glibc's per-thread arenas a page at a time, each growth an mprotect
+// holding the process's mmap lock for writing, which stalls every other worker's page
+// faults (bench spawn_join and sleep_100k at GOMAXPROCS=2). A million goroutines alive at
+// once leave 264 MB of records pooled afterwards, as in Go. Never destroyed.
+constexpr int record_slab = 256;
+std::mutex allgs_mutex;  // guards allg_slabs
+std::vector<goroutine*>& allg_slabs = *new std::vector<goroutine*>;
 
-goroutine* new_goroutine_record() {
-  auto* g = new goroutine;
-  std::lock_guard lk(allgs_mutex);
-  g->allgs_index = allgs.size();
-  allgs.push_back(g);
-  return g;
-}
-
-void delete_goroutine_record(goroutine* g) noexcept {
-  {
-    std::lock_guard lk(allgs_mutex);
-    goroutine* last = allgs.back();
-    allgs[g->allgs_index] = last;
-    last->allgs_index = g->allgs_index;
-    allgs.pop_back();
+// new_record_slab makes record_slab records; returns a list of them linked by sched_next.
+goroutine* new_record_slab() {
+  void* mem = ::operator new(sizeof(goroutine) * record_slab);
+  auto* slab = static_cast<goroutine*>(mem);
+  goroutine* list = nullptr;
+  for (int i = record_slab - 1; i >= 0; --i) {
+    goroutine* g = ::new (static_cast<void*>(slab + i)) goroutine;
+    g->state.store(park_dead, std::memory_order_relaxed);
+    g->sched_next = list;
+    list = g;
   }
-  delete g;
+  std::lock_guard lk(allgs_mutex);
+  allg_slabs.push_back(slab);
+  return list;
 }
 
 std::uint64_t next_random(std::uint64_t& s) noexcept {
@@ -361,30 +362,71 @@ void release_timer_role(worker* w) noexcept {
 
 // --- goroutine pool ---
 //
-// Goroutine records are pooled per worker (and in a capped shared pool); their stacks are
-// pooled separately by stack.cpp and taken only when a goroutine first runs.
+// Goroutine records are pooled per worker and in a shared pool (never freed: see
+// allg_slabs); their stacks are pooled separately by stack.cpp and taken only when a
+// goroutine first runs.
+
+// Takes up to n records from the shared pool into *list; returns how many. sched.lock held.
+int take_shared_records_locked(goroutine** list, int n) noexcept {
+  int got = 0;
+  while (got < n && sched().free_gs) {
+    goroutine* g = sched().free_gs;
+    sched().free_gs = static_cast<goroutine*>(g->sched_next);
+    sched().n_free_gs.fetch_sub(1, std::memory_order_relaxed);
+    g->sched_next = *list;
+    *list = g;
+    ++got;
+  }
+  return got;
+}
+
+// Puts a list of records linked by sched_next into the shared pool.
+void put_shared_records(goroutine* list) noexcept {
+  std::lock_guard lk(sched().lock);
+  while (list) {
+    goroutine* g = list;
+    list = static_cast<goroutine*>(g->sched_next);
+    g->sched_next = sched().free_gs;
+    sched().free_gs = g;
+    sched().n_free_gs.fetch_add(1, std::memory_order_relaxed);
+  }
+}
 
 goroutine* alloc_goroutine(worker* w) {
+  goroutine* list = nullptr;
   if (w) {
     if (!w->free_gs && sched().n_free_gs.load(std::memory_order_relaxed) > 0) {
       std::lock_guard lk(sched().lock);
-      for (int i = 0; i < free_g_cache / 2 && sched().free_gs; ++i) {
-        goroutine* g = sched().free_gs;
-        sched().free_gs = static_cast<goroutine*>(g->sched_next);
-        sched().n_free_gs.fetch_sub(1, std::memory_order_relaxed);
+      w->n_free_gs += take_shared_records_locked(&w->free_gs, free_g_cache / 2);
+    }
+    if (!w->free_gs) {
+      // A new slab: half a cache for this worker, the rest shared.
+      list = new_record_slab();
+      for (int i = 0; i < free_g_cache / 2; ++i) {
+        goroutine* g = list;
+        list = static_cast<goroutine*>(g->sched_next);
         g->sched_next = w->free_gs;
         w->free_gs = g;
         ++w->n_free_gs;
       }
+      put_shared_records(list);
     }
-    if (goroutine* g = w->free_gs) {
-      w->free_gs = static_cast<goroutine*>(g->sched_next);
-      --w->n_free_gs;
-      g->sched_next = nullptr;
-      return g;
-    }
+    goroutine* g = w->free_gs;
+    w->free_gs = static_cast<goroutine*>(g->sched_next);
+    --w->n_free_gs;
+    g->sched_next = nullptr;
+    return g;
   }
-  return new_goroutine_record();
+  {
+    std::lock_guard lk(sched().lock);
+    take_shared_records_locked(&list, 1);
+  }
+  if (!list) {
+    list = new_record_slab();
+    put_shared_records(static_cast<goroutine*>(list->sched_next));
+  }
+  list->sched_next = nullptr;
+  return list;
 }
 
 void free_goroutine(worker* w, goroutine* g) noexcept {
@@ -392,6 +434,7 @@ void free_goroutine(worker* w, goroutine* g) noexcept {
   g->sp = nullptr;
   g->reason = wait_reason::none;
   g->bub = nullptr;
+  g->last_worker = nullptr;  // may be a synctest bubble's, freed with its bubble
   if (g->tsan_fiber) {
     platform::tsan_destroy_fiber(g->tsan_fiber);
     g->tsan_fiber = nullptr;
@@ -399,13 +442,14 @@ void free_goroutine(worker* w, goroutine* g) noexcept {
   stack_release(w ? w->stacks : nullptr, g->stk);
   g->stk = {};
   if (!w) {
-    delete_goroutine_record(g);
+    g->sched_next = nullptr;
+    put_shared_records(g);
     return;
   }
   g->sched_next = w->free_gs;
   w->free_gs = g;
   if (++w->n_free_gs <= free_g_cache) return;
-  // Move half to the shared pool; beyond its cap, free them.
+  // Move half to the shared pool.
   goroutine* batch = nullptr;
   for (int i = 0; i < free_g_cache / 2; ++i) {
     goroutine* x = w->free_gs;
@@ -414,27 +458,7 @@ void free_goroutine(worker* w, goroutine* g) noexcept {
     x->sched_next = batch;
     batch = x;
   }
-  goroutine* extra = nullptr;
-  {
-    std::lock_guard lk(sched().lock);
-    while (batch) {
-      goroutine* x = batch;
-      batch = static_cast<goroutine*>(x->sched_next);
-      if (sched().n_free_gs.load(std::memory_order_relaxed) < global_free_g_cap) {
-        x->sched_next = sched().free_gs;
-        sched().free_gs = x;
-        sched().n_free_gs.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        x->sched_next = extra;
-        extra = x;
-      }
-    }
-  }
-  while (extra) {
-    goroutine* x = extra;
-    extra = static_cast<goroutine*>(x->sched_next);
-    delete_goroutine_record(x);
-  }
+  put_shared_records(batch);
 }
 
 std::uint64_t new_goroutine_id(worker* w) noexcept {
@@ -946,7 +970,9 @@ std::int64_t coarse_nanotime() noexcept { return coarse_now(); }
 
 void for_each_goroutine(void (*f)(goroutine* g, void* arg), void* arg) {
   std::lock_guard lk(allgs_mutex);
-  for (goroutine* g : allgs) f(g, arg);
+  for (goroutine* slab : allg_slabs) {
+    for (int i = 0; i < record_slab; ++i) f(slab + i, arg);
+  }
 }
 
 std::int64_t nanotime() noexcept {

@@ -68,7 +68,6 @@ struct goroutine : task {
   std::int64_t wait_since = 0;  // coarse nanotime at the park
   void* spawn_pc = nullptr;  // in the function that called go::spawn
   std::uint64_t parent_id = 0;
-  std::size_t allgs_index = 0;  // position in the registry of all goroutines
   bubble* bub = nullptr;  // the synctest bubble it belongs to, if any (bubble.hpp)
 
   eh_state eh;
