@@ -52,6 +52,51 @@ TEST(Synctest, SleepersWakeInDeadlineOrderAtTheirDeadlines) {
   });
 }
 
+TEST(Synctest, SleepersAndTimersResetAmongThemEachFireAtTheirDeadline) {
+  // Sleepers' timers keep no slot index (they leave the heap only by firing); after_func
+  // timers do, and reset and stop find them by it while the sleepers sift around them.
+  go::synctest::run([] {
+    constexpr int n = 300;
+    auto ms = [](int v) { return std::chrono::milliseconds(v); };
+    auto sleep_of = [](int i) { return 1 + (i * 7919) % 1000; };
+    auto timer_of = [](int i) { return 1 + (i * 104729) % 1000; };
+    std::vector<go::steady_clock::duration> slept(n), fired(n);
+    go::wait_group sleepers;
+    for (int i = 0; i < n; ++i) {
+      sleepers.go([&, i] {
+        go::sleep(ms(sleep_of(i)));
+        slept[static_cast<std::size_t>(i)] = go::now() - epoch;
+      });
+    }
+    std::vector<go::timer> timers;
+    for (int i = 0; i < n; ++i) {
+      timers.push_back(go::after_func(ms(timer_of(i)), [&fired, i] { fired[static_cast<std::size_t>(i)] = go::now() - epoch; }));
+    }
+    go::synctest::wait();  // every sleeper is in the heap
+    for (int i = 0; i < n; ++i) {
+      auto& t = timers[static_cast<std::size_t>(i)];
+      if (i % 4 == 3) {
+        EXPECT_TRUE(t.stop());
+      } else if (i % 2 == 1) {
+        EXPECT_TRUE(t.reset(ms(2000 + i)));
+      }
+    }
+    sleepers.wait();
+    go::sleep(3s);
+    for (int i = 0; i < n; ++i) {
+      auto k = static_cast<std::size_t>(i);
+      EXPECT_EQ(slept[k], ms(sleep_of(i))) << i;
+      if (i % 4 == 3) {
+        EXPECT_EQ(fired[k], go::steady_clock::duration::zero()) << i;
+      } else if (i % 2 == 1) {
+        EXPECT_EQ(fired[k], ms(2000 + i)) << i;
+      } else {
+        EXPECT_EQ(fired[k], ms(timer_of(i))) << i;
+      }
+    }
+  });
+}
+
 TEST(Synctest, TimeStandsStillWhileAnyGoroutineCanRun) {
   go::synctest::run([] {
     bool slept = false;

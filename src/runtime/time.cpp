@@ -69,20 +69,22 @@ void timer_heap::sift_down(std::size_t i) noexcept {
 
 void timer_heap::push(timer* t) {
   t->heap.store(this, std::memory_order_release);
-  heap.push_back({t->when, t});
+  heap.push_back({t->when, reinterpret_cast<std::uintptr_t>(t) | (t->untracked ? 1u : 0u)});
   sift_up(heap.size() - 1);
   publish();
 }
 
-void timer_heap::erase(timer* t) noexcept {
-  std::size_t i = static_cast<std::size_t>(t->index);
+void timer_heap::erase(timer* t) noexcept { erase_at(static_cast<std::size_t>(t->index)); }
+
+void timer_heap::erase_at(std::size_t i) noexcept {
+  timer* t = heap[i].t();
   std::size_t last = heap.size() - 1;
   if (i != last) place(i, heap[last]);
   heap.pop_back();
   if (i < heap.size()) {
-    timer* moved = heap[i].t;
+    std::uintptr_t moved = heap[i].bits;
     sift_down(i);
-    if (heap[i].t == moved) sift_up(i);
+    if (heap[i].bits == moved) sift_up(i);
   }
   t->index = -1;
   t->heap.store(nullptr, std::memory_order_release);
@@ -101,8 +103,8 @@ int timer_heap::run_expired(std::int64_t now) noexcept {
     {
       std::lock_guard lk(lock);
       while (n < 32 && !heap.empty() && heap[0].when <= now) {
-        batch[n] = heap[0].t;
-        erase(batch[n++]);
+        batch[n++] = heap[0].t();
+        erase_at(0);
       }
     }
     // A callback may free its timer: each is touched only before its own callback.
@@ -257,7 +259,7 @@ void timer_heap::sweep() noexcept {
     std::lock_guard lk(lock);
     std::size_t kept = 0;
     for (std::size_t i = 0; i < heap.size(); ++i) {
-      timer* t = heap[i].t;
+      timer* t = heap[i].t();
       auto* s = t->fire == &fire_timer ? static_cast<timer_state*>(t->arg) : nullptr;
       // `armed` is read without mu: a reset that re-arms at the same time waits for this
       // lock in remove_timer, finds the node gone, and pushes it again; fire_timer below
@@ -269,7 +271,7 @@ void timer_heap::sweep() noexcept {
         dead = s;
       } else {
         heap[kept] = heap[i];
-        heap[kept].t->index = static_cast<std::int32_t>(kept);
+        if (heap[kept].tracked()) t->index = static_cast<std::int32_t>(kept);
         ++kept;
       }
     }
@@ -307,6 +309,7 @@ void block_until(std::int64_t when) {
     return;
   }
   timer t;  // on the stack: it outlives its firing, which is what wakes us
+  t.untracked = true;  // leaves its heap only by firing
   t.when = when;
   t.fire = &fire_wake;
   t.arg = static_cast<parker*>(g);
