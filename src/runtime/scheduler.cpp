@@ -393,23 +393,17 @@ void put_shared_records(goroutine* list) noexcept {
 }
 
 goroutine* alloc_goroutine(worker* w) {
-  goroutine* list = nullptr;
   if (w) {
     if (!w->free_gs && sched().n_free_gs.load(std::memory_order_relaxed) > 0) {
       std::lock_guard lk(sched().lock);
       w->n_free_gs += take_shared_records_locked(&w->free_gs, free_g_cache / 2);
     }
     if (!w->free_gs) {
-      // A new slab: half a cache for this worker, the rest shared.
-      list = new_record_slab();
-      for (int i = 0; i < free_g_cache / 2; ++i) {
-        goroutine* g = list;
-        list = static_cast<goroutine*>(g->sched_next);
-        g->sched_next = w->free_gs;
-        w->free_gs = g;
-        ++w->n_free_gs;
-      }
-      put_shared_records(list);
+      // A new slab, all for this worker's cache (free_goroutine spills the surplus), in
+      // address order: a burst of spawns uses its records one after the other, as it did
+      // malloc's, and the goroutines then run in that order.
+      w->free_gs = new_record_slab();
+      w->n_free_gs = record_slab;
     }
     goroutine* g = w->free_gs;
     w->free_gs = static_cast<goroutine*>(g->sched_next);
@@ -417,6 +411,7 @@ goroutine* alloc_goroutine(worker* w) {
     g->sched_next = nullptr;
     return g;
   }
+  goroutine* list = nullptr;
   {
     std::lock_guard lk(sched().lock);
     take_shared_records_locked(&list, 1);
