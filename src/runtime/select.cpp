@@ -99,15 +99,13 @@ struct small_array {
   }
 };
 
-enum { case_not_ready, case_done };
-
 // try_case_alone completes case sc if it looks ready and is ready under its channel's lock
-// alone. A lock-free look first (Go's full() and empty(), chan.hpp), so a case that is not
-// ready costs no lock.
-int try_case_alone(const select_case& sc, bool* received) {
+// alone, and says whether it did. A lock-free look first (Go's full() and empty(),
+// chan.hpp), so a case that is not ready costs no lock.
+bool try_case_alone(const select_case& sc, bool* received) {
   chan_core* c = sc.c;
   if (sc.is_send) {
-    if (c->closed.load(std::memory_order_relaxed) == 0 && chan_full(c)) return case_not_ready;
+    if (c->closed.load(std::memory_order_relaxed) == 0 && chan_full(c)) return false;
     chan_lock(c);
     if (c->closed.load(std::memory_order_relaxed)) {
       chan_unlock(c);
@@ -115,34 +113,34 @@ int try_case_alone(const select_case& sc, bool* received) {
     }
     if (waiter* w = c->recvq.pop_front()) {
       send_to_waiter(c, w, sc.elem);
-      return case_done;
+      return true;
     }
     if (c->count.load(std::memory_order_relaxed) < c->cap) {
       buf_put(c, sc.elem);
       chan_unlock(c);
-      return case_done;
+      return true;
     }
   } else {
-    if (chan_empty(c) && c->closed.load(std::memory_order_relaxed) == 0) return case_not_ready;
+    if (chan_empty(c) && c->closed.load(std::memory_order_relaxed) == 0) return false;
     chan_lock(c);
     if (waiter* w = c->sendq.pop_front()) {
       recv_from_waiter(c, w, sc.elem);
       *received = true;
-      return case_done;
+      return true;
     }
     if (c->count.load(std::memory_order_relaxed) > 0) {
       buf_take(c, sc.elem);
       chan_unlock(c);
       *received = true;
-      return case_done;
+      return true;
     }
     if (c->closed.load(std::memory_order_relaxed)) {
       chan_unlock(c);
-      return case_done;  // received stays false: closed
+      return true;  // received stays false: closed
     }
   }
   chan_unlock(c);
-  return case_not_ready;
+  return false;
 }
 
 }  // namespace
@@ -169,8 +167,7 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
   // Pass 0: one channel at a time, in poll order (see the file header).
   for (int k = 0; k < active; ++k) {
     int i = poll.data[k];
-    int r = try_case_alone(cases[i], received);
-    if (r == case_done) return i;
+    if (try_case_alone(cases[i], received)) return i;
   }
   // Lock order: by channel address (insertion sort: selects are small).
   for (int i = 0; i < active; ++i) {
