@@ -459,6 +459,19 @@ TEST(Runtime, StackOverflowNamesTheGoroutine) {
                                   "\\[running\\]:.*\\[chan receive\\]|stack-overflow");
 }
 
+TEST(Runtime, StackOverflowOnADefaultSizeStackIsCaught) {
+  // Default-size stacks come 64 to a slab, their guard pages installed by one system call
+  // for the whole slab (stack.cpp): an overflow must hit one all the same.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(go::run([] {
+                 auto done = go::make_chan<int>();
+                 for (int i = 0; i < 3; ++i) go::spawn([] { go::sleep(1h); });  // not the slab's first
+                 go::spawn([done] { done << recurse(nullptr, 0); });
+                 done.recv();
+               }),
+               "goroutine [0-9]+: stack overflow \\(stack size [0-9]+\\)|stack-overflow");
+}
+
 TEST(Runtime, SpawnThrowsBadAllocWhenNoStackCanBeMappedAndRecovers) {
   go::run([] {
     // 2^46 bytes of address space cannot be mapped (the user address space is 2^47 and
