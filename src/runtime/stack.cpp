@@ -114,7 +114,7 @@ std::atomic<bool> slab_madvise{true};
 // advise_pages applies advice to the page at base + i * stride + offset for i < count; true
 // if the kernel did it for all of them.
 bool advise_pages(char* base, std::size_t stride, std::size_t offset, int count, int advice) noexcept {
-  if (!slab_madvise.load(std::memory_order_relaxed)) return false;
+  if (count > slab_stacks || !slab_madvise.load(std::memory_order_relaxed)) return false;
   iovec iov[slab_stacks];
   std::size_t page = page_size();
   for (int i = 0; i < count; ++i) iov[i] = {base + static_cast<std::size_t>(i) * stride + offset, page};
