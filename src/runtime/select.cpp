@@ -69,15 +69,18 @@ void lock_all(const lock_set& ls) noexcept {
   }
 }
 
-void unlock_all(void* arg) noexcept {
-  const auto& ls = *static_cast<const lock_set*>(arg);
+// unlock_others unlocks every channel of ls but keep (which a hand-off unlocks itself).
+void unlock_others(const lock_set& ls, chan_core* keep) noexcept {
   chan_core* prev = nullptr;
-  for (int i = 0; i < ls.n; ++i) {
-    chan_core* c = ls.cases[ls.order[i]].c;
-    if (c != prev) chan_unlock(c);
-    prev = c;
+  for (int m = 0; m < ls.n; ++m) {
+    chan_core* x = ls.cases[ls.order[m]].c;
+    if (x != prev && x != keep) chan_unlock(x);
+    prev = x;
   }
 }
+
+// unlock_all is park's unlock callback for a select.
+void unlock_all(void* arg) noexcept { unlock_others(*static_cast<const lock_set*>(arg), nullptr); }
 
 // small_array is room for n trivially destructible T, on the stack up to N, left
 // uninitialized: a select with two cases must not pay for constructing sixteen waiters
@@ -99,46 +102,62 @@ struct small_array {
   }
 };
 
+// complete_locked completes case sc if it is ready, exactly as a plain send or receive
+// would, and says whether it did. sc's channel is locked, and so is every channel of `all`
+// when it is given (pass 1). Having completed, it has unlocked them all (the others before
+// a hand-off wakes anyone); otherwise it leaves them locked. A send on a closed channel
+// unlocks them and throws.
+__attribute__((always_inline)) inline bool complete_locked(const select_case& sc, bool* received, const lock_set* all) {
+  chan_core* c = sc.c;
+  auto unlock = [&] {
+    if (all) unlock_others(*all, nullptr);
+    else chan_unlock(c);
+  };
+  if (sc.is_send) {
+    if (c->closed.load(std::memory_order_seq_cst)) {  // seq_cst: see chan_close_begin
+      unlock();
+      throw_send_on_closed();
+    }
+    if (waiter* w = c->recvq.pop_front()) {
+      if (all) unlock_others(*all, c);
+      send_to_waiter(c, w, sc.elem);  // unlocks c
+      return true;
+    }
+    if (c->count.load(std::memory_order_relaxed) < c->cap) {
+      buf_put(c, sc.elem);
+      unlock();
+      return true;
+    }
+    return false;
+  }
+  if (waiter* w = c->sendq.pop_front()) {
+    if (all) unlock_others(*all, c);
+    recv_from_waiter(c, w, sc.elem);  // unlocks c
+    *received = true;
+    return true;
+  }
+  if (c->count.load(std::memory_order_relaxed) > 0) {
+    buf_take(c, sc.elem);
+    unlock();
+    *received = true;
+    return true;
+  }
+  if (c->closed.load(std::memory_order_seq_cst)) {
+    unlock();
+    return true;  // received stays false: closed
+  }
+  return false;
+}
+
 // try_case_alone completes case sc if it looks ready and is ready under its channel's lock
 // alone, and says whether it did. A lock-free look first (Go's full() and empty(),
 // chan.hpp), so a case that is not ready costs no lock.
 bool try_case_alone(const select_case& sc, bool* received) {
   chan_core* c = sc.c;
-  if (sc.is_send) {
-    if (c->closed.load(std::memory_order_relaxed) == 0 && chan_full(c)) return false;
-    chan_lock(c);
-    if (c->closed.load(std::memory_order_relaxed)) {
-      chan_unlock(c);
-      throw_send_on_closed();
-    }
-    if (waiter* w = c->recvq.pop_front()) {
-      send_to_waiter(c, w, sc.elem);
-      return true;
-    }
-    if (c->count.load(std::memory_order_relaxed) < c->cap) {
-      buf_put(c, sc.elem);
-      chan_unlock(c);
-      return true;
-    }
-  } else {
-    if (chan_empty(c) && c->closed.load(std::memory_order_relaxed) == 0) return false;
-    chan_lock(c);
-    if (waiter* w = c->sendq.pop_front()) {
-      recv_from_waiter(c, w, sc.elem);
-      *received = true;
-      return true;
-    }
-    if (c->count.load(std::memory_order_relaxed) > 0) {
-      buf_take(c, sc.elem);
-      chan_unlock(c);
-      *received = true;
-      return true;
-    }
-    if (c->closed.load(std::memory_order_relaxed)) {
-      chan_unlock(c);
-      return true;  // received stays false: closed
-    }
-  }
+  bool looks_ready = c->closed.load(std::memory_order_relaxed) != 0 || (sc.is_send ? !chan_full(c) : !chan_empty(c));
+  if (!looks_ready) return false;
+  chan_lock(c);
+  if (complete_locked(sc, received, nullptr)) return true;
   chan_unlock(c);
   return false;
 }
@@ -185,52 +204,7 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
   // Pass 1: is any case ready now?
   for (int k = 0; k < active; ++k) {
     int i = poll.data[k];
-    chan_core* c = cases[i].c;
-    if (cases[i].is_send) {
-      if (c->closed.load(std::memory_order_seq_cst)) {  // seq_cst: see chan_close_begin
-        unlock_all(&locks);
-        throw_send_on_closed();
-      }
-      if (waiter* w = c->recvq.pop_front()) {
-        // send_to_waiter unlocks c; unlock the others first, then hand off.
-        chan_core* keep = c;
-        chan_core* prev = nullptr;
-        for (int m = 0; m < active; ++m) {
-          chan_core* x = cases[order.data[m]].c;
-          if (x != prev && x != keep) chan_unlock(x);
-          prev = x;
-        }
-        send_to_waiter(c, w, cases[i].elem);
-        return i;
-      }
-      if (c->count.load(std::memory_order_relaxed) < c->cap) {
-        buf_put(c, cases[i].elem);
-        unlock_all(&locks);
-        return i;
-      }
-    } else {
-      if (waiter* w = c->sendq.pop_front()) {
-        chan_core* prev = nullptr;
-        for (int m = 0; m < active; ++m) {
-          chan_core* x = cases[order.data[m]].c;
-          if (x != prev && x != c) chan_unlock(x);
-          prev = x;
-        }
-        recv_from_waiter(c, w, cases[i].elem);
-        *received = true;
-        return i;
-      }
-      if (c->count.load(std::memory_order_relaxed) > 0) {
-        buf_take(c, cases[i].elem);
-        unlock_all(&locks);
-        *received = true;
-        return i;
-      }
-      if (c->closed.load(std::memory_order_seq_cst)) {
-        unlock_all(&locks);
-        return i;  // received stays false: closed
-      }
-    }
+    if (complete_locked(cases[i], received, &locks)) return i;
   }
   if (!block) {
     unlock_all(&locks);

@@ -123,7 +123,7 @@ struct timer_heap {
   // handle while in it (both counted roughly: hints for maybe_sweep).
   std::atomic<std::size_t> garbage_hint{0};
 
-  // Both under lock.
+  // Both under lock. erase finds t by its index: t must be tracked (not timer::untracked).
   void push(timer* t);
   void erase(timer* t) noexcept;
 
