@@ -1,28 +1,58 @@
 // Channels (Go's runtime/chan.go, for C++ values).
 //
-// A channel is one allocation: the chan_core header (lock, counters, the two wait queues)
-// followed by a ring of `cap` element slots. Elements move by the elem_ops of their type
-// (memcpy for trivially copyable types, the move constructor otherwise); an empty element
-// type has size 0 and nothing is ever stored or copied.
+// A channel is a chan_core (lock, wait queues, the ring's shape); a buffered one also has
+// its ring_ends right after it (head and tail, a cache line each) and `cap` slots, each an
+// 8-byte stamp and an element (in a zeroed allocation of their own; a channel of capacity
+// 1 has its one slot inline and no stamps, see below). Elements move by the elem_ops of
+// their type (memcpy for trivially copyable types, the move constructor otherwise); an
+// empty element type has size 0 and nothing is ever stored or copied.
+//
+// The ring (buffered channels; crossbeam-channel's array flavor, with Go's waiters):
+// - A position is lap + index (lap a multiple of one_lap). The tail is the next position
+//   to send to, the head the next to receive from; each also carries flag bits: SLOW (both
+//   ends: take the lock) and MARK (tail only: closed). A slot's stamp says whose turn it
+//   is: equal to lap L, it is free for a send at position L + index; equal to L + 1, it
+//   holds that send's value for a receive at the same position, which sets it to
+//   L + one_lap, free for the next lap. So zeroed slots are all free for lap 0, and a large
+//   buffer's pages are touched only as it fills.
+// - Without the lock (ring_push_or, ring_pop_or in chan.hpp), a send claims the tail by a
+//   compare-exchange when the stamp says free, moves its value in and publishes the stamp
+//   (release); a receive claims the head when the stamp says full, moves the value out and
+//   frees the stamp. One atomic read-modify-write per operation, where Go's lock costs two,
+//   and a sender and a receiver touch different lines except for the slot they share.
+// - The lock makes the ring its holder's alone: chan_lock sets SLOW on both ends, which
+//   fails every lock-free claim from then on, and chan_unlock clears it when no waiter is
+//   queued and the ring is neither empty nor full. An operation that claimed before may
+//   still be moving its value; the locked ring operations wait for its stamp (wait_stamp:
+//   a few instructions, on another thread).
+// - So a waiter is queued only under the lock, with both ends SLOW, and they stay SLOW
+//   while it waits: every send and receive then takes the lock and serves the queues, as
+//   in Go. Going SLOW costs two read-modify-writes when a goroutine is about to park.
+// - A channel of capacity 1 never takes the lock-free path (lock_free_ring, chan.hpp): its
+//   one slot is always empty or full, where a lock-free attempt of one side would fail
+//   anyway. It runs under its lock as Go's does, with a flag for its slot (slot_full).
 //
 // Invariants (c->lock held):
 // - At least one of recvq and sendq is empty, except when one select waits to both send and
 //   receive on an unbuffered channel (Go's exception, same reason).
-// - Buffered: if sendq is non-empty the buffer is full; if recvq is non-empty it is empty.
-// - closed goes 0 -> 1 once, under the lock (or by chan_close_begin, chan.hpp); nobody
-//   queues any more from then on. sendq is empty from the end of that hold of the lock (or
-//   of chan_close_end's); recvq empties in batches (wake_all_closed), and only the closer
-//   takes waiters from it.
+// - Buffered (capacity 2 or more): both ends carry SLOW. If sendq is non-empty the ring is
+//   full; if recvq is non-empty it is empty (a waiter is queued only then, and nothing is
+//   claimed since). Capacity 1: the same with slot_full.
+// - closed goes 0 -> 1 once, under the lock (or by chan_close_begin, chan.hpp, unbuffered
+//   channels only), and a ring's tail gets MARK with it; nobody queues any more from then on.
+//   sendq is empty from the end of that hold of the lock (or of chan_close_end's); recvq
+//   empties in batches (wake_all_closed), and only the closer takes waiters from it.
 //
 // Design, and what makes it fast:
 // - Direct hand-off. A send that finds a parked receiver moves the value straight into the
 //   receiver's slot (on the receiver's stack) and wakes it; a receive that finds a parked
-//   sender takes its value (unbuffered) or takes the buffer head and moves the sender's value
-//   to the tail (full buffer, FIFO kept). No value crosses the buffer twice.
+//   sender takes its value (unbuffered) or takes the ring's head and moves the sender's
+//   value into that slot as the new tail (full ring, FIFO kept). No value crosses the
+//   buffer twice.
 // - The woken goroutine goes to the waker's `next` run-queue slot (park.cpp, scheduler.cpp),
 //   so ping-pong runs both sides on one worker, cache-hot, with no idle worker involved.
 // - Blocking costs no allocation: the waiter (Go's sudog) lives on the blocked stack.
-// - The lock is the runtime's futex lock (lock.hpp), in the same cache line as the counters.
+// - The lock is the runtime's futex lock (lock.hpp), in the same cache line as the queues.
 // - Non-blocking fast paths decide "would block" without the lock. Go's argument holds: the
 //   closed flag and the readiness check are each single-word reads; if the channel is open
 //   and not ready at the moment of the first read... and stays... we behave as if we
@@ -30,14 +60,21 @@
 //   closed back to open. For receive, the closed read comes after the emptiness read, and
 //   emptiness is rechecked after seeing closed, so buffered values are never missed.
 //
-// Memory model: every completed operation takes c->lock, and a hand-off to a parked waiter
-// ends in wake(), whose run-queue publish is a release the woken side acquires; so a send
-// happens before its receive completes, the k-th receive before the (k+C)-th send
-// completes, and close before a receive that reports closed. ThreadSanitizer sees each edge
-// as an atomic operation.
+// Memory model: a value passes from sender to receiver either through a stamp (release by
+// the sender, acquire by the receiver; and a receive frees the slot for the sender a lap
+// later the same way) or under c->lock, and a hand-off to a parked waiter ends in wake(),
+// whose run-queue publish is a release the woken side acquires. So a send happens before
+// its receive completes, the k-th receive before the (k+C)-th send completes, and close
+// (under the lock) before a receive that reports closed (under the lock, or the acquire
+// load of `closed`). ThreadSanitizer sees each edge as an atomic operation.
 #include "runtime/chan.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "runtime/scheduler.hpp"
@@ -57,15 +94,53 @@ void unlock_chan(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
 }  // namespace
 
 chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
-  std::size_t align = std::max<std::size_t>(alignof(chan_core), ops->align);
-  std::size_t header = (sizeof(chan_core) + align - 1) / align * align;
-  if (ops->size && capacity > (SIZE_MAX - header) / ops->size) throw std::bad_alloc();
-  std::size_t bytes = header + ops->size * capacity;
-  void* mem = ::operator new(bytes, std::align_val_t(align));
+  if (capacity == 0) {
+    std::size_t align = std::max<std::size_t>(alignof(chan_core), ops->align);
+    void* mem = ::operator new(sizeof(chan_core), std::align_val_t(align));
+    auto* c = ::new (mem) chan_core;
+    c->ops = ops;
+    return c;
+  }
+  // Buffered: chan_core and its ring_ends (a cache line per end); then the slots, each an
+  // 8-byte stamp and the element, aligned for both. A ring's slots are a zeroed allocation
+  // of their own: a zero stamp says "free for lap 0" (see "The ring"), so a large buffer's
+  // pages are touched only as it fills, as with Go's (bench cb_boundedN_*: a million-slot
+  // channel per run). A channel of capacity 1 keeps its one slot after its ring_ends.
+  std::size_t slot_align = std::max<std::size_t>(8, ops->align);
+  std::size_t elem_offset = ops->size ? std::max<std::size_t>(8, ops->align) : 8;
+  std::size_t stride = (elem_offset + ops->size + slot_align - 1) / slot_align * slot_align;
+  std::size_t align = std::max<std::size_t>(64, ops->align);
+  std::size_t header = (ring_ends_offset + sizeof(ring_ends) + align - 1) / align * align;
+  int index_bits = 0;
+  while ((std::size_t{1} << index_bits) < capacity) ++index_bits;
+  if (index_bits > 48 || stride > UINT32_MAX || capacity > (SIZE_MAX - header) / stride) throw std::bad_alloc();
+  bool one = capacity == 1;
+  void* mem = ::operator new(header + (one ? stride : 0), std::align_val_t(align));
+  unsigned char* slots = static_cast<unsigned char*>(mem) + header;
+  if (!one) {
+    if (slot_align <= alignof(std::max_align_t)) {
+      slots = static_cast<unsigned char*>(std::calloc(capacity, stride));
+    } else {
+      slots = static_cast<unsigned char*>(::operator new(capacity * stride, std::align_val_t(slot_align), std::nothrow));
+      if (slots) std::memset(slots, 0, capacity * stride);
+    }
+    if (!slots) {
+      ::operator delete(mem, std::align_val_t(align));
+      throw std::bad_alloc();
+    }
+  }
   auto* c = ::new (mem) chan_core;
+  ::new (static_cast<void*>(&ends(c))) ring_ends;
   c->cap = capacity;
   c->ops = ops;
-  c->buf = static_cast<unsigned char*>(mem) + header;
+  c->ring.slots = slots;
+  c->ring.cap = capacity;
+  c->ring.stride = static_cast<std::uint32_t>(stride);
+  c->ring.elem_offset = static_cast<std::uint32_t>(elem_offset);
+  c->ring.one_lap = std::uint64_t{4} << index_bits;
+  c->ring.index_mask = (std::uint64_t{1} << index_bits) - 1;
+  c->ring.slow = std::uint64_t{2} << index_bits;
+  c->ring.pos_mask = ~(std::uint64_t{3} << index_bits);
   return c;
 }
 
@@ -74,16 +149,112 @@ void chan_retain(chan_core* c) noexcept { c->refs.fetch_add(1, std::memory_order
 void chan_release(chan_core* c) noexcept {
   if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   // Nobody can reach the channel any more: destroy the values still buffered.
-  while (c->count.load(std::memory_order_relaxed) > 0) buf_take(c, nullptr);
   std::size_t align = std::max<std::size_t>(alignof(chan_core), c->ops->align);
+  if (c->cap == 1) {
+    align = std::max<std::size_t>(64, c->ops->align);
+    if (c->slot_full.load(std::memory_order_relaxed)) elem_destroy(c->ops, c->ring.elem(0));
+  } else if (c->cap) {
+    align = std::max<std::size_t>(64, c->ops->align);
+    std::uint64_t h = c->ring.pos(ends(c).head.load(std::memory_order_relaxed));
+    std::uint64_t t = c->ring.pos(ends(c).tail.load(std::memory_order_relaxed));
+    for (; h != t; h = c->ring.next(h)) elem_destroy(c->ops, c->ring.elem(h));
+    std::size_t slot_align = std::max<std::size_t>(8, c->ops->align);
+    if (slot_align <= alignof(std::max_align_t)) std::free(c->ring.slots);
+    else ::operator delete(c->ring.slots, std::align_val_t(slot_align));
+  }
   c->~chan_core();
   ::operator delete(static_cast<void*>(c), std::align_val_t(align));
+}
+
+void ring_unlock(chan_core* c) noexcept {
+  if (c->recvq.empty() && c->sendq.empty()) {
+    // Only lock holders write an end that carries SLOW: plain stores clear it.
+    ring_ends& e = ends(c);
+    const ring_shape r = c->ring;
+    std::uint64_t h = e.head.load(std::memory_order_relaxed), t = e.tail.load(std::memory_order_relaxed);
+    std::uint64_t hp = r.pos(h), tp = r.pos(t);
+    if ((h & r.slow) && tp != hp && tp != hp + r.one_lap) {
+      e.head.store(h & ~r.slow, std::memory_order_release);
+      e.tail.store(t & ~r.slow, std::memory_order_release);
+    }
+  }
+  detail::unlock(c->lock);
+}
+
+bool ring_move_in(const elem_ops* ops, void* slot, void* elem, std::uint64_t* stamp, std::uint64_t s) noexcept {
+  elem_move(ops, slot, elem);
+  std::atomic_ref<std::uint64_t>(*stamp).store(s, std::memory_order_release);
+  return true;
+}
+
+bool ring_move_out(const elem_ops* ops, void* slot, void* out, std::uint64_t* stamp, std::uint64_t s) noexcept {
+  if (out) elem_move(ops, out, slot);
+  elem_destroy(ops, slot);
+  std::atomic_ref<std::uint64_t>(*stamp).store(s, std::memory_order_release);
+  return true;
+}
+
+// The lock-free send and receive with retries: another sender (receiver) claimed the slot
+// first, or the one ahead of us is still moving its value.
+bool ring_push_contended(chan_core* c, void* elem) noexcept {
+  std::atomic<std::uint64_t>& tail = ends(c).tail;
+  const std::uint64_t flags = ~c->ring.pos_mask;
+  std::uint64_t t = tail.load(std::memory_order_relaxed);
+  for (;;) {
+    if (t & flags) return false;
+    auto* word = reinterpret_cast<std::uint64_t*>(c->ring.slots + (t & c->ring.index_mask) * c->ring.stride);
+    std::atomic_ref<std::uint64_t> stamp(*word);
+    const std::uint64_t lap = c->ring.lap(t);
+    std::uint64_t s = stamp.load(std::memory_order_acquire);
+    if (s == lap) {  // the slot is free for this lap
+      if (tail.compare_exchange_weak(t, c->ring.next(t), std::memory_order_seq_cst, std::memory_order_relaxed))
+        return ring_move_in(c->ops, c->ring.elem(t), elem, word, lap + 1);
+    } else if (s + c->ring.one_lap == lap + 1) {
+      return false;  // holds last lap's value: full, or its receiver is still moving it out
+    } else {
+      platform::cpu_relax();  // another sender took the slot: t is stale
+      t = tail.load(std::memory_order_relaxed);
+    }
+  }
+}
+
+bool ring_pop_contended(chan_core* c, void* out) noexcept {
+  std::atomic<std::uint64_t>& head = ends(c).head;
+  const std::uint64_t slow = c->ring.slow;
+  std::uint64_t h = head.load(std::memory_order_relaxed);
+  for (;;) {
+    if (h & slow) return false;
+    auto* word = reinterpret_cast<std::uint64_t*>(c->ring.slots + (h & c->ring.index_mask) * c->ring.stride);
+    std::atomic_ref<std::uint64_t> stamp(*word);
+    const std::uint64_t lap = c->ring.lap(h);
+    std::uint64_t s = stamp.load(std::memory_order_acquire);
+    if (s == lap + 1) {  // the slot holds this lap's value
+      if (head.compare_exchange_weak(h, c->ring.next(h), std::memory_order_seq_cst, std::memory_order_relaxed))
+        return ring_move_out(c->ops, c->ring.elem(h), out, word, lap + c->ring.one_lap);
+    } else if (s == lap) {
+      return false;  // empty, or its sender is still moving the value in
+    } else {
+      platform::cpu_relax();  // another receiver took the slot: h is stale
+      h = head.load(std::memory_order_relaxed);
+    }
+  }
+}
+
+void wait_stamp_slow(std::atomic_ref<std::uint64_t> stamp, std::uint64_t want) noexcept {
+  // The claimer is between its claim and its stamp: on another thread, running (a goroutine
+  // does not park there). Spin briefly, then let the OS run it if it was preempted.
+  for (int i = 0; stamp.load(std::memory_order_acquire) != want; ++i) {
+    if (i < 128) platform::cpu_relax();
+    else sched_yield();
+  }
 }
 
 namespace {
 
 // Go's chansend. Returns false only when !block and the send would block.
-bool send(chan_core* c, void* elem, bool block, detail::source_location site) {
+// raced: a lock-free send lost a race for a slot (ring_push_or); retry lock-free first.
+bool send(chan_core* c, void* elem, bool block, detail::source_location site, bool raced = false) {
+  if (raced && ring_push_contended(c, elem)) return true;
   if (!c) {
     if (!block) return false;
     block_forever(wait_reason::chan_send_nil, site);
@@ -100,8 +271,7 @@ bool send(chan_core* c, void* elem, bool block, detail::source_location site) {
     send_to_waiter(c, w, elem);
     return true;
   }
-  if (c->count.load(std::memory_order_relaxed) < c->cap) {
-    buf_put(c, elem);
+  if (c->cap && ring_push_locked(c, elem)) {
     chan_unlock(c);
     return true;
   }
@@ -119,35 +289,41 @@ bool send(chan_core* c, void* elem, bool block, detail::source_location site) {
   return true;
 }
 
-// Go's chanrecv. out may be null (drop the value).
-try_status recv(chan_core* c, void* out, bool block, detail::source_location site) {
+// Go's chanrecv. out may be null (drop the value). True: received; false: *why (if given)
+// says would_block or closed. (A bool, so that chan_recv is a tail call.)
+bool recv(chan_core* c, void* out, bool block, detail::source_location site, bool raced = false,
+          try_status* why = nullptr) {
+  if (raced && ring_pop_contended(c, out)) return true;
+  auto fail = [why](try_status s) {
+    if (why) *why = s;
+    return false;
+  };
   if (!c) {
-    if (!block) return try_status::would_block;
+    if (!block) return fail(try_status::would_block);
     block_forever(wait_reason::chan_receive_nil, site);
   }
   if (!block && chan_empty(c)) {
-    if (c->closed.load(std::memory_order_acquire) == 0) return try_status::would_block;
+    if (c->closed.load(std::memory_order_acquire) == 0) return fail(try_status::would_block);
     // Closed: values sent before the close may still be buffered; recheck.
-    if (chan_empty(c)) return try_status::closed;
+    if (chan_empty(c)) return fail(try_status::closed);
   }
 
   chan_lock(c);
-  if (c->closed.load(std::memory_order_seq_cst) && c->count.load(std::memory_order_relaxed) == 0) {
+  if (c->closed.load(std::memory_order_seq_cst) && (c->cap == 0 || ring_empty_locked(c))) {
     chan_unlock(c);
-    return try_status::closed;
+    return fail(try_status::closed);
   }
   if (waiter* w = c->sendq.pop_front()) {
     recv_from_waiter(c, w, out);
-    return try_status::ok;
+    return true;
   }
-  if (c->count.load(std::memory_order_relaxed) > 0) {
-    buf_take(c, out);
+  if (c->cap && ring_pop_locked(c, out)) {
     chan_unlock(c);
-    return try_status::ok;
+    return true;
   }
   if (!block) {
     chan_unlock(c);
-    return try_status::would_block;
+    return fail(try_status::would_block);
   }
   waiter self;
   self.who = current_parker();
@@ -155,20 +331,46 @@ try_status recv(chan_core* c, void* out, bool block, detail::source_location sit
   self.c = c;
   c->recvq.push_back(&self);
   park(wait_reason::chan_receive, site, &unlock_chan, c);
-  return self.success ? try_status::ok : try_status::closed;
+  return self.success;
 }
 
 }  // namespace
 
-void chan_send(chan_core* c, void* elem, detail::source_location site) { send(c, elem, true, site); }
+// The blocking entry points try the lock-free ring of a buffered channel first, in a frame
+// of their own that saves no registers: the full send and recv save six (bench
+// chan_spsc_128: 168 -> 127 instructions per message, with the ring itself).
+namespace {
 
-bool chan_recv(chan_core* c, void* out, detail::source_location site) {
-  return recv(c, out, true, site) == try_status::ok;
+__attribute__((noinline)) void send_ring(chan_core* c, void* elem, detail::source_location site) {
+  ring_push_or(c, elem, [&](bool raced) { return send(c, elem, true, site, raced); });
 }
 
-bool chan_try_send(chan_core* c, void* elem) { return send(c, elem, false, detail::source_location::current()); }
+__attribute__((noinline)) bool recv_ring(chan_core* c, void* out, detail::source_location site) {
+  return ring_pop_or(c, out, [&](bool raced) { return recv(c, out, true, site, raced); });
+}
 
-try_status chan_try_recv(chan_core* c, void* out) { return recv(c, out, false, detail::source_location::current()); }
+}  // namespace
+
+void chan_send(chan_core* c, void* elem, detail::source_location site) {
+  if (lock_free_ring(c)) send_ring(c, elem, site);
+  else send(c, elem, true, site);
+}
+
+bool chan_recv(chan_core* c, void* out, detail::source_location site) {
+  if (lock_free_ring(c)) return recv_ring(c, out, site);
+  return recv(c, out, true, site);
+}
+
+bool chan_try_send(chan_core* c, void* elem) {
+  if (lock_free_ring(c) && ring_try_push(c, elem)) return true;
+  return send(c, elem, false, detail::source_location::current());
+}
+
+try_status chan_try_recv(chan_core* c, void* out) {
+  if (lock_free_ring(c) && ring_try_pop(c, out)) return try_status::ok;
+  try_status why;
+  return recv(c, out, false, detail::source_location::current(), false, &why) ? try_status::ok : why;
+}
 
 namespace {
 
@@ -221,6 +423,10 @@ void chan_close(chan_core* c) {
     throw chan_error("close of closed channel");
   }
   c->closed.store(1, std::memory_order_release);
+  if (c->cap > 1) {  // fails every lock-free send from now on (the tail carries SLOW: a store will do)
+    std::atomic<std::uint64_t>& tail = ends(c).tail;
+    tail.store(tail.load(std::memory_order_relaxed) | c->ring.mark(), std::memory_order_release);
+  }
   wake_all_closed(c);
 }
 
@@ -232,7 +438,21 @@ void chan_close_end(chan_core* c) noexcept {
   wake_all_closed(c);
 }
 
-std::size_t chan_len(const chan_core* c) noexcept { return c ? c->count.load(std::memory_order_relaxed) : 0; }
+std::size_t chan_len(const chan_core* c) noexcept {
+  if (!c || c->cap == 0) return 0;
+  if (c->cap == 1) return c->slot_full.load(std::memory_order_relaxed);
+  const ring_ends& e = ends(c);
+  for (;;) {  // a head and tail of one moment: the tail did not move while we read the head
+    std::uint64_t t = e.tail.load(std::memory_order_seq_cst);
+    std::uint64_t h = e.head.load(std::memory_order_seq_cst);
+    if (e.tail.load(std::memory_order_seq_cst) != t) continue;
+    std::uint64_t hp = c->ring.pos(h), tp = c->ring.pos(t);
+    std::uint64_t hi = hp & c->ring.index_mask, ti = tp & c->ring.index_mask;
+    if (hi < ti) return ti - hi;
+    if (hi > ti) return c->cap - hi + ti;
+    return tp == hp ? 0 : c->cap;
+  }
+}
 std::size_t chan_cap(const chan_core* c) noexcept { return c ? c->cap : 0; }
 
 }  // namespace go::detail

@@ -7,25 +7,59 @@
 
 #include "go/chan.hpp"
 #include "go/detail/chan_core.hpp"
+#include "platform/futex.hpp"
 #include "runtime/lock.hpp"
 #include "runtime/waiter.hpp"
 
 namespace go::detail {
 
+// The shape of a buffered channel's ring, fixed at make. Hot locked paths copy it into a
+// local (`const ring_shape r = c->ring;`) so the compiler keeps it in registers across
+// their atomic operations.
+struct ring_shape {
+  unsigned char* slots = nullptr;  // cap slots of `stride` bytes: stamp, then element
+  std::size_t cap = 0;
+  // A position (an end without its flags) is lap | index; one_lap is the lap's unit. An
+  // end adds two flag bits between them: MARK (tail only: closed) and SLOW above it.
+  std::uint64_t one_lap = 0, index_mask = 0, slow = 0, pos_mask = 0;
+  std::uint32_t stride = 0, elem_offset = 0;
+
+  std::uint64_t mark() const noexcept { return slow >> 1; }
+  std::uint64_t lap(std::uint64_t pos) const noexcept { return pos & ~index_mask; }
+  std::uint64_t pos(std::uint64_t end) const noexcept { return end & pos_mask; }
+  // A stamp is a plain word at the slot's start, used through atomic_ref: the slots are
+  // a zeroed allocation, and zero means "free for lap 0".
+  std::atomic_ref<std::uint64_t> stamp(std::uint64_t pos) const noexcept {
+    return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(slots + (pos & index_mask) * stride));
+  }
+  void* elem(std::uint64_t pos) const noexcept { return slots + (pos & index_mask) * stride + elem_offset; }
+  // next is the position after pos.
+  std::uint64_t next(std::uint64_t pos) const noexcept {
+    return (pos & index_mask) + 1 < cap ? pos + 1 : (pos & ~(one_lap - 1)) + one_lap;
+  }
+};
+
 struct chan_core {
-  // One cache line for everything an operation touches.
   std::atomic<std::uint32_t> lock{0};
   std::atomic<std::uint32_t> closed{0};    // written under lock; read by fast paths
-  std::atomic<std::size_t> count{0};       // values in buf; written under lock
   std::size_t cap = 0;
-  std::size_t sendx = 0, recvx = 0;        // under lock
   wait_queue recvq, sendq;                 // under lock
   const elem_ops* ops = nullptr;
-  unsigned char* buf = nullptr;            // cap slots of ops->size bytes, right after this
+  ring_shape ring;                         // buffered only (see "The ring" in chan.cpp)
   std::atomic<std::int32_t> refs{1};
-
-  unsigned char* slot(std::size_t i) const noexcept { return buf + i * ops->size; }
+  std::atomic<std::uint32_t> slot_full{0};  // capacity 1 only: slot 0 holds a value (under lock)
 };
+
+// A buffered channel's two ends, each on its own cache line, right after its chan_core.
+struct ring_ends {
+  alignas(64) std::atomic<std::uint64_t> head{0};  // next position to receive from
+  alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to send to
+};
+inline constexpr std::size_t ring_ends_offset = (sizeof(chan_core) + 63) / 64 * 64;
+
+inline ring_ends& ends(const chan_core* c) noexcept {
+  return *reinterpret_cast<ring_ends*>(reinterpret_cast<std::uintptr_t>(c) + ring_ends_offset);
+}
 
 inline void elem_move(const elem_ops* ops, void* dst, void* src) noexcept {
   if (ops->move) {
@@ -47,22 +81,204 @@ inline void elem_destroy(const elem_ops* ops, void* p) noexcept {
   if (ops->destroy && ops->size) ops->destroy(p);
 }
 
-inline void chan_lock(chan_core* c) noexcept { detail::lock(c->lock); }
-inline void chan_unlock(chan_core* c) noexcept { detail::unlock(c->lock); }
+// --- The ring without the lock (no waiter queued: neither end carries SLOW) ---
 
-// Buffer operations; c locked.
-inline void buf_put(chan_core* c, void* elem) noexcept {
-  elem_move(c->ops, c->slot(c->sendx), elem);
-  if (++c->sendx == c->cap) c->sendx = 0;
-  c->count.store(c->count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+// The lock-free send and receive of a buffered channel with no waiter.
+//
+// The fast paths are written for the register allocator: nothing stays live across a call
+// (a non-trivial move is a tail call, ring_move_in/out), so they save no registers (bench
+// chan_spsc_128: the six saved and restored were a fifth of its instructions).
+bool ring_push_contended(chan_core* c, void* elem) noexcept;
+bool ring_pop_contended(chan_core* c, void* out) noexcept;
+bool ring_move_in(const elem_ops* ops, void* slot, void* elem, std::uint64_t* stamp, std::uint64_t s) noexcept;
+bool ring_move_out(const elem_ops* ops, void* slot, void* out, std::uint64_t* stamp, std::uint64_t s) noexcept;
+
+// copy_small copies a trivially copyable element of a common size inline; false: other size.
+inline bool copy_small(std::size_t size, void* dst, const void* src) noexcept {
+  switch (size) {
+    case 0: return true;
+    case 4: std::memcpy(dst, src, 4); return true;
+    case 8: std::memcpy(dst, src, 8); return true;
+    case 16: std::memcpy(dst, src, 16); return true;
+    default: return false;
+  }
 }
 
-inline void buf_take(chan_core* c, void* out) noexcept {
-  void* s = c->slot(c->recvx);
-  if (out) elem_move(c->ops, out, s);
-  elem_destroy(c->ops, s);
-  if (++c->recvx == c->cap) c->recvx = 0;
-  c->count.store(c->count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+// lock_free_ring says whether c's sends and receives try the ring without the lock first.
+// Not for one slot: a ring of one slot is always empty or full, so chan_unlock never
+// clears its SLOW and the attempt could only fail (bench cb_bounded1_spsc: +6% time).
+inline bool lock_free_ring(const chan_core* c) noexcept { return c && c->cap > 1; }
+
+// ring_push_or and ring_pop_or make one lock-free attempt; when it fails they return
+// fail(raced), a tail call like every other exit but "done". raced: another sender (or
+// receiver) won the slot, and a lock-free retry may succeed; otherwise the ring is full
+// (empty), closed or SLOW, or the operation ahead is still moving its value: take the lock.
+template <class Fail>
+inline bool ring_push_or(chan_core* c, void* elem, Fail fail) noexcept(noexcept(fail(true))) {
+  std::atomic<std::uint64_t>& tail = ends(c).tail;
+  std::uint64_t t = tail.load(std::memory_order_relaxed);
+  const std::uint64_t one_lap = c->ring.one_lap;
+  if (t & ~c->ring.pos_mask) return fail(false);
+  std::uint64_t index = t & c->ring.index_mask;
+  unsigned char* slot = c->ring.slots + index * c->ring.stride;
+  auto* word = reinterpret_cast<std::uint64_t*>(slot);
+  std::atomic_ref<std::uint64_t> stamp(*word);
+  const std::uint64_t lap = t - index;
+  std::uint64_t s = stamp.load(std::memory_order_acquire);
+  if (s != lap) return fail(s + one_lap != lap + 1);  // not last lap's value: t is stale
+  std::uint64_t next = index + 1 < c->cap ? t + 1 : (t & ~(one_lap - 1)) + one_lap;
+  const elem_ops* ops = c->ops;
+  slot += c->ring.elem_offset;
+  if (!tail.compare_exchange_strong(t, next, std::memory_order_seq_cst, std::memory_order_relaxed)) return fail(true);
+  if (ops->move || !copy_small(ops->size, slot, elem)) return ring_move_in(ops, slot, elem, word, lap + 1);
+  stamp.store(lap + 1, std::memory_order_release);
+  return true;
+}
+
+template <class Fail>
+inline bool ring_pop_or(chan_core* c, void* out, Fail fail) noexcept(noexcept(fail(true))) {
+  std::atomic<std::uint64_t>& head = ends(c).head;
+  std::uint64_t h = head.load(std::memory_order_relaxed);
+  const std::uint64_t one_lap = c->ring.one_lap;
+  if (h & c->ring.slow) return fail(false);
+  std::uint64_t index = h & c->ring.index_mask;
+  unsigned char* slot = c->ring.slots + index * c->ring.stride;
+  auto* word = reinterpret_cast<std::uint64_t*>(slot);
+  std::atomic_ref<std::uint64_t> stamp(*word);
+  const std::uint64_t lap = h - index;
+  std::uint64_t s = stamp.load(std::memory_order_acquire);
+  if (s != lap + 1) return fail(s != lap);  // not this lap's free slot either: h is stale
+  std::uint64_t next = index + 1 < c->cap ? h + 1 : (h & ~(one_lap - 1)) + one_lap;
+  const elem_ops* ops = c->ops;
+  slot += c->ring.elem_offset;
+  if (!head.compare_exchange_strong(h, next, std::memory_order_seq_cst, std::memory_order_relaxed)) return fail(true);
+  if (ops->move || ops->destroy || !out || !copy_small(ops->size, out, slot))
+    return ring_move_out(ops, slot, out, word, lap + one_lap);
+  stamp.store(lap + one_lap, std::memory_order_release);
+  return true;
+}
+
+// ring_try_push sends elem into c's ring (c buffered) and says whether it did; false when
+// the ring is full, c is closed or waiters are queued: the caller then takes the lock.
+inline bool ring_try_push(chan_core* c, void* elem) noexcept {
+  return ring_push_or(c, elem, [&](bool raced) noexcept { return raced && ring_push_contended(c, elem); });
+}
+
+// ring_try_pop receives from c's ring (c buffered) into out (null: drop the value) and
+// says whether it did; false when the ring is empty or waiters are queued.
+inline bool ring_try_pop(chan_core* c, void* out) noexcept {
+  return ring_pop_or(c, out, [&](bool raced) noexcept { return raced && ring_pop_contended(c, out); });
+}
+
+// Lock-free readiness checks (Go's full() and empty()); see chan.cpp on why racing is fine.
+// Each reads the end that moves toward "not ready" first, so a true answer held at that
+// moment.
+inline bool chan_full(const chan_core* c) noexcept {
+  if (c->cap == 0) return c->recvq.empty();
+  if (c->cap == 1) return c->slot_full.load(std::memory_order_relaxed) != 0;
+  const ring_shape r = c->ring;
+  std::uint64_t t = r.pos(ends(c).tail.load(std::memory_order_seq_cst));
+  std::uint64_t h = r.pos(ends(c).head.load(std::memory_order_seq_cst));
+  return t == h + r.one_lap;
+}
+
+inline bool chan_empty(const chan_core* c) noexcept {
+  if (c->cap == 0) return c->sendq.empty();
+  if (c->cap == 1) return c->slot_full.load(std::memory_order_relaxed) == 0;
+  const ring_shape r = c->ring;
+  std::uint64_t h = r.pos(ends(c).head.load(std::memory_order_seq_cst));
+  std::uint64_t t = r.pos(ends(c).tail.load(std::memory_order_seq_cst));
+  return t == h;
+}
+
+// --- The lock ---
+// Holding a buffered channel's lock makes its ring the holder's alone: chan_lock sets SLOW
+// on both ends (a read-modify-write each, only if not set yet), which fails every lock-free
+// claim from then on, and chan_unlock clears it unless a waiter is queued or the ring is
+// empty or full. A sender or receiver that claimed a slot before may still be moving its
+// element: the locked ring operations wait for its stamp (a few instructions; wait_stamp).
+
+inline void chan_lock(chan_core* c) noexcept {
+  detail::lock(c->lock);
+  if (c->cap > 1) {
+    ring_ends& e = ends(c);
+    const std::uint64_t slow = c->ring.slow;
+    if (!(e.head.load(std::memory_order_relaxed) & slow)) {  // the ends go SLOW together
+      e.head.fetch_or(slow, std::memory_order_seq_cst);
+      e.tail.fetch_or(slow, std::memory_order_seq_cst);
+    }
+  }
+}
+
+// chan_unlock clears SLOW (ring_leave_locked) only when no waiter is queued and the ring
+// is neither empty nor full: at either edge one side's next lock-free operation would fail
+// anyway, and the ring would go SLOW again at its park, two more read-modify-writes.
+void ring_unlock(chan_core* c) noexcept;
+
+inline void chan_unlock(chan_core* c) noexcept {
+  if (c->cap > 1) ring_unlock(c);  // out of line, so that an unbuffered unlock saves nothing
+  else detail::unlock(c->lock);
+}
+
+// --- The ring under the lock (c locked: its ends move only here) ---
+
+void wait_stamp_slow(std::atomic_ref<std::uint64_t> stamp, std::uint64_t want) noexcept;
+
+inline void wait_stamp(std::atomic_ref<std::uint64_t> stamp, std::uint64_t want) noexcept {
+  if (stamp.load(std::memory_order_acquire) != want) wait_stamp_slow(stamp, want);
+}
+
+// A channel of capacity 1 never goes lock-free (lock_free_ring), so it keeps no positions
+// or stamps: slot_full says whether its one slot holds a value. (The two-word ring under
+// the lock cost cb_bounded1_spsc and select_uncontended 20-28% more instructions.)
+
+inline bool ring_empty_locked(const chan_core* c) noexcept {
+  if (c->cap == 1) return c->slot_full.load(std::memory_order_relaxed) == 0;
+  const ring_shape r = c->ring;
+  return r.pos(ends(c).head.load(std::memory_order_relaxed)) == r.pos(ends(c).tail.load(std::memory_order_relaxed));
+}
+
+inline bool ring_push_locked(chan_core* c, void* elem) noexcept {
+  if (c->cap == 1) {
+    if (c->slot_full.load(std::memory_order_relaxed)) return false;
+    elem_move(c->ops, c->ring.elem(0), elem);
+    c->slot_full.store(1, std::memory_order_relaxed);
+    return true;
+  }
+  ring_ends& e = ends(c);
+  const ring_shape r = c->ring;
+  std::uint64_t t = e.tail.load(std::memory_order_relaxed), tp = r.pos(t);
+  if (tp == r.pos(e.head.load(std::memory_order_relaxed)) + r.one_lap) return false;  // full
+  std::atomic_ref<std::uint64_t> stamp = r.stamp(tp);
+  wait_stamp(stamp, r.lap(tp));
+  elem_move(c->ops, r.elem(tp), elem);
+  stamp.store(r.lap(tp) + 1, std::memory_order_release);
+  e.tail.store(r.next(tp) | (t & ~tp), std::memory_order_relaxed);
+  return true;
+}
+
+inline bool ring_pop_locked(chan_core* c, void* out) noexcept {
+  const elem_ops* ops = c->ops;
+  if (c->cap == 1) {
+    if (!c->slot_full.load(std::memory_order_relaxed)) return false;
+    void* p = c->ring.elem(0);
+    if (out) elem_move(ops, out, p);
+    elem_destroy(ops, p);
+    c->slot_full.store(0, std::memory_order_relaxed);
+    return true;
+  }
+  ring_ends& e = ends(c);
+  const ring_shape r = c->ring;
+  std::uint64_t h = e.head.load(std::memory_order_relaxed), hp = r.pos(h);
+  if (hp == r.pos(e.tail.load(std::memory_order_relaxed))) return false;  // empty
+  std::atomic_ref<std::uint64_t> stamp = r.stamp(hp);
+  wait_stamp(stamp, r.lap(hp) + 1);
+  void* p = r.elem(hp);
+  if (out) elem_move(ops, out, p);
+  elem_destroy(ops, p);
+  stamp.store(r.lap(hp) + r.one_lap, std::memory_order_release);
+  e.head.store(r.next(hp) | (h & ~hp), std::memory_order_relaxed);
+  return true;
 }
 
 // send_to_waiter hands elem to a parked receiver w (dequeued from c->recvq) and wakes it.
@@ -77,33 +293,36 @@ inline void send_to_waiter(chan_core* c, waiter* w, void* elem) noexcept {
 
 // recv_from_waiter completes a receive with a parked sender w (dequeued from c->sendq).
 // Unbuffered: take the sender's value directly. Full buffer: take the head and put the
-// sender's value at the tail, so FIFO order holds. c locked; unlocks c before the wake.
+// sender's value in its slot, as the tail, so FIFO order holds. c locked; unlocks c before
+// the wake.
 inline void recv_from_waiter(chan_core* c, waiter* w, void* out) noexcept {
   if (c->cap == 0) {
     if (out) elem_move(c->ops, out, w->elem);
+  } else if (c->cap == 1) {  // full: swap the sender's value in
+    void* p = c->ring.elem(0);
+    if (out) elem_move(c->ops, out, p);
+    elem_destroy(c->ops, p);
+    elem_move(c->ops, p, w->elem);
   } else {
-    void* s = c->slot(c->recvx);
-    if (out) elem_move(c->ops, out, s);
-    elem_destroy(c->ops, s);
-    elem_move(c->ops, s, w->elem);
-    if (++c->recvx == c->cap) c->recvx = 0;
-    c->sendx = c->recvx;
+    ring_ends& e = ends(c);
+    const ring_shape r = c->ring;
+    const elem_ops* ops = c->ops;
+    std::uint64_t h = e.head.load(std::memory_order_relaxed), hp = r.pos(h);
+    std::uint64_t t = e.tail.load(std::memory_order_relaxed), tp = r.pos(t);  // hp + one_lap
+    std::atomic_ref<std::uint64_t> stamp = r.stamp(hp);
+    wait_stamp(stamp, r.lap(hp) + 1);
+    void* p = r.elem(hp);
+    if (out) elem_move(ops, out, p);
+    elem_destroy(ops, p);
+    elem_move(ops, p, w->elem);
+    stamp.store(r.lap(tp) + 1, std::memory_order_release);
+    e.head.store(r.next(hp) | (h & ~hp), std::memory_order_relaxed);
+    e.tail.store(r.next(tp) | (t & ~tp), std::memory_order_relaxed);
   }
   w->success = true;
   parker* who = w->who;
   chan_unlock(c);
   wake(who);
-}
-
-// Lock-free readiness checks (Go's full() and empty()); see chan.cpp on why racing is fine.
-inline bool chan_full(const chan_core* c) noexcept {
-  if (c->cap == 0) return c->recvq.empty();
-  return c->count.load(std::memory_order_relaxed) == c->cap;
-}
-
-inline bool chan_empty(const chan_core* c) noexcept {
-  if (c->cap == 0) return c->sendq.empty();
-  return c->count.load(std::memory_order_relaxed) == 0;
 }
 
 [[noreturn]] void throw_send_on_closed();

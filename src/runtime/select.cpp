@@ -6,7 +6,8 @@
 //    (chan_full, chan_empty) shows not ready. The first case ready under its lock runs,
 //    exactly as a plain send or receive would. That is linearizable: the case was ready at
 //    the moment its lock was held, and random poll order keeps the choice among cases ready
-//    throughout uniform. Most selects find a ready case here and take one lock, not n.
+//    throughout uniform. Most selects find a ready case here and take one lock, not n; a
+//    buffered channel with no waiter takes none (its lock-free ring, chan.cpp).
 // 3. No case ready in pass 0 proves nothing (one case may have become ready after we looked
 //    at it, another stopped being ready before), so "none ready" is decided atomically:
 //    lock every channel, sorted by address with duplicates locked once (no deadlock between
@@ -123,8 +124,7 @@ __attribute__((always_inline)) inline bool complete_locked(const select_case& sc
       send_to_waiter(c, w, sc.elem);  // unlocks c
       return true;
     }
-    if (c->count.load(std::memory_order_relaxed) < c->cap) {
-      buf_put(c, sc.elem);
+    if (c->cap && ring_push_locked(c, sc.elem)) {
       unlock();
       return true;
     }
@@ -136,8 +136,7 @@ __attribute__((always_inline)) inline bool complete_locked(const select_case& sc
     *received = true;
     return true;
   }
-  if (c->count.load(std::memory_order_relaxed) > 0) {
-    buf_take(c, sc.elem);
+  if (c->cap && ring_pop_locked(c, sc.elem)) {
     unlock();
     *received = true;
     return true;
@@ -154,6 +153,12 @@ __attribute__((always_inline)) inline bool complete_locked(const select_case& sc
 // chan.hpp), so a case that is not ready costs no lock.
 bool try_case_alone(const select_case& sc, bool* received) {
   chan_core* c = sc.c;
+  if (lock_free_ring(c)) {  // a buffered channel with no waiter takes no lock at all
+    if (sc.is_send ? ring_try_push(c, sc.elem) : ring_try_pop(c, sc.elem)) {
+      *received = !sc.is_send;
+      return true;
+    }
+  }
   bool looks_ready = c->closed.load(std::memory_order_relaxed) != 0 || (sc.is_send ? !chan_full(c) : !chan_empty(c));
   if (!looks_ready) return false;
   chan_lock(c);
