@@ -1163,24 +1163,24 @@ TEST(ChanRing, TryOperationsNeverFailSpuriouslyAcrossThreads) {
       }
     });
     long recv_bad = 0, expect = 0;
-    // Started and waited for by this plain thread, not go::run: see
-    // ThreadsAndGoroutinesShareOneRing on go::run's deadlock check.
-    go::wait_group wg;
-    wg.go([&] {
-      for (long b = 0; b < batches; ++b) {
-        filled.recv();
-        std::size_t k = static_cast<std::size_t>(b) % cap + 1;
-        for (std::size_t i = 0; i < k; ++i) {
-          auto r = ch.try_recv();
-          if (r.status != go::chan_status::ok || *r.value != expect) ++recv_bad;
-          ++expect;
+    go::run([&] {
+      go::wait_group wg;
+      wg.go([&] {
+        for (long b = 0; b < batches; ++b) {
+          filled.recv();
+          std::size_t k = static_cast<std::size_t>(b) % cap + 1;
+          for (std::size_t i = 0; i < k; ++i) {
+            auto r = ch.try_recv();
+            if (r.status != go::chan_status::ok || *r.value != expect) ++recv_bad;
+            ++expect;
+          }
+          auto after = ch.try_recv().status;
+          if (after != (b + 1 == batches ? go::chan_status::closed : go::chan_status::would_block)) ++recv_bad;
+          emptied.send();
         }
-        auto after = ch.try_recv().status;
-        if (after != (b + 1 == batches ? go::chan_status::closed : go::chan_status::would_block)) ++recv_bad;
-        emptied.send();
-      }
+      });
+      wg.wait();
     });
-    wg.wait();
     producer.join();
     EXPECT_EQ(send_fail.load(), 0) << "cap " << cap;
     EXPECT_EQ(recv_bad, 0) << "cap " << cap;
@@ -1217,15 +1217,14 @@ TEST(ChanRing, ThreadsAndGoroutinesShareOneRing) {
     std::vector<std::thread> threads;
     for (int p = 0; p < thread_producers; ++p) threads.emplace_back(produce, p);
     for (int c = 0; c < thread_consumers; ++c) threads.emplace_back(consume, c);
-    // The goroutines are started and waited for by this plain thread, not under go::run:
-    // go::run's deadlock check (check_dead, scheduler.cpp) can report "all goroutines are
-    // asleep" while goroutines are runnable, when a plain thread has just woken them and
-    // exited (about 1 run in 60 of this test at HEAD b78192b). That is a scheduler matter,
-    // not a channel one, so this test stays out of its way.
-    go::wait_group wg;
-    for (int p = thread_producers; p < producers; ++p) wg.go([&, p] { produce(p); });
-    for (int c = thread_consumers; c < consumers; ++c) wg.go([&, c] { consume(c); });
-    wg.wait();
+    // Under go::run, whose deadlock check must not fire while the plain threads wake
+    // goroutines and exit (Diagnostics.NoDeadlockWhenAThreadWakesAGoroutineAndExits).
+    go::run([&] {
+      go::wait_group wg;
+      for (int p = thread_producers; p < producers; ++p) wg.go([&, p] { produce(p); });
+      for (int c = thread_consumers; c < consumers; ++c) wg.go([&, c] { consume(c); });
+      wg.wait();
+    });
     for (auto& t : threads) t.join();
     for (int c = 0; c < consumers; ++c) EXPECT_EQ(out_of_order[static_cast<std::size_t>(c)], 0) << "cap " << cap;
     expect_exactly_once(got, std::vector<long>(producers, per), "threads and goroutines");
@@ -1263,13 +1262,10 @@ TEST(ChanRing, ValuesPublishPlainWritesAndCapOneChannelIsAMutex) {
       EXPECT_EQ(i, n);
     }
   });
-  // The lock part runs outside go::run (goroutines started and waited for by this plain
-  // thread): see ThreadsAndGoroutinesShareOneRing on go::run's deadlock check.
   auto lock = go::make_chan<int>(1);
   long counter = 0;  // plain: only touched while holding `lock`
   std::atomic<long> spurious{0};
   const long per = scaled(20000);
-  go::wait_group wg;
   std::thread t([&, lock] {
     for (long k = 0; k < per; ++k) {
       lock.send(0);
@@ -1277,22 +1273,25 @@ TEST(ChanRing, ValuesPublishPlainWritesAndCapOneChannelIsAMutex) {
       lock.recv();
     }
   });
-  for (int g = 0; g < 3; ++g) {
-    wg.go([&, lock] {
-      for (long k = 0; k < per; ++k) {
-        if (k % 2 == 0 || !lock.try_send(0)) lock.send(0);
-        ++counter;
-        // Our own token is in the buffer and only we take it: try_recv cannot miss it.
-        if (k % 3) {
-          lock.recv();
-        } else if (!lock.try_recv()) {
-          ++spurious;
-          lock.recv();
+  go::run([&] {
+    go::wait_group wg;
+    for (int g = 0; g < 3; ++g) {
+      wg.go([&, lock] {
+        for (long k = 0; k < per; ++k) {
+          if (k % 2 == 0 || !lock.try_send(0)) lock.send(0);
+          ++counter;
+          // Our own token is in the buffer and only we take it: try_recv cannot miss it.
+          if (k % 3) {
+            lock.recv();
+          } else if (!lock.try_recv()) {
+            ++spurious;
+            lock.recv();
+          }
         }
-      }
-    });
-  }
-  wg.wait();
+      });
+    }
+    wg.wait();
+  });
   t.join();
   EXPECT_EQ(counter, 4 * per);
   EXPECT_EQ(spurious.load(), 0) << "try_recv missed the token its own goroutine had sent";

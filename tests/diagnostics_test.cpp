@@ -100,6 +100,29 @@ TEST(Diagnostics, NoDeadlockWhileAThreadCouldStillSend) {
       testing::ExitedWithCode(0), "");
 }
 
+// A plain thread that wakes a goroutine and exits at once: the deadlock check must not
+// see "no work" from before the wake and "no thread that could wake anyone" from after
+// the exit (it aborted about one go::run in 100 here, the woken goroutine still runnable).
+TEST(Diagnostics, NoDeadlockWhenAThreadWakesAGoroutineAndExits) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        int got = 0;
+        const int runs = static_cast<int>(gocxx_test::scaled(2000));
+        for (int i = 0; i < runs; ++i) {
+          auto ch = go::make_chan<int>();
+          std::thread t;
+          got += go::run([&] {
+            t = std::thread([ch] { ch << 1; });
+            return *ch.recv();
+          });
+          t.join();
+        }
+        std::exit(got == runs ? 0 : 1);
+      },
+      testing::ExitedWithCode(0), "");
+}
+
 TEST(Diagnostics, NoDeadlockWhileATimerIsPending) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(

@@ -784,16 +784,27 @@ int process_threads() noexcept {
 // pending, nothing is runnable, and no thread exists besides the workers, go::run's thread and
 // the runtime's own: then nothing can ever wake a goroutine. Any other thread could still call
 // into the runtime (send on a channel, close it), so its mere existence disables the check.
-void check_dead() noexcept {
-  if (sched().main_waiting.load() <= 0) return;
-  int workers = sched().nworkers.load();
-  if (sched().npidle.load() + sched().retired_sleeping.load() != workers) return;
-  if (earliest_timer() != INT64_MAX || any_work_anywhere()) return;
+//
+// The thread count is read last, and everything else is read again after it: a plain thread
+// may make a goroutine runnable (and wake a worker, taking it off the idle list) after the
+// first look and exit before the count. Its work and its wakep then happened before its exit,
+// which the count saw, so the second look sees them.
+bool nothing_can_run(int workers) noexcept {
+  if (sched().main_waiting.load() <= 0) return false;
+  if (sched().npidle.load() + sched().retired_sleeping.load() != workers) return false;
+  if (earliest_timer() != INT64_MAX || any_work_anywhere()) return false;
   for (int i = 0; i < workers; ++i) {
-    if (worker_at(i)->inbox.load()) return;
+    if (worker_at(i)->inbox.load()) return false;
   }
+  return true;
+}
+
+void check_dead() noexcept {
+  int workers = sched().nworkers.load();
+  if (!nothing_can_run(workers)) return;
   int expected = workers + sched().main_waiting.load() + runtime_extra_threads.load();  // + go::run's threads
   if (process_threads() != expected) return;
+  if (!nothing_can_run(workers)) return;
   fatal_with_dump("all goroutines are asleep - deadlock!");
 }
 
