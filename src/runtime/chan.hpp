@@ -21,10 +21,11 @@ struct ring_shape {
   std::size_t cap = 0;
   // A position (an end without its flags) is lap | index; one_lap is the lap's unit. An
   // end adds two flag bits between them: MARK (tail only: closed) and SLOW above it.
-  std::uint64_t one_lap = 0, index_mask = 0, slow = 0, pos_mask = 0;
+  std::uint64_t index_mask = 0, slow = 0, pos_mask = 0;
   std::uint32_t stride = 0, elem_offset = 0;
 
   std::uint64_t mark() const noexcept { return slow >> 1; }
+  std::uint64_t one_lap() const noexcept { return slow << 1; }
   std::uint64_t lap(std::uint64_t pos) const noexcept { return pos & ~index_mask; }
   std::uint64_t pos(std::uint64_t end) const noexcept { return end & pos_mask; }
   // A stamp is a plain word at the slot's start, used through atomic_ref: the slots are
@@ -35,7 +36,7 @@ struct ring_shape {
   void* elem(std::uint64_t pos) const noexcept { return slots + (pos & index_mask) * stride + elem_offset; }
   // next is the position after pos.
   std::uint64_t next(std::uint64_t pos) const noexcept {
-    return (pos & index_mask) + 1 < cap ? pos + 1 : (pos & ~(one_lap - 1)) + one_lap;
+    return (pos & index_mask) + 1 < cap ? pos + 1 : (pos & ~(one_lap() - 1)) + one_lap();
   }
 };
 
@@ -48,6 +49,7 @@ struct chan_core {
   ring_shape ring;                         // buffered only (see "The ring" in chan.cpp)
   std::atomic<std::int32_t> refs{1};
   std::atomic<std::uint32_t> slot_full{0};  // capacity 1 only: slot 0 holds a value (under lock)
+  std::uint32_t contended = 0;              // ring: unlocks left before SLOW may clear (under lock)
 };
 
 // A buffered channel's two ends, each on its own cache line, right after its chan_core.
@@ -55,6 +57,7 @@ struct ring_ends {
   alignas(64) std::atomic<std::uint64_t> head{0};  // next position to receive from
   alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to send to
 };
+static_assert(sizeof(chan_core) <= 128, "chan_core: two cache lines");
 inline constexpr std::size_t ring_ends_offset = (sizeof(chan_core) + 63) / 64 * 64;
 
 inline ring_ends& ends(const chan_core* c) noexcept {
@@ -88,8 +91,11 @@ inline void elem_destroy(const elem_ops* ops, void* p) noexcept {
 // The fast paths are written for the register allocator: nothing stays live across a call
 // (a non-trivial move is a tail call, ring_move_in/out), so they save no registers (bench
 // chan_spsc_128: the six saved and restored were a fifth of its instructions).
-bool ring_push_contended(chan_core* c, void* elem) noexcept;
-bool ring_pop_contended(chan_core* c, void* out) noexcept;
+// The lock-free retries after a lost race. gave_up: still losing after a few rounds of
+// backoff; the caller takes the lock and holds the ring SLOW a while (chan_core::contended).
+enum class ring_retry : std::uint8_t { done, not_ready, gave_up };
+ring_retry ring_push_contended(chan_core* c, void* elem) noexcept;
+ring_retry ring_pop_contended(chan_core* c, void* out) noexcept;
 bool ring_move_in(const elem_ops* ops, void* slot, void* elem, std::uint64_t* stamp, std::uint64_t s) noexcept;
 bool ring_move_out(const elem_ops* ops, void* slot, void* out, std::uint64_t* stamp, std::uint64_t s) noexcept;
 
@@ -117,7 +123,7 @@ template <class Fail>
 inline bool ring_push_or(chan_core* c, void* elem, Fail fail) noexcept(noexcept(fail(true))) {
   std::atomic<std::uint64_t>& tail = ends(c).tail;
   std::uint64_t t = tail.load(std::memory_order_relaxed);
-  const std::uint64_t one_lap = c->ring.one_lap;
+  const std::uint64_t one_lap = c->ring.one_lap();
   if (t & ~c->ring.pos_mask) return fail(false);
   std::uint64_t index = t & c->ring.index_mask;
   unsigned char* slot = c->ring.slots + index * c->ring.stride;
@@ -139,7 +145,7 @@ template <class Fail>
 inline bool ring_pop_or(chan_core* c, void* out, Fail fail) noexcept(noexcept(fail(true))) {
   std::atomic<std::uint64_t>& head = ends(c).head;
   std::uint64_t h = head.load(std::memory_order_relaxed);
-  const std::uint64_t one_lap = c->ring.one_lap;
+  const std::uint64_t one_lap = c->ring.one_lap();
   if (h & c->ring.slow) return fail(false);
   std::uint64_t index = h & c->ring.index_mask;
   unsigned char* slot = c->ring.slots + index * c->ring.stride;
@@ -161,13 +167,13 @@ inline bool ring_pop_or(chan_core* c, void* out, Fail fail) noexcept(noexcept(fa
 // ring_try_push sends elem into c's ring (c buffered) and says whether it did; false when
 // the ring is full, c is closed or waiters are queued: the caller then takes the lock.
 inline bool ring_try_push(chan_core* c, void* elem) noexcept {
-  return ring_push_or(c, elem, [&](bool raced) noexcept { return raced && ring_push_contended(c, elem); });
+  return ring_push_or(c, elem, [&](bool raced) noexcept { return raced && ring_push_contended(c, elem) == ring_retry::done; });
 }
 
 // ring_try_pop receives from c's ring (c buffered) into out (null: drop the value) and
 // says whether it did; false when the ring is empty or waiters are queued.
 inline bool ring_try_pop(chan_core* c, void* out) noexcept {
-  return ring_pop_or(c, out, [&](bool raced) noexcept { return raced && ring_pop_contended(c, out); });
+  return ring_pop_or(c, out, [&](bool raced) noexcept { return raced && ring_pop_contended(c, out) == ring_retry::done; });
 }
 
 // Lock-free readiness checks (Go's full() and empty()); see chan.cpp on why racing is fine.
@@ -179,7 +185,7 @@ inline bool chan_full(const chan_core* c) noexcept {
   const ring_shape r = c->ring;
   std::uint64_t t = r.pos(ends(c).tail.load(std::memory_order_seq_cst));
   std::uint64_t h = r.pos(ends(c).head.load(std::memory_order_seq_cst));
-  return t == h + r.one_lap;
+  return t == h + r.one_lap();
 }
 
 inline bool chan_empty(const chan_core* c) noexcept {
@@ -248,7 +254,7 @@ inline bool ring_push_locked(chan_core* c, void* elem) noexcept {
   ring_ends& e = ends(c);
   const ring_shape r = c->ring;
   std::uint64_t t = e.tail.load(std::memory_order_relaxed), tp = r.pos(t);
-  if (tp == r.pos(e.head.load(std::memory_order_relaxed)) + r.one_lap) return false;  // full
+  if (tp == r.pos(e.head.load(std::memory_order_relaxed)) + r.one_lap()) return false;  // full
   std::atomic_ref<std::uint64_t> stamp = r.stamp(tp);
   wait_stamp(stamp, r.lap(tp));
   elem_move(c->ops, r.elem(tp), elem);
@@ -276,7 +282,7 @@ inline bool ring_pop_locked(chan_core* c, void* out) noexcept {
   void* p = r.elem(hp);
   if (out) elem_move(ops, out, p);
   elem_destroy(ops, p);
-  stamp.store(r.lap(hp) + r.one_lap, std::memory_order_release);
+  stamp.store(r.lap(hp) + r.one_lap(), std::memory_order_release);
   e.head.store(r.next(hp) | (h & ~hp), std::memory_order_relaxed);
   return true;
 }
