@@ -165,6 +165,40 @@ void chan_release(chan_core* c) noexcept {
   ::operator delete(static_cast<void*>(c), std::align_val_t(align));
 }
 
+void buf_swap_head(chan_core* c, void* out, void* elem) noexcept {
+  const elem_ops* ops = c->ops;
+  if (c->cap == 1) {
+    void* p = c->ring.elem(0);
+    if (out) elem_move(ops, out, p);
+    elem_destroy(ops, p);
+    elem_move(ops, p, elem);
+    return;
+  }
+  ring_ends& e = ends(c);
+  const ring_shape r = c->ring;
+  std::uint64_t h = e.head.load(std::memory_order_relaxed), hp = r.pos(h);
+  std::uint64_t t = e.tail.load(std::memory_order_relaxed), tp = r.pos(t);  // hp + one_lap
+  std::atomic_ref<std::uint64_t> stamp = r.stamp(hp);
+  wait_stamp(stamp, r.lap(hp) + 1);
+  void* p = r.elem(hp);
+  if (out) elem_move(ops, out, p);
+  elem_destroy(ops, p);
+  elem_move(ops, p, elem);
+  stamp.store(r.lap(tp) + 1, std::memory_order_release);
+  e.head.store(r.next(hp) | (h & ~hp), std::memory_order_relaxed);
+  e.tail.store(r.next(tp) | (t & ~tp), std::memory_order_relaxed);
+}
+
+void ring_lock(chan_core* c) noexcept {
+  detail::lock(c->lock);
+  ring_ends& e = ends(c);
+  const std::uint64_t slow = c->ring.slow;
+  if (!(e.head.load(std::memory_order_relaxed) & slow)) {  // the ends go SLOW together
+    e.head.fetch_or(slow, std::memory_order_seq_cst);
+    e.tail.fetch_or(slow, std::memory_order_seq_cst);
+  }
+}
+
 void ring_unlock(chan_core* c) noexcept {
   if (c->contended) {
     --c->contended;

@@ -204,19 +204,14 @@ inline bool chan_empty(const chan_core* c) noexcept {
 // empty or full. A sender or receiver that claimed a slot before may still be moving its
 // element: the locked ring operations wait for its stamp (a few instructions; wait_stamp).
 
+void ring_lock(chan_core* c) noexcept;
+
 inline void chan_lock(chan_core* c) noexcept {
-  detail::lock(c->lock);
-  if (c->cap > 1) {
-    ring_ends& e = ends(c);
-    const std::uint64_t slow = c->ring.slow;
-    if (!(e.head.load(std::memory_order_relaxed) & slow)) {  // the ends go SLOW together
-      e.head.fetch_or(slow, std::memory_order_seq_cst);
-      e.tail.fetch_or(slow, std::memory_order_seq_cst);
-    }
-  }
+  if (c->cap > 1) ring_lock(c);  // out of line, as chan_unlock's ring_unlock
+  else detail::lock(c->lock);
 }
 
-// chan_unlock clears SLOW (ring_leave_locked) only when no waiter is queued and the ring
+// chan_unlock clears SLOW (ring_unlock) only when no waiter is queued and the ring
 // is neither empty nor full: at either edge one side's next lock-free operation would fail
 // anyway, and the ring would go SLOW again at its park, two more read-modify-writes.
 void ring_unlock(chan_core* c) noexcept;
@@ -301,29 +296,15 @@ inline void send_to_waiter(chan_core* c, waiter* w, void* elem) noexcept {
 // Unbuffered: take the sender's value directly. Full buffer: take the head and put the
 // sender's value in its slot, as the tail, so FIFO order holds. c locked; unlocks c before
 // the wake.
+// buf_swap_head takes the head of c's full buffer into out and puts elem in its place as
+// the new tail (c buffered and locked). Out of line: unbuffered hand-offs stay small.
+void buf_swap_head(chan_core* c, void* out, void* elem) noexcept;
+
 inline void recv_from_waiter(chan_core* c, waiter* w, void* out) noexcept {
   if (c->cap == 0) {
     if (out) elem_move(c->ops, out, w->elem);
-  } else if (c->cap == 1) {  // full: swap the sender's value in
-    void* p = c->ring.elem(0);
-    if (out) elem_move(c->ops, out, p);
-    elem_destroy(c->ops, p);
-    elem_move(c->ops, p, w->elem);
   } else {
-    ring_ends& e = ends(c);
-    const ring_shape r = c->ring;
-    const elem_ops* ops = c->ops;
-    std::uint64_t h = e.head.load(std::memory_order_relaxed), hp = r.pos(h);
-    std::uint64_t t = e.tail.load(std::memory_order_relaxed), tp = r.pos(t);  // hp + one_lap
-    std::atomic_ref<std::uint64_t> stamp = r.stamp(hp);
-    wait_stamp(stamp, r.lap(hp) + 1);
-    void* p = r.elem(hp);
-    if (out) elem_move(ops, out, p);
-    elem_destroy(ops, p);
-    elem_move(ops, p, w->elem);
-    stamp.store(r.lap(tp) + 1, std::memory_order_release);
-    e.head.store(r.next(hp) | (h & ~hp), std::memory_order_relaxed);
-    e.tail.store(r.next(tp) | (t & ~tp), std::memory_order_relaxed);
+    buf_swap_head(c, out, w->elem);
   }
   w->success = true;
   parker* who = w->who;
