@@ -28,7 +28,8 @@
 //   on a channel of capacity C happens before the (k+C)-th send completes; a close happens
 //   before a receive that returns because the channel is closed.
 // - T may be move-only and need not be default-constructible; its move constructor must not
-//   throw. An empty T (or void) costs no storage.
+//   throw, and must not block (it runs inside the channel operation, which other senders and
+//   receivers may be waiting on). An empty T (or void) costs no storage.
 // - Goroutines and plain OS threads may use the same channel in any mix.
 //
 // Example:
