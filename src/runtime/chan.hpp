@@ -64,41 +64,6 @@ inline ring_ends& ends(const chan_core* c) noexcept {
   return *reinterpret_cast<ring_ends*>(reinterpret_cast<std::uintptr_t>(c) + ring_ends_offset);
 }
 
-inline void elem_move(const elem_ops* ops, void* dst, void* src) noexcept {
-  if (ops->move) {
-    if (ops->size) ops->move(dst, src);
-    return;
-  }
-  // Trivially copyable: the common word-sized elements copy inline, not through a memcpy
-  // call (bench chan_sync: 12 of its ~500 instructions per message were that call).
-  switch (ops->size) {
-    case 0: return;
-    case 4: std::memcpy(dst, src, 4); return;
-    case 8: std::memcpy(dst, src, 8); return;
-    case 16: std::memcpy(dst, src, 16); return;
-    default: std::memcpy(dst, src, ops->size);
-  }
-}
-
-inline void elem_destroy(const elem_ops* ops, void* p) noexcept {
-  if (ops->destroy && ops->size) ops->destroy(p);
-}
-
-// --- The ring without the lock (no waiter queued: neither end carries SLOW) ---
-
-// The lock-free send and receive of a buffered channel with no waiter.
-//
-// The fast paths are written for the register allocator: nothing stays live across a call
-// (a non-trivial move is a tail call, ring_move_in/out), so they save no registers (bench
-// chan_spsc_128: the six saved and restored were a fifth of its instructions).
-// The lock-free retries after a lost race. gave_up: still losing after a few rounds of
-// backoff; the caller takes the lock and holds the ring SLOW a while (chan_core::contended).
-enum class ring_retry : std::uint8_t { done, not_ready, gave_up };
-ring_retry ring_push_contended(chan_core* c, void* elem) noexcept;
-ring_retry ring_pop_contended(chan_core* c, void* out) noexcept;
-bool ring_move_in(const elem_ops* ops, void* slot, void* elem, std::uint64_t* stamp, std::uint64_t s) noexcept;
-bool ring_move_out(const elem_ops* ops, void* slot, void* out, std::uint64_t* stamp, std::uint64_t s) noexcept;
-
 // copy_small copies a trivially copyable element of a common size inline; false: other size.
 inline bool copy_small(std::size_t size, void* dst, const void* src) noexcept {
   switch (size) {
@@ -110,11 +75,40 @@ inline bool copy_small(std::size_t size, void* dst, const void* src) noexcept {
   }
 }
 
+inline void elem_move(const elem_ops* ops, void* dst, void* src) noexcept {
+  if (ops->move) {
+    if (ops->size) ops->move(dst, src);
+    return;
+  }
+  // Trivially copyable: the common word-sized elements copy inline, not through a memcpy
+  // call (bench chan_sync: 12 of its ~500 instructions per message were that call).
+  if (!copy_small(ops->size, dst, src)) std::memcpy(dst, src, ops->size);
+}
+
+inline void elem_destroy(const elem_ops* ops, void* p) noexcept {
+  if (ops->destroy && ops->size) ops->destroy(p);
+}
+
+// --- The ring without the lock (no waiter queued: neither end carries SLOW) ---
+
+// The lock-free retries after a lost race. gave_up: still losing after a few rounds of
+// backoff; the caller takes the lock and holds the ring SLOW a while (chan_core::contended).
+enum class ring_retry : std::uint8_t { done, not_ready, gave_up };
+ring_retry ring_push_contended(chan_core* c, void* elem) noexcept;
+ring_retry ring_pop_contended(chan_core* c, void* out) noexcept;
+bool ring_move_in(const elem_ops* ops, void* slot, void* elem, std::uint64_t* stamp, std::uint64_t s) noexcept;
+bool ring_move_out(const elem_ops* ops, void* slot, void* out, std::uint64_t* stamp, std::uint64_t s) noexcept;
+
 // lock_free_ring says whether c's sends and receives try the ring without the lock first.
-// Not for one slot: a ring of one slot is always empty or full, so chan_unlock never
-// clears its SLOW and the attempt could only fail (bench cb_bounded1_spsc: +6% time).
+// Not for one slot: it is always empty or full, where the attempt could only fail (bench
+// cb_bounded1_spsc: +6% time); such a channel runs under its lock (slot_full).
 inline bool lock_free_ring(const chan_core* c) noexcept { return c && c->cap > 1; }
 
+// The lock-free send and receive of a buffered channel with no waiter. They are written for
+// the register allocator: nothing stays live across a call (a non-trivial move is a tail
+// call, ring_move_in/out), so they save no registers (bench chan_spsc_128: the six saved
+// and restored were a fifth of its instructions).
+//
 // ring_push_or and ring_pop_or make one lock-free attempt; when it fails they return
 // fail(raced), a tail call like every other exit but "done". raced: another sender (or
 // receiver) won the slot, and a lock-free retry may succeed; otherwise the ring is full
