@@ -54,6 +54,13 @@ build_go() {
     skip_peer Go build-release/go-peer "no Go toolchain (apt-get install golang-go)"
     return
   fi
+  # golang.org/x/time (limiter_allow) from Debian's package, copied where the peer's go.mod
+  # points: module builds must not read outside the repository's tree by absolute path.
+  local xtime=/usr/share/gocode/src/golang.org/x/time
+  [ -f "$xtime/rate/rate.go" ] || apt_install golang-golang-x-time-dev || true
+  rm -rf build-release/gomod/x-time
+  mkdir -p build-release/gomod
+  [ -d "$xtime" ] && cp -r "$xtime" build-release/gomod/x-time
   echo "building the Go peer -> build-release/go-peer" >&2
   if ! (cd bench/peers/go &&
         GOCACHE="$root/build-release/go-cache" GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on \

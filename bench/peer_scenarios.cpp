@@ -902,6 +902,15 @@ results fanin_8(int n) {
   return ns_per_op("fanin_8", since_ns(start), static_cast<i64>(per) * inputs_count, sum);
 }
 
+// limiter_allow: N calls of allow() on a bucket that never runs dry; op = one call.
+results limiter_allow(int n) {
+  go::rate::limiter lim(1e12, 1'000'000);
+  auto start = clock_type::now();
+  i64 allowed = 0;
+  for (int i = 0; i < n; ++i) allowed += lim.allow() ? 1 : 0;
+  return ns_per_op("limiter_allow", since_ns(start), n, allowed);
+}
+
 // ---- The scenario table ----
 
 struct scenario {
@@ -995,6 +1004,7 @@ std::vector<scenario> make_scenarios() {
       {"pool_4x1m", 1'000'000, pool_4x1m},
       {"pipeline_3stage_1m", 1'000'000, pipeline_3stage_1m},
       {"fanin_8", 1'000'000, fanin_8},
+      {"limiter_allow", 10'000'000, limiter_allow},
   };
   s.insert(s.end(), std::begin(rest), std::end(rest));
   return s;

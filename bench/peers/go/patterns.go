@@ -1,13 +1,14 @@
 package main
 
 // Pattern scenarios (worker pool, pipeline, fan-in), written the way Go code does it with a
-// context in every select, as gocxx's go/patterns.hpp does. The limiter has no Go peer here:
-// x/time/rate is not a dependency of this module.
+// context in every select, as gocxx's go/patterns.hpp does; and x/time/rate's Allow.
 
 import (
 	"context"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 func init() {
@@ -15,6 +16,7 @@ func init() {
 		scenario{"pool_4x1m", 1_000_000, pool4x1m},
 		scenario{"pipeline_3stage_1m", 1_000_000, pipeline3stage1m},
 		scenario{"fanin_8", 1_000_000, fanin8},
+		scenario{"limiter_allow", 10_000_000, limiterAllow},
 	)
 }
 
@@ -131,4 +133,17 @@ func fanin8(n int) []result {
 		sum += int64(v)
 	}
 	return nsPerOp("fanin_8", time.Since(start), per*8, sum)
+}
+
+// limiter_allow: N calls of Allow on a bucket that never runs dry; op = one call.
+func limiterAllow(n int) []result {
+	lim := rate.NewLimiter(1e12, 1_000_000)
+	start := time.Now()
+	allowed := int64(0)
+	for i := 0; i < n; i++ {
+		if lim.Allow() {
+			allowed++
+		}
+	}
+	return nsPerOp("limiter_allow", time.Since(start), n, allowed)
 }
