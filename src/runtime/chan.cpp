@@ -137,7 +137,7 @@ chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
   c->ring.cap = capacity;
   c->ring.stride = static_cast<std::uint32_t>(stride);
   c->ring.elem_offset = static_cast<std::uint32_t>(elem_offset);
-    c->ring.index_mask = (std::uint64_t{1} << index_bits) - 1;
+  c->ring.index_mask = (std::uint64_t{1} << index_bits) - 1;
   c->ring.slow = std::uint64_t{2} << index_bits;
   c->ring.pos_mask = ~(std::uint64_t{3} << index_bits);
   return c;
