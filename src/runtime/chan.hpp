@@ -30,8 +30,11 @@ struct ring_shape {
   std::uint64_t pos(std::uint64_t end) const noexcept { return end & pos_mask; }
   // A stamp is a plain word at the slot's start, used through atomic_ref: the slots are
   // a zeroed allocation, and zero means "free for lap 0".
+  std::uint64_t* stamp_word(std::uint64_t pos) const noexcept {
+    return reinterpret_cast<std::uint64_t*>(slots + (pos & index_mask) * stride);
+  }
   std::atomic_ref<std::uint64_t> stamp(std::uint64_t pos) const noexcept {
-    return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(slots + (pos & index_mask) * stride));
+    return std::atomic_ref<std::uint64_t>(*stamp_word(pos));
   }
   void* elem(std::uint64_t pos) const noexcept { return slots + (pos & index_mask) * stride + elem_offset; }
   // next is the position after pos.
@@ -205,9 +208,10 @@ inline void chan_lock(chan_core* c) noexcept {
   else detail::lock(c->lock);
 }
 
-// chan_unlock clears SLOW (ring_unlock) only when no waiter is queued and the ring
-// is neither empty nor full: at either edge one side's next lock-free operation would fail
-// anyway, and the ring would go SLOW again at its park, two more read-modify-writes.
+// chan_unlock clears SLOW (ring_unlock) only when no waiter is queued, the ring is
+// neither empty nor full (at either edge one side's next lock-free operation would fail
+// anyway, and the ring would go SLOW again at its park, two more read-modify-writes), and
+// it is not held locked after contention (chan_core::contended).
 void ring_unlock(chan_core* c) noexcept;
 
 inline void chan_unlock(chan_core* c) noexcept {
