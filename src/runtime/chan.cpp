@@ -335,7 +335,7 @@ bool send(chan_core* c, void* elem, bool block, detail::source_location site, bo
   self.elem = elem;
   self.c = c;
   c->sendq.push_back(&self);
-  park(wait_reason::chan_send, site, &unlock_chan, c);
+  park_sole(wait_reason::chan_send, site, &unlock_chan, c);
   if (!self.success) throw_send_on_closed();  // woken by close
   return true;
 }
@@ -383,7 +383,7 @@ bool recv(chan_core* c, void* out, bool block, detail::source_location site, boo
   self.elem = out;
   self.c = c;
   c->recvq.push_back(&self);
-  park(wait_reason::chan_receive, site, &unlock_chan, c);
+  park_sole(wait_reason::chan_receive, site, &unlock_chan, c);
   return self.success;
 }
 

@@ -97,7 +97,7 @@ void cond::wait(source_location site) {
   } else {
     cond_waiter self{current_parker(), ticket};
     queue_push(head_, tail_, &self);
-    park(wait_reason::cond_wait, site, unlock_word, &lock_);
+    park_sole(wait_reason::cond_wait, site, unlock_word, &lock_);
   }
   L.lock();
 }

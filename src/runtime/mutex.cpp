@@ -117,7 +117,7 @@ void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) no
     }
     self.success = false;
     queue_push(s, &self, lifo);
-    park(reason, site, unlock_word, &s.lock);
+    park_sole(reason, site, unlock_word, &s.lock);
     if (self.success || can_acquire(s.count)) return;
   }
 }

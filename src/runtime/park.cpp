@@ -6,14 +6,26 @@
 // consumes it without blocking:
 //
 //   waker                                   parking goroutine (then its worker's g0)
-//   s == parked:   CAS parked -> runnable,  g: switch to g0 with action park
-//                  then ready(g)            g0: run unlock(arg), then CAS running -> parked;
-//   s == running:  CAS running -> notified      if that fails the state is notified: set
-//                  (park will not block)        running and run g again at once
+//   s == parked:   store runnable,          g: switch to g0 (or the next goroutine) with
+//                  then ready(g)               action park
+//   s == running:  CAS running -> notified  g0: without unlock, CAS running -> parked; if
+//                  (park will not block)       that fails the state is notified: set
+//                                              running and run g again at once.
+//                                              park_sole: store parked, then unlock(arg).
 //
 // Exactly one CAS wins in each race, so a goroutine is never made runnable twice, never
 // runs on two workers, and never sleeps through its wake. Two wakes for one park are a bug
-// in the caller's wait queue and end the process ("wake of a goroutine that is not parked").
+// in the caller's wait queue and end the process ("wake of a goroutine that is not parked")
+// when the second sees the first's state.
+//
+// Plain stores where the states cannot race (each saves a locked instruction, two per
+// channel hand-off; bench chan_sync):
+// - parked -> runnable: only the one waker of this park leaves parked.
+// - running -> parked in park_sole: the caller's wakers find the waiter only under the
+//   lock that unlock releases (park.hpp), so none can have seen g running; the store comes
+//   before the unlock's release, which a waker's lock acquires. A select's unlock reads
+//   its lock list on g's stack between releases: it parks with park, whose CAS comes after
+//   every release (with park_sole, TSan saw a woken select's frame overwritten under it).
 //
 // A plain thread parks on a futex over its own word: 1 means a wake token is waiting.
 #include <atomic>
@@ -66,7 +78,9 @@ parker* current_parker() noexcept {
   return &this_thread_parker();
 }
 
-void park(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg) noexcept {
+namespace {
+
+void park_with(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg, bool sole) noexcept {
   worker* w = current_worker();
   goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
   if (!g) {
@@ -88,8 +102,19 @@ void park(wait_reason reason, detail::source_location site, void (*unlock)(void*
   g->wait_since = coarse_nanotime();
   w->park_unlock = unlock;
   w->park_arg = arg;
+  w->park_sole = sole;
   switch_to_scheduler(w, g, switch_action::park);
   g->reason = wait_reason::none;
+}
+
+}  // namespace
+
+void park(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg) noexcept {
+  park_with(reason, site, unlock, arg, false);
+}
+
+void park_sole(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg) noexcept {
+  park_with(reason, site, unlock, arg, true);
 }
 
 void wake(parker* p) noexcept {
@@ -102,11 +127,12 @@ void wake(parker* p) noexcept {
   std::uint32_t s = g->state.load(std::memory_order_acquire);
   for (;;) {
     if (s == park_parked) {
-      if (g->state.compare_exchange_weak(s, park_runnable, std::memory_order_acq_rel)) {
-        ready(g, true);
-        return;
-      }
-    } else if (s == park_running) {
+      // Only this park's one waker leaves parked: no other thread writes the state now.
+      g->state.store(park_runnable, std::memory_order_relaxed);
+      ready(g, true);
+      return;
+    }
+    if (s == park_running) {
       if (g->state.compare_exchange_weak(s, park_notified, std::memory_order_acq_rel)) return;
     } else {
       fatal("wake of a goroutine that is not parked");

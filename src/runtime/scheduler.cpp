@@ -556,6 +556,14 @@ goroutine* finish_pending(worker* w) noexcept {
   w->switched_from = nullptr;
   switch (w->action) {
     case switch_action::park: {
+      if (w->park_sole) {
+        // Every waker finds g under this lock (park_sole, park.hpp), so none has seen g
+        // running: a store publishes parked, and the unlock's release orders it before them.
+        // Release: the goroutine dump reads the wait site and stack of a parked g.
+        g->state.store(park_parked, std::memory_order_release);
+        w->park_unlock(w->park_arg);
+        return nullptr;
+      }
       if (w->park_unlock) w->park_unlock(w->park_arg);
       std::uint32_t expected = park_running;
       if (g->state.compare_exchange_strong(expected, park_parked, std::memory_order_acq_rel)) return nullptr;
@@ -1025,7 +1033,21 @@ void ready(task* t, bool next) noexcept {
     }
     return;
   }
-  if (w && !w->bub && w->id < sched().nprocs.load(std::memory_order_relaxed)) {
+  int nprocs = sched().nprocs.load(std::memory_order_relaxed);
+  if (w && !w->bub && w->id < nprocs) {
+    if (nprocs == 1) {
+      // We are the only worker that runs goroutines and we will get to t: nobody to wake,
+      // so no barrier. An empty `next` is ours to fill with a store (a thief only ever
+      // empties it). bench chan_sync, chan_pingpong at GOMAXPROCS=1.
+      if (!next) {
+        runq_put_tail(w, t);
+      } else if (!w->runq.next.load(std::memory_order_relaxed)) {
+        w->runq.next.store(t, std::memory_order_release);
+      } else {
+        runq_put(w, t, true);
+      }
+      return;
+    }
     // The next slot is published by an exchange (a full barrier); the ring's tail by a
     // release store, which needs the fence before wakep reads npidle.
     if (!next) {

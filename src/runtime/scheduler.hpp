@@ -91,6 +91,7 @@ struct worker {
   goroutine* switched_from = nullptr;  // the goroutine whose switch_out is not finished
   void (*park_unlock)(void*) = nullptr;
   void* park_arg = nullptr;
+  bool park_sole = false;  // park_sole: store parked before the unlock (park.cpp)
 
   bool spinning = false;
   bool in_idle_list = false;

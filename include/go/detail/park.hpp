@@ -12,6 +12,11 @@
 // - park(reason, site, unlock, arg) calls unlock(arg) once the parker can no longer
 //   run on its old stack frame (a goroutine: on the scheduler stack, after the switch),
 //   so a waker that finds the waiter under that lock never wakes a running goroutine.
+// - park_sole is park for the common wait: unlock releases the one lock under which every
+//   waker finds the waiter (it dequeues the waiter holding it), and the release is
+//   unlock's last access to the parker's stack. park_sole relies on that to save a locked
+//   instruction. A select, whose unlock releases several locks listed on its stack, parks
+//   with park.
 // - wake() may be called from any thread, goroutine or not, and never blocks.
 #pragma once
 
@@ -51,6 +56,8 @@ parker* current_parker() noexcept;
 
 void park(wait_reason reason, detail::source_location site, void (*unlock)(void*) = nullptr,
           void* arg = nullptr) noexcept;
+
+void park_sole(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg) noexcept;
 
 void wake(parker* p) noexcept;
 
