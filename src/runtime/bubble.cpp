@@ -89,6 +89,7 @@ std::string bubble_main(bubble* b, void (*body)(void*), void* arg, std::exceptio
   std::string report;
   for (;;) {
     if (goroutine* g = take_runnable(b)) {
+      w->clock = coarse_nanotime();  // what a park stamps as the wait's start (worker::clock)
       execute(w, g);
       continue;
     }

@@ -23,9 +23,10 @@
 // - parked -> runnable: only the one waker of this park leaves parked.
 // - running -> parked in park_sole: the caller's wakers find the waiter only under the
 //   lock that unlock releases (park.hpp), so none can have seen g running; the store comes
-//   before the unlock's release, which a waker's lock acquires. A select's unlock reads
-//   its lock list on g's stack between releases: it parks with park, whose CAS comes after
-//   every release (with park_sole, TSan saw a woken select's frame overwritten under it).
+//   before the unlock's release, which a waker's lock acquires. The unlock must not read
+//   g's stack after its first release: a select copies its channels off the stack first
+//   (unlock_all_sole; reading them between releases, TSan saw a woken select's frame
+//   overwritten under it).
 //
 // A plain thread parks on a futex over its own word: 1 means a wake token is waiting.
 #include <atomic>
@@ -99,7 +100,7 @@ void park_with(wait_reason reason, detail::source_location site, void (*unlock)(
   }
   g->reason = reason;
   g->wait_site = site;
-  g->wait_since = coarse_nanotime();
+  g->wait_since = w->clock;
   w->park_unlock = unlock;
   w->park_arg = arg;
   w->park_sole = sole;

@@ -615,6 +615,7 @@ task* pop_local(worker* w) noexcept {
     // `next` inherits the time slice; a pair handing off to each other gets 10 ms.
     if (++w->next_streak % 64 != 0) return t;
     std::int64_t now = coarse_now();
+    w->clock = now;
     if (w->next_streak == 64) w->slice_start = now;
     if (now - w->slice_start < 10'000'000) return t;
     w->next_streak = 0;
@@ -818,6 +819,7 @@ void check_dead() noexcept {
 
 task* find_runnable(worker* w) noexcept {
   for (;;) {
+    w->clock = coarse_now();
     if (w->id >= sched().nprocs.load(std::memory_order_relaxed)) {
       retire(w);
       continue;

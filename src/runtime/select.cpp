@@ -83,6 +83,24 @@ void unlock_others(const lock_set& ls, chan_core* keep) noexcept {
 // unlock_all is park's unlock callback for a select.
 void unlock_all(void* arg) noexcept { unlock_others(*static_cast<const lock_set*>(arg), nullptr); }
 
+// Up to this many cases, a select keeps its arrays on its stack and parks with park_sole.
+constexpr std::size_t small_select = 16;
+
+// unlock_all_sole is park_sole's unlock for a select of at most small_select cases. Its
+// waiters are found only under these locks, so the goroutine stays parked until the first
+// unlock; after it, a waker may resume the goroutine and reuse the frame that holds `ls`,
+// so the channels are copied off it first.
+void unlock_all_sole(void* arg) noexcept {
+  const lock_set& ls = *static_cast<const lock_set*>(arg);
+  chan_core* chans[small_select];
+  int n = 0;
+  for (int i = 0; i < ls.n; ++i) {
+    chan_core* c = ls.cases[ls.order[i]].c;
+    if (n == 0 || chans[n - 1] != c) chans[n++] = c;
+  }
+  for (int i = 0; i < n; ++i) chan_unlock(chans[i]);
+}
+
 // small_array is room for n trivially destructible T, on the stack up to N, left
 // uninitialized: a select with two cases must not pay for constructing sixteen waiters
 // (bench pipeline_3stage_1m: a third of select_go's instructions did).
@@ -171,7 +189,7 @@ bool try_case_alone(const select_case& sc, bool* received) {
 
 int select_go(select_case* cases, int n, bool block, bool* received, detail::source_location site) {
   *received = false;
-  constexpr std::size_t small = 16;
+  constexpr std::size_t small = small_select;
   small_array<std::uint16_t, small> poll(static_cast<std::size_t>(n)), order(static_cast<std::size_t>(n));
 
   // Poll order: a random permutation of the non-nil cases (inside-out Fisher-Yates).
@@ -234,7 +252,10 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
     if (cases[i].is_send) cases[i].c->sendq.push_back(&w);
     else cases[i].c->recvq.push_back(&w);
   }
-  park(wait_reason::select, site, &unlock_all, &locks);
+  // park_sole saves a locked instruction; past small_select cases, unlock_all reads the
+  // lock order from this frame between its unlocks, so the plain park.
+  if (active <= static_cast<int>(small)) park_sole(wait_reason::select, site, &unlock_all_sole, &locks);
+  else park(wait_reason::select, site, &unlock_all, &locks);
 
   // Pass 3: withdraw the losers.
   lock_all(locks);

@@ -13,10 +13,9 @@
 //   run on its old stack frame (a goroutine: on the scheduler stack, after the switch),
 //   so a waker that finds the waiter under that lock never wakes a running goroutine.
 // - park_sole is park for the common wait: unlock releases the one lock under which every
-//   waker finds the waiter (it dequeues the waiter holding it), and the release is
-//   unlock's last access to the parker's stack. park_sole relies on that to save a locked
-//   instruction. A select, whose unlock releases several locks listed on its stack, parks
-//   with park.
+//   waker finds the waiter (it dequeues the waiter holding it), or several such locks,
+//   and unlock reads nothing on the parker's stack after its first release. park_sole
+//   relies on that to save a locked instruction.
 // - wake() may be called from any thread, goroutine or not, and never blocks.
 #pragma once
 
