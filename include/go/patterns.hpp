@@ -97,20 +97,31 @@ namespace detail {
 // (bench/compare.py) and bench/patterns_bench.cpp's BM_pipeline_3stage_1m.
 // - done() polls the done channel without blocking or locking: true once ctx is done.
 //   cancel sets err() before it closes done(), so err() is set once done() is true.
-// - send and recv do what send_ctx and recv_ctx do: check, try without blocking, and fall
-//   back to the 2-case select with the done channel only when the channel would block.
+// - send and recv do what send_ctx and recv_ctx do: check, try without blocking, and only
+//   when the channel would block, wait for it or for the done channel. That wait is the
+//   2-case select's, but through a done_waiter (runtime/done_waiter.cpp): the watch keeps
+//   one standing waiter on the done channel, so a message that blocks locks only its own
+//   channel, where the select locked the done channel, shared by every goroutine of the
+//   context, twice (bench pipeline_3stage_1m, fanin_8).
 // - For a context that can never be cancelled (done() is the nil channel: background, todo)
 //   they are a plain send and receive, which is all that select could do.
 // - A default-constructed watch is that of a context that can never be cancelled.
+// - A watch belongs to the goroutine that made it (its standing waiter names it): not
+//   copyable, and used by one goroutine only.
 class context_watch {
  public:
   context_watch() noexcept = default;
   explicit context_watch(const context& ctx) : done_(ctx.done()) {}
+  context_watch(const context_watch&) = delete;
+  context_watch& operator=(const context_watch&) = delete;
+  ~context_watch() {
+    if (waiter_) done_waiter_free(waiter_);
+  }
 
   bool done() const { return done_ != nullptr && done_.try_recv() != chan_status::would_block; }
 
   template <sendable C, class V>
-  bool send(const C& ch, V&& v) const {
+  bool send(const C& ch, V&& v, detail::source_location site = detail::source_location::current()) const {
     using T = chan_value_t<C>;
     if (done_ == nullptr) {
       ch.send(T(std::forward<V>(v)));
@@ -119,21 +130,35 @@ class context_watch {
     if (done()) return false;
     T value(std::forward<V>(v));
     if (ch.try_send(std::move(value))) return true;
-    return go::select(go::send_case(ch, std::move(value)), go::recv_case(done_)) == 0;
+    if (ch == nullptr) return go::select(go::send_case(ch, std::move(value)), go::recv_case(done_)) == 0;
+    return chan_send_or_done(ch.core(), &value, standing(), site);
   }
 
   template <receivable C, class T = chan_value_t<C>>
-  std::optional<T> recv(const C& ch) const {
+  std::optional<T> recv(const C& ch, detail::source_location site = detail::source_location::current()) const {
     if (done_ == nullptr) return ch.recv();
     if (done()) return std::nullopt;
     if (auto r = ch.try_recv(); r.status != chan_status::would_block) return std::move(r.value);
-    std::optional<T> out;
-    go::select(go::recv_case(ch, [&](std::optional<T> v) { out = std::move(v); }), go::recv_case(done_));
+    if (ch == nullptr) {
+      go::select(go::recv_case(ch), go::recv_case(done_));  // only done can be ready
+      return std::nullopt;
+    }
+    alignas(T) unsigned char buf[sizeof(T)];
+    if (chan_recv_or_done(ch.core(), buf, standing(), site) != try_status::ok) return std::nullopt;
+    T* p = std::launder(reinterpret_cast<T*>(buf));
+    std::optional<T> out(std::move(*p));
+    p->~T();
     return out;
   }
 
  private:
+  done_waiter* standing() const {
+    if (!waiter_) waiter_ = done_waiter_make(done_.core());
+    return waiter_;
+  }
+
   recv_chan<void> done_;
+  mutable done_waiter* waiter_ = nullptr;  // made when the goroutine first blocks
 };
 
 }  // namespace detail
@@ -332,12 +357,13 @@ class worker_pool {
     auto [ctx, cancel] = with_cancel(parent);
     ctx_ = ctx;
     cancel_ = cancel;
-    watch_ = detail::context_watch(ctx_);
+    done_ = ctx_.done();
     if (workers < 1) workers = 1;
     auto remaining = std::make_shared<std::atomic<std::size_t>>(workers);
     auto fp = std::make_shared<F>(std::move(f));
     for (std::size_t i = 0; i < workers; ++i) {
-      go::spawn([ctx = ctx_, watch = watch_, jobs = jobs_, results = results_, remaining, fp] {
+      go::spawn([ctx = ctx_, jobs = jobs_, results = results_, remaining, fp] {
+        const detail::context_watch watch(ctx);
         while (auto j = watch.recv(jobs)) {
           outcome<Job, R> o{*j, std::nullopt, {}};
           try {
@@ -358,7 +384,12 @@ class worker_pool {
 
   // submit queues a job, blocking while the queue is full; false once the pool's context is
   // done. Must not be called after close().
-  bool submit(Job job) { return watch_.send(jobs_, std::move(job)); }
+  // Any goroutine or thread may submit, so it selects (a context_watch is one goroutine's).
+  bool submit(Job job) {
+    if (ctx_.err()) return false;
+    if (jobs_.try_send(std::move(job))) return true;
+    return go::select(go::send_case(jobs_, std::move(job)), go::recv_case(done_)) == 0;
+  }
   // close ends submission: workers finish the queued jobs, then results() closes.
   void close() { jobs_.close(); }
   // cancel stops the workers at once; queued jobs are dropped and results() closes.
@@ -370,7 +401,7 @@ class worker_pool {
  private:
   context ctx_;
   cancel_func cancel_;
-  detail::context_watch watch_;  // of ctx_, shared by submit and the workers
+  recv_chan<void> done_;  // ctx_.done(), held: submit copies no handle
   chan<Job> jobs_;
   chan<outcome<Job, R>> results_;
 };

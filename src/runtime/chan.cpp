@@ -475,7 +475,7 @@ void chan_close(chan_core* c) {
     chan_unlock(c);
     throw chan_error("close of closed channel");
   }
-  c->closed.store(1, std::memory_order_release);
+  c->closed.store(1, std::memory_order_seq_cst);  // seq_cst: for done_waiter.cpp's flag
   if (c->cap > 1) {  // fails every lock-free send from now on (the tail carries SLOW: a store will do)
     std::atomic<std::uint64_t>& tail = ends(c).tail;
     tail.store(tail.load(std::memory_order_relaxed) | c->ring.mark(), std::memory_order_release);

@@ -65,7 +65,8 @@ struct wait_queue {
       w->next = w->prev = nullptr;
       if (w->select_done) {
         std::uint32_t expected = 0;
-        if (!w->select_done->compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) continue;
+        // seq_cst: a done_waiter's flag (done_waiter.cpp) pairs it with a load of `closed`.
+        if (!w->select_done->compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) continue;
         *w->select_winner = w;
       }
       return w;

@@ -53,6 +53,20 @@ void chan_close(chan_core* c);  // throws chan_error for nil or closed
 std::size_t chan_len(const chan_core* c) noexcept;
 std::size_t chan_cap(const chan_core* c) noexcept;
 
+// A goroutine's standing receive on a context's done channel, which lets its blocking sends
+// and receives be Go's
+//   select { case ch <- v: case <-ctx.Done(): }   and   select { case v, ok := <-ch: case <-ctx.Done(): }
+// without locking the done channel for every message (go/patterns.hpp's context_watch; the
+// design and its proof are in runtime/done_waiter.cpp). One parker uses it at a time.
+struct done_waiter;
+done_waiter* done_waiter_make(chan_core* done);  // done: not null; outlives the waiter
+void done_waiter_free(done_waiter* w) noexcept;
+// chan_send_or_done sends like chan_send unless done is closed first: false then, with elem
+// untouched. chan_recv_or_done receives like chan_recv: ok, closed (c closed and drained) or,
+// with out untouched, would_block meaning that done was closed first.
+bool chan_send_or_done(chan_core* c, void* elem, done_waiter* w, detail::source_location site);
+try_status chan_recv_or_done(chan_core* c, void* out, done_waiter* w, detail::source_location site);
+
 // One case of a select, in the order the user wrote it.
 struct select_case {
   chan_core* c;    // null: never ready
