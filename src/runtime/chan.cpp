@@ -314,18 +314,7 @@ bool send(chan_core* c, void* elem, bool block, detail::source_location site, bo
 
   chan_lock(c);
   if (retry == ring_retry::gave_up) c->contended = ring_contended_hold;
-  if (c->closed.load(std::memory_order_seq_cst)) {  // seq_cst: see chan_close_begin
-    chan_unlock(c);
-    throw_send_on_closed();
-  }
-  if (waiter* w = c->recvq.pop_front()) {
-    send_to_waiter(c, w, elem);
-    return true;
-  }
-  if (c->cap && ring_push_locked(c, elem)) {
-    chan_unlock(c);
-    return true;
-  }
+  if (send_now(c, elem)) return true;
   if (!block) {
     chan_unlock(c);
     return false;
@@ -362,17 +351,8 @@ bool recv(chan_core* c, void* out, bool block, detail::source_location site, boo
 
   chan_lock(c);
   if (retry == ring_retry::gave_up) c->contended = ring_contended_hold;
-  if (c->closed.load(std::memory_order_seq_cst) && (c->cap == 0 || ring_empty_locked(c))) {
-    chan_unlock(c);
-    return fail(try_status::closed);
-  }
-  if (waiter* w = c->sendq.pop_front()) {
-    recv_from_waiter(c, w, out);
-    return true;
-  }
-  if (c->cap && ring_pop_locked(c, out)) {
-    chan_unlock(c);
-    return true;
+  if (try_status s = recv_now(c, out); s != try_status::would_block) {
+    return s == try_status::ok || fail(s);
   }
   if (!block) {
     chan_unlock(c);

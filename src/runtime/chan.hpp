@@ -312,6 +312,44 @@ inline void recv_from_waiter(chan_core* c, waiter* w, void* out) noexcept {
 
 [[noreturn]] void throw_send_on_closed();
 
+// send_now completes a send on c (locked) that need not wait, to a parked receiver or into
+// the buffer: true, c unlocked. On a closed channel it unlocks c and throws. Otherwise
+// false, c still locked. (Go's chansend after the lock.)
+inline bool send_now(chan_core* c, void* elem) {
+  if (c->closed.load(std::memory_order_seq_cst)) {  // seq_cst: see chan_close_begin
+    chan_unlock(c);
+    throw_send_on_closed();
+  }
+  if (waiter* w = c->recvq.pop_front()) {
+    send_to_waiter(c, w, elem);
+    return true;
+  }
+  if (c->cap && ring_push_locked(c, elem)) {
+    chan_unlock(c);
+    return true;
+  }
+  return false;
+}
+
+// recv_now completes a receive on c (locked) that need not wait: ok (a value from a parked
+// sender or the buffer) or closed (closed and drained), c unlocked; otherwise would_block,
+// c still locked. (Go's chanrecv after the lock.)
+inline try_status recv_now(chan_core* c, void* out) noexcept {
+  if (c->closed.load(std::memory_order_seq_cst) && (c->cap == 0 || ring_empty_locked(c))) {
+    chan_unlock(c);
+    return try_status::closed;
+  }
+  if (waiter* w = c->sendq.pop_front()) {
+    recv_from_waiter(c, w, out);
+    return try_status::ok;
+  }
+  if (c->cap && ring_pop_locked(c, out)) {
+    chan_unlock(c);
+    return try_status::ok;
+  }
+  return try_status::would_block;
+}
+
 // Closing many channels with one fence (a context's cancel: bench ctx_cancel_10k).
 // chan_close_begin marks c closed without its lock; c must be open, and the caller must
 // exclude every other closer of c (a context holds its node's lock). Once all are begun,

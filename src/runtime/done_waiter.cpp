@@ -78,6 +78,16 @@ bool stand(done_waiter* w) {
   return true;
 }
 
+// Makes self the waiter of an operation on c (elem: the value or where to receive it) that
+// w's flag decides.
+void watched_by(waiter& self, done_waiter* w, chan_core* c, void* elem) noexcept {
+  self.who = w->standing.who;
+  self.elem = elem;
+  self.select_done = &w->flag;
+  self.select_winner = &w->winner;
+  self.c = c;
+}
+
 void unlock_c(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
 
 // Parks with self queued on c (c locked), unless done is closed. True: self's operation
@@ -108,24 +118,9 @@ bool wait(chan_core* c, wait_queue& q, waiter& self, done_waiter* w, detail::sou
 bool chan_send_or_done(chan_core* c, void* elem, done_waiter* w, detail::source_location site) {
   if (!w->queued && !stand(w)) return false;
   chan_lock(c);
-  if (c->closed.load(std::memory_order_seq_cst)) {
-    chan_unlock(c);
-    throw_send_on_closed();
-  }
-  if (waiter* r = c->recvq.pop_front()) {
-    send_to_waiter(c, r, elem);
-    return true;
-  }
-  if (c->cap && ring_push_locked(c, elem)) {
-    chan_unlock(c);
-    return true;
-  }
+  if (send_now(c, elem)) return true;
   waiter self;
-  self.who = w->standing.who;
-  self.elem = elem;
-  self.select_done = &w->flag;
-  self.select_winner = &w->winner;
-  self.c = c;
+  watched_by(self, w, c, elem);
   if (!wait(c, c->sendq, self, w, site)) return false;
   if (!self.success) throw_send_on_closed();  // woken by c's close
   return true;
@@ -134,24 +129,9 @@ bool chan_send_or_done(chan_core* c, void* elem, done_waiter* w, detail::source_
 try_status chan_recv_or_done(chan_core* c, void* out, done_waiter* w, detail::source_location site) {
   if (!w->queued && !stand(w)) return try_status::would_block;
   chan_lock(c);
-  if (c->closed.load(std::memory_order_seq_cst) && (c->cap == 0 || ring_empty_locked(c))) {
-    chan_unlock(c);
-    return try_status::closed;
-  }
-  if (waiter* s = c->sendq.pop_front()) {
-    recv_from_waiter(c, s, out);
-    return try_status::ok;
-  }
-  if (c->cap && ring_pop_locked(c, out)) {
-    chan_unlock(c);
-    return try_status::ok;
-  }
+  if (try_status s = recv_now(c, out); s != try_status::would_block) return s;
   waiter self;
-  self.who = w->standing.who;
-  self.elem = out;
-  self.select_done = &w->flag;
-  self.select_winner = &w->winner;
-  self.c = c;
+  watched_by(self, w, c, out);
   if (!wait(c, c->recvq, self, w, site)) return try_status::would_block;
   return self.success ? try_status::ok : try_status::closed;
 }
