@@ -390,6 +390,28 @@ TEST(ChanRing, BufferedValuesAtAnyRingOffsetAreDestroyedWithTheChannel) {
   }
 }
 
+TEST(ChanRing, BuffersOfManyMegabytesFillDrainAndDestroyTheirValues) {
+  // Slot arrays from 2 MiB up are mapped on their own (huge pages, chan.cpp): a buffer of
+  // 300,000 longs (4.8 MB of slots) fills, drains in order over a lap and a half, and one of
+  // 200,000 counted values (3.2 MB) destroys what is left in it with the channel.
+  const long n = 300'000;
+  auto ch = go::make_chan<long>(static_cast<std::size_t>(n));
+  for (long i = 0; i < n; ++i) ASSERT_TRUE(ch.try_send(i));
+  EXPECT_FALSE(ch.try_send(-1));
+  EXPECT_EQ(ch.len(), static_cast<std::size_t>(n));
+  for (long i = 0; i < n / 2; ++i) ASSERT_EQ(*ch.recv(), i);
+  for (long i = n; i < n + n / 2; ++i) ASSERT_TRUE(ch.try_send(i));
+  for (long i = n / 2; i < n + n / 2; ++i) ASSERT_EQ(*ch.recv(), i);
+  EXPECT_EQ(ch.len(), 0u);
+  {
+    auto values = go::make_chan<counted>(200'000);
+    for (std::size_t i = 0; i < 150'000; ++i) values.send(counted(i));
+    EXPECT_EQ(values.recv()->v, 0u);
+    EXPECT_EQ(counted::live.load(), 149'999);
+  }
+  EXPECT_EQ(counted::live.load(), 0);
+}
+
 // ---- 2. Many producers, many consumers ----
 
 TEST(ChanRing, MpmcEveryValueOnceAndPerProducerFifo) {
