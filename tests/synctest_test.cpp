@@ -52,6 +52,29 @@ TEST(Synctest, SleepersWakeInDeadlineOrderAtTheirDeadlines) {
   });
 }
 
+TEST(Synctest, RepeatedSleepsOfMixedDurationsEachWakeAtTheirDeadline) {
+  // Sleepers whose deadlines arrive in order queue apart from the heap (timer.hpp): here
+  // runs of equal and rising deadlines (queued) interleave with earlier ones (heaped), and
+  // every wake must still come exactly at its deadline, the earlier of the two fronts first.
+  go::synctest::run([] {
+    constexpr int n = 200, rounds = 10;
+    std::vector<int> late(n, 0);
+    go::wait_group wg;
+    for (int i = 0; i < n; ++i) {
+      wg.go([&late, i] {
+        auto d = std::chrono::milliseconds(1 + (i * 37) % 5);
+        for (int r = 0; r < rounds; ++r) {
+          auto want = go::now() + d;
+          go::sleep(d);
+          if (go::now() != want) ++late[static_cast<std::size_t>(i)];
+        }
+      });
+    }
+    wg.wait();
+    for (int i = 0; i < n; ++i) EXPECT_EQ(late[static_cast<std::size_t>(i)], 0) << "sleeper " << i;
+  });
+}
+
 TEST(Synctest, SleepersAndTimersResetAmongThemEachFireAtTheirDeadline) {
   // Sleepers' timers keep no slot index (they leave the heap only by firing); after_func
   // timers do, and reset and stop find them by it while the sleepers sift around them.

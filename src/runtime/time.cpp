@@ -69,6 +69,11 @@ void timer_heap::sift_down(std::size_t i) noexcept {
 
 void timer_heap::push(timer* t) {
   t->heap.store(this, std::memory_order_release);
+  if (t->untracked && (sleepers.empty() || t->when >= sleepers.back().when)) {
+    sleepers.push_back({t->when, reinterpret_cast<std::uintptr_t>(t) | 1u});
+    publish();
+    return;
+  }
   heap.push_back({t->when, reinterpret_cast<std::uintptr_t>(t) | (t->untracked ? 1u : 0u)});
   sift_up(heap.size() - 1);
   publish();
@@ -102,9 +107,17 @@ int timer_heap::run_expired(std::int64_t now) noexcept {
     int n = 0;
     {
       std::lock_guard lk(lock);
-      while (n < 32 && !heap.empty() && heap[0].when <= now) {
-        batch[n++] = heap[0].t();
-        erase_at(0);
+      while (n < 32 && earliest() <= now) {
+        if (!heap.empty() && (sleepers.empty() || heap[0].when <= sleepers.front().when)) {
+          batch[n++] = heap[0].t();
+          erase_at(0);
+        } else {
+          timer* t = sleepers.front().t();
+          sleepers.pop_front();
+          t->heap.store(nullptr, std::memory_order_release);
+          batch[n++] = t;
+          publish();
+        }
       }
     }
     // A callback may free its timer: each is touched only before its own callback.

@@ -1,11 +1,18 @@
-// Timers: a 4-ary min-heap of pending timers per worker, as in Go (runtime/time.go), and the
-// refcounted timer state behind go::timer, go::ticker, go::after and context deadlines.
+// Timers: a 4-ary min-heap of pending timers per worker, as in Go (runtime/time.go), beside
+// a queue of sleepers in deadline order; and the refcounted timer state behind go::timer,
+// go::ticker, go::after and context deadlines.
 //
 // Heap invariants
-// - A pending timer is in exactly one heap; t->heap names it and t->index is its slot (not
+// - A pending timer is in exactly one timer_heap, in its heap or (untracked only) its
+//   sleepers queue; t->heap names the timer_heap and t->index is its heap slot (not
 //   maintained for an untracked timer, which leaves only from the top). Both change only
 //   under that heap's lock. Each slot caches the timer's `when`, so sifting
 //   compares without touching the timers (Go 1.23's timerWhen).
+// - The sleepers queue holds untracked timers in nondecreasing `when`: one whose deadline
+//   is not before the queue's last goes there, any other to the heap. Sleeps of one
+//   duration from one worker arrive in deadline order, so they cost O(1) with sequential
+//   memory instead of a heap's O(log n) cache lines (bench sleep_100k: the heap's sifting
+//   was a quarter of the run). The earliest timer is the earlier of the two fronts.
 // - A timer's callback runs with no heap lock held, after the timer has left the heap
 //   (t->heap is null again). It runs on a worker's scheduler stack: it must not block; it
 //   may take short runtime locks, wake parkers, send without blocking and spawn goroutines.
@@ -115,8 +122,43 @@ struct timer_heap {
     std::size_t size_ = 0, cap_ = 0;
   };
 
+  // A growable ring of slots in arrival order (the sleepers queue).
+  class fifo {
+   public:
+    fifo() = default;
+    fifo(const fifo&) = delete;
+    fifo& operator=(const fifo&) = delete;
+    ~fifo() { ::operator delete(data_); }
+    bool empty() const noexcept { return size_ == 0; }
+    std::size_t size() const noexcept { return size_; }
+    const slot& front() const noexcept { return data_[head_]; }
+    const slot& back() const noexcept { return data_[(head_ + size_ - 1) & (cap_ - 1)]; }
+    void pop_front() noexcept {
+      head_ = (head_ + 1) & (cap_ - 1);
+      --size_;
+    }
+    void push_back(slot s) {
+      if (size_ == cap_) grow();
+      data_[(head_ + size_++) & (cap_ - 1)] = s;
+    }
+
+   private:
+    void grow() {
+      std::size_t cap = cap_ ? 2 * cap_ : 64;
+      auto* d = static_cast<slot*>(::operator new(cap * sizeof(slot)));
+      for (std::size_t i = 0; i < size_; ++i) d[i] = data_[(head_ + i) & (cap_ - 1)];
+      ::operator delete(data_);
+      data_ = d;
+      cap_ = cap;
+      head_ = 0;
+    }
+    slot* data_ = nullptr;
+    std::size_t cap_ = 0, head_ = 0, size_ = 0;  // cap_ a power of two
+  };
+
   runtime_lock lock;
-  slots heap;  // guarded by lock
+  slots heap;       // guarded by lock
+  fifo sleepers;    // guarded by lock
   std::atomic<std::int64_t> next_when{INT64_MAX};
   std::atomic<std::size_t> size{0};
   // Since the last sweep: timers stopped in this heap, and channel timers left with no
@@ -143,6 +185,11 @@ struct timer_heap {
   }
 
  private:
+  std::int64_t earliest() const noexcept {
+    std::int64_t h = heap.empty() ? INT64_MAX : heap[0].when;
+    std::int64_t s = sleepers.empty() ? INT64_MAX : sleepers.front().when;
+    return h < s ? h : s;
+  }
   void sift_up(std::size_t i) noexcept;
   void sift_down(std::size_t i) noexcept;
   void erase_at(std::size_t i) noexcept;
@@ -151,11 +198,11 @@ struct timer_heap {
     if (s.tracked()) s.t()->index = static_cast<std::int32_t>(i);
   }
   void publish() noexcept {
-    size.store(heap.size(), std::memory_order_relaxed);
+    size.store(heap.size() + sleepers.size(), std::memory_order_relaxed);
     // The store is the heap's half of the timer-waiter protocol (scheduler.cpp); it matters
     // only when the earliest deadline changes, and skipping it otherwise saves a fence on
     // every push of a later timer and every erase of a non-minimal one.
-    std::int64_t when = heap.empty() ? INT64_MAX : heap[0].when;
+    std::int64_t when = earliest();
     if (next_when.load(std::memory_order_relaxed) != when) next_when.store(when, std::memory_order_seq_cst);
   }
 };
