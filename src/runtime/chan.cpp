@@ -70,7 +70,6 @@
 #include "runtime/chan.hpp"
 
 #include <sched.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -78,6 +77,7 @@
 #include <cstring>
 #include <new>
 
+#include "platform/huge_pages.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace go::detail {
@@ -96,28 +96,13 @@ void unlock_chan(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
 
 namespace {
 
-// A ring's slots: a zeroed allocation (a zero stamp is "free for lap 0"). From huge_slots
-// bytes up they are mapped directly, 2 MiB aligned and marked MADV_HUGEPAGE, as Go 1.19
-// marks its heap: a million-slot buffer (bench cb_boundedN_*, 16 MB) then takes 8 page
-// faults instead of 4,096, which were a quarter of the run, each faulting in 2 MiB at once
-// rather than a page. Smaller rings come from calloc (or aligned new for over-aligned
-// elements). Either way pages are committed only as the buffer fills.
-constexpr std::size_t huge_slots = std::size_t{2} << 20;
-
-std::size_t huge_mapping(std::size_t bytes) noexcept { return (bytes + huge_slots - 1) / huge_slots * huge_slots; }
-
+// A ring's slots: a zeroed allocation (a zero stamp is "free for lap 0"). From 2 MiB up in
+// huge pages (platform/huge_pages.hpp): a million-slot buffer (bench cb_boundedN_*, 16 MB)
+// then takes 8 page faults instead of 4,096, which were a quarter of the run. Smaller rings
+// come from calloc (or aligned new for over-aligned elements). Either way pages are
+// committed only as the buffer fills.
 unsigned char* slots_alloc(std::size_t bytes, std::size_t align) noexcept {
-  if (bytes >= huge_slots) {
-    std::size_t len = huge_mapping(bytes);
-    void* p = mmap(nullptr, len + huge_slots, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
-    auto base = reinterpret_cast<std::uintptr_t>(p);
-    std::uintptr_t aligned = (base + huge_slots - 1) / huge_slots * huge_slots;
-    if (aligned > base) munmap(p, aligned - base);
-    if (std::uintptr_t end = base + len + huge_slots; end > aligned + len) munmap(reinterpret_cast<void*>(aligned + len), end - aligned - len);
-    madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);  // a hint: fine if refused
-    return reinterpret_cast<unsigned char*>(aligned);
-  }
+  if (bytes >= platform::huge_page_size) return static_cast<unsigned char*>(platform::map_huge(bytes));
   if (align <= alignof(std::max_align_t)) return static_cast<unsigned char*>(std::calloc(bytes, 1));
   auto* p = static_cast<unsigned char*>(::operator new(bytes, std::align_val_t(align), std::nothrow));
   if (p) std::memset(p, 0, bytes);
@@ -125,7 +110,7 @@ unsigned char* slots_alloc(std::size_t bytes, std::size_t align) noexcept {
 }
 
 void slots_free(unsigned char* p, std::size_t bytes, std::size_t align) noexcept {
-  if (bytes >= huge_slots) munmap(p, huge_mapping(bytes));
+  if (bytes >= platform::huge_page_size) platform::unmap_huge(p, bytes);
   else if (align <= alignof(std::max_align_t)) std::free(p);
   else ::operator delete(p, std::align_val_t(align));
 }

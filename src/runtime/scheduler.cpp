@@ -134,18 +134,37 @@ sched_state& sched() noexcept { return *the_sched.load(std::memory_order_relaxed
 
 // All goroutine records (Go's allgs), in slabs of record_slab: made 256 at a time and never
 // freed, only pooled (as Go's g's). A record per malloc cost a lock here at every creation
-// and deletion and grew glibc's per-thread arenas a page at a time, each growth an mprotect
-// holding the process's mmap lock for writing, which stalls every other worker's page
-// faults (bench spawn_join and sleep_100k at GOMAXPROCS=2). A million goroutines alive at
-// once leave 264 MB of records pooled afterwards, as in Go. Never destroyed.
+// and deletion. Slabs are carved from mapped chunks of record_chunk_size: from malloc, a
+// slab grew glibc's per-thread arena by an mprotect or two, each holding the process's mmap
+// lock for writing, which stalls every other worker's page faults (bench spawn_join at
+// GOMAXPROCS=2: 2,500 mprotects per million spawns, now 130 mmaps). Not in huge pages:
+// faulting those in (with the kernel's compaction) made spawn_join's time at GOMAXPROCS=1
+// vary threefold. A million goroutines alive at once leave 264 MB of records pooled
+// afterwards, as in Go. Never destroyed.
 constexpr int record_slab = 256;
-std::mutex allgs_mutex;  // guards allg_slabs
+constexpr std::size_t record_chunk_size = std::size_t{2} << 20;
+std::mutex allgs_mutex;  // guards allg_slabs and the chunk being carved
 std::vector<goroutine*>& allg_slabs = *new std::vector<goroutine*>;
+unsigned char* record_chunk = nullptr;  // the rest of the current chunk
+std::size_t record_chunk_left = 0;
 
 // new_record_slab makes record_slab records; returns a list of them linked by sched_next.
 goroutine* new_record_slab() {
-  void* mem = ::operator new(sizeof(goroutine) * record_slab);
-  auto* slab = static_cast<goroutine*>(mem);
+  constexpr std::size_t bytes = sizeof(goroutine) * record_slab;
+  static_assert(bytes <= record_chunk_size);
+  goroutine* slab;
+  {
+    std::lock_guard lk(allgs_mutex);
+    if (record_chunk_left < bytes) {
+      void* chunk = mmap(nullptr, record_chunk_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (chunk == MAP_FAILED) throw std::bad_alloc();
+      record_chunk = static_cast<unsigned char*>(chunk);
+      record_chunk_left = record_chunk_size;
+    }
+    slab = reinterpret_cast<goroutine*>(record_chunk);
+    record_chunk += bytes;
+    record_chunk_left -= bytes;
+  }
   goroutine* list = nullptr;
   for (int i = record_slab - 1; i >= 0; --i) {
     goroutine* g = ::new (static_cast<void*>(slab + i)) goroutine;
@@ -172,49 +191,78 @@ std::int64_t coarse_now() noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// --- global run queue (sched.lock held) ---
+void runq_put_tail(worker* w, task* t) noexcept;
 
-void global_put_locked(task* t) noexcept {
-  t->sched_next = nullptr;
-  if (sched().global_tail) sched().global_tail->sched_next = t;
-  else sched().global_head = t;
-  sched().global_tail = t;
-  sched().global_size.fetch_add(1, std::memory_order_seq_cst);
-}
+// --- global run queue ---
+//
+// A FIFO of batches: a full ring spills half of itself as one batch (runq_put_tail), other
+// puts are batches of one. A worker takes a whole batch under the lock in O(1) and moves it
+// to its ring after unlocking: taking tasks one by one walked cold goroutine records, a
+// cache miss each, while holding sched.lock (bench spawn_join at GOMAXPROCS=2: 14% of the
+// time, and most of its futex sleeps on the lock).
 
 void global_put_batch_locked(task* first, task* last, int n) noexcept {
   last->sched_next = nullptr;
-  if (sched().global_tail) sched().global_tail->sched_next = first;
+  first->batch_next = nullptr;
+  first->batch_len = static_cast<std::uint32_t>(n);
+  if (sched().global_tail) sched().global_tail->batch_next = first;
   else sched().global_head = first;
-  sched().global_tail = last;
+  sched().global_tail = first;
   sched().global_size.fetch_add(n, std::memory_order_seq_cst);
 }
 
+void global_put_locked(task* t) noexcept { global_put_batch_locked(t, t, 1); }
+
+// Takes the first task of the first batch.
 task* global_pop_locked() noexcept {
   task* t = sched().global_head;
   if (!t) return nullptr;
-  sched().global_head = t->sched_next;
-  if (!sched().global_head) sched().global_tail = nullptr;
+  task* rest = t->batch_len > 1 ? t->sched_next : nullptr;
+  if (rest) {
+    rest->batch_len = t->batch_len - 1;
+    rest->batch_next = t->batch_next;
+  } else {
+    rest = t->batch_next;
+  }
+  sched().global_head = rest;
+  if (sched().global_tail == t) sched().global_tail = rest;
   t->sched_next = nullptr;
   sched().global_size.fetch_sub(1, std::memory_order_relaxed);
   return t;
 }
 
-// global_get takes one goroutine to run and moves a fair share of the rest to w's ring.
-task* global_get_locked(worker* w) noexcept {
-  std::int64_t size = sched().global_size.load(std::memory_order_relaxed);
-  if (size == 0) return nullptr;
-  std::int64_t n = std::min<std::int64_t>(size, size / sched().nprocs.load(std::memory_order_relaxed) + 1);
-  n = std::min<std::int64_t>(n, run_queue::capacity / 2);
-  task* first = global_pop_locked();
-  for (std::int64_t i = 1; i < n; ++i) {
-    task* t = global_pop_locked();
-    if (!w->runq.push_tail(t)) {
-      global_put_locked(t);
-      break;
-    }
+// Takes the first batch: a chain through sched_next of batch_len tasks, or null.
+task* global_take_batch_locked() noexcept {
+  task* b = sched().global_head;
+  if (!b) return nullptr;
+  sched().global_head = b->batch_next;
+  if (sched().global_tail == b) sched().global_tail = nullptr;
+  sched().global_size.fetch_sub(b->batch_len, std::memory_order_relaxed);
+  return b;
+}
+
+// run_batch returns a taken batch's first task to run and moves the rest to w's ring (lock
+// not held: a full ring spills to the global queue).
+task* run_batch(worker* w, task* b) noexcept {
+  task* t = b->sched_next;
+  for (std::uint32_t i = 1; i < b->batch_len; ++i) {
+    task* next = t->sched_next;
+    runq_put_tail(w, t);
+    t = next;
   }
-  return first;
+  b->sched_next = nullptr;
+  return b;
+}
+
+// global_get takes a batch and returns its first task to run, the rest moved to w's ring.
+task* global_get(worker* w) noexcept {
+  if (sched().global_size.load(std::memory_order_relaxed) == 0) return nullptr;
+  task* b;
+  {
+    std::lock_guard lk(sched().lock);
+    b = global_take_batch_locked();
+  }
+  return b ? run_batch(w, b) : nullptr;
 }
 
 void global_put(task* t) noexcept {
@@ -838,10 +886,7 @@ task* find_runnable(worker* w) noexcept {
       }
     }
     if (task* t = pop_local(w)) return t;
-    if (sched().global_size.load(std::memory_order_relaxed) > 0) {
-      std::lock_guard lk(sched().lock);
-      if (task* t = global_get_locked(w)) return t;
-    }
+    if (task* t = global_get(w)) return t;
     // Steal, unless enough workers are spinning already.
     int busy = sched().nprocs.load(std::memory_order_relaxed) - sched().npidle.load(std::memory_order_relaxed);
     if (w->spinning || 2 * sched().nmspinning.load(std::memory_order_relaxed) < busy) {
@@ -865,11 +910,13 @@ task* find_runnable(worker* w) noexcept {
       w->spinning = false;
       sched().nmspinning.fetch_sub(1, std::memory_order_seq_cst);
     }
+    task* batch;
     {
       std::lock_guard lk(sched().lock);
-      if (task* t = global_get_locked(w)) return t;
-      idle_push_locked(w);
+      batch = global_take_batch_locked();
+      if (!batch) idle_push_locked(w);
     }
+    if (batch) return run_batch(w, batch);
     bool inbox_nonempty;
     {
       std::lock_guard lk(w->inbox_lock);

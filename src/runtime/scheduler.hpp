@@ -35,6 +35,10 @@ struct parker {
 // scheduler's business (a stack switch for a goroutine; a coroutine resume later).
 struct task : parker {
   task* sched_next = nullptr;  // global run queue and free lists
+  // While the task heads a batch of the global run queue: the next batch, and how many
+  // tasks the batch (this one and those after it through sched_next) holds.
+  task* batch_next = nullptr;
+  std::uint32_t batch_len = 0;
   using parker::parker;
 };
 
