@@ -32,6 +32,7 @@
 #include <atomic>
 
 #include "go/detail/park.hpp"
+#include "go/runtime.hpp"
 #include "platform/futex.hpp"
 #include "runtime/scheduler.hpp"
 
@@ -96,6 +97,7 @@ void park_with(wait_reason reason, detail::source_location site, void (*unlock)(
   if (g->state.load(std::memory_order_relaxed) == park_notified &&
       g->state.compare_exchange_strong(s, park_running, std::memory_order_acquire)) {
     if (unlock) unlock(arg);
+    if (debug_migrating()) go::yield();  // the debug mode moves g at every park, this one too
     return;
   }
   g->reason = reason;

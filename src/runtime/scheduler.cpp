@@ -91,8 +91,18 @@ constexpr int free_g_cache = 64;
 // time of writing; measured by bench spawn_join and chan_pingpong at GOMAXPROCS=2).
 constexpr std::int64_t spin_window_ns = 50'000;
 
+// Fields in cache lines by who writes them: every ready() and spawn reads the first line,
+// which changes only with set_max_procs and set_default_stack_size; a line shared with the
+// idle counters or the record pool bounced between workers on every read (bench spawn_join
+// and skynet at GOMAXPROCS=2).
 struct sched_state {
-  runtime_lock lock;  // guards: global queue, idle list, global free goroutines
+  alignas(64) std::atomic<int> nprocs{1};
+  std::atomic<int> nworkers{0};
+  std::atomic<std::size_t> default_stack{256 * 1024};
+  bool debug_migrate = false;
+  std::atomic<worker*> workers[max_workers] = {};
+
+  alignas(64) runtime_lock lock;  // guards: global queue, idle list
   task* global_head = nullptr;
   task* global_tail = nullptr;
   std::atomic<std::int64_t> global_size{0};
@@ -101,27 +111,25 @@ struct sched_state {
   std::atomic<int> npidle{0};
   std::atomic<int> nmspinning{0};
 
-  std::atomic<int> nprocs{1};
-  std::atomic<int> nworkers{0};
-  std::atomic<worker*> workers[max_workers] = {};
-  std::mutex resize_mutex;  // serializes set_max_procs
-
-  std::atomic<worker*> timer_waiter{nullptr};
+  alignas(64) std::atomic<worker*> timer_waiter{nullptr};
   std::atomic<std::int64_t> timer_wait_until{INT64_MAX};
 
-  std::atomic<std::uint64_t> next_id{1};
+  alignas(64) std::atomic<std::uint64_t> next_id{1};
   std::atomic<std::int64_t> external_created{0};
 
+  // The shared pool of free goroutine records: a stack of batches (a batch is a chain
+  // through sched_next; its first record's batch_next and batch_len link and count it), so
+  // that moving a batch to or from a worker's cache touches no record under the lock.
+  alignas(64) runtime_lock free_gs_lock;
   goroutine* free_gs = nullptr;
-  std::atomic<int> n_free_gs{0};  // written under lock; peeked without it
+  std::atomic<int> n_free_gs{0};  // written under free_gs_lock; peeked without it
 
-  std::atomic<std::size_t> default_stack{256 * 1024};
+  alignas(64) std::mutex resize_mutex;  // serializes set_max_procs
 
   // go::run callers waiting for a main goroutine that has not finished (wait_main adds,
   // the main goroutine subtracts as it finishes; may dip below 0 briefly).
   std::atomic<int> main_waiting{0};
   std::atomic<int> retired_sleeping{0};  // workers beyond GOMAXPROCS, asleep in retire()
-  bool debug_migrate = false;
 };
 
 std::atomic<sched_state*> the_sched{nullptr};
@@ -414,37 +422,33 @@ void release_timer_role(worker* w) noexcept {
 // allg_slabs); their stacks are pooled separately by stack.cpp and taken only when a
 // goroutine first runs.
 
-// Takes up to n records from the shared pool into *list; returns how many. sched.lock held.
-int take_shared_records_locked(goroutine** list, int n) noexcept {
-  int got = 0;
-  while (got < n && sched().free_gs) {
-    goroutine* g = sched().free_gs;
-    sched().free_gs = static_cast<goroutine*>(g->sched_next);
-    sched().n_free_gs.fetch_sub(1, std::memory_order_relaxed);
-    g->sched_next = *list;
-    *list = g;
-    ++got;
-  }
-  return got;
+// Takes a batch of records from the shared pool: its first record (the rest follow through
+// sched_next, batch_len in all), or null.
+goroutine* take_shared_records() noexcept {
+  std::lock_guard lk(sched().free_gs_lock);
+  goroutine* b = sched().free_gs;
+  if (!b) return nullptr;
+  sched().free_gs = static_cast<goroutine*>(b->batch_next);
+  sched().n_free_gs.fetch_sub(static_cast<int>(b->batch_len), std::memory_order_relaxed);
+  return b;
 }
 
-// Puts a list of records linked by sched_next into the shared pool.
-void put_shared_records(goroutine* list) noexcept {
-  std::lock_guard lk(sched().lock);
-  while (list) {
-    goroutine* g = list;
-    list = static_cast<goroutine*>(g->sched_next);
-    g->sched_next = sched().free_gs;
-    sched().free_gs = g;
-    sched().n_free_gs.fetch_add(1, std::memory_order_relaxed);
-  }
+// Puts a chain of n records linked by sched_next into the shared pool, as one batch.
+void put_shared_records(goroutine* list, int n) noexcept {
+  list->batch_len = static_cast<std::uint32_t>(n);
+  std::lock_guard lk(sched().free_gs_lock);
+  list->batch_next = sched().free_gs;
+  sched().free_gs = list;
+  sched().n_free_gs.fetch_add(n, std::memory_order_relaxed);
 }
 
 goroutine* alloc_goroutine(worker* w) {
   if (w) {
     if (!w->free_gs && sched().n_free_gs.load(std::memory_order_relaxed) > 0) {
-      std::lock_guard lk(sched().lock);
-      w->n_free_gs += take_shared_records_locked(&w->free_gs, free_g_cache / 2);
+      if (goroutine* b = take_shared_records()) {
+        w->free_gs = b;
+        w->n_free_gs = static_cast<int>(b->batch_len);
+      }
     }
     if (!w->free_gs) {
       // A new slab, all for this worker's cache (free_goroutine spills the surplus), in
@@ -459,15 +463,11 @@ goroutine* alloc_goroutine(worker* w) {
     g->sched_next = nullptr;
     return g;
   }
-  goroutine* list = nullptr;
-  {
-    std::lock_guard lk(sched().lock);
-    take_shared_records_locked(&list, 1);
-  }
-  if (!list) {
-    list = new_record_slab();
-    put_shared_records(static_cast<goroutine*>(list->sched_next));
-  }
+  // No worker: take a batch (or make a slab) and give back all but one.
+  goroutine* list = take_shared_records();
+  int n = list ? static_cast<int>(list->batch_len) : record_slab;
+  if (!list) list = new_record_slab();
+  if (n > 1) put_shared_records(static_cast<goroutine*>(list->sched_next), n - 1);
   list->sched_next = nullptr;
   return list;
 }
@@ -486,22 +486,20 @@ void free_goroutine(worker* w, goroutine* g) noexcept {
   g->stk = {};
   if (!w) {
     g->sched_next = nullptr;
-    put_shared_records(g);
+    put_shared_records(g, 1);
     return;
   }
   g->sched_next = w->free_gs;
   w->free_gs = g;
   if (++w->n_free_gs <= free_g_cache) return;
   // Move half to the shared pool.
-  goroutine* batch = nullptr;
-  for (int i = 0; i < free_g_cache / 2; ++i) {
-    goroutine* x = w->free_gs;
-    w->free_gs = static_cast<goroutine*>(x->sched_next);
-    --w->n_free_gs;
-    x->sched_next = batch;
-    batch = x;
-  }
-  put_shared_records(batch);
+  goroutine* batch = w->free_gs;
+  goroutine* last = batch;
+  for (int i = 1; i < free_g_cache / 2; ++i) last = static_cast<goroutine*>(last->sched_next);
+  w->free_gs = static_cast<goroutine*>(last->sched_next);
+  w->n_free_gs -= free_g_cache / 2;
+  last->sched_next = nullptr;
+  put_shared_records(batch, free_g_cache / 2);
 }
 
 std::uint64_t new_goroutine_id(worker* w) noexcept {
@@ -615,8 +613,12 @@ goroutine* finish_pending(worker* w) noexcept {
       if (w->park_unlock) w->park_unlock(w->park_arg);
       std::uint32_t expected = park_running;
       if (g->state.compare_exchange_strong(expected, park_parked, std::memory_order_acq_rel)) return nullptr;
-      // Woken before it was off its stack: it runs again.
+      // Woken before it was off its stack: it runs again (debug migration: elsewhere).
       g->state.store(park_runnable, std::memory_order_relaxed);
+      if (sched().debug_migrate) {
+        ready(g, false);
+        return nullptr;
+      }
       return g;
     }
     case switch_action::yield:
@@ -1030,6 +1032,7 @@ int worker_count() noexcept { return sched().nworkers.load(std::memory_order_acq
 worker* worker_at(int i) noexcept { return sched().workers[i].load(std::memory_order_acquire); }
 
 std::int64_t coarse_nanotime() noexcept { return coarse_now(); }
+bool debug_migrating() noexcept { return sched().debug_migrate; }
 
 void for_each_goroutine(void (*f)(goroutine* g, void* arg), void* arg) {
   std::lock_guard lk(allgs_mutex);

@@ -149,7 +149,8 @@ void execute(worker* w, goroutine* g) noexcept;
 void fini_worker_thread(worker* w) noexcept;
 
 std::int64_t nanotime() noexcept;         // steady_clock, in nanoseconds
-std::int64_t coarse_nanotime() noexcept;  // the same, at clock-tick resolution, cheaper
+std::int64_t coarse_nanotime() noexcept;
+bool debug_migrating() noexcept;  // GOCXX_DEBUG_MIGRATE: goroutines move at every park  // the same, at clock-tick resolution, cheaper
 
 // Every goroutine record that exists (live or pooled), for dumps. Calls f(g) under a lock;
 // f must not block or spawn.
