@@ -51,10 +51,6 @@ void seed_fastrand(std::uint64_t seed) noexcept { fastrand_state = seed | 1; }
 
 namespace {
 
-std::uint32_t fastrandn(std::uint32_t n) noexcept {
-  return static_cast<std::uint32_t>(((fastrand() >> 32) * n) >> 32);
-}
-
 struct lock_set {
   const select_case* cases;
   const std::uint16_t* order;  // lock order
@@ -192,11 +188,22 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
   constexpr std::size_t small = small_select;
   small_array<std::uint16_t, small> poll(static_cast<std::size_t>(n)), order(static_cast<std::size_t>(n));
 
-  // Poll order: a random permutation of the non-nil cases (inside-out Fisher-Yates).
+  // Poll order: a random permutation of the non-nil cases (inside-out Fisher-Yates). Each
+  // index takes 32 random bits, as Go's fastrandn: two per fastrand, none for the first.
   int active = 0;
+  std::uint64_t bits = 0;
+  bool half = false;  // bits holds a second 32-bit draw
   for (int i = 0; i < n; ++i) {
     if (!cases[i].c) continue;
-    std::uint32_t j = fastrandn(static_cast<std::uint32_t>(active + 1));
+    if (active == 0) {
+      poll.data[0] = static_cast<std::uint16_t>(i);
+      active = 1;
+      continue;
+    }
+    if (!half) bits = fastrand();
+    half = !half;
+    std::uint32_t j = static_cast<std::uint32_t>(((bits >> 32) * static_cast<std::uint32_t>(active + 1)) >> 32);
+    bits <<= 32;
     if (j != static_cast<std::uint32_t>(active)) poll.data[active] = poll.data[j];
     poll.data[j] = static_cast<std::uint16_t>(i);
     ++active;
