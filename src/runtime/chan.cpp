@@ -96,13 +96,16 @@ void unlock_chan(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
 
 namespace {
 
-// A ring's slots: a zeroed allocation (a zero stamp is "free for lap 0"). From 2 MiB up in
-// huge pages (platform/huge_pages.hpp): a million-slot buffer (bench cb_boundedN_*, 16 MB)
-// then takes 8 page faults instead of 4,096, which were a quarter of the run. Smaller rings
-// come from calloc (or aligned new for over-aligned elements). Either way pages are
-// committed only as the buffer fills.
+// A ring's slots: a zeroed allocation (a zero stamp is "free for lap 0"). From huge_slots
+// up in huge pages (platform/huge_pages.hpp): a million-slot buffer (bench cb_boundedN_*,
+// 16 MB) then takes 8 page faults instead of 4,096, which were a quarter of the run (a
+// fault costs 2-3 us here, 10 ns per message of a 16-byte slot). Smaller rings come from
+// calloc (or aligned new for over-aligned elements). Either way pages are committed only
+// as the buffer fills, a huge page at a time: a ring of 1-2 MiB may commit 2 MiB.
+constexpr std::size_t huge_slots = std::size_t{1} << 20;
+
 unsigned char* slots_alloc(std::size_t bytes, std::size_t align) noexcept {
-  if (bytes >= platform::huge_page_size) return static_cast<unsigned char*>(platform::map_huge(bytes));
+  if (bytes >= huge_slots) return static_cast<unsigned char*>(platform::map_huge(bytes));
   if (align <= alignof(std::max_align_t)) return static_cast<unsigned char*>(std::calloc(bytes, 1));
   auto* p = static_cast<unsigned char*>(::operator new(bytes, std::align_val_t(align), std::nothrow));
   if (p) std::memset(p, 0, bytes);
@@ -110,7 +113,7 @@ unsigned char* slots_alloc(std::size_t bytes, std::size_t align) noexcept {
 }
 
 void slots_free(unsigned char* p, std::size_t bytes, std::size_t align) noexcept {
-  if (bytes >= platform::huge_page_size) platform::unmap_huge(p, bytes);
+  if (bytes >= huge_slots) platform::unmap_huge(p, bytes);
   else if (align <= alignof(std::max_align_t)) std::free(p);
   else ::operator delete(p, std::align_val_t(align));
 }
