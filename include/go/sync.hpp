@@ -372,7 +372,14 @@ class wait_group {
   wait_group(const wait_group&) = delete;
   wait_group& operator=(const wait_group&) = delete;
 
-  void add(int delta);
+  void add(int delta) {
+    std::uint64_t d = static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)) << 32;
+    std::uint64_t state = state_.fetch_add(d, std::memory_order_acq_rel) + d;
+    // Inline for the common case, counter still positive and nobody waiting (bench
+    // sync_waitgroup): the out-of-line rest checks misuse and wakes the waiters.
+    if (static_cast<std::int32_t>(state >> 32) > 0 && static_cast<std::uint32_t>(state) == 0) return;
+    add_slow(delta, state);
+  }
   void done() { add(-1); }
   void wait(detail::source_location site = detail::source_location::current()) noexcept;
 
@@ -395,6 +402,8 @@ class wait_group {
   }
 
  private:
+  void add_slow(int delta, std::uint64_t state);  // state: after this add's RMW
+
   // state_: the counter (signed) in the high 32 bits, the number of waiters in the low 32,
   // one word as in Go, so the add that reaches zero learns from its own RMW whether anyone
   // waits and never touches the object again if not (the last done may race the waiter's

@@ -33,8 +33,7 @@ constexpr std::uint64_t counter_delta(int delta) noexcept {
 
 }  // namespace
 
-void wait_group::add(int delta) {
-  std::uint64_t state = state_.fetch_add(counter_delta(delta), std::memory_order_acq_rel) + counter_delta(delta);
+void wait_group::add_slow(int delta, std::uint64_t state) {
   std::int32_t v = counter_of(state);
   std::uint32_t w = waiters_of(state);
   if (v < 0) {
