@@ -1,9 +1,9 @@
-// Memory in transparent huge pages, for large allocations that are touched densely: a
-// channel's big slot array, the goroutine records. The process's mmap lock is taken for
-// writing once per 2 MiB instead of at every small mapping or glibc arena growth (an
-// mprotect each), and a first touch faults in 2 MiB, not 4 KiB: 512 times fewer page faults
-// (each a kernel entry and, under the lock for reading, a wait on any writer). Go 1.19 marks
-// its whole heap this way.
+// Memory in transparent huge pages, for large allocations that are touched densely (a
+// channel's big slot array): a first touch faults in 2 MiB, not 4 KiB, 512 times fewer page
+// faults, each a kernel entry that waits on any writer of the process's mmap lock. Go 1.19
+// marks its whole heap this way. Not for memory whose first touch is on a latency-sensitive
+// path in small pieces: faulting in a huge page may compact memory first (the goroutine
+// records tried it, and spawn_join's time varied threefold).
 #pragma once
 
 #include <sys/mman.h>

@@ -869,14 +869,16 @@ void check_dead() noexcept {
 
 task* find_runnable(worker* w) noexcept {
   for (;;) {
-    w->clock = coarse_now();
     if (w->id >= sched().nprocs.load(std::memory_order_relaxed)) {
       retire(w);
       continue;
     }
     if (w->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX) {
       std::int64_t now = nanotime();
+      w->clock = now;  // the same clock's epoch, read here anyway (worker::clock)
       if (w->timers.next_when.load(std::memory_order_relaxed) <= now) w->timers.run_expired(now);
+    } else {
+      w->clock = coarse_now();
     }
     ++w->sched_tick;
     if (task* t = take_inbox(w)) return t;
