@@ -4,6 +4,8 @@
 // bench/peer_scenarios.cpp through bench/compare.py, not from here.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+#include <cstdint>
 #include <mutex>
 
 #include "go/go.hpp"
@@ -19,6 +21,32 @@ void BM_mutex_thread_uncontended(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_mutex_thread_uncontended);
+
+// The floor under every Lock+Unlock and Add+Done, ours and Go's: two locked read-modify-writes
+// on one uncontended line, and nothing else. Go's Lock is a compare-exchange and its Unlock an
+// atomic add; its Add and Done are two atomic adds. A lock must exclude threads on other CPUs,
+// which on x86-64 takes a locked instruction (or a fence, which costs the same) per side; the
+// sync_* rows of docs/performance.md are read against these two.
+void BM_floor_cas_then_add(benchmark::State& state) {
+  std::atomic<std::uint32_t> word{0};
+  for (auto _ : state) {
+    std::uint32_t expected = 0;
+    word.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+    word.fetch_sub(1, std::memory_order_release);
+  }
+  benchmark::DoNotOptimize(word.load());
+}
+BENCHMARK(BM_floor_cas_then_add);
+
+void BM_floor_two_adds(benchmark::State& state) {
+  std::atomic<std::uint64_t> word{1};
+  for (auto _ : state) {
+    word.fetch_add(std::uint64_t{1} << 32, std::memory_order_acq_rel);
+    word.fetch_sub(std::uint64_t{1} << 32, std::memory_order_acq_rel);
+  }
+  benchmark::DoNotOptimize(word.load());
+}
+BENCHMARK(BM_floor_two_adds);
 
 // r_lock/r_unlock without writers: one RMW each (Go's BenchmarkRWMutexUncontended, reads).
 void BM_rw_mutex_read_uncontended(benchmark::State& state) {

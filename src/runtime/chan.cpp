@@ -337,10 +337,9 @@ bool send(chan_core* c, void* elem, bool block, detail::source_location site, bo
     chan_unlock(c);
     return false;
   }
-  waiter self;
+  alignas(64) waiter self;  // one line for a waker on another worker to miss on (waiter.hpp)
   self.who = current_parker();
   self.elem = elem;
-  self.c = c;
   c->sendq.push_back(&self);
   park_sole(wait_reason::chan_send, site, &unlock_chan, c);
   if (!self.success) throw_send_on_closed();  // woken by close
@@ -376,10 +375,9 @@ bool recv(chan_core* c, void* out, bool block, detail::source_location site, boo
     chan_unlock(c);
     return fail(try_status::would_block);
   }
-  waiter self;
+  alignas(64) waiter self;  // one line for a waker on another worker to miss on (waiter.hpp)
   self.who = current_parker();
   self.elem = out;
-  self.c = c;
   c->recvq.push_back(&self);
   park_sole(wait_reason::chan_receive, site, &unlock_chan, c);
   return self.success;

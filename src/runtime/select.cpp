@@ -16,8 +16,8 @@
 // 4. Enqueue one waiter per case, all sharing one select_done word, and park; park unlocks
 //    every channel once the goroutine is off its stack.
 // 5. A waker (a send, a receive or a close on any of the channels) dequeues one of our
-//    waiters; wait_queue::pop_front flips select_done 0 -> 1 first, and only the waker that
-//    wins may complete its operation with us. A waker that loses skips our waiter and
+//    waiters; wait_queue::pop_front flips select_done from 0 to its case first (select_won),
+//    and only the waker that wins may complete its operation with us. A waker that loses skips our waiter and
 //    carries on with its own value: nothing is consumed or dropped (cancel safety).
 // 6. Woken, we lock everything again, withdraw the losing waiters, and report the winner.
 //
@@ -244,7 +244,6 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
   // Pass 2: enqueue one waiter per case and park.
   small_array<waiter, small> ws(static_cast<std::size_t>(n));
   std::atomic<std::uint32_t> done{0};
-  waiter* winner = nullptr;
   parker* self = current_parker();
   for (int k = 0; k < active; ++k) {
     int i = order.data[k];
@@ -252,8 +251,6 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
     w.who = self;
     w.elem = cases[i].elem;
     w.select_done = &done;
-    w.select_winner = &winner;
-    w.c = cases[i].c;
     w.case_index = i;
     w.success = false;
     if (cases[i].is_send) cases[i].c->sendq.push_back(&w);
@@ -264,7 +261,8 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
   if (active <= static_cast<int>(small)) park_sole(wait_reason::select, site, &unlock_all_sole, &locks);
   else park(wait_reason::select, site, &unlock_all, &locks);
 
-  // Pass 3: withdraw the losers.
+  // Pass 3: withdraw the losers. The winner's waker wrote its case to `done` before the wake.
+  waiter* winner = &ws.data[done.load(std::memory_order_relaxed) - select_won(0)];
   lock_all(locks);
   for (int k = 0; k < active; ++k) {
     int i = order.data[k];

@@ -4,7 +4,14 @@
 //
 // A waiter belongs to at most one queue, guarded by that queue's owner's lock. A select
 // parks with one waiter per case; they share `select_done`, and the first waker to flip it
-// from 0 to 1 owns the select: every other waker skips those waiters (Go's selectDone).
+// from 0 owns the select: every other waker skips those waiters (Go's selectDone). The
+// winner writes its case_index + 2 there (1 is a flag closed by its owner, done_waiter.cpp),
+// so the select learns which case won from the word the waker had to write anyway.
+//
+// 48 bytes: a waiter declared `alignas(64)` on a stack takes one cache line, and a
+// done_waiter keeps its flag in the line of its waiter (done_waiter.cpp). That line is what
+// a partner on another worker misses on, once (bench fanin_8 at GOMAXPROCS=2: a waiter
+// across two lines and a flag in a third cost up to three misses per hand-off).
 #pragma once
 
 #include <atomic>
@@ -22,11 +29,13 @@ struct waiter {
   waiter* prev = nullptr;
   void* elem = nullptr;                           // the value to send, or where to receive
   std::atomic<std::uint32_t>* select_done = nullptr;  // shared by the cases of one select
-  waiter** select_winner = nullptr;               // where the winning waker records itself
-  chan_core* c = nullptr;
   int case_index = 0;
   bool success = false;  // the operation happened (false: woken by close)
 };
+static_assert(sizeof(waiter) <= 48);
+
+// What a select's winning waker writes to select_done (0 open, 1 closed by a done_waiter).
+constexpr std::uint32_t select_won(int case_index) noexcept { return static_cast<std::uint32_t>(case_index) + 2; }
 
 // FIFO of waiters (Go's waitq). The owner's lock guards it; `head` is atomic only so that
 // a lock-free fast path may peek at emptiness (relaxed loads: plain moves on x86).
@@ -66,8 +75,7 @@ struct wait_queue {
       if (w->select_done) {
         std::uint32_t expected = 0;
         // seq_cst: a done_waiter's flag (done_waiter.cpp) pairs it with a load of `closed`.
-        if (!w->select_done->compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) continue;
-        *w->select_winner = w;
+        if (!w->select_done->compare_exchange_strong(expected, select_won(w->case_index), std::memory_order_seq_cst)) continue;
       }
       return w;
     }
