@@ -337,7 +337,7 @@ bool send(chan_core* c, void* elem, bool block, detail::source_location site, bo
     chan_unlock(c);
     return false;
   }
-  alignas(64) waiter self;  // one line for a waker on another worker to miss on (waiter.hpp)
+  waiter self;
   self.who = current_parker();
   self.elem = elem;
   c->sendq.push_back(&self);
@@ -375,7 +375,7 @@ bool recv(chan_core* c, void* out, bool block, detail::source_location site, boo
     chan_unlock(c);
     return fail(try_status::would_block);
   }
-  alignas(64) waiter self;  // one line for a waker on another worker to miss on (waiter.hpp)
+  waiter self;
   self.who = current_parker();
   self.elem = out;
   c->recvq.push_back(&self);

@@ -8,10 +8,9 @@
 // winner writes its case_index + 2 there (1 is a flag closed by its owner, done_waiter.cpp),
 // so the select learns which case won from the word the waker had to write anyway.
 //
-// 48 bytes: a waiter declared `alignas(64)` on a stack takes one cache line, and a
-// done_waiter keeps its flag in the line of its waiter (done_waiter.cpp). That line is what
-// a partner on another worker misses on, once (bench fanin_8 at GOMAXPROCS=2: a waiter
-// across two lines and a flag in a third cost up to three misses per hand-off).
+// 48 bytes, so that a done_waiter keeps its flag in the cache line of its waiter
+// (done_waiter.cpp): that line is what a partner on another worker misses on, once (bench
+// fanin_8 at GOMAXPROCS=2: a waiter and its flag apart cost two or three misses).
 #pragma once
 
 #include <atomic>
