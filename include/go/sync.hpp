@@ -135,7 +135,7 @@ class mutex {
     std::int32_t held = locked;
     if (!state_.compare_exchange_strong(held, 0, std::memory_order_release,
                                         std::memory_order_relaxed)) {
-      unlock_slow();
+      unlock_slow(held);
     }
   }
 
@@ -147,7 +147,7 @@ class mutex {
   static constexpr std::int32_t locked = 1, woken = 2, starving = 4, waiter_shift = 3;
 
   void lock_slow(detail::wait_reason reason, detail::source_location site) noexcept;
-  void unlock_slow();
+  void unlock_slow(std::int32_t seen);
 
   std::atomic<std::int32_t> state_{0};
   detail::sema sema_;

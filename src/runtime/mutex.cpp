@@ -187,19 +187,21 @@ void mutex::lock_slow(wait_reason reason, source_location site) noexcept {
   }
 }
 
-void mutex::unlock_slow() {
-  // A CAS loop rather than Go's unconditional add, so misuse leaves the word untouched.
-  std::int32_t old = state_.load(std::memory_order_relaxed);
-  std::int32_t now = 0;
-  do {
-    if (!(old & locked)) throw sync_error("sync: unlock of unlocked mutex");
-    now = old - locked;
-  } while (!state_.compare_exchange_weak(old, now, std::memory_order_release, std::memory_order_relaxed));
+// seen: the word as unlock's compare-exchange found it.
+void mutex::unlock_slow(std::int32_t seen) {
+  // Unlocked: misuse, reported with the word untouched.
+  if (!(seen & locked)) throw sync_error("sync: unlock of unlocked mutex");
+  // Locked, and only its holder clears `locked`: one add, as Go's Unlock. (A compare-exchange
+  // loop retried against every waiter's and spinner's update of the word: bench
+  // sync_mutex_contended_4 at GOMAXPROCS=2.) Only two unlocks racing, both misuse, can find
+  // the bit gone here; the add has then corrupted the word, so that is fatal, as in Go.
+  std::int32_t now = state_.fetch_sub(locked, std::memory_order_release) - locked;
+  if (!((now + locked) & locked)) fatal("sync: unlock of unlocked mutex");
   if (now & starving) {
     semrelease(sema_, true);  // hand the lock to the front waiter
     return;
   }
-  old = now;
+  std::int32_t old = now;
   for (;;) {
     // Nobody to wake, or someone already took the lock, or a woken/spinning goroutine is
     // already competing for it, or it went starving (its owner will hand it off).
