@@ -254,6 +254,29 @@ TEST(Runtime, SpinningGoroutineStarvesOnlyItsOwnWorker) {
   go::set_max_procs(old);
 }
 
+TEST(Runtime, GoroutinesReadiedByABusyGoroutineAreStolen) {
+  // A goroutine that readies others (spawn fills its worker's `next` slot, the earlier ones
+  // go to the ring behind it) and then runs without blocking leaves its worker "in a
+  // hand-off". Thieves back off from such a worker (scheduler.cpp, steal_work), but must
+  // still take both the ring and `next`, or these goroutines would wait for the spin to end.
+  int old = go::set_max_procs(2);
+  go::run([] {
+    std::atomic<int> ran{0};
+    go::wait_group busy;
+    busy.go([&] {
+      go::wait_group readied;
+      for (int i = 0; i < 10; ++i) readied.go([&] { ran++; });
+      auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (ran.load() < 10 && std::chrono::steady_clock::now() < give_up) {
+      }
+      EXPECT_EQ(ran.load(), 10);
+      readied.wait();
+    });
+    busy.wait();
+  });
+  go::set_max_procs(old);
+}
+
 TEST(Runtime, PingPongPairDoesNotStarveQueue) {
   // Two goroutines handing off through the `next` slot forever must still let a third run
   // on the same (only) worker: the pair inherits one time slice (BenchmarkPingPongHog).
