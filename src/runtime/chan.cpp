@@ -318,25 +318,27 @@ void wait_stamp_slow(std::atomic_ref<std::uint64_t> stamp, std::uint64_t want) n
 
 namespace {
 
-// send_park and recv_park queue a blocking send or receive on c (locked) and park until a
-// partner or a close completes it. Out of line, so that the paths that complete at once keep
-// a small frame (bench chan_spsc_1: the full send and recv saved six registers per call).
-__attribute__((noinline)) void send_park(chan_core* c, void* elem, detail::source_location site) {
+// park_in queues a blocking send (q = c->sendq, elem: the value) or receive (c->recvq, elem:
+// where to receive) on c, locked, and parks until a partner or a close completes it; true if
+// the operation happened, false if woken by the close. Out of line, so that the paths that
+// complete at once keep a small frame (bench chan_spsc_1: the full send and recv saved six
+// registers per call).
+__attribute__((noinline)) bool park_in(chan_core* c, wait_queue& q, void* elem, wait_reason why,
+                                       detail::source_location site) {
   waiter self;
   self.who = current_parker();
   self.elem = elem;
-  c->sendq.push_back(&self);
-  park_sole(wait_reason::chan_send, site, &unlock_chan, c);
-  if (!self.success) throw_send_on_closed();  // woken by close
+  q.push_back(&self);
+  park_sole(why, site, &unlock_chan, c);
+  return self.success;
 }
 
-__attribute__((noinline)) bool recv_park(chan_core* c, void* out, detail::source_location site) {
-  waiter self;
-  self.who = current_parker();
-  self.elem = out;
-  c->recvq.push_back(&self);
-  park_sole(wait_reason::chan_receive, site, &unlock_chan, c);
-  return self.success;
+void send_park(chan_core* c, void* elem, detail::source_location site) {
+  if (!park_in(c, c->sendq, elem, wait_reason::chan_send, site)) throw_send_on_closed();
+}
+
+bool recv_park(chan_core* c, void* out, detail::source_location site) {
+  return park_in(c, c->recvq, out, wait_reason::chan_receive, site);
 }
 
 // Go's chansend. Returns false only when !block and the send would block.
