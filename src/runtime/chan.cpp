@@ -307,6 +307,35 @@ ring_retry ring_pop_contended(chan_core* c, void* out) noexcept {
   return ring_retry::gave_up;
 }
 
+bool ring_push_locked_n(chan_core* c, void* elem) noexcept {
+  ring_ends& e = ends(c);
+  const ring_shape r = c->ring;
+  std::uint64_t t = e.tail.load(std::memory_order_relaxed), tp = r.pos(t);
+  if (tp == r.pos(e.head.load(std::memory_order_relaxed)) + r.one_lap()) return false;  // full
+  std::atomic_ref<std::uint64_t> stamp = r.stamp(tp);
+  wait_stamp(stamp, r.lap(tp));
+  elem_move(c->ops, r.elem(tp), elem);
+  stamp.store(r.lap(tp) + 1, std::memory_order_release);
+  e.tail.store(r.next(tp) | (t & ~tp), std::memory_order_relaxed);
+  return true;
+}
+
+bool ring_pop_locked_n(chan_core* c, void* out) noexcept {
+  const elem_ops* ops = c->ops;
+  ring_ends& e = ends(c);
+  const ring_shape r = c->ring;
+  std::uint64_t h = e.head.load(std::memory_order_relaxed), hp = r.pos(h);
+  if (hp == r.pos(e.tail.load(std::memory_order_relaxed))) return false;  // empty
+  std::atomic_ref<std::uint64_t> stamp = r.stamp(hp);
+  wait_stamp(stamp, r.lap(hp) + 1);
+  void* p = r.elem(hp);
+  if (out) elem_move(ops, out, p);
+  elem_destroy(ops, p);
+  stamp.store(r.lap(hp) + r.one_lap(), std::memory_order_release);
+  e.head.store(r.next(hp) | (h & ~hp), std::memory_order_relaxed);
+  return true;
+}
+
 void wait_stamp_slow(std::atomic_ref<std::uint64_t> stamp, std::uint64_t want) noexcept {
   // The claimer is between its claim and its stamp: on another thread, running (a goroutine
   // does not park there). Spin briefly, then let the OS run it if it was preempted.
