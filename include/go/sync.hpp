@@ -373,8 +373,7 @@ class wait_group {
   wait_group& operator=(const wait_group&) = delete;
 
   void add(int delta) {
-    std::uint64_t d = static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)) << 32;
-    std::uint64_t state = state_.fetch_add(d, std::memory_order_acq_rel) + d;
+    std::uint64_t state = state_.fetch_add(counter_delta(delta), std::memory_order_acq_rel) + counter_delta(delta);
     // Inline for the common case, counter still positive and nobody waiting (bench
     // sync_waitgroup): the out-of-line rest checks misuse and wakes the waiters.
     if (static_cast<std::int32_t>(state >> 32) > 0 && static_cast<std::uint32_t>(state) == 0) return;
@@ -403,6 +402,10 @@ class wait_group {
 
  private:
   void add_slow(int delta, std::uint64_t state);  // state: after this add's RMW
+  // What add(delta) adds to state_: delta in the counter's (high) half.
+  static constexpr std::uint64_t counter_delta(int delta) noexcept {
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)) << 32;
+  }
 
   // state_: the counter (signed) in the high 32 bits, the number of waiters in the low 32,
   // one word as in Go, so the add that reaches zero learns from its own RMW whether anyone

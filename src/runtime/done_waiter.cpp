@@ -18,8 +18,8 @@
 //   done's close, through the standing waiter, which reports the cancellation. A waker that
 //   loses drops our waiter from its queue, so we withdraw only from c, and only when
 //   cancelled: the common wake costs no lock of done at all.
-// - Between operations the flag stays nonzero, so a close then drops the standing waiter without
-//   waking anyone; the next operation reads `closed` after opening the flag.
+// - Between operations the flag stays nonzero, so a close then drops the standing waiter
+//   without waking anyone; the next operation reads `closed` after opening the flag.
 //
 // Why no cancellation is missed. The closer stores `closed` (seq_cst, or before the seq_cst
 // fence of a batch close: chan_close_begin) before its pop_front flips the flag (seq_cst);

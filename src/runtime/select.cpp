@@ -17,8 +17,9 @@
 //    every channel once the goroutine is off its stack.
 // 5. A waker (a send, a receive or a close on any of the channels) dequeues one of our
 //    waiters; wait_queue::pop_front flips select_done from 0 to its case first (select_won),
-//    and only the waker that wins may complete its operation with us. A waker that loses skips our waiter and
-//    carries on with its own value: nothing is consumed or dropped (cancel safety).
+//    and only the waker that wins may complete its operation with us. A waker that loses
+//    skips our waiter and carries on with its own value: nothing is consumed or dropped
+//    (cancel safety).
 // 6. Woken, we lock everything again, withdraw the losing waiters, and report the winner.
 //
 // No allocation for up to 16 cases (the arrays are on the stack); no polling ever.

@@ -27,9 +27,6 @@ constexpr std::int32_t counter_of(std::uint64_t state) noexcept {
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(state >> 32));
 }
 constexpr std::uint32_t waiters_of(std::uint64_t state) noexcept { return static_cast<std::uint32_t>(state); }
-constexpr std::uint64_t counter_delta(int delta) noexcept {
-  return static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)) << 32;
-}
 
 }  // namespace
 
