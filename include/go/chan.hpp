@@ -47,6 +47,7 @@
 #include <utility>
 
 #include "go/detail/chan_core.hpp"
+#include "go/detail/chan_ring.hpp"
 
 namespace go {
 
@@ -105,7 +106,9 @@ class chan_handle {
 template <class T>
 std::optional<T> recv_value(chan_core* c, detail::source_location site) {
   alignas(T) unsigned char buf[sizeof(T)];
-  if (!chan_recv(c, buf, site)) return std::nullopt;
+  bool done = false;
+  if constexpr (ring_inline<T>) done = ring_recv_inline<T>(c, buf);
+  if (!done && !chan_recv(c, buf, site)) return std::nullopt;
   T* p = std::launder(reinterpret_cast<T*>(buf));
   std::optional<T> out(std::move(*p));
   p->~T();
@@ -115,7 +118,10 @@ std::optional<T> recv_value(chan_core* c, detail::source_location site) {
 template <class T>
 try_recv_result<T> try_recv_value(chan_core* c) {
   alignas(T) unsigned char buf[sizeof(T)];
-  auto st = chan_try_recv(c, buf);
+  try_status st = try_status::ok;
+  bool done = false;
+  if constexpr (ring_inline<T>) done = ring_recv_inline<T>(c, buf);
+  if (!done) st = chan_try_recv(c, buf);
   if (st != try_status::ok) {
     return {st == try_status::closed ? chan_status::closed : chan_status::would_block, std::nullopt};
   }
@@ -131,17 +137,25 @@ class send_ops {
  public:
   // send blocks until a receiver takes v (unbuffered) or there is room in the buffer.
   void send(T v, detail::source_location site = detail::source_location::current()) const {
+    if constexpr (ring_inline<T>) {
+      if (ring_send_inline(self(), v)) return;
+    }
     chan_send(self(), &v, site);
   }
   const Derived& operator<<(T v) const {
-    chan_send(self(), &v, detail::source_location::current());
+    send(std::move(v), detail::source_location::current());
     return static_cast<const Derived&>(*this);
   }
   // try_send sends v only if that does not block; v is moved from only when it is sent.
-  bool try_send(T&& v) const { return chan_try_send(self(), &v); }
+  bool try_send(T&& v) const {
+    if constexpr (ring_inline<T>) {
+      if (ring_send_inline(self(), v)) return true;
+    }
+    return chan_try_send(self(), &v);
+  }
   bool try_send(const T& v) const {
     T copy(v);
-    return chan_try_send(self(), &copy);
+    return try_send(std::move(copy));
   }
   // close: no more values will be sent. Throws chan_error if closed already or nil.
   void close() const { chan_close(self()); }
@@ -155,11 +169,11 @@ class send_ops<Derived, void> {
  public:
   void send(detail::source_location site = detail::source_location::current()) const {
     void_elem v;
-    chan_send(self(), &v, site);
+    if (!ring_send_inline(self(), v)) chan_send(self(), &v, site);
   }
   bool try_send() const {
     void_elem v;
-    return chan_try_send(self(), &v);
+    return ring_send_inline(self(), v) || chan_try_send(self(), &v);
   }
   void close() const { chan_close(self()); }
 
@@ -209,10 +223,11 @@ class recv_ops<Derived, void> {
   // recv blocks until a signal arrives; false once the channel is closed and drained.
   bool recv(detail::source_location site = detail::source_location::current()) const {
     void_elem v;
-    return chan_recv(self(), &v, site);
+    return ring_recv_inline<void_elem>(self(), &v) || chan_recv(self(), &v, site);
   }
   chan_status try_recv() const {
     void_elem v;
+    if (ring_recv_inline<void_elem>(self(), &v)) return chan_status::ok;
     switch (chan_try_recv(self(), &v)) {
       case try_status::ok: return chan_status::ok;
       case try_status::closed: return chan_status::closed;

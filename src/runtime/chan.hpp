@@ -7,41 +7,12 @@
 
 #include "go/chan.hpp"
 #include "go/detail/chan_core.hpp"
+#include "go/detail/chan_ring.hpp"
 #include "platform/futex.hpp"
 #include "runtime/lock.hpp"
 #include "runtime/waiter.hpp"
 
 namespace go::detail {
-
-// The shape of a buffered channel's ring, fixed at make. Hot locked paths copy it into a
-// local (`const ring_shape r = c->ring;`) so the compiler keeps it in registers across
-// their atomic operations.
-struct ring_shape {
-  unsigned char* slots = nullptr;  // cap slots of `stride` bytes: stamp, then element
-  std::size_t cap = 0;
-  // A position (an end without its flags) is lap | index; one_lap is the lap's unit. An
-  // end adds two flag bits between them: MARK (tail only: closed) and SLOW above it.
-  std::uint64_t index_mask = 0, slow = 0, pos_mask = 0;
-  std::uint32_t stride = 0, elem_offset = 0;
-
-  std::uint64_t mark() const noexcept { return slow >> 1; }
-  std::uint64_t one_lap() const noexcept { return slow << 1; }
-  std::uint64_t lap(std::uint64_t pos) const noexcept { return pos & ~index_mask; }
-  std::uint64_t pos(std::uint64_t end) const noexcept { return end & pos_mask; }
-  // A stamp is a plain word at the slot's start, used through atomic_ref: the slots are
-  // a zeroed allocation, and zero means "free for lap 0".
-  std::uint64_t* stamp_word(std::uint64_t pos) const noexcept {
-    return reinterpret_cast<std::uint64_t*>(slots + (pos & index_mask) * stride);
-  }
-  std::atomic_ref<std::uint64_t> stamp(std::uint64_t pos) const noexcept {
-    return std::atomic_ref<std::uint64_t>(*stamp_word(pos));
-  }
-  void* elem(std::uint64_t pos) const noexcept { return slots + (pos & index_mask) * stride + elem_offset; }
-  // next is the position after pos.
-  std::uint64_t next(std::uint64_t pos) const noexcept {
-    return (pos & index_mask) + 1 < cap ? pos + 1 : (pos & ~(one_lap() - 1)) + one_lap();
-  }
-};
 
 struct chan_core {
   std::atomic<std::uint32_t> lock{0};
@@ -49,23 +20,17 @@ struct chan_core {
   std::size_t cap = 0;
   wait_queue recvq, sendq;                 // under lock
   const elem_ops* ops = nullptr;
-  ring_shape ring;                         // buffered only (see "The ring" in chan.cpp)
   std::atomic<std::int32_t> refs{1};
   std::atomic<std::uint32_t> slot_full{0};  // capacity 1 only: slot 0 holds a value (under lock)
+  // The second line: the ring's shape (buffered only, see "The ring" in chan.cpp), which
+  // go::chan<T>'s inline send and receive read (go/detail/chan_ring.hpp).
+  alignas(64) ring_shape ring;
   std::uint32_t contended = 0;              // ring: unlocks left before SLOW may clear (under lock)
 };
 
-// A buffered channel's two ends, each on its own cache line, right after its chan_core.
-struct ring_ends {
-  alignas(64) std::atomic<std::uint64_t> head{0};  // next position to receive from
-  alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to send to
-};
-static_assert(sizeof(chan_core) <= 128, "chan_core: two cache lines");
-inline constexpr std::size_t ring_ends_offset = (sizeof(chan_core) + 63) / 64 * 64;
-
-inline ring_ends& ends(const chan_core* c) noexcept {
-  return *reinterpret_cast<ring_ends*>(reinterpret_cast<std::uintptr_t>(c) + ring_ends_offset);
-}
+// A buffered channel's ring_ends come right after its chan_core.
+static_assert(offsetof(chan_core, ring) == chan_ring_offset, "chan_ring.hpp: chan_core::ring moved");
+static_assert(sizeof(chan_core) <= ring_ends_offset, "chan_core: two cache lines");
 
 // copy_small copies a trivially copyable element of a common size inline; false: other size.
 inline bool copy_small(std::size_t size, void* dst, const void* src) noexcept {
@@ -102,75 +67,38 @@ ring_retry ring_pop_contended(chan_core* c, void* out) noexcept;
 bool ring_move_in(const elem_ops* ops, void* slot, void* elem, std::uint64_t* stamp, std::uint64_t s) noexcept;
 bool ring_move_out(const elem_ops* ops, void* slot, void* out, std::uint64_t* stamp, std::uint64_t s) noexcept;
 
-// lock_free_ring says whether c's sends and receives try the ring without the lock first.
-// Not for one slot: it is always empty or full, where the attempt could only fail (bench
-// cb_bounded1_spsc: +6% time); such a channel runs under its lock (slot_full).
-inline bool lock_free_ring(const chan_core* c) noexcept { return c && c->cap > 1; }
-
-// The lock-free send and receive of a buffered channel with no waiter. They are written for
-// the register allocator: nothing stays live across a call (a non-trivial move is a tail
-// call, ring_move_in/out), so they save no registers (bench chan_spsc_128: the six saved
-// and restored were a fifth of its instructions).
-//
-// ring_push_or and ring_pop_or make one lock-free attempt; when it fails they return
-// fail(raced), a tail call like every other exit but "done". raced: another sender (or
-// receiver) won the slot, and a lock-free retry may succeed; otherwise the ring is full
-// (empty), closed or SLOW, or the operation ahead is still moving its value: take the lock.
-template <class Fail>
-inline bool ring_push_or(chan_core* c, void* elem, Fail fail) noexcept(noexcept(fail(true))) {
-  std::atomic<std::uint64_t>& tail = ends(c).tail;
-  std::uint64_t t = tail.load(std::memory_order_relaxed);
-  const std::uint64_t one_lap = c->ring.one_lap();
-  if (t & ~c->ring.pos_mask) return fail(false);
-  std::uint64_t index = t & c->ring.index_mask;
-  unsigned char* slot = c->ring.slots + index * c->ring.stride;
-  auto* word = reinterpret_cast<std::uint64_t*>(slot);
-  std::atomic_ref<std::uint64_t> stamp(*word);
-  const std::uint64_t lap = t - index;
-  std::uint64_t s = stamp.load(std::memory_order_acquire);
-  if (s != lap) return fail(s + one_lap != lap + 1);  // not last lap's value: t is stale
-  std::uint64_t next = index + 1 < c->cap ? t + 1 : (t & ~(one_lap - 1)) + one_lap;
-  const elem_ops* ops = c->ops;
-  slot += c->ring.elem_offset;
-  if (!tail.compare_exchange_strong(t, next, std::memory_order_seq_cst, std::memory_order_relaxed)) return fail(true);
-  if (ops->move || !copy_small(ops->size, slot, elem)) return ring_move_in(ops, slot, elem, word, lap + 1);
-  stamp.store(lap + 1, std::memory_order_release);
-  return true;
+// The out-of-line put and take of chan.cpp's lock-free ring operations, for any element
+// type: the common word-sized trivially copyable ones inline, the rest (a non-trivial move
+// or destroy, or a receive that drops the value) a tail call to ring_move_in/out.
+inline auto ring_put(chan_core* c, void* elem) noexcept {
+  return [c, elem](void* slot, std::uint64_t* word, std::uint64_t s) noexcept {
+    const elem_ops* ops = c->ops;
+    if (ops->move || !copy_small(ops->size, slot, elem)) return ring_move_in(ops, slot, elem, word, s);
+    std::atomic_ref<std::uint64_t>(*word).store(s, std::memory_order_release);
+    return true;
+  };
 }
 
-template <class Fail>
-inline bool ring_pop_or(chan_core* c, void* out, Fail fail) noexcept(noexcept(fail(true))) {
-  std::atomic<std::uint64_t>& head = ends(c).head;
-  std::uint64_t h = head.load(std::memory_order_relaxed);
-  const std::uint64_t one_lap = c->ring.one_lap();
-  if (h & c->ring.slow) return fail(false);
-  std::uint64_t index = h & c->ring.index_mask;
-  unsigned char* slot = c->ring.slots + index * c->ring.stride;
-  auto* word = reinterpret_cast<std::uint64_t*>(slot);
-  std::atomic_ref<std::uint64_t> stamp(*word);
-  const std::uint64_t lap = h - index;
-  std::uint64_t s = stamp.load(std::memory_order_acquire);
-  if (s != lap + 1) return fail(s != lap);  // not this lap's free slot either: h is stale
-  std::uint64_t next = index + 1 < c->cap ? h + 1 : (h & ~(one_lap - 1)) + one_lap;
-  const elem_ops* ops = c->ops;
-  slot += c->ring.elem_offset;
-  if (!head.compare_exchange_strong(h, next, std::memory_order_seq_cst, std::memory_order_relaxed)) return fail(true);
-  if (ops->move || ops->destroy || !out || !copy_small(ops->size, out, slot))
-    return ring_move_out(ops, slot, out, word, lap + one_lap);
-  stamp.store(lap + one_lap, std::memory_order_release);
-  return true;
+inline auto ring_take(chan_core* c, void* out) noexcept {
+  return [c, out](void* slot, std::uint64_t* word, std::uint64_t s) noexcept {
+    const elem_ops* ops = c->ops;
+    if (ops->move || ops->destroy || !out || !copy_small(ops->size, out, slot))
+      return ring_move_out(ops, slot, out, word, s);
+    std::atomic_ref<std::uint64_t>(*word).store(s, std::memory_order_release);
+    return true;
+  };
 }
 
 // ring_try_push sends elem into c's ring (c buffered) and says whether it did; false when
 // the ring is full, c is closed or waiters are queued: the caller then takes the lock.
 inline bool ring_try_push(chan_core* c, void* elem) noexcept {
-  return ring_push_or(c, elem, [&](bool raced) noexcept { return raced && ring_push_contended(c, elem) == ring_retry::done; });
+  return ring_push_or(c, ring_put(c, elem), [&](bool raced) noexcept { return raced && ring_push_contended(c, elem) == ring_retry::done; });
 }
 
 // ring_try_pop receives from c's ring (c buffered) into out (null: drop the value) and
 // says whether it did; false when the ring is empty or waiters are queued.
 inline bool ring_try_pop(chan_core* c, void* out) noexcept {
-  return ring_pop_or(c, out, [&](bool raced) noexcept { return raced && ring_pop_contended(c, out) == ring_retry::done; });
+  return ring_pop_or(c, ring_take(c, out), [&](bool raced) noexcept { return raced && ring_pop_contended(c, out) == ring_retry::done; });
 }
 
 // Lock-free readiness checks (Go's full() and empty()); see chan.cpp on why racing is fine.

@@ -1,0 +1,176 @@
+// A buffered channel's ring without its lock: the lock-free send and receive that
+// go::chan<T> inlines for a trivially copyable T, and that runtime/chan.cpp uses for every
+// other T. The ring's design, its invariants and the lock's part in it are in the file
+// header of src/runtime/chan.cpp; this header holds only what the inline path reads.
+//
+// Why inline: a send or receive on a ring with room is one compare-exchange and a few
+// loads, 15-20 instructions. Behind a call and the elem_ops dispatch it took 60-75 (bench
+// chan_spsc_128: 165 instructions per message, of which the calls' register saves and the
+// dispatch on the element's size were more than half).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "go/detail/chan_core.hpp"
+
+namespace go::detail {
+
+// The shape of a buffered channel's ring, fixed at make (chan_core::ring).
+struct ring_shape {
+  unsigned char* slots = nullptr;  // cap slots of `stride` bytes: stamp, then element
+  std::size_t cap = 0;             // also set for capacity 0 and 1, which take no lock-free path
+  // A position (an end without its flags) is lap | index; one_lap is the lap's unit. An
+  // end adds two flag bits between them: MARK (tail only: closed) and SLOW above it.
+  std::uint64_t index_mask = 0, slow = 0, pos_mask = 0;
+  std::uint32_t stride = 0, elem_offset = 0;
+
+  std::uint64_t mark() const noexcept { return slow >> 1; }
+  std::uint64_t one_lap() const noexcept { return slow << 1; }
+  std::uint64_t lap(std::uint64_t pos) const noexcept { return pos & ~index_mask; }
+  std::uint64_t pos(std::uint64_t end) const noexcept { return end & pos_mask; }
+  // A stamp is a plain word at the slot's start, used through atomic_ref: the slots are
+  // a zeroed allocation, and zero means "free for lap 0".
+  std::uint64_t* stamp_word(std::uint64_t pos) const noexcept {
+    return reinterpret_cast<std::uint64_t*>(slots + (pos & index_mask) * stride);
+  }
+  std::atomic_ref<std::uint64_t> stamp(std::uint64_t pos) const noexcept {
+    return std::atomic_ref<std::uint64_t>(*stamp_word(pos));
+  }
+  void* elem(std::uint64_t pos) const noexcept { return slots + (pos & index_mask) * stride + elem_offset; }
+  // next is the position after pos.
+  std::uint64_t next(std::uint64_t pos) const noexcept {
+    return (pos & index_mask) + 1 < cap ? pos + 1 : (pos & ~(one_lap() - 1)) + one_lap();
+  }
+};
+
+// A buffered channel's two ends, each on its own cache line with its hint.
+//
+// A hint is its end as the end's last writer left it, flags included, stored after the end
+// with a plain store. A lock-free claim reads the hint, not the end, and its compare-exchange
+// on the end checks the guess: a stale hint costs a failed compare-exchange, which returns
+// the end. Why: a load of the word that the last claim's locked compare-exchange wrote waits
+// for that instruction to retire, and claims run back to back (bench chan_spsc_128 at
+// GOMAXPROCS=1: 12.5 ns per claim on the end, 6.5 ns on the hint; 30 -> 18 ns per message).
+// Every writer of an end writes its hint too, so the hint is stale only for the moment
+// between the two stores, or when two claimers' hint stores land out of order.
+struct ring_ends {
+  alignas(64) std::atomic<std::uint64_t> head{0};  // next position to receive from
+  std::atomic<std::uint64_t> head_hint{0};
+  alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to send to
+  std::atomic<std::uint64_t> tail_hint{0};
+};
+
+// Where they are in a channel's allocation (runtime/chan.hpp checks both against chan_core).
+inline constexpr std::size_t chan_ring_offset = 64;   // chan_core::ring, its second cache line
+inline constexpr std::size_t ring_ends_offset = 128;  // right after chan_core
+
+inline const ring_shape& ring_of(const chan_core* c) noexcept {
+  return *reinterpret_cast<const ring_shape*>(reinterpret_cast<const unsigned char*>(c) + chan_ring_offset);
+}
+
+inline ring_ends& ends(const chan_core* c) noexcept {
+  return *reinterpret_cast<ring_ends*>(reinterpret_cast<std::uintptr_t>(c) + ring_ends_offset);
+}
+
+// lock_free_ring says whether c's sends and receives try the ring without the lock first.
+// Not for one slot: it is always empty or full, where the attempt could only fail (bench
+// cb_bounded1_spsc: +6% time); such a channel runs under its lock (chan_core::slot_full).
+inline bool lock_free_ring(const chan_core* c) noexcept { return c && ring_of(c).cap > 1; }
+
+// ring_push_or and ring_pop_or make one lock-free attempt on c's ring (c buffered), from
+// the end's hint (ring_ends), and leave the hint at the end they claimed. Once a
+// slot is claimed, put(elem_slot, stamp_word, stamp) moves the value in and publishes the
+// stamp (release), take(...) moves it out and frees the stamp; each returns true. When the
+// attempt fails they return fail(raced). raced: another sender (or receiver) won the slot,
+// and a lock-free retry may succeed; otherwise the ring is full (empty), closed or SLOW, or
+// the operation ahead is still moving its value: take the lock.
+//
+// Every exit is a tail call or a return, so that the out-of-line callers in chan.cpp save
+// no registers (bench chan_spsc_128).
+template <class Put, class Fail>
+inline bool ring_push_or(chan_core* c, Put put, Fail fail) noexcept(noexcept(fail(true)) && noexcept(put(nullptr, nullptr, 0))) {
+  const ring_shape& r = ring_of(c);
+  ring_ends& e = ends(c);
+  std::uint64_t t = e.tail_hint.load(std::memory_order_relaxed);
+  const std::uint64_t one_lap = r.one_lap();
+  if (t & ~r.pos_mask) return fail(false);
+  std::uint64_t index = t & r.index_mask;
+  unsigned char* slot = r.slots + index * r.stride;
+  auto* word = reinterpret_cast<std::uint64_t*>(slot);
+  const std::uint64_t lap = t - index;
+  std::uint64_t s = std::atomic_ref<std::uint64_t>(*word).load(std::memory_order_acquire);
+  if (s != lap) return fail(s + one_lap != lap + 1);  // not last lap's value: t is stale
+  std::uint64_t next = index + 1 < r.cap ? t + 1 : (t & ~(one_lap - 1)) + one_lap;
+  slot += r.elem_offset;
+  if (!e.tail.compare_exchange_strong(t, next, std::memory_order_seq_cst, std::memory_order_relaxed))
+    return fail(!(t & ~r.pos_mask));  // t: the tail; flagged: lock
+  e.tail_hint.store(next, std::memory_order_relaxed);
+  return put(slot, word, lap + 1);
+}
+
+template <class Take, class Fail>
+inline bool ring_pop_or(chan_core* c, Take take, Fail fail) noexcept(noexcept(fail(true)) && noexcept(take(nullptr, nullptr, 0))) {
+  const ring_shape& r = ring_of(c);
+  ring_ends& e = ends(c);
+  std::uint64_t h = e.head_hint.load(std::memory_order_relaxed);
+  const std::uint64_t one_lap = r.one_lap();
+  if (h & r.slow) return fail(false);
+  std::uint64_t index = h & r.index_mask;
+  unsigned char* slot = r.slots + index * r.stride;
+  auto* word = reinterpret_cast<std::uint64_t*>(slot);
+  const std::uint64_t lap = h - index;
+  std::uint64_t s = std::atomic_ref<std::uint64_t>(*word).load(std::memory_order_acquire);
+  if (s != lap + 1) return fail(s != lap);  // not this lap's free slot either: h is stale
+  std::uint64_t next = index + 1 < r.cap ? h + 1 : (h & ~(one_lap - 1)) + one_lap;
+  slot += r.elem_offset;
+  if (!e.head.compare_exchange_strong(h, next, std::memory_order_seq_cst, std::memory_order_relaxed))
+    return fail(!(h & r.slow));
+  e.head_hint.store(next, std::memory_order_relaxed);
+  return take(slot, word, lap + one_lap);
+}
+
+// --- The inline path of go::chan<T> ---
+
+// ring_inline<T>: T's sends and receives try the ring inline, before any call. T must move
+// by copying its bytes, as its elem_ops do (elem_ops_for: trivially copyable).
+template <class T>
+inline constexpr bool ring_inline = std::is_trivially_copyable_v<T> && sizeof(T) <= 64;
+
+// ring_send_inline sends v into c's ring if c is buffered, has room and no waiter, and
+// says whether it did; false: the caller calls chan_send (or chan_try_send).
+template <class T>
+inline bool ring_send_inline(chan_core* c, const T& v) noexcept {
+  if (!lock_free_ring(c)) return false;
+  return ring_push_or(
+      c,
+      [&v](void* slot, std::uint64_t* word, std::uint64_t stamp) noexcept {
+        if constexpr (!elem_ops_for<T>::empty) std::memcpy(slot, &v, sizeof(T));
+        else (void)v;
+        std::atomic_ref<std::uint64_t>(*word).store(stamp, std::memory_order_release);
+        return true;
+      },
+      [](bool) noexcept { return false; });
+}
+
+// ring_recv_inline receives from c's ring into out (raw storage for a T) if c is buffered,
+// holds a value and has no waiter, and says whether it did; false: the caller calls
+// chan_recv (or chan_try_recv).
+template <class T>
+inline bool ring_recv_inline(chan_core* c, void* out) noexcept {
+  if (!lock_free_ring(c)) return false;
+  return ring_pop_or(
+      c,
+      [out](void* slot, std::uint64_t* word, std::uint64_t stamp) noexcept {
+        if constexpr (!elem_ops_for<T>::empty) std::memcpy(out, slot, sizeof(T));
+        else (void)out;
+        std::atomic_ref<std::uint64_t>(*word).store(stamp, std::memory_order_release);
+        return true;
+      },
+      [](bool) noexcept { return false; });
+}
+
+}  // namespace go::detail
