@@ -7,6 +7,8 @@
 // run queue), where holders never block; user-level mutual exclusion is go::mutex.
 #pragma once
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -45,6 +47,29 @@ inline bool try_lock(std::atomic<std::uint32_t>& word) noexcept {
 inline void unlock(std::atomic<std::uint32_t>& word) noexcept {
   if (word.exchange(0, std::memory_order_release) == 2) platform::futex_wake(&word, 1);
 }
+
+// The channels' lock (spin_lock, spin_unlock): the same word without sleepers, 0 or 1.
+// Unlock is a plain store (release) where unlock above needs an exchange to find sleepers,
+// which saves one of the two locked instructions of every channel operation that locks
+// (bench select_uncontended: four of them were two thirds of its time). A waiter never
+// sleeps on the word: it spins lock_spins times, then gives its CPU away (sched_yield)
+// between tries. That suits a channel, whose holders run a few hundred instructions and
+// never block; its goroutines wait in its queues, never on its lock.
+inline void spin_lock_slow(std::atomic<std::uint32_t>& word) noexcept {
+  for (int spin = 0;; ++spin) {
+    if (spin < lock_spins) platform::cpu_relax();
+    else sched_yield();
+    std::uint32_t c = word.load(std::memory_order_relaxed);
+    if (c == 0 && word.compare_exchange_weak(c, 1, std::memory_order_seq_cst, std::memory_order_relaxed)) return;
+  }
+}
+
+inline void spin_lock(std::atomic<std::uint32_t>& word) noexcept {
+  std::uint32_t c = 0;
+  if (!word.compare_exchange_strong(c, 1, std::memory_order_seq_cst, std::memory_order_relaxed)) spin_lock_slow(word);
+}
+
+inline void spin_unlock(std::atomic<std::uint32_t>& word) noexcept { word.store(0, std::memory_order_release); }
 
 // runtime_lock wraps the word for std::lock_guard.
 class runtime_lock {
