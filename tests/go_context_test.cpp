@@ -408,7 +408,9 @@ TEST(GoContext, NoGoroutineIsStarted) {
     cancel1();
     auto [ctx7, cancel7] = go::with_cancel(ctx5);
     cancel7();
-    EXPECT_EQ(go::num_goroutine(), before);
+    // At most: run in one process with the other tests (not as ctest runs it), a goroutine
+    // they left may end meanwhile; one started here would still be running.
+    EXPECT_LE(go::num_goroutine(), before);
   });
 }
 
