@@ -15,11 +15,14 @@
 //   holds that send's value for a receive at the same position, which sets it to
 //   L + one_lap, free for the next lap. So zeroed slots are all free for lap 0, and a large
 //   buffer's pages are touched only as it fills.
-// - Without the lock (ring_push_or, ring_pop_or in chan.hpp), a send claims the tail by a
-//   compare-exchange when the stamp says free, moves its value in and publishes the stamp
-//   (release); a receive claims the head when the stamp says full, moves the value out and
-//   frees the stamp. One atomic read-modify-write per operation, where Go's lock costs two,
-//   and a sender and a receiver touch different lines except for the slot they share.
+// - Without the lock (ring_push_or, ring_pop_or in go/detail/chan_ring.hpp), a send claims
+//   the tail by a compare-exchange when the stamp says free, moves its value in and
+//   publishes the stamp (release); a receive claims the head when the stamp says full,
+//   moves the value out and frees the stamp. One atomic read-modify-write per operation,
+//   where Go's lock costs two, and a sender and a receiver touch different lines except for
+//   the slot they share. A claim starts from its end's hint, a copy of the end in the same
+//   line, never from the end itself, which the last claim's compare-exchange wrote (see
+//   ring_ends). go::chan<T> inlines the attempt for a trivially copyable T.
 // - The lock makes the ring its holder's alone: chan_lock sets SLOW on both ends, which
 //   fails every lock-free claim from then on, and chan_unlock clears it when no waiter is
 //   queued and the ring is neither empty nor full. An operation that claimed before may
@@ -52,7 +55,9 @@
 // - The woken goroutine goes to the waker's `next` run-queue slot (park.cpp, scheduler.cpp),
 //   so ping-pong runs both sides on one worker, cache-hot, with no idle worker involved.
 // - Blocking costs no allocation: the waiter (Go's sudog) lives on the blocked stack.
-// - The lock is the runtime's futex lock (lock.hpp), in the same cache line as the queues.
+// - The lock is in the same cache line as the queues. A channel of capacity 0 or 1 takes
+//   the spin lock (lock.hpp), whose unlock is a plain store; a ring takes the sleeping lock
+//   (see chan_lock in chan.hpp for why).
 // - Non-blocking fast paths decide "would block" without the lock. Go's argument holds: the
 //   closed flag and the readiness check are each single-word reads; if the channel is open
 //   and not ready at the moment of the first read... and stays... we behave as if we
