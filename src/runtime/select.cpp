@@ -58,14 +58,17 @@ struct lock_set {
   int n;
 };
 
-void lock_all(const lock_set& ls) noexcept {
+// lock_others locks every channel of ls but skip, in lock order.
+void lock_others(const lock_set& ls, chan_core* skip) noexcept {
   chan_core* prev = nullptr;
   for (int i = 0; i < ls.n; ++i) {
     chan_core* c = ls.cases[ls.order[i]].c;
-    if (c != prev) chan_lock(c);
+    if (c != prev && c != skip) chan_lock(c);
     prev = c;
   }
 }
+
+void lock_all(const lock_set& ls) noexcept { lock_others(ls, nullptr); }
 
 // unlock_others unlocks every channel of ls but keep (which a hand-off unlocks itself).
 void unlock_others(const lock_set& ls, chan_core* keep) noexcept {
@@ -262,18 +265,24 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
   if (active <= static_cast<int>(small)) park_sole(wait_reason::select, site, &unlock_all_sole, &locks);
   else park(wait_reason::select, site, &unlock_all, &locks);
 
-  // Pass 3: withdraw the losers. The winner's waker wrote its case to `done` before the wake.
-  waiter* winner = &ws.data[done.load(std::memory_order_relaxed) - select_won(0)];
-  lock_all(locks);
+  // Pass 3: withdraw the losers. The winner's waker wrote its case to `done` before the wake,
+  // and dequeued the winner: its channel needs no lock unless a loser waits there too.
+  // (Go's selectgo locks every channel again.)
+  int i = static_cast<int>(done.load(std::memory_order_relaxed) - select_won(0));
+  waiter* winner = &ws.data[i];
+  chan_core* skip = cases[i].c;
   for (int k = 0; k < active; ++k) {
-    int i = order.data[k];
-    waiter& w = ws.data[i];
-    if (&w == winner) continue;
-    if (cases[i].is_send) cases[i].c->sendq.remove(&w);
-    else cases[i].c->recvq.remove(&w);
+    if (order.data[k] != i && cases[order.data[k]].c == skip) skip = nullptr;
   }
-  unlock_all(&locks);
-  int i = winner->case_index;
+  lock_others(locks, skip);
+  for (int k = 0; k < active; ++k) {
+    int j = order.data[k];
+    waiter& w = ws.data[j];
+    if (&w == winner) continue;
+    if (cases[j].is_send) cases[j].c->sendq.remove(&w);
+    else cases[j].c->recvq.remove(&w);
+  }
+  unlock_others(locks, skip);
   if (cases[i].is_send) {
     if (!winner->success) throw_send_on_closed();
   } else {
