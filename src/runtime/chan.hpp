@@ -29,6 +29,7 @@ struct chan_core {
 };
 
 // A buffered channel's ring_ends come right after its chan_core.
+static_assert(offsetof(chan_core, cap) == chan_cap_offset, "chan_ring.hpp: chan_core::cap moved");
 static_assert(offsetof(chan_core, ring) == chan_ring_offset, "chan_ring.hpp: chan_core::ring moved");
 static_assert(sizeof(chan_core) <= ring_ends_offset, "chan_core: two cache lines");
 
