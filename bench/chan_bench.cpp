@@ -2,6 +2,9 @@
 // said otherwise. bench/compare.sh runs the same scenarios side by side with Go.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+#include <cstdint>
+
 #include "go/go.hpp"
 
 namespace {
@@ -96,6 +99,36 @@ void BM_TryRecvEmpty(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(ch.try_recv());
 }
 BENCHMARK(BM_TryRecvEmpty);
+
+// Why a ring claim starts from its end's hint (go/detail/chan_ring.hpp, ring_ends): claims
+// back to back on one end, as a sender filling a ring makes them. From the end: a load of
+// the word the last compare-exchange wrote, then a compare-exchange of it. From the hint: a
+// load of a plain word beside it in the same line, the compare-exchange, a store of the hint.
+struct alignas(64) claim_end {
+  std::atomic<std::uint64_t> end{0};
+  std::atomic<std::uint64_t> hint{0};
+};
+
+void BM_floor_claim_from_end(benchmark::State& state) {
+  claim_end e;
+  for (auto _ : state) {
+    std::uint64_t t = e.end.load(std::memory_order_relaxed);
+    e.end.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst, std::memory_order_relaxed);
+  }
+  benchmark::DoNotOptimize(e.end.load());
+}
+BENCHMARK(BM_floor_claim_from_end);
+
+void BM_floor_claim_from_hint(benchmark::State& state) {
+  claim_end e;
+  for (auto _ : state) {
+    std::uint64_t t = e.hint.load(std::memory_order_relaxed);
+    if (e.end.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst, std::memory_order_relaxed))
+      e.hint.store(t + 1, std::memory_order_relaxed);
+  }
+  benchmark::DoNotOptimize(e.end.load());
+}
+BENCHMARK(BM_floor_claim_from_hint);
 
 }  // namespace
 
