@@ -213,6 +213,22 @@ TEST(ChanRing, SpscFifoInt) {
   });
 }
 
+// One- and two-byte values (chan<bool>, chan<char>): copied inline both on go::chan<T>'s
+// lock-free path and under the lock (copy_small), never through a wider copy.
+TEST(ChanRing, SpscFifoOneAndTwoByteValues) {
+  max_procs_scope procs(2);
+  go::run([] {
+    for (std::size_t cap : kOddCaps) {
+      spsc_fifo<unsigned char>(cap, scaled(20000), [](long i) { return static_cast<unsigned char>(i * 7); },
+                               [](long i, unsigned char v) { return v == static_cast<unsigned char>(i * 7); });
+      spsc_fifo<std::uint16_t>(cap, scaled(20000), [](long i) { return static_cast<std::uint16_t>(i * 31); },
+                               [](long i, std::uint16_t v) { return v == static_cast<std::uint16_t>(i * 31); });
+      spsc_fifo<bool>(cap, scaled(20000), [](long i) { return i % 3 == 0; },
+                      [](long i, bool v) { return v == (i % 3 == 0); });
+    }
+  });
+}
+
 TEST(ChanRing, SpscFifoTrivial24ByteStruct) {
   max_procs_scope procs(2);
   go::run([] {

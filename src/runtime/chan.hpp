@@ -37,6 +37,8 @@ static_assert(sizeof(chan_core) <= ring_ends_offset, "chan_core: two cache lines
 inline bool copy_small(std::size_t size, void* dst, const void* src) noexcept {
   switch (size) {
     case 0: return true;
+    case 1: std::memcpy(dst, src, 1); return true;  // chan<bool>, Go's favourite signal
+    case 2: std::memcpy(dst, src, 2); return true;
     case 4: std::memcpy(dst, src, 4); return true;
     case 8: std::memcpy(dst, src, 8); return true;
     case 16: std::memcpy(dst, src, 16); return true;
