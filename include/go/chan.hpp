@@ -136,14 +136,9 @@ template <class Derived, class T>
 class send_ops {
  public:
   // send blocks until a receiver takes v (unbuffered) or there is room in the buffer.
-  void send(T v, detail::source_location site = detail::source_location::current()) const {
-    if constexpr (ring_inline<T>) {
-      if (ring_send_inline(self(), v)) return;
-    }
-    chan_send(self(), &v, site);
-  }
+  void send(T v, detail::source_location site = detail::source_location::current()) const { send_from(v, site); }
   const Derived& operator<<(T v) const {
-    send(std::move(v), detail::source_location::current());
+    send_from(v, detail::source_location::current());
     return static_cast<const Derived&>(*this);
   }
   // try_send sends v only if that does not block; v is moved from only when it is sent.
@@ -162,6 +157,14 @@ class send_ops {
 
  private:
   chan_core* self() const noexcept { return static_cast<const Derived&>(*this).core(); }
+  // send_from sends v, moving from it: inline into a buffered channel's ring when T is
+  // trivially copyable and the ring has room (go/detail/chan_ring.hpp), else chan_send.
+  void send_from(T& v, detail::source_location site) const {
+    if constexpr (ring_inline<T>) {
+      if (ring_send_inline(self(), v)) return;
+    }
+    chan_send(self(), &v, site);
+  }
 };
 
 template <class Derived>
