@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <new>
+#include <thread>
 #include <vector>
 
 #include "go/go.hpp"
@@ -288,5 +289,207 @@ TEST(SelectStress, ExactAccountingWithTimeoutsAndCloseRaces) {
     b.close();
     cons.wait();
     for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i].load(), 1) << i;
+  });
+}
+
+// --- Waiters a select leaves queued (lazy withdrawal, src/runtime/select.cpp) ---
+// A blocking select of up to four channel cases leaves its losing waiters queued and re-arms
+// them in place at the next select on the same channels. Each must behave as if withdrawn.
+
+namespace {
+
+// lose_on_a parks a select with a send case on `a` and a receive case on `b` and returns
+// once a value on b won; the waiter on a stays queued.
+void lose_on_a(go::chan<int> a, go::chan<int> b, go::chan<int> recv_a) {
+  go::spawn([b] { b << 1; });
+  int got = 0;
+  int i = go::select(go::send_case(a, 5), go::recv_case(recv_a), go::recv_case(b, [&](std::optional<int> v) { got = *v; }));
+  EXPECT_EQ(i, 2);
+  EXPECT_EQ(got, 1);
+}
+
+void left_waiters_take_nothing() {
+  auto a = go::make_chan<int>(), b = go::make_chan<int>(), recv_a = go::make_chan<int>();
+  lose_on_a(a, b, recv_a);
+  // The send waiter left on a offers nothing, and the receive waiter on recv_a takes nothing.
+  EXPECT_EQ(a.try_recv().status, go::chan_status::would_block);
+  EXPECT_FALSE(recv_a.try_send(8));
+  EXPECT_EQ(recv_a.len(), 0u);
+  // A sender that blocks on recv_a meanwhile is served by a real receiver, not by the waiter.
+  go::wait_group wg;
+  wg.add(1);
+  go::spawn([recv_a, &wg] {
+    recv_a << 9;
+    wg.done();
+  });
+  go::sleep(5ms);
+  EXPECT_EQ(*recv_a.recv(), 9);
+  wg.wait();
+}
+
+}  // namespace
+
+TEST(SelectLazy, WaitersLeftByALostSelectTakeNothing) {
+  go::run(left_waiters_take_nothing);
+  left_waiters_take_nothing();  // a plain thread keeps its waiters too
+}
+
+TEST(SelectLazy, LeftWaiterDoesNotWinALaterSelectOnOtherChannels) {
+  go::run([] {
+    auto a = go::make_chan<int>(), b = go::make_chan<int>(), c = go::make_chan<int>(), d = go::make_chan<int>();
+    go::spawn([b] { b << 1; });
+    EXPECT_EQ(go::select(go::recv_case(a), go::recv_case(b)), 1);  // leaves a waiter on a
+    auto tried = go::make_chan<bool>(1);
+    go::spawn([a, c, tried] {
+      go::sleep(5ms);       // the select below is parked on c and d by now
+      tried << a.try_send(7);  // must find no receiver: the waiter on a is not this select's
+      c << 3;
+    });
+    int got = -1;
+    int i = go::select(go::recv_case(c, [&](std::optional<int> v) { got = *v; }), go::recv_case(d));
+    EXPECT_EQ(i, 0);
+    EXPECT_EQ(got, 3);
+    EXPECT_FALSE(*tried.recv());
+  });
+}
+
+namespace go::detail {
+void select_generation_set_for_test(std::uint32_t gen) noexcept;  // src/runtime/select.cpp
+}
+
+// A select's generation is 24 bits. At the wrap every waiter left queued is withdrawn, or
+// the one left by generation 1 would match the word of the next generation 1.
+TEST(SelectLazy, LeftWaiterDoesNotWinAcrossTheGenerationWrap) {
+  go::run([] {
+    go::wait_group wg;
+    wg.add(1);
+    go::spawn([&wg] {  // a fresh goroutine: its first select is generation 1
+      auto a = go::make_chan<int>(), b = go::make_chan<int>(), c = go::make_chan<int>(), d = go::make_chan<int>();
+      go::spawn([b] {
+        go::sleep(2ms);
+        b << 1;
+      });
+      EXPECT_EQ(go::select(go::recv_case(a), go::recv_case(b)), 1);  // leaves a waiter on a
+      go::detail::select_generation_set_for_test((1u << 24) - 1);  // the next select wraps to 1
+      auto tried = go::make_chan<bool>(1);
+      go::spawn([a, c, tried] {
+        go::sleep(5ms);
+        tried << a.try_send(7);
+        c << 3;
+      });
+      int got = -1;
+      EXPECT_EQ(go::select(go::recv_case(c, [&](std::optional<int> v) { got = *v; }), go::recv_case(d)), 0);
+      EXPECT_EQ(got, 3);
+      EXPECT_FALSE(*tried.recv());
+      wg.done();
+    });
+    wg.wait();
+  });
+}
+
+TEST(SelectLazy, ReArmedCasesWinWithTheirOwnValues) {
+  go::run([] {
+    auto a = go::make_chan<int>(), b = go::make_chan<int>();
+    constexpr int rounds = 3000;
+    go::spawn([a, b] {
+      for (int r = 0; r < rounds; ++r) (r % 3 == 0 ? a : b) << r;
+    });
+    // After the first, each select finds the waiter the last one left on the losing channel
+    // still queued and re-arms it.
+    for (int r = 0; r < rounds; ++r) {
+      int v = -1;
+      int i = go::select(go::recv_case(a, [&](std::optional<int> x) { v = *x; }), go::recv_case(b, [&](std::optional<int> x) { v = *x; }));
+      ASSERT_EQ(v, r);
+      ASSERT_EQ(i, r % 3 == 0 ? 0 : 1);
+    }
+  });
+}
+
+TEST(SelectLazy, CloseWakesAReArmedCase) {
+  go::run([] {
+    auto a = go::make_chan<int>(), b = go::make_chan<int>();
+    lose_on_a(go::make_chan<int>(), b, a);  // leaves a receive waiter on a
+    go::spawn([a] {
+      go::sleep(5ms);
+      a.close();
+    });
+    bool ok = true;
+    EXPECT_EQ(go::select(go::recv_case(a, [&](std::optional<int> v) { ok = v.has_value(); }), go::recv_case(b)), 0);
+    EXPECT_FALSE(ok);
+    auto s = go::make_chan<int>();
+    lose_on_a(s, b, go::make_chan<int>());  // leaves a send waiter on s
+    go::spawn([s] {
+      go::sleep(5ms);
+      s.close();
+    });
+    EXPECT_THROW(go::select(go::send_case(s, 1), go::recv_case(b)), go::chan_error);
+  });
+}
+
+namespace {
+
+std::atomic<int> live_counted{0};
+
+struct counted {
+  int v = 0;
+  explicit counted(int x) : v(x) { live_counted.fetch_add(1); }
+  counted(counted&& o) noexcept : v(o.v) { live_counted.fetch_add(1); }
+  counted& operator=(counted&&) = default;
+  ~counted() { live_counted.fetch_sub(1); }
+};
+
+// select_on_full_channels parks n selects, each with a send case on a full buffered channel
+// of its own (then dropped by everyone but the select's waiter) and a receive case that wins.
+void select_on_full_channels(int n) {
+  auto b = go::make_chan<int>();
+  for (int k = 0; k < n; ++k) {
+    go::spawn([b, k] {
+      go::sleep(2ms);  // so that the select parks, and leaves its waiter on full
+      b << k;
+    });
+    auto full = go::make_chan<counted>(1);
+    full << counted(k);
+    int got = -1;
+    EXPECT_EQ(go::select(go::send_case(full, counted(100 + k)), go::recv_case(b, [&](std::optional<int> v) { got = *v; })), 1);
+    EXPECT_EQ(got, k);
+  }
+}
+
+}  // namespace
+
+TEST(SelectLazy, ChannelsOfLeftWaitersAreReleasedWhenTheGoroutineExits) {
+  go::run([] {
+    live_counted = 0;
+    go::wait_group wg;
+    wg.add(1);
+    go::spawn([&wg] {
+      select_on_full_channels(1);
+      wg.done();
+    });
+    wg.wait();
+    go::sleep(5ms);  // the goroutine's exit follows its wg.done()
+    EXPECT_EQ(live_counted.load(), 0);
+    // More channels than a goroutine keeps waiters for: the oldest are withdrawn on the way.
+    wg.add(1);
+    go::spawn([&wg] {
+      select_on_full_channels(10);
+      EXPECT_LE(live_counted.load(), 4);
+      wg.done();
+    });
+    wg.wait();
+    go::sleep(5ms);
+    EXPECT_EQ(live_counted.load(), 0);
+  });
+}
+
+TEST(SelectLazy, ChannelsOfLeftWaitersAreReleasedWhenTheThreadExits) {
+  live_counted = 0;
+  go::run([] {
+    std::thread t([] {
+      select_on_full_channels(3);
+      EXPECT_LE(live_counted.load(), 3);  // each channel's value, kept by the waiter left on it
+    });
+    t.join();
+    EXPECT_EQ(live_counted.load(), 0);
   });
 }

@@ -20,7 +20,11 @@
 //   is received and dropped, and a send case's value stays in the case (cancel safety).
 // - A send case on a closed channel throws chan_error("send on closed channel") if chosen.
 // - No busy polling: a blocked select parks once, on all its channels.
-// - No heap allocation with a fixed number of cases (tests/select_alloc_test.cpp).
+// - No heap allocation with a fixed number of cases (tests/alloc_test.cpp).
+// - A goroutine (or thread) that blocked in a select keeps a reference to the channels of
+//   its last blocking selects, at most four, until it selects on others or exits: their
+//   losing cases stay queued there, unable to win, for the next select to reuse (see
+//   src/runtime/select.cpp). A buffered channel's values may outlive its last handle as long.
 //
 // select_cases is the dynamic form (Go's reflect.Select) for a list of cases built at run
 // time, e.g. fan-in over N channels; select_recv is its common case.

@@ -515,7 +515,7 @@ namespace {
 void wake_all_closed(chan_core* c) noexcept {
   waiter* senders = nullptr;
   while (waiter* w = c->sendq.pop_front()) {
-    w->success = false;
+    set_closed(w);
     w->next = senders;
     senders = w;
   }
@@ -526,7 +526,7 @@ void wake_all_closed(chan_core* c) noexcept {
     while (n < batch) {
       waiter* w = c->recvq.pop_front();
       if (!w) break;
-      w->success = false;
+      set_closed(w);
       who[n++] = w->who;  // w is not touched after the wake: its frame may be gone
     }
     chan_unlock(c);

@@ -35,12 +35,14 @@
 #include "go/runtime.hpp"
 #include "platform/futex.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/select_cache.hpp"
 
 namespace go::detail {
 
 namespace {
 
 struct thread_parker : parker {
+  select_cache cache;
   thread_parker() noexcept : parker(parker_kind::thread) {}
 };
 
@@ -74,6 +76,8 @@ const char* to_string(wait_reason r) noexcept {
   }
   return "unknown";
 }
+
+select_cache& thread_select_cache(parker* p) noexcept { return static_cast<thread_parker*>(p)->cache; }
 
 parker* current_parker() noexcept {
   if (goroutine* g = current_goroutine()) return g;

@@ -53,6 +53,7 @@
 // Shutdown: there is none. The runtime is created on first use and never destroyed; when
 // main returns, exit() ends the process with workers still parked or running, as Go's does.
 #include "runtime/scheduler.hpp"
+#include "runtime/select_cache.hpp"
 #include "runtime/bubble.hpp"
 
 #include <cxxabi.h>
@@ -549,6 +550,7 @@ extern "C" void goroutine_main(void* arg) {
   auto* g = static_cast<goroutine*>(arg);
   platform::asan_finish_switch(nullptr);
   finish_switch(current_worker());
+  select_cache* sel = ::new (static_cast<void*>(select_cache_of(g))) select_cache;
   try {
     g->ops->invoke(g->closure);
   } catch (...) {
@@ -556,6 +558,7 @@ extern "C" void goroutine_main(void* arg) {
   }
   g->ops->destroy(g->closure);
   free_closure(g);
+  sel->~select_cache();  // withdraws its waiters, drops its channels
   switch_to_scheduler(current_worker(), g, switch_action::exit);
   __builtin_unreachable();
 }
@@ -591,7 +594,7 @@ void prepare(worker* w, goroutine* g) noexcept {
       }
     }
     if constexpr (platform::asan) platform::asan_unpoison(g->stk.base, g->stk.size);
-    g->sp = platform::make_context(g->stk.top(), &goroutine_main, g);
+    g->sp = platform::make_context(g->stk.top() - sizeof(select_cache), &goroutine_main, g);  // select_cache_of
     if constexpr (platform::tsan) g->tsan_fiber = platform::tsan_create_fiber();
   }
   std::memcpy(w->eh_globals, &g->eh, sizeof(eh_state));
@@ -1221,7 +1224,7 @@ __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_
     if (size > closure_inline_size || align > 16) {
       try {
         g->closure = ::operator new(size, std::align_val_t(heap_closure_align(align)));
-        g->closure_align = heap_closure_align(align);
+        g->closure_align = static_cast<std::uint32_t>(heap_closure_align(align));
       } catch (...) {
         free_goroutine(w, g);
         throw;

@@ -11,25 +11,13 @@
 #include "go/detail/park.hpp"
 #include "go/detail/source_location.hpp"
 #include "go/runtime.hpp"
+#include "runtime/parker.hpp"
 #include "runtime/lock.hpp"
 #include "runtime/runq.hpp"
 #include "runtime/stack.hpp"
 #include "runtime/timer.hpp"
 
 namespace go::detail {
-
-// What can wait: a goroutine, a plain thread, and (later) a stackless coroutine.
-enum class parker_kind : std::uint8_t { goroutine, thread };
-
-// park_state of a goroutine (see park.cpp for the protocol).
-enum : std::uint32_t { park_running = 0, park_parked = 1, park_notified = 2, park_runnable = 3, park_dead = 4 };
-
-struct parker {
-  parker_kind kind;
-  // goroutine: park_running/parked/notified/runnable; thread: 0 = no token, 1 = token.
-  std::atomic<std::uint32_t> state{0};
-  explicit parker(parker_kind k) noexcept : kind(k) {}
-};
 
 // A task is what the run queues hold. They never look inside it: resuming it is the
 // scheduler's business (a stack switch for a goroutine; a coroutine resume later).
@@ -63,7 +51,6 @@ struct goroutine : task {
 
   const closure_ops* ops = nullptr;
   void* closure = nullptr;  // inline_closure or heap
-  std::size_t closure_align = 16;  // of a heap closure
   alignas(16) unsigned char inline_closure[closure_inline_size];
 
   // Diagnostics: why and where it is blocked, since when, who created it.
@@ -76,6 +63,7 @@ struct goroutine : task {
 
   eh_state eh;
   int saved_errno = 0;
+  std::uint32_t closure_align = 16;  // of a heap closure
   worker* last_worker = nullptr;
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;

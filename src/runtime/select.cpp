@@ -22,6 +22,26 @@
 //    (cancel safety).
 // 6. Woken, we lock everything again, withdraw the losing waiters, and report the winner.
 //
+// Lazy withdrawal (ours; steps 3, 4 and 6 for a blocking select of up to four channel cases,
+// select_lazy). Go locks every channel twice per parking select: a thousand goroutines each
+// selecting on one shared channel and one of their own (bench chan_popular) fight over the
+// shared channel's lock and cache line at GOMAXPROCS=2 (330 ns per message; 140-190 ns
+// without that). So a select does not withdraw its losing waiters; they stay queued, and
+// the next select on the same channel re-arms its waiter there with no lock:
+// - The waiters are a parker's persistent ones (select_cache.hpp, with the invariants). Each
+//   select is a new generation of the parker's word; a waiter wins only with a compare-
+//   exchange of that word from its tag's generation, open, to its tag, so a waiter left by
+//   an earlier select is skipped and dropped by whoever dequeues it, as a lost select's is.
+// - A waiter that is still queued means its case is not ready: a counterpart, or a close,
+//   would have dequeued it. So step 3 locks only the other cases' channels; once none of
+//   them is ready, the word opens and each queued waiter is re-armed with a compare-exchange
+//   of its tag, which fails if a waker dequeued it meanwhile. Then the select cancels its
+//   word (unless a re-armed case has already won) and starts again.
+// - A re-armed waiter can be won before the select is off its stack: such a select parks
+//   with park, not park_sole. The winner's waker writes all the select returns into the word
+//   (the case, and set_closed's bit), so waking reads no waiter.
+// - No lock is taken on the shared channel any more, and step 6 is gone.
+//
 // No allocation for up to 16 cases (the arrays are on the stack); no polling ever.
 #include <algorithm>
 #include <memory>
@@ -30,6 +50,7 @@
 
 #include "runtime/chan.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/select_cache.hpp"
 
 namespace go::detail {
 
@@ -185,12 +206,186 @@ bool try_case_alone(const select_case& sc, bool* received) {
   return false;
 }
 
+// --- Lazy withdrawal (see the file header) ---
+
+// What a lazy select's word becomes when case i wins (below the generation), so that the
+// select learns all it returns from the word: the case, whether it sends, and (lazy_closed,
+// set_closed in waiter.hpp) whether a close woke it.
+constexpr std::uint32_t lazy_sends = 0x20;
+constexpr std::uint32_t lazy_won(int i, bool is_send) noexcept { return select_won(i) | (is_send ? lazy_sends : 0); }
+constexpr std::uint32_t lazy_cancelled = 1;
+static_assert(select_won(static_cast<int>(small_select) - 1) < lazy_sends);
+
+// withdraw dequeues slot m's waiter if it is queued. No lock held; its channel stays
+// referenced.
+void withdraw(select_cache& sc, int m) noexcept {
+  waiter& w = sc.w(m);
+  if (w.tag.load(std::memory_order_acquire) == 0) return;
+  chan_lock(w.chan);
+  if (w.tag.load(std::memory_order_relaxed) != 0) {  // a waker may have taken it since
+    sc.queue(m).remove(&w);
+    w.tag.store(0, std::memory_order_relaxed);
+  }
+  chan_unlock(w.chan);
+}
+
+// next_generation starts a select's generation. At the wrap, every waiter is withdrawn
+// first, so that no queued tag can match the word again.
+std::uint32_t next_generation(select_cache& sc) noexcept {
+  constexpr std::uint32_t gen_limit = std::uint32_t{1} << 24;
+  if (++sc.gen == gen_limit) {
+    for (int m = 0; m < sc.n; ++m) withdraw(sc, m);
+    sc.gen = 1;
+  }
+  return sc.gen;
+}
+
+// assign_slots gives the k-th case of the poll order slot slot_of[k]: the slot that last
+// waited on its channel in its direction if any (its waiter may still be queued there),
+// otherwise a new slot, or an old one (withdrawn, its channel released). No lock held.
+void assign_slots(select_cache& sc, parker* self, const select_case* cases, const std::uint16_t* poll, int active,
+                  int* slot_of) noexcept {
+  unsigned taken = 0;
+  bool pending = false;
+  for (int k = 0; k < active; ++k) {
+    const select_case& cs = cases[poll[k]];
+    slot_of[k] = -1;
+    for (int m = 0; m < sc.n; ++m) {
+      if (!(taken >> m & 1) && sc.w(m).chan == cs.c && (sc.is_send >> m & 1) == unsigned{cs.is_send}) {
+        taken |= 1u << m;
+        slot_of[k] = m;
+        break;
+      }
+    }
+    pending |= slot_of[k] < 0;
+  }
+  for (int k = 0; pending && k < active; ++k) {
+    if (slot_of[k] >= 0) continue;
+    const select_case& cs = cases[poll[k]];
+    int m;
+    if (sc.n < select_cache::slots_max) {
+      m = sc.n++;
+      waiter& w = *::new (static_cast<void*>(&sc.w(m))) waiter;
+      w.who = self;
+      w.lazy = true;
+    } else {
+      do {  // round robin over the slots this select has not taken
+        m = sc.victim;
+        sc.victim = static_cast<std::uint8_t>((m + 1) % select_cache::slots_max);
+      } while (taken >> m & 1);
+      withdraw(sc, m);
+      chan_release(sc.w(m).chan);  // may destroy it: no lock is held
+    }
+    taken |= 1u << m;
+    chan_retain(cs.c);
+    sc.w(m).chan = cs.c;
+    sc.is_send = static_cast<std::uint8_t>((sc.is_send & ~(1u << m)) | unsigned{cs.is_send} << m);
+    slot_of[k] = m;
+  }
+}
+
+// select_lazy is select_go's blocking path for up to select_cache::slots_max channel cases,
+// once pass 0 found none ready. poll: the poll order of the `active` channel cases.
+int select_lazy(parker* self, select_case* cases, const std::uint16_t* poll, int active, bool* received,
+                detail::source_location site) {
+  select_cache& sc = select_cache_of(self);
+  for (;;) {
+    std::uint32_t open = next_generation(sc) << 8;
+    int slot_of[select_cache::slots_max];
+    assign_slots(sc, self, cases, poll, active, slot_of);
+
+    // The cases whose waiter is still queued are re-armed in place; the others (`locked`)
+    // are decided under their channels' locks, in address order.
+    std::uint16_t order[select_cache::slots_max];
+    bool in_place[select_cache::slots_max];
+    int n_locked = 0;
+    for (int k = 0; k < active; ++k) {
+      in_place[k] = sc.w(slot_of[k]).tag.load(std::memory_order_acquire) != 0;
+      if (in_place[k]) continue;
+      int i = poll[k];
+      int j = n_locked++;
+      while (j > 0 && cases[order[j - 1]].c > cases[i].c) {
+        order[j] = order[j - 1];
+        --j;
+      }
+      order[j] = static_cast<std::uint16_t>(i);
+    }
+    lock_set locks{cases, order, n_locked};
+    lock_all(locks);
+    for (int k = 0; k < active; ++k) {  // pass 1 over the locked cases, in poll order
+      int i = poll[k];
+      if (!in_place[k] && complete_locked(cases[i], received, &locks)) return i;
+    }
+
+    // None is ready. Open the word, then re-arm the queued waiters: each was queued until its
+    // compare-exchange, so its case was not ready up to then (a counterpart or a close would
+    // have dequeued it), and a waker finds it armed after.
+    self->sel_word.store(open, std::memory_order_release);
+    bool lost = false;
+    for (int k = 0; k < active && !lost; ++k) {
+      if (!in_place[k]) continue;
+      waiter& w = sc.w(slot_of[k]);
+      w.elem = cases[poll[k]].elem;
+      std::uint32_t t = w.tag.load(std::memory_order_relaxed);
+      lost = t == 0 || !w.tag.compare_exchange_strong(t, open | lazy_won(poll[k], cases[poll[k]].is_send), std::memory_order_acq_rel);
+    }
+    if (lost) {
+      // A waker dequeued a waiter since assign_slots: its case may be ready, and its channel
+      // is not locked. Cancel and start again, unless a re-armed case has already won.
+      std::uint32_t expected = open;
+      if (self->sel_word.compare_exchange_strong(expected, open | lazy_cancelled, std::memory_order_acq_rel)) {
+        unlock_all(&locks);
+        continue;
+      }
+    } else {
+      for (int k = 0; k < active; ++k) {
+        if (in_place[k]) continue;
+        int i = poll[k];
+        waiter& w = sc.w(slot_of[k]);
+        w.elem = cases[i].elem;
+        w.tag.store(open | lazy_won(i, cases[i].is_send), std::memory_order_relaxed);
+        if (cases[i].is_send) cases[i].c->sendq.push_back(&w);
+        else cases[i].c->recvq.push_back(&w);
+      }
+    }
+    // A re-armed waiter may be won (and the goroutine woken) before it is off its stack,
+    // so only a select with none parks with park_sole.
+    if (n_locked == active) park_sole(wait_reason::select, site, &unlock_all_sole, &locks);
+    else park(wait_reason::select, site, &unlock_all, &locks);
+
+    // The winner's waker dequeued it; the losers stay queued for the next select.
+    std::uint32_t won = self->sel_word.load(std::memory_order_acquire);
+    bool success = !(won & lazy_closed);
+    if (won & lazy_sends) {
+      if (!success) throw_send_on_closed();
+    } else {
+      *received = success;
+    }
+    return static_cast<int>((won & (lazy_sends - 1)) - select_won(0));
+  }
+}
+
+}  // namespace
+
+// For tests (select_test.cpp): the caller's next lazy select starts generation gen + 1.
+void select_generation_set_for_test(std::uint32_t gen) noexcept { select_cache_of(current_parker()).gen = gen; }
+
+select_cache::~select_cache() {
+  for (int m = 0; m < n; ++m) {
+    withdraw(*this, m);
+    chan_release(w(m).chan);
+  }
+}
+
+namespace {
+int select_eager(select_case* cases, int n, const std::uint16_t* poll, int active, bool block, bool* received,
+                 detail::source_location site);
 }  // namespace
 
 int select_go(select_case* cases, int n, bool block, bool* received, detail::source_location site) {
   *received = false;
   constexpr std::size_t small = small_select;
-  small_array<std::uint16_t, small> poll(static_cast<std::size_t>(n)), order(static_cast<std::size_t>(n));
+  small_array<std::uint16_t, small> poll(static_cast<std::size_t>(n));
 
   // Poll order: a random permutation of the non-nil cases (inside-out Fisher-Yates). Each
   // index takes 32 random bits, as Go's fastrandn: two per fastrand, none for the first.
@@ -222,9 +417,25 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
     int i = poll.data[k];
     if (try_case_alone(cases[i], received)) return i;
   }
+  if (block && active <= select_cache::slots_max && n <= static_cast<int>(small_select)) {
+    return select_lazy(current_parker(), cases, poll.data, active, received, site);
+  }
+  return select_eager(cases, n, poll.data, active, block, received, site);
+}
+
+namespace {
+
+// select_eager is select_go after pass 0 when it cannot leave waiters queued: a select that
+// does not block, or has more than select_cache::slots_max channel cases, or more than
+// small_select cases in all. Passes 1 to 3 of the file header, as Go's selectgo. A function of its own, so that
+// its waiter array does not widen select_go's frame.
+__attribute__((noinline)) int select_eager(select_case* cases, int n, const std::uint16_t* poll, int active, bool block,
+                                           bool* received, detail::source_location site) {
+  constexpr std::size_t small = small_select;
+  small_array<std::uint16_t, small> order(static_cast<std::size_t>(n));
   // Lock order: by channel address (insertion sort: selects are small).
   for (int i = 0; i < active; ++i) {
-    std::uint16_t v = poll.data[i];
+    std::uint16_t v = poll[i];
     int j = i;
     while (j > 0 && cases[order.data[j - 1]].c > cases[v].c) {
       order.data[j] = order.data[j - 1];
@@ -237,7 +448,7 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
 
   // Pass 1: is any case ready now?
   for (int k = 0; k < active; ++k) {
-    int i = poll.data[k];
+    int i = poll[k];
     if (complete_locked(cases[i], received, &locks)) return i;
   }
   if (!block) {
@@ -255,7 +466,7 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
     w.who = self;
     w.elem = cases[i].elem;
     w.select_done = &done;
-    w.case_index = i;
+    w.case_index = static_cast<std::uint16_t>(i);
     w.success = false;
     if (cases[i].is_send) cases[i].c->sendq.push_back(&w);
     else cases[i].c->recvq.push_back(&w);
@@ -290,5 +501,7 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
   }
   return i;
 }
+
+}  // namespace
 
 }  // namespace go::detail

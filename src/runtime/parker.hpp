@@ -1,0 +1,28 @@
+// parker: what can block. A goroutine (scheduler.hpp) or a plain thread (park.cpp); park.cpp
+// has the park and wake protocol.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "go/detail/park.hpp"
+
+namespace go::detail {
+
+// What can wait: a goroutine, a plain thread, and (later) a stackless coroutine.
+enum class parker_kind : std::uint8_t { goroutine, thread };
+
+// park_state of a goroutine (see park.cpp for the protocol).
+enum : std::uint32_t { park_running = 0, park_parked = 1, park_notified = 2, park_runnable = 3, park_dead = 4 };
+
+struct parker {
+  parker_kind kind;
+  // goroutine: park_running/parked/notified/runnable; thread: 0 = no token, 1 = token.
+  std::atomic<std::uint32_t> state{0};
+  // The word of its selects with persistent waiters (select_cache.hpp), here in the line
+  // that a wake and a resume touch anyway.
+  std::atomic<std::uint32_t> sel_word{0};
+  explicit parker(parker_kind k) noexcept : kind(k) {}
+};
+
+}  // namespace go::detail
