@@ -69,8 +69,11 @@ inline bool take_lazy(waiter* w) noexcept {
   std::uint32_t t = w->tag.load(std::memory_order_acquire);
   for (;;) {
     std::uint32_t open = t & ~select_state_mask;  // its select's word while open
-    // seq_cst, as a done_waiter's flag (below).
-    if (word.compare_exchange_strong(open, t, std::memory_order_seq_cst)) {
+    // A word that is not `open` now never will be (generations only grow; select.cpp
+    // withdraws every waiter before the wrap): a load, not a failing compare-exchange, tells
+    // a waiter left by an earlier select (bench cb_bounded0_select_both_send). seq_cst, as a
+    // done_waiter's flag (below).
+    if (word.load(std::memory_order_relaxed) == open && word.compare_exchange_strong(open, t, std::memory_order_seq_cst)) {
       w->tag.store(0, std::memory_order_relaxed);  // its owner touches it only once woken
       return true;
     }
@@ -116,6 +119,7 @@ struct wait_queue {
       if (w->lazy && !take_lazy(w)) continue;
       if (!w->lazy && w->select_done) {
         std::uint32_t expected = 0;
+        if (w->select_done->load(std::memory_order_relaxed) != 0) continue;  // won or closed: for good
         // seq_cst: a done_waiter's flag (done_waiter.cpp) pairs it with a load of `closed`.
         if (!w->select_done->compare_exchange_strong(expected, select_won(w->case_index), std::memory_order_seq_cst)) continue;
       }
