@@ -206,6 +206,17 @@ bool try_case_alone(const select_case& sc, bool* received) {
   return false;
 }
 
+// insert_in_lock_order inserts case i into order[0, n), kept sorted by channel address: the
+// lock order (insertion sort: selects are small).
+void insert_in_lock_order(const select_case* cases, std::uint16_t* order, int n, int i) noexcept {
+  int j = n;
+  while (j > 0 && cases[order[j - 1]].c > cases[i].c) {
+    order[j] = order[j - 1];
+    --j;
+  }
+  order[j] = static_cast<std::uint16_t>(i);
+}
+
 // --- Lazy withdrawal (see the file header) ---
 
 // What a lazy select's word becomes when case i wins (below the generation), so that the
@@ -302,13 +313,7 @@ int select_lazy(parker* self, select_case* cases, const std::uint16_t* poll, int
     for (int k = 0; k < active; ++k) {
       in_place[k] = sc.w(slot_of[k]).tag.load(std::memory_order_acquire) != 0;
       if (in_place[k]) continue;
-      int i = poll[k];
-      int j = n_locked++;
-      while (j > 0 && cases[order[j - 1]].c > cases[i].c) {
-        order[j] = order[j - 1];
-        --j;
-      }
-      order[j] = static_cast<std::uint16_t>(i);
+      insert_in_lock_order(cases, order, n_locked++, poll[k]);
     }
     lock_set locks{cases, order, n_locked};
     lock_all(locks);
@@ -433,16 +438,7 @@ __attribute__((noinline)) int select_eager(select_case* cases, int n, const std:
                                            bool* received, detail::source_location site) {
   constexpr std::size_t small = small_select;
   small_array<std::uint16_t, small> order(static_cast<std::size_t>(n));
-  // Lock order: by channel address (insertion sort: selects are small).
-  for (int i = 0; i < active; ++i) {
-    std::uint16_t v = poll[i];
-    int j = i;
-    while (j > 0 && cases[order.data[j - 1]].c > cases[v].c) {
-      order.data[j] = order.data[j - 1];
-      --j;
-    }
-    order.data[j] = v;
-  }
+  for (int i = 0; i < active; ++i) insert_in_lock_order(cases, order.data, i, poll[i]);
   lock_set locks{cases, order.data, active};
   lock_all(locks);
 

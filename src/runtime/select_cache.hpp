@@ -6,9 +6,10 @@
 //
 // Invariants (the owner is the one parker that selects with the cache):
 // - Slot m's waiter w(m) is queued on w(m).chan (its sendq if is_send bit m, else its
-//   recvq), or being dequeued by a waker that holds that lock, exactly when its tag is not 0. Only the owner queues it, under the channel's
-//   lock; the owner (under the lock) or a waker's pop_front (ditto, take_lazy) dequeues it,
-//   and then sets its tag to 0, the last thing either does to it.
+//   recvq), or being dequeued by a waker that holds that lock, exactly when its tag is not
+//   0. Only the owner queues it, under the channel's lock; the owner (under the lock) or a
+//   waker's pop_front (ditto, take_lazy) dequeues it, and then sets its tag to 0, the last
+//   thing either does to it.
 // - w(m).chan holds a reference to its channel (chan_retain), so an owner may lock it to
 //   withdraw the waiter with no handle of its own. The reference goes when the slot is
 //   given another channel, and when the owner exits.
