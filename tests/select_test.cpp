@@ -107,6 +107,28 @@ TEST(Select, UniformRandomAmongReadyCases) {
   for (int h : hits) EXPECT_NEAR(h, rounds / n, 600);
 }
 
+TEST(Select, UniformRandomAmongTheCasesThatAreReady) {
+  // Cases 0, 1 and 3 are ready, case 2 never is; 0 and 2 have one slot (under the lock), 1
+  // and 3 have eight (lock-free rings). Each ready case must win a third of the rounds: a
+  // select that took the first ready case, or the first after a random starting case,
+  // would favour some.
+  constexpr int rounds = 30000;
+  auto c0 = go::make_chan<int>(1), c1 = go::make_chan<int>(8), c2 = go::make_chan<int>(1), c3 = go::make_chan<int>(8);
+  std::array<int, 4> hits{};
+  for (int r = 0; r < rounds; ++r) {
+    c0.try_send(1);
+    c1.try_send(1);
+    c3.try_send(1);
+    int i = go::select(go::recv_case(c0), go::recv_case(c1), go::recv_case(c2), go::recv_case(c3));
+    hits[static_cast<size_t>(i)]++;
+  }
+  // Expected 10000 each; 5 sigma is about 410.
+  EXPECT_NEAR(hits[0], rounds / 3, 600);
+  EXPECT_NEAR(hits[1], rounds / 3, 600);
+  EXPECT_EQ(hits[2], 0);
+  EXPECT_NEAR(hits[3], rounds / 3, 600);
+}
+
 TEST(Select, SameChannelForSendAndReceive) {
   go::run([] {
     auto c = go::make_chan<int>();
