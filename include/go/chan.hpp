@@ -103,8 +103,13 @@ class chan_handle {
   chan_core* core_ = nullptr;
 };
 
+// recv_value and try_recv_value are inlined into their callers. Out of line, GCC built the
+// std::optional<long> it returns in memory, stored its flag as a byte and loaded it back as
+// 8 bytes for the return registers, a load the store cannot forward to: a stall on every
+// receive, 10% of bench chan_spsc_1's time. Inlined, the value stays in a register
+// (cb_boundedN_spsc 21-28% faster, chan_mpmc_4x4_0 4-20%).
 template <class T>
-std::optional<T> recv_value(chan_core* c, detail::source_location site) {
+[[gnu::always_inline]] inline std::optional<T> recv_value(chan_core* c, detail::source_location site) {
   alignas(T) unsigned char buf[sizeof(T)];
   bool done = false;
   if constexpr (ring_inline<T>) done = ring_recv_inline<T>(c, buf);
@@ -116,7 +121,7 @@ std::optional<T> recv_value(chan_core* c, detail::source_location site) {
 }
 
 template <class T>
-try_recv_result<T> try_recv_value(chan_core* c) {
+[[gnu::always_inline]] inline try_recv_result<T> try_recv_value(chan_core* c) {
   alignas(T) unsigned char buf[sizeof(T)];
   try_status st = try_status::ok;
   bool done = false;
