@@ -63,7 +63,7 @@ namespace go::detail {
 
 namespace {
 
-thread_local std::uint64_t fastrand_state = 0;
+__attribute__((tls_model("initial-exec"))) thread_local std::uint64_t fastrand_state = 0;  // as tls_worker
 
 // wyrand, as Go 1.19's fastrand on amd64: an add, a 64x64->128 multiply and an xor. Out
 // of line: the goroutine that calls it may run on another thread after its next park, so no
