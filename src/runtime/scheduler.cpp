@@ -602,7 +602,7 @@ void prepare(worker* w, goroutine* g) noexcept {
     if constexpr (platform::tsan) g->tsan_fiber = platform::tsan_create_fiber();
   }
   std::memcpy(w->eh_globals, &g->eh, sizeof(eh_state));
-  errno = g->saved_errno;
+  *w->errno_at = g->saved_errno;
 }
 
 // Performs what the goroutine that just switched out asked for (see above). Returns that
@@ -1019,6 +1019,7 @@ void start_runtime() {
 void init_worker_thread(worker* w) noexcept {
   tls_worker = w;
   w->eh_globals = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
+  w->errno_at = &errno;
   w->tsan_fiber = platform::tsan_current_fiber();
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {
@@ -1149,7 +1150,7 @@ void switch_to_scheduler(worker* w, goroutine* g, switch_action action) noexcept
   }
   w->action = action;
   w->switched_from = g;
-  g->saved_errno = errno;
+  g->saved_errno = *w->errno_at;
   std::memcpy(&g->eh, w->eh_globals, sizeof(eh_state));
   void** fake_stack = action == switch_action::exit ? nullptr : &g->asan_fake_stack;
   if (goroutine* next = next_direct(w)) {

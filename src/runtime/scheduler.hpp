@@ -106,6 +106,7 @@ struct worker {
   std::atomic<std::int64_t> created{0}, exited{0};  // num_goroutine: owner writes, anyone reads
 
   eh_state* eh_globals = nullptr;  // this thread's __cxa_eh_globals
+  int* errno_at = nullptr;  // this thread's errno (saved and restored at a switch without a call)
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;
   const void* g0_stack_bottom = nullptr;
