@@ -87,19 +87,27 @@ void seed_fastrand(std::uint64_t seed) noexcept { fastrand_state = seed | 1; }
 
 namespace {
 
+// The channels a select locks, each once, sorted by address: the lock order.
 struct lock_set {
-  const select_case* cases;
-  const std::uint16_t* order;  // lock order
+  chan_core* const* chans;
   int n;
 };
 
+// lock_insert adds c to the lock order chans[0, n) unless it is there (insertion sort:
+// selects are small); returns the new count.
+int lock_insert(chan_core** chans, int n, chan_core* c) noexcept {
+  int j = n;
+  while (j > 0 && chans[j - 1] > c) --j;
+  if (j > 0 && chans[j - 1] == c) return n;
+  for (int x = n; x > j; --x) chans[x] = chans[x - 1];
+  chans[j] = c;
+  return n + 1;
+}
+
 // lock_others locks every channel of ls but skip, in lock order.
 void lock_others(const lock_set& ls, chan_core* skip) noexcept {
-  chan_core* prev = nullptr;
   for (int i = 0; i < ls.n; ++i) {
-    chan_core* c = ls.cases[ls.order[i]].c;
-    if (c != prev && c != skip) chan_lock(c);
-    prev = c;
+    if (ls.chans[i] != skip) chan_lock(ls.chans[i]);
   }
 }
 
@@ -107,11 +115,8 @@ void lock_all(const lock_set& ls) noexcept { lock_others(ls, nullptr); }
 
 // unlock_others unlocks every channel of ls but keep (which a hand-off unlocks itself).
 void unlock_others(const lock_set& ls, chan_core* keep) noexcept {
-  chan_core* prev = nullptr;
-  for (int m = 0; m < ls.n; ++m) {
-    chan_core* x = ls.cases[ls.order[m]].c;
-    if (x != prev && x != keep) chan_unlock(x);
-    prev = x;
+  for (int i = 0; i < ls.n; ++i) {
+    if (ls.chans[i] != keep) chan_unlock(ls.chans[i]);
   }
 }
 
@@ -128,11 +133,8 @@ constexpr std::size_t small_select = 16;
 void unlock_all_sole(void* arg) noexcept {
   const lock_set& ls = *static_cast<const lock_set*>(arg);
   chan_core* chans[small_select];
-  int n = 0;
-  for (int i = 0; i < ls.n; ++i) {
-    chan_core* c = ls.cases[ls.order[i]].c;
-    if (n == 0 || chans[n - 1] != c) chans[n++] = c;
-  }
+  int n = ls.n;
+  std::copy_n(ls.chans, n, chans);
   for (int i = 0; i < n; ++i) chan_unlock(chans[i]);
 }
 
@@ -239,17 +241,6 @@ bool try_case(const select_case& sc, bool* received) {
   return false;
 }
 
-// insert_in_lock_order inserts case i into order[0, n), kept sorted by channel address: the
-// lock order (insertion sort: selects are small).
-void insert_in_lock_order(const select_case* cases, std::uint16_t* order, int n, int i) noexcept {
-  int j = n;
-  while (j > 0 && cases[order[j - 1]].c > cases[i].c) {
-    order[j] = order[j - 1];
-    --j;
-  }
-  order[j] = static_cast<std::uint16_t>(i);
-}
-
 // --- Lazy withdrawal (see the file header) ---
 
 // What a lazy select's word becomes when case i wins (below the generation), so that the
@@ -292,19 +283,27 @@ void assign_slots(select_cache& sc, parker* self, const select_case* cases, cons
   unsigned taken = 0;
   bool pending = false;
   for (int k = 0; k < active; ++k) {
-    const select_case& cs = cases[poll[k]];
-    slot_of[k] = -1;
-    for (int m = 0; m < sc.n; ++m) {
-      if (!(taken >> m & 1) && sc.w(m).chan == cs.c && (sc.is_send >> m & 1) == unsigned{cs.is_send}) {
-        taken |= 1u << m;
-        slot_of[k] = m;
-        break;
-      }
+    int i = poll[k];
+    const select_case& cs = cases[i];
+    auto fits = [&](int m) {
+      return !(taken >> m & 1) && sc.w(m).chan == cs.c && (sc.is_send >> m & 1) == unsigned{cs.is_send};
+    };
+    // New slots are handed out in case order (below): a select that repeats finds each
+    // case's slot at the case's index.
+    int m = i < sc.n && fits(i) ? i : -1;
+    for (int x = 0; m < 0 && x < sc.n; ++x) {
+      if (fits(x)) m = x;
     }
-    pending |= slot_of[k] < 0;
+    slot_of[k] = m;
+    if (m >= 0) taken |= 1u << m;
+    else pending = true;
   }
-  for (int k = 0; pending && k < active; ++k) {
-    if (slot_of[k] >= 0) continue;
+  while (pending) {
+    int k = -1;  // the case without a slot that comes first in case order
+    for (int x = 0; x < active; ++x) {
+      if (slot_of[x] < 0 && (k < 0 || poll[x] < poll[k])) k = x;
+    }
+    if (k < 0) break;
     const select_case& cs = cases[poll[k]];
     int m;
     if (sc.n < select_cache::slots_max) {
@@ -340,15 +339,16 @@ int select_lazy(parker* self, select_case* cases, const std::uint16_t* poll, int
 
     // The cases whose waiter is still queued are re-armed in place; the others (`locked`)
     // are decided under their channels' locks, in address order.
-    std::uint16_t order[select_cache::slots_max];
+    chan_core* order[select_cache::slots_max];
     bool in_place[select_cache::slots_max];
-    int n_locked = 0;
+    int n_locked = 0, n_chans = 0;
     for (int k = 0; k < active; ++k) {
       in_place[k] = sc.w(slot_of[k]).tag.load(std::memory_order_acquire) != 0;
       if (in_place[k]) continue;
-      insert_in_lock_order(cases, order, n_locked++, poll[k]);
+      ++n_locked;
+      n_chans = lock_insert(order, n_chans, cases[poll[k]].c);
     }
-    lock_set locks{cases, order, n_locked};
+    lock_set locks{order, n_chans};
     lock_all(locks);
     for (int k = 0; k < active; ++k) {  // pass 1 over the locked cases, in poll order
       int i = poll[k];
@@ -480,9 +480,10 @@ namespace {
 __attribute__((noinline)) int select_eager(select_case* cases, int n, const std::uint16_t* poll, int active, bool block,
                                            bool* received, detail::source_location site) {
   constexpr std::size_t small = small_select;
-  small_array<std::uint16_t, small> order(static_cast<std::size_t>(n));
-  for (int i = 0; i < active; ++i) insert_in_lock_order(cases, order.data, i, poll[i]);
-  lock_set locks{cases, order.data, active};
+  small_array<chan_core*, small> order(static_cast<std::size_t>(n));
+  int n_chans = 0;
+  for (int k = 0; k < active; ++k) n_chans = lock_insert(order.data, n_chans, cases[poll[k]].c);
+  lock_set locks{order.data, n_chans};
   lock_all(locks);
 
   // Pass 1: is any case ready now?
@@ -500,7 +501,7 @@ __attribute__((noinline)) int select_eager(select_case* cases, int n, const std:
   std::atomic<std::uint32_t> done{0};
   parker* self = current_parker();
   for (int k = 0; k < active; ++k) {
-    int i = order.data[k];
+    int i = poll[k];
     waiter& w = *::new (static_cast<void*>(&ws.data[i])) waiter;
     w.who = self;
     w.elem = cases[i].elem;
@@ -522,11 +523,11 @@ __attribute__((noinline)) int select_eager(select_case* cases, int n, const std:
   waiter* winner = &ws.data[i];
   chan_core* skip = cases[i].c;
   for (int k = 0; k < active; ++k) {
-    if (order.data[k] != i && cases[order.data[k]].c == skip) skip = nullptr;
+    if (poll[k] != i && cases[poll[k]].c == skip) skip = nullptr;
   }
   lock_others(locks, skip);
   for (int k = 0; k < active; ++k) {
-    int j = order.data[k];
+    int j = poll[k];
     waiter& w = ws.data[j];
     if (&w == winner) continue;
     if (cases[j].is_send) cases[j].c->sendq.remove(&w);
