@@ -134,7 +134,7 @@ void unlock_all_sole(void* arg) noexcept {
   const lock_set& ls = *static_cast<const lock_set*>(arg);
   chan_core* chans[small_select];
   int n = ls.n;
-  std::copy_n(ls.chans, n, chans);
+  for (int i = 0; i < n; ++i) chans[i] = ls.chans[i];  // a loop: std::copy_n called memmove
   for (int i = 0; i < n; ++i) chan_unlock(chans[i]);
 }
 
