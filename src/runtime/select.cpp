@@ -51,6 +51,7 @@
 //
 // No allocation for up to 16 cases (the arrays are on the stack); no polling ever.
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -81,6 +82,30 @@ int draw(int n) noexcept {
   return static_cast<int>(((fastrand() >> 32) * static_cast<std::uint32_t>(n)) >> 32);
 }
 
+// small_orders: every order of n <= 4 items, so that one draw picks a uniformly random one.
+struct small_orders {
+  static constexpr int max_n = 4;
+  static constexpr std::array<std::array<std::array<std::uint8_t, max_n>, 24>, max_n + 1> table = [] {
+    std::array<std::array<std::array<std::uint8_t, max_n>, 24>, max_n + 1> t{};
+    for (int n = 1; n <= max_n; ++n) {
+      std::array<std::uint8_t, max_n> p{0, 1, 2, 3};
+      int k = 0;
+      do {
+        t[static_cast<std::size_t>(n)][static_cast<std::size_t>(k++)] = p;
+      } while (std::next_permutation(p.begin(), p.begin() + n));
+    }
+    return t;
+  }();
+  static constexpr std::uint32_t count[max_n + 1] = {1, 1, 2, 6, 24};
+  // pick returns the order that r (32 random bits) selects among the n! orders of n items.
+  static const std::uint8_t* pick(int n, std::uint32_t r) noexcept {
+    std::uint32_t k = static_cast<std::uint32_t>((std::uint64_t{r} * count[n]) >> 32);
+    return table[static_cast<std::size_t>(n)][k].data();
+  }
+};
+static_assert(small_orders::table[4][23] == std::array<std::uint8_t, 4>{3, 2, 1, 0} &&
+              small_orders::table[3][5] == std::array<std::uint8_t, 4>{2, 1, 0, 0});  // every order, once
+
 }  // namespace
 
 void seed_fastrand(std::uint64_t seed) noexcept { fastrand_state = seed | 1; }
@@ -102,6 +127,36 @@ int lock_insert(chan_core** chans, int n, chan_core* c) noexcept {
   for (int x = n; x > j; --x) chans[x] = chans[x - 1];
   chans[j] = c;
   return n + 1;
+}
+
+// lock_order_small sorts a[0, n), n <= 4, by address with a sorting network (no branch on
+// the addresses, which a random poll order makes unpredictable) and drops repeats; returns
+// the count left: the lock order of a lazy select.
+int lock_order_small(chan_core** a, int n) noexcept {
+  auto cswap = [a](int i, int j) {
+    chan_core* x = a[i];
+    chan_core* y = a[j];
+    a[i] = y < x ? y : x;
+    a[j] = y < x ? x : y;
+  };
+  if (n == 2) {
+    cswap(0, 1);
+  } else if (n == 3) {
+    cswap(0, 1);
+    cswap(1, 2);
+    cswap(0, 1);
+  } else if (n == 4) {
+    cswap(0, 1);
+    cswap(2, 3);
+    cswap(0, 2);
+    cswap(1, 3);
+    cswap(1, 2);
+  }
+  int m = n > 0 ? 1 : 0;
+  for (int i = 1; i < n; ++i) {
+    if (a[i] != a[m - 1]) a[m++] = a[i];
+  }
+  return m;
 }
 
 // lock_others locks every channel of ls but skip, in lock order.
@@ -341,14 +396,13 @@ int select_lazy(parker* self, select_case* cases, const std::uint16_t* poll, int
     // are decided under their channels' locks, in address order.
     chan_core* order[select_cache::slots_max];
     bool in_place[select_cache::slots_max];
-    int n_locked = 0, n_chans = 0;
+    int n_locked = 0;
     for (int k = 0; k < active; ++k) {
       in_place[k] = sc.w(slot_of[k]).tag.load(std::memory_order_acquire) != 0;
-      if (in_place[k]) continue;
-      ++n_locked;
-      n_chans = lock_insert(order, n_chans, cases[poll[k]].c);
+      if (!in_place[k]) order[n_locked++] = cases[poll[k]].c;
     }
-    lock_set locks{order, n_chans};
+    static_assert(select_cache::slots_max <= 4, "lock_order_small");
+    lock_set locks{order, lock_order_small(order, n_locked)};
     lock_all(locks);
     for (int k = 0; k < active; ++k) {  // pass 1 over the locked cases, in poll order
       int i = poll[k];
@@ -444,26 +498,28 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
     for (;;) park(wait_reason::select_no_cases, site);  // Go: select {} blocks forever
   }
 
-  // Poll order for the passes under the locks: a random permutation of the non-nil cases
-  // (inside-out Fisher-Yates). Each index takes 32 random bits, as Go's fastrandn: two per
-  // fastrand, none for the first.
+  // Poll order for the passes under the locks: a random permutation of the non-nil cases.
+  // Up to four, one draw picks one of the n! orders from a table (no branch on the draws);
+  // more, inside-out Fisher-Yates. Each draw takes 32 random bits, as Go's fastrandn.
   active = 0;
-  std::uint64_t bits = 0;
-  bool half = false;  // bits holds a second 32-bit draw
   for (int i = 0; i < n; ++i) {
-    if (!cases[i].c) continue;
-    if (active == 0) {
-      poll.data[0] = static_cast<std::uint16_t>(i);
-      active = 1;
-      continue;
+    if (cases[i].c) poll.data[active++] = static_cast<std::uint16_t>(i);
+  }
+  if (active <= small_orders::max_n) {
+    const std::uint8_t* order = small_orders::pick(active, static_cast<std::uint32_t>(fastrand() >> 32));
+    std::uint16_t idx[small_orders::max_n];
+    for (int k = 0; k < active; ++k) idx[k] = poll.data[k];
+    for (int k = 0; k < active; ++k) poll.data[k] = idx[order[k]];
+  } else {
+    std::uint64_t bits = 0;
+    bool half = false;  // bits holds a second 32-bit draw
+    for (int k = 1; k < active; ++k) {
+      if (!half) bits = fastrand();
+      half = !half;
+      std::uint32_t j = static_cast<std::uint32_t>(((bits >> 32) * static_cast<std::uint32_t>(k + 1)) >> 32);
+      bits <<= 32;
+      std::swap(poll.data[k], poll.data[j]);
     }
-    if (!half) bits = fastrand();
-    half = !half;
-    std::uint32_t j = static_cast<std::uint32_t>(((bits >> 32) * static_cast<std::uint32_t>(active + 1)) >> 32);
-    bits <<= 32;
-    if (j != static_cast<std::uint32_t>(active)) poll.data[active] = poll.data[j];
-    poll.data[j] = static_cast<std::uint16_t>(i);
-    ++active;
   }
   if (block && active <= select_cache::slots_max && n <= static_cast<int>(small_select)) {
     return select_lazy(current_parker(), cases, poll.data, active, received, site);
