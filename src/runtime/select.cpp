@@ -104,7 +104,7 @@ struct small_orders {
   }
 };
 static_assert(small_orders::table[4][23] == std::array<std::uint8_t, 4>{3, 2, 1, 0} &&
-              small_orders::table[3][5] == std::array<std::uint8_t, 4>{2, 1, 0, 0});  // every order, once
+              small_orders::table[3][5] == std::array<std::uint8_t, 4>{2, 1, 0, 3});  // every order, once
 
 }  // namespace
 
