@@ -55,6 +55,9 @@
 // - The woken goroutine goes to the waker's `next` run-queue slot (park.cpp, scheduler.cpp),
 //   so ping-pong runs both sides on one worker, cache-hot, with no idle worker involved.
 // - Blocking costs no allocation: the waiter (Go's sudog) lives on the blocked stack.
+// - Contention on a ring: a send or receive that keeps losing the race for a slot yields
+//   once (the other side of the channel often shares its worker), then queues on the lock
+//   for a while (ring_contended_hold), rather than have two workers pull the ends' lines.
 // - The lock is in the same cache line as the queues. A channel of capacity 0 or 1 takes
 //   the spin lock (lock.hpp), whose unlock is a plain store; a ring takes the sleeping lock
 //   (see chan_lock in chan.hpp for why).
