@@ -125,6 +125,27 @@ inline bool chan_empty(const chan_core* c) noexcept {
   return t == h;
 }
 
+// chan_looks_ready is select's lock-free look at a case (pass 0, select.cpp): false if a
+// send (is_send) or receive on c was not ready when looked at. A buffered channel with no
+// waiter is looked at through its end's hint and the slot there, the lines its lock-free
+// operation would touch, never the other end's line, which another worker may be writing.
+inline bool chan_looks_ready(const chan_core* c, bool is_send) noexcept {
+  if (c->closed.load(std::memory_order_relaxed) != 0) return true;
+  if (lock_free_ring(c)) {
+    const ring_shape& r = ring_of(c);
+    ring_ends& e = ends(c);
+    std::uint64_t end = (is_send ? e.tail_hint : e.head_hint).load(std::memory_order_relaxed);
+    if (!(end & ~r.pos_mask)) {  // neither SLOW nor MARK: the slot tells
+      std::uint64_t lap = r.lap(end);
+      std::uint64_t s = r.stamp(end).load(std::memory_order_acquire);
+      if (s == lap + (is_send ? 0 : 1)) return true;                    // free (full) for this lap
+      if (s == (is_send ? lap + 1 - r.one_lap() : lap)) return false;  // full (empty)
+      return true;  // a stale hint or a value on the move: let the attempt decide
+    }
+  }
+  return is_send ? !chan_full(c) : !chan_empty(c);
+}
+
 // --- The lock ---
 // Holding a buffered channel's lock makes its ring the holder's alone: chan_lock sets SLOW
 // on both ends (a read-modify-write each, only if not set yet), which fails every lock-free

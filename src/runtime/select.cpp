@@ -1,7 +1,8 @@
 // select (Go's runtime/select.go): the only design that is both atomic and fair.
 //
-// 1. Pass 0 (ours; Go locks every channel first): a lock-free look at every case (looks_ready:
-//    Go's full() and empty(), or a buffered channel's slot at its end), then the cases that
+// 1. Pass 0 (ours; Go locks every channel first): a lock-free look at every case
+//    (chan_looks_ready, chan.hpp: Go's full() and empty(), or a buffered channel's slot at
+//    its end), then the cases that
 //    looked ready are tried one at a time, each drawn uniformly at random among those left,
 //    under its own channel's lock alone (or none: a buffered channel with no waiter takes
 //    its lock-free ring, chan.cpp). The first that is ready when tried runs, exactly as a
@@ -51,7 +52,6 @@
 //
 // No allocation for up to 16 cases (the arrays are on the stack); no polling ever.
 #include <algorithm>
-#include <array>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -82,30 +82,6 @@ int draw(int n) noexcept {
   return static_cast<int>(((fastrand() >> 32) * static_cast<std::uint32_t>(n)) >> 32);
 }
 
-// small_orders: every order of n <= 4 items, so that one draw picks a uniformly random one.
-struct small_orders {
-  static constexpr int max_n = 4;
-  static constexpr std::array<std::array<std::array<std::uint8_t, max_n>, 24>, max_n + 1> table = [] {
-    std::array<std::array<std::array<std::uint8_t, max_n>, 24>, max_n + 1> t{};
-    for (int n = 1; n <= max_n; ++n) {
-      std::array<std::uint8_t, max_n> p{0, 1, 2, 3};
-      int k = 0;
-      do {
-        t[static_cast<std::size_t>(n)][static_cast<std::size_t>(k++)] = p;
-      } while (std::next_permutation(p.begin(), p.begin() + n));
-    }
-    return t;
-  }();
-  static constexpr std::uint32_t count[max_n + 1] = {1, 1, 2, 6, 24};
-  // pick returns the order that r (32 random bits) selects among the n! orders of n items.
-  static const std::uint8_t* pick(int n, std::uint32_t r) noexcept {
-    std::uint32_t k = static_cast<std::uint32_t>((std::uint64_t{r} * count[n]) >> 32);
-    return table[static_cast<std::size_t>(n)][k].data();
-  }
-};
-static_assert(small_orders::table[4][23] == std::array<std::uint8_t, 4>{3, 2, 1, 0} &&
-              small_orders::table[3][5] == std::array<std::uint8_t, 4>{2, 1, 0, 3});  // every order, once
-
 }  // namespace
 
 void seed_fastrand(std::uint64_t seed) noexcept { fastrand_state = seed | 1; }
@@ -118,39 +94,36 @@ struct lock_set {
   int n;
 };
 
-// lock_insert adds c to the lock order chans[0, n) unless it is there (insertion sort:
-// selects are small); returns the new count.
-int lock_insert(chan_core** chans, int n, chan_core* c) noexcept {
-  int j = n;
-  while (j > 0 && chans[j - 1] > c) --j;
-  if (j > 0 && chans[j - 1] == c) return n;
-  for (int x = n; x > j; --x) chans[x] = chans[x - 1];
-  chans[j] = c;
-  return n + 1;
-}
-
-// lock_order_small sorts a[0, n), n <= 4, by address with a sorting network (no branch on
-// the addresses, which a random poll order makes unpredictable) and drops repeats; returns
-// the count left: the lock order of a lazy select.
-int lock_order_small(chan_core** a, int n) noexcept {
+// lock_order sorts the channels a[0, n) by address and drops repeats; returns the count
+// left: the lock order. Up to four (every lazy select) by a sorting network, with no branch
+// on the addresses, which a random poll order makes unpredictable; more by insertion sort.
+int lock_order(chan_core** a, int n) noexcept {
   auto cswap = [a](int i, int j) {
     chan_core* x = a[i];
     chan_core* y = a[j];
     a[i] = y < x ? y : x;
     a[j] = y < x ? x : y;
   };
-  if (n == 2) {
-    cswap(0, 1);
-  } else if (n == 3) {
-    cswap(0, 1);
-    cswap(1, 2);
-    cswap(0, 1);
-  } else if (n == 4) {
-    cswap(0, 1);
-    cswap(2, 3);
-    cswap(0, 2);
-    cswap(1, 3);
-    cswap(1, 2);
+  switch (n) {
+    case 2:
+      cswap(0, 1);
+      break;
+    case 3:
+      cswap(0, 1);
+      cswap(1, 2);
+      cswap(0, 1);
+      break;
+    case 4:
+      cswap(0, 1);
+      cswap(2, 3);
+      cswap(0, 2);
+      cswap(1, 3);
+      cswap(1, 2);
+      break;
+    default:
+      for (int i = 1; i < n; ++i) {
+        for (int j = i; j > 0 && a[j] < a[j - 1]; --j) std::swap(a[j], a[j - 1]);
+      }
   }
   int m = n > 0 ? 1 : 0;
   for (int i = 1; i < n; ++i) {
@@ -256,28 +229,6 @@ __attribute__((always_inline)) inline bool complete_locked(const select_case& sc
     return true;  // received stays false: closed
   }
   return false;
-}
-
-// looks_ready is a lock-free look at case sc (Go's full() and empty(), chan.hpp): false if
-// it was not ready when looked at. A buffered channel with no waiter is looked at through
-// its end's hint and the slot there, the lines its lock-free operation would touch, never
-// the other end's line, which another worker may be writing.
-__attribute__((always_inline)) inline bool looks_ready(const select_case& sc) noexcept {
-  chan_core* c = sc.c;
-  if (c->closed.load(std::memory_order_relaxed) != 0) return true;
-  if (lock_free_ring(c)) {
-    const ring_shape& r = ring_of(c);
-    ring_ends& e = ends(c);
-    std::uint64_t end = (sc.is_send ? e.tail_hint : e.head_hint).load(std::memory_order_relaxed);
-    if (!(end & ~r.pos_mask)) {
-      std::uint64_t lap = r.lap(end);
-      std::uint64_t s = r.stamp(end).load(std::memory_order_acquire);
-      if (s == lap + (sc.is_send ? 0 : 1)) return true;                    // free (full) for this lap
-      if (s == (sc.is_send ? lap + 1 - r.one_lap() : lap)) return false;  // full (empty)
-      return true;  // a stale hint or a value on the move: let the attempt decide
-    }
-  }
-  return sc.is_send ? !chan_full(c) : !chan_empty(c);
 }
 
 // try_case completes case sc, which looked ready, if it is ready: lock-free on a buffered
@@ -401,8 +352,7 @@ int select_lazy(parker* self, select_case* cases, const std::uint16_t* poll, int
       in_place[k] = sc.w(slot_of[k]).tag.load(std::memory_order_acquire) != 0;
       if (!in_place[k]) order[n_locked++] = cases[poll[k]].c;
     }
-    static_assert(select_cache::slots_max <= 4, "lock_order_small");
-    lock_set locks{order, lock_order_small(order, n_locked)};
+    lock_set locks{order, lock_order(order, n_locked)};
     lock_all(locks);
     for (int k = 0; k < active; ++k) {  // pass 1 over the locked cases, in poll order
       int i = poll[k];
@@ -485,7 +435,7 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
   for (int i = 0; i < n; ++i) {
     if (!cases[i].c) continue;
     ++active;
-    if (looks_ready(cases[i])) poll.data[ready++] = static_cast<std::uint16_t>(i);
+    if (chan_looks_ready(cases[i].c, cases[i].is_send)) poll.data[ready++] = static_cast<std::uint16_t>(i);
   }
   while (ready > 0) {
     int k = ready == 1 ? 0 : draw(ready);
@@ -498,28 +448,20 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
     for (;;) park(wait_reason::select_no_cases, site);  // Go: select {} blocks forever
   }
 
-  // Poll order for the passes under the locks: a random permutation of the non-nil cases.
-  // Up to four, one draw picks one of the n! orders from a table (no branch on the draws);
-  // more, inside-out Fisher-Yates. Each draw takes 32 random bits, as Go's fastrandn.
+  // Poll order for the passes under the locks: a random permutation of the non-nil cases
+  // (Fisher-Yates). Each draw takes 32 random bits, as Go's fastrandn: two per fastrand.
   active = 0;
   for (int i = 0; i < n; ++i) {
     if (cases[i].c) poll.data[active++] = static_cast<std::uint16_t>(i);
   }
-  if (active <= small_orders::max_n) {
-    const std::uint8_t* order = small_orders::pick(active, static_cast<std::uint32_t>(fastrand() >> 32));
-    std::uint16_t idx[small_orders::max_n];
-    for (int k = 0; k < active; ++k) idx[k] = poll.data[k];
-    for (int k = 0; k < active; ++k) poll.data[k] = idx[order[k]];
-  } else {
-    std::uint64_t bits = 0;
-    bool half = false;  // bits holds a second 32-bit draw
-    for (int k = 1; k < active; ++k) {
-      if (!half) bits = fastrand();
-      half = !half;
-      std::uint32_t j = static_cast<std::uint32_t>(((bits >> 32) * static_cast<std::uint32_t>(k + 1)) >> 32);
-      bits <<= 32;
-      std::swap(poll.data[k], poll.data[j]);
-    }
+  std::uint64_t bits = 0;
+  bool half = false;  // bits holds a second 32-bit draw
+  for (int k = 1; k < active; ++k) {
+    if (!half) bits = fastrand();
+    half = !half;
+    std::uint32_t j = static_cast<std::uint32_t>(((bits >> 32) * static_cast<std::uint32_t>(k + 1)) >> 32);
+    bits <<= 32;
+    std::swap(poll.data[k], poll.data[j]);
   }
   if (block && active <= select_cache::slots_max && n <= static_cast<int>(small_select)) {
     return select_lazy(current_parker(), cases, poll.data, active, received, site);
@@ -537,9 +479,8 @@ __attribute__((noinline)) int select_eager(select_case* cases, int n, const std:
                                            bool* received, detail::source_location site) {
   constexpr std::size_t small = small_select;
   small_array<chan_core*, small> order(static_cast<std::size_t>(n));
-  int n_chans = 0;
-  for (int k = 0; k < active; ++k) n_chans = lock_insert(order.data, n_chans, cases[poll[k]].c);
-  lock_set locks{order.data, n_chans};
+  for (int k = 0; k < active; ++k) order.data[k] = cases[poll[k]].c;
+  lock_set locks{order.data, lock_order(order.data, active)};
   lock_all(locks);
 
   // Pass 1: is any case ready now?
