@@ -2,19 +2,24 @@
 //
 // 1. Pass 0 (ours; Go locks every channel first): a lock-free look at every case
 //    (chan_looks_ready, chan.hpp: Go's full() and empty(), or a buffered channel's slot at
-//    its end), then the cases that
-//    looked ready are tried one at a time, each drawn uniformly at random among those left,
-//    under its own channel's lock alone (or none: a buffered channel with no waiter takes
-//    its lock-free ring, chan.cpp). The first that is ready when tried runs, exactly as a
-//    plain send or receive would. That is linearizable: the case was ready at the moment its
-//    lock was held (or its slot claimed). Each ready case is chosen with the same
-//    probability, and a select with one case ready (the usual select with a timeout or a
-//    cancel case) draws no random number. Most selects find a ready case here and take one
-//    lock, not n. (Go's poll order, a random permutation visited until a ready case, drew
-//    for every case; bench select_uncontended: 19% fewer instructions, cb_boundedN_select_rx
-//    13%, select_prod_cons 14%. Drawing one case first and looking at the rest only if it is
-//    not ready touched fewer channels when every case is ready, but cost a draw and a look
-//    more in the usual select.)
+//    its end), then the cases that looked ready are tried one at a time, each drawn
+//    uniformly at random among those left, under its own channel's lock alone (or none: a
+//    buffered channel with no waiter takes its lock-free ring, chan.cpp). The first that is
+//    ready when tried runs, exactly as a plain send or receive would. That is linearizable:
+//    the case was ready at the moment its lock was held (or its slot claimed). A select with
+//    one case ready (the usual select with a timeout or a cancel case) draws no random
+//    number. Most selects find a ready case here and take one lock, not n. (Go's poll
+//    order, a random permutation visited until a ready case, drew for every case; bench
+//    select_uncontended: 19% fewer instructions, cb_boundedN_select_rx 13%,
+//    select_prod_cons 14%.)
+//    When the thread's last such look found several cases ready (several_ready), a select
+//    first draws one case among all n and tries it alone if it looks ready; only if not does
+//    it look at every case. Still uniform: with r of n ready, each ready case is drawn first
+//    with probability 1/n, and else (probability (n - r) / n) drawn among the r, 1/n +
+//    (n - r) / (n r) = 1/r. A select whose cases are all ready touches one channel, not n,
+//    whose lines another worker is writing (bench cb_boundedN_select_both_plain at
+//    GOMAXPROCS=2: 0.6 of the time; cb_unbounded_select_both_send 0.6). The usual select
+//    with one case ready pays a thread-local load.
 // 2. Poll order, for the passes under the locks: a uniformly random permutation of the cases.
 // 3. No case ready in pass 0 proves nothing (one case may have become ready after we looked
 //    at it, another stopped being ready before), so "none ready" is decided atomically:
@@ -77,9 +82,33 @@ __attribute__((noinline)) std::uint64_t fastrand() noexcept {
   return static_cast<std::uint64_t>(t >> 64) ^ static_cast<std::uint64_t>(t);
 }
 
+// Whether this thread's last pass 0 that looked at every case found more than one ready:
+// then the next select draws a case first (file header, step 1). Written only when it
+// changes, out of line: the goroutine may move to another thread between its read and its
+// write, and its address must not be kept across.
+__attribute__((tls_model("initial-exec"))) thread_local bool several_ready = false;
+
+__attribute__((noinline)) void several_ready_set(bool v) noexcept { several_ready = v; }
+
 // draw returns a uniformly random index below n (Go's fastrandn: 32 bits, multiply-shift).
 int draw(int n) noexcept {
   return static_cast<int>(((fastrand() >> 32) * static_cast<std::uint32_t>(n)) >> 32);
+}
+
+// shuffle puts a[0, n) in a uniformly random order (Fisher-Yates): the poll order of the
+// passes under the locks. Each draw takes 32 random bits, as Go's fastrandn: two per
+// fastrand.
+template <class T>
+void shuffle(T* a, int n) noexcept {
+  std::uint64_t bits = 0;
+  bool half = false;  // bits holds a second 32-bit draw
+  for (int k = 1; k < n; ++k) {
+    if (!half) bits = fastrand();
+    half = !half;
+    auto j = static_cast<std::uint32_t>(((bits >> 32) * static_cast<std::uint32_t>(k + 1)) >> 32);
+    bits <<= 32;
+    std::swap(a[k], a[j]);
+  }
 }
 
 }  // namespace
@@ -96,7 +125,7 @@ struct lock_set {
 
 // lock_order sorts the channels a[0, n) by address and drops repeats; returns the count
 // left: the lock order. Up to four (every lazy select) by a sorting network, with no branch
-// on the addresses, which a random poll order makes unpredictable; more by insertion sort.
+// on the addresses, whose order no branch predictor can learn; more by insertion sort.
 int lock_order(chan_core** a, int n) noexcept {
   auto cswap = [a](int i, int j) {
     chan_core* x = a[i];
@@ -281,22 +310,21 @@ std::uint32_t next_generation(select_cache& sc) noexcept {
   return sc.gen;
 }
 
-// assign_slots gives the k-th case of the poll order slot slot_of[k]: the slot that last
-// waited on its channel in its direction if any (its waiter may still be queued there),
-// otherwise a new slot, or an old one (withdrawn, its channel released). No lock held.
-void assign_slots(select_cache& sc, parker* self, const select_case* cases, const std::uint16_t* poll, int active,
+// assign_slots gives the k-th channel case (act[k], in case order) slot slot_of[k]: the slot
+// that last waited on its channel in its direction if any (its waiter may still be queued
+// there), otherwise a new slot, or an old one (withdrawn, its channel released). No lock
+// held. New slots are handed out in case order, so a select that repeats finds each case's
+// slot at the case's position, on the first probe, in a loop whose branches repeat.
+void assign_slots(select_cache& sc, parker* self, const select_case* cases, const std::uint16_t* act, int active,
                   int* slot_of) noexcept {
   unsigned taken = 0;
   bool pending = false;
   for (int k = 0; k < active; ++k) {
-    int i = poll[k];
-    const select_case& cs = cases[i];
+    const select_case& cs = cases[act[k]];
     auto fits = [&](int m) {
       return !(taken >> m & 1) && sc.w(m).chan == cs.c && (sc.is_send >> m & 1) == unsigned{cs.is_send};
     };
-    // New slots are handed out in case order (below): a select that repeats finds each
-    // case's slot at the case's index.
-    int m = i < sc.n && fits(i) ? i : -1;
+    int m = k < sc.n && fits(k) ? k : -1;
     for (int x = 0; m < 0 && x < sc.n; ++x) {
       if (fits(x)) m = x;
     }
@@ -304,13 +332,9 @@ void assign_slots(select_cache& sc, parker* self, const select_case* cases, cons
     if (m >= 0) taken |= 1u << m;
     else pending = true;
   }
-  while (pending) {
-    int k = -1;  // the case without a slot that comes first in case order
-    for (int x = 0; x < active; ++x) {
-      if (slot_of[x] < 0 && (k < 0 || poll[x] < poll[k])) k = x;
-    }
-    if (k < 0) break;
-    const select_case& cs = cases[poll[k]];
+  for (int k = 0; pending && k < active; ++k) {
+    if (slot_of[k] >= 0) continue;
+    const select_case& cs = cases[act[k]];
     int m;
     if (sc.n < select_cache::slots_max) {
       m = sc.n++;
@@ -334,14 +358,14 @@ void assign_slots(select_cache& sc, parker* self, const select_case* cases, cons
 }
 
 // select_lazy is select_go's blocking path for up to select_cache::slots_max channel cases,
-// once pass 0 found none ready. poll: the poll order of the `active` channel cases.
-int select_lazy(parker* self, select_case* cases, const std::uint16_t* poll, int active, bool* received,
-                detail::source_location site) {
+// once pass 0 found none ready. act: the `active` channel cases, in case order.
+__attribute__((noinline)) int select_lazy(parker* self, select_case* cases, const std::uint16_t* act, int active,
+                                          bool* received, detail::source_location site) {
   select_cache& sc = select_cache_of(self);
   for (;;) {
     std::uint32_t open = next_generation(sc) << 8;
     int slot_of[select_cache::slots_max];
-    assign_slots(sc, self, cases, poll, active, slot_of);
+    assign_slots(sc, self, cases, act, active, slot_of);
 
     // The cases whose waiter is still queued are re-armed in place; the others (`locked`)
     // are decided under their channels' locks, in address order.
@@ -350,13 +374,15 @@ int select_lazy(parker* self, select_case* cases, const std::uint16_t* poll, int
     int n_locked = 0;
     for (int k = 0; k < active; ++k) {
       in_place[k] = sc.w(slot_of[k]).tag.load(std::memory_order_acquire) != 0;
-      if (!in_place[k]) order[n_locked++] = cases[poll[k]].c;
+      if (!in_place[k]) order[n_locked++] = cases[act[k]].c;
     }
+    std::uint8_t poll[select_cache::slots_max] = {0, 1, 2, 3};  // pass 1's order of act
+    shuffle(poll, active);
     lock_set locks{order, lock_order(order, n_locked)};
     lock_all(locks);
-    for (int k = 0; k < active; ++k) {  // pass 1 over the locked cases, in poll order
-      int i = poll[k];
-      if (!in_place[k] && complete_locked(cases[i], received, &locks)) return i;
+    for (int x = 0; x < active; ++x) {
+      int k = poll[x];
+      if (!in_place[k] && complete_locked(cases[act[k]], received, &locks)) return act[k];
     }
 
     // None is ready. Open the word, then re-arm the queued waiters: each was queued until its
@@ -366,10 +392,11 @@ int select_lazy(parker* self, select_case* cases, const std::uint16_t* poll, int
     bool lost = false;
     for (int k = 0; k < active && !lost; ++k) {
       if (!in_place[k]) continue;
+      int i = act[k];
       waiter& w = sc.w(slot_of[k]);
-      w.elem = cases[poll[k]].elem;
+      w.elem = cases[i].elem;
       std::uint32_t t = w.tag.load(std::memory_order_relaxed);
-      lost = t == 0 || !w.tag.compare_exchange_strong(t, open | lazy_won(poll[k], cases[poll[k]].is_send), std::memory_order_acq_rel);
+      lost = t == 0 || !w.tag.compare_exchange_strong(t, open | lazy_won(i, cases[i].is_send), std::memory_order_acq_rel);
     }
     if (lost) {
       // A waker dequeued a waiter since assign_slots: its case may be ready, and its channel
@@ -382,7 +409,7 @@ int select_lazy(parker* self, select_case* cases, const std::uint16_t* poll, int
     } else {
       for (int k = 0; k < active; ++k) {
         if (in_place[k]) continue;
-        int i = poll[k];
+        int i = act[k];
         waiter& w = sc.w(slot_of[k]);
         w.elem = cases[i].elem;
         w.tag.store(open | lazy_won(i, cases[i].is_send), std::memory_order_relaxed);
@@ -431,41 +458,42 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
 
   // Pass 0 (see the file header): a lock-free look at every case, then the cases that looked
   // ready are tried one at a time, each drawn at random among those left.
-  int active = 0, ready = 0;
-  for (int i = 0; i < n; ++i) {
-    if (!cases[i].c) continue;
-    ++active;
-    if (chan_looks_ready(cases[i].c, cases[i].is_send)) poll.data[ready++] = static_cast<std::uint16_t>(i);
+  bool several = several_ready;
+  int ready = 0;
+  if (several && n > 1) {
+    int i = draw(n);
+    if (cases[i].c && chan_looks_ready(cases[i].c, cases[i].is_send)) poll.data[ready++] = static_cast<std::uint16_t>(i);
   }
-  while (ready > 0) {
-    int k = ready == 1 ? 0 : draw(ready);
-    int i = poll.data[k];
-    if (try_case(cases[i], received)) return i;
-    poll.data[k] = poll.data[--ready];
+  int active = -1;  // the look at every case is yet to come
+  for (;;) {
+    while (ready > 0) {
+      int k = ready == 1 ? 0 : draw(ready);
+      int i = poll.data[k];
+      if (try_case(cases[i], received)) return i;
+      poll.data[k] = poll.data[--ready];
+    }
+    if (active >= 0) break;
+    active = 0;
+    for (int i = 0; i < n; ++i) {
+      if (!cases[i].c) continue;
+      ++active;
+      if (chan_looks_ready(cases[i].c, cases[i].is_send)) poll.data[ready++] = static_cast<std::uint16_t>(i);
+    }
+    if (several != (ready > 1)) several_ready_set(ready > 1);
   }
   if (active == 0) {
     if (!block) return -1;
     for (;;) park(wait_reason::select_no_cases, site);  // Go: select {} blocks forever
   }
 
-  // Poll order for the passes under the locks: a random permutation of the non-nil cases
-  // (Fisher-Yates). Each draw takes 32 random bits, as Go's fastrandn: two per fastrand.
   active = 0;
   for (int i = 0; i < n; ++i) {
     if (cases[i].c) poll.data[active++] = static_cast<std::uint16_t>(i);
   }
-  std::uint64_t bits = 0;
-  bool half = false;  // bits holds a second 32-bit draw
-  for (int k = 1; k < active; ++k) {
-    if (!half) bits = fastrand();
-    half = !half;
-    std::uint32_t j = static_cast<std::uint32_t>(((bits >> 32) * static_cast<std::uint32_t>(k + 1)) >> 32);
-    bits <<= 32;
-    std::swap(poll.data[k], poll.data[j]);
-  }
   if (block && active <= select_cache::slots_max && n <= static_cast<int>(small_select)) {
     return select_lazy(current_parker(), cases, poll.data, active, received, site);
   }
+  shuffle(poll.data, active);
   return select_eager(cases, n, poll.data, active, block, received, site);
 }
 
