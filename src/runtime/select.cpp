@@ -376,7 +376,8 @@ __attribute__((noinline)) int select_lazy(parker* self, select_case* cases, cons
       in_place[k] = sc.w(slot_of[k]).tag.load(std::memory_order_acquire) != 0;
       if (!in_place[k]) order[n_locked++] = cases[act[k]].c;
     }
-    std::uint8_t poll[select_cache::slots_max] = {0, 1, 2, 3};  // pass 1's order of act
+    std::uint8_t poll[select_cache::slots_max];  // pass 1's order of act
+    for (int k = 0; k < active; ++k) poll[k] = static_cast<std::uint8_t>(k);
     shuffle(poll, active);
     lock_set locks{order, lock_order(order, n_locked)};
     lock_all(locks);
