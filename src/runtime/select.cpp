@@ -90,14 +90,17 @@ __attribute__((tls_model("initial-exec"))) thread_local bool several_ready = fal
 
 __attribute__((noinline)) void several_ready_set(bool v) noexcept { several_ready = v; }
 
-// draw returns a uniformly random index below n (Go's fastrandn: 32 bits, multiply-shift).
-int draw(int n) noexcept {
-  return static_cast<int>(((fastrand() >> 32) * static_cast<std::uint32_t>(n)) >> 32);
+// below maps 32 random bits (the high half of r) to an index below n, by multiply-shift,
+// as Go's fastrandn.
+int below(std::uint64_t r, int n) noexcept {
+  return static_cast<int>(((r >> 32) * static_cast<std::uint32_t>(n)) >> 32);
 }
 
+// draw returns a uniformly random index below n.
+int draw(int n) noexcept { return below(fastrand(), n); }
+
 // shuffle puts a[0, n) in a uniformly random order (Fisher-Yates): the poll order of the
-// passes under the locks. Each draw takes 32 random bits, as Go's fastrandn: two per
-// fastrand.
+// passes under the locks. Each swap takes 32 random bits (below): two per fastrand.
 template <class T>
 void shuffle(T* a, int n) noexcept {
   std::uint64_t bits = 0;
@@ -105,7 +108,7 @@ void shuffle(T* a, int n) noexcept {
   for (int k = 1; k < n; ++k) {
     if (!half) bits = fastrand();
     half = !half;
-    auto j = static_cast<std::uint32_t>(((bits >> 32) * static_cast<std::uint32_t>(k + 1)) >> 32);
+    int j = below(bits, k + 1);
     bits <<= 32;
     std::swap(a[k], a[j]);
   }
@@ -191,7 +194,7 @@ void unlock_all_sole(void* arg) noexcept {
   const lock_set& ls = *static_cast<const lock_set*>(arg);
   chan_core* chans[small_select];
   int n = ls.n;
-  for (int i = 0; i < n; ++i) chans[i] = ls.chans[i];  // a loop: std::copy_n called memmove
+  std::copy_n(ls.chans, n, chans);
   for (int i = 0; i < n; ++i) chan_unlock(chans[i]);
 }
 
