@@ -17,6 +17,11 @@ N: each peer's `-list` gives the scenario's default N (Go's first). The default 
 by --scale, except for the scenarios whose N is their point (spawn_join, skynet, and names with
 1m, 100k, 10k, 4x1m: they run at full size); --n overrides every N.
 
+--paired: for a machine whose speed changes within a second (docs/performance.md, Noise), gocxx
+and Go run as two long-lived processes (the peers' `-serve`) that take turns, run by run, and
+the ratio is the median over the pairs of gocxx's run / Go's adjacent run. Boost.Fiber is left
+out. The default run is one process per repetition, as above.
+
 Time bounds: a run slower than --slow seconds is not repeated; a run slower than 20 times the
 other implementations' runs of the same scenario and GOMAXPROCS (and than 5 s) is stopped and
 counts as a timeout, as does one over --timeout; a timed-out run is not repeated.
@@ -42,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -328,6 +334,124 @@ def collect(args, impls, scenarios, procs_list, n_for):
     return rows
 
 
+class Server:
+    """A peer run with -serve (--paired): one process that runs its scenario once per request."""
+
+    def __init__(self, prog, scen, procs):
+        env = dict(os.environ, GOMAXPROCS=str(procs))
+        self.p = subprocess.Popen([prog.path, "-scenario", scen, "-serve"], env=env, cwd=REPO,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True, bufsize=1)
+
+    def run(self, n, timeout):
+        """One run of N; returns (results, error). A run over timeout kills the process."""
+        watchdog = threading.Timer(timeout, self.p.kill)
+        watchdog.start()
+        try:
+            self.p.stdin.write("%d\n" % (n or 0))
+            self.p.stdin.flush()
+            lines = []
+            for line in self.p.stdout:
+                if line.strip() == "end":
+                    out = parse_lines("".join(lines))
+                    return (out, None) if out else (None, "no result lines")
+                lines.append(line)
+        except OSError as e:
+            return None, str(e)
+        finally:
+            timed_out = not watchdog.is_alive() and self.p.poll() is not None
+            watchdog.cancel()
+        return None, "timeout after %gs" % timeout if timed_out else \
+            "exit %s" % self.p.wait()
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+            self.p.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.p.kill()
+            self.p.wait()
+
+
+def collect_paired(args, impls, scenarios, procs_list, n_for):
+    """--paired: for each cell, gocxx and Go run as two -serve processes, alternately (gocxx
+    first in even pairs, Go first in odd ones), after one unmeasured run each. The ratio is the
+    median over the pairs of gocxx's run / Go's adjacent run: on a machine whose speed changes
+    within a second, the two runs of a pair see the same speed far more often than two
+    processes' medians do (docs/performance.md, Noise). Boost.Fiber is not run."""
+    rows = []
+    t_start = time.time()
+    cells = [(s, p) for s in scenarios for p in procs_list]
+    for done, (scen, procs) in enumerate(cells, 1):
+        n = n_for(scen)
+        print("[%d/%d] %s GOMAXPROCS=%d n=%s paired (%.0fs elapsed)" % (
+            done, len(cells), scen, procs, n or "default", time.time() - t_start),
+            file=sys.stderr, flush=True)
+        pair = ("gocxx", "go")
+        samples = {i: {} for i in pair}  # impl -> name -> [(value, checksum)]
+        errors = {i: [] for i in pair}
+        ratios = {}  # name -> [gocxx/Go per pair]
+        units = {}
+        if all(impls[i].has(scen) for i in pair):
+            servers = {i: Server(impls[i], scen, procs) for i in pair}
+            try:
+                for rep in range(-1, args.reps):  # rep -1: the unmeasured first run
+                    got = {}
+                    for impl in (pair if rep % 2 == 0 else pair[::-1]):
+                        res, err = servers[impl].run(n, args.timeout)
+                        if err:
+                            errors[impl].append(err)
+                        got[impl] = res or {}
+                    if any(errors.values()):
+                        break
+                    if rep < 0:
+                        continue
+                    for name, (value, unit, checksum) in got["gocxx"].items():
+                        units[name] = unit
+                        for impl in pair:
+                            if name in got[impl]:
+                                samples[impl].setdefault(name, []).append(
+                                    (got[impl][name][0], got[impl][name][2]))
+                        if name in got["go"] and got["go"][name][0]:
+                            ratios.setdefault(name, []).append(value / got["go"][name][0])
+            finally:
+                for srv in servers.values():
+                    srv.close()
+        for name in (list(units) or [scen]):
+            row = {"scenario": name, "procs": procs, "unit": units.get(name, ""), "n": n,
+                   "paired": True}
+            for impl in IMPLS:
+                vals = [v for v, _ in samples.get(impl, {}).get(name, [])]
+                row[impl + "_median"] = statistics.median(vals) if vals else None
+                row[impl + "_min"] = min(vals) if vals else None
+                row[impl + "_max"] = max(vals) if vals else None
+                row[impl + "_samples"] = vals
+                row[impl + "_checksums"] = sorted(set(
+                    c for _, c in samples.get(impl, {}).get(name, [])))
+                row[impl + "_errors"] = errors.get(impl, [])
+            r = ratios.get(name, [])
+            row["pair_ratios"] = r
+            row["ratio_go"] = statistics.median(r) if r else None
+            row["ratio_go_lo"] = min(r) if r else None
+            row["ratio_go_hi"] = max(r) if r else None
+            row["ratio_go_of_medians"] = row["gocxx_median"] / row["go_median"] \
+                if row["gocxx_median"] is not None and row["go_median"] else None
+            row["ratio_boost"] = row["ratio_boost_lo"] = row["ratio_boost_hi"] = None
+            flags = []
+            if len(set(row["gocxx_checksums"]) | set(row["go_checksums"])) > 1:
+                flags.append("CHECKSUM gocxx=%s Go=%s" % (
+                    "/".join(map(str, row["gocxx_checksums"])),
+                    "/".join(map(str, row["go_checksums"]))))
+            for impl in pair:
+                if row[impl + "_errors"]:
+                    flags.append("%s failed (%s)" % (LABELS[impl], row[impl + "_errors"][0]))
+            if not all(impls[i].has(scen) for i in pair):
+                flags.append("not in both peers")
+            row["flags"] = "; ".join(flags)
+            rows.append(row)
+    return rows
+
+
 def write_timed(args, rows, procs_list, meta, out_dir):
     head = ["scenario", "procs", "unit", "gocxx", "Go", "Boost.Fiber", "gocxx/Go",
             "(min-max)", "gocxx/Boost", "flags"]
@@ -339,9 +463,14 @@ def write_timed(args, rows, procs_list, meta, out_dir):
                      [fmt_med(r[i + "_median"], r[i + "_samples"]) for i in IMPLS] +
                      [fmt_ratio(r["ratio_go"]), rng, fmt_ratio(r["ratio_boost"]), r["flags"]])
     print_table(table, (0, 2))
-    print("\nvalues: median ±(larger distance to min or max); ratio = gocxx median / peer median "
-          "(below 1: gocxx faster or smaller), (min-max) = gocxx min / Go max .. gocxx max / "
-          "Go min; %d reps per implementation" % args.reps)
+    if args.paired:
+        print("\nvalues: median ±(larger distance to min or max) of the runs of one process; "
+              "gocxx/Go = median over the %d pairs of gocxx's run / Go's adjacent run (below 1: "
+              "gocxx faster), (min-max) = the smallest and largest of those" % args.reps)
+    else:
+        print("\nvalues: median ±(larger distance to min or max); ratio = gocxx median / peer "
+              "median (below 1: gocxx faster or smaller), (min-max) = gocxx min / Go max .. "
+              "gocxx max / Go min; %d reps per implementation" % args.reps)
 
     cols = ["scenario", "procs", "unit", "n"]
     for impl in IMPLS:
@@ -367,6 +496,11 @@ def write_timed(args, rows, procs_list, meta, out_dir):
         "%.1f at the end (%d CPUs)." % (meta["date"], meta["command"], args.reps, meta["seconds"],
                                         meta["load_average"][0], meta["load_average"][1],
                                         os.cpu_count())]
+    if args.paired:
+        md += ["", "Paired: gocxx and Go each ran as one process (`-serve`) taking turns, run by "
+               "run, after one unmeasured run each; gocxx/Go is the median over the %d pairs of "
+               "gocxx's run / Go's adjacent run, with the smallest and largest in brackets."
+               % args.reps]
     for procs in procs_list:
         md += ["", "#### GOMAXPROCS=%d" % procs, "",
                "| scenario | unit | gocxx | Go | Boost.Fiber | gocxx/Go | gocxx/Boost.Fiber | notes |",
@@ -584,7 +718,28 @@ def smoke(args, impls, scenarios):
         print("%-4s %-32s n=%-6d %s%s" % (status, scen, n, " ".join(ran),
                                           ("  " + "; ".join(problems)) if problems else ""),
               flush=True)
-    print("%d scenarios, %d failed, %.1f s" % (len(scenarios), failures, time.time() - t_start))
+    # --paired's -serve: two runs in one process each, with the same checksums.
+    serve = [i for i in ("gocxx", "go") if impls[i].present and impls[i].has("chan_pingpong")]
+    sums, problems = set(), []
+    for impl in serve:
+        srv = Server(impls[impl], "chan_pingpong", 2)
+        try:
+            for _ in range(2):
+                res, err = srv.run(1000, args.timeout)
+                if err:
+                    problems.append("%s: %s" % (LABELS[impl], err))
+                    break
+                sums.add(res["chan_pingpong"][2] if "chan_pingpong" in res else None)
+        finally:
+            srv.close()
+    if len(sums) > 1:
+        problems.append("checksums differ: %s" % sorted(sums, key=str))
+    failures += bool(problems)
+    print("%-4s %-32s n=%-6d %s%s" % ("FAIL" if problems else "ok", "-serve chan_pingpong", 1000,
+                                      " ".join(LABELS[i] for i in serve),
+                                      ("  " + "; ".join(problems)) if problems else ""))
+    print("%d scenarios and -serve, %d failed, %.1f s" % (len(scenarios), failures,
+                                                         time.time() - t_start))
     return 1 if failures else 0
 
 
@@ -606,6 +761,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=60, help="seconds per process (default 60)")
     ap.add_argument("--slow", type=float, default=10,
                     help="a run slower than this many seconds is not repeated (default 10)")
+    ap.add_argument("--paired", action="store_true",
+                    help="gocxx and Go as two long-lived processes taking turns run by run; the "
+                         "ratio is the median of the pairs' ratios (no Boost.Fiber)")
     ap.add_argument("--callgrind", action="store_true",
                     help="add instruction counts under valgrind (GOMAXPROCS=1)")
     ap.add_argument("--callgrind-n", type=int, default=20000,
@@ -654,7 +812,8 @@ def main():
     t_start = time.time()
     load_start = os.getloadavg()[0]
     if args.reps > 0:
-        rows = collect(args, impls, scenarios, procs_list, n_for)
+        rows = (collect_paired if args.paired else collect)(args, impls, scenarios, procs_list,
+                                                              n_for)
         meta = {
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "command": " ".join([os.environ.get("GOCXX_COMPARE_COMMAND", "bench/compare.py")] +

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -1031,7 +1032,9 @@ std::string format_value(double v) {
                "  -list\n\tlist scenario names with their default N and exit\n"
                "  -n int\n\toverride the scenario's N (0: use the default table)\n"
                "  -reps int\n\trepetitions per scenario (default 1)\n"
-               "  -scenario string\n\tscenario name, or all (default \"all\")\n",
+               "  -scenario string\n\tscenario name, or all (default \"all\")\n"
+               "  -serve\n\trun the one scenario once per line of standard input (the line: N, or\n"
+               "\tempty for the default), each run's lines followed by a line \"end\"\n",
                prog);
   std::exit(status);
 }
@@ -1066,6 +1069,7 @@ int main(int argc, char** argv) {
   long long reps = 1;
   long long n_override = 0;
   bool list = false;
+  bool serve = false;
 
   // Go's flag syntax: -flag, --flag, -flag=value, -flag value; parsing stops at the first
   // argument that is not a flag, or after "--".
@@ -1078,13 +1082,14 @@ int main(int argc, char** argv) {
     std::optional<std::string> value;
     if (auto eq = arg.find('='); eq != std::string_view::npos) value = std::string(arg.substr(eq + 1));
     if (key == "h" || key == "help") usage(argv[0], 0);
-    if (key == "list") {
+    if (key == "list" || key == "serve") {
+      bool& flag = key == "list" ? list : serve;
       if (value && *value != "true" && *value != "1") {
         if (*value == "false" || *value == "0") continue;
-        std::fprintf(stderr, "invalid boolean value \"%s\" for -list\n", value->c_str());
+        std::fprintf(stderr, "invalid boolean value \"%s\" for -%s\n", value->c_str(), key.c_str());
         usage(argv[0], 2);
       }
-      list = true;
+      flag = true;
       continue;
     }
     if (key != "scenario" && key != "reps" && key != "n") {
@@ -1128,16 +1133,36 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "-reps must be >= 1 and -n >= 0\n");
     return 2;
   }
+  // The scenario body runs as the main goroutine, so every blocking operation parks a
+  // goroutine, not an OS thread.
+  auto run_once = [](const scenario* s, int n) {
+    results res = go::run([s, n] { return s->run(n); });
+    for (const auto& x : res) {
+      std::printf("%s %s %s %lld\n", x.name.c_str(), format_value(x.value).c_str(), x.unit,
+                  static_cast<long long>(x.checksum));
+    }
+  };
+  if (serve) {  // bench/compare.py --paired alternates two such processes, run by run
+    if (todo.size() != 1) {
+      std::fprintf(stderr, "-serve needs one scenario\n");
+      return 2;
+    }
+    for (std::string line; std::getline(std::cin, line);) {
+      long long n = 0;
+      if (!line.empty() && (!parse_int(line.c_str(), &n) || n < 0)) {
+        std::fprintf(stderr, "-serve: bad N \"%s\"\n", line.c_str());
+        return 2;
+      }
+      run_once(todo[0], n > 0 ? static_cast<int>(n) : n_override > 0 ? static_cast<int>(n_override) : todo[0]->n);
+      std::printf("end\n");
+      std::fflush(stdout);
+    }
+    return 0;
+  }
   for (const scenario* s : todo) {
     int n = n_override > 0 ? static_cast<int>(n_override) : s->n;
     for (long long r = 0; r < reps; ++r) {
-      // The scenario body runs as the main goroutine, so every blocking operation parks a
-      // goroutine, not an OS thread.
-      results res = go::run([s, n] { return s->run(n); });
-      for (const auto& x : res) {
-        std::printf("%s %s %s %lld\n", x.name.c_str(), format_value(x.value).c_str(), x.unit,
-                    static_cast<long long>(x.checksum));
-      }
+      run_once(s, n);
       std::fflush(stdout);
     }
   }

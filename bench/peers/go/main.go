@@ -7,6 +7,7 @@
 // Usage:
 //
 //	gocxxpeers -scenario NAME|all [-reps K] [-n N]
+//	gocxxpeers -scenario NAME -serve [-n N]
 //	gocxxpeers -list
 //
 // Output, one line per repetition (some scenarios print more than one line):
@@ -15,10 +16,14 @@
 //
 // unit is ns/op or B/goroutine; checksum is an integer that does not depend
 // on scheduling, so any correct implementation prints the same one.
+// With -serve, the program runs the one scenario once per line of standard
+// input (the line is N, or empty for the default) and ends each run's lines
+// with a line "end"; bench/compare.py --paired alternates two such processes.
 // GOMAXPROCS is taken from the environment as usual.
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"os"
@@ -143,6 +148,7 @@ func main() {
 	reps := flag.Int("reps", 1, "repetitions per scenario")
 	nOverride := flag.Int("n", 0, "override the scenario's N (0: use the default table)")
 	list := flag.Bool("list", false, "list scenario names with their default N and exit")
+	serve := flag.Bool("serve", false, "run the one scenario once per line of standard input (the line: N, or empty for the default), each run's lines followed by a line \"end\"")
 	flag.Parse()
 
 	if *list {
@@ -164,6 +170,36 @@ func main() {
 	if *reps < 1 || *nOverride < 0 {
 		fmt.Fprintln(os.Stderr, "-reps must be >= 1 and -n >= 0")
 		os.Exit(2)
+	}
+	if *serve {
+		if len(todo) != 1 {
+			fmt.Fprintln(os.Stderr, "-serve needs one scenario")
+			os.Exit(2)
+		}
+		s := todo[0]
+		in := bufio.NewScanner(os.Stdin)
+		for in.Scan() {
+			n := s.n
+			if *nOverride > 0 {
+				n = *nOverride
+			}
+			if line := in.Text(); line != "" {
+				v, err := strconv.ParseInt(line, 0, 64)
+				if err != nil || v < 0 {
+					fmt.Fprintf(os.Stderr, "-serve: bad N %q\n", line)
+					os.Exit(2)
+				}
+				if v > 0 {
+					n = int(v)
+				}
+			}
+			runtime.GC()
+			for _, res := range s.run(n) {
+				fmt.Printf("%s %s %s %d\n", res.name, formatValue(res.value), res.unit, res.checksum)
+			}
+			fmt.Println("end")
+		}
+		return
 	}
 	for _, s := range todo {
 		n := s.n
