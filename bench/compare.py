@@ -19,8 +19,9 @@ by --scale, except for the scenarios whose N is their point (spawn_join, skynet,
 
 --paired: for a machine whose speed changes within a second (docs/performance.md, Noise), gocxx
 and Go run as two long-lived processes (the peers' `-serve`) that take turns, run by run, and
-the ratio is the median over the pairs of gocxx's run / Go's adjacent run. Boost.Fiber is left
-out. The default run is one process per repetition, as above.
+the ratio is the median over the pairs of gocxx's run / Go's adjacent run; at a GOMAXPROCS below
+the CPU count both are pinned to the same CPUs (the CPUs' speeds change independently). Boost.Fiber
+is left out. The default run is one process per repetition, as above.
 
 Time bounds: a run slower than --slow seconds is not repeated; a run slower than 20 times the
 other implementations' runs of the same scenario and GOMAXPROCS (and than 5 s) is stopped and
@@ -337,11 +338,13 @@ def collect(args, impls, scenarios, procs_list, n_for):
 class Server:
     """A peer run with -serve (--paired): one process that runs its scenario once per request."""
 
-    def __init__(self, prog, scen, procs):
+    def __init__(self, prog, scen, procs, cpus=None):
         env = dict(os.environ, GOMAXPROCS=str(procs))
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
         self.p = subprocess.Popen([prog.path, "-scenario", scen, "-serve"], env=env, cwd=REPO,
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                                  stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                                  preexec_fn=pin)
 
     def run(self, n, timeout):
         """One run of N; returns (results, error). A run over timeout kills the process."""
@@ -378,7 +381,11 @@ def collect_paired(args, impls, scenarios, procs_list, n_for):
     first in even pairs, Go first in odd ones), after one unmeasured run each. The ratio is the
     median over the pairs of gocxx's run / Go's adjacent run: on a machine whose speed changes
     within a second, the two runs of a pair see the same speed far more often than two
-    processes' medians do (docs/performance.md, Noise). Boost.Fiber is not run."""
+    processes' medians do (docs/performance.md, Noise). Where GOMAXPROCS is below the CPUs this
+    process may use, both processes are pinned to the same first GOMAXPROCS of them: this
+    machine's CPUs change speed independently of each other, so two processes that the kernel
+    keeps on different CPUs would not be paired at all. Boost.Fiber is not run."""
+    allowed = sorted(os.sched_getaffinity(0))
     rows = []
     t_start = time.time()
     cells = [(s, p) for s in scenarios for p in procs_list]
@@ -393,7 +400,8 @@ def collect_paired(args, impls, scenarios, procs_list, n_for):
         ratios = {}  # name -> [gocxx/Go per pair]
         units = {}
         if all(impls[i].has(scen) for i in pair):
-            servers = {i: Server(impls[i], scen, procs) for i in pair}
+            cpus = set(allowed[:procs]) if procs < len(allowed) else None
+            servers = {i: Server(impls[i], scen, procs, cpus) for i in pair}
             try:
                 for rep in range(-1, args.reps):  # rep -1: the unmeasured first run
                     got = {}
@@ -499,8 +507,9 @@ def write_timed(args, rows, procs_list, meta, out_dir):
     if args.paired:
         md += ["", "Paired: gocxx and Go each ran as one process (`-serve`) taking turns, run by "
                "run, after one unmeasured run each; gocxx/Go is the median over the %d pairs of "
-               "gocxx's run / Go's adjacent run, with the smallest and largest in brackets."
-               % args.reps]
+               "gocxx's run / Go's adjacent run, with the smallest and largest in brackets. Where "
+               "GOMAXPROCS is below the CPU count, both processes ran pinned to the same first "
+               "GOMAXPROCS CPUs." % args.reps]
     for procs in procs_list:
         md += ["", "#### GOMAXPROCS=%d" % procs, "",
                "| scenario | unit | gocxx | Go | Boost.Fiber | gocxx/Go | gocxx/Boost.Fiber | notes |",
