@@ -378,7 +378,8 @@ class Server:
 
 def collect_paired(args, impls, scenarios, procs_list, n_for):
     """--paired: for each cell, gocxx and Go run as two -serve processes, alternately (gocxx
-    first in even pairs, Go first in odd ones), after one unmeasured run each. The ratio is the
+    first in even pairs, Go first in odd ones), after one unmeasured run each (two fresh
+    processes per pair where they are not pinned, below). The ratio is the
     median over the pairs of gocxx's run / Go's adjacent run: on a machine whose speed changes
     within a second, the two runs of a pair see the same speed far more often than two
     processes' medians do (docs/performance.md, Noise). Where GOMAXPROCS is below the CPUs this
@@ -401,19 +402,29 @@ def collect_paired(args, impls, scenarios, procs_list, n_for):
         units = {}
         if all(impls[i].has(scen) for i in pair):
             cpus = set(allowed[:procs]) if procs < len(allowed) else None
-            servers = {i: Server(impls[i], scen, procs, cpus) for i in pair}
+            servers = {}
             try:
-                for rep in range(-1, args.reps):  # rep -1: the unmeasured first run
+                for rep in range(args.reps):
+                    if not servers or cpus is None:
+                        # Unpinned, a long-lived process keeps its threads on the CPUs where
+                        # the kernel first put them, maybe the slow one for every run: fresh
+                        # processes each pair, so that placement falls either way.
+                        for srv in servers.values():
+                            srv.close()
+                        servers = {i: Server(impls[i], scen, procs, cpus) for i in pair}
+                        for impl in pair:  # the unmeasured first run
+                            _, err = servers[impl].run(n, args.timeout)
+                            if err:
+                                errors[impl].append(err)
                     got = {}
-                    for impl in (pair if rep % 2 == 0 else pair[::-1]):
-                        res, err = servers[impl].run(n, args.timeout)
-                        if err:
-                            errors[impl].append(err)
-                        got[impl] = res or {}
+                    if not any(errors.values()):
+                        for impl in (pair if rep % 2 == 0 else pair[::-1]):
+                            res, err = servers[impl].run(n, args.timeout)
+                            if err:
+                                errors[impl].append(err)
+                            got[impl] = res or {}
                     if any(errors.values()):
                         break
-                    if rep < 0:
-                        continue
                     for name, (value, unit, checksum) in got["gocxx"].items():
                         units[name] = unit
                         for impl in pair:
