@@ -60,6 +60,16 @@ LABELS = {"gocxx": "gocxx", "go": "Go", "boost": "Boost.Fiber"}
 FULL_SIZE = {"spawn_join", "skynet"}
 FULL_SIZE_NAME = re.compile(r"(^|_|\dx)\d+[km](_|$)")
 
+# --scenarios channels: the channel and select rows whose goal is at most half of Go's time
+# (issue 3): the seven of our own and crossbeam-channel's suite.
+CHANNELS = ["chan_pingpong", "chan_spsc_1", "chan_spsc_128", "chan_mpmc_4x4_0",
+            "chan_mpmc_4x4_128", "select_recv4", "select_uncontended"] + [
+    "cb_%s_%s" % (flavour, test)
+    for flavour in ("bounded0", "bounded1", "boundedN", "unbounded")
+    for test in ("seq", "spsc", "mpsc", "mpmc", "select_rx", "select_both_send",
+                 "select_both_plain")
+    if not (test == "seq" and flavour in ("bounded0", "bounded1"))]  # seq would deadlock
+
 # Single-threaded scenarios for --callgrind, and ops per unit of N (ops = factor * N when N is a
 # multiple of 4000, see SCENARIOS.md).
 CALLGRIND_SCENARIOS = {
@@ -769,7 +779,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3,
                     help="repetitions per implementation (default 3; 0: no timed runs)")
     ap.add_argument("--scenarios", default="",
-                    help="comma-separated scenario names (default: all in %s)" % SCENARIOS_MD)
+                    help="comma-separated scenario names, or channels (issue 3's 33 channel "
+                         "and select rows) (default: all in %s)" % SCENARIOS_MD)
     ap.add_argument("--procs", default="1,2", help="GOMAXPROCS values (default 1,2)")
     ap.add_argument("--scale", type=float, default=0.1,
                     help="factor on the default N (default 0.1; full-size scenarios excepted)")
@@ -805,7 +816,9 @@ def main():
                 LABELS[impl], rel(impls[impl].path)), file=sys.stderr)
 
     if args.scenarios:
-        scenarios = [s for s in args.scenarios.split(",") if s]
+        scenarios = []
+        for s in args.scenarios.split(","):
+            scenarios += CHANNELS if s == "channels" else [s] if s else []
     else:
         scenarios = scenarios_from_md(os.path.join(REPO, SCENARIOS_MD))
         for impl in ("go", "gocxx"):  # implemented ahead of the spec: still compared
