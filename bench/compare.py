@@ -17,11 +17,12 @@ N: each peer's `-list` gives the scenario's default N (Go's first). The default 
 by --scale, except for the scenarios whose N is their point (spawn_join, skynet, and names with
 1m, 100k, 10k, 4x1m: they run at full size); --n overrides every N.
 
---paired: for a machine whose speed changes within a second (docs/performance.md, Noise), gocxx
-and Go run as two long-lived processes (the peers' `-serve`) that take turns, run by run, and
-the ratio is the median over the pairs of gocxx's run / Go's adjacent run; at a GOMAXPROCS below
-the CPU count both are pinned to the same CPUs (the CPUs' speeds change independently). Boost.Fiber
-is left out. The default run is one process per repetition, as above.
+--paired: for a machine whose CPUs change speed within a second, each on its own
+(docs/performance.md, Noise), gocxx and Go run as processes that take turns, run by run (the
+peers' `-serve`), and the ratio is the median over the pairs of gocxx's run / Go's adjacent run.
+At a GOMAXPROCS below the CPU count both processes are pinned to the same CPUs and serve the
+whole cell; otherwise each pair is two fresh processes. Boost.Fiber is left out. The default run
+is one process per repetition, as above.
 
 Time bounds: a run slower than --slow seconds is not repeated; a run slower than 20 times the
 other implementations' runs of the same scenario and GOMAXPROCS (and than 5 s) is stopped and
@@ -61,7 +62,7 @@ FULL_SIZE = {"spawn_join", "skynet"}
 FULL_SIZE_NAME = re.compile(r"(^|_|\dx)\d+[km](_|$)")
 
 # --scenarios channels: the channel and select rows whose goal is at most half of Go's time
-# (issue 3): the seven of our own and crossbeam-channel's suite.
+# (issue 3): seven scenarios of our own and crossbeam-channel's suite.
 CHANNELS = ["chan_pingpong", "chan_spsc_1", "chan_spsc_128", "chan_mpmc_4x4_0",
             "chan_mpmc_4x4_128", "select_recv4", "select_uncontended"] + [
     "cb_%s_%s" % (flavour, test)
@@ -526,11 +527,12 @@ def write_timed(args, rows, procs_list, meta, out_dir):
                                         meta["load_average"][0], meta["load_average"][1],
                                         os.cpu_count())]
     if args.paired:
-        md += ["", "Paired: gocxx and Go each ran as one process (`-serve`) taking turns, run by "
-               "run, after one unmeasured run each; gocxx/Go is the median over the %d pairs of "
+        md += ["", "Paired: gocxx and Go ran as processes (`-serve`) taking turns, run by run, "
+               "after one unmeasured run each; gocxx/Go is the median over the %d pairs of "
                "gocxx's run / Go's adjacent run, with the smallest and largest in brackets. Where "
-               "GOMAXPROCS is below the CPU count, both processes ran pinned to the same first "
-               "GOMAXPROCS CPUs." % args.reps]
+               "GOMAXPROCS is below the CPU count, one process each, pinned to the same first "
+               "GOMAXPROCS CPUs, served the whole cell; otherwise each pair was two fresh "
+               "processes." % args.reps]
     for procs in procs_list:
         md += ["", "#### GOMAXPROCS=%d" % procs, "",
                "| scenario | unit | gocxx | Go | Boost.Fiber | gocxx/Go | gocxx/Boost.Fiber | notes |",
@@ -793,8 +795,9 @@ def main():
     ap.add_argument("--slow", type=float, default=10,
                     help="a run slower than this many seconds is not repeated (default 10)")
     ap.add_argument("--paired", action="store_true",
-                    help="gocxx and Go as two long-lived processes taking turns run by run; the "
-                         "ratio is the median of the pairs' ratios (no Boost.Fiber)")
+                    help="gocxx and Go as processes taking turns run by run, pinned to the same "
+                         "CPUs where GOMAXPROCS allows; the ratio is the median of the pairs' "
+                         "ratios (no Boost.Fiber)")
     ap.add_argument("--callgrind", action="store_true",
                     help="add instruction counts under valgrind (GOMAXPROCS=1)")
     ap.add_argument("--callgrind-n", type=int, default=20000,
