@@ -21,8 +21,9 @@ by --scale, except for the scenarios whose N is their point (spawn_join, skynet,
 (docs/performance.md, Noise), gocxx and Go run as processes that take turns, run by run (the
 peers' `-serve`), and the ratio is the median over the pairs of gocxx's run / Go's adjacent run.
 At a GOMAXPROCS below the CPU count both processes are pinned to the same CPUs and serve the
-whole cell; otherwise each pair is two fresh processes. Boost.Fiber is left out. The default run
-is one process per repetition, as above.
+whole cell; otherwise each pair is two fresh processes. Boost.Fiber is left out, and so are
+scenarios that measure memory (parked_1m: the growth of a fresh process). The default run is one
+process per repetition, as above.
 
 Time bounds: a run slower than --slow seconds is not repeated; a run slower than 20 times the
 other implementations' runs of the same scenario and GOMAXPROCS (and than 5 s) is stopped and
@@ -411,6 +412,7 @@ def collect_paired(args, impls, scenarios, procs_list, n_for):
         errors = {i: [] for i in pair}
         ratios = {}  # name -> [gocxx/Go per pair]
         units = {}
+        unpaired = False
         if all(impls[i].has(scen) for i in pair):
             cpus = set(allowed[:procs]) if procs < len(allowed) else None
             servers = {}
@@ -424,9 +426,15 @@ def collect_paired(args, impls, scenarios, procs_list, n_for):
                             srv.close()
                         servers = {i: Server(impls[i], scen, procs, cpus) for i in pair}
                         for impl in pair:  # the unmeasured first run
-                            _, err = servers[impl].run(n, args.timeout)
+                            res, err = servers[impl].run(n, args.timeout)
                             if err:
                                 errors[impl].append(err)
+                            elif any(unit != "ns/op" for _, unit, _ in res.values()):
+                                # Memory per goroutine (parked_1m) is the growth of a fresh
+                                # process; in one that has run before it means nothing.
+                                unpaired = True
+                    if unpaired:
+                        break
                     got = {}
                     if not any(errors.values()):
                         for impl in (pair if rep % 2 == 0 else pair[::-1]):
@@ -477,6 +485,8 @@ def collect_paired(args, impls, scenarios, procs_list, n_for):
                     flags.append("%s failed (%s)" % (LABELS[impl], row[impl + "_errors"][0]))
             if not all(impls[i].has(scen) for i in pair):
                 flags.append("not in both peers")
+            if unpaired:
+                flags.append("not paired: it measures memory (run it without --paired)")
             row["flags"] = "; ".join(flags)
             rows.append(row)
     return rows
@@ -600,7 +610,7 @@ def write_chart(rows, procs_list, out_dir):
     def y_axis(peer):
         """Powers of two around 1 that hold every ratio to peer (and at least 1/4..4)."""
         ratios = [r[k % peer] for r in rows for k in ("ratio_%s", "ratio_%s_lo", "ratio_%s_hi")
-                  if r.get(k % peer)] or [1]
+                  if (r.get(k % peer) or 0) > 0] or [1]  # a log scale: no zero or below
         lo = min(-2, math.floor(math.log2(min(ratios))))
         hi = max(2, math.ceil(math.log2(max(ratios))))
         tics = ", ".join("'%s' %g" % ("1/%d" % 2**-e if e < 0 else "%d" % 2**e, 2.0**e)
