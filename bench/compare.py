@@ -252,6 +252,17 @@ def machine_info(bins):
     return info
 
 
+def fill_impl(row, impl, got, errs):
+    """Puts impl's figures for one cell in row: got is its [(value, checksum)]."""
+    vals = [v for v, _ in got]
+    row[impl + "_median"] = statistics.median(vals) if vals else None
+    row[impl + "_min"] = min(vals) if vals else None
+    row[impl + "_max"] = max(vals) if vals else None
+    row[impl + "_samples"] = vals
+    row[impl + "_checksums"] = sorted(set(c for _, c in got))
+    row[impl + "_errors"] = errs
+
+
 def collect(args, impls, scenarios, procs_list, n_for):
     """Runs the timed comparison; returns the rows."""
     samples, units, errors, order = {}, {}, {}, []
@@ -310,14 +321,8 @@ def collect(args, impls, scenarios, procs_list, n_for):
         row = {"scenario": name, "procs": procs, "unit": units.get(key, ""), "n": n_for(scen)}
         sums = {}
         for impl in IMPLS:
-            got = samples.get(key, {}).get(impl, [])
-            vals = [v for v, _ in got]
-            row[impl + "_median"] = statistics.median(vals) if vals else None
-            row[impl + "_min"] = min(vals) if vals else None
-            row[impl + "_max"] = max(vals) if vals else None
-            row[impl + "_samples"] = vals
-            row[impl + "_checksums"] = sorted(set(c for _, c in got))
-            row[impl + "_errors"] = errors.get((scen, procs, impl), [])
+            fill_impl(row, impl, samples.get(key, {}).get(impl, []),
+                      errors.get((scen, procs, impl), []))
             sums[impl] = set(row[impl + "_checksums"])
         for other in ("go", "boost"):
             gm, om = row["gocxx_median"], row[other + "_median"]
@@ -459,14 +464,7 @@ def collect_paired(args, impls, scenarios, procs_list, n_for):
             row = {"scenario": name, "procs": procs, "unit": units.get(name, ""), "n": n,
                    "paired": True}
             for impl in IMPLS:
-                vals = [v for v, _ in samples.get(impl, {}).get(name, [])]
-                row[impl + "_median"] = statistics.median(vals) if vals else None
-                row[impl + "_min"] = min(vals) if vals else None
-                row[impl + "_max"] = max(vals) if vals else None
-                row[impl + "_samples"] = vals
-                row[impl + "_checksums"] = sorted(set(
-                    c for _, c in samples.get(impl, {}).get(name, [])))
-                row[impl + "_errors"] = errors.get(impl, [])
+                fill_impl(row, impl, samples.get(impl, {}).get(name, []), errors.get(impl, []))
             r = ratios.get(name, [])
             row["pair_ratios"] = r
             row["ratio_go"] = statistics.median(r) if r else None

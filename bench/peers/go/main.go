@@ -193,10 +193,7 @@ func main() {
 					n = int(v)
 				}
 			}
-			runtime.GC()
-			for _, res := range s.run(n) {
-				fmt.Printf("%s %s %s %d\n", res.name, formatValue(res.value), res.unit, res.checksum)
-			}
+			runOnce(s, n)
 			fmt.Println("end")
 		}
 		return
@@ -207,11 +204,16 @@ func main() {
 			n = *nOverride
 		}
 		for r := 0; r < *reps; r++ {
-			runtime.GC() // untimed: start every repetition from a clean heap
-			for _, res := range s.run(n) {
-				fmt.Printf("%s %s %s %d\n", res.name, formatValue(res.value), res.unit, res.checksum)
-			}
+			runOnce(s, n)
 		}
+	}
+}
+
+// runOnce runs s once with N = n and prints its result lines.
+func runOnce(s scenario, n int) {
+	runtime.GC() // untimed: start every repetition from a clean heap
+	for _, res := range s.run(n) {
+		fmt.Printf("%s %s %s %d\n", res.name, formatValue(res.value), res.unit, res.checksum)
 	}
 }
 
