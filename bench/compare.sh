@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark in one command: builds gocxx (Release), the Go peer and the
 # Boost.Fiber peer, then runs bench/compare.py, which prints the table and writes out/compare.*
-# (csv, json, md, png). Installs what is missing with apt-get when it can: golang-go,
-# libboost-fiber-dev, gnuplot-nox, and valgrind for --callgrind. A peer that cannot be built is
+# (csv, json, md, png). Installs what is missing with apt-get when it can (tools/apt-install):
+# libboost-fiber-dev, gnuplot-nox, and valgrind for --callgrind. Go is the machine's (go on the
+# PATH, at least the version in bench/peers/go/go.mod). A peer that cannot be built is
 # left out with a message (its binary is removed, so no stale one runs; its column shows -).
 #
 # Usage: bench/compare.sh [compare.py arguments...]
@@ -18,22 +19,7 @@ root=$(pwd)
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# apt_install PACKAGE...: apt-get as root or through passwordless sudo; refreshes the package
-# lists once if the first attempt fails.
-apt_install() {
-  local sudo=
-  if [ "$(id -u)" -ne 0 ]; then
-    if have sudo && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
-      echo "cannot install $* (not root, no passwordless sudo)" >&2
-      return 1
-    fi
-  fi
-  have apt-get || { echo "cannot install $* (no apt-get)" >&2; return 1; }
-  echo "installing $* with apt-get" >&2
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2 ||
-    { $sudo apt-get update -q >&2 &&
-      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2; }
-}
+apt_install() { tools/apt-install "$@"; }
 
 skip_peer() {  # skip_peer NAME BINARY REASON
   echo "SKIP the $1 peer: $3" >&2
@@ -49,21 +35,17 @@ build_gocxx() {
 }
 
 build_go() {
-  have go || apt_install golang-go || true
+  # The Go peer needs the Go named in bench/peers/go/go.mod (go on the PATH, or Go's own
+  # /usr/local/go); Debian's golang-go is older. golang.org/x/time comes through Go's module
+  # proxy, checked against the committed go.sum.
+  have go || [ ! -x /usr/local/go/bin/go ] || PATH=$PATH:/usr/local/go/bin
   if ! have go; then
-    skip_peer Go build-release/go-peer "no Go toolchain (apt-get install golang-go)"
+    skip_peer Go build-release/go-peer "no Go toolchain (go on the PATH)"
     return
   fi
-  # golang.org/x/time (limiter_allow) from Debian's package, copied where the peer's go.mod
-  # points: module builds must not read outside the repository's tree by absolute path.
-  local xtime=/usr/share/gocode/src/golang.org/x/time
-  [ -f "$xtime/rate/rate.go" ] || apt_install golang-golang-x-time-dev || true
-  rm -rf build-release/gomod/x-time
-  mkdir -p build-release/gomod
-  [ -d "$xtime" ] && cp -r "$xtime" build-release/gomod/x-time
-  echo "building the Go peer -> build-release/go-peer" >&2
+  echo "building the Go peer ($(go env GOVERSION)) -> build-release/go-peer" >&2
   if ! (cd bench/peers/go &&
-        GOCACHE="$root/build-release/go-cache" GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on \
+        GOCACHE="$root/build-release/go-cache" GOFLAGS=-mod=readonly GOTOOLCHAIN=local \
           go build -o "$root/build-release/go-peer" .); then
     skip_peer Go build-release/go-peer "go build failed"
   fi

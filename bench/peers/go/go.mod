@@ -1,9 +1,5 @@
 module gocxxpeers
 
-go 1.19
+go 1.26.0
 
-require golang.org/x/time v0.3.0
-
-// Debian's golang-golang-x-time-dev, copied there by bench/compare.sh (GOPROXY=off: the
-// build never reaches the network).
-replace golang.org/x/time => ../../../build-release/gomod/x-time
+require golang.org/x/time v0.16.0
