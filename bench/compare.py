@@ -72,6 +72,23 @@ CHANNELS = ["chan_pingpong", "chan_spsc_1", "chan_spsc_128", "chan_mpmc_4x4_0",
                  "select_both_plain")
     if not (test == "seq" and flavour in ("bounded0", "bounded1"))]  # seq would deadlock
 
+# What some rows compare besides one primitive, printed under each table of compare.md: a
+# reader comparing the runtimes must know where the programs differ.
+ROW_NOTES = {
+    "ping_pong_hog": "modified from Go's BenchmarkPingPongHog: the hog calls runtime.Gosched() on "
+                     "every iteration (gocxx does not yet preempt a goroutine that never yields), "
+                     "so this row measures a ping-pong beside a yielding goroutine",
+    "spawn_join": "Go allocates each goroutine's stack at creation; gocxx takes a pooled stack "
+                  "when the goroutine first runs",
+    "pool_4x1m": "a library difference as much as a runtime one: each step selects on "
+                 "ctx.Done(), which Go's select locks like any channel and gocxx's looks at "
+                 "without a lock while the context is not cancelled",
+    "pipeline_3stage_1m": "as pool_4x1m: every stage's select includes ctx.Done()",
+    "fanin_8": "as pool_4x1m: every forwarder's select includes ctx.Done()",
+    "limiter_allow": "an idiom difference: Go's rate.Limiter.Allow reads the wall clock and the "
+                     "monotonic clock (time.Now), gocxx's the monotonic clock only",
+}
+
 # Single-threaded scenarios for --callgrind, and ops per unit of N (ops = factor * N when N is a
 # multiple of 4000, see SCENARIOS.md).
 CALLGRIND_SCENARIOS = {
@@ -541,8 +558,9 @@ def write_timed(args, rows, procs_list, meta, out_dir):
                "GOMAXPROCS is below the CPU count, one process each, pinned to the same first "
                "GOMAXPROCS CPUs, served the whole cell; otherwise each pair was two fresh "
                "processes." % args.reps]
+    go_version = meta["machine"].get("go", "?").replace("go version ", "")
     for procs in procs_list:
-        md += ["", "#### GOMAXPROCS=%d" % procs, "",
+        md += ["", "#### GOMAXPROCS=%d, against %s" % (procs, go_version), "",
                "| scenario | unit | gocxx | Go | Boost.Fiber | gocxx/Go | gocxx/Boost.Fiber | notes |",
                "|---|---|--:|--:|--:|--:|--:|---|"]
         for r in rows:
@@ -558,6 +576,9 @@ def write_timed(args, rows, procs_list, meta, out_dir):
                 *[fmt_med(r[i + "_median"], r[i + "_samples"]) for i in IMPLS],
                 ratio, rng, fmt_ratio(r["ratio_boost"]),
                 r["flags"]))
+        noted = [name for name in ROW_NOTES if any(r["scenario"] == name for r in rows)]
+        if noted:
+            md += [""] + ["- `%s`: %s." % (name, ROW_NOTES[name]) for name in noted]
     with open(os.path.join(out_dir, "compare.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(md) + "\n")
 
@@ -615,28 +636,33 @@ def write_chart(rows, procs_list, out_dir):
                          for e in range(lo, hi + 1))
         return "set yrange [%g:%g]\nset ytics (%s)" % (2.0**lo, 2.0**hi, tics)
     script = """
-set terminal pngcairo size %(w)d,1100 font 'sans,10' noenhanced
+set terminal pngcairo size %(w)d,%(h)d font 'sans,10' noenhanced
 set output '%(png)s'
 set datafile missing 'NaN'
 set logscale y 2
 set grid ytics
 set xrange [-0.6:%(xmax)f]
 set key top right horizontal opaque width 2 samplen 2
-set multiplot layout 2,1
+set multiplot layout %(panels)d,1
 set title 'gocxx time / Go time (below 1: gocxx faster; memory rows: bytes)'
 set xtics rotate by 60 right font ',8'
 set xtics (%(xtics)s)
 set bmargin 14
 %(y_go)s
 plot %(go)s, 1 lc rgb 'black' lw 1 notitle, 0.5 lc rgb 'red' dt 2 title 'goal: 0.5'
-set title 'gocxx time / Boost.Fiber time (scenarios Boost.Fiber can express)'
-%(y_boost)s
-plot %(boost)s, 1 lc rgb 'black' lw 1 notitle
+%(boost_panel)s
 unset multiplot
-""" % {"w": max(1200, 26 * len(names) + 200), "png": png, "xmax": len(names) - 0.4,
-       "y_go": y_axis("go"), "y_boost": y_axis("boost"),
+"""
+    # The Boost.Fiber panel only where Boost.Fiber ran (--paired runs gocxx and Go alone).
+    has_boost = any(r["ratio_boost"] is not None for r in rows)
+    boost_panel = """set title 'gocxx time / Boost.Fiber time (scenarios Boost.Fiber can express)'
+%s
+plot %s, 1 lc rgb 'black' lw 1 notitle""" % (y_axis("boost"), plots["boost"]) if has_boost else ""
+    script = script % {"w": max(1200, 26 * len(names) + 200), "png": png, "xmax": len(names) - 0.4,
+       "h": 1100 if has_boost else 600, "panels": 2 if has_boost else 1, "boost_panel": boost_panel,
+       "y_go": y_axis("go"),
        "xtics": ", ".join("'%s' %d" % (n, i) for i, n in enumerate(names)),
-       "go": plots["go"], "boost": plots["boost"]}
+       "go": plots["go"]}
     try:
         p = subprocess.run([gnuplot], input=script, text=True, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=60)
