@@ -1,36 +1,58 @@
-// std::source_location where the toolchain has it; the same interface from compiler builtins
-// where it does not (clang 14 with libstdc++ 12 lacks __builtin_source_location).
+// source_location: where a blocking call was made, for the goroutine dump's "blocked at
+// file:line in function".
+//
+// It is gocxx's own type with every compiler and standard library, never an alias of
+// std::source_location: the library exports functions that take it (chan_send, select_go,
+// park, ...), so it is part of their mangled names and of how their arguments are passed, and
+// a library built by one compiler must link with code built by another (g++ 12 has
+// std::source_location; clang 14 with libstdc++ 12 has not). tests/consumer builds a consumer
+// with the other compiler to check it.
+//
+// current() captures its caller's position when used as a default argument. Where the
+// standard library has std::source_location it takes the position from it (GCC's function
+// name is then the full signature, e.g. "main()::<lambda()>"); elsewhere from the compiler's
+// builtins, which give the same file and line. Which one is used changes only current()'s
+// inline body, never a type in an exported signature.
 #pragma once
 
 #if __has_include(<source_location>)
 #include <source_location>
 #endif
+#include <type_traits>
 
 namespace go::detail {
 
-#if defined(__cpp_lib_source_location)
-using source_location = std::source_location;
-#else
 struct source_location {
+#if defined(__cpp_lib_source_location)
+  static constexpr source_location current(std::source_location s = std::source_location::current()) noexcept {
+    return source_location(s.file_name(), s.function_name(), s.line(), s.column());
+  }
+#else
   static constexpr source_location current(const char* file = __builtin_FILE(),
                                            const char* function = __builtin_FUNCTION(),
-                                           unsigned line = __builtin_LINE()) noexcept {
-    source_location s;
-    s.file_ = file;
-    s.function_ = function;
-    s.line_ = line;
-    return s;
+                                           unsigned line = __builtin_LINE(),
+                                           unsigned column = __builtin_COLUMN()) noexcept {
+    return source_location(file, function, line, column);
   }
+#endif
+
+  constexpr source_location() noexcept = default;
   constexpr const char* file_name() const noexcept { return file_; }
   constexpr const char* function_name() const noexcept { return function_; }
   constexpr unsigned line() const noexcept { return line_; }
-  constexpr unsigned column() const noexcept { return 0; }
+  constexpr unsigned column() const noexcept { return column_; }
 
  private:
+  constexpr source_location(const char* file, const char* function, unsigned line, unsigned column) noexcept
+      : file_(file), function_(function), line_(line), column_(column) {}
+
   const char* file_ = "";
   const char* function_ = "";
   unsigned line_ = 0;
+  unsigned column_ = 0;
 };
-#endif
+
+// Passed by value to the library's functions: the same layout with every compiler.
+static_assert(std::is_trivially_copyable_v<source_location> && std::is_standard_layout_v<source_location>);
 
 }  // namespace go::detail
