@@ -38,6 +38,7 @@
 //   for (int v : ch) std::printf("%d\n", v);
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <iterator>
 #include <optional>
@@ -153,7 +154,9 @@ class send_ops {
     }
     return chan_try_send(self(), &v);
   }
-  bool try_send(const T& v) const {
+  bool try_send(const T& v) const
+    requires std::copy_constructible<T>
+  {
     T copy(v);
     return try_send(std::move(copy));
   }

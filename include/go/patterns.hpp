@@ -67,14 +67,13 @@ namespace go {
 // fast path skips the select when the channel is ready, and the check makes a caller notice
 // cancellation even when its channels are always ready (a select with both ready would pick
 // at random). A failed try_send leaves the value in place. ch is used as passed: no new
-// handle, whose reference count would cost an atomic retain and release per call.
-template <detail::sendable C, class V>
-bool send_ctx(const context& ctx, const C& ch, V&& v) {
-  using T = detail::chan_value_t<C>;
+// handle, whose reference count would cost an atomic retain and release per call. v is a T,
+// as for ch.send(v).
+template <detail::sendable C>
+bool send_ctx(const context& ctx, const C& ch, std::type_identity_t<detail::chan_value_t<C>> v) {
   if (ctx.err()) return false;
-  T value(std::forward<V>(v));
-  if (ch.try_send(std::move(value))) return true;
-  return go::select(go::send_case(ch, std::move(value)), go::recv_case(ctx.done())) == 0;
+  if (ch.try_send(std::move(v))) return true;
+  return go::select(go::send_case(ch, std::move(v)), go::recv_case(ctx.done())) == 0;
 }
 
 // recv_ctx receives from ch (a chan<T> or recv_chan<T>) unless ctx is done first; empty when
@@ -120,18 +119,17 @@ class context_watch {
 
   bool done() const { return done_ != nullptr && done_.try_recv() != chan_status::would_block; }
 
-  template <sendable C, class V>
-  bool send(const C& ch, V&& v, detail::source_location site = detail::source_location::current()) const {
-    using T = chan_value_t<C>;
+  template <sendable C>
+  bool send(const C& ch, std::type_identity_t<chan_value_t<C>> v,
+            detail::source_location site = detail::source_location::current()) const {
     if (done_ == nullptr) {
-      ch.send(T(std::forward<V>(v)));
+      ch.send(std::move(v), site);
       return true;
     }
     if (done()) return false;
-    T value(std::forward<V>(v));
-    if (ch.try_send(std::move(value))) return true;
-    if (ch == nullptr) return go::select(go::send_case(ch, std::move(value)), go::recv_case(done_)) == 0;
-    return chan_send_or_done(ch.core(), &value, standing(), site);
+    if (ch.try_send(std::move(v))) return true;
+    if (ch == nullptr) return go::select(go::send_case(ch, std::move(v)), go::recv_case(done_)) == 0;
+    return chan_send_or_done(ch.core(), &v, standing(), site);
   }
 
   template <receivable C, class T = chan_value_t<C>>

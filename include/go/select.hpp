@@ -10,6 +10,7 @@
 // select returns the index (0-based, in argument order) of the case that ran, after running
 // its handler. Handlers are optional: recv_case(ch) and send_case(ch, v) just do the operation.
 // A receive handler may take the std::optional<T> (empty: the channel is closed) or nothing.
+// send_case(ch, v) accepts exactly the values that ch.send(v) accepts.
 //
 // Guarantees (Go's select.go)
 // - If several cases are ready, one is chosen uniformly at random.
@@ -125,13 +126,15 @@ auto recv_case(const C& ch, F f = {}) {
   return detail::recv_case_t<detail::chan_value_t<C>, F>{ch.core(), std::move(f), {}};
 }
 
-// send_case(ch, v, f): send v on ch (a chan<T> or send_chan<T>), then call f().
-template <detail::sendable C, class V, class F = detail::no_handler>
-auto send_case(const C& ch, V&& v, F f = {}) {
+// send_case(ch, v, f): send v on ch (a chan<T> or send_chan<T>), then call f(). v is a T, as
+// for ch.send(v): what converts implicitly to T, nothing else.
+template <detail::sendable C, class F = detail::no_handler>
+  requires(!std::is_void_v<detail::chan_value_t<C>>)
+auto send_case(const C& ch, std::type_identity_t<detail::chan_value_t<C>> v, F f = {}) {
   using T = detail::chan_value_t<C>;
-  return detail::send_case_t<T, F>{ch.core(), detail::stored_t<T>(std::forward<V>(v)), std::move(f)};
+  return detail::send_case_t<T, F>{ch.core(), std::move(v), std::move(f)};
 }
-// send_case(ch, f) on a chan<void>: send a signal.
+// send_signal_case(ch, f) on a chan<void>: send a signal.
 template <detail::sendable C, class F = detail::no_handler>
   requires std::is_void_v<detail::chan_value_t<C>>
 auto send_signal_case(const C& ch, F f = {}) {
@@ -214,11 +217,13 @@ class select_cases {
     (void)sizeof(E);
     return *this;
   }
-  template <detail::sendable C, class V, class F = detail::no_handler>
-  select_cases& send(const C& ch, V&& v, F f = {}) {
+  // send adds a case that sends v, a T as for ch.send(v).
+  template <detail::sendable C, class F = detail::no_handler>
+    requires(!std::is_void_v<detail::chan_value_t<C>>)
+  select_cases& send(const C& ch, std::type_identity_t<detail::chan_value_t<C>> v, F f = {}) {
     using T = detail::chan_value_t<C>;
     auto holder = std::make_shared<detail::send_case_t<T, F>>(
-        detail::send_case_t<T, F>{ch.core(), detail::stored_t<T>(std::forward<V>(v)), std::move(f)});
+        detail::send_case_t<T, F>{ch.core(), std::move(v), std::move(f)});
     entries_.push_back({ch.core(), &holder->v, true, [holder](bool r) { holder->finish(r); }});
     return *this;
   }
