@@ -13,6 +13,7 @@ void example_counters() {
   long counter = 0;
   go::wait_group wg;
   for (int g = 0; g < goroutines; ++g) {
+    // By reference: mu and counter outlive the goroutines, since wg.wait() returns first.
     wg.go([&] {
       for (int i = 0; i < increments; ++i) {
         std::lock_guard lock(mu);
@@ -31,13 +32,15 @@ void example_counters() {
   go::spawn([increment, read] {
     long owned = 0;
     for (;;) {
-      bool stop = false;
-      go::select(go::recv_case(increment, [&](std::optional<int> d) { owned += *d; }),
-                 go::recv_case(read, [&](std::optional<go::chan<long>> reply) {
-                   if (!reply) stop = true;
-                   else *reply << owned;
-                 }));
-      if (stop) return;
+      // select returns what the chosen handler returns (false for the increment case): true
+      // once read is closed, which ends the loop, as `return` inside Go's case does.
+      bool closed = go::select(go::recv_case(increment, [&](std::optional<int> d) { owned += d.value_or(0); }),
+                               go::recv_case(read, [&](std::optional<go::chan<long>> reply) {
+                                 if (!reply) return true;
+                                 *reply << owned;
+                                 return false;
+                               }));
+      if (closed) return;
     }
   });
   go::wait_group senders;

@@ -5,7 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
+#include <iostream>
 #include <new>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -37,6 +41,56 @@ TEST(Select, ReturnsTheIndexOfTheCaseThatRanAndRunsItsHandler) {
   EXPECT_TRUE(defaulted);
   EXPECT_EQ(go::select(go::default_case(), go::send_case(a, 3)), 1);
   EXPECT_EQ(*a.recv(), 3);
+}
+
+// Handlers that return a value: select returns the chosen handler's value (a handler that
+// returns nothing gives a value-initialized one), so a case can end the loop around the select
+// as Go's `return` or `break` inside a case does. With no such handler it returns the index.
+template <class... Cases>
+concept can_select = requires(Cases&&... cases) { go::select(std::forward<Cases>(cases)...); };
+inline constexpr auto gives_bool = [] { return true; };
+inline constexpr auto gives_int = [] { return 1; };
+inline constexpr auto gives_nothing = [] {};
+inline constexpr auto gives_no_default = [] { return std::ref(std::cout); };
+using recv_with_bool = decltype(go::recv_case(go::chan<int>(), gives_bool));
+using recv_with_int = decltype(go::recv_case(go::chan<int>(), gives_int));
+using recv_with_nothing = decltype(go::recv_case(go::chan<int>(), gives_nothing));
+using recv_with_no_default = decltype(go::recv_case(go::chan<int>(), gives_no_default));
+static_assert(std::is_same_v<decltype(go::select(std::declval<recv_with_nothing>(), go::default_case())), int>);
+static_assert(std::is_same_v<decltype(go::select(std::declval<recv_with_bool>(), go::default_case())), bool>);
+static_assert(std::is_same_v<decltype(go::select(std::declval<recv_with_nothing>(), std::declval<recv_with_bool>())), bool>);
+static_assert(can_select<recv_with_bool, recv_with_bool>);
+static_assert(!can_select<recv_with_bool, recv_with_int>);  // the handlers disagree
+static_assert(can_select<recv_with_no_default, recv_with_no_default>);
+static_assert(!can_select<recv_with_no_default, recv_with_nothing>);  // no value for the second
+
+TEST(Select, HandlersThatReturnAValueEndALoop) {
+  auto in = go::make_chan<int>(3);
+  auto done = go::make_chan<void>(1);
+  in << 1 << 2 << 3;
+  int sum = 0;
+  int rounds = 0;
+  for (;;) {
+    ++rounds;
+    bool quit = go::select(go::recv_case(in, [&](std::optional<int> v) { sum += v.value_or(0); }),
+                           go::recv_case(done, [] { return true; }),
+                           go::default_case([&] { done.send(); }));
+    if (quit) break;
+  }
+  EXPECT_EQ(sum, 6);
+  EXPECT_EQ(rounds, 5);  // three values, the default that signals done, done
+}
+
+TEST(Select, TheChosenHandlersValueIsReturned) {
+  auto a = go::make_chan<int>(1), b = go::make_chan<int>(1);
+  b << 2;
+  auto named = [](const char* name) { return [name](std::optional<int>) { return std::string(name); }; };
+  auto by_default = [] { return std::string("default"); };
+  EXPECT_EQ(go::select(go::recv_case(a, named("a")), go::recv_case(b, named("b"))), "b");
+  // The send case, which has no handler, then the receive case without one, which takes the 3.
+  EXPECT_EQ(go::select(go::recv_case(a, named("a")), go::send_case(b, 3), go::default_case(by_default)), "");
+  EXPECT_EQ(go::select(go::recv_case(a, named("a")), go::recv_case(b), go::default_case(by_default)), "");
+  EXPECT_EQ(go::select(go::recv_case(a, named("a")), go::default_case(by_default)), "default");
 }
 
 TEST(Select, ClosedChannelReceiveGivesEmptyOptional) {

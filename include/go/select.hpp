@@ -12,6 +12,19 @@
 // A receive handler may take the std::optional<T> (empty: the channel is closed) or nothing.
 // send_case(ch, v) accepts exactly the values that ch.send(v) accepts.
 //
+// Handlers that return a value: if any handler returns a value, select returns what the
+// handler of the case that ran returned instead of the index, and a case whose handler
+// returns nothing (or that has none) gives a value-initialized one (false, 0, empty). All
+// handlers that return a value return the same type. This is how a case leaves the loop
+// around the select, where Go writes `return` or `break` inside the case:
+//
+//   for {                                    for (;;) {
+//     select {                                 bool quit = go::select(
+//     case v := <-in: sum += v                   go::recv_case(in, [&](std::optional<int> v) { sum += v.value_or(0); }),
+//     case <-done: return sum                    go::recv_case(done, [] { return true; }));
+//     }                                        if (quit) return sum;
+//   }                                        }
+//
 // Guarantees (Go's select.go)
 // - If several cases are ready, one is chosen uniformly at random.
 // - A case on a nil channel is never ready. With no ready case and no default, select blocks
@@ -38,6 +51,7 @@
 #include <optional>
 #include "go/detail/source_location.hpp"
 #include <span>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -60,6 +74,7 @@ std::optional<T> take_received(unsigned char* buf, bool received) {
   return v;
 }
 
+// Each case's finish runs its handler and returns what the handler returned.
 template <class T, class F>
 struct recv_case_t {
   chan_core* c;
@@ -67,16 +82,16 @@ struct recv_case_t {
   alignas(stored_t<T>) unsigned char buf[sizeof(stored_t<T>)];
 
   void bind(select_case& sc) { sc = {c, buf, false}; }
-  void finish(bool received) {
+  auto finish(bool received) {
     if constexpr (std::is_void_v<T>) {
-      if constexpr (std::is_invocable_v<F&, bool>) f(received);
-      else if constexpr (std::is_invocable_v<F&>) f();
+      if constexpr (std::is_invocable_v<F&, bool>) return f(received);
+      else if constexpr (std::is_invocable_v<F&>) return f();
     } else {
       if constexpr (std::is_invocable_v<F&, std::optional<T>>) {
-        f(take_received<T>(buf, received));
+        return f(take_received<T>(buf, received));
       } else {
         if (received) std::launder(reinterpret_cast<T*>(buf))->~T();
-        if constexpr (std::is_invocable_v<F&>) f();
+        if constexpr (std::is_invocable_v<F&>) return f();
         else static_assert(std::is_same_v<F, no_handler>, "recv_case handler must take std::optional<T> or nothing");
       }
     }
@@ -89,16 +104,16 @@ struct send_case_t {
   stored_t<T> v;
   F f;
   void bind(select_case& sc) { sc = {c, &v, true}; }
-  void finish(bool) {
-    if constexpr (std::is_invocable_v<F&>) f();
+  auto finish(bool) {
+    if constexpr (std::is_invocable_v<F&>) return f();
   }
 };
 
 template <class F>
 struct default_case_t {
   F f;
-  void finish(bool) {
-    if constexpr (std::is_invocable_v<F&>) f();
+  auto finish(bool) {
+    if constexpr (std::is_invocable_v<F&>) return f();
   }
 };
 
@@ -148,18 +163,67 @@ auto default_case(F f = {}) {
 }
 
 namespace detail {
-template <std::size_t I, class Tuple>
-void finish_case(Tuple& cases, int index, bool received) {
-  if constexpr (I < std::tuple_size_v<Tuple>) {
-    if (static_cast<int>(I) == index) std::get<I>(cases).finish(received);
-    else finish_case<I + 1>(cases, index, received);
+
+template <class Case>
+using case_result_t = decltype(std::declval<std::remove_cvref_t<Case>&>().finish(false));
+
+// The type the handlers that return a value return (the first one's), or void if none does.
+template <class... Results>
+struct handler_result {
+  using type = void;
+};
+template <class R, class... Results>
+struct handler_result<R, Results...> {
+  using type = std::conditional_t<std::is_void_v<R>, typename handler_result<Results...>::type, R>;
+};
+template <class... Results>
+using handler_result_t = typename handler_result<Results...>::type;
+
+// The handlers that return a value all return the same type, which has a value-initialized
+// form if some handler returns nothing.
+template <class... Results>
+concept handlers_return_one_type =
+    std::is_void_v<handler_result_t<Results...>> ||
+    (((std::is_void_v<Results> || std::is_same_v<Results, handler_result_t<Results...>>) && ...) &&
+     ((!std::is_void_v<Results> && ...) || std::is_default_constructible_v<handler_result_t<Results...>>));
+
+// What select returns: the handlers' type, or the case's index when no handler returns a value.
+template <class... Results>
+using select_result_t = std::conditional_t<std::is_void_v<handler_result_t<Results...>>, int,
+                                           handler_result_t<Results...>>;
+
+// finish_case runs the handler of case `index` (I or a later one; the last is the only one
+// left, so it is not checked) and returns select's result: the index when index_result, else
+// the handler's value, or a value-initialized R for a handler that returns nothing.
+template <class R, bool index_result, std::size_t I, class Tuple>
+R finish_case(Tuple& cases, int index, bool received) {
+  if constexpr (I + 1 < std::tuple_size_v<Tuple>) {
+    if (static_cast<int>(I) != index) return finish_case<R, index_result, I + 1>(cases, index, received);
+  }
+  auto& chosen = std::get<I>(cases);
+  if constexpr (index_result) {
+    chosen.finish(received);
+    return index;
+  } else if constexpr (std::is_void_v<decltype(chosen.finish(received))>) {
+    chosen.finish(received);
+    return R{};
+  } else {
+    return chosen.finish(received);
   }
 }
+
 }  // namespace detail
 
-// select runs exactly one of the cases; see the top of this file.
+// select runs exactly one of the cases and returns the index of the case that ran, or what
+// its handler returned when some handler returns a value; see the top of this file.
+//
+// Always inlined, so that select_go's return address, where the goroutine dump finds where it
+// blocked (traceback.cpp), is in the caller.
 template <class... Cases>
-int select(Cases&&... in_cases) {
+  requires detail::handlers_return_one_type<detail::case_result_t<Cases>...>
+[[gnu::always_inline]] inline detail::select_result_t<detail::case_result_t<Cases>...> select(Cases&&... in_cases) {
+  using result = detail::select_result_t<detail::case_result_t<Cases>...>;
+  constexpr bool index_result = std::is_void_v<detail::handler_result_t<detail::case_result_t<Cases>...>>;
   constexpr int n_default = (0 + ... + (detail::is_default<std::remove_cvref_t<Cases>>::value ? 1 : 0));
   static_assert(n_default <= 1, "select: at most one default_case");
   constexpr int n = sizeof...(Cases);
@@ -195,8 +259,11 @@ int select(Cases&&... in_cases) {
   int chosen = detail::select_go(raw.data(), n_chan, n_default == 0, &received,
                                  detail::source_location::current());
   int index = chosen < 0 ? default_position : position[chosen];
-  detail::finish_case<0>(cases, index, received);
-  return index;
+  if constexpr (n == 0) {
+    return index;  // not reached: with no cases, select_go blocks forever
+  } else {
+    return detail::finish_case<result, index_result, 0>(cases, index, received);
+  }
 }
 
 // select_cases is a select over cases chosen at run time (Go's reflect.Select).
@@ -238,8 +305,8 @@ class select_cases {
   std::size_t size() const noexcept { return entries_.size(); }
 
   // select runs one case (blocking unless a default was added) and returns its index in the
-  // order added, or size() if the default ran. The cases stay; a send case that ran has
-  // given its value away and must not be selected again.
+  // order added, or size() if the default ran; what a handler returns is dropped. The cases
+  // stay; a send case that ran has given its value away and must not be selected again.
   std::size_t select(detail::source_location site = detail::source_location::current());
 
  private:
@@ -272,7 +339,7 @@ inline std::size_t select_cases::select(detail::source_location site) {
 // ones) and returns its index and the value (empty: that channel is closed). Nil channels in
 // the list are never ready. Blocks forever if the list is empty or all nil.
 template <class T>
-std::pair<std::size_t, std::optional<T>> select_recv(std::span<const chan<T>> chans) {
+[[gnu::always_inline]] inline std::pair<std::size_t, std::optional<T>> select_recv(std::span<const chan<T>> chans) {
   using E = detail::stored_t<T>;
   constexpr std::size_t small = 16;
   std::array<detail::select_case, small> raw_small;
