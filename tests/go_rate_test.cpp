@@ -9,6 +9,7 @@
 
 #include "go/context.hpp"
 #include "go/rate.hpp"
+#include "go/synctest.hpp"
 #include "go/time.hpp"
 
 namespace {
@@ -275,6 +276,31 @@ TEST(GoRate, ZeroLimit) {
   limiter lim(0, 1);
   EXPECT_TRUE(lim.allow()) << "limit 0, burst 1: true when first used";
   EXPECT_FALSE(lim.allow()) << "false when already used";
+}
+
+// TestSetAfterZeroLimit (Go issue 68541): a limit of 0 does not use up the burst, so once
+// set_limit(10) makes the bucket refill, wait gets its token 100 ms later. In a synctest
+// bubble, so the 100 ms are exact.
+TEST(GoRate, SetAfterZeroLimit) {
+  go::synctest::run([] {
+    limiter lim(0, 1);
+    EXPECT_TRUE(lim.allow()) << "the limiter starts full: the first request is allowed";
+    EXPECT_FALSE(lim.allow()) << "the bucket does not refill at limit 0";
+    lim.set_limit(10);
+    auto start = go::now();
+    go::error err = lim.wait(go::background());
+    EXPECT_FALSE(err) << err.message();
+    EXPECT_EQ(go::now() - start, d) << "a token 100 ms after the limit became 10/s";
+    EXPECT_EQ(lim.burst(), 1);
+  });
+}
+
+// TestTinyLimit (Go issue 71154): a tiny rate starts with the full burst and does not allow
+// more than burst.
+TEST(GoRate, TinyLimit) {
+  limiter lim(1e-10, 1);
+  EXPECT_TRUE(lim.allow()) << "the limiter starts with 1 burst token";
+  EXPECT_FALSE(lim.allow()) << "the bucket has not refilled yet";
 }
 
 }  // namespace

@@ -20,8 +20,9 @@
 // - wait_n(ctx, n) blocks until n tokens are available, or fails at once with an error if n
 //   exceeds burst, if ctx is done, or if ctx's deadline comes before the tokens would. On
 //   failure nothing stays reserved.
-// - A limit of inf allows every event (burst is ignored). A limit of 0 allows only the
-//   first `burst` events in total.
+// - A limit of inf allows every event (burst is ignored). A limit of 0 refills nothing: it
+//   allows the `burst` tokens the bucket starts with and then no more, until set_limit gives
+//   it a positive limit, from which time it refills up to the same burst.
 // - Time is std::chrono::steady_clock, read with go::now() (a synctest bubble's fake clock
 //   inside one). The *_at(t, ...) forms take the time explicitly, as
 //   Go's AllowN(t, n) does; times earlier than the last one seen count as the last one.
@@ -96,7 +97,8 @@ class reservation {
 class limiter {
  public:
   // limiter(r, b) allows events at up to rate r with bursts of at most b tokens.
-  limiter(rate::limit r, int b) noexcept : limit_(r), burst_(b) {}
+  // The bucket starts full (b tokens), whatever the rate.
+  limiter(rate::limit r, int b) noexcept : limit_(r), burst_(b), tokens_(b) {}
   limiter(const limiter&) = delete;
   limiter& operator=(const limiter&) = delete;
 
@@ -134,8 +136,8 @@ class limiter {
   mutable go::mutex mu_;  // guards every field below
   rate::limit limit_;
   int burst_;
-  double tokens_ = 0;
-  // last_: the last time tokens_ was updated; min() means never (the bucket is full).
+  double tokens_;
+  // last_: the last time tokens_ was updated; min() means never (tokens_ is still burst_).
   steady_clock::time_point last_ = steady_clock::time_point::min();
   // last_event_: the latest time of a rate-limited event, past or future.
   steady_clock::time_point last_event_ = steady_clock::time_point::min();

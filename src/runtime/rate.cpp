@@ -2,7 +2,12 @@
 //
 // Invariants (all under limiter::mu_):
 // - tokens_ is the bucket's content at last_; it never exceeds burst_ and is negative while
-//   reservations wait for tokens not yet refilled.
+//   reservations wait for tokens not yet refilled. It starts at burst_, so that the first
+//   events are allowed whatever the rate: a tiny rate that refilled from empty since
+//   last_ = min() (about 292 years at most) would start with less than one token.
+// - A limit of 0 is no special case: it refills nothing, so an event that needs tokens the
+//   bucket does not hold waits forever (allow fails; a reservation's delay is infinite).
+//   burst_ is only ever changed by set_burst.
 // - last_event_ is the time_to_act of the latest ok reservation; cancel uses it to give back
 //   only the tokens that no later reservation has already counted on.
 // Durations follow Go's time.Duration: integer nanoseconds that saturate instead of
@@ -154,15 +159,6 @@ reservation limiter::reserve_locked(steady_clock::time_point t, int n, duration 
   if (limit_ == inf) {
     r.ok_ = true;
     r.tokens_ = n;
-    r.time_to_act_ = t;
-    return r;
-  }
-  if (limit_ == 0) {  // no refill: the burst is all there will ever be
-    if (burst_ >= n) {
-      r.ok_ = true;
-      burst_ -= n;
-    }
-    r.tokens_ = burst_;
     r.time_to_act_ = t;
     return r;
   }
