@@ -9,6 +9,8 @@
 //   r.OK(), r.Delay(), r.Cancel()            r.ok(), r.delay(), r.cancel()
 //   lim.SetLimit(l), lim.SetBurst(b)         lim.set_limit(l), lim.set_burst(b)  (and *_at(t, ...))
 //   lim.Limit(), lim.Burst(), lim.Tokens()   lim.limit(), lim.burst(), lim.tokens()
+//   s := rate.Sometimes{First: 3}            go::rate::sometimes s{.first = 3};   (.every, .interval too)
+//   s.Do(f)                                  s.call(f)
 //
 // Guarantees (x/time/rate's)
 // - The bucket holds at most burst tokens and refills at `limit` tokens per second; it starts
@@ -40,7 +42,12 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <functional>
 #include <limits>
+#include <mutex>
+#include <utility>
 
 #include "go/context.hpp"
 #include "go/errors.hpp"
@@ -141,6 +148,55 @@ class limiter {
   steady_clock::time_point last_ = steady_clock::time_point::min();
   // last_event_: the latest time of a rate-limited event, past or future.
   steady_clock::time_point last_event_ = steady_clock::time_point::min();
+};
+
+// sometimes performs an action occasionally (Go's rate.Sometimes). first, every and interval
+// govern call, which performs the action; a sometimes with none of them set performs it
+// exactly once.
+//
+// In Go's words: the model is a union (not intersection) of filters. The first call always
+// runs f. Subsequent calls run f if allowed by first or every or interval:
+// - a non-zero first (N) causes the first N calls to run f;
+// - a non-zero every (M) causes every Mth call, starting with the first, to run f;
+// - a non-zero interval causes a call to run f if interval has elapsed since call last ran
+//   f (time as go::now() reads it: a synctest bubble's fake clock inside one).
+// Specifying several filters produces the union of these execution streams.
+//
+// Concurrent calls block and run serially (they share a go::mutex), so call is meant for
+// lightweight actions; f must not call call on the same sometimes (deadlock). If f throws,
+// the exception propagates and the call is not counted, as a panic in Go's Do skips its count.
+// A sometimes must not move while in use.
+//
+// Example (logging with rate limiting):
+//   go::rate::sometimes spammy_log{.first = 3, .interval = 10s};
+//   void spammy() { spammy_log.call([] { std::puts("here I am!"); }); }
+struct sometimes {
+  int first = 0;                   // if non-zero, the first `first` calls run f
+  int every = 0;                   // if non-zero, every `every`th call runs f
+  std::chrono::nanoseconds interval{0};  // if positive and elapsed since f last ran, call runs f
+
+  template <class F>
+    requires std::invocable<F&&>
+  void call(F&& f) {
+    std::lock_guard lock(mu_);
+    if (count_ == 0 || (first > 0 && count_ < first) || (every > 0 && count_ % every == 0) ||
+        (interval > interval.zero() && interval_elapsed())) {
+      std::invoke(std::forward<F>(f));
+      if (interval > interval.zero()) last_ = go::now();
+    }
+    ++count_;
+  }
+
+  // The state below is call's, guarded by mu_; it is public only so that sometimes stays an
+  // aggregate (designated initializers, as Go's struct literal).
+  go::mutex mu_{};
+  std::int64_t count_ = 0;         // calls so far
+  steady_clock::time_point last_ = steady_clock::time_point::min();  // when f last ran; min: never
+
+ private:
+  bool interval_elapsed() const noexcept {
+    return last_ == steady_clock::time_point::min() || go::now() - last_ >= interval;
+  }
 };
 
 }  // namespace go::rate
