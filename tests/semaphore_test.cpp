@@ -20,6 +20,7 @@
 #include "go/select.hpp"
 #include "go/semaphore.hpp"
 #include "go/sync.hpp"
+#include "go/synctest.hpp"
 #include "go/time.hpp"
 #include "test_scale.hpp"
 
@@ -191,7 +192,67 @@ TEST(GoSemaphore, AllocCancelDoesntStarve) {
   });
 }
 
+// TestWeightedAcquireCanceled (Go issue 63615): a context cancelled before enough tokens
+// become available fails the acquire, even though the tokens come right after; and a done
+// context fails even when the tokens are free.
+TEST(GoSemaphore, WeightedAcquireCanceled) {
+  go::run([] {
+    go::semaphore sem(2);
+    auto [ctx, cancel] = go::with_cancel(go::background());
+    sem.acquire(1);
+    auto ch = go::make_chan<void>();
+    go::spawn([&sem, ch, cancel = cancel] {
+      // Synchronize with the acquire(2) below.
+      while (sem.try_acquire(1)) {
+        sem.release(1);
+        go::yield();
+      }
+      // Now cancel ctx, and then release the token.
+      cancel();
+      sem.release(1);
+      ch.close();
+    });
+    // Since the context being closed happens before enough tokens become available, this
+    // acquire must fail.
+    go::error err = sem.acquire(ctx, 2);
+    EXPECT_TRUE(err == go::errc::canceled) << "want context canceled, got: " << err.message();
+    // There must always be two tokens in the semaphore after the other goroutine releases
+    // the one we held at the start.
+    ch.recv();
+    ASSERT_TRUE(sem.try_acquire(2)) << "try_acquire after cancelled acquire failed";
+    // Additionally verify that we don't acquire with a done context even when we wouldn't
+    // need to block to do so.
+    sem.release(2);
+    err = sem.acquire(ctx, 1);
+    EXPECT_TRUE(err == go::errc::canceled) << "want context canceled, got: " << err.message();
+  });
+}
+
 // --- gocxx ---
+
+// A waiter granted its tokens whose context is cancelled before it runs again gives them
+// back and fails, as x/sync's (whichever of ready and done its select sees first). In a
+// bubble, so that the release and the cancel both happen before the waiter runs.
+TEST(Semaphore, GrantedThenCancelledBeforeItRunsFails) {
+  go::synctest::run([] {
+    go::semaphore sem(1);
+    sem.acquire(1);
+    auto [ctx, cancel] = go::with_cancel(go::background());
+    go::error err;
+    bool returned = false;
+    go::spawn([&, ctx = ctx] {
+      err = sem.acquire(ctx, 1);
+      returned = true;
+    });
+    go::synctest::wait();  // the waiter is queued
+    sem.release(1);        // grants the token to the waiter...
+    cancel();              // ...whose context is done before it returns
+    go::synctest::wait();
+    ASSERT_TRUE(returned);
+    EXPECT_TRUE(err == go::errc::canceled) << "want context canceled, got: " << err.message();
+    EXPECT_TRUE(sem.try_acquire(1)) << "the granted token was not given back";
+  });
+}
 
 TEST(Semaphore, CancelledAcquireLeavesNoWaiter) {
   go::run([] {
@@ -271,11 +332,9 @@ TEST(Semaphore, AcquireOnADoneContext) {
   go::semaphore sem(1);
   auto [ctx, cancel] = go::with_cancel(go::background());
   cancel();
-  EXPECT_FALSE(sem.acquire(ctx, 1)) << "may succeed without blocking";
-  EXPECT_TRUE(sem.acquire(ctx, 1) == go::errc::canceled);
+  EXPECT_TRUE(sem.acquire(ctx, 1) == go::errc::canceled) << "fails though the token is free";
   EXPECT_TRUE(sem.acquire(ctx, 2) == go::errc::canceled);  // too big
-  sem.release(1);
-  EXPECT_TRUE(sem.try_acquire(1));
+  EXPECT_TRUE(sem.try_acquire(1)) << "the failed acquire took nothing";
 }
 
 TEST(Semaphore, TooBigARequestWaitsForItsContext) {

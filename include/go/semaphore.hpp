@@ -15,9 +15,11 @@
 //   by a stream of small ones.
 // - acquire(ctx, n) blocks until n is available or ctx is done. On success it returns an
 //   empty error; on failure ctx.err(), with the semaphore unchanged and nothing left queued
-//   (waiters behind it are served if the tokens now fit). If ctx is done already, acquire
-//   may still succeed without blocking. A request larger than the size never succeeds: it
-//   waits for ctx without making others wait.
+//   (waiters behind it are served if the tokens now fit). A context that is done already
+//   fails acquire even when the tokens are free, and one that becomes done while the tokens
+//   are being granted makes acquire give them back and fail: a done context never acquires
+//   (Go issue 63615). A request larger than the size never succeeds: it waits for ctx
+//   without making others wait.
 // - try_acquire(n) takes n only if that does not block and no one is waiting.
 // - release(n) returns n; releasing more than is held throws go::sync_error("semaphore:
 //   released more than held") and leaves the semaphore unchanged.

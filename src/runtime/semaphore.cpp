@@ -90,7 +90,7 @@ void semaphore::cancel_waiter(context_hook* h) noexcept {
   auto* w = static_cast<sem_waiter*>(h);
   semaphore* s = w->sem;
   detail::lock(s->lock_);
-  if (w->state != sem_waiter::waiting) {  // granted first: acquire succeeds anyway
+  if (w->state != sem_waiter::waiting) {  // granted first: acquire gives the tokens back
     detail::unlock(s->lock_);
     return;
   }
@@ -107,6 +107,13 @@ void semaphore::cancel_waiter(context_hook* h) noexcept {
 
 error semaphore::acquire(const context& ctx, std::int64_t n) {
   detail::lock(lock_);
+  // A context that is done by now, before the call or while it waited for lock_, has become
+  // done before the acquisition could happen: fail even if the tokens are free (x/sync,
+  // Go issue 63615). Reading err() takes no lock.
+  if (error err = ctx.err()) {
+    detail::unlock(lock_);
+    return err;
+  }
   if (size_ - cur_ >= n && !head_) {
     cur_ += n;
     detail::unlock(lock_);
@@ -139,11 +146,17 @@ error semaphore::acquire(const context& ctx, std::int64_t n) {
       return ctx.err();
     }
     detail::unlock(lock_);
-    // Granted meanwhile: its wake is on the way; take it, and keep the tokens.
+    // Granted meanwhile: its wake is on the way; take it, then give the tokens back below.
   }
   park(wait_reason::semacquire, detail::source_location::current());
   if (w.state == sem_waiter::granted) {
     if (hook == hook_status::added) context_remove_hook(&w);  // false: the hook ran and did nothing
+    // Granted, but the context may be done by now (the grant raced the cancellation): as
+    // x/sync does, put the tokens back and fail, so that a done context never acquires.
+    if (error err = ctx.err()) {
+      release(n);
+      return err;
+    }
     return {};
   }
   return ctx.err();  // cancelled: the hook dequeued and woke us
