@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "go/select.hpp"
@@ -131,6 +132,20 @@ TEST(Errgroup, SetLimitWhileActiveThrows) {
     g.wait();
     EXPECT_NO_THROW(g.set_limit(-1));
   });
+}
+
+// set_recover(false) is Go's errgroup: an exception escaping a task is a panic that ends
+// the process (with the panic report), not the group's error.
+TEST(Errgroup, SetRecoverFalseLetsAnExceptionEndTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(go::run([] {
+                 go::errgroup g;
+                 g.set_recover(false);
+                 g.go([] { throw std::runtime_error("task bug"); });
+                 (void)g.wait();
+                 std::exit(0);  // not reached: the exception ended the process
+               }),
+               "panic: task bug");
 }
 
 TEST(Errgroup, HandleMayGoAwayBeforeTasksFinish) {

@@ -1,4 +1,5 @@
-// Ports of golang.org/x/sync/errgroup's errgroup_test.go, named after them.
+// Ports of golang.org/x/sync/errgroup's errgroup_test.go (v0.25.0), named after them, and of
+// the behaviour of its SetLimit that no Go test pins (SetLimitNegativeWhileActive).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -124,6 +125,54 @@ TEST(GoErrgroup, GoLimit) {
     }
     go::error err = g.wait();
     EXPECT_FALSE(err) << err.message();
+  });
+}
+
+// TestCancelCause: the group's context is cancelled with the first error as its cause, or
+// with errc::canceled when wait() cancels it and there was none.
+TEST(GoErrgroup, CancelCause) {
+  go::run([] {
+    const go::error err_doom = go::make_error("group_test: doomed");
+    struct test_case {
+      std::vector<go::error> errs;
+      go::error want;
+    };
+    const std::vector<test_case> cases{
+        {{}, {}},
+        {{go::error()}, {}},
+        {{err_doom}, err_doom},
+        {{err_doom, go::error()}, err_doom},
+    };
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      const test_case& tc = cases[i];
+      auto [g, ctx] = go::errgroup::with_context(go::background());
+      for (const go::error& err : tc.errs) (void)g.try_go([err] { return err; });
+      go::error err = g.wait();
+      EXPECT_EQ(err, tc.want) << "case " << i << ": g.wait() = " << err.message();
+      go::error want_cause = tc.want ? tc.want : go::error(go::errc::canceled);
+      go::error cause = go::cause(ctx);
+      EXPECT_EQ(cause, want_cause) << "case " << i << ": go::cause(ctx) = " << cause.message();
+    }
+  });
+}
+
+// SetLimit with a negative value removes the limit even while goroutines are active (x/sync's
+// SetLimit returns before its "modify limit while ... still active" check); the goroutines
+// started under the old limit still free their slots.
+TEST(GoErrgroup, SetLimitNegativeWhileActive) {
+  go::run([] {
+    go::errgroup g;
+    g.set_limit(1);
+    auto release = go::make_chan<void>();
+    g.go([release] { release.recv(); });
+    EXPECT_FALSE(g.try_go([] {})) << "the limit of 1 is reached";
+    EXPECT_NO_THROW(g.set_limit(-1));
+    EXPECT_TRUE(g.try_go([release] { release.recv(); })) << "no limit any more";
+    release.close();
+    EXPECT_FALSE(g.wait());
+    g.set_limit(1);  // nothing active: allowed
+    EXPECT_TRUE(g.try_go([] {}));
+    EXPECT_FALSE(g.wait());
   });
 }
 

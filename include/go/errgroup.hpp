@@ -7,20 +7,35 @@
 //   ok := g.TryGo(f)                         bool ok = g.try_go(f);
 //   g.SetLimit(n)                            g.set_limit(n);                   (n < 0: no limit)
 //   err := g.Wait()                          go::error err = g.wait();
+//   context.Cause(ctx) after a failure       go::cause(ctx): the first error
+//   a panic in f crashes the program         g.set_recover(false)   (by default an exception is f's error)
 //
 // Guarantees (x/sync/errgroup's)
 // - wait() blocks until every function started by go or try_go has returned, then returns the
 //   first non-nil error (the first to be recorded, in time), or nil.
 // - A group made by with_context(parent) has a derived context that is cancelled the first
-//   time a function returns an error, or when wait() returns, whichever happens first.
-// - An exception thrown by a function is caught and becomes that function's error
-//   (go::error holding the exception); it does not end the process as an escaped exception
-//   in a plain goroutine does. The function may return go::error or void.
+//   time a function returns an error, or when wait() returns, whichever happens first. It is
+//   cancelled with that error as its cause: go::cause(ctx) returns the first error, or
+//   errc::canceled when wait() cancelled it without one (Go's WithCancelCause).
+// - The functions may return go::error or void.
 // - set_limit(n) bounds the number of active goroutines to n: go blocks until one can start,
-//   try_go returns false instead. A limit of 0 makes go block forever and try_go fail. Setting
-//   the limit while goroutines are active throws std::logic_error, as Go panics.
+//   try_go returns false instead. A limit of 0 makes go block forever and try_go fail. A
+//   negative n removes the limit, at any time. A non-negative n while goroutines are active
+//   throws std::logic_error, as Go panics ("errgroup: modify limit while 2 goroutines in the
+//   group are still active").
 // - errgroup is a handle: copies refer to the same group, and the running functions keep the
 //   group's state alive, so a handle may go away before the functions return.
+//
+// Exceptions, where Go has panics. An exception thrown by a function is caught and becomes
+// that function's error (go::error holding the exception), which wait() returns and which
+// cancels the context like any other. Go's errgroup lets a panic crash the program instead
+// (it propagated panics for a while in 2025 and went back), because a panic is a bug and
+// carrying it to wait() delays it, hides its stack and may deadlock. gocxx catches by
+// default because C++ code reports ordinary failures with exceptions (std::system_error
+// from I/O, std::bad_alloc, a parser's errors): an exception in a task is usually the task's
+// error, not a bug, and a caller of wait() expects to see it. set_recover(false) gives Go's
+// behaviour: the exception escapes the goroutine, which ends the process with the panic
+// report and goroutine dump, as any goroutine's escaped exception does.
 //
 // Example:
 //   auto [g, ctx] = go::errgroup::with_context(go::background());
@@ -58,8 +73,9 @@ class errgroup {
   template <class F>
     requires std::invocable<std::decay_t<F>&>
   void go(F&& f) {
-    if (s_->limited) s_->sem.send();
-    start(std::forward<F>(f));
+    chan<void> slot = s_->sem;
+    if (slot != nullptr) slot.send();
+    start(std::forward<F>(f), std::move(slot));
   }
 
   // try_go calls f in a new goroutine only if that does not exceed the limit; it reports
@@ -67,71 +83,93 @@ class errgroup {
   template <class F>
     requires std::invocable<std::decay_t<F>&>
   bool try_go(F&& f) {
-    if (s_->limited && !s_->sem.try_send()) return false;
-    start(std::forward<F>(f));
+    chan<void> slot = s_->sem;
+    if (slot != nullptr && !slot.try_send()) return false;
+    start(std::forward<F>(f), std::move(slot));
     return true;
   }
 
-  // set_limit limits the number of active goroutines to n; n < 0 removes the limit.
+  // set_limit limits the number of active goroutines to n; n < 0 removes the limit (see
+  // the top). Call it while no go or try_go runs.
   void set_limit(int n) {
-    if (s_->limited && s_->sem.len() != 0) {
-      throw std::logic_error("errgroup: modify limit while " + std::to_string(s_->sem.len()) +
+    if (n < 0) {
+      s_->sem = nullptr;
+      return;
+    }
+    if (std::size_t active = s_->sem.len(); active != 0) {
+      throw std::logic_error("errgroup: modify limit while " + std::to_string(active) +
                              " goroutines in the group are still active");
     }
-    s_->limited = n >= 0;
-    s_->sem = n < 0 ? chan<void>() : make_chan<void>(static_cast<std::size_t>(n));
+    s_->sem = make_chan<void>(static_cast<std::size_t>(n));
   }
 
-  // wait blocks until all functions have returned, cancels the group's context and returns
-  // the first error.
+  // set_recover(false) lets an exception thrown by a function escape its goroutine and end
+  // the process, as a panic in Go's errgroup does; set_recover(true), the default, makes it
+  // the function's error (see the top). Call it before go or try_go.
+  void set_recover(bool recover) noexcept { s_->recover = recover; }
+
+  // wait blocks until all functions have returned, cancels the group's context (with the
+  // first error as its cause) and returns the first error.
   error wait() {
     s_->wg.wait();
-    s_->cancel();
-    return s_->first_error();
+    // Every writer of err ran inside err_once before its done(); done happens before wait
+    // returns.
+    s_->cancel(s_->err);
+    return s_->err;
   }
 
  private:
   struct state {
     wait_group wg;
-    bool limited = false;
-    chan<void> sem;  // when limited: one buffered value per active goroutine
-    cancel_func cancel;
+    // Go's g.sem: nil without a limit, else one buffered value per active goroutine. Each
+    // goroutine keeps the channel it took its slot from, so set_limit(-1) may drop it while
+    // they run.
+    chan<void> sem;
+    bool recover = true;
+    cancel_cause_func cancel;  // does nothing for a group made without with_context
     once err_once;
-    error err;  // written once, inside err_once; read after wg.wait()
+    error err;  // written once, inside err_once
 
     void record(error e) {
       err_once.call([&] {
         err = std::move(e);
-        cancel();
+        cancel(err);
       });
-    }
-    error first_error() {
-      // Every writer ran inside err_once before its done(); done happens before wait returns.
-      return err;
     }
   };
 
+  // run calls f and returns its error, the exception it threw if s->recover.
   template <class F>
-  void start(F&& f) {
+  static error run(state& s, F& f) {
+    if (!s.recover) return call(f);
+    try {
+      return call(f);
+    } catch (...) {
+      return error(std::current_exception());
+    }
+  }
+  template <class F>
+  static error call(F& f) {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      f();
+      return {};
+    } else {
+      return error(f());
+    }
+  }
+
+  // start runs f in a new goroutine that holds `slot` (a slot of the limit, or nil).
+  template <class F>
+  void start(F&& f, chan<void> slot) {
     s_->wg.add(1);
     try {
-      spawn([s = s_, f = std::forward<F>(f)]() mutable {
-        error e;
-        try {
-          if constexpr (std::is_void_v<std::invoke_result_t<std::decay_t<F>&>>) {
-            f();
-          } else {
-            e = error(f());
-          }
-        } catch (...) {
-          e = error(std::current_exception());
-        }
-        if (e) s->record(std::move(e));
-        if (s->limited) s->sem.recv();
+      spawn([s = s_, slot, f = std::forward<F>(f)]() mutable {
+        if (error e = run(*s, f)) s->record(std::move(e));
+        if (slot != nullptr) slot.recv();
         s->wg.done();
       });
     } catch (...) {
-      if (s_->limited) s_->sem.recv();
+      if (slot != nullptr) slot.recv();
       s_->wg.done();
       throw;
     }
@@ -147,7 +185,7 @@ struct errgroup::with_context_result {
 };
 
 inline errgroup::with_context_result errgroup::with_context(const context& parent) {
-  auto [ctx, cancel] = go::with_cancel(parent);
+  auto [ctx, cancel] = go::with_cancel_cause(parent);
   errgroup g;
   g.s_->cancel = std::move(cancel);
   return {std::move(g), std::move(ctx)};
