@@ -23,6 +23,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "go/chan.hpp"
@@ -484,4 +485,232 @@ TEST(GoTime, TickerResetLtZeroDuration) {
   go::ticker tk = go::new_ticker(1s);
   EXPECT_THROW(tk.reset(0s), std::invalid_argument);
   EXPECT_THROW(tk.reset(-1s), std::invalid_argument);
+}
+
+// TestChan (Go 1.23's tick_test.go), the synchronous half (asynctimerchan=0) of its
+// testTimerChan, for a timer and for a ticker seen through Go's tickerTimer (stop and reset
+// report whether the ticker was running). Go leaves its len/cap check after Reset(1)
+// commented out; here it is active, since len and cap of a timer channel are always 0.
+// Go's sched, tries and drain loops are kept; the asynchronous half (GODEBUG
+// asynctimerchan=1) has no analogue.
+namespace {
+
+struct timer_under_test {
+  std::function<bool()> stop;
+  std::function<bool(std::chrono::nanoseconds)> reset;
+  go::recv_chan<time_point> C;
+  bool is_ticker;
+};
+
+void test_timer_chan(timer_under_test& tim) {
+  constexpr auto sched = 10ms;
+  constexpr int tries = 100;
+  go::recv_chan<time_point> C = tim.C;
+
+  auto no_tick = [&](int line) {
+    if (C.try_recv()) ADD_FAILURE() << "line " << line << ": extra tick";
+  };
+  auto assert_tick = [&](int line) {
+    if (C.try_recv()) return;
+    for (int i = 0; i < tries; ++i) {
+      go::sleep(sched);
+      if (C.try_recv()) return;
+    }
+    ADD_FAILURE() << "line " << line << ": missing tick";
+  };
+  auto assert_len = [&](int line) {
+    EXPECT_EQ(C.len(), 0u) << "line " << line << ": synctimer has len(C) != 0, want 0 (always)";
+    EXPECT_EQ(C.cap(), 0u) << "line " << line << ": synctimer has cap(C) != 0, want 0 (always)";
+  };
+  // Go's notDone and waitDone: `case <-done` is ready for a value or a close.
+  auto ready = [](const auto& done) {
+    auto r = done.try_recv();
+    if constexpr (std::is_same_v<decltype(r), go::chan_status>) {
+      return r != go::chan_status::would_block;
+    } else {
+      return r.status != go::chan_status::would_block;
+    }
+  };
+  auto not_done = [&](const auto& done, int line) {
+    if (ready(done)) FAIL() << "line " << line << ": early done";
+  };
+  auto wait_done = [&](const auto& done, int line) {
+    for (int i = 0; i < tries; ++i) {
+      go::sleep(sched);
+      if (ready(done)) return;
+    }
+    FAIL() << "line " << line << ": never got done";
+  };
+
+  // Test simple stop; timer never in heap.
+  tim.stop();
+  no_tick(__LINE__);
+  assert_len(__LINE__);
+
+  // Test modify of timer not in heap.
+  tim.reset(10000s);
+  no_tick(__LINE__);
+
+  // Test modify of timer in heap.
+  tim.reset(1ns);
+  go::sleep(sched);
+  assert_len(__LINE__);  // a value is ready to receive: len and cap are 0 all the same
+  assert_tick(__LINE__);
+
+  // Sleep long enough that a second tick must happen if this is a ticker. Test that Reset
+  // does not lose the tick that should have happened.
+  go::sleep(sched);
+  tim.reset(10000s);
+  no_tick(__LINE__);
+
+  // Reset timer in heap (already reset above, but just in case).
+  tim.reset(10000s);
+
+  // Test stop while timer in heap (because goroutine is blocked on <-C).
+  {
+    auto done = go::make_chan<void>();
+    not_done(done, __LINE__);
+    go::spawn([C, done] {
+      C.recv();
+      done.close();
+    });
+    go::sleep(sched);
+    not_done(done, __LINE__);
+
+    // Test reset far away while timer in heap.
+    tim.reset(20000s);
+    go::sleep(sched);
+    not_done(done, __LINE__);
+
+    // Test imminent reset while in heap.
+    tim.reset(1ns);
+    wait_done(done, __LINE__);
+
+    // If this is a ticker, another tick should have come in already (they are 1ns apart).
+    // If a timer, it should have stopped.
+    if (tim.is_ticker) {
+      assert_tick(__LINE__);
+    } else {
+      no_tick(__LINE__);
+    }
+  }
+
+  tim.stop();
+  no_tick(__LINE__);
+
+  // Again using select and with two goroutines waiting.
+  tim.reset(10000s);
+  {
+    auto done = go::make_chan<bool>(2);
+    auto done1 = go::make_chan<void>(), done2 = go::make_chan<void>();
+    auto stop = go::make_chan<void>();
+    for (const go::chan<void>& finished : {done1, done2}) {
+      go::spawn([C, done, stop, finished] {
+        go::select(go::recv_case(C, [&](auto) { done.send(true); }), go::recv_case(stop));
+        finished.close();
+      });
+    }
+    go::sleep(sched);
+    not_done(done, __LINE__);
+    tim.reset(sched / 2);
+    go::sleep(sched);
+    wait_done(done, __LINE__);
+    tim.stop();
+    stop.close();
+    wait_done(done1, __LINE__);
+    wait_done(done2, __LINE__);
+    if (tim.is_ticker) {
+      // An extra send might have sent done again (handled by buffering done above).
+      (void)done.try_recv();
+      // An extra send after that might have filled C.
+      (void)C.try_recv();
+    }
+    not_done(done, __LINE__);
+  }
+
+  // Test enqueueTimerChan when timer is stopped.
+  {
+    auto stop = go::make_chan<void>();
+    auto done = go::make_chan<bool>(2);
+    for (int i = 0; i < 2; ++i) {
+      go::spawn([C, stop, done] {
+        go::select(go::recv_case(C, [](auto) { ADD_FAILURE() << "unexpected data"; }), go::recv_case(stop));
+        done.send(true);
+      });
+    }
+    go::sleep(sched);
+    stop.close();
+    wait_done(done, __LINE__);
+    wait_done(done, __LINE__);
+  }
+
+  // Test that Stop and Reset block old values from being received (proposal
+  // go.dev/issue/37196).
+  tim.reset(1ns);
+  go::sleep(10ms);
+  EXPECT_TRUE(tim.stop()) << "tim.Stop() = false, want true";
+  no_tick(__LINE__);
+
+  tim.reset(1h);
+  no_tick(__LINE__);
+  EXPECT_TRUE(tim.reset(1ns)) << "tim.Reset() = false, want true";
+  assert_tick(__LINE__);
+  go::sleep(10ms);
+  if (tim.is_ticker) {
+    assert_tick(__LINE__);
+    go::sleep(10ms);
+  } else {
+    no_tick(__LINE__);
+  }
+  EXPECT_EQ(tim.reset(1h), tim.is_ticker) << "tim.Reset(Hour)";
+  no_tick(__LINE__);
+}
+
+}  // namespace
+
+TEST(GoTime, ChanTimer) {
+  go::run([] {
+    go::timer t = go::new_timer(10000s);
+    timer_under_test tim{[&] { return t.stop(); }, [&](std::chrono::nanoseconds d) { return t.reset(d); }, t.c(),
+                         false};
+    test_timer_chan(tim);
+  });
+}
+
+TEST(GoTime, ChanTicker) {
+  go::run([] {
+    go::ticker tk = go::new_ticker(10000s);
+    bool stopped = false;
+    timer_under_test tim{[&] {
+                           bool pending = !stopped;
+                           stopped = true;
+                           tk.stop();
+                           return pending;
+                         },
+                         [&](std::chrono::nanoseconds d) {
+                           bool pending = !stopped;
+                           stopped = false;
+                           tk.reset(d);
+                           return pending;
+                         },
+                         tk.c(), true};
+    test_timer_chan(tim);
+  });
+}
+
+// The channels of go::after and go::tick are timer channels too: len and cap 0, even with a
+// value ready.
+TEST(GoTime, AfterAndTickChannelsHaveLenAndCapZero) {
+  go::run([] {
+    auto after = go::after(1ms);
+    auto tick = go::tick(1ms);
+    go::sleep(20ms);
+    for (const auto& c : {after, tick}) {
+      EXPECT_EQ(c.len(), 0u);
+      EXPECT_EQ(c.cap(), 0u);
+      EXPECT_TRUE(c.try_recv()) << "a value was ready";
+    }
+    auto plain = go::make_chan<steady_clock::time_point>(1);
+    EXPECT_EQ(plain.cap(), 1u) << "other channels of the same type keep their cap";
+  });
 }

@@ -21,8 +21,11 @@
 //   allocation, and starting, stopping and resetting it are O(1). A plain thread may use
 //   every function here; go::sleep then sleeps the thread.
 // - A timer's channel receives the time the timer was due (never earlier than asked). A
-//   ticker's channel has room for one tick: a slow receiver misses ticks rather than seeing
-//   them pile up, and later ticks keep to the original period.
+//   ticker holds at most one undelivered tick: a slow receiver misses ticks rather than
+//   seeing them pile up, and later ticks keep to the original period.
+// - The channels are synchronous, as in Go 1.23: len() and cap() of a timer's or ticker's
+//   channel (go::after's and go::tick's too) are always 0, even when a value is ready to be
+//   received.
 // - After stop() or reset() returns, no stale value is received from the timer's channel:
 //   a value sent by the old setting and not yet received is discarded. stop() and reset()
 //   return true if the call stopped a value from being delivered (the timer was pending, or
@@ -44,8 +47,7 @@
 // - Misuse throws std::logic_error with Go's message: stop or reset of an uninitialized
 //   (default-constructed) timer; std::invalid_argument for a non-positive ticker interval.
 //
-// Not as in Go: the channels report cap() 1 (Go 1.23 reports 0). Durations beyond what
-// steady_clock can represent mean "never".
+// Not as in Go: durations beyond what steady_clock can represent mean "never".
 //
 // Example:
 //   go::ticker tk = go::new_ticker(100ms);
@@ -242,7 +244,9 @@ class ticker : private detail::timer_handle {
   recv_chan<steady_clock::time_point> c() const { return s_ ? detail::timer_chan(s_) : nullptr; }
 
   // stop turns off the ticker; no tick is received after stop returns. It does not close
-  // the channel, so a receive after stop blocks.
+  // the channel, so a receive after stop blocks. It returns nothing, as Go's Ticker.Stop,
+  // while timer::stop returns bool as Timer.Stop does: in Go they are methods of two types,
+  // and a ticker has no single delivery whose prevention stop could report.
   void stop() {
     if (s_) detail::timer_stop(s_);
   }

@@ -583,8 +583,9 @@ void chan_close_end(chan_core* c) noexcept {
   wake_all_closed(c);
 }
 
+// A timer's channel reports len and cap 0, as Go 1.23's (timer_chan_ops, timer.hpp).
 std::size_t chan_len(const chan_core* c) noexcept {
-  if (!c || c->cap == 0) return 0;
+  if (!c || c->cap == 0 || c->ops == &timer_chan_ops) return 0;
   if (c->cap == 1) return c->slot_full.load(std::memory_order_relaxed);
   const ring_ends& e = ends(c);
   for (;;) {  // a head and tail of one moment: the tail did not move while we read the head
@@ -598,6 +599,6 @@ std::size_t chan_len(const chan_core* c) noexcept {
     return tp == hp ? 0 : c->cap;
   }
 }
-std::size_t chan_cap(const chan_core* c) noexcept { return c ? c->cap : 0; }
+std::size_t chan_cap(const chan_core* c) noexcept { return c && c->ops != &timer_chan_ops ? c->cap : 0; }
 
 }  // namespace go::detail

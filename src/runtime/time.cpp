@@ -349,10 +349,13 @@ timer_state* timer_new_chan(std::int64_t when, std::int64_t period) {
   return s;
 }
 
+const elem_ops timer_chan_ops = elem_ops_for<steady_clock::time_point>::ops;
+
 recv_chan<steady_clock::time_point> timer_chan(timer_state* s) {
   if (s->kind != timer_kind::chan) return {};
   if (!s->c.load(std::memory_order_acquire)) {
     auto ch = make_chan<steady_clock::time_point>(1);  // allocated outside the lock
+    ch.core()->ops = &timer_chan_ops;  // the same operations, marked as a timer's (timer.hpp)
     std::lock_guard lk(s->mu);
     if (!s->c.load(std::memory_order_relaxed)) {
       s->ch = std::move(ch);

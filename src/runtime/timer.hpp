@@ -232,6 +232,13 @@ struct timer_state {
   timer_state* sweep_next = nullptr;  // a sweep's list of nodes it took out
 };
 
+// timer_chan_ops are the elem_ops of every timer and ticker channel: those of
+// steady_clock::time_point, in an object of their own, by which chan_len and chan_cap
+// recognise such a channel and report 0, as Go 1.23 does for a synchronous timer channel
+// (len(t.C) and cap(t.C) are always 0). The channel keeps its one-value buffer: it is what
+// holds a due value until it is received or a stop or reset drains it.
+extern const elem_ops timer_chan_ops;
+
 // timer_new_callback makes an armed timer that calls cb(arg) at `when`, on a worker's
 // scheduler stack with the timer's lock held; cb must be short and must not block. The
 // state holds one handle reference: the owner calls timer_stop and timer_release_handle. After timer_stop returns, cb is not running and will not run.
