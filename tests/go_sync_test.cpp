@@ -3,9 +3,9 @@
 // Go's where they run fast; loops that TSan would make slow go through gocxx_test::scaled.
 //
 // Adapted:
-// - TestMutexMisuse runs each misuse in a child process and expects a fatal error naming
-//   "unlocked"; gocxx throws go::sync_error instead, so the test catches it in-process and
-//   also checks that the lock is still usable afterwards.
+// - TestMutexMisuse runs each misuse in a child process (here a death test, in a goroutine
+//   and on a plain thread) and expects it to fail naming "unlocked"; here also with Go's
+//   exact fatal message and exit status 2.
 // - A panic in Go's goroutines (reader, writer) becomes a failure counted in an atomic.
 // - Goroutines that Go leaves running at the end of a test are joined here, because they
 //   use the test's stack.
@@ -135,8 +135,10 @@ TEST(GoSync, Mutex) {
   });
 }
 
-// TestMutexMisuse: each misuse of misuseTests reports an error about an unlocked lock.
+// TestMutexMisuse: each misuse of misuseTests is a fatal error about an unlocked lock, as in
+// Go: "fatal error: <message>" and exit status 2, on a plain thread and in a goroutine.
 TEST(GoSync, MutexMisuse) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   struct misuse {
     const char* name;
     void (*f)();
@@ -186,15 +188,10 @@ TEST(GoSync, MutexMisuse) {
        "sync: RUnlock of unlocked RWMutex"},
   };
   for (const misuse& t : tests) {
-    std::string what;
-    try {
-      t.f();
-    } catch (const go::sync_error& e) {
-      what = e.what();
-    }
-    EXPECT_NE(what.find("unlocked"), std::string::npos)
-        << t.name << ": did not find failure with message about unlocked lock";
-    EXPECT_EQ(what, t.message) << t.name;
+    std::string want = std::string("fatal error: ") + t.message + "\n";
+    EXPECT_NE(want.find("unlocked"), std::string::npos) << t.name;
+    EXPECT_EXIT(t.f(), testing::ExitedWithCode(2), want) << t.name << " on a plain thread";
+    EXPECT_EXIT(go::run(t.f), testing::ExitedWithCode(2), want) << t.name << " in a goroutine";
   }
 }
 

@@ -1,5 +1,5 @@
 // go::mutex, rw_mutex, cond, once and wait_group: the C++ side (standard lock adapters,
-// misuse as exceptions, plain threads mixed with goroutines) and the guarantees Go's own
+// misuse as Go reports it, plain threads mixed with goroutines) and the guarantees Go's own
 // tests do not pin down (starvation mode's hand-off, writer preference, FIFO tickets,
 // locks held across parks). Go's tests themselves are ported in go_sync_test.cpp.
 
@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "go/chan.hpp"
@@ -231,30 +232,9 @@ TEST(Sync, MutexSharedByThreadsAndGoroutines) {
   EXPECT_EQ(counter, 6 * per);
 }
 
-TEST(Sync, MisuseThrowsAndLeavesThePrimitiveUsable) {
-  go::mutex mu;
-  EXPECT_THROW(mu.unlock(), go::sync_error);
-  mu.lock();
-  EXPECT_FALSE(mu.try_lock());
-  mu.unlock();
-  EXPECT_THROW(mu.unlock(), go::sync_error);
-  EXPECT_TRUE(mu.try_lock());
-  mu.unlock();
-
-  go::rw_mutex rw;
-  EXPECT_THROW(rw.unlock(), go::sync_error);
-  EXPECT_THROW(rw.r_unlock(), go::sync_error);
-  rw.r_lock();
-  EXPECT_THROW(rw.unlock(), go::sync_error);
-  rw.r_unlock();
-  rw.lock();
-  EXPECT_THROW(rw.r_unlock(), go::sync_error);
-  rw.unlock();
-  EXPECT_TRUE(rw.try_lock());
-  rw.unlock();
-  EXPECT_TRUE(rw.try_r_lock());
-  rw.r_unlock();
-
+// Lock misuse is fatal (GoSync.MutexMisuse); only the WaitGroup misuse that Go reports with
+// a panic throws, and it leaves the counter unchanged.
+TEST(Sync, WaitGroupMisuseThrowsAndLeavesTheCounterUnchanged) {
   go::wait_group wg;
   EXPECT_THROW(wg.add(-1), go::sync_error);
   wg.add(1);
@@ -262,11 +242,28 @@ TEST(Sync, MisuseThrowsAndLeavesThePrimitiveUsable) {
   wg.wait();
 }
 
-// ---------------------------------------------------------------------------------------
-// rw_mutex
+// unlock never throws, as the standard's Lockable requirements say: std::lock_guard and
+// std::unique_lock call it in destructors.
+static_assert(noexcept(std::declval<go::mutex&>().unlock()));
+static_assert(noexcept(std::declval<go::rw_mutex&>().unlock()));
+static_assert(noexcept(std::declval<go::rw_mutex&>().r_unlock()));
+static_assert(noexcept(std::declval<go::rw_mutex&>().unlock_shared()));
 
-// A blocked writer stops new readers: with a reader inside and a writer waiting, a second
-// reader gets in only after the writer has been in and out.
+// The fatal error names the misuse, then dumps the other goroutines (here one blocked in a
+// channel receive), as Go's fatal does.
+TEST(Sync, LockMisuseIsFatalWithTheGoroutineDump) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(go::run([] {
+                auto never = go::make_chan<int>();
+                go::spawn([never] { never.recv(); });
+                go::sleep(10ms);
+                go::mutex mu;
+                mu.unlock();
+              }),
+              testing::ExitedWithCode(2),
+              "fatal error: sync: unlock of unlocked mutex\n\ngoroutine [0-9]+ \\[chan receive\\]");
+}
+
 TEST(Sync, BlockedWriterStopsNewReaders) {
   go::run([] {
     go::rw_mutex rw;

@@ -26,10 +26,17 @@
 // - Objects must not move while in use: they are neither copyable nor movable (Go's noCopy).
 //   A default-constructed object is ready to use, as Go's zero value (a cond needs its L).
 //   Nothing allocates, except cond::wait when L's unlock throws.
-// - Misuse throws go::sync_error with Go's message, where Go would panic or stop the
-//   program: "sync: unlock of unlocked mutex", "sync: Unlock of unlocked RWMutex",
-//   "sync: RUnlock of unlocked RWMutex", "sync: negative WaitGroup counter",
-//   "sync: WaitGroup misuse: Add called concurrently with Wait".
+// - Misuse is what Go makes it. Unlocking a mutex that is not locked, or an rw_mutex's write
+//   or read side that is not held, is a fatal error, as in Go: the program prints
+//   "fatal error: sync: unlock of unlocked mutex" (or "sync: Unlock of unlocked RWMutex",
+//   "sync: RUnlock of unlocked RWMutex") and the goroutine dump on stderr, and exits with
+//   status 2; nothing can catch it. Such an unlock means the lock no longer knows who holds
+//   it, so no state it could be left in would make the critical sections it guards correct
+//   again; and unlock must not throw, since std::lock_guard and std::unique_lock call it in
+//   destructors (the standard's Lockable requirements say it throws nothing). What Go makes
+//   a panic throws go::sync_error with Go's message and leaves the object unchanged:
+//   "sync: negative WaitGroup counter", "sync: WaitGroup misuse: Add called concurrently
+//   with Wait".
 // - Go's memory model: the n-th unlock of a mutex happens before the (n+1)-th lock returns;
 //   for an rw_mutex, unlock happens before every later lock and r_lock, and r_unlock before
 //   the next lock; signal and broadcast happen before the wait they unblock returns; the
@@ -54,7 +61,7 @@
 
 namespace go {
 
-// sync_error is thrown for misuse of a sync primitive; what() is Go's fatal message.
+// sync_error is thrown for misuse that Go reports with a panic; what() is Go's message.
 class sync_error : public std::logic_error {
  public:
   using std::logic_error::logic_error;
@@ -81,6 +88,9 @@ void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) no
 // that waiter directly and a goroutine caller yields to it (starving mutex).
 void semrelease(sema& s, bool handoff) noexcept;
 
+// sync_fatal reports a misused lock as Go's fatal does (see the top) and exits.
+[[noreturn]] void sync_fatal(const char* msg) noexcept;
+
 }  // namespace detail
 
 // mutex is a mutual exclusion lock (Go's sync.Mutex). It meets the standard Lockable
@@ -97,8 +107,8 @@ void semrelease(sema& s, bool handoff) noexcept;
 //
 // lock spins briefly first (only with more than one worker, and nothing else runnable on
 // the caller's worker), then parks. Uncontended lock and unlock are one compare-and-swap
-// each (bench/peer_scenarios.cpp, sync_mutex_uncontended). unlock of an unlocked mutex
-// throws sync_error("sync: unlock of unlocked mutex") and leaves the mutex unchanged.
+// each (bench/peer_scenarios.cpp, sync_mutex_uncontended). unlock of an unlocked mutex is
+// fatal: "fatal error: sync: unlock of unlocked mutex" (see the top).
 //
 // Example:
 //   go::mutex mu;
@@ -130,8 +140,8 @@ class mutex {
                                           std::memory_order_relaxed);
   }
 
-  // unlock unlocks the mutex. Throws sync_error if it is not locked.
-  void unlock() {
+  // unlock unlocks the mutex. It is a fatal error if the mutex is not locked.
+  void unlock() noexcept {
     std::int32_t held = locked;
     if (!state_.compare_exchange_strong(held, 0, std::memory_order_release,
                                         std::memory_order_relaxed)) {
@@ -147,7 +157,7 @@ class mutex {
   static constexpr std::int32_t locked = 1, woken = 2, starving = 4, waiter_shift = 3;
 
   void lock_slow(detail::wait_reason reason, detail::source_location site) noexcept;
-  void unlock_slow(std::int32_t seen);
+  void unlock_slow(std::int32_t seen) noexcept;
 
   std::atomic<std::int32_t> state_{0};
   detail::sema sema_;
@@ -192,8 +202,8 @@ class locker {
 // stream of readers, and recursive read locking can deadlock. Writers queue among
 // themselves on a go::mutex (with its starvation mode).
 //
-// Misuse throws sync_error: "sync: Unlock of unlocked RWMutex" (unlock without the write
-// lock) or "sync: RUnlock of unlocked RWMutex" (r_unlock without a read lock).
+// Misuse is fatal (see the top): "sync: Unlock of unlocked RWMutex" (unlock without the
+// write lock) or "sync: RUnlock of unlocked RWMutex" (r_unlock without a read lock).
 //
 // Example:
 //   go::rw_mutex mu;
@@ -216,8 +226,8 @@ class rw_mutex {
   // lock locks for writing: it waits for the writer and the readers holding it to leave.
   void lock(detail::source_location site = detail::source_location::current()) noexcept;
   bool try_lock() noexcept;
-  // unlock releases the write lock. Throws sync_error if not locked for writing.
-  void unlock();
+  // unlock releases the write lock. It is a fatal error if not locked for writing.
+  void unlock() noexcept;
 
   // r_lock locks for reading; it waits while a writer holds or waits for the lock.
   void r_lock(detail::source_location site = detail::source_location::current()) noexcept {
@@ -226,8 +236,8 @@ class rw_mutex {
     }
   }
   bool try_r_lock() noexcept;
-  // r_unlock undoes one r_lock. Throws sync_error if not locked for reading.
-  void r_unlock() {
+  // r_unlock undoes one r_lock. It is a fatal error if not locked for reading.
+  void r_unlock() noexcept {
     std::int32_t r = reader_count_.fetch_sub(1, std::memory_order_release) - 1;
     if (r < 0) r_unlock_slow(r);
   }
@@ -236,7 +246,7 @@ class rw_mutex {
     r_lock(site);
   }
   bool try_lock_shared() noexcept { return try_r_lock(); }
-  void unlock_shared() { r_unlock(); }
+  void unlock_shared() noexcept { r_unlock(); }
 
   // r_locker returns a locker whose lock and unlock are r_lock and r_unlock (Go's RLocker).
   locker r_locker() noexcept {
@@ -248,7 +258,7 @@ class rw_mutex {
  private:
   static constexpr std::int32_t max_readers = 1 << 30;
 
-  void r_unlock_slow(std::int32_t r);
+  void r_unlock_slow(std::int32_t r) noexcept;
 
   mutex writer_;                           // held while a writer holds or waits for the lock
   std::atomic<std::int32_t> reader_count_{0};  // readers; minus max_readers once a writer came
@@ -268,8 +278,8 @@ class rw_mutex {
 // goroutines. Neither needs L held. Wakeups are FIFO: a signal never wakes a goroutine whose
 // wait started after the signal (Go's notifyList tickets).
 //
-// L's unlock may block or throw: if it throws (e.g. sync_error for an unlocked go::mutex),
-// wait rethrows without waiting and without locking L, and no signal is lost to it.
+// L's unlock may block or throw (a user's locker): if it throws, wait rethrows without
+// waiting and without locking L, and no signal is lost to it.
 //
 // Example:
 //   go::mutex mu;

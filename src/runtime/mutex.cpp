@@ -39,6 +39,14 @@
 
 namespace go {
 
+namespace detail {
+
+// sync_fatal is Go's fatal for a misused lock: the message and the goroutine dump on stderr,
+// exit status 2; nothing can catch it.
+void sync_fatal(const char* msg) noexcept { fatal_with_dump(msg); }
+
+}  // namespace detail
+
 using namespace detail;
 
 namespace {
@@ -188,15 +196,15 @@ void mutex::lock_slow(wait_reason reason, source_location site) noexcept {
 }
 
 // seen: the word as unlock's compare-exchange found it.
-void mutex::unlock_slow(std::int32_t seen) {
-  // Unlocked: misuse, reported with the word untouched.
-  if (!(seen & locked)) throw sync_error("sync: unlock of unlocked mutex");
+void mutex::unlock_slow(std::int32_t seen) noexcept {
+  // Unlocked: misuse, fatal as in Go (sync.hpp says why).
+  if (!(seen & locked)) sync_fatal("sync: unlock of unlocked mutex");
   // Locked, and only its holder clears `locked`: one add, as Go's Unlock. (A compare-exchange
   // loop retried against every waiter's and spinner's update of the word: bench
   // sync_mutex_contended_4 at GOMAXPROCS=2.) Only two unlocks racing, both misuse, can find
-  // the bit gone here; the add has then corrupted the word, so that is fatal, as in Go.
+  // the bit gone here.
   std::int32_t now = state_.fetch_sub(locked, std::memory_order_release) - locked;
-  if (!((now + locked) & locked)) fatal("sync: unlock of unlocked mutex");
+  if (!((now + locked) & locked)) sync_fatal("sync: unlock of unlocked mutex");
   if (now & starving) {
     semrelease(sema_, true);  // hand the lock to the front waiter
     return;

@@ -44,13 +44,10 @@ bool rw_mutex::try_lock() noexcept {
   return true;
 }
 
-void rw_mutex::unlock() {
+void rw_mutex::unlock() noexcept {
   // Announce to readers there is no active writer.
   std::int32_t r = reader_count_.fetch_add(max_readers, std::memory_order_release) + max_readers;
-  if (r >= max_readers) {
-    reader_count_.fetch_sub(max_readers, std::memory_order_relaxed);
-    throw sync_error("sync: Unlock of unlocked RWMutex");
-  }
+  if (r >= max_readers) sync_fatal("sync: Unlock of unlocked RWMutex");
   // Unblock the readers that queued behind this writer.
   for (std::int32_t i = 0; i < r; ++i) semrelease(reader_sem_, false);
   writer_.unlock();
@@ -66,13 +63,10 @@ bool rw_mutex::try_r_lock() noexcept {
   return false;
 }
 
-void rw_mutex::r_unlock_slow(std::int32_t r) {
+void rw_mutex::r_unlock_slow(std::int32_t r) noexcept {
   // r + 1 is the count before this r_unlock: 0 (no readers, no writer) or -max_readers
   // (a writer and no readers) means there was no read lock to release.
-  if (r + 1 == 0 || r + 1 == -max_readers) {
-    reader_count_.fetch_add(1, std::memory_order_relaxed);
-    throw sync_error("sync: RUnlock of unlocked RWMutex");
-  }
+  if (r + 1 == 0 || r + 1 == -max_readers) sync_fatal("sync: RUnlock of unlocked RWMutex");
   // A writer is pending: the last departing reader unblocks it.
   if (reader_wait_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) semrelease(writer_sem_, false);
 }
