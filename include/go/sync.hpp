@@ -19,13 +19,17 @@
 //   wg.Add(n); wg.Done()          wg.add(n); wg.done();
 //   wg.Wait()                     wg.wait();
 //   wg.Go(f)                      wg.go(f);              (Go 1.25)
+//   f := sync.OnceFunc(g)         auto f = go::once_func(g);
+//   v := sync.OnceValue(g)        auto v = go::once_value(g);     (v() returns const T&)
+//   vs := sync.OnceValues(g)      auto vs = go::once_values(g);   (g returns a pair: auto [a, b] = vs();)
 //
 // Guarantees
 // - Everything here parks the goroutine, never the worker thread, and also works from plain
 //   OS threads (which then block on a futex); goroutines and threads may share one object.
 // - Objects must not move while in use: they are neither copyable nor movable (Go's noCopy).
 //   A default-constructed object is ready to use, as Go's zero value (a cond needs its L).
-//   Nothing allocates, except cond::wait when L's unlock throws.
+//   Nothing allocates, except cond::wait when L's unlock throws, and once_func and its
+//   relatives (one allocation when made).
 // - Misuse is what Go makes it. Unlocking a mutex that is not locked, or an rw_mutex's write
 //   or read side that is not held, is a fatal error, as in Go: the program prints
 //   "fatal error: sync: unlock of unlocked mutex" (or "sync: Unlock of unlocked RWMutex",
@@ -48,10 +52,13 @@
 #include <atomic>
 #include <concepts>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -363,6 +370,103 @@ class once {
   std::atomic<std::uint32_t> done_{0};
   mutex mutex_;
 };
+
+namespace detail {
+
+// What a once_func, once_value or once_values shares among its copies: f until it has been
+// called, then its result or the exception it threw. Everything but done_ is written once,
+// inside done_.call, and read after it: once's release and acquire order them.
+template <class F>
+class once_call {
+ public:
+  using result_type = std::invoke_result_t<F&>;
+
+  explicit once_call(F f) : f_(std::in_place, std::move(f)) {}
+
+  // call returns f's result (nothing for void), calling f the first time; it rethrows what
+  // f threw, on every call.
+  decltype(auto) call() {
+    done_.call([this] {
+      struct drop_f {  // f and what it captured go once it has been called
+        std::optional<F>& f;
+        ~drop_f() { f.reset(); }
+      } drop{f_};
+      try {
+        if constexpr (std::is_void_v<result_type>) {
+          (*f_)();
+          result_ = true;
+        } else {
+          result_.emplace((*f_)());
+        }
+      } catch (...) {
+        thrown_ = std::current_exception();
+        throw;  // the first call: the exception itself, as it left f
+      }
+    });
+    if constexpr (std::is_void_v<result_type>) {
+      if (!result_) std::rethrow_exception(thrown_);
+    } else {
+      if (!result_) std::rethrow_exception(thrown_);
+      return static_cast<const result_type&>(*result_);
+    }
+  }
+
+ private:
+  once done_;
+  std::optional<F> f_;
+  std::exception_ptr thrown_;
+  // What f returned; for a void f, whether it returned.
+  std::conditional_t<std::is_void_v<result_type>, bool, std::optional<result_type>> result_{};
+};
+
+}  // namespace detail
+
+// once_func returns a function that calls f only once (Go's sync.OnceFunc). The returned
+// function may be called concurrently, from goroutines and threads; its copies share the
+// one call, and every call returns after f has returned. If f throws, the returned function
+// throws the same exception on every call: the first call propagates it as it left f, later
+// calls rethrow it (std::rethrow_exception). f, and what it captured, is destroyed once it
+// has been called, though the returned function lives on. f must not call the returned
+// function (deadlock). Making one allocates once; calling it allocates nothing.
+//
+// Example:
+//   auto init = go::once_func([] { std::puts("initialized"); });
+//   for (int i = 0; i < 4; ++i) wg.go(init);   // prints once
+template <class F>
+  requires std::invocable<std::decay_t<F>&> && std::is_void_v<std::invoke_result_t<std::decay_t<F>&>>
+auto once_func(F&& f) {
+  auto s = std::make_shared<detail::once_call<std::decay_t<F>>>(std::forward<F>(f));
+  return [s]() -> void { s->call(); };
+}
+
+// once_value returns a function that calls f only once and returns the value f returned
+// (Go's sync.OnceValue): a const reference to it, valid while a copy of the returned
+// function lives. Otherwise as once_func: concurrent calls, and if f throws, every call
+// throws the same exception.
+//
+// Example:
+//   auto config = go::once_value([] { return load_config("app.toml"); });
+//   const config_t& c = config();  // loads it on the first call only
+template <class F>
+  requires std::invocable<std::decay_t<F>&> && (!std::is_void_v<std::invoke_result_t<std::decay_t<F>&>>)
+auto once_value(F&& f) {
+  using result = std::invoke_result_t<std::decay_t<F>&>;
+  auto s = std::make_shared<detail::once_call<std::decay_t<F>>>(std::forward<F>(f));
+  return [s]() -> const result& { return s->call(); };
+}
+
+// once_values is once_value for a function of two results (Go's sync.OnceValues): f returns
+// a std::pair (or a tuple of two), and so does the returned function.
+//
+// Example:
+//   auto read_config = go::once_values([]() -> std::pair<std::string, go::error> { ... });
+//   auto [text, err] = read_config();
+template <class F>
+  requires std::invocable<std::decay_t<F>&> &&
+           (std::tuple_size<std::invoke_result_t<std::decay_t<F>&>>::value == 2)
+auto once_values(F&& f) {
+  return once_value(std::forward<F>(f));
+}
 
 // wait_group waits for a collection of goroutines to finish. add(n) adds n to the counter,
 // done() subtracts one, and wait() blocks until the counter is zero. A counter that goes
