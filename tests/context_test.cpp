@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <sstream>
 #include <stop_token>
 #include <string>
 #include <system_error>
@@ -19,6 +20,7 @@
 #include "go/runtime.hpp"
 #include "go/select.hpp"
 #include "go/sync.hpp"
+#include "go/synctest.hpp"
 #include "go/time.hpp"
 #include "test_scale.hpp"
 
@@ -459,4 +461,54 @@ TEST(Context, ErrAndDoneAgreeWhileCancelling) {
   watcher.join();
   EXPECT_EQ(open_after_err, 0) << "times err() was set while done() was still open";
   EXPECT_EQ(no_err_after_done, 0) << "times done() was closed while err() was still empty";
+}
+
+// The printed form names every layer from the root, as Go's String() does; deadlines in a
+// synctest bubble, whose fake clock makes the time left exact (its clock starts at 946684800 s).
+TEST(Context, StringNamesEveryLayer) {
+  go::synctest::run([] {
+    static const go::context_key<int> unnamed;
+    static const go::context_key<std::string> name{"name"};
+    struct stringer {
+      std::string string() const { return "I am a stringer"; }
+    };
+    static const go::context_key<stringer> s{"s"};
+    auto [c1, cancel1] = go::with_cancel_cause(go::todo());
+    go::context c2 = go::with_value(c1, unnamed, 7);
+    go::context c3 = go::with_value(go::without_cancel(c2), name, "gopher");
+    go::context c4 = go::with_value(c3, s, stringer{});
+    EXPECT_EQ(c4.string(),
+              "context.TODO.WithCancel.WithValue(go::context_key<int>, int).WithoutCancel"
+              ".WithValue(name, gopher).WithValue(s, I am a stringer)");
+
+    std::stop_source stop;
+    EXPECT_EQ(go::with_stop_token(go::background(), stop.get_token()).string(),
+              "context.Background.WithStopToken");
+
+    auto [d, cancel_d] = go::with_timeout(go::background(), 1500ms);
+    EXPECT_EQ(d.string(), "context.Background.WithDeadline(m=+946684801.500000000 [1.5s])");
+    go::sleep(500ms);
+    EXPECT_EQ(d.string(), "context.Background.WithDeadline(m=+946684801.500000000 [1s])");
+    std::ostringstream out;
+    out << d;
+    EXPECT_EQ(out.str(), d.string());
+
+    // Time left as Go's Duration.String prints it.
+    auto left = [](auto timeout) {
+      std::string s = go::with_timeout(go::background(), timeout).ctx.string();
+      return s.substr(s.find('[') + 1, s.find(']') - s.find('[') - 1);
+    };
+    EXPECT_EQ(left(1h + 2min + 3500ms), "1h2m3.5s");
+    EXPECT_EQ(left(2min), "2m0s");
+    EXPECT_EQ(left(999us), "999\u00b5s");
+    EXPECT_EQ(left(1500ns), "1.5\u00b5s");
+    EXPECT_EQ(left(12ns), "12ns");
+    EXPECT_EQ(left(1100ms), "1.1s");
+    std::string past = go::with_deadline(go::background(), go::now() - 1s).ctx.string();
+    EXPECT_NE(past.find(" [-1s])"), std::string::npos) << past << ": a deadline already passed";
+    // A parent's earlier deadline wins: the child is like with_cancel, and says so.
+    EXPECT_EQ(go::with_timeout(d, 1h).ctx.string(),
+              "context.Background.WithDeadline(m=+946684801.500000000 [1s]).WithCancel");
+    cancel1();
+  });
 }

@@ -2,8 +2,10 @@
 // behaviour, plus the tests Go 1.20 and 1.21 added with WithCancelCause, WithoutCancel and
 // AfterFunc (context_test.go and x_test.go of those releases).
 //
+// The String() checks (fmt.Sprint(ctx)) are ported with ctx.string(); a key prints as its
+// name where Go prints its type (context_test.key1).
+//
 // Not ported:
-// - The String() checks (fmt.Sprint(ctx)): gocxx contexts have no printed form.
 // - otherContext, myCtx, myDoneCtx and TestCustomContextGoroutines: go::context is a closed
 //   set of kinds, not an interface a user implements, so there is no foreign context to
 //   propagate from and no goroutine is ever started to watch one (NoGoroutineIsStarted
@@ -61,6 +63,7 @@ TEST(GoContext, Background) {
   EXPECT_FALSE(is_done(c));
   EXPECT_FALSE(c.err());
   EXPECT_FALSE(c.deadline().has_value());
+  EXPECT_EQ(c.string(), "context.Background");
 }
 
 TEST(GoContext, TODO) {
@@ -69,10 +72,12 @@ TEST(GoContext, TODO) {
   EXPECT_FALSE(is_done(c));
   EXPECT_FALSE(c.err());
   EXPECT_FALSE(c == go::background());
+  EXPECT_EQ(c.string(), "context.TODO");
 }
 
 TEST(GoContext, WithCancel) {
   auto [c1, cancel] = go::with_cancel(go::background());
+  EXPECT_EQ(c1.string(), "context.Background.WithCancel");
   go::context o = go::with_value(c1, other_key, 1);  // in place of otherContext
   auto [c2, cancel2] = go::with_cancel(o);
   std::vector<go::context> contexts = {c1, o, c2};
@@ -139,6 +144,7 @@ TEST(GoContext, ChildFinishesFirst) {
 TEST(GoContext, Deadline) {
   go::run([] {
     auto c = go::with_deadline(go::background(), steady_clock::now() + short_duration).ctx;
+    EXPECT_EQ(c.string().rfind("context.Background.WithDeadline(", 0), 0u) << c.string();
     test_deadline(c, "WithDeadline");
 
     c = go::with_deadline(go::background(), steady_clock::now() + short_duration).ctx;
@@ -161,6 +167,7 @@ TEST(GoContext, Deadline) {
 TEST(GoContext, Timeout) {
   go::run([] {
     auto c = go::with_timeout(go::background(), short_duration).ctx;
+    EXPECT_EQ(c.string().rfind("context.Background.WithDeadline(", 0), 0u) << c.string();
     test_deadline(c, "WithTimeout");
 
     c = go::with_timeout(go::background(), short_duration).ctx;
@@ -209,15 +216,19 @@ TEST(GoContext, Values) {
 
   go::context c1 = go::with_value(go::background(), k1, "c1k1");
   check(c1, "c1", "c1k1", "", "");
+  EXPECT_EQ(c1.string(), "context.Background.WithValue(k1, c1k1)");
 
   go::context c2 = go::with_value(c1, k2, "c2k2");
   check(c2, "c2", "c1k1", "c2k2", "");
+  EXPECT_EQ(c2.string(), "context.Background.WithValue(k1, c1k1).WithValue(k2, c2k2)");
 
   go::context c3 = go::with_value(c2, k3, "c3k3");
   check(c3, "c2", "c1k1", "c2k2", "c3k3");
 
   go::context c4 = go::with_value(c3, k1, nullptr);
   check(c4, "c4", "", "c2k2", "c3k3");
+  EXPECT_EQ(c4.string(),
+            "context.Background.WithValue(k1, c1k1).WithValue(k2, c2k2).WithValue(k3, c3k3).WithValue(k1, <nil>)");
 
   go::context o0 = go::without_cancel(go::background());  // in place of otherContext
   check(o0, "o0", "", "", "");
@@ -512,6 +523,8 @@ TEST(GoContext, WithoutCancel) {
   ASSERT_TRUE(wc.value(key) != nullptr);
   EXPECT_EQ(*wc.value(key), "value");
   EXPECT_FALSE(go::cause(wc));
+  EXPECT_EQ(wc.string().rfind("context.Background.WithValue(key, value).WithDeadline(", 0), 0u) << wc.string();
+  EXPECT_TRUE(wc.string().ends_with("]).WithoutCancel")) << wc.string();
 }
 
 // TestAfterFuncCalledAfterCancel (Go 1.21).

@@ -18,6 +18,7 @@
 //   context.Cause(ctx)                        go::cause(ctx)
 //   ctx.Deadline()                            ctx.deadline()            (std::optional<steady_clock::time_point>)
 //   (C++20)                                   ctx.stop_token(), go::with_stop_token(p, token)
+//   ctx.String(), fmt.Sprint(ctx)             ctx.string(), std::cout << ctx
 //
 // Guarantees (Go's)
 // - Cancelling a context cancels all contexts derived from it, synchronously: when cancel()
@@ -51,6 +52,16 @@
 //   callbacks and std::stop_callback callbacks registered on stop_token() never run on a
 //   scheduler stack.
 //
+// Printed form (Go's String()): the chain of functions that made the context, from its root,
+// e.g. "context.Background.WithCancel.WithValue(request_id, 42)". Go's names:
+// context.Background, context.TODO, .WithCancel (with_cancel and with_cancel_cause, and
+// with_deadline when the parent's deadline comes first), .WithDeadline(m=+<steady_clock
+// time in seconds> [<time left, as Go prints a Duration>]) for with_deadline and
+// with_timeout, .WithoutCancel, .WithValue(<key>, <value>); with_stop_token's is
+// .WithStopToken. A key prints as its name, or as its type if it has none; a value as
+// itself if it converts to std::string_view, through its string() member if it has one (a
+// Go Stringer), as <nil> if it is a null pointer, and otherwise as its type, as Go's does.
+//
 // C++20 interop: ctx.stop_token() returns a std::stop_token that is stop-requested when ctx
 // is done (std::stop_callback callbacks then run in the cancelling goroutine or thread); the
 // token does not keep the context alive, so keep the context while you use it.
@@ -74,9 +85,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <stop_token>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -174,6 +188,10 @@ class context {
   // stop_token returns a token that is stop-requested when this context is done (a token
   // that can never stop for a context that can never be cancelled).
   std::stop_token stop_token() const;
+
+  // string returns the context's printed form (Go's String(); see the top).
+  std::string string() const;
+  friend std::ostream& operator<<(std::ostream& out, const context& ctx);
 
   friend bool operator==(const context& a, const context& b) noexcept { return a.n_ == b.n_; }
 
@@ -316,12 +334,44 @@ error cause(const context& ctx) noexcept;
 
 namespace detail {
 
+// type_name<T>() is T's name as the compiler spells it, e.g. "int" or "std::vector<int>".
 template <class T>
-void delete_value(void* p) noexcept {
-  delete static_cast<T*>(p);
+constexpr std::string_view type_name() noexcept {
+  // GCC: "... type_name() [with T = int; std::string_view = ...]"; Clang: "... [T = int]".
+  std::string_view f = __PRETTY_FUNCTION__;
+  std::size_t start = f.find("T = ") + 4;
+  std::size_t end = f.find("; ", start);
+  return f.substr(start, (end == std::string_view::npos ? f.size() - 1 : end) - start);
 }
 
-context context_with_value(const context& parent, const void* key, void* value, void (*destroy)(void*) noexcept);
+// What a value node needs to know about its value's type T, and its key's.
+struct context_value_ops {
+  void (*destroy)(void* value) noexcept;
+  std::string (*describe)(const void* value);  // Go's stringify(value)
+  std::string_view key_type;                   // for a key without a name
+};
+
+template <class T>
+std::string describe_value(const void* p) {
+  const T& v = *static_cast<const T*>(p);
+  if constexpr (std::is_pointer_v<T> || std::is_null_pointer_v<T>) {
+    if (v == nullptr) return "<nil>";
+  }
+  if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    return std::string(std::string_view(v));
+  } else if constexpr (requires { std::string(v.string()); }) {
+    return std::string(v.string());
+  } else {
+    return std::string(type_name<T>());
+  }
+}
+
+template <class T>
+inline constexpr context_value_ops context_value_ops_for{
+    [](void* p) noexcept { delete static_cast<T*>(p); }, &describe_value<T>, type_name<context_key<T>>()};
+
+context context_with_value(const context& parent, const void* key, const char* key_name, void* value,
+                           const context_value_ops* ops);
 const void* context_value(const context_node* n, const void* key) noexcept;
 std::int64_t context_deadline_ns(const context_node* n) noexcept;
 stop_func context_after_func(const context& ctx, std::unique_ptr<boxed_func> f);
@@ -362,7 +412,7 @@ cancel_context with_timeout_cause(const context& parent, std::chrono::duration<R
 template <class T, class U>
 context with_value(const context& parent, const context_key<T>& key, U&& value) {
   auto v = std::make_unique<T>(std::forward<U>(value));
-  context c = detail::context_with_value(parent, &key, v.get(), &detail::delete_value<T>);
+  context c = detail::context_with_value(parent, &key, key.name(), v.get(), &detail::context_value_ops_for<T>);
   v.release();
   return c;
 }

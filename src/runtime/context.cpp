@@ -38,6 +38,10 @@
 
 #include <mutex>
 #include <new>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "go/runtime.hpp"
 #include "runtime/chan.hpp"
@@ -109,13 +113,17 @@ void release(node* n) noexcept {
 }
 
 struct value_node final : node {
-  value_node(node* p, const void* k, void* v, void (*d)(void*) noexcept) noexcept
-      : node(node_kind::value, p), key(k), value(v), destroy(d) {}
-  ~value_node() override { destroy(value); }
+  value_node(node* p, const void* k, const char* name, void* v, const context_value_ops* o) noexcept
+      : node(node_kind::value, p), key(k), key_name(name), value(v), ops(o) {}
+  ~value_node() override { ops->destroy(value); }
   const void* key;
+  const char* key_name;  // the key's; "" if it has none
   void* value;
-  void (*destroy)(void*) noexcept;
+  const context_value_ops* ops;
 };
+
+// What made a cancel node, for its printed form.
+enum class made_by : std::uint8_t { with_cancel, with_deadline, with_stop_token };
 
 struct cancel_node final : node, context_link {
   explicit cancel_node(node* p) noexcept : node(node_kind::cancel, p) { context_link::kind = link_node; }
@@ -140,6 +148,7 @@ struct cancel_node final : node, context_link {
   timer_state* timer = nullptr;
   std::unique_ptr<std::stop_callback<on_stop>> on_token;
   cancel_node* post_next = nullptr;  // a canceller's list of nodes to finish unlocked
+  made_by maker = made_by::with_cancel;  // immutable after construction
 };
 
 // The TODO root: static, never freed.
@@ -380,6 +389,7 @@ cancel_context with_deadline_impl(const context& parent, std::int64_t when, erro
   n->refs.store(2, std::memory_order_relaxed);
   n->deadline = when;
   n->deadline_cause = std::move(cause);
+  n->maker = made_by::with_deadline;
   propagate(n);
   cancel_context out{context_access::make(n), context_access::make_cancel(n)};
   if (when <= now_ns()) {
@@ -417,9 +427,10 @@ void start_after_func(after_func_entry* e) noexcept {
 
 void context_release(context_node* n) noexcept { release(as_node(n)); }
 
-context context_with_value(const context& parent, const void* key, void* value, void (*destroy)(void*) noexcept) {
+context context_with_value(const context& parent, const void* key, const char* key_name, void* value,
+                           const context_value_ops* ops) {
   node* p = as_node(context_access::node(parent));
-  auto* n = new value_node(p, key, value, destroy);
+  auto* n = new value_node(p, key, key_name, value, ops);
   if (p) {
     context_retain(p);
     n->nearest = p->nearest;
@@ -599,12 +610,128 @@ context without_cancel(const context& parent) {
 context with_stop_token(const context& parent, std::stop_token token) {
   if (!token.stop_possible()) return parent;
   cancel_node* n = new_cancel_node(as_node(context_access::node(parent)));
+  n->maker = made_by::with_stop_token;
   context out = context_access::make(n);  // the one reference
   propagate(n);
   // May run the callback at once (token already stopped): n is complete by now.
   n->on_token = std::make_unique<std::stop_callback<cancel_node::on_stop>>(std::move(token), cancel_node::on_stop{n});
   return out;
 }
+
+namespace {
+
+// Go's Duration.String (time/time.go): "1h2m0.5s", "1.5ms", "0s", "-2µs".
+std::string duration_string(std::int64_t d) {
+  char buf[32];
+  int w = sizeof buf;
+  auto put = [&](char c) { buf[--w] = c; };
+  // The fraction of v / 10^prec, without trailing zeros (and without the point if zero).
+  auto put_fraction = [&](std::uint64_t v, int prec) {
+    bool print = false;
+    for (int i = 0; i < prec; ++i) {
+      unsigned digit = static_cast<unsigned>(v % 10);
+      print = print || digit != 0;
+      if (print) put(static_cast<char>('0' + digit));
+      v /= 10;
+    }
+    if (print) put('.');
+    return v;
+  };
+  auto put_int = [&](std::uint64_t v) {
+    do {
+      put(static_cast<char>('0' + v % 10));
+      v /= 10;
+    } while (v > 0);
+  };
+  bool neg = d < 0;
+  std::uint64_t u = neg ? 0 - static_cast<std::uint64_t>(d) : static_cast<std::uint64_t>(d);
+  if (u < 1'000'000'000) {  // under a second: smaller units, as 1.2ms
+    put('s');
+    int prec;
+    if (u == 0) {
+      put('0');
+      return std::string(buf + w, sizeof buf - w);
+    } else if (u < 1'000) {
+      prec = 0;
+      put('n');
+    } else if (u < 1'000'000) {
+      prec = 3;
+      put('\xb5');  // U+00B5 µ in UTF-8
+      put('\xc2');
+    } else {
+      prec = 6;
+      put('m');
+    }
+    put_int(put_fraction(u, prec));
+  } else {
+    put('s');
+    u = put_fraction(u, 9);  // whole seconds
+    put_int(u % 60);
+    if ((u /= 60) > 0) {  // whole minutes
+      put('m');
+      put_int(u % 60);
+      if ((u /= 60) > 0) {  // whole hours
+        put('h');
+        put_int(u);
+      }
+    }
+  }
+  if (neg) put('-');
+  return std::string(buf + w, sizeof buf - w);
+}
+
+// Go's monotonic clock reading in Time.String: "m=+12.000000001".
+std::string monotonic_string(std::int64_t ns) {
+  std::string out = ns < 0 ? "m=-" : "m=+";
+  std::uint64_t u = ns < 0 ? 0 - static_cast<std::uint64_t>(ns) : static_cast<std::uint64_t>(ns);
+  std::string frac = std::to_string(u % 1'000'000'000);
+  return out + std::to_string(u / 1'000'000'000) + "." + std::string(9 - frac.size(), '0') + frac;
+}
+
+// append_name appends what n adds to its parent's printed form.
+void append_name(std::string& out, const node* n) {
+  switch (n->kind) {
+    case node_kind::todo:
+      out += "context.TODO";
+      break;
+    case node_kind::without_cancel:
+      out += ".WithoutCancel";
+      break;
+    case node_kind::value: {
+      auto* v = static_cast<const value_node*>(n);
+      out += ".WithValue(";
+      out += *v->key_name ? std::string_view(v->key_name) : v->ops->key_type;
+      out += ", ";
+      out += v->ops->describe(v->value);
+      out += ")";
+      break;
+    }
+    case node_kind::cancel:
+      switch (static_cast<const cancel_node*>(n)->maker) {
+        case made_by::with_cancel: out += ".WithCancel"; break;
+        case made_by::with_stop_token: out += ".WithStopToken"; break;
+        case made_by::with_deadline:
+          out += ".WithDeadline(" + monotonic_string(n->deadline) + " [" +
+                 duration_string(n->deadline - now_ns()) + "])";
+          break;
+      }
+      break;
+  }
+}
+
+}  // namespace
+
+// From the root down, without recursion: a chain may be deeper than a goroutine's stack.
+std::string context::string() const {
+  std::vector<const node*> chain;
+  for (const node* n = as_node(n_); n; n = n->parent) chain.push_back(n);
+  std::string out;
+  if (chain.empty() || chain.back()->kind != node_kind::todo) out = "context.Background";
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) append_name(out, *it);
+  return out;
+}
+
+std::ostream& operator<<(std::ostream& out, const context& ctx) { return out << ctx.string(); }
 
 error cause(const context& ctx) noexcept {
   node* n = as_node(context_access::node(ctx));
