@@ -22,14 +22,16 @@
 //   f := sync.OnceFunc(g)         auto f = go::once_func(g);
 //   v := sync.OnceValue(g)        auto v = go::once_value(g);     (v() returns const T&)
 //   vs := sync.OnceValues(g)      auto vs = go::once_values(g);   (g returns a pair: auto [a, b] = vs();)
+//   p := sync.Pool{New: f}        go::pool<T> p(f);      (f returns std::unique_ptr<T>)
+//   x := p.Get().(*T); p.Put(x)   std::unique_ptr<T> x = p.get(); p.put(std::move(x));
 //
 // Guarantees
 // - Everything here parks the goroutine, never the worker thread, and also works from plain
 //   OS threads (which then block on a futex); goroutines and threads may share one object.
 // - Objects must not move while in use: they are neither copyable nor movable (Go's noCopy).
 //   A default-constructed object is ready to use, as Go's zero value (a cond needs its L).
-//   Nothing allocates, except cond::wait when L's unlock throws, and once_func and its
-//   relatives (one allocation when made).
+//   Nothing allocates, except cond::wait when L's unlock throws, once_func and its relatives
+//   (one allocation when made), and a pool (its shards, and what its new function makes).
 // - Misuse is what Go makes it. Unlocking a mutex that is not locked, or an rw_mutex's write
 //   or read side that is not held, is a fatal error, as in Go: the program prints
 //   "fatal error: sync: unlock of unlocked mutex" (or "sync: Unlock of unlocked RWMutex",
@@ -528,6 +530,102 @@ class wait_group {
   std::atomic<std::uint64_t> state_{0};
   std::atomic<std::uint32_t> lock_{0};
   void* waiters_ = nullptr;  // detail::waiter list, guarded by lock_
+};
+
+namespace detail {
+
+// pool_core is go::pool<T> without the T: it keeps objects as void* and destroys those it
+// does not keep with `destroy`. src/runtime/pool.cpp has the design.
+class pool_core {
+ public:
+  explicit pool_core(void (*destroy)(void*) noexcept) noexcept : destroy_(destroy) {}
+  pool_core(const pool_core&) = delete;
+  pool_core& operator=(const pool_core&) = delete;
+  ~pool_core();  // destroys what the pool holds
+
+  void* get() noexcept;        // an object, or null if it has none at hand
+  void put(void* x) noexcept;  // x: not null; it is kept, or destroyed if the pool is full
+
+ private:
+  struct shard;
+  shard* local(bool make) noexcept;
+  void* get_slow(const shard* own) noexcept;
+  void put_slow(void* x) noexcept;
+
+  void (*destroy_)(void*) noexcept;
+  std::atomic<std::atomic<shard*>*> shards_{nullptr};  // by worker id, made on first use
+  std::atomic<int> shards_end_{0};                     // 1 + the highest id with a shard
+  std::atomic<std::uint32_t> lock_{0};                 // guards the overflow list
+  void** overflow_ = nullptr;                          // guarded by lock_
+  std::atomic<int> noverflow_{0};                      // written under lock_; a hint without it
+};
+
+}  // namespace detail
+
+// pool is a set of temporary objects that may be individually saved and retrieved (Go's
+// sync.Pool), for objects of type T owned through std::unique_ptr<T>.
+//
+// In Go's words: any item stored in the pool may be removed automatically at any time
+// without notification. A pool is safe for use by multiple goroutines (and threads)
+// simultaneously. Its purpose is to cache allocated but unused items for later reuse,
+// relieving pressure on the allocator: it makes it easy to build efficient, thread-safe free
+// lists. It is not suitable for all free lists: a free list maintained as part of a
+// short-lived object is better kept in that object.
+// - get removes an arbitrary object from the pool and returns it. It may choose to ignore the
+//   pool and treat it as empty; callers should not assume any relation between the objects
+//   passed to put and those returned by get. When the pool has nothing at hand, get returns
+//   what the new function (given at construction) returns, or null without one.
+// - put adds x to the pool; a null x is ignored. The pool owns x from then on.
+// - Memory model: a put(x) happens before the get that returns x, and a call of the new
+//   function happens before the get that returns its object.
+//
+// Per-P fast path, as Go's: each worker has a private slot and a small shard of its own, and
+// get and put on a worker touch only those, with no lock and no contended write, while they
+// have an object (get) or room (put). A get that finds its worker's slot and shard empty
+// takes from the other workers' shards, then from a shared overflow list under a lock; a
+// plain thread (or a synctest bubble's goroutine) always goes that way.
+//
+// There is no garbage collector to empty a pool, so a pool bounds what it keeps instead: an
+// object put where the slot, the shard and the overflow list are all full is destroyed at
+// once (behaviour at the time of writing: a slot and 32 objects per worker, 128 overflow).
+// Destroying the pool destroys what it holds; it must not be in use then, and must not move
+// while in use.
+//
+// Example:
+//   go::pool<std::string> buffers([] { return std::make_unique<std::string>(); });
+//   void log(std::string_view msg) {
+//     std::unique_ptr<std::string> b = buffers.get();
+//     b->assign(timestamp()).append(msg);
+//     write_out(*b);
+//     b->clear();
+//     buffers.put(std::move(b));
+//   }
+template <class T>
+class pool {
+ public:
+  // A pool without a new function: get returns null when it has nothing.
+  pool() noexcept : core_(&destroy) {}
+  // A pool whose get calls make_new when it has nothing (Go's New).
+  template <class F>
+    requires std::convertible_to<std::invoke_result_t<F&>, std::unique_ptr<T>>
+  explicit pool(F make_new) : core_(&destroy), new_(std::move(make_new)) {}
+  pool(const pool&) = delete;
+  pool& operator=(const pool&) = delete;
+
+  std::unique_ptr<T> get() {
+    if (void* x = core_.get()) return std::unique_ptr<T>(static_cast<T*>(x));
+    return new_ ? new_() : nullptr;
+  }
+
+  void put(std::unique_ptr<T> x) noexcept {
+    if (x) core_.put(x.release());
+  }
+
+ private:
+  static void destroy(void* x) noexcept { delete static_cast<T*>(x); }
+
+  detail::pool_core core_;
+  std::function<std::unique_ptr<T>()> new_;
 };
 
 }  // namespace go
