@@ -44,7 +44,7 @@ TEST(Alloc, ChannelAndSelectFastPathsDoNotAllocate) {
       buffered.send(i);
       buffered.recv();
       buffered.try_send(i);
-      buffered.try_recv();
+      (void)buffered.try_recv();
       unbuffered.recv();
       go::select(go::recv_case(unbuffered), go::recv_case(other));
       go::select(go::send_case(buffered, i), go::recv_case(other), go::default_case());

@@ -476,8 +476,8 @@ TEST(GoTime, Tick) {
 
 // TestNewTickerLtZeroDuration: NewTicker(-1) panics.
 TEST(GoTime, NewTickerLtZeroDuration) {
-  EXPECT_THROW(go::new_ticker(-1ns), std::invalid_argument);
-  EXPECT_THROW(go::new_ticker(0s), std::invalid_argument);
+  EXPECT_THROW((void)go::new_ticker(-1ns), std::invalid_argument);
+  EXPECT_THROW((void)go::new_ticker(0s), std::invalid_argument);
 }
 
 // TestTickerResetLtZeroDuration: Ticker.Reset(0) panics.

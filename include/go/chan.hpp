@@ -10,6 +10,7 @@
 //   for v := range ch               for (T v : ch)
 //   select { case ch <- v: default: }   ch.try_send(v)            (false: would block)
 //   select { case v, ok := <-ch: default: }   ch.try_recv()       (status: ok, would_block, closed)
+//   select { case <-ch: default: }      (void)ch.try_recv();      (drops the value, if any)
 //   close(ch), len(ch), cap(ch)     ch.close(), ch.len(), ch.cap()
 //   chan<- T, <-chan T              go::send_chan<T>, go::recv_chan<T> (convert implicitly from chan<T>)
 //   chan struct{}                   go::chan<void>: send(), recv() -> bool; no element storage
@@ -147,7 +148,9 @@ class send_ops {
     send_from(v, detail::source_location::current());
     return static_cast<const Derived&>(*this);
   }
-  // try_send sends v only if that does not block; v is moved from only when it is sent.
+  // try_send sends v only if that does not block; v is moved from only when it is sent. Its
+  // result may be ignored: `ch.try_send(v);` is Go's `select { case ch <- v: default: }`, a
+  // send that gives up when it would block (e.g. a wake-up that need not be sent twice).
   bool try_send(T&& v) const {
     if constexpr (ring_inline<T>) {
       if (ring_send_inline(self(), v)) return true;
@@ -200,7 +203,8 @@ class recv_ops {
   std::optional<T> recv(detail::source_location site = detail::source_location::current()) const {
     return recv_value<T>(self(), site);
   }
-  try_recv_result<T> try_recv() const { return try_recv_value<T>(self()); }
+  // try_recv receives only if that does not block. Ignoring its result drops a value.
+  [[nodiscard]] try_recv_result<T> try_recv() const { return try_recv_value<T>(self()); }
 
   class iterator {
    public:
@@ -236,7 +240,7 @@ class recv_ops<Derived, void> {
     void_elem v;
     return ring_recv_inline<void_elem>(self(), &v) || chan_recv(self(), &v, site);
   }
-  chan_status try_recv() const {
+  [[nodiscard]] chan_status try_recv() const {
     void_elem v;
     if (ring_recv_inline<void_elem>(self(), &v)) return chan_status::ok;
     switch (chan_try_recv(self(), &v)) {
@@ -253,8 +257,8 @@ class recv_ops<Derived, void> {
 template <class Derived>
 class common_ops {
  public:
-  std::size_t len() const noexcept { return chan_len(self()); }
-  std::size_t cap() const noexcept { return chan_cap(self()); }
+  [[nodiscard]] std::size_t len() const noexcept { return chan_len(self()); }
+  [[nodiscard]] std::size_t cap() const noexcept { return chan_cap(self()); }
   friend bool operator==(const Derived& a, const Derived& b) noexcept { return a.core() == b.core(); }
   friend bool operator==(const Derived& a, std::nullptr_t) noexcept { return a.core() == nullptr; }
 
@@ -327,7 +331,7 @@ class recv_chan : public detail::recv_ops<recv_chan<T>, T>, public detail::commo
 
 // make_chan<T>() makes an unbuffered channel, make_chan<T>(n) one with a buffer of n values.
 template <class T>
-chan<T> make_chan(std::size_t capacity = 0) {
+[[nodiscard]] chan<T> make_chan(std::size_t capacity = 0) {
   return chan<T>(detail::make_core<T>(capacity));
 }
 

@@ -291,35 +291,35 @@ context todo() noexcept;
 
 // with_cancel returns a child of parent with a new done channel, closed when cancel is called
 // or parent is done, whichever happens first.
-cancel_context with_cancel(const context& parent);
+[[nodiscard]] cancel_context with_cancel(const context& parent);
 
 // with_cancel_cause is with_cancel whose cancel function records a cause (see go::cause).
-cancel_cause_context with_cancel_cause(const context& parent);
+[[nodiscard]] cancel_cause_context with_cancel_cause(const context& parent);
 
 // with_deadline returns a child of parent that is cancelled with errc::deadline_exceeded at d
 // (or earlier, by cancel or by parent).
-cancel_context with_deadline(const context& parent, steady_clock::time_point d);
+[[nodiscard]] cancel_context with_deadline(const context& parent, steady_clock::time_point d);
 
 // with_deadline_cause is with_deadline whose cause(), once the deadline passes, is cause.
-cancel_context with_deadline_cause(const context& parent, steady_clock::time_point d, error cause);
+[[nodiscard]] cancel_context with_deadline_cause(const context& parent, steady_clock::time_point d, error cause);
 
 // with_timeout is with_deadline(parent, now + timeout).
 template <class Rep, class Period>
-cancel_context with_timeout(const context& parent, std::chrono::duration<Rep, Period> timeout);
+[[nodiscard]] cancel_context with_timeout(const context& parent, std::chrono::duration<Rep, Period> timeout);
 template <class Rep, class Period>
-cancel_context with_timeout_cause(const context& parent, std::chrono::duration<Rep, Period> timeout, error cause);
+[[nodiscard]] cancel_context with_timeout_cause(const context& parent, std::chrono::duration<Rep, Period> timeout, error cause);
 
 // with_value returns a child of parent in which value(key) is value.
 template <class T, class U>
-context with_value(const context& parent, const context_key<T>& key, U&& value);
+[[nodiscard]] context with_value(const context& parent, const context_key<T>& key, U&& value);
 
 // without_cancel returns a child of parent that keeps parent's values but is never cancelled:
 // no deadline, nil done(), empty err().
-context without_cancel(const context& parent);
+[[nodiscard]] context without_cancel(const context& parent);
 
 // with_stop_token returns a child of parent that is also cancelled when stop is requested on
 // token. A token that can never stop gives parent itself.
-context with_stop_token(const context& parent, std::stop_token token);
+[[nodiscard]] context with_stop_token(const context& parent, std::stop_token token);
 
 // after_func arranges to call f in its own goroutine after ctx is done (Go's
 // context.AfterFunc). Calls are independent: each gets its own goroutine.

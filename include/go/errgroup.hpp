@@ -67,7 +67,7 @@ class errgroup {
   errgroup() : s_(std::make_shared<state>()) {}
 
   // with_context returns a new group and a context derived from parent (see the top).
-  static with_context_result with_context(const context& parent);
+  [[nodiscard]] static with_context_result with_context(const context& parent);
 
   // go calls f in a new goroutine; with a limit, it first blocks until a slot is free.
   template <class F>
@@ -82,7 +82,7 @@ class errgroup {
   // whether it did.
   template <class F>
     requires std::invocable<std::decay_t<F>&>
-  bool try_go(F&& f) {
+  [[nodiscard]] bool try_go(F&& f) {
     chan<void> slot = s_->sem;
     if (slot != nullptr && !slot.try_send()) return false;
     start(std::forward<F>(f), std::move(slot));

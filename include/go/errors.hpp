@@ -229,7 +229,7 @@ class error {
 
 // make_error returns a new error with the given message (Go's errors.New). Each call makes a
 // distinct error: errors made by two calls with the same text are not equal.
-inline error make_error(std::string message) {
+[[nodiscard]] inline error make_error(std::string message) {
   return error(std::make_exception_ptr(std::runtime_error(std::move(message))));
 }
 
@@ -243,7 +243,7 @@ class wrapped_error : public std::runtime_error, public std::nested_exception {
 
 // wrap_error returns an error whose message is "context: <err's message>" and whose chain
 // continues with err (Go's fmt.Errorf("context: %w", err)). Wrapping nil gives nil.
-inline error wrap_error(const error& err, std::string_view context) {
+[[nodiscard]] inline error wrap_error(const error& err, std::string_view context) {
   if (!err) return {};
   std::string what(context);
   what += ": ";

@@ -164,7 +164,7 @@ class context_watch {
 // generate runs f(emit) in a goroutine of g and returns the channel emit sends on; emit(v)
 // returns false once ctx is done, and f should then return. The channel closes when f returns.
 template <class T, class F>
-recv_chan<T> generate(errgroup& g, const context& ctx, F f, std::size_t buffer = 0) {
+[[nodiscard]] recv_chan<T> generate(errgroup& g, const context& ctx, F f, std::size_t buffer = 0) {
   auto out = make_chan<T>(buffer);
   g.go([ctx, out, f = std::move(f)]() mutable {
     struct closer {
@@ -211,7 +211,7 @@ recv_chan<U> run_stage(errgroup& g, const context& ctx, std::size_t workers, std
 
 // map sends f(v) for each v from in, using `workers` goroutines (output order: see the top).
 template <class T, class F, class U = std::invoke_result_t<F&, T>>
-recv_chan<U> map(errgroup& g, const context& ctx, recv_chan<T> in, F f, std::size_t workers = 1) {
+[[nodiscard]] recv_chan<U> map(errgroup& g, const context& ctx, recv_chan<T> in, F f, std::size_t workers = 1) {
   auto body = [in, f = std::move(f)](const send_chan<U>& out, const detail::context_watch& watch) mutable {
     while (auto v = watch.recv(in)) {
       if (!watch.send(out, f(std::move(*v)))) return;
@@ -222,7 +222,7 @@ recv_chan<U> map(errgroup& g, const context& ctx, recv_chan<T> in, F f, std::siz
 
 // map_ordered is map whose output keeps the input's order.
 template <class T, class F, class U = std::invoke_result_t<F&, T>>
-recv_chan<U> map_ordered(errgroup& g, const context& ctx, recv_chan<T> in, F f, std::size_t workers = 1) {
+[[nodiscard]] recv_chan<U> map_ordered(errgroup& g, const context& ctx, recv_chan<T> in, F f, std::size_t workers = 1) {
   if (workers < 1) workers = 1;
   // Each input gets a one-value slot; slots travel in input order to the collector, and the
   // value to the workers, so the collector emits results in input order.
@@ -268,7 +268,7 @@ recv_chan<U> map_ordered(errgroup& g, const context& ctx, recv_chan<T> in, F f, 
 
 // filter passes on the values for which keep(v) is true.
 template <class T, class F>
-recv_chan<T> filter(errgroup& g, const context& ctx, recv_chan<T> in, F keep) {
+[[nodiscard]] recv_chan<T> filter(errgroup& g, const context& ctx, recv_chan<T> in, F keep) {
   auto body = [in, keep = std::move(keep)](const send_chan<T>& out, const detail::context_watch& watch) mutable {
     while (auto v = watch.recv(in)) {
       if (keep(std::as_const(*v)) && !watch.send(out, std::move(*v))) return;
@@ -280,7 +280,7 @@ recv_chan<T> filter(errgroup& g, const context& ctx, recv_chan<T> in, F keep) {
 // flat_map sends every element of the range f(v) returns, for each v from in.
 template <class T, class F, class R = std::invoke_result_t<F&, T>,
           class U = std::remove_cvref_t<decltype(*std::begin(std::declval<R&>()))>>
-recv_chan<U> flat_map(errgroup& g, const context& ctx, recv_chan<T> in, F f) {
+[[nodiscard]] recv_chan<U> flat_map(errgroup& g, const context& ctx, recv_chan<T> in, F f) {
   auto body = [in, f = std::move(f)](const send_chan<U>& out, const detail::context_watch& watch) mutable {
     while (auto v = watch.recv(in)) {
       for (auto&& u : f(std::move(*v))) {
@@ -293,7 +293,7 @@ recv_chan<U> flat_map(errgroup& g, const context& ctx, recv_chan<T> in, F f) {
 
 // batch groups values into vectors of n (the last may be shorter; none is empty).
 template <class T>
-recv_chan<std::vector<T>> batch(errgroup& g, const context& ctx, recv_chan<T> in, std::size_t n) {
+[[nodiscard]] recv_chan<std::vector<T>> batch(errgroup& g, const context& ctx, recv_chan<T> in, std::size_t n) {
   if (n < 1) n = 1;
   auto body = [in, n](const send_chan<std::vector<T>>& out, const detail::context_watch& watch) {
     std::vector<T> group;
@@ -308,7 +308,7 @@ recv_chan<std::vector<T>> batch(errgroup& g, const context& ctx, recv_chan<T> in
 
 // merge sends every value from all inputs on one channel, closed when all inputs are (fan-in).
 template <class T>
-recv_chan<T> merge(errgroup& g, const context& ctx, std::vector<recv_chan<T>> inputs) {
+[[nodiscard]] recv_chan<T> merge(errgroup& g, const context& ctx, std::vector<recv_chan<T>> inputs) {
   auto out = make_chan<T>();
   auto remaining = std::make_shared<std::atomic<std::size_t>>(inputs.size());
   if (inputs.empty()) out.close();

@@ -115,13 +115,13 @@ class limiter {
   double tokens_at(steady_clock::time_point t) const;
   double tokens() const { return tokens_at(go::now()); }
 
-  bool allow() { return allow_n(go::now(), 1); }
-  bool allow_n(int n) { return allow_n(go::now(), n); }
-  bool allow_n(steady_clock::time_point t, int n);
+  [[nodiscard]] bool allow() { return allow_n(go::now(), 1); }
+  [[nodiscard]] bool allow_n(int n) { return allow_n(go::now(), n); }
+  [[nodiscard]] bool allow_n(steady_clock::time_point t, int n);
 
-  reservation reserve() { return reserve_n(go::now(), 1); }
-  reservation reserve_n(int n) { return reserve_n(go::now(), n); }
-  reservation reserve_n(steady_clock::time_point t, int n);
+  [[nodiscard]] reservation reserve() { return reserve_n(go::now(), 1); }
+  [[nodiscard]] reservation reserve_n(int n) { return reserve_n(go::now(), n); }
+  [[nodiscard]] reservation reserve_n(steady_clock::time_point t, int n);
 
   error wait(const context& ctx) { return wait_n(ctx, 1); }
   error wait_n(const context& ctx, int n);

@@ -136,8 +136,9 @@ concept sendable = requires(const C& c) { c.close(); };
 
 // recv_case(ch, f): receive from ch (a chan<T> or recv_chan<T>); f gets std::optional<T>
 // (empty if ch is closed), or nothing. recv_case(ch) receives and drops the value.
+// A case does nothing until it is passed to select.
 template <detail::receivable C, class F = detail::no_handler>
-auto recv_case(const C& ch, F f = {}) {
+[[nodiscard]] auto recv_case(const C& ch, F f = {}) {
   return detail::recv_case_t<detail::chan_value_t<C>, F>{ch.core(), std::move(f), {}};
 }
 
@@ -145,20 +146,20 @@ auto recv_case(const C& ch, F f = {}) {
 // for ch.send(v): what converts implicitly to T, nothing else.
 template <detail::sendable C, class F = detail::no_handler>
   requires(!std::is_void_v<detail::chan_value_t<C>>)
-auto send_case(const C& ch, std::type_identity_t<detail::chan_value_t<C>> v, F f = {}) {
+[[nodiscard]] auto send_case(const C& ch, std::type_identity_t<detail::chan_value_t<C>> v, F f = {}) {
   using T = detail::chan_value_t<C>;
   return detail::send_case_t<T, F>{ch.core(), std::move(v), std::move(f)};
 }
 // send_signal_case(ch, f) on a chan<void>: send a signal.
 template <detail::sendable C, class F = detail::no_handler>
   requires std::is_void_v<detail::chan_value_t<C>>
-auto send_signal_case(const C& ch, F f = {}) {
+[[nodiscard]] auto send_signal_case(const C& ch, F f = {}) {
   return detail::send_case_t<void, F>{ch.core(), {}, std::move(f)};
 }
 
 // default_case(f): run f if no other case is ready.
 template <class F = detail::no_handler>
-auto default_case(F f = {}) {
+[[nodiscard]] auto default_case(F f = {}) {
   return detail::default_case_t<F>{std::move(f)};
 }
 

@@ -58,7 +58,7 @@ class semaphore {
   void acquire(std::int64_t n = 1) { (void)acquire(context(), n); }
 
   // try_acquire takes n without blocking; false (and no change) if it cannot.
-  bool try_acquire(std::int64_t n = 1) noexcept;
+  [[nodiscard]] bool try_acquire(std::int64_t n = 1) noexcept;
 
   // release returns n; throws sync_error if that is more than is held.
   void release(std::int64_t n = 1);

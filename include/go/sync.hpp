@@ -142,7 +142,7 @@ class mutex {
   }
 
   // try_lock locks the mutex if that does not block; it fails while the mutex is starving.
-  bool try_lock() noexcept {
+  [[nodiscard]] bool try_lock() noexcept {
     std::int32_t old = state_.load(std::memory_order_relaxed);
     if (old & (locked | starving)) return false;
     return state_.compare_exchange_strong(old, old | locked, std::memory_order_acquire,
@@ -234,7 +234,7 @@ class rw_mutex {
 
   // lock locks for writing: it waits for the writer and the readers holding it to leave.
   void lock(detail::source_location site = detail::source_location::current()) noexcept;
-  bool try_lock() noexcept;
+  [[nodiscard]] bool try_lock() noexcept;
   // unlock releases the write lock. It is a fatal error if not locked for writing.
   void unlock() noexcept;
 
@@ -244,7 +244,7 @@ class rw_mutex {
       detail::semacquire(reader_sem_, false, detail::wait_reason::rw_mutex_rlock, site);
     }
   }
-  bool try_r_lock() noexcept;
+  [[nodiscard]] bool try_r_lock() noexcept;
   // r_unlock undoes one r_lock. It is a fatal error if not locked for reading.
   void r_unlock() noexcept {
     std::int32_t r = reader_count_.fetch_sub(1, std::memory_order_release) - 1;
@@ -254,7 +254,7 @@ class rw_mutex {
   void lock_shared(detail::source_location site = detail::source_location::current()) noexcept {
     r_lock(site);
   }
-  bool try_lock_shared() noexcept { return try_r_lock(); }
+  [[nodiscard]] bool try_lock_shared() noexcept { return try_r_lock(); }
   void unlock_shared() noexcept { r_unlock(); }
 
   // r_locker returns a locker whose lock and unlock are r_lock and r_unlock (Go's RLocker).

@@ -147,7 +147,7 @@ class timer_handle {
 
 // now is time.Now: steady_clock::now(), except in a synctest bubble (go/synctest.hpp), where
 // it reads the bubble's fake clock. Code that may run in a bubble reads the time with it.
-inline steady_clock::time_point now() noexcept {
+[[nodiscard]] inline steady_clock::time_point now() noexcept {
   return steady_clock::time_point(std::chrono::nanoseconds(detail::now_ns()));
 }
 
@@ -164,7 +164,7 @@ inline void sleep_until(steady_clock::time_point t) { detail::sleep_until_ns(det
 // after returns a channel that receives the time once, at least d from now (Go's time.After).
 // Nothing leaks if no one ever receives (see "Unreferenced timers" above).
 template <class Rep, class Period>
-recv_chan<steady_clock::time_point> after(std::chrono::duration<Rep, Period> d) {
+[[nodiscard]] recv_chan<steady_clock::time_point> after(std::chrono::duration<Rep, Period> d) {
   return detail::after_until(detail::deadline_after(detail::duration_ns(d)));
 }
 
@@ -172,7 +172,7 @@ recv_chan<steady_clock::time_point> after(std::chrono::duration<Rep, Period> d) 
 // handle, collected once its channel is no longer referenced. A non-positive d returns the
 // nil channel.
 template <class Rep, class Period>
-recv_chan<steady_clock::time_point> tick(std::chrono::duration<Rep, Period> d) {
+[[nodiscard]] recv_chan<steady_clock::time_point> tick(std::chrono::duration<Rep, Period> d) {
   if (d <= d.zero()) return {};
   return detail::tick_every(detail::duration_ns(d));
 }
@@ -218,12 +218,12 @@ class timer : private detail::timer_handle {
 
 // new_timer returns a timer that sends the time on its channel after at least d.
 template <class Rep, class Period>
-timer new_timer(std::chrono::duration<Rep, Period> d) {
+[[nodiscard]] timer new_timer(std::chrono::duration<Rep, Period> d) {
   return timer(detail::timer_new_chan(detail::deadline_after(detail::duration_ns(d)), 0));
 }
 
 // new_timer_until returns a timer that sends the time on its channel at t.
-inline timer new_timer_until(steady_clock::time_point t) {
+[[nodiscard]] inline timer new_timer_until(steady_clock::time_point t) {
   return timer(detail::timer_new_chan(detail::time_ns(t), 0));
 }
 
@@ -272,7 +272,7 @@ class ticker : private detail::timer_handle {
 // new_ticker returns a ticker that sends the time on its channel every d. Throws
 // std::invalid_argument if d <= 0.
 template <class Rep, class Period>
-ticker new_ticker(std::chrono::duration<Rep, Period> d) {
+[[nodiscard]] ticker new_ticker(std::chrono::duration<Rep, Period> d) {
   if (d <= d.zero()) throw std::invalid_argument("non-positive interval for NewTicker");
   std::int64_t period = detail::duration_ns(d);
   return ticker(detail::timer_new_chan(detail::deadline_after(period), period));
