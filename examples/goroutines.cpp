@@ -12,9 +12,11 @@ void example_goroutines() {
   auto results = go::make_chan<int>(10);  // room for every result: no goroutine blocks
   for (int i = 1; i <= 10; ++i) {
     wg.add(1);
+    // Capture by value what the goroutine uses (a copy of a channel is the same channel; i is
+    // this iteration's), wg by reference: wg.wait() below returns before wg goes away.
     go::spawn([&wg, results, i] {
+      go::defer done([&wg] { wg.done(); });
       results << i * i;
-      wg.done();
     });
   }
   wg.wait();

@@ -4,6 +4,7 @@
 #include "go/any.hpp"
 #include "go/chan.hpp"
 #include "go/context.hpp"
+#include "go/defer.hpp"
 #include "go/errgroup.hpp"
 #include "go/errors.hpp"
 #include "go/patterns.hpp"
