@@ -5,8 +5,9 @@
 //   ch := make(chan T)              auto ch = go::make_chan<T>();
 //   ch := make(chan T, n)           auto ch = go::make_chan<T>(n);
 //   ch <- v                         ch.send(v);  or  ch << v;
-//   v := <-ch                       T v = *ch.recv();
+//   v := <-ch                       T v = ch.recv().value_or(T{});    (T{}: closed and drained)
 //   v, ok := <-ch                   std::optional<T> v = ch.recv();   (empty: closed and drained)
+//   <-ch                            ch.recv();
 //   for v := range ch               for (T v : ch)
 //   select { case ch <- v: default: }   ch.try_send(v)            (false: would block)
 //   select { case v, ok := <-ch: default: }   ch.try_recv()       (status: ok, would_block, closed)
