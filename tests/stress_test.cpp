@@ -227,20 +227,14 @@ std::chrono::duration<double> time_budget() {
                                        std::max(enabled, 1));
 }
 
-// churn_procs sets GOMAXPROCS to a random value from 1 to 8 every few hundred microseconds,
-// until stop is closed. Under GOCXX_DEBUG_MIGRATE it only raises it: lowering it while every
-// park sends the goroutine to another worker's inbox can still strand one in the inbox of a
-// worker being retired (a rare race left open in that debug mode; the plain runs lower it).
+// churn_procs sets GOMAXPROCS to a random value from 1 to 8 after each random pause of up to
+// 2 ms, until stop is closed: workers retire and come back while goroutines are readied
+// into their queues (and, under GOCXX_DEBUG_MIGRATE, into their inboxes).
 void churn_procs(std::uint64_t seed, const go::recv_chan<void>& stop) {
-  static const bool debug_migrate = [] {
-    const char* e = std::getenv("GOCXX_DEBUG_MIGRATE");
-    return e && e[0] && e[0] != '0';
-  }();
   rng r(seed);
   for (bool stopped = false; !stopped;) {
     go::select(go::recv_case(stop, [&] { stopped = true; }), go::recv_case(go::after(r.micros(2000)), [&] {
-                 go::set_max_procs(debug_migrate ? std::min(go::max_procs() + 1, 8)
-                                                 : static_cast<int>(r.between(1, 8)));
+                 go::set_max_procs(static_cast<int>(r.between(1, 8)));
                }));
   }
 }

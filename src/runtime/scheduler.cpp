@@ -41,6 +41,38 @@
 // a producer first publishes the goroutine and then reads npidle and nmspinning; with
 // sequentially consistent operations on both sides at least one sees the other.
 //
+// Where runnable goroutines wait, and who finds them. A goroutine that is runnable and not
+// running is in one place: a worker's `next` slot or ring, a worker's inbox (debug
+// migration), the global queue, or the hands of a worker about to run it. Whatever
+// set_max_procs does meanwhile, a worker that is running or has been woken will find it.
+// (Go's proc.go keeps this for runqput and procresize with the world stopped; here nprocs
+// changes while every worker runs, and set_max_procs only stores it and pokes each worker.)
+// - A worker's `next` slot and ring are written only by its own thread (ready, yield,
+//   finish_switch, run_batch, a steal into its own ring), so only while it is awake: it runs
+//   what they hold or, finding itself beyond GOMAXPROCS, retire() moves it to the global
+//   queue before it sleeps. Other threads only take from them. This is why ready() on the
+//   only worker (nprocs == 1: worker 0, never beyond GOMAXPROCS) wakes nobody.
+// - The global queue is searched by every worker within GOMAXPROCS. Whoever puts a goroutine
+//   there calls wakep, and the protocol above keeps one of them awake or waking. A worker
+//   that was idle when GOMAXPROCS fell below it stays on the idle list (a poke only makes it
+//   check for deadlock and its timer deadline; it may be the timer waiter), so wakep may wake
+//   it to spin: it then finds itself beyond GOMAXPROCS and hands that duty on (retire:
+//   reset_spinning) before it sleeps.
+// - An inbox is the one queue that other threads write. The writer pushes, then reads nprocs:
+//   if the target is beyond it, the writer moves the inbox to the global queue itself.
+//   Otherwise the target was within GOMAXPROCS at that read, so it will look: it is running
+//   or spinning, or idle (the writer takes it off the idle list and wakes it; one joining the
+//   list rechecks its inbox after), or asleep in retire() and poked by the raise that covered
+//   it. Unless a later set_max_procs puts it beyond first: that one stores nprocs, then pokes
+//   every worker, and a worker in retire() clears its wake word, then reads nprocs, then,
+//   still beyond, moves its inbox to the global queue before it sleeps on that word, at every
+//   wake-up. Each side writes, then reads (sequentially consistent), so the poke makes the
+//   target move the push. Moving the inbox only on the way into retire() would strand a
+//   goroutine sent while a raise covered the worker for a moment (test
+//   Procs.GoroutineSentToAWorkerRetiredAgainBeforeItLookedRuns).
+// - The timer heaps of workers beyond GOMAXPROCS are run by the others (run_retired_timers,
+//   and idle workers' run_all_timers).
+//
 // Timers (timer.hpp). Each worker's heap is checked on every schedule. One idle worker,
 // the timer waiter, sleeps until the earliest deadline over all heaps; every other idle
 // worker sleeps without a timeout. A timer added earlier than the waiter's deadline pokes
@@ -792,18 +824,57 @@ bool any_work_anywhere() noexcept {
   return false;
 }
 
+// Test hooks (scheduler.hpp, set_delay): the delay at each point, in nanoseconds.
+std::atomic<std::int64_t> delays[static_cast<int>(delay_point::retire_wake) + 1];
+
+void delay_at(delay_point p) noexcept {
+  std::int64_t ns = delays[static_cast<int>(p)].load(std::memory_order_relaxed);
+  if (__builtin_expect(ns == 0, 1)) return;
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  nanosleep(&ts, nullptr);
+}
+
+// move_inbox moves everything in w's inbox to the global queue, in one batch; returns
+// whether there was anything. It takes the inbox lock without peeking first: retire()'s
+// argument (top of this file) orders the lock's acquisition after the writer's push.
+bool move_inbox(worker* w) noexcept {
+  task* first;
+  {
+    std::lock_guard lk(w->inbox_lock);
+    first = w->inbox.load(std::memory_order_relaxed);
+    if (!first) return false;
+    w->inbox.store(nullptr, std::memory_order_relaxed);
+  }
+  task* last = first;
+  int n = 1;
+  for (; last->sched_next; last = last->sched_next) ++n;
+  std::lock_guard lk(sched().lock);
+  global_put_batch_locked(first, last, n);
+  return true;
+}
+
+// retire puts w, which is beyond GOMAXPROCS, to sleep until set_max_procs covers it again.
+// What its queues hold goes to the global queue on the way in, and its inbox again at every
+// wake-up that leaves it beyond (see "Where runnable goroutines wait" at the top).
 void retire(worker* w) noexcept {
-  // Beyond GOMAXPROCS: hand everything over and sleep until needed again.
   reset_spinning(w);
+  bool moved = move_inbox(w);
   bool from_next;
-  while (task* t = w->runq.pop(&from_next)) global_put(t);
-  while (task* t = take_inbox(w)) global_put(t);
-  wakep();
+  while (task* t = w->runq.pop(&from_next)) {
+    global_put(t);
+    moved = true;
+  }
+  if (moved) wakep();
+  // Counted only now: check_dead does not look in the run queues of retired workers.
   sched().retired_sleeping.fetch_add(1);
-  while (w->id >= sched().nprocs.load(std::memory_order_acquire)) {
-    w->wake_word.store(0, std::memory_order_relaxed);
-    if (w->id < sched().nprocs.load(std::memory_order_acquire)) break;
+  for (;;) {
+    // An exchange, not a store: a store could take effect after the read of nprocs below
+    // and wipe out the poke of a set_max_procs that came between them.
+    w->wake_word.exchange(0, std::memory_order_seq_cst);
+    if (w->id < sched().nprocs.load(std::memory_order_seq_cst)) break;
+    if (move_inbox(w)) wakep();
     platform::futex_wait(&w->wake_word, 0);
+    delay_at(delay_point::retire_wake);
   }
   sched().retired_sleeping.fetch_sub(1);
 }
@@ -1059,6 +1130,10 @@ worker* worker_at(int i) noexcept { return sched().workers[i].load(std::memory_o
 std::int64_t coarse_nanotime() noexcept { return coarse_now(); }
 bool debug_migrating() noexcept { return sched().debug_migrate; }
 
+void set_delay(delay_point p, std::int64_t ns) noexcept {
+  delays[static_cast<int>(p)].store(ns, std::memory_order_relaxed);
+}
+
 void for_each_goroutine(void (*f)(goroutine* g, void* arg), void* arg) {
   std::lock_guard lk(allgs_mutex);
   for (goroutine* slab : allg_slabs) {
@@ -1104,9 +1179,9 @@ void ready(task* t, bool next) noexcept {
     else wakep();  // a busy target may never get to it: let a spinner steal it
     if (target->id >= sched().nprocs.load(std::memory_order_seq_cst)) {
       // set_max_procs retired the target meanwhile, and its retire() may have emptied the
-      // inbox before our push: nobody else looks there (stress test SpawnAndJoin).
-      while (task* x = take_inbox(target)) global_put(x);
-      wakep();
+      // inbox before our push and gone to sleep: the writer's half of the inbox protocol
+      // ("Where runnable goroutines wait" at the top).
+      if (move_inbox(target)) wakep();
     }
     return;
   }

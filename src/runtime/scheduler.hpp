@@ -164,4 +164,12 @@ bool remove_timer(timer* t) noexcept;  // true if it was pending
 
 [[noreturn]] void fatal(const char* msg) noexcept;
 
+// Test hooks: a test widens a race window by making the runtime sleep at a named point
+// (tests/procs_test.cpp). Each point is on a cold path, where it costs a relaxed load and a
+// branch that is never taken outside such a test.
+enum class delay_point : std::uint8_t {
+  retire_wake,  // retire(): a worker beyond GOMAXPROCS woke, before it looks at nprocs again
+};
+void set_delay(delay_point p, std::int64_t ns) noexcept;  // 0: no delay
+
 }  // namespace go::detail
