@@ -455,7 +455,7 @@ TEST(Runtime, ExceptionEscapingGoroutinePanics) {
                  go::spawn([] { throw std::runtime_error("boom"); });
                  go::sleep(10s);
                }),
-               "panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\ncreated by");
+               "panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n(.*\n)*created by");
 }
 
 namespace {

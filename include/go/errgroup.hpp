@@ -110,8 +110,9 @@ class errgroup {
 
   // wait blocks until all functions have returned, cancels the group's context (with the
   // first error as its cause) and returns the first error.
-  error wait() {
-    s_->wg.wait();
+  // The goroutine dump shows the caller's line as where it waits.
+  error wait(detail::source_location site = detail::source_location::current()) {
+    s_->wg.wait(site);
     // Every writer of err ran inside err_once before its done(); done happens before wait
     // returns.
     s_->cancel(s_->err);

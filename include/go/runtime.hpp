@@ -24,9 +24,19 @@
 //   exception being handled (std::current_exception, std::uncaught_exceptions) is per
 //   goroutine. Set GOCXX_DEBUG_MIGRATE=1 to move a goroutine to another worker at every
 //   park, which makes state wrongly cached across a park show up in tests.
-// - An exception escaping a goroutine is Go's unrecovered panic: it prints
-//   "panic: <what()>" and "goroutine N [running]" with where the goroutine was created, and
-//   aborts the process.
+// - An exception escaping a goroutine is Go's unrecovered panic. The process ends at the throw,
+//   without unwinding (no destructor of the goroutine's frames runs, as for an exception that
+//   escapes a std::thread): what the program wrote to C stdio and the standard iostreams is
+//   flushed, stderr gets "panic: <value>" and the goroutine's traceback from the throw, and
+//   the exit status is 2, as Go's. The value is printed as Go prints it: what() of a
+//   std::exception, the message of a go::error or std::error_code, a string (const char*,
+//   std::string), a number or bool; any other type is named, "panic: (T)". GOTRACEBACK works
+//   as in Go: none (no traceback), single (the default: the panicking goroutine), all or
+//   system (every goroutine), crash (every goroutine, then abort() for a core dump).
+// - Fatal errors (Go's throw) print "fatal error: <what>" and the goroutines concerned
+//   (every goroutine for "all goroutines are asleep - deadlock!") and exit with status 2.
+//   Only the first panic or fatal error of a process is reported; another one meanwhile
+//   waits for the process to end, so two reports never interleave.
 // - Everything also works without go::run: the runtime starts on the first go::spawn. A plain
 //   OS thread that blocks on a channel, mutex or sleep of ours blocks that thread (a futex).
 // - max_procs() defaults to the CPUs this process may use (affinity mask and cgroup CPU
@@ -184,7 +194,12 @@ void set_default_stack_size(std::size_t bytes);
 // dump_goroutines writes every goroutine to `out` the way Go's runtime does on SIGQUIT or a
 // fatal error: its id, state and wait reason in Go's words with how long it has waited
 // ("goroutine 7 [chan receive, 2 minutes]:"), where it is blocked (file:line of the blocking
-// call), a backtrace where frame pointers allow it, and where it was created.
+// call in the caller's code), its frames (each a function, then a tab and file:line) and
+// where it was created. The runtime's own frames are left out, as Go leaves out runtime.*.
+// File and line come from the debug information through addr2line (binutils), run when a
+// dump is printed; without it a frame is its function plus offset, and the object and the
+// offset to give addr2line later. A parked goroutine's stack is walked with the call frame
+// information (.eh_frame) that C++ code has whether or not it keeps frame pointers.
 void dump_goroutines(std::ostream& out);
 
 // enable_sigquit_dump makes SIGQUIT (Ctrl-\\) print the goroutine dump to stderr and exit with

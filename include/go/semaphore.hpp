@@ -53,9 +53,13 @@ class semaphore {
   semaphore& operator=(const semaphore&) = delete;
 
   // acquire takes n, blocking until it is available or ctx is done (see the top).
-  [[nodiscard]] error acquire(const context& ctx, std::int64_t n = 1);
+  // The goroutine dump shows the caller's line as where it waits.
+  [[nodiscard]] error acquire(const context& ctx, std::int64_t n = 1,
+                              detail::source_location site = detail::source_location::current());
   // acquire without a context waits as long as it takes.
-  void acquire(std::int64_t n = 1) { (void)acquire(context(), n); }
+  void acquire(std::int64_t n = 1, detail::source_location site = detail::source_location::current()) {
+    (void)acquire(context(), n, site);
+  }
 
   // try_acquire takes n without blocking; false (and no change) if it cannot.
   [[nodiscard]] bool try_acquire(std::int64_t n = 1) noexcept;

@@ -89,8 +89,8 @@ inline std::int64_t deadline_after(std::int64_t ns) noexcept {
   return ns >= INT64_MAX - now ? INT64_MAX : now + ns;
 }
 
-void sleep_until_ns(std::int64_t when);
-void sleep_for_ns(std::int64_t ns);  // ns > 0
+void sleep_until_ns(std::int64_t when, source_location site);
+void sleep_for_ns(std::int64_t ns, source_location site);  // ns > 0
 recv_chan<steady_clock::time_point> after_until(std::int64_t when);
 recv_chan<steady_clock::time_point> tick_every(std::int64_t period);
 
@@ -152,14 +152,17 @@ class timer_handle {
 }
 
 // sleep pauses the calling goroutine for at least d. A zero or negative d returns at once.
+// The goroutine dump shows the caller's line as where the goroutine sleeps.
 template <class Rep, class Period>
-void sleep(std::chrono::duration<Rep, Period> d) {
+void sleep(std::chrono::duration<Rep, Period> d, detail::source_location site = detail::source_location::current()) {
   if (d <= d.zero()) return;
-  detail::sleep_for_ns(detail::duration_ns(d));
+  detail::sleep_for_ns(detail::duration_ns(d), site);
 }
 
 // sleep_until pauses the calling goroutine until t.
-inline void sleep_until(steady_clock::time_point t) { detail::sleep_until_ns(detail::time_ns(t)); }
+inline void sleep_until(steady_clock::time_point t, detail::source_location site = detail::source_location::current()) {
+  detail::sleep_until_ns(detail::time_ns(t), site);
+}
 
 // after returns a channel that receives the time once, at least d from now (Go's time.After).
 // Nothing leaks if no one ever receives (see "Unreferenced timers" above).

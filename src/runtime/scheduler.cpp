@@ -552,27 +552,6 @@ std::uint64_t new_goroutine_id(worker* w) noexcept {
   return w->next_id++;
 }
 
-// --- panics ---
-
-[[noreturn]] void panic(goroutine* g, std::exception_ptr ep) noexcept {
-  std::string text = "unknown exception";
-  try {
-    std::rethrow_exception(ep);
-  } catch (const std::exception& e) {
-    text = e.what();
-  } catch (...) {
-  }
-  std::ostringstream out;
-  out << "panic: " << text << "\n\n";
-  print_goroutine(out, g, true);
-  out << "\n";
-  dump_all(out);
-  std::string s = out.str();
-  std::fwrite(s.data(), 1, s.size(), stderr);
-  std::fflush(stderr);
-  std::abort();
-}
-
 void finish_switch(worker* w) noexcept;
 
 std::size_t heap_closure_align(std::size_t align) noexcept { return std::max<std::size_t>(align, 16); }
@@ -587,11 +566,8 @@ extern "C" void goroutine_main(void* arg) {
   platform::asan_finish_switch(nullptr);
   finish_switch(current_worker());
   select_cache* sel = ::new (static_cast<void*>(select_cache_of(g))) select_cache;
-  try {
-    g->ops->invoke(g->closure);
-  } catch (...) {
-    panic(g, std::current_exception());
-  }
+  // No handler: an exception that escapes is a panic, reported at the throw (panic.cpp).
+  g->ops->invoke(g->closure);
   g->ops->destroy(g->closure);
   free_closure(g);
   sel->~select_cache();  // withdraws its waiters, drops its channels
@@ -624,10 +600,7 @@ void prepare(worker* w, goroutine* g) noexcept {
   if (!g->sp) {
     if (!g->stk.base) {
       g->stk = stack_take(w->stacks);
-      if (!g->stk.base) {
-        std::fprintf(stderr, "goroutine %llu: ", static_cast<unsigned long long>(g->id));
-        fatal("out of memory for goroutine stacks");
-      }
+      if (!g->stk.base) fatal("out of memory for goroutine stacks", g);
     }
     if constexpr (platform::asan) platform::asan_unpoison(g->stk.base, g->stk.size);
     g->sp = platform::make_context(g->stk.top() - sizeof(select_cache), &goroutine_main, g);  // select_cache_of
@@ -1275,12 +1248,6 @@ bool remove_timer(timer* t) noexcept {
     h->erase(t);
     return true;
   }
-}
-
-void fatal(const char* msg) noexcept {
-  std::fprintf(stderr, "fatal error: %s\n", msg);
-  std::fflush(stderr);
-  std::abort();
 }
 
 bool in_goroutine() noexcept { return current_goroutine() != nullptr; }

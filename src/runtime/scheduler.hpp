@@ -148,7 +148,7 @@ void for_each_goroutine(void (*f)(goroutine* g, void* arg), void* arg);
 // traceback.cpp: one goroutine in Go's format, and the whole dump.
 void print_goroutine(std::ostream& out, goroutine* g, bool running_here);
 void dump_all(std::ostream& out);
-// Writes the fatal message and the dump to stderr and exits with status 2 (Go's throw).
+// panic.cpp: writes the fatal message and the dump to stderr and exits with status 2 (Go's throw).
 [[noreturn]] void fatal_with_dump(const char* msg) noexcept;
 
 // The runtime's global state, created on first use and never destroyed (goroutines may
@@ -162,7 +162,8 @@ worker* worker_at(int i) noexcept;
 void add_timer(timer* t) noexcept;
 bool remove_timer(timer* t) noexcept;  // true if it was pending
 
-[[noreturn]] void fatal(const char* msg) noexcept;
+// panic.cpp: "fatal error: msg", then the goroutine g (if any), and exit with status 2.
+[[noreturn]] void fatal(const char* msg, goroutine* g = nullptr) noexcept;
 
 // Test hooks: a test widens a race window by making the runtime sleep at a named point
 // (tests/procs_test.cpp). Each point is on a cold path, where it costs a relaxed load and a

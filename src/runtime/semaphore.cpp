@@ -105,7 +105,7 @@ void semaphore::cancel_waiter(context_hook* h) noexcept {
   wake_all(static_cast<sem_waiter*>(granted));
 }
 
-error semaphore::acquire(const context& ctx, std::int64_t n) {
+error semaphore::acquire(const context& ctx, std::int64_t n, detail::source_location site) {
   detail::lock(lock_);
   // A context that is done by now, before the call or while it waited for lock_, has become
   // done before the acquisition could happen: fail even if the tokens are free (x/sync,
@@ -148,7 +148,7 @@ error semaphore::acquire(const context& ctx, std::int64_t n) {
     detail::unlock(lock_);
     // Granted meanwhile: its wake is on the way; take it, then give the tokens back below.
   }
-  park(wait_reason::semacquire, detail::source_location::current());
+  park(wait_reason::semacquire, site);
   if (w.state == sem_waiter::granted) {
     if (hook == hook_status::added) context_remove_hook(&w);  // false: the hook ran and did nothing
     // Granted, but the context may be done by now (the grant raced the cancellation): as

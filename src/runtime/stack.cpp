@@ -60,6 +60,7 @@ namespace {
 
 constexpr int slab_stacks = 64;
 
+#include "runtime/panic.hpp"
 std::size_t page_size() noexcept {
   static const std::size_t p = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   return p;
@@ -157,15 +158,13 @@ void on_segv(int sig, siginfo_t* info, void* context) {
                             static_cast<unsigned long long>(g->id), g->stk.size);
       if (n > 0) (void)!write(2, msg, static_cast<std::size_t>(n));
       // Then the dump, as after a panic. This is a signal handler: the dump allocates and
-      // takes the registry's lock, which the overflowing code may have held. It is the last
-      // thing the process does, and an alarm ends it if it hangs. (ThreadSanitizer forbids
-      // allocating in a signal handler: there the message stands alone.)
-      if constexpr (!platform::tsan) {
-        alarm(5);
-        dump_after_overflow(g);
-      }
-      signal(SIGABRT, SIG_DFL);
-      abort();
+      // takes the registry's lock, and report_end flushes stdio, which the overflowing code
+      // may have held. It is the last thing the process does, and an alarm ends it if it
+      // hangs. (ThreadSanitizer forbids allocating in a signal handler: there the message
+      // stands alone.)
+      alarm(5);
+      if constexpr (!platform::tsan) dump_after_overflow(g);
+      report_end();
     }
   }
   // Not ours: hand it to whoever had it before, or let it kill the process.
@@ -203,6 +202,8 @@ constexpr std::size_t worker_cache_cap = 64;
 constexpr std::size_t shared_cache_cap = 256;
 
 // Guarded by spare_mutex; used by non-worker threads and as overflow. Never destroyed:
+      // One report per process (panic.cpp): a second overflow meanwhile waits for good.
+      if (!report_begin()) _exit(2);
 // workers still run while static destructors do.
 struct shared_pool {
   std::deque<stack> free;  // hot at the back, cold at the front

@@ -312,7 +312,7 @@ std::int64_t now_ns() noexcept {
 namespace {
 
 // block_until parks the calling goroutine until `when` (in the future), or sleeps the thread.
-void block_until(std::int64_t when) {
+void block_until(std::int64_t when, detail::source_location site) {
   goroutine* g = current_goroutine();
   if (!g) {
     if (when == INT64_MAX) {
@@ -327,17 +327,17 @@ void block_until(std::int64_t when) {
   t.fire = &fire_wake;
   t.arg = static_cast<parker*>(g);
   add_timer(&t);
-  park(wait_reason::sleep, detail::source_location::current());
+  park(wait_reason::sleep, site);
 }
 
 }  // namespace
 
-void sleep_until_ns(std::int64_t when) {
-  if (when > now_ns()) block_until(when);
+void sleep_until_ns(std::int64_t when, detail::source_location site) {
+  if (when > now_ns()) block_until(when, site);
 }
 
 // One clock read per sleep (bench sleep_100k).
-void sleep_for_ns(std::int64_t ns) { block_until(deadline_after(ns)); }
+void sleep_for_ns(std::int64_t ns, detail::source_location site) { block_until(deadline_after(ns), site); }
 
 // The node stays out of the heaps until timer_chan (timer.hpp), so no lock is needed here:
 // nobody else sees s yet.

@@ -1,45 +1,80 @@
 // Goroutine dumps (Go's traceback.go): what go::dump_goroutines, SIGQUIT, panics, stack
 // overflows and the deadlock detector print.
 //
-// Format, as Go's:
+// Format, as Go's (file:line are the call's, as addr2line reports them):
 //   goroutine 7 [chan receive, 2 minutes]:
 //   	blocked at tests/foo_test.cpp:42 in void worker(go::chan<int>)
-//   	#0 0x55d0c0de1234 some_function(int)+0x24
-//   created by main_body()+0x5c in goroutine 1
-//   	pc=0x55d0c0de5678
-// (the creating function is symbolized with dladdr; addr2line -e <binary> <pc> gives the line)
+//   worker(go::chan<int>)
+//   	/src/tests/foo_test.cpp:42
+//   main_body()
+//   	/src/tests/foo_test.cpp:57
+//   created by main_body() in goroutine 1
+//   	/src/tests/foo_test.cpp:60
 //
-// The backtrace of a parked goroutine follows the frame-pointer chain from its saved
-// registers, within its own stack; builds without frame pointers
-// (-fno-omit-frame-pointer) show the blocking call site and the creation site only.
+// Frames. A parked goroutine's stack is walked from the registers its context switch saved,
+// with the call frame information every function has (unwind.cpp), so code built
+// without frame pointers (GCC's default at -O2) is walked too; a function without it (code
+// written in assembly without CFI) is stepped over by the frame-pointer convention. Every read is
+// checked first: it must lie within the goroutine's stack, each frame above the one before,
+// and each return address in loaded code (dladdr), so a stale or garbage stack ends the
+// walk instead of printing garbage. The goroutine may resume while we read its stack (the
+// dump does not stop the world); the checks keep the reads inside its stack.
+// The running goroutine (a panic, or dump_goroutines called from a goroutine) is walked by
+// the C++ runtime's unwinder (_Unwind_Backtrace, from libgcc, which every C++ program links
+// already). A goroutine running on another worker is not walked.
+//
+// Symbols. Names and file:line come from addr2line (binutils, present wherever a compiler
+// is), run once per object file for all the addresses a dump needs, with -i so that the
+// calls inlined at an address show as frames of their own, as Go shows them. Results are
+// cached by address for the life of the process. Without addr2line, or for code without
+// debug information, a frame is its function (dladdr, or the object's .symtab) plus offset,
+// and `object +0xoffset`, which addr2line can resolve later.
+//
+// Frames of the runtime are left out, as Go leaves out runtime.*: code from gocxx's own
+// sources and headers (go/*.hpp), the C++ standard headers, and the C++ runtime's objects.
+// A goroutine whose frames are all the runtime's shows them all.
+//
 // A running goroutine (on another worker) cannot be walked safely; it shows "[running]".
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <link.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
-#include <vector>
-#include <cstdlib>
 #include <mutex>
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "go/runtime.hpp"
+#include "runtime/panic.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/unwind.hpp"
+
+extern char** environ;
 
 namespace go::detail {
 
 namespace {
+
+// --- symbols from the object's own tables (the fallback) ---
 
 // An object file's static symbol table (.symtab), read once from disk: dladdr only sees
 // the dynamic symbol table, which for an executable linked without -rdynamic is empty.
@@ -91,16 +126,48 @@ const symbol_table* load_symbols(const char* path) {
   return table;
 }
 
-std::string symbolize(void* pc) {
+std::string demangle(const char* name) {
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = demangled ? demangled : name;
+  std::free(demangled);
+  return out;
+}
+
+// Where code at an address comes from: its object file and the address addr2line wants.
+struct object_address {
+  std::string path;             // empty: not in any loaded object
+  std::uintptr_t address = 0;   // pc less the object's load bias
+};
+
+const std::string& self_exe() {
+  static const std::string path = [] {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  }();
+  return path;
+}
+
+object_address locate(std::uintptr_t pc) {
   Dl_info info{};
-  if (!dladdr(pc, &info)) return "?";
+  link_map* map = nullptr;
+  if (!dladdr1(reinterpret_cast<void*>(pc), &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) || !map) return {};
+  std::string path = map->l_name && map->l_name[0] ? map->l_name : self_exe();
+  return {std::move(path), pc - map->l_addr};
+}
+
+// The demangled name of the function at pc from dladdr or the object's .symtab, and pc's
+// offset in it; "" if neither knows it.
+std::string symbol_name(std::uintptr_t pc, std::uintptr_t* offset) {
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(pc), &info)) return "";
   const char* name = info.dli_sname;
-  auto addr = reinterpret_cast<std::uintptr_t>(pc);
   std::uintptr_t start = reinterpret_cast<std::uintptr_t>(info.dli_saddr);
   if (!name && info.dli_fname) {
-    if (const symbol_table* t = load_symbols(info.dli_fname)) {
+    if (const symbol_table* t = load_symbols(info.dli_fname[0] ? info.dli_fname : self_exe().c_str())) {
       std::uintptr_t bias = t->relative ? reinterpret_cast<std::uintptr_t>(info.dli_fbase) : 0;
-      std::uintptr_t key = addr - bias;
+      std::uintptr_t key = pc - bias;
       auto it = std::upper_bound(t->functions.begin(), t->functions.end(), key,
                                  [](std::uintptr_t k, const auto& e) { return k < e.start; });
       if (it != t->functions.begin()) {
@@ -112,35 +179,223 @@ std::string symbolize(void* pc) {
       }
     }
   }
-  if (!name) return "?";
-  int status = 0;
-  char* demangled = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string out = demangled ? demangled : name;
-  std::free(demangled);
-  char off[32];
-  std::snprintf(off, sizeof off, "+0x%lx", static_cast<unsigned long>(addr - start));
-  return out + off;
+  if (!name) return "";
+  *offset = pc - start;
+  return demangle(name);
 }
 
-void print_backtrace(std::ostream& out, goroutine* g) {
-  if (!g->sp || !g->stk.base) return;
-  // Saved by the context switch: [mxcsr/fpucw] r15 r14 r13 r12 rbx rbp ret.
-  auto* saved = static_cast<std::uintptr_t*>(g->sp);
-  auto lo = reinterpret_cast<std::uintptr_t>(g->sp);
-  auto hi = reinterpret_cast<std::uintptr_t>(g->stk.top());
-  std::uintptr_t fp = saved[6];
-  for (int depth = 0; depth < 32; ++depth) {
-    if (fp < lo || fp + 16 > hi || (fp & 7) != 0) break;
-    auto* frame = reinterpret_cast<std::uintptr_t*>(fp);
-    std::uintptr_t ret = frame[1];
-    if (ret == 0) break;
-    char addr[32];
-    std::snprintf(addr, sizeof addr, "0x%lx", static_cast<unsigned long>(ret));
-    out << "\t#" << depth << " " << addr << " " << symbolize(reinterpret_cast<void*>(ret - 1)) << "\n";
-    if (frame[0] <= fp) break;
-    fp = frame[0];
+// function+0xoffset; "" if unknown.
+std::string symbol_with_offset(std::uintptr_t pc) {
+  std::uintptr_t offset = 0;
+  std::string name = symbol_name(pc, &offset);
+  if (name.empty()) return name;
+  char off[32];
+  std::snprintf(off, sizeof off, "+0x%lx", static_cast<unsigned long>(offset));
+  return name + off;
+}
+
+// --- addr2line ---
+
+// One frame at an address: a function, and where in it (file empty: unknown).
+struct code_frame {
+  std::string function;
+  std::string file;
+  unsigned line = 0;
+  bool runtime = false;  // the runtime's own code (left out of tracebacks)
+};
+
+// Runs `addr2line -a -f -C -i -e path addresses...` and returns what it printed ("" if it
+// could not run or took longer than a dump should wait).
+std::string run_addr2line(const std::string& path, const std::vector<std::uintptr_t>& addresses) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return "";
+  std::vector<std::string> args = {"addr2line", "-a", "-f", "-C", "-i", "-e", path};
+  for (std::uintptr_t a : addresses) {
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(a));
+    args.emplace_back(hex);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, "addr2line", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  std::string text;
+  if (rc == 0) {
+    // Symbolizing a large program takes a second or two; a dump gives up after 30.
+    std::int64_t deadline = nanotime() + 30'000'000'000;
+    char buf[4096];
+    for (;;) {
+      std::int64_t left = (deadline - nanotime()) / 1'000'000;
+      pollfd p{out[0], POLLIN, 0};
+      if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) {
+        kill(pid, SIGKILL);
+        text.clear();
+        break;
+      }
+      ssize_t n = read(out[0], buf, sizeof buf);
+      if (n <= 0) break;
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) text.clear();
+  }
+  close(out[0]);
+  return text;
+}
+
+// The library's own source directory ("/src/gocxx/src/"), from this file's path.
+std::string_view runtime_source_dir() {
+  std::string_view self = __FILE__;
+  std::size_t at = self.rfind("runtime/traceback.cpp");
+  return at == std::string_view::npos ? std::string_view() : self.substr(0, at);
+}
+
+bool is_runtime_file(std::string_view file) {
+  std::string_view own = runtime_source_dir();
+  return (!own.empty() && file.substr(0, own.size()) == own) || file.find("include/go/") != std::string_view::npos ||
+         file.find("go/detail/") != std::string_view::npos || file.find("include/c++/") != std::string_view::npos;
+}
+
+bool is_runtime_object(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  for (std::string_view lib : {"libstdc++.so", "libc++.so", "libc++abi.so", "libgcc_s.so", "libc.so", "ld-linux",
+                               "libasan.so", "libtsan.so", "libubsan.so", "libclang_rt"}) {
+    if (name.substr(0, lib.size()) == lib) return true;
+  }
+  return false;
+}
+
+std::mutex symbols_mutex;  // guards symbol_cache
+auto& symbol_cache = *new std::map<std::uintptr_t, std::vector<code_frame>>;  // by pc, innermost first
+
+// Parses addr2line's answer for one object into the cache: "0x<address>" lines, each
+// followed by function and file:line pairs, innermost inlined call first.
+void parse_addr2line(const std::string& text, const object_address& object,
+                     const std::map<std::uintptr_t, std::uintptr_t>& pc_of) {
+  std::istringstream in(text);
+  std::string line;
+  std::vector<code_frame>* frames = nullptr;
+  while (std::getline(in, line)) {
+    if (line.rfind("0x", 0) == 0) {
+      auto it = pc_of.find(std::strtoull(line.c_str(), nullptr, 16));
+      frames = it == pc_of.end() ? nullptr : &symbol_cache[it->second];
+      if (frames) frames->clear();
+      continue;
+    }
+    std::string where;
+    if (!frames || !std::getline(in, where)) continue;
+    code_frame f;
+    f.function = line == "??" ? "" : line;
+    if (std::size_t d = where.find(" (discriminator"); d != std::string::npos) where.resize(d);
+    std::size_t colon = where.rfind(':');
+    if (colon != std::string::npos && where.compare(0, 2, "??") != 0) {
+      f.file = where.substr(0, colon);
+      f.line = static_cast<unsigned>(std::strtoul(where.c_str() + colon + 1, nullptr, 10));
+    }
+    f.runtime = f.file.empty() ? is_runtime_object(object.path) : is_runtime_file(f.file);
+    frames->push_back(std::move(f));
   }
 }
+
+// symbolize_all makes sure the cache has every pc (a call's address: return address - 1).
+void symbolize_all(std::vector<std::uintptr_t> pcs) {
+  std::sort(pcs.begin(), pcs.end());
+  pcs.erase(std::unique(pcs.begin(), pcs.end()), pcs.end());
+  std::lock_guard lk(symbols_mutex);
+  // Only addresses not cached yet: a cached entry never changes, since printers hold
+  // pointers into it without the lock.
+  std::erase_if(pcs, [](std::uintptr_t pc) { return symbol_cache.count(pc) != 0; });
+  std::map<std::string, std::map<std::uintptr_t, std::uintptr_t>> by_object;  // path -> address -> pc
+  for (std::uintptr_t pc : pcs) {
+    object_address a = locate(pc);
+    if (!a.path.empty() && a.path.find("linux-vdso") == std::string::npos) by_object[a.path][a.address] = pc;
+  }
+  for (auto& [path, pc_of] : by_object) {
+    std::vector<std::uintptr_t> addresses;
+    for (auto& [address, pc] : pc_of) addresses.push_back(address);
+    constexpr std::size_t per_run = 2048;  // within any argument-size limit
+    for (std::size_t i = 0; i < addresses.size(); i += per_run) {
+      std::vector<std::uintptr_t> part(addresses.begin() + static_cast<std::ptrdiff_t>(i),
+                                       addresses.begin() + static_cast<std::ptrdiff_t>(std::min(addresses.size(), i + per_run)));
+      parse_addr2line(run_addr2line(path, part), {path, 0}, pc_of);
+    }
+  }
+  // The function itself is named by the symbol table, whose names are whole: addr2line
+  // names a lambda "operator()", so such a frame, inlined or not, takes the name of the
+  // function that holds it (which names the lambda: "f()::{lambda()#1}..."). Where addr2line
+  // knew no line, the name has the offset, and the place is the object and the address in it.
+  for (std::uintptr_t pc : pcs) {
+    auto& frames = symbol_cache[pc];
+    if (frames.empty()) frames.push_back({});
+    code_frame& outer = frames.back();
+    std::uintptr_t offset = 0;
+    std::string symbol = symbol_name(pc, &offset);
+    if (!symbol.empty() && frames.size() == 1) outer.function = symbol;
+    for (code_frame& f : frames) {
+      if (f.function.empty() || f.function == "operator()") f.function = symbol.empty() ? "?" : symbol;
+    }
+    if (outer.file.empty()) {
+      object_address a = locate(pc);
+      char off[32];
+      std::snprintf(off, sizeof off, "+0x%lx", static_cast<unsigned long>(offset));
+      if (!symbol.empty()) outer.function += off;
+      std::snprintf(off, sizeof off, " +0x%lx", static_cast<unsigned long>(a.address));
+      outer.file = a.path.empty() ? "?" : a.path + off;
+      outer.runtime = !a.path.empty() && is_runtime_object(a.path);
+    }
+  }
+}
+
+const std::vector<code_frame>& frames_at(std::uintptr_t pc) {
+  {
+    std::lock_guard lk(symbols_mutex);
+    if (auto it = symbol_cache.find(pc); it != symbol_cache.end()) return it->second;
+  }
+  symbolize_all({pc});
+  std::lock_guard lk(symbols_mutex);
+  return symbol_cache[pc];  // entries are never erased: the reference stays valid
+}
+
+void print_frame(std::ostream& out, const code_frame& f) {
+  out << f.function << "\n\t" << f.file;
+  if (f.line) out << ":" << f.line;
+  out << "\n";
+}
+
+// --- walking stacks ---
+
+struct unwind_state {
+  std::vector<std::uintptr_t>* pcs;
+};
+
+_Unwind_Reason_Code collect_frame(_Unwind_Context* context, void* arg) {
+  auto* s = static_cast<unwind_state*>(arg);
+  std::uintptr_t ip = _Unwind_GetIP(context);
+  if (ip == 0 || s->pcs->size() >= 200) return _URC_END_OF_STACK;
+  s->pcs->push_back(ip);
+  return _URC_NO_REASON;
+}
+
+// The return addresses of the calling thread's stack, innermost first.
+std::vector<std::uintptr_t> own_frames() {
+  std::vector<std::uintptr_t> pcs;
+  unwind_state s{&pcs};
+  _Unwind_Backtrace(&collect_frame, &s);
+  return pcs;
+}
+
+// --- formatting ---
 
 const char* state_name(goroutine* g, std::uint32_t state) {
   switch (state) {
@@ -150,69 +405,163 @@ const char* state_name(goroutine* g, std::uint32_t state) {
   }
 }
 
-}  // namespace
+// What a dump shows of one goroutine, read at one moment (under the registry's lock), so
+// that symbolizing (a subprocess) happens after the lock is released.
+struct snapshot {
+  std::uint64_t id = 0, parent_id = 0;
+  std::string header;  // "goroutine 7 [chan receive, 2 minutes]:"
+  bool parked = false;
+  detail::source_location site;
+  std::vector<std::uintptr_t> pcs;  // return addresses, innermost first
+  std::uintptr_t spawn_pc = 0;
+  bool running_here = false;  // pcs are the caller's: a panic's start at the throw
+};
 
-void print_goroutine(std::ostream& out, goroutine* g, bool running_here) {
+snapshot take_snapshot(goroutine* g, bool running_here, bool walk) {
+  snapshot s;
   std::uint32_t state = g->state.load(std::memory_order_acquire);
-  out << "goroutine " << g->id << " [";
+  s.id = g->id;
+  s.parent_id = g->parent_id;
+  s.spawn_pc = reinterpret_cast<std::uintptr_t>(g->spawn_pc);
+  std::string header = "goroutine " + std::to_string(g->id) + " [";
   if (running_here) {
-    out << "running";
+    header += "running";
   } else {
-    out << state_name(g, state);
+    header += state_name(g, state);
     if (state == park_parked) {
       std::int64_t minutes = (coarse_nanotime() - g->wait_since) / 60'000'000'000;
-      if (minutes >= 1) out << ", " << minutes << (minutes == 1 ? " minute" : " minutes");
+      if (minutes >= 1) header += ", " + std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
     }
   }
-  out << "]:\n";
+  s.header = header + "]:";
+  s.running_here = running_here;
   if (!running_here && state == park_parked) {
-    out << "\tblocked at " << g->wait_site.file_name() << ":" << g->wait_site.line() << " in "
-        << g->wait_site.function_name() << "\n";
-    print_backtrace(out, g);
+    s.parked = true;
+    s.site = g->wait_site;
+    if (walk) s.pcs = parked_frames(g);
   }
-  char pc[32];
-  std::snprintf(pc, sizeof pc, "0x%lx", reinterpret_cast<unsigned long>(g->spawn_pc));
-  out << "created by " << symbolize(g->spawn_pc);
-  if (g->parent_id) out << " in goroutine " << g->parent_id;
-  out << "\n\tpc=" << pc << "\n";
+  return s;
 }
 
-void dump_all(std::ostream& out) {
+void print_snapshot(std::ostream& out, const snapshot& s) {
+  out << s.header << "\n";
+  // Each return address stands for its call instruction (pc - 1), with its inlined calls.
+  std::vector<const code_frame*> frames;
+  for (std::uintptr_t ret : s.pcs) {
+    for (const code_frame& f : frames_at(ret - 1)) frames.push_back(&f);
+  }
+  if (s.running_here) {
+    // A panic: its frames start below the throw (a sanitizer's interceptor of __cxa_throw,
+    // linked into the program, is not recognized as the runtime's by its object).
+    for (std::size_t i = frames.size(); i-- > 0;) {
+      const std::string& name = frames[i]->function;
+      if (name.find("__cxa_throw") != std::string::npos || name.find("__cxa_rethrow") != std::string::npos ||
+          name.find("rethrow_exception") != std::string::npos) {
+        frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+        break;
+      }
+    }
+  }
+  bool any_user = std::any_of(frames.begin(), frames.end(), [](const code_frame* f) { return !f->runtime; });
+  if (s.parked) {
+    // A blocking call records its caller's line where it can (a default argument); one
+    // recorded inside the runtime (a select, a range over a channel, a call the runtime makes
+    // for the user) is replaced by the first frame of the user's code.
+    std::string file = s.site.file_name(), function = s.site.function_name();
+    unsigned line = s.site.line();
+    if (is_runtime_file(file)) {
+      for (const code_frame* f : frames) {
+        if (f->runtime || !f->line) continue;
+        file = f->file;
+        function = f->function;
+        line = f->line;
+        break;
+      }
+    }
+    out << "\tblocked at " << file << ":" << line << " in " << function << "\n";
+  }
+  for (const code_frame* f : frames) {
+    if (!any_user || !f->runtime) print_frame(out, *f);
+  }
+  if (s.spawn_pc) {
+    // The call to go::spawn: the first of its inlined frames that is not the runtime's.
+    const auto& at = frames_at(s.spawn_pc - 1);
+    const code_frame* creator = at.empty() ? nullptr : &at.back();
+    for (const code_frame& f : at) {
+      if (!f.runtime) {
+        creator = &f;
+        break;
+      }
+    }
+    out << "created by " << (creator ? creator->function : std::string("?"));
+    if (s.parent_id) out << " in goroutine " << s.parent_id;
+    out << "\n\t" << (creator ? creator->file : std::string("?"));
+    if (creator && creator->line) out << ":" << creator->line;
+    out << "\n";
+  }
+}
+
+void symbolize_snapshots(const std::vector<snapshot>& all) {
+  std::vector<std::uintptr_t> pcs;
+  for (const snapshot& s : all) {
+    for (std::uintptr_t ret : s.pcs) pcs.push_back(ret - 1);
+    if (s.spawn_pc) pcs.push_back(s.spawn_pc - 1);
+  }
+  symbolize_all(std::move(pcs));
+}
+
+std::vector<snapshot> snapshot_all(goroutine* self) {
   struct ctx {
-    std::ostream* out;
+    std::vector<snapshot>* all;
     goroutine* self;
-  } c{&out, current_goroutine()};
+  };
+  std::vector<snapshot> all;
+  ctx c{&all, self};
   for_each_goroutine(
       [](goroutine* g, void* arg) {
         auto* c = static_cast<ctx*>(arg);
         if (g == c->self || g->state.load(std::memory_order_acquire) == park_dead) return;
-        print_goroutine(*c->out, g, false);
-        *c->out << "\n";
+        c->all->push_back(take_snapshot(g, false, true));
       },
       &c);
+  return all;
 }
 
-void dump_after_overflow(goroutine* g) noexcept {
-  try {
-    std::ostringstream out;
+}  // namespace
+
+void print_goroutine(std::ostream& out, goroutine* g, bool running_here) {
+  snapshot s = take_snapshot(g, running_here, true);
+  if (running_here && g == current_goroutine()) s.pcs = own_frames();
+  symbolize_snapshots({s});
+  print_snapshot(out, s);
+}
+
+void dump_all(std::ostream& out) {
+  std::vector<snapshot> all = snapshot_all(current_goroutine());
+  symbolize_snapshots(all);
+  for (const snapshot& s : all) {
+    print_snapshot(out, s);
     out << "\n";
-    print_goroutine(out, g, true);
-    out << "\n";
-    dump_all(out);
-    std::string s = out.str();
-    (void)!write(2, s.data(), s.size());
-  } catch (...) {
   }
 }
 
-void fatal_with_dump(const char* msg) noexcept {
-  std::ostringstream out;
-  out << "fatal error: " << msg << "\n\n";
-  dump_all(out);
-  std::string s = out.str();
-  std::fwrite(s.data(), 1, s.size(), stderr);
-  std::fflush(nullptr);
-  _exit(2);
+// After a stack overflow, in the signal handler: the goroutine, then every other one,
+// without frames and without symbols from addr2line (no subprocess from a signal handler).
+void dump_after_overflow(goroutine* g) noexcept {
+  try {
+    std::ostringstream out;
+    out << "\n" << take_snapshot(g, true, false).header << "\n\n";
+    std::vector<snapshot> all = snapshot_all(g);
+    for (const snapshot& s : all) {
+      out << s.header << "\n";
+      if (s.parked) out << "\tblocked at " << s.site.file_name() << ":" << s.site.line() << " in " << s.site.function_name() << "\n";
+      if (s.spawn_pc) out << "created by " << symbol_with_offset(s.spawn_pc - 1) << " in goroutine " << s.parent_id << "\n";
+      out << "\n";
+    }
+    std::string text = out.str();
+    (void)!write(2, text.data(), text.size());
+  } catch (...) {
+  }
 }
 
 namespace {
@@ -249,13 +598,7 @@ void enable_sigquit_dump() {
       char c;
       while (read(detail::sigquit_pipe[0], &c, 1) != 1) {
       }
-      std::ostringstream out;
-      out << "SIGQUIT: quit\n\n";
-      detail::dump_all(out);
-      std::string s = out.str();
-      std::fwrite(s.data(), 1, s.size(), stderr);
-      std::fflush(nullptr);
-      _exit(2);
+      detail::fatal_report("SIGQUIT: quit", detail::fatal_show::all_goroutines, nullptr, false);
     }).detach();
     struct sigaction sa{};
     sa.sa_handler = &detail::on_sigquit;

@@ -1,0 +1,280 @@
+// Walking a parked goroutine's stack, for the goroutine dump (traceback.cpp).
+//
+// The walk starts from the registers the goroutine's context switch saved (platform/
+// context_switch_x86_64.S: [mxcsr/fpucw] r15 r14 r13 r12 rbx rbp, then the return address) and
+// follows the call frame information (.eh_frame) that every function has, so frames without
+// frame pointers (GCC's default at -O2) are walked too: for each return address, the FDE that
+// libgcc's _Unwind_Find_FDE finds (every C++ program links libgcc or LLVM's libunwind, which
+// both export it) says where the caller's frame, the CFA, is relative to rsp or rbp, and where
+// the return address and the caller's rbp are saved. A function without an FDE (assembly
+// without CFI) is stepped over by the frame-pointer convention. An FDE that computes the CFA
+// otherwise (an expression, or a register not tracked here) ends the walk. The outermost
+// frame, gocxx_context_entry, marks the return address undefined, which ends it too.
+//
+// The goroutine is not stopped: it may be woken and run on another worker while we read its
+// stack. Every read is therefore checked first: it must lie within the goroutine's stack, each
+// frame above the one before, and each return address in loaded code (dladdr), so a stack that
+// changes under us ends the walk early instead of printing garbage or faulting.
+#include "runtime/unwind.hpp"
+
+#include <dlfcn.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "runtime/scheduler.hpp"
+
+// The unwinder's FDE lookup (libgcc, LLVM libunwind); <unwind.h> does not declare it.
+struct dwarf_eh_bases {
+  void* tbase;
+  void* dbase;
+  void* func;
+};
+extern "C" const void* _Unwind_Find_FDE(void* pc, dwarf_eh_bases* bases);
+
+namespace go::detail {
+
+namespace {
+
+struct cfi_reader {
+  const std::uint8_t* p;
+  const std::uint8_t* end;
+
+  bool more() const { return p < end; }
+  std::uint8_t u8() { return p < end ? *p++ : 0; }
+  std::uint64_t uleb() {
+    std::uint64_t r = 0;
+    for (int shift = 0; p < end && shift < 64; shift += 7) {
+      std::uint8_t b = *p++;
+      r |= std::uint64_t{b & 0x7fu} << shift;
+      if (!(b & 0x80)) break;
+    }
+    return r;
+  }
+  std::int64_t sleb() {
+    std::uint64_t r = 0;
+    int shift = 0;
+    std::uint8_t b = 0;
+    while (p < end && shift < 64) {
+      b = *p++;
+      r |= std::uint64_t{b & 0x7fu} << shift;
+      shift += 7;
+      if (!(b & 0x80)) break;
+    }
+    if (shift < 64 && (b & 0x40)) r |= ~std::uint64_t{0} << shift;
+    return static_cast<std::int64_t>(r);
+  }
+  template <class T>
+  T get() {
+    T v{};
+    if (p + sizeof v <= end) std::memcpy(&v, p, sizeof v);
+    p += sizeof v;
+    return v;
+  }
+  // A pointer in DW_EH_PE encoding `enc` (the value, not what an indirect one points to).
+  bool pointer(std::uint8_t enc, const dwarf_eh_bases& bases, std::uintptr_t* out) {
+    if (enc == 0xff) return *out = 0, true;  // omitted
+    auto at = reinterpret_cast<std::uintptr_t>(p);
+    std::uintptr_t v = 0;
+    switch (enc & 0x0f) {
+      case 0x00: v = get<std::uintptr_t>(); break;
+      case 0x01: v = uleb(); break;
+      case 0x02: v = get<std::uint16_t>(); break;
+      case 0x03: v = get<std::uint32_t>(); break;
+      case 0x04: v = get<std::uint64_t>(); break;
+      case 0x09: v = static_cast<std::uintptr_t>(sleb()); break;
+      case 0x0a: v = static_cast<std::uintptr_t>(static_cast<std::intptr_t>(get<std::int16_t>())); break;
+      case 0x0b: v = static_cast<std::uintptr_t>(static_cast<std::intptr_t>(get<std::int32_t>())); break;
+      case 0x0c: v = get<std::uint64_t>(); break;
+      default: return false;
+    }
+    switch (enc & 0x70) {
+      case 0x00: break;
+      case 0x10: v += at; break;
+      case 0x20: v += reinterpret_cast<std::uintptr_t>(bases.tbase); break;
+      case 0x30: v += reinterpret_cast<std::uintptr_t>(bases.dbase); break;
+      case 0x40: v += reinterpret_cast<std::uintptr_t>(bases.func); break;
+      default: return false;
+    }
+    *out = v;
+    return true;
+  }
+};
+
+// What the call frame information says at one address, for the registers a walk needs.
+struct cfa_rules {
+  unsigned cfa_register = 7;  // DWARF numbers: rbp 6, rsp 7, return address 16
+  std::int64_t cfa_offset = 8;
+  bool rbp_saved = false;
+  std::int64_t rbp_offset = 0;  // from the CFA
+  bool ra_undefined = false;    // the outermost frame (.cfi_undefined rip)
+  std::int64_t ra_offset = -8;
+};
+
+// Runs the CFA program in r from `loc` until the address passes `target`; false for an
+// instruction this walk cannot follow.
+bool run_cfa_program(cfi_reader r, std::uintptr_t loc, std::uintptr_t target, std::uint64_t code_align,
+                     std::int64_t data_align, const cfa_rules& initial, cfa_rules& rules, const dwarf_eh_bases& bases) {
+  cfa_rules saved[8];
+  int depth = 0;
+  auto set_offset = [&](std::uint64_t reg, std::int64_t off) {
+    if (reg == 6) rules.rbp_saved = true, rules.rbp_offset = off;
+    if (reg == 16) rules.ra_offset = off, rules.ra_undefined = false;
+  };
+  auto restore = [&](std::uint64_t reg) {
+    if (reg == 6) rules.rbp_saved = initial.rbp_saved, rules.rbp_offset = initial.rbp_offset;
+    if (reg == 16) rules.ra_offset = initial.ra_offset, rules.ra_undefined = initial.ra_undefined;
+  };
+  while (r.more()) {
+    std::uint8_t op = r.u8();
+    std::uint8_t low = op & 0x3f;
+    switch (op & 0xc0) {
+      case 0x40:
+        loc += low * code_align;
+        if (loc > target) return true;
+        continue;
+      case 0x80: set_offset(low, static_cast<std::int64_t>(r.uleb()) * data_align); continue;
+      case 0xc0: restore(low); continue;
+    }
+    switch (op) {
+      case 0x00: break;  // nop
+      case 0x01: {       // set_loc
+        std::uintptr_t to = 0;
+        if (!r.pointer(0x00, bases, &to)) return false;
+        loc = to;
+        if (loc > target) return true;
+        break;
+      }
+      case 0x02: loc += r.u8() * code_align; if (loc > target) return true; break;
+      case 0x03: loc += r.get<std::uint16_t>() * code_align; if (loc > target) return true; break;
+      case 0x04: loc += r.get<std::uint32_t>() * code_align; if (loc > target) return true; break;
+      case 0x05: { std::uint64_t reg = r.uleb(); set_offset(reg, static_cast<std::int64_t>(r.uleb()) * data_align); break; }
+      case 0x06: restore(r.uleb()); break;
+      case 0x07: { std::uint64_t reg = r.uleb(); if (reg == 6) rules.rbp_saved = false; if (reg == 16) rules.ra_undefined = true; break; }
+      case 0x08: { std::uint64_t reg = r.uleb(); if (reg == 6) rules.rbp_saved = false; break; }
+      case 0x09: { std::uint64_t reg = r.uleb(); r.uleb(); if (reg == 6 || reg == 16) return false; break; }
+      case 0x0a: if (depth == 8) return false; saved[depth++] = rules; break;
+      case 0x0b: if (depth == 0) return false; rules = saved[--depth]; break;
+      case 0x0c: rules.cfa_register = static_cast<unsigned>(r.uleb()); rules.cfa_offset = static_cast<std::int64_t>(r.uleb()); break;
+      case 0x0d: rules.cfa_register = static_cast<unsigned>(r.uleb()); break;
+      case 0x0e: rules.cfa_offset = static_cast<std::int64_t>(r.uleb()); break;
+      case 0x0f: return false;  // def_cfa_expression
+      case 0x10: case 0x16: {  // expression, val_expression
+        std::uint64_t reg = r.uleb();
+        std::uint64_t len = r.uleb();
+        if (reg == 6 || reg == 16) return false;
+        r.p += len;
+        break;
+      }
+      case 0x11: { std::uint64_t reg = r.uleb(); set_offset(reg, r.sleb() * data_align); break; }
+      case 0x12: rules.cfa_register = static_cast<unsigned>(r.uleb()); rules.cfa_offset = r.sleb() * data_align; break;
+      case 0x13: rules.cfa_offset = r.sleb() * data_align; break;
+      case 0x14: case 0x15: { std::uint64_t reg = r.uleb(); r.uleb(); if (reg == 6 || reg == 16) return false; break; }
+      case 0x2e: r.uleb(); break;  // GNU_args_size
+      case 0x2f: { std::uint64_t reg = r.uleb(); set_offset(reg, -static_cast<std::int64_t>(r.uleb()) * data_align); break; }
+      default: return false;
+    }
+  }
+  return true;
+}
+
+// The rules at pc (a call's address) from its FDE; false if there is none or it cannot be
+// followed.
+bool cfa_rules_at(std::uintptr_t pc, cfa_rules& rules) {
+  dwarf_eh_bases bases{};
+  const auto* fde = static_cast<const std::uint8_t*>(_Unwind_Find_FDE(reinterpret_cast<void*>(pc), &bases));
+  if (!fde) return false;
+  std::uint32_t fde_length;
+  std::memcpy(&fde_length, fde, 4);
+  if (fde_length == 0xffffffff) return false;  // 64-bit DWARF: not emitted for x86-64 code
+  const std::uint8_t* fde_end = fde + 4 + fde_length;
+  std::uint32_t cie_offset;
+  std::memcpy(&cie_offset, fde + 4, 4);
+  const std::uint8_t* cie = fde + 4 - cie_offset;
+  std::uint32_t cie_length;
+  std::memcpy(&cie_length, cie, 4);
+  if (cie_length == 0xffffffff) return false;
+  cfi_reader c{cie + 8, cie + 4 + cie_length};
+  std::uint8_t version = c.u8();
+  const char* augmentation = reinterpret_cast<const char*>(c.p);
+  while (c.more() && *c.p) ++c.p;
+  ++c.p;
+  std::uint64_t code_align = c.uleb();
+  std::int64_t data_align = c.sleb();
+  if (version == 1) c.u8(); else c.uleb();  // the return address register: 16
+  std::uint8_t fde_encoding = 0x00;
+  bool has_z = augmentation[0] == 'z';
+  if (has_z) {
+    std::uint64_t len = c.uleb();
+    const std::uint8_t* after = c.p + len;
+    for (const char* a = augmentation + 1; *a; ++a) {
+      if (*a == 'R') {
+        fde_encoding = c.u8();
+      } else if (*a == 'P') {
+        std::uintptr_t ignored;
+        if (!c.pointer(c.u8(), bases, &ignored)) return false;
+      } else if (*a == 'L') {
+        c.u8();
+      } else if (*a != 'S' && *a != 'B' && *a != 'G') {
+        return false;
+      }
+    }
+    c.p = after;
+  } else if (augmentation[0]) {
+    return false;
+  }
+  cfi_reader f{fde + 8, fde_end};
+  std::uintptr_t pc_begin = 0, pc_range = 0;
+  if (!f.pointer(fde_encoding, bases, &pc_begin) || !f.pointer(fde_encoding & 0x0f, bases, &pc_range)) return false;
+  if (pc < pc_begin || pc >= pc_begin + pc_range) return false;
+  if (has_z) f.p += f.uleb();
+  cfa_rules initial;
+  if (!run_cfa_program(c, pc_begin, pc, code_align, data_align, initial, initial, bases)) return false;
+  rules = initial;
+  return run_cfa_program(f, pc_begin, pc, code_align, data_align, initial, rules, bases);
+}
+
+}  // namespace
+
+std::vector<std::uintptr_t> parked_frames(goroutine* g) {
+  std::vector<std::uintptr_t> pcs;
+  if (!g->sp || !g->stk.base) return pcs;
+  // Saved by the context switch: [mxcsr/fpucw] r15 r14 r13 r12 rbx rbp ret.
+  auto* saved = static_cast<std::uintptr_t*>(g->sp);
+  auto lo = reinterpret_cast<std::uintptr_t>(g->sp);
+  auto hi = reinterpret_cast<std::uintptr_t>(g->stk.top());
+  if (lo < reinterpret_cast<std::uintptr_t>(g->stk.base) || lo + 8 * sizeof(std::uintptr_t) > hi) return pcs;
+  auto read = [&](std::uintptr_t at, std::uintptr_t* out) {
+    if (at < lo || at + sizeof(std::uintptr_t) > hi || (at & 7) != 0) return false;
+    *out = *reinterpret_cast<const std::uintptr_t*>(at);
+    return true;
+  };
+  std::uintptr_t pc = saved[7];
+  std::uintptr_t rsp = lo + 8 * sizeof(std::uintptr_t);
+  std::uintptr_t rbp = saved[6];
+  for (int depth = 0; depth < 100; ++depth) {
+    Dl_info info{};
+    if (pc == 0 || !dladdr(reinterpret_cast<void*>(pc), &info)) break;
+    pcs.push_back(pc);
+    cfa_rules rules;
+    std::uintptr_t cfa, ret, caller_rbp = rbp;
+    if (cfa_rules_at(pc - 1, rules)) {
+      if (rules.cfa_register != 7 && rules.cfa_register != 6) break;
+      cfa = (rules.cfa_register == 7 ? rsp : rbp) + static_cast<std::uintptr_t>(rules.cfa_offset);
+      if (rules.ra_undefined) break;  // the goroutine's first frame
+      if (!read(cfa + static_cast<std::uintptr_t>(rules.ra_offset), &ret)) break;
+      if (rules.rbp_saved && !read(cfa + static_cast<std::uintptr_t>(rules.rbp_offset), &caller_rbp)) break;
+    } else {
+      // No call frame information: the frame-pointer convention.
+      cfa = rbp + 16;
+      if (!read(rbp + 8, &ret) || !read(rbp, &caller_rbp)) break;
+    }
+    if (cfa <= rsp || cfa > hi) break;
+    pc = ret;
+    rsp = cfa;
+    rbp = caller_rbp;
+  }
+  return pcs;
+}
+
+}  // namespace go::detail
