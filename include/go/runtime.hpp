@@ -42,14 +42,25 @@
 // - max_procs() defaults to the CPUs this process may use (affinity mask and cgroup CPU
 //   quota); the environment variable GOMAXPROCS overrides it.
 //
-// Stacks: mmap'd and committed lazily by the kernel as they are touched, default 256 KiB of
-// address space (set_default_stack_size, GOCXX_STACK_SIZE, or spawn_options::stack_size),
-// pooled for reuse. A goroutine gets its stack when it first runs. Each stack has a guard
-// page below it, and an overflow prints "goroutine N: stack overflow (stack size S)" and
-// the goroutine dump, and aborts. (On kernels before Linux 6.13 guard pages split mappings and count against
+// Stacks. Go grows a goroutine's stack by copying it; C++ cannot move a stack, so each
+// goroutine gets a fixed reservation of address space that the kernel commits page by page
+// as it is touched: 8 MiB by default, a thread's default (set_default_stack_size,
+// GOCXX_STACK_SIZE in bytes, or spawn_options::stack_size). A goroutine costs the pages its
+// stack touched (one for most) and, with a reservation of 2 MiB or more, a page-table page of
+// its own; a million goroutines reserve 8 TiB of the 128 TiB of user address space. A
+// goroutine that needs more than its reservation overflows (below). Stacks are pooled for
+// reuse; an idle worker gives back the pages of a pooled stack below its top few, so a
+// goroutine that once recursed deeply does not keep its memory in the pool. A goroutine gets
+// its stack when it first runs. Each stack has a guard page below it, and an overflow
+// prints "goroutine N: stack overflow (stack size S)" and the goroutine dump, and exits
+// with status 2. (On kernels before Linux 6.13 guard pages split mappings and count against
 // vm.max_map_count: beyond about 30,000 guarded stacks on a stock kernel, stacks are mapped
 // without one, and an overflow there is caught only by a stack-pointer check at the next
-// park, which cannot stop the corruption it detects.) docs/runtime.md has the details.
+// park, which cannot stop the corruption it detects.)
+// Strict overcommit (vm.overcommit_memory = 2): the kernel then charges a stack's whole
+// reservation against the commit limit when it is mapped, so the default is 256 KiB there;
+// a larger stack_size may make spawn throw std::bad_alloc long before memory is used.
+// docs/runtime.md has the details.
 //
 // Example:
 //   int main() {
@@ -187,7 +198,8 @@ int max_procs() noexcept;
 // set_max_procs sets GOMAXPROCS to n and returns the previous value; n < 1 changes nothing.
 int set_max_procs(int n);
 
-// The stack size a goroutine gets when spawn_options::stack_size is 0 (default 256 KiB).
+// The stack size a goroutine gets when spawn_options::stack_size is 0 (default 8 MiB, or
+// 256 KiB under strict overcommit; see Stacks at the top).
 std::size_t default_stack_size() noexcept;
 void set_default_stack_size(std::size_t bytes);
 

@@ -135,7 +135,7 @@ constexpr std::int64_t spin_window_ns = 50'000;
 struct sched_state {
   alignas(64) std::atomic<int> nprocs{1};
   std::atomic<int> nworkers{0};
-  std::atomic<std::size_t> default_stack{256 * 1024};
+  std::atomic<std::size_t> default_stack{stack_default_reservation()};
   bool debug_migrate = false;
   std::atomic<worker*> workers[max_workers] = {};
 

@@ -1,7 +1,18 @@
 // Goroutine stacks.
 //
 // A stack is address space from mmap(MAP_NORESERVE): the kernel commits a page when it is
-// first touched, so a parked goroutine that used 3 KiB of its 256 KiB costs one page.
+// first touched, so a parked goroutine that used 3 KiB of its 8 MiB costs one page (and, since
+// stacks are more than 2 MiB apart, the page-table page that maps it). 8 MiB is a thread's
+// default: Go grows a stack by copying it, which C++ cannot do, so the address space is
+// reserved up front instead. Under strict overcommit (vm.overcommit_memory = 2) the kernel
+// ignores MAP_NORESERVE and charges every mapped byte against the commit limit, so the
+// default is 256 KiB there (stack_default_reservation).
+//
+// Deep pages. A stack that a goroutine grew deep keeps its pages when it returns to the pool;
+// stack_release marks it used, and an idle worker (stack_trim) gives back every used pooled
+// stack's pages below its top keep_pages (MADV_DONTNEED, one process_madvise for many
+// stacks), off the path of spawn and exit. Only the owner touches a worker's cache; the
+// shared pool's stacks are released under spare_mutex, so nobody takes one meanwhile.
 // Stacks of the default size are mapped 64 at a time: one mmap for a slab, each stack
 // can later be unmapped on its own. An mmap holds the process's mmap lock for writing,
 // which stalls the page faults of the other workers: fewer, larger slabs (bench sleep_100k
@@ -49,6 +60,7 @@
 #include <vector>
 
 #include "platform/sanitizer.hpp"
+#include "runtime/panic.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace go::detail {
@@ -60,7 +72,6 @@ namespace {
 
 constexpr int slab_stacks = 64;
 
-#include "runtime/panic.hpp"
 std::size_t page_size() noexcept {
   static const std::size_t p = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   return p;
@@ -125,6 +136,46 @@ bool advise_pages(char* base, std::size_t stride, std::size_t offset, int count,
   return false;
 }
 
+// advise_ranges applies advice to each of the n ranges (process_madvise where the kernel
+// allows it for the calling process, else one madvise each).
+void advise_ranges(iovec* ranges, std::size_t n, int advice) noexcept {
+  constexpr std::size_t per_call = 512;  // below IOV_MAX (1024)
+  for (std::size_t i = 0; i < n; i += per_call) {
+    std::size_t count = std::min(per_call, n - i);
+    std::size_t total = 0;
+    for (std::size_t k = 0; k < count; ++k) total += ranges[i + k].iov_len;
+    if (slab_madvise.load(std::memory_order_relaxed)) {
+      long done = syscall(SYS_process_madvise, pidfd_self, ranges + i, count, advice, 0u);
+      if (done == static_cast<long>(total)) continue;
+      if (done < 0) slab_madvise.store(false, std::memory_order_relaxed);  // an older kernel
+    }
+    for (std::size_t k = 0; k < count; ++k) madvise(ranges[i + k].iov_base, ranges[i + k].iov_len, advice);
+  }
+}
+
+// A pooled stack keeps its top pages resident: the next goroutine's first frames.
+constexpr std::size_t keep_pages = 4;
+
+// release_deep_pages gives back the pages below the top keep_pages of every used stack
+// in [first, last), and marks them unused.
+template <class It>
+void release_deep_pages(It first, It last) noexcept {
+  iovec ranges[slab_stacks];
+  std::size_t n = 0;
+  std::size_t keep = keep_pages * page_size();
+  for (It it = first; it != last; ++it) {
+    if (!it->used) continue;
+    it->used = false;
+    if (it->size <= keep) continue;
+    ranges[n++] = {it->base, it->size - keep};
+    if (n == slab_stacks) {
+      advise_ranges(ranges, n, MADV_DONTNEED);
+      n = 0;
+    }
+  }
+  if (n) advise_ranges(ranges, n, MADV_DONTNEED);
+}
+
 void map_slab(std::size_t size, int count, std::vector<stack>& out) {
   std::size_t page = page_size();
   std::size_t slot = size + page;
@@ -153,6 +204,8 @@ void on_segv(int sig, siginfo_t* info, void* context) {
   if (g && g->stk.base) {
     auto* addr = static_cast<char*>(info->si_addr);
     if (addr >= g->stk.base - page_size() && addr < g->stk.base) {
+      // One report per process (panic.cpp): a second overflow meanwhile waits for good.
+      if (!report_begin()) _exit(2);
       char msg[160];
       int n = std::snprintf(msg, sizeof msg, "goroutine %llu: stack overflow (stack size %zu)\n",
                             static_cast<unsigned long long>(g->id), g->stk.size);
@@ -184,6 +237,16 @@ void on_segv(int sig, siginfo_t* info, void* context) {
 
 std::size_t stack_page_size() noexcept { return page_size(); }
 
+std::size_t stack_default_reservation() noexcept {
+  static const std::size_t size = [] {
+    int mode = 0;
+    std::ifstream f("/proc/sys/vm/overcommit_memory");
+    if (f) f >> mode;
+    return mode == 2 ? std::size_t{256} << 10 : std::size_t{8} << 20;
+  }();
+  return size;
+}
+
 std::size_t stack_round(std::size_t size) noexcept {
   std::size_t page = page_size();
   return (size + page - 1) / page * page;
@@ -194,6 +257,8 @@ std::size_t stack_round(std::size_t size) noexcept {
 // spawn_join at GOMAXPROCS=2: 90% of stack_reserve's samples on one load).
 struct alignas(64) stack_cache {
   std::vector<stack> free;  // LIFO: the last freed stack has a hot top page
+  bool any_used = false;    // some stack in free is used (stack_release_deep_pages)
+  std::int64_t next_release = 0;  // coarse clock: pacing of stack_release_deep_pages
 };
 
 namespace {
@@ -202,8 +267,6 @@ constexpr std::size_t worker_cache_cap = 64;
 constexpr std::size_t shared_cache_cap = 256;
 
 // Guarded by spare_mutex; used by non-worker threads and as overflow. Never destroyed:
-      // One report per process (panic.cpp): a second overflow meanwhile waits for good.
-      if (!report_begin()) _exit(2);
 // workers still run while static destructors do.
 struct shared_pool {
   std::deque<stack> free;  // hot at the back, cold at the front
@@ -212,6 +275,7 @@ shared_pool& shared = *new shared_pool;
 std::int64_t last_shared_take = 0;  // nanotime of the last stack taken from shared (spare_mutex)
 constexpr std::int64_t trim_delay_ns = 200'000'000;
 std::int64_t next_trim = 0;  // pacing (spare_mutex)
+bool shared_any_used = false;  // shared.free may hold a used stack (spare_mutex)
 
 void unmap(stack s) noexcept {
   if (!s.base) return;
@@ -296,8 +360,10 @@ void stack_release(stack_cache* cache, stack s) noexcept {
     return;
   }
   if constexpr (platform::asan) platform::asan_unpoison(s.base, s.size);
+  s.used = true;
   if (cache) {
     cache->free.push_back(s);
+    cache->any_used = true;
     if (cache->free.size() <= worker_cache_cap) return;
     // Spill the coldest half to the shared pool. Beyond its cap the pool is trimmed by
     // idle workers (stack_trim), not here: a burst of exits must not pay a munmap each.
@@ -306,10 +372,37 @@ void stack_release(stack_cache* cache, stack s) noexcept {
     shared.free.insert(shared.free.begin(), cache->free.begin(),
                        cache->free.begin() + static_cast<std::ptrdiff_t>(half));
     cache->free.erase(cache->free.begin(), cache->free.begin() + static_cast<std::ptrdiff_t>(half));
+    shared_any_used = true;
     return;
   }
   std::lock_guard lk(spare_mutex);
   shared.free.insert(shared.free.begin(), s);
+  shared_any_used = true;
+}
+
+void stack_release_deep_pages() noexcept {
+  // A worker's cache at most once per release_pace: a worker that goes idle between every
+  // few spawns (bench spawn_join) must not pay a system call each time.
+  constexpr std::int64_t release_pace = 10'000'000;
+  if (worker* w = current_worker(); w && w->stacks && w->stacks->any_used) {
+    stack_cache* c = w->stacks;
+    std::int64_t now = coarse_nanotime();
+    if (now >= c->next_release) {
+      c->next_release = now + release_pace;
+      release_deep_pages(c->free.begin(), c->free.end());
+      c->any_used = false;
+    }
+  }
+  // Stacks come into the pool at its cold end (a spill, a plain thread's release) and are
+  // taken at its hot end: both ends, up to the cap each. A burst that pushes used stacks
+  // further in leaves surplus, which stack_trim_batch unmaps.
+  std::lock_guard lk(spare_mutex);
+  if (!shared_any_used) return;
+  shared_any_used = false;
+  std::size_t cold = std::min(shared.free.size(), shared_cache_cap);
+  std::size_t hot = std::min(shared.free.size() - cold, shared_cache_cap);
+  release_deep_pages(shared.free.begin(), shared.free.begin() + static_cast<std::ptrdiff_t>(cold));
+  release_deep_pages(shared.free.end() - static_cast<std::ptrdiff_t>(hot), shared.free.end());
 }
 
 std::int64_t stack_trim_due() noexcept {

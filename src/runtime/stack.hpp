@@ -13,8 +13,14 @@ struct stack {
   std::size_t size = 0;  // usable bytes
   bool guarded = false;
   bool counted = false;  // guarded by a PROT_NONE page, counted against the map-count budget
+  bool used = false;     // pooled after running a goroutine; its deep pages not yet released
   char* top() const noexcept { return base + size; }
 };
+
+// The default stack size (go::default_stack_size) before GOCXX_STACK_SIZE or
+// set_default_stack_size: 8 MiB of address space, a thread's; 256 KiB under strict
+// overcommit (vm.overcommit_memory = 2), where the kernel charges the whole reservation.
+std::size_t stack_default_reservation() noexcept;
 
 struct stack_cache;  // per worker (null: the shared cache of non-worker threads)
 
@@ -36,16 +42,19 @@ void stack_release(stack_cache* cache, stack s) noexcept;
 std::size_t stack_page_size() noexcept;
 std::size_t stack_round(std::size_t size) noexcept;
 
-// stack_trim unmaps pooled stacks beyond the pool's cap, in batches, until done or until
-// stop() says there is work to do. Idle workers call it before they sleep.
+// stack_trim gives back the deep pages of pooled stacks that ran a goroutine (all but the
+// top few pages), then unmaps pooled stacks beyond the pool's cap, in batches, until done or
+// until stop() says there is work to do. Idle workers call it before they sleep.
 template <class Stop>
 void stack_trim(Stop stop) noexcept;
+void stack_release_deep_pages() noexcept;  // the calling worker's cache and the shared pool
 bool stack_trim_batch() noexcept;  // one batch; false when nothing is (yet) to trim
 // When trimming would next have something to do (INT64_MAX: nothing to trim).
 std::int64_t stack_trim_due() noexcept;
 
 template <class Stop>
 void stack_trim(Stop stop) noexcept {
+  stack_release_deep_pages();
   while (stack_trim_batch() && !stop()) {
   }
 }
