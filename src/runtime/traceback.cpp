@@ -253,16 +253,25 @@ std::string run_addr2line(const std::string& path, const std::vector<std::uintpt
   return text;
 }
 
-// The library's own source directory ("/src/gocxx/src/"), from this file's path.
-std::string_view runtime_source_dir() {
+// The library's own sources ("/src/gocxx/src/runtime/..."), from this file's path as the
+// compiler was given it, which may be relative to the build folder while the debug
+// information names the file by its absolute path: compared as a path's tail.
+bool is_own_source(std::string_view file) {
   std::string_view self = __FILE__;
   std::size_t at = self.rfind("runtime/traceback.cpp");
-  return at == std::string_view::npos ? std::string_view() : self.substr(0, at);
+  if (at == std::string_view::npos) return false;
+  while (self.substr(0, 3) == "../") self.remove_prefix(3), at -= 3;
+  if (self.substr(0, 2) == "./") self.remove_prefix(2), at -= 2;
+  for (std::string_view dir : {"runtime/", "platform/"}) {
+    std::string own = std::string(self.substr(0, at)) + std::string(dir);  // ".../src/runtime/"
+    std::size_t found = file.find(own);
+    if (found == 0 || (found != std::string_view::npos && file[found - 1] == '/')) return true;
+  }
+  return false;
 }
 
 bool is_runtime_file(std::string_view file) {
-  std::string_view own = runtime_source_dir();
-  return (!own.empty() && file.substr(0, own.size()) == own) || file.find("include/go/") != std::string_view::npos ||
+  return is_own_source(file) || file.find("include/go/") != std::string_view::npos ||
          file.find("go/detail/") != std::string_view::npos || file.find("include/c++/") != std::string_view::npos;
 }
 
