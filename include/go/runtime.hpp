@@ -6,6 +6,7 @@
 //   go::num_goroutine()              runtime.NumGoroutine()
 //   go::max_procs(), set_max_procs   runtime.GOMAXPROCS
 //   go::this_goroutine::id()         the goroutine's id (0 outside a goroutine)
+//   go::blocking(f, args...)         a blocking system call (entersyscall/exitsyscall)
 //
 // Guarantees
 // - Goroutines are stackful and run M:N on max_procs() worker threads with work stealing.
@@ -139,6 +140,11 @@ void spawn_with(std::size_t stack_size, F&& f, Args&&... args) {
 }
 
 bool in_goroutine() noexcept;
+// enter_blocking marks the calling goroutine as inside a blocking call (Go's entersyscall)
+// and returns what exit_blocking needs; exit_blocking (exitsyscall) returns it to the
+// scheduler, maybe on another processor. From a plain thread both do nothing.
+void* enter_blocking() noexcept;
+void exit_blocking(void* token) noexcept;
 // Blocks the calling thread (not a goroutine) until *done is set by mark_done.
 void wait_main(std::atomic<std::uint32_t>* done) noexcept;
 void mark_main_done(std::atomic<std::uint32_t>* done) noexcept;
@@ -217,6 +223,25 @@ void dump_goroutines(std::ostream& out);
 // enable_sigquit_dump makes SIGQUIT (Ctrl-\\) print the goroutine dump to stderr and exit with
 // status 2, as Go does. Also enabled by the environment variable GOCXX_SIGQUIT_DUMP=1.
 void enable_sigquit_dump();
+
+// blocking runs f(args...) on the calling thread and returns its result (or propagates its
+// exception), telling the scheduler that the goroutine is in a call that may block its
+// thread: a read(2) of a pipe, a database client, sleep_for, getaddrinfo. The goroutine's
+// processor (its run queue, timers) is handed to another thread once the call takes more
+// than about 20 us, so every other goroutine keeps running; when f returns, the goroutine
+// continues on a free processor, or waits in the run queue for one. Go's runtime does this
+// for every system call (entersyscall/exitsyscall); tokio calls it block_in_place.
+// Inside f the goroutine acts as a plain thread: a channel operation there blocks the thread.
+// A goroutine dump shows it as "[syscall]". From a plain thread blocking just calls f.
+template <class F, class... Args>
+  requires std::invocable<F, Args...>
+[[gnu::always_inline]] inline decltype(auto) blocking(F&& f, Args&&... args) {
+  struct exit_on_return {
+    void* token;
+    ~exit_on_return() { detail::exit_blocking(token); }
+  } mark{detail::enter_blocking()};
+  return std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
+}
 
 namespace this_goroutine {
 // id returns the calling goroutine's id (1 for the first goroutine), or 0 outside a goroutine.

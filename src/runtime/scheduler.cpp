@@ -85,6 +85,7 @@
 // Shutdown: there is none. The runtime is created on first use and never destroyed; when
 // main returns, exit() ends the process with workers still parked or running, as Go's does.
 #include "runtime/scheduler.hpp"
+#include "runtime/netpoll.hpp"
 #include "runtime/select_cache.hpp"
 #include "runtime/bubble.hpp"
 
@@ -377,9 +378,37 @@ bool idle_remove_locked(worker* w) noexcept {
   return true;
 }
 
+// --- the netpoller (netpoll.hpp) ---
+//
+// At most one thread polls at a time (`polling`): a worker that finds nothing to run polls
+// without blocking unless someone polls already; the timer waiter blocks in the poller
+// instead of its futex while goroutines wait for I/O. A worker blocked there has in_netpoll
+// set, and signal_worker interrupts the poll after setting its wake word: each side writes,
+// then reads the other's word (sequentially consistent), so the sleeper either sees the bits
+// before it polls or is interrupted.
+
+std::atomic<const netpoller*> the_poller{nullptr};
+std::atomic<bool> polling{false};
+
+const netpoller* active_poller() noexcept {
+  if (netpoll_waiters.load(std::memory_order_relaxed) <= 0) return nullptr;
+  return the_poller.load(std::memory_order_acquire);
+}
+
+// poll_io runs the poller once if goroutines wait for I/O and nobody polls already; returns
+// how many it woke (they are in w's run queue, or the global one).
+int poll_io(std::int64_t delay_ns) noexcept {
+  const netpoller* p = active_poller();
+  if (!p || polling.load(std::memory_order_relaxed) || polling.exchange(true, std::memory_order_acquire)) return 0;
+  int n = p->poll(delay_ns);
+  polling.store(false, std::memory_order_release);
+  return n;
+}
+
 void signal_worker(worker* w, std::uint32_t bits) noexcept {
-  w->wake_word.fetch_or(bits, std::memory_order_release);
+  w->wake_word.fetch_or(bits, std::memory_order_seq_cst);
   platform::futex_wake(&w->wake_word, 1);
+  if (w->in_netpoll.load(std::memory_order_seq_cst)) the_poller.load(std::memory_order_acquire)->interrupt();
 }
 
 // wakep wakes an idle worker to spin, if there is one and nobody spins already.
@@ -875,8 +904,29 @@ void sleep_idle(worker* w) noexcept {
         stack_trim([] { return any_work_anywhere(); });
         continue;
       }
-      platform::futex_wait(&w->wake_word, 0,
-                           std::chrono::nanoseconds(wake_at == INT64_MAX ? -1 : wake_at - now));
+      std::int64_t timeout = wake_at == INT64_MAX ? -1 : wake_at - now;
+      if (waiter && active_poller()) {
+        // Block in the poller instead (see "the netpoller" above).
+        if (polling.exchange(true, std::memory_order_acquire)) {
+          sched_yield();  // a worker polls without blocking, for a moment
+          continue;
+        }
+        w->in_netpoll.store(true, std::memory_order_seq_cst);
+        int woken = 0;
+        if (w->wake_word.load(std::memory_order_seq_cst) == 0) woken = the_poller.load()->poll(timeout);
+        w->in_netpoll.store(false, std::memory_order_relaxed);
+        polling.store(false, std::memory_order_release);
+        if (woken > 0) {
+          bool removed;
+          {
+            std::lock_guard lk(sched().lock);
+            removed = idle_remove_locked(w);
+          }
+          if (removed) break;  // run what it woke; else wakep took us: its signal is coming
+        }
+        continue;
+      }
+      platform::futex_wait(&w->wake_word, 0, std::chrono::nanoseconds(timeout));
       if (w->wake_word.load(std::memory_order_acquire) != 0) continue;
       if (deadline == INT64_MAX || nanotime() < deadline) continue;  // spurious, or time to trim
     }
@@ -916,6 +966,7 @@ int process_threads() noexcept {
 // which the count saw, so the second look sees them.
 bool nothing_can_run(int workers) noexcept {
   if (sched().main_waiting.load() <= 0) return false;
+  if (netpoll_waiters.load() > 0) return false;  // a peer may still write
   if (sched().npidle.load() + sched().retired_sleeping.load() != workers) return false;
   if (earliest_timer() != INT64_MAX || any_work_anywhere()) return false;
   for (int i = 0; i < workers; ++i) {
@@ -957,6 +1008,7 @@ task* find_runnable(worker* w) noexcept {
     }
     if (task* t = pop_local(w)) return t;
     if (task* t = global_get(w)) return t;
+    if (poll_io(0) > 0) continue;  // what it woke is in our queue (or the global one)
     // Steal, unless enough workers are spinning already.
     int busy = sched().nprocs.load(std::memory_order_relaxed) - sched().npidle.load(std::memory_order_relaxed);
     if (w->spinning || 2 * sched().nmspinning.load(std::memory_order_relaxed) < busy) {
@@ -1059,6 +1111,13 @@ void start_runtime() {
 }  // namespace
 
 // --- internal interface ---
+
+std::atomic<int> netpoll_waiters{0};
+
+void netpoll_register(const netpoller* p) noexcept { the_poller.store(p, std::memory_order_release); }
+
+void* enter_blocking() noexcept { return nullptr; }
+void exit_blocking(void*) noexcept {}
 
 void init_worker_thread(worker* w) noexcept {
   tls_worker = w;

@@ -89,6 +89,7 @@ struct worker {
   bool in_idle_list = false;
   worker* idle_next = nullptr;
   alignas(64) std::atomic<std::uint32_t> wake_word{0};
+  std::atomic<bool> in_netpoll{false};  // blocked in the poller: a signal must interrupt it
 
   std::uint32_t sched_tick = 0;
   std::uint32_t next_streak = 0;  // consecutive runs from the next slot
