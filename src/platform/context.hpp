@@ -1,39 +1,36 @@
 // Machine contexts: the register-level switch between a worker's scheduler stack and a
-// goroutine's stack. One assembly file per architecture (context_switch_<arch>.S).
+// goroutine's stack, and what a walk of a parked goroutine's stack needs to know about the
+// frame the switch leaves (runtime/unwind.cpp). One header and one assembly file per
+// architecture (context_<arch>.hpp, context_switch_<arch>.S; CMakeLists.txt picks the .S by
+// CMAKE_SYSTEM_PROCESSOR); this header selects the header. Each provides, in go::platform:
+//
+//   void* make_context(void* stack_top, void (*entry)(void*), void* arg)
+//     prepares a stack so that switching to the returned stack pointer calls entry(arg) on
+//     it. stack_top must be 16-byte aligned. entry must never return.
+//   void switch_context(void** save_sp, void* load_sp)
+//     saves the callee-saved registers and the floating-point control state on the current
+//     stack, stores the stack pointer in *save_sp, and resumes the context saved at load_sp.
+//   struct saved_frame
+//     the layout of a saved context: words (its size in words, after which the stack
+//     pointer is the caller's), frame_pointer and return_address (indices of the saved
+//     frame pointer and the address switch_context returns to), and the DWARF register
+//     numbers of the stack pointer, frame pointer and return address.
 #pragma once
-
-#include <cstdint>
-#include <cstring>
 
 extern "C" {
 void gocxx_context_switch(void** save_sp, void* load_sp);
 void gocxx_context_entry();
 }
 
-namespace go::platform {
+#if defined(__x86_64__)
+#include "platform/context_x86_64.hpp"
+#elif defined(__aarch64__)
+#include "platform/context_aarch64.hpp"
+#else
+#error "gocxx: no context switch for this architecture (src/platform/context_<arch>.hpp)"
+#endif
 
-// make_context prepares a stack so that switching to the returned stack pointer calls
-// entry(arg) on it. stack_top must be 16-byte aligned. entry must never return.
-inline void* make_context(void* stack_top, void (*entry)(void*), void* arg) noexcept {
-  auto* top = static_cast<std::uint64_t*>(stack_top);
-  // Frame popped by gocxx_context_switch: [mxcsr|fpucw] r15 r14 r13 r12 rbx rbp ret.
-  // After `ret` the stack pointer is top - 2 (16-byte aligned), as a call site requires.
-  std::uint64_t* sp = top - 2 - 8;
-  std::uint32_t mxcsr = 0x1F80;
-  std::uint16_t fpucw = 0x037F;
-  std::memcpy(&sp[0], &mxcsr, 4);
-  std::memcpy(reinterpret_cast<char*>(&sp[0]) + 4, &fpucw, 2);
-  sp[1] = 0;                                         // r15
-  sp[2] = 0;                                         // r14
-  sp[3] = reinterpret_cast<std::uint64_t>(entry);    // r13
-  sp[4] = reinterpret_cast<std::uint64_t>(arg);      // r12
-  sp[5] = 0;                                         // rbx
-  sp[6] = 0;                                         // rbp
-  sp[7] = reinterpret_cast<std::uint64_t>(&gocxx_context_entry);
-  top[-2] = 0;  // a null return address ends backtraces
-  top[-1] = 0;
-  return sp;
-}
+namespace go::platform {
 
 inline void switch_context(void** save_sp, void* load_sp) noexcept { gocxx_context_switch(save_sp, load_sp); }
 

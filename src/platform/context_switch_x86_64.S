@@ -5,7 +5,7 @@
 //   stores the stack pointer in *save_sp, switches to load_sp and restores the same set from
 //   there. Caller-saved registers are the compiler's business, as for any call.
 //
-// A fresh context (platform/context.hpp: make_context) holds a frame whose r12 is the
+// A fresh context (platform/context_x86_64.hpp: make_context) holds a frame whose r12 is the
 // argument, r13 the entry function and whose return address is gocxx_context_entry.
     .text
     .globl gocxx_context_switch

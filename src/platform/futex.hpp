@@ -34,6 +34,18 @@ inline void futex_wake(std::atomic<std::uint32_t>* word, int count = 1) noexcept
   errno = saved;
 }
 
-inline void cpu_relax() noexcept { __builtin_ia32_pause(); }
+// cpu_relax is the spin-wait hint: one short pause in a loop that polls a word another CPU
+// will write. x86: PAUSE. AArch64: ISB, not YIELD, which most cores execute as a no-op, so a
+// loop of them would hammer the polled line; ISB waits for the pipeline to drain, a pause of
+// the same order as x86's (Rust's std::hint::spin_loop made the same choice).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("isb" ::: "memory");
+#else
+  __asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 }  // namespace go::platform

@@ -1,13 +1,15 @@
 // Walking a parked goroutine's stack, for the goroutine dump (traceback.cpp).
 //
-// The walk starts from the registers the goroutine's context switch saved (platform/
-// context_switch_x86_64.S: [mxcsr/fpucw] r15 r14 r13 r12 rbx rbp, then the return address) and
-// follows the call frame information (.eh_frame) that every function has, so frames without
-// frame pointers (GCC's default at -O2) are walked too: for each return address, the FDE that
-// libgcc's _Unwind_Find_FDE finds (every C++ program links libgcc or LLVM's libunwind, which
-// both export it) says where the caller's frame, the CFA, is relative to rsp or rbp, and where
-// the return address and the caller's rbp are saved. A function without an FDE (assembly
-// without CFI) is stepped over by the frame-pointer convention. An FDE that computes the CFA
+// The walk starts from the registers the goroutine's context switch saved (the frame pointer
+// and the return address, where platform/context.hpp's saved_frame says) and follows the call
+// frame information (.eh_frame) that every function has, so frames without frame pointers
+// (GCC's default at -O2) are walked too: for each return address, the FDE that libgcc's
+// _Unwind_Find_FDE finds (every C++ program links libgcc or LLVM's libunwind, which both
+// export it) says where the caller's frame, the CFA, is relative to the stack pointer or the
+// frame pointer, and where the return address and the caller's frame pointer are saved. A
+// function without an FDE (assembly without CFI) is stepped over by the frame-pointer
+// convention, which x86-64 and AArch64 share: the frame pointer points at the caller's
+// frame pointer, the return address above it, the CFA above that. An FDE that computes the CFA
 // otherwise (an expression, or a register not tracked here) ends the walk. The outermost
 // frame, gocxx_context_entry, marks the return address undefined, which ends it too.
 //
@@ -22,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "platform/context.hpp"
 #include "runtime/scheduler.hpp"
 
 // The unwinder's FDE lookup (libgcc, LLVM libunwind); <unwind.h> does not declare it.
@@ -101,14 +104,22 @@ struct cfi_reader {
   }
 };
 
-// What the call frame information says at one address, for the registers a walk needs.
+// The DWARF register numbers a walk follows (saved_frame: rsp 7, rbp 6, rip 16 on x86-64;
+// sp 31, x29 29, x30 30 on AArch64).
+constexpr unsigned sp_reg = platform::saved_frame::dwarf_sp;
+constexpr unsigned fp_reg = platform::saved_frame::dwarf_fp;
+constexpr unsigned ra_reg = platform::saved_frame::dwarf_ra;
+
+// What the call frame information says at one address, for the registers a walk needs (a
+// CIE's instructions set the CFA, and on x86-64 where the call saved the return address).
 struct cfa_rules {
-  unsigned cfa_register = 7;  // DWARF numbers: rbp 6, rsp 7, return address 16
-  std::int64_t cfa_offset = 8;
-  bool rbp_saved = false;
-  std::int64_t rbp_offset = 0;  // from the CFA
-  bool ra_undefined = false;    // the outermost frame (.cfi_undefined rip)
-  std::int64_t ra_offset = -8;
+  unsigned cfa_register = sp_reg;
+  std::int64_t cfa_offset = 0;
+  bool fp_saved = false;
+  std::int64_t fp_offset = 0;  // from the CFA
+  bool ra_undefined = false;   // the outermost frame (.cfi_undefined on the return address)
+  bool ra_saved = false;
+  std::int64_t ra_offset = 0;  // from the CFA, when ra_saved
 };
 
 // Runs the CFA program in r from `loc` until the address passes `target`; false for an
@@ -118,12 +129,20 @@ bool run_cfa_program(cfi_reader r, std::uintptr_t loc, std::uintptr_t target, st
   cfa_rules saved[8];
   int depth = 0;
   auto set_offset = [&](std::uint64_t reg, std::int64_t off) {
-    if (reg == 6) rules.rbp_saved = true, rules.rbp_offset = off;
-    if (reg == 16) rules.ra_offset = off, rules.ra_undefined = false;
+    if (reg == fp_reg) rules.fp_saved = true, rules.fp_offset = off;
+    if (reg == ra_reg) rules.ra_saved = true, rules.ra_offset = off, rules.ra_undefined = false;
   };
   auto restore = [&](std::uint64_t reg) {
-    if (reg == 6) rules.rbp_saved = initial.rbp_saved, rules.rbp_offset = initial.rbp_offset;
-    if (reg == 16) rules.ra_offset = initial.ra_offset, rules.ra_undefined = initial.ra_undefined;
+    if (reg == fp_reg) rules.fp_saved = initial.fp_saved, rules.fp_offset = initial.fp_offset;
+    if (reg == ra_reg) {
+      rules.ra_saved = initial.ra_saved, rules.ra_offset = initial.ra_offset;
+      rules.ra_undefined = initial.ra_undefined;
+    }
+  };
+  // same_value: the register holds the caller's value again.
+  auto same_value = [&](std::uint64_t reg) {
+    if (reg == fp_reg) rules.fp_saved = false;
+    if (reg == ra_reg) rules.ra_saved = false, rules.ra_undefined = false;
   };
   while (r.more()) {
     std::uint8_t op = r.u8();
@@ -150,9 +169,9 @@ bool run_cfa_program(cfi_reader r, std::uintptr_t loc, std::uintptr_t target, st
       case 0x04: loc += r.get<std::uint32_t>() * code_align; if (loc > target) return true; break;
       case 0x05: { std::uint64_t reg = r.uleb(); set_offset(reg, static_cast<std::int64_t>(r.uleb()) * data_align); break; }
       case 0x06: restore(r.uleb()); break;
-      case 0x07: { std::uint64_t reg = r.uleb(); if (reg == 6) rules.rbp_saved = false; if (reg == 16) rules.ra_undefined = true; break; }
-      case 0x08: { std::uint64_t reg = r.uleb(); if (reg == 6) rules.rbp_saved = false; break; }
-      case 0x09: { std::uint64_t reg = r.uleb(); r.uleb(); if (reg == 6 || reg == 16) return false; break; }
+      case 0x07: { std::uint64_t reg = r.uleb(); if (reg == fp_reg) rules.fp_saved = false; if (reg == ra_reg) rules.ra_undefined = true; break; }
+      case 0x08: same_value(r.uleb()); break;
+      case 0x09: { std::uint64_t reg = r.uleb(); r.uleb(); if (reg == fp_reg || reg == ra_reg) return false; break; }
       case 0x0a: if (depth == 8) return false; saved[depth++] = rules; break;
       case 0x0b: if (depth == 0) return false; rules = saved[--depth]; break;
       case 0x0c: rules.cfa_register = static_cast<unsigned>(r.uleb()); rules.cfa_offset = static_cast<std::int64_t>(r.uleb()); break;
@@ -162,14 +181,14 @@ bool run_cfa_program(cfi_reader r, std::uintptr_t loc, std::uintptr_t target, st
       case 0x10: case 0x16: {  // expression, val_expression
         std::uint64_t reg = r.uleb();
         std::uint64_t len = r.uleb();
-        if (reg == 6 || reg == 16) return false;
+        if (reg == fp_reg || reg == ra_reg) return false;
         r.p += len;
         break;
       }
       case 0x11: { std::uint64_t reg = r.uleb(); set_offset(reg, r.sleb() * data_align); break; }
       case 0x12: rules.cfa_register = static_cast<unsigned>(r.uleb()); rules.cfa_offset = r.sleb() * data_align; break;
       case 0x13: rules.cfa_offset = r.sleb() * data_align; break;
-      case 0x14: case 0x15: { std::uint64_t reg = r.uleb(); r.uleb(); if (reg == 6 || reg == 16) return false; break; }
+      case 0x14: case 0x15: { std::uint64_t reg = r.uleb(); r.uleb(); if (reg == fp_reg || reg == ra_reg) return false; break; }
       case 0x2e: r.uleb(); break;  // GNU_args_size
       case 0x2f: { std::uint64_t reg = r.uleb(); set_offset(reg, -static_cast<std::int64_t>(r.uleb()) * data_align); break; }
       default: return false;
@@ -186,7 +205,7 @@ bool cfa_rules_at(std::uintptr_t pc, cfa_rules& rules) {
   if (!fde) return false;
   std::uint32_t fde_length;
   std::memcpy(&fde_length, fde, 4);
-  if (fde_length == 0xffffffff) return false;  // 64-bit DWARF: not emitted for x86-64 code
+  if (fde_length == 0xffffffff) return false;  // 64-bit DWARF: not emitted by GCC or clang
   const std::uint8_t* fde_end = fde + 4 + fde_length;
   std::uint32_t cie_offset;
   std::memcpy(&cie_offset, fde + 4, 4);
@@ -201,7 +220,7 @@ bool cfa_rules_at(std::uintptr_t pc, cfa_rules& rules) {
   ++c.p;
   std::uint64_t code_align = c.uleb();
   std::int64_t data_align = c.sleb();
-  if (version == 1) c.u8(); else c.uleb();  // the return address register: 16
+  if (version == 1) c.u8(); else c.uleb();  // the return address register: ra_reg
   std::uint8_t fde_encoding = 0x00;
   bool has_z = augmentation[0] == 'z';
   if (has_z) {
@@ -239,40 +258,44 @@ bool cfa_rules_at(std::uintptr_t pc, cfa_rules& rules) {
 std::vector<std::uintptr_t> parked_frames(goroutine* g) {
   std::vector<std::uintptr_t> pcs;
   if (!g->sp || !g->stk.base) return pcs;
-  // Saved by the context switch: [mxcsr/fpucw] r15 r14 r13 r12 rbx rbp ret.
+  // Saved by the context switch: platform::saved_frame.
+  using frame = platform::saved_frame;
   auto* saved = static_cast<std::uintptr_t*>(g->sp);
   auto lo = reinterpret_cast<std::uintptr_t>(g->sp);
   auto hi = reinterpret_cast<std::uintptr_t>(g->stk.top());
-  if (lo < reinterpret_cast<std::uintptr_t>(g->stk.base) || lo + 8 * sizeof(std::uintptr_t) > hi) return pcs;
+  if (lo < reinterpret_cast<std::uintptr_t>(g->stk.base) || lo + frame::words * sizeof(std::uintptr_t) > hi) return pcs;
   auto read = [&](std::uintptr_t at, std::uintptr_t* out) {
     if (at < lo || at + sizeof(std::uintptr_t) > hi || (at & 7) != 0) return false;
     *out = *reinterpret_cast<const std::uintptr_t*>(at);
     return true;
   };
-  std::uintptr_t pc = saved[7];
-  std::uintptr_t rsp = lo + 8 * sizeof(std::uintptr_t);
-  std::uintptr_t rbp = saved[6];
+  std::uintptr_t pc = saved[frame::return_address];
+  std::uintptr_t sp = lo + frame::words * sizeof(std::uintptr_t);
+  std::uintptr_t fp = saved[frame::frame_pointer];
   for (int depth = 0; depth < 100; ++depth) {
     Dl_info info{};
     if (pc == 0 || !dladdr(reinterpret_cast<void*>(pc), &info)) break;
     pcs.push_back(pc);
     cfa_rules rules;
-    std::uintptr_t cfa, ret, caller_rbp = rbp;
+    std::uintptr_t cfa, ret, caller_fp = fp;
     if (cfa_rules_at(pc - 1, rules)) {
-      if (rules.cfa_register != 7 && rules.cfa_register != 6) break;
-      cfa = (rules.cfa_register == 7 ? rsp : rbp) + static_cast<std::uintptr_t>(rules.cfa_offset);
+      if (rules.cfa_register != sp_reg && rules.cfa_register != fp_reg) break;
+      cfa = (rules.cfa_register == sp_reg ? sp : fp) + static_cast<std::uintptr_t>(rules.cfa_offset);
       if (rules.ra_undefined) break;  // the goroutine's first frame
+      // A frame that calls has saved its return address; one whose rules leave it in a
+      // register is not one the walk can be in.
+      if (!rules.ra_saved) break;
       if (!read(cfa + static_cast<std::uintptr_t>(rules.ra_offset), &ret)) break;
-      if (rules.rbp_saved && !read(cfa + static_cast<std::uintptr_t>(rules.rbp_offset), &caller_rbp)) break;
+      if (rules.fp_saved && !read(cfa + static_cast<std::uintptr_t>(rules.fp_offset), &caller_fp)) break;
     } else {
       // No call frame information: the frame-pointer convention.
-      cfa = rbp + 16;
-      if (!read(rbp + 8, &ret) || !read(rbp, &caller_rbp)) break;
+      cfa = fp + 16;
+      if (!read(fp + 8, &ret) || !read(fp, &caller_fp)) break;
     }
-    if (cfa <= rsp || cfa > hi) break;
+    if (cfa <= sp || cfa > hi) break;
     pc = ret;
-    rsp = cfa;
-    rbp = caller_rbp;
+    sp = cfa;
+    fp = caller_fp;
   }
   return pcs;
 }
