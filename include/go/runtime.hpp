@@ -7,6 +7,9 @@
 //   go::max_procs(), set_max_procs   runtime.GOMAXPROCS
 //   go::this_goroutine::id()         the goroutine's id (0 outside a goroutine)
 //   go::blocking(f, args...)         a blocking system call (entersyscall/exitsyscall)
+//   go::lock_os_thread()             runtime.LockOSThread
+//   go::unlock_os_thread()           runtime.UnlockOSThread
+//   go::set_max_threads(n)           debug.SetMaxThreads
 //
 // Guarantees
 // - Goroutines are stackful and run M:N on max_procs() worker threads with work stealing.
@@ -242,6 +245,20 @@ template <class F, class... Args>
   } mark{detail::enter_blocking()};
   return std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
 }
+
+// lock_os_thread wires the calling goroutine to its current thread (runtime.LockOSThread):
+// until as many unlock_os_thread calls, it runs only on that thread and the thread runs
+// nothing else, as thread-affine C libraries need. A goroutine that returns while locked
+// takes its thread with it: the thread exits, as in Go. Calls nest. From a plain thread they
+// do nothing.
+void lock_os_thread() noexcept;
+void unlock_os_thread() noexcept;
+
+// set_max_threads sets the most threads the runtime may run goroutines on, and returns the
+// previous bound (debug.SetMaxThreads; default 10000). Threads beyond GOMAXPROCS exist only
+// for goroutines in blocking calls, busy for long, or locked to their thread; a program that
+// needs more than the bound ends with Go's "fatal error: thread exhaustion".
+int set_max_threads(int n);
 
 namespace this_goroutine {
 // id returns the calling goroutine's id (1 for the first goroutine), or 0 outside a goroutine.

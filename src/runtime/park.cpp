@@ -70,6 +70,7 @@ const char* to_string(wait_reason r) noexcept {
     case wait_reason::cond_wait: return "sync.Cond.Wait";
     case wait_reason::semacquire: return "semacquire";
     case wait_reason::io_wait: return "IO wait";
+    case wait_reason::syscall: return "syscall";
     case wait_reason::main_wait: return "main wait";
     case wait_reason::synctest_run: return "synctest.Run";
     case wait_reason::synctest_wait: return "synctest.Wait";

@@ -123,7 +123,9 @@ void uninstall_overflow_handler() noexcept;         // stack.cpp
 
 namespace {
 
-constexpr int max_workers = 1024;
+constexpr int max_workers = 1024;  // GOMAXPROCS at most
+// Threads at most, whatever set_max_threads says: the size of the array of all workers.
+constexpr int max_threads_limit = 1 << 16;
 constexpr int free_g_cache = 64;
 // How long a spinning worker keeps looking for work before it sleeps (behaviour at the
 // time of writing; measured by bench spawn_join and chan_pingpong at GOMAXPROCS=2).
@@ -138,7 +140,10 @@ struct sched_state {
   std::atomic<int> nworkers{0};
   std::atomic<std::size_t> default_stack{stack_default_reservation()};
   bool debug_migrate = false;
-  std::atomic<worker*> workers[max_workers] = {};
+  std::atomic<int> max_threads{10000};  // set_max_threads (Go's debug.SetMaxThreads)
+  std::atomic<int> nlocked{0};  // goroutines wired to their thread (lock_os_thread)
+  std::atomic<worker*> slots[max_workers] = {};  // slot -> the worker holding it
+  std::atomic<worker*> workers[max_threads_limit] = {};  // every worker ever started, by id
 
   alignas(64) runtime_lock lock;  // guards: global queue, idle list
   task* global_head = nullptr;
@@ -168,6 +173,9 @@ struct sched_state {
   // the main goroutine subtracts as it finishes; may dip below 0 briefly).
   std::atomic<int> main_waiting{0};
   std::atomic<int> retired_sleeping{0};  // workers beyond GOMAXPROCS, asleep in retire()
+  std::atomic<int> locked_sleeping{0};   // workers waiting for their locked goroutine
+  std::atomic<int> ndead{0};             // workers whose thread ended (lock_os_thread)
+  worker* spares = nullptr;              // workers without a slot asleep in retire(), under lock
 };
 
 std::atomic<sched_state*> the_sched{nullptr};
@@ -227,6 +235,18 @@ goroutine* new_record_slab() {
   return list;
 }
 
+// The next schedule tick of w (only its owner writes it; sysmon reads it).
+std::uint32_t tick(worker* w) noexcept {
+  std::uint32_t t = w->sched_tick.load(std::memory_order_relaxed) + 1;
+  w->sched_tick.store(t, std::memory_order_relaxed);
+  return t;
+}
+
+// Whether w holds one of the GOMAXPROCS slots: it may run goroutines and fill its queue.
+bool holds_slot(worker* w) noexcept {
+  return w->slot.load(std::memory_order_relaxed) < sched().nprocs.load(std::memory_order_relaxed);
+}
+
 std::uint64_t next_random(std::uint64_t& s) noexcept {
   // xorshift64*
   s ^= s >> 12;
@@ -242,6 +262,11 @@ std::int64_t coarse_now() noexcept {
 }
 
 void runq_put_tail(worker* w, task* t) noexcept;
+void start_locked(worker* x, goroutine* g) noexcept;
+void wait_locked(worker* w, goroutine* g) noexcept;
+void give_up_slot(worker* w) noexcept;
+worker* start_worker(int slot);
+std::mutex threads_mutex;  // serializes starting workers: their ids and the thread limit
 
 // --- global run queue ---
 //
@@ -345,7 +370,9 @@ void runq_put(worker* w, task* t, bool next) noexcept {
 // Bits of a worker's wake_word: woken by wakep to spin (it was taken off the idle list and
 // counted in nmspinning for it); poked to recompute its timer deadline; or taken off the
 // idle list because work was sent to its inbox.
-enum : std::uint32_t { wake_spinning = 1, wake_poke = 2, wake_inbox = 4 };
+// counted in nmspinning for it); poked to recompute its timer deadline; taken off the idle
+// list because work was sent to its inbox; or taken off it with its slot (exit_blocking).
+enum : std::uint32_t { wake_spinning = 1, wake_poke = 2, wake_inbox = 4, wake_taken = 8 };
 
 void idle_push_locked(worker* w) noexcept {
   w->idle_next = sched().idle;
@@ -361,6 +388,7 @@ worker* idle_pop_locked() noexcept {
   w->idle_next = nullptr;
   w->in_idle_list = false;
   sched().npidle.fetch_sub(1, std::memory_order_seq_cst);
+  wake_sysmon();
   return w;
 }
 
@@ -375,6 +403,7 @@ bool idle_remove_locked(worker* w) noexcept {
   w->idle_next = nullptr;
   w->in_idle_list = false;
   sched().npidle.fetch_sub(1, std::memory_order_seq_cst);
+  wake_sysmon();
   return true;
 }
 
@@ -460,11 +489,11 @@ void run_all_timers(std::int64_t now) noexcept {
 // retired: idle workers run every heap's timers, but while the remaining workers stay busy
 // nobody else would (test Runtime.LoweringMaxProcsKeepsTimersRunning).
 void run_retired_timers() noexcept {
-  int nprocs = sched().nprocs.load(std::memory_order_relaxed);
   int n = sched().nworkers.load(std::memory_order_acquire);
   std::int64_t now = -1;
-  for (int i = nprocs; i < n; ++i) {
+  for (int i = 0; i < n; ++i) {
     worker* v = sched().workers[i].load(std::memory_order_acquire);
+    if (holds_slot(v)) continue;
     std::int64_t when = v->timers.next_when.load(std::memory_order_relaxed);
     if (when == INT64_MAX) continue;
     if (now < 0) now = nanotime();
@@ -667,8 +696,8 @@ goroutine* finish_pending(worker* w) noexcept {
       return g;
     }
     case switch_action::yield:
-      if (g->bub || sched().debug_migrate) {
-        ready(g, false);
+      if (g->bub || sched().debug_migrate || !holds_slot(w)) {
+        ready(g, false);  // without a slot: to the global queue, for a worker that has one
       } else if (sched().global_size.load(std::memory_order_relaxed) > 0) {
         global_put(g);
       } else {
@@ -683,6 +712,14 @@ goroutine* finish_pending(worker* w) noexcept {
         return nullptr;
       }
       w->exited.store(w->exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      if (g->lock_depth != 0) {
+        // Returned while wired to this thread: the thread ends with it (worker_main).
+        g->lock_depth = 0;
+        g->locked_to = nullptr;
+        w->lockedg = nullptr;
+        w->exit_thread = true;
+        sched().nlocked.fetch_sub(1, std::memory_order_relaxed);
+      }
       free_goroutine(w, g);
       return nullptr;
     case switch_action::none:
@@ -698,6 +735,12 @@ void finish_switch(worker* w) noexcept {
 
 // pop_local takes the next goroutine from w's own queue, applying the time slice of the
 // `next` slot. Null if the queue is empty.
+// new_slice notes that a goroutine starts a time slice of its own (worker::slice_tick).
+task* new_slice(worker* w, task* t) noexcept {
+  w->slice_tick.store(w->slice_tick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return t;
+}
+
 task* pop_local(worker* w) noexcept {
   for (;;) {
     bool from_next = false;
@@ -705,15 +748,21 @@ task* pop_local(worker* w) noexcept {
     if (!t) return nullptr;
     if (!from_next) {
       w->next_streak = 0;
-      return t;
+      return new_slice(w, t);
     }
-    // `next` inherits the time slice; a pair handing off to each other gets 10 ms.
-    if (++w->next_streak % 64 != 0) return t;
-    std::int64_t now = coarse_now();
-    w->clock = now;
-    if (w->next_streak == 64) w->slice_start = now;
-    if (now - w->slice_start < 10'000'000) return t;
+    // `next` inherits the time slice; a pair handing off to each other gets 10 ms, or less
+    // if sysmon saw the slice last 10 ms (hand-offs far apart, BenchmarkPingPongHog).
+    if (w->preempt.load(std::memory_order_relaxed)) {
+      w->preempt.store(false, std::memory_order_relaxed);
+    } else {
+      if (++w->next_streak % 64 != 0) return t;
+      std::int64_t now = coarse_now();
+      w->clock = now;
+      if (w->next_streak == 64) w->slice_start = now;
+      if (now - w->slice_start < 10'000'000) return t;
+    }
     w->next_streak = 0;
+    new_slice(w, nullptr);
     runq_put_tail(w, t);
     bool ignored;
     if (task* head = w->runq.pop(&ignored)) return head;
@@ -727,14 +776,18 @@ goroutine* next_direct(worker* w) noexcept {
   if (sched().debug_migrate || w->bub) return nullptr;
   if (w->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX) return nullptr;
   if (w->inbox.load(std::memory_order_relaxed)) return nullptr;
-  if (++w->sched_tick % 61 == 0) return nullptr;
-  if (w->id >= sched().nprocs.load(std::memory_order_relaxed)) return nullptr;
+  if (tick(w) % 61 == 0) return nullptr;
+  if (!holds_slot(w) || w->lockedg || sched().nlocked.load(std::memory_order_relaxed) != 0) return nullptr;
   return static_cast<goroutine*>(pop_local(w));
 }
 
 }  // namespace
 
 void execute(worker* w, goroutine* g) noexcept {
+  if (g->locked_to && g->locked_to != w) {
+    start_locked(w, g);  // it runs only on its own thread
+    return;
+  }
   for (;;) {
     prepare(w, g);
     // Debug migration: goroutines waiting in our inbox while we run g (maybe for a long
@@ -762,8 +815,10 @@ task* take_inbox(worker* w) noexcept {
   return t;
 }
 
+// Victims are all workers, not only those holding a slot: one whose slot sysmon took keeps
+// running its goroutine, which may still ready goroutines into its ring.
 task* steal_work(worker* w) noexcept {
-  int n = sched().nprocs.load(std::memory_order_relaxed);
+  int n = sched().nworkers.load(std::memory_order_acquire);
   std::int64_t now = -1;
   for (int round = 0; round < 4; ++round) {
     bool last = round == 3;
@@ -817,7 +872,7 @@ task* steal_work(worker* w) noexcept {
 
 bool any_work_anywhere() noexcept {
   if (sched().global_size.load(std::memory_order_seq_cst) > 0) return true;
-  int n = sched().nprocs.load(std::memory_order_relaxed);
+  int n = sched().nworkers.load(std::memory_order_acquire);
   for (int i = 0; i < n; ++i) {
     worker* v = sched().workers[i].load(std::memory_order_acquire);
     if (v && !v->runq.empty()) return true;
@@ -867,18 +922,29 @@ void retire(worker* w) noexcept {
     moved = true;
   }
   if (moved) wakep();
+  if (w->slot.load(std::memory_order_relaxed) == no_slot) {
+    // A spare: handoff_slot may give it a slot.
+    std::lock_guard lk(sched().lock);
+    if (w->slot.load(std::memory_order_relaxed) == no_slot && !w->in_spares) {
+      w->spare_next = sched().spares;
+      sched().spares = w;
+      w->in_spares = true;
+    }
+  }
   // Counted only now: check_dead does not look in the run queues of retired workers.
   sched().retired_sleeping.fetch_add(1);
   for (;;) {
     // An exchange, not a store: a store could take effect after the read of nprocs below
     // and wipe out the poke of a set_max_procs that came between them.
     w->wake_word.exchange(0, std::memory_order_seq_cst);
-    if (w->id < sched().nprocs.load(std::memory_order_seq_cst)) break;
+    if (w->slot.load(std::memory_order_seq_cst) < sched().nprocs.load(std::memory_order_seq_cst)) break;
     if (move_inbox(w)) wakep();
+    check_dead();  // the last worker to fall asleep may be this one
     platform::futex_wait(&w->wake_word, 0);
     delay_at(delay_point::retire_wake);
   }
   sched().retired_sleeping.fetch_sub(1);
+  wake_sysmon();
 }
 
 // sleep_idle blocks an idle worker (already on the idle list, not spinning) until it is
@@ -886,7 +952,7 @@ void retire(worker* w) noexcept {
 void sleep_idle(worker* w) noexcept {
   for (;;) {
     std::uint32_t bits = w->wake_word.exchange(0, std::memory_order_acquire);
-    if (bits & (wake_spinning | wake_inbox)) break;  // taken off the idle list by the waker
+    if (bits & (wake_spinning | wake_inbox | wake_taken)) break;  // taken off the idle list by the waker
     if (bits & wake_poke) check_dead();
     worker* none = nullptr;
     bool waiter = sched().timer_waiter.load() == w || sched().timer_waiter.compare_exchange_strong(none, w);
@@ -967,7 +1033,10 @@ int process_threads() noexcept {
 bool nothing_can_run(int workers) noexcept {
   if (sched().main_waiting.load() <= 0) return false;
   if (netpoll_waiters.load() > 0) return false;  // a peer may still write
-  if (sched().npidle.load() + sched().retired_sleeping.load() != workers) return false;
+  if (sched().npidle.load() + sched().retired_sleeping.load() + sched().locked_sleeping.load() +
+          sched().ndead.load() != workers) {
+    return false;  // a worker runs a goroutine, maybe in a blocking call
+  }
   if (earliest_timer() != INT64_MAX || any_work_anywhere()) return false;
   for (int i = 0; i < workers; ++i) {
     if (worker_at(i)->inbox.load()) return false;
@@ -978,7 +1047,8 @@ bool nothing_can_run(int workers) noexcept {
 void check_dead() noexcept {
   int workers = sched().nworkers.load();
   if (!nothing_can_run(workers)) return;
-  int expected = workers + sched().main_waiting.load() + runtime_extra_threads.load();  // + go::run's threads
+  int expected = workers - sched().ndead.load() + sched().main_waiting.load() +
+                 runtime_extra_threads.load();  // + go::run's threads
   if (process_threads() != expected) return;
   if (!nothing_can_run(workers)) return;
   fatal_with_dump("all goroutines are asleep - deadlock!");
@@ -986,7 +1056,7 @@ void check_dead() noexcept {
 
 task* find_runnable(worker* w) noexcept {
   for (;;) {
-    if (w->id >= sched().nprocs.load(std::memory_order_relaxed)) {
+    if (!holds_slot(w)) {
       retire(w);
       continue;
     }
@@ -997,17 +1067,17 @@ task* find_runnable(worker* w) noexcept {
     } else {
       w->clock = coarse_now();
     }
-    ++w->sched_tick;
-    if (task* t = take_inbox(w)) return t;
-    if (w->sched_tick % 61 == 0) {
+    std::uint32_t t61 = tick(w);
+    if (task* t = take_inbox(w)) return new_slice(w, t);
+    if (t61 % 61 == 0) {
       run_retired_timers();
       if (sched().global_size.load(std::memory_order_relaxed) > 0) {
         std::lock_guard lk(sched().lock);
-        if (task* t = global_pop_locked()) return t;
+        if (task* t = global_pop_locked()) return new_slice(w, t);
       }
     }
     if (task* t = pop_local(w)) return t;
-    if (task* t = global_get(w)) return t;
+    if (task* t = global_get(w)) return new_slice(w, t);
     if (poll_io(0) > 0) continue;  // what it woke is in our queue (or the global one)
     // Steal, unless enough workers are spinning already.
     int busy = sched().nprocs.load(std::memory_order_relaxed) - sched().npidle.load(std::memory_order_relaxed);
@@ -1020,7 +1090,7 @@ task* find_runnable(worker* w) noexcept {
       // (a producer's next item), and a futex sleep and wake cost both sides a syscall.
       std::int64_t spin_until = nanotime() + spin_window_ns;
       do {
-        if (task* t = steal_work(w)) return t;
+        if (task* t = steal_work(w)) return new_slice(w, t);
         if (sched().global_size.load(std::memory_order_relaxed) > 0) break;
         if (w->inbox.load(std::memory_order_relaxed)) break;
       } while (nanotime() < spin_until);
@@ -1038,7 +1108,7 @@ task* find_runnable(worker* w) noexcept {
       batch = global_take_batch_locked();
       if (!batch) idle_push_locked(w);
     }
-    if (batch) return run_batch(w, batch);
+    if (batch) return new_slice(w, run_batch(w, batch));
     bool inbox_nonempty;
     {
       std::lock_guard lk(w->inbox_lock);
@@ -1065,24 +1135,259 @@ task* find_runnable(worker* w) noexcept {
   }
 }
 
-void* worker_main(void* arg) {
-  auto* w = static_cast<worker*>(arg);
-  init_worker_thread(w);
+
+// --- moving slots between workers ---
+//
+// A slot moves only under sched.lock, from a worker to one without a slot: to a spare (or a
+// new worker) when its holder is blocked, busy, or waits for its locked goroutine
+// (handoff_slot); from an idle worker to one returning from a blocking call (exit_blocking);
+// from a worker to the thread of a locked goroutine it found runnable (start_locked). Its
+// new holder runs what the old one queued: the old holder's ring is moved to the global
+// queue, and a worker that lost its slot sends what it readies there (ready) and gives up
+// its thread to the spares at its next schedule (retire).
+
+// Moves everything in w's ring and `next` slot to the global queue, taking as a thief does
+// (w's thread may be pushing meanwhile). Returns whether anything moved.
+bool drain_to_global(worker* w) noexcept {
+  bool moved = false;
+  task* batch[run_queue::capacity / 2];
   for (;;) {
-    task* t = find_runnable(w);
-    reset_spinning(w);
-    execute(w, static_cast<goroutine*>(t));
+    std::uint32_t n = w->runq.grab(batch, true);
+    if (n == 0) return moved;
+    for (std::uint32_t i = 0; i + 1 < n; ++i) batch[i]->sched_next = batch[i + 1];
+    std::lock_guard lk(sched().lock);
+    global_put_batch_locked(batch[0], batch[n - 1], static_cast<int>(n));
+    moved = true;
+  }
+}
+
+// Under sched.lock: takes slot s from w and gives it to a spare, which the caller signals
+// after unlocking; null when none is free and the caller must start a worker for s.
+worker* pass_slot_locked(worker* w, int s) noexcept {
+  w->slot.store(no_slot, std::memory_order_seq_cst);
+  worker* spare = sched().spares;
+  if (!spare) return nullptr;
+  sched().spares = spare->spare_next;
+  spare->spare_next = nullptr;
+  spare->in_spares = false;
+  spare->slot.store(s, std::memory_order_seq_cst);
+  sched().slots[s].store(spare, std::memory_order_release);
+  return spare;
+}
+
+void finish_pass(worker* w, int s, worker* spare) noexcept {
+  if (spare) signal_worker(spare, wake_poke);
+  else start_worker(s);
+  bool moved = drain_to_global(w);
+  if (move_inbox(w)) moved = true;
+  if (moved) wakep();
+}
+
+void give_up_slot(worker* w) noexcept {
+  int s = w->slot.load(std::memory_order_relaxed);
+  if (s != no_slot) handoff_slot(w, s);
+}
+
+// wait_locked: w's goroutine g is wired to w and has parked or yielded. w lends its slot to a
+// spare and sleeps until a worker that finds g runnable hands it over (start_locked).
+void wait_locked(worker* w, goroutine* g) noexcept {
+  (void)g;
+  int give = no_slot;
+  worker* spare = nullptr;
+  {
+    // Counted asleep under the lock, and counted awake again by start_locked under it: a
+    // worker that hands g over and then sleeps must not see everyone asleep (check_dead).
+    std::lock_guard lk(sched().lock);
+    if (!w->locked_runnable.load(std::memory_order_relaxed)) {
+      give = w->slot.load(std::memory_order_relaxed);
+      if (give != no_slot) spare = pass_slot_locked(w, give);
+      w->locked_waiting = true;
+      sched().locked_sleeping.fetch_add(1);
+    }
+  }
+  if (give != no_slot) finish_pass(w, give, spare);
+  for (;;) {
+    w->wake_word.exchange(0, std::memory_order_seq_cst);
+    if (w->locked_runnable.load(std::memory_order_acquire) && holds_slot(w)) break;
+    check_dead();
+    platform::futex_wait(&w->wake_word, 0);
+  }
+  wake_sysmon();
+  w->locked_runnable.store(false, std::memory_order_relaxed);
+}
+
+// x found g runnable, but g is wired to another worker's thread: that thread runs it, with
+// x's slot if it has none (x then gives up its thread at its next schedule).
+void start_locked(worker* x, goroutine* g) noexcept {
+  worker* owner = g->locked_to;
+  {
+    std::lock_guard lk(sched().lock);
+    if (owner->slot.load(std::memory_order_relaxed) == no_slot) {
+      int s = x->slot.load(std::memory_order_relaxed);
+      x->slot.store(no_slot, std::memory_order_seq_cst);
+      owner->slot.store(s, std::memory_order_seq_cst);
+      if (s != no_slot) sched().slots[s].store(owner, std::memory_order_release);
+    }
+    owner->locked_runnable.store(true, std::memory_order_release);
+    if (owner->locked_waiting) {
+      owner->locked_waiting = false;
+      sched().locked_sleeping.fetch_sub(1);
+    }
+  }
+  signal_worker(owner, wake_poke);
+}
+
+// --- sysmon ---
+//
+// One thread watches the workers holding slots (Go's sysmon and retake, proc.go). A slot
+// goes to a spare worker when its holder has been
+// - inside one go::blocking call since sysmon's previous look (at least 20 us), unless
+//   nothing waits for the slot and other workers are idle or spinning (then after 10 ms);
+// - running one goroutine for 10 ms (Go's forcePreemptNS) while something waits for the slot:
+//   a goroutine in its queue, a timer in its heap, or goroutines in the global queue. C++
+//   code cannot be preempted safely, so that goroutine keeps its thread but not its slot:
+//   this is our form of Go's preemption.
+// It sleeps 20 us between looks, doubling up to 10 ms after 1 ms without a hand-off, and
+// sleeps until woken while every worker sleeps (no wake-ups in an idle program). It also
+// polls the network when nobody did for 10 ms, and moves what a worker without a slot
+// queued to the global queue (a goroutine it readied at GOMAXPROCS=1, where ready() wakes
+// nobody).
+
+constexpr std::int64_t sysmon_min_delay_ns = 20'000;
+constexpr std::int64_t sysmon_max_delay_ns = 10'000'000;
+constexpr std::int64_t force_handoff_ns = 10'000'000;
+
+std::atomic<std::uint32_t> sysmon_sleeping{0};  // futex word: 1 while sysmon sleeps for good
+std::atomic<std::int64_t> last_poll{0};
+
+// What sysmon saw of the holder of a slot at its last look.
+struct slot_view {
+  worker* holder = nullptr;
+  std::uint32_t sched_tick = 0, syscall_tick = 0, slice_tick = 0;
+  std::int64_t since = 0, syscall_since = 0, slice_since = 0;
+};
+
+bool retake(slot_view* views, std::int64_t now) noexcept {
+  bool took = false;
+  int n = sched().nprocs.load(std::memory_order_relaxed);
+  for (int s = 0; s < n; ++s) {
+    worker* v = sched().slots[s].load(std::memory_order_acquire);
+    if (!v || v->slot.load(std::memory_order_relaxed) != s) continue;
+    slot_view& e = views[s];
+    std::uint32_t t = v->sched_tick.load(std::memory_order_relaxed);
+    std::uint32_t st = v->syscall_tick.load(std::memory_order_relaxed);
+    std::uint32_t sl = v->slice_tick.load(std::memory_order_relaxed);
+    bool new_holder = e.holder != v;
+    if (new_holder || e.sched_tick != t) {
+      e.holder = v;
+      e.sched_tick = t;
+      e.since = now;
+    }
+    if (new_holder || e.slice_tick != sl) {
+      e.slice_tick = sl;
+      e.slice_since = now;
+    } else if (now - e.slice_since >= force_handoff_ns && v->current.load(std::memory_order_relaxed) &&
+               !v->preempt.load(std::memory_order_relaxed)) {
+      v->preempt.store(true, std::memory_order_relaxed);  // a chain of hand-offs: end its slice
+      e.slice_since = now;
+      took = true;
+    }
+    if (v->in_syscall.load(std::memory_order_acquire)) {
+      if (e.syscall_tick != st) {  // a new call since the last look
+        e.syscall_tick = st;
+        e.syscall_since = now;
+        continue;
+      }
+      bool waited_for = !v->runq.empty() || v->inbox.load(std::memory_order_relaxed) ||
+                        sched().npidle.load() + sched().nmspinning.load() == 0;
+      if (!waited_for && now - e.syscall_since < force_handoff_ns) continue;
+    } else {
+      e.syscall_tick = st;
+      if (!v->current.load(std::memory_order_relaxed) || now - e.since < force_handoff_ns) continue;
+      bool waited_for = !v->runq.empty() || v->inbox.load(std::memory_order_relaxed) ||
+                        v->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX ||
+                        (sched().global_size.load() > 0 && sched().npidle.load() == 0);
+      if (!waited_for) continue;
+    }
+    if (handoff_slot(v, s)) {
+      took = true;
+      e.holder = nullptr;
+    }
+  }
+  // Workers without a slot that still run a goroutine: what they queued goes where a worker
+  // with a slot finds it.
+  int nw = sched().nworkers.load(std::memory_order_acquire);
+  for (int i = 0; i < nw; ++i) {
+    worker* v = sched().workers[i].load(std::memory_order_acquire);
+    if (holds_slot(v) || !v->current.load(std::memory_order_relaxed) || v->runq.empty()) continue;
+    if (drain_to_global(v)) wakep();
+  }
+  return took;
+}
+
+void* sysmon_main(void*) {
+  auto* views = new slot_view[max_workers];
+  std::int64_t delay = sysmon_min_delay_ns;
+  int idle_looks = 0;
+  for (;;) {
+    if (idle_looks == 0) delay = sysmon_min_delay_ns;
+    else if (idle_looks > 50) delay = std::min(delay * 2, sysmon_max_delay_ns);
+    timespec ts{0, static_cast<long>(delay)};
+    nanosleep(&ts, nullptr);
+    if (!any_worker_busy()) {
+      // Every worker sleeps: so does sysmon, until one wakes (wake_sysmon). Each side writes
+      // its word, then reads the other's.
+      sysmon_sleeping.store(1, std::memory_order_seq_cst);
+      if (!any_worker_busy()) platform::futex_wait(&sysmon_sleeping, 1);
+      sysmon_sleeping.store(0, std::memory_order_relaxed);
+      idle_looks = 0;
+      continue;
+    }
+    std::int64_t now = nanotime();
+    if (now - last_poll.load(std::memory_order_relaxed) > force_handoff_ns) sysmon_poll_io();
+    idle_looks = retake(views, now) ? 0 : idle_looks + 1;
   }
   return nullptr;
 }
 
-void start_worker(int id) {
+void* worker_main(void* arg) {
+  auto* w = static_cast<worker*>(arg);
+  init_worker_thread(w);
+  for (;;) {
+    if (goroutine* g = w->lockedg) {
+      // Its goroutine is wired to this thread and parked or queued: nothing else runs here.
+      wait_locked(w, g);
+      execute(w, g);
+    } else {
+      task* t = find_runnable(w);
+      reset_spinning(w);
+      execute(w, static_cast<goroutine*>(t));
+    }
+    if (w->exit_thread) break;
+  }
+  // A goroutine returned while wired to this thread: the thread ends with it (Go's rule).
+  give_up_slot(w);
+  sched().ndead.fetch_add(1);
+  fini_worker_thread(w);
+  return nullptr;
+}
+
+worker* start_worker(int slot) {
+  std::lock_guard start_lk(threads_mutex);
+  int id = sched().nworkers.load(std::memory_order_relaxed);
+  int limit = sched().max_threads.load(std::memory_order_relaxed);
+  if (id - sched().ndead.load() >= limit || id >= max_threads_limit) {
+    std::fprintf(stderr, "runtime: program exceeds %d-thread limit\n", std::min(limit, max_threads_limit));
+    fatal("thread exhaustion");
+  }
   auto* w = new worker;
   w->id = id;
+  w->slot.store(slot, std::memory_order_relaxed);
   w->rng = 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(id + 1);
   w->stacks = stack_cache_new();
   sched().workers[id].store(w, std::memory_order_release);
   sched().nworkers.store(id + 1, std::memory_order_release);
+  if (slot != no_slot) sched().slots[slot].store(w, std::memory_order_release);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -1091,6 +1396,7 @@ void start_worker(int id) {
   int rc = pthread_create(&th, &attr, &worker_main, w);  // inherits the caller's signal mask
   pthread_attr_destroy(&attr);
   if (rc != 0) fatal("gocxx: cannot start a worker thread");
+  return w;
 }
 
 void start_runtime() {
@@ -1105,6 +1411,7 @@ void start_runtime() {
   sched().nprocs.store(n);
   std::lock_guard lk(sched().resize_mutex);
   for (int i = 0; i < n; ++i) start_worker(i);
+  start_sysmon();
   runtime_started.store(true, std::memory_order_release);
 }
 
@@ -1114,10 +1421,96 @@ void start_runtime() {
 
 std::atomic<int> netpoll_waiters{0};
 
+bool handoff_slot(worker* w, int s) noexcept {
+  worker* spare;
+  {
+    std::lock_guard lk(sched().lock);
+    if (w->slot.load(std::memory_order_relaxed) != s) return false;
+    spare = pass_slot_locked(w, s);
+  }
+  finish_pass(w, s, spare);
+  return true;
+}
+
+bool any_worker_busy() noexcept {
+  int asleep = sched().npidle.load() + sched().retired_sleeping.load() + sched().locked_sleeping.load() +
+               sched().ndead.load();
+  return sched().nworkers.load() > asleep;
+}
+
+void wake_sysmon() noexcept {
+  if (sysmon_sleeping.load(std::memory_order_seq_cst) == 0) return;
+  sysmon_sleeping.store(0, std::memory_order_seq_cst);
+  platform::futex_wake(&sysmon_sleeping, 1);
+}
+
+void start_sysmon() noexcept {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  pthread_t th;
+  if (pthread_create(&th, &attr, &sysmon_main, nullptr) != 0) fatal("gocxx: cannot start the monitor thread");
+  pthread_attr_destroy(&attr);
+  runtime_extra_threads.fetch_add(1);
+}
+
+void sysmon_poll_io() noexcept {
+  if (poll_io(0) > 0) wakep();
+}
+
 void netpoll_register(const netpoller* p) noexcept { the_poller.store(p, std::memory_order_release); }
 
-void* enter_blocking() noexcept { return nullptr; }
-void exit_blocking(void*) noexcept {}
+// go::blocking (runtime.hpp) is Go's entersyscall/exitsyscall. Entering costs plain stores:
+// the goroutine's worker says it is in a call and stops being the thread's worker, so that
+// whatever f does runs as from a plain thread. Sysmon may then give the worker's slot to a
+// spare. Leaving, the worker takes itself back; if its slot is gone it takes an idle
+// worker's, else the goroutine waits in the global queue and this thread becomes a spare.
+void* enter_blocking() noexcept {
+  worker* w = tls_worker;
+  if (!w || w->bub) return nullptr;
+  goroutine* g = w->current.load(std::memory_order_relaxed);
+  if (!g) return nullptr;
+  g->syscall_pc = __builtin_return_address(0);
+  g->wait_since = w->clock;
+  g->reason = wait_reason::syscall;
+  w->syscall_tick.store(w->syscall_tick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  w->in_syscall.store(true, std::memory_order_release);
+  tls_worker = nullptr;
+  return w;
+}
+
+void exit_blocking(void* token) noexcept {
+  auto* w = static_cast<worker*>(token);
+  if (!w) return;
+  tls_worker = w;
+  goroutine* g = w->current.load(std::memory_order_relaxed);
+  g->reason = wait_reason::none;
+  // Sequentially consistent store and load: sysmon reads in_syscall, then takes the slot;
+  // if it read true after all, we may run on without a slot for a while, as a goroutine
+  // whose slot it took for being busy does.
+  w->in_syscall.store(false, std::memory_order_seq_cst);
+  if (w->slot.load(std::memory_order_seq_cst) < sched().nprocs.load(std::memory_order_relaxed)) return;
+  worker* idle = nullptr;
+  {
+    std::lock_guard lk(sched().lock);
+    idle = sched().idle;
+    if (idle && idle->slot.load(std::memory_order_relaxed) < sched().nprocs.load(std::memory_order_relaxed)) {
+      idle_pop_locked();
+      int s = idle->slot.load(std::memory_order_relaxed);
+      idle->slot.store(no_slot, std::memory_order_seq_cst);
+      w->slot.store(s, std::memory_order_seq_cst);
+      sched().slots[s].store(w, std::memory_order_release);
+    } else {
+      idle = nullptr;
+    }
+  }
+  if (idle) {
+    signal_worker(idle, wake_taken);  // it becomes a spare
+    return;
+  }
+  switch_to_scheduler(w, g, switch_action::yield);  // to the global queue; we retire
+}
 
 void init_worker_thread(worker* w) noexcept {
   tls_worker = w;
@@ -1189,8 +1582,9 @@ void ready(task* t, bool next) noexcept {
     // Send it to a worker other than the one it last ran on.
     auto* g = static_cast<goroutine*>(t);
     int n = sched().nprocs.load(std::memory_order_relaxed);
-    int from = g->last_worker ? g->last_worker->id : 0;
-    worker* target = sched().workers[(from + 1) % n].load(std::memory_order_acquire);
+    int from = g->last_worker ? g->last_worker->slot.load(std::memory_order_relaxed) : 0;
+    if (from >= n) from = 0;
+    worker* target = sched().slots[(from + 1) % n].load(std::memory_order_acquire);
     {
       std::lock_guard lk(target->inbox_lock);
       t->sched_next = nullptr;
@@ -1209,7 +1603,7 @@ void ready(task* t, bool next) noexcept {
     }
     if (was_idle) signal_worker(target, wake_inbox);
     else wakep();  // a busy target may never get to it: let a spinner steal it
-    if (target->id >= sched().nprocs.load(std::memory_order_seq_cst)) {
+    if (target->slot.load(std::memory_order_seq_cst) >= sched().nprocs.load(std::memory_order_seq_cst)) {
       // set_max_procs retired the target meanwhile, and its retire() may have emptied the
       // inbox before our push and gone to sleep: the writer's half of the inbox protocol
       // ("Where runnable goroutines wait" at the top).
@@ -1218,10 +1612,11 @@ void ready(task* t, bool next) noexcept {
     return;
   }
   int nprocs = sched().nprocs.load(std::memory_order_relaxed);
-  if (w && !w->bub && w->id < nprocs) {
+  if (w && !w->bub && w->slot.load(std::memory_order_relaxed) < nprocs) {
     if (nprocs == 1) {
       // We are the only worker that runs goroutines and we will get to t: nobody to wake,
-      // so no barrier. An empty `next` is ours to fill with a store (a thief only ever
+      // so no barrier. (Unless sysmon takes our slot meanwhile: then it also moves what our
+      // queue holds while we keep running; see sysmon.) An empty `next` is ours to fill with a store (a thief only ever
       // empties it). bench chan_sync, chan_pingpong at GOMAXPROCS=1.
       if (!next) {
         runq_put_tail(w, t);
@@ -1280,8 +1675,9 @@ void add_timer(timer* t) noexcept {
   worker* w = current_worker();
   if (!w) {
     static std::atomic<unsigned> rr{0};
-    w = worker_at(static_cast<int>(rr.fetch_add(1, std::memory_order_relaxed) %
-                                   static_cast<unsigned>(sched().nprocs.load(std::memory_order_relaxed))));
+    unsigned i = rr.fetch_add(1, std::memory_order_relaxed) %
+                 static_cast<unsigned>(sched().nprocs.load(std::memory_order_relaxed));
+    w = sched().slots[i].load(std::memory_order_acquire);
   }
   {
     std::lock_guard lk(w->timers.lock);
@@ -1410,7 +1806,7 @@ void yield() noexcept {
   if (w->runq.empty() && sched().global_size.load(std::memory_order_relaxed) == 0 &&
       w->timers.next_when.load(std::memory_order_relaxed) == INT64_MAX &&
       !w->inbox.load(std::memory_order_relaxed) && !w->bub && !sched().debug_migrate &&
-      ++w->sched_tick % 61 != 0) {
+      tick(w) % 61 != 0) {
     return;
   }
   switch_to_scheduler(w, g, switch_action::yield);
@@ -1439,7 +1835,9 @@ int set_max_procs(int n) {
   int old = sched().nprocs.load();
   if (n < 1) return old;
   n = std::min(n, max_workers);
-  for (int i = sched().nworkers.load(); i < n; ++i) start_worker(i);
+  for (int i = old; i < n; ++i) {
+    if (!sched().slots[i].load(std::memory_order_acquire)) start_worker(i);
+  }
   sched().nprocs.store(n, std::memory_order_seq_cst);
   for (int i = 0; i < sched().nworkers.load(); ++i) signal_worker(worker_at(i), wake_poke);
   return old;
@@ -1454,6 +1852,33 @@ void set_default_stack_size(std::size_t bytes) {
   ensure_started();
   if (bytes < 16 * 1024) throw std::invalid_argument("go::set_default_stack_size: at least 16 KiB");
   sched().default_stack.store(bytes);
+}
+
+void lock_os_thread() noexcept {
+  worker* w = current_worker();
+  goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
+  if (!g || w->bub) return;
+  if (g->lock_depth++ != 0) return;
+  g->locked_to = w;
+  w->lockedg = g;
+  sched().nlocked.fetch_add(1, std::memory_order_relaxed);
+}
+
+void unlock_os_thread() noexcept {
+  worker* w = current_worker();
+  goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
+  if (!g || g->lock_depth == 0) return;
+  if (--g->lock_depth != 0) return;
+  g->locked_to = nullptr;
+  w->lockedg = nullptr;
+  sched().nlocked.fetch_sub(1, std::memory_order_relaxed);
+}
+
+int set_max_threads(int n) {
+  ensure_started();
+  int old = sched().max_threads.load();
+  if (n >= 1) sched().max_threads.store(std::min(n, max_threads_limit));
+  return old;
 }
 
 std::uint64_t this_goroutine::id() noexcept {

@@ -2,10 +2,9 @@
 #pragma once
 
 #include <atomic>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
-#include "go/detail/source_location.hpp"
-
 #include <iosfwd>
 
 #include "go/detail/park.hpp"
@@ -61,6 +60,12 @@ struct goroutine : task {
   std::uint64_t parent_id = 0;
   bubble* bub = nullptr;  // the synctest bubble it belongs to, if any (bubble.hpp)
 
+  // go::blocking's call site (a return address), while reason is wait_reason::syscall.
+  void* syscall_pc = nullptr;
+  // lock_os_thread: the worker this goroutine is wired to, and the nesting depth.
+  worker* locked_to = nullptr;
+  std::uint32_t lock_depth = 0;
+
   eh_state eh;
   int saved_errno = 0;
   std::uint32_t closure_align = 16;  // of a heap closure
@@ -72,8 +77,17 @@ struct goroutine : task {
 // What a goroutine asks its worker to do once it is off its stack.
 enum class switch_action : std::uint8_t { none, park, yield, exit };
 
+// The slot of a worker that holds none (a spare, or one whose slot sysmon took).
+inline constexpr int no_slot = INT_MAX;
+
+// A worker is an OS thread (Go's M) with the structures of a processor (Go's P): run queue,
+// timer heap, pools. It runs goroutines only while it holds one of the GOMAXPROCS slots
+// (scheduler.cpp, "Processors and threads").
 struct worker {
-  int id = 0;
+  int id = 0;  // index in the array of all workers; never changes
+  // The slot it holds, in [0, GOMAXPROCS) while it may run goroutines. Written by whoever
+  // moves a slot (under sched.lock), read by the owner without it.
+  std::atomic<int> slot{no_slot};
   std::atomic<goroutine*> current{nullptr};  // written by the owner; read by thieves and dumps
   void* g0_sp = nullptr;
   run_queue runq;
@@ -88,10 +102,27 @@ struct worker {
   bool spinning = false;
   bool in_idle_list = false;
   worker* idle_next = nullptr;
+  worker* spare_next = nullptr;  // on sched.spares, under sched.lock
+  bool in_spares = false;
   alignas(64) std::atomic<std::uint32_t> wake_word{0};
   std::atomic<bool> in_netpoll{false};  // blocked in the poller: a signal must interrupt it
 
-  std::uint32_t sched_tick = 0;
+  // Bumped by the owner at every schedule; sysmon reads it to find a goroutine that has held
+  // its slot for long (sysmon.cpp).
+  std::atomic<std::uint32_t> sched_tick{0};
+  // Bumped by the owner when a goroutine starts a time slice of its own (not one run from the
+  // `next` slot, which inherits it); sysmon sets `preempt` when it has not moved for 10 ms,
+  // and the owner then ends the slice at its next hand-off (Go's preempt flag).
+  std::atomic<std::uint32_t> slice_tick{0};
+  std::atomic<bool> preempt{false};
+  // go::blocking: set while this worker's goroutine is in a blocking call (its thread is then
+  // not the scheduler's), and a count of such calls, for sysmon.
+  std::atomic<bool> in_syscall{false};
+  std::atomic<std::uint32_t> syscall_tick{0};
+  goroutine* lockedg = nullptr;  // lock_os_thread: the goroutine wired to this thread
+  std::atomic<bool> locked_runnable{false};  // and a worker has handed it over to run
+  bool locked_waiting = false;  // asleep in wait_locked, counted in locked_sleeping (sched.lock)
+  bool exit_thread = false;      // that goroutine returned while locked: the thread ends
   std::uint32_t next_streak = 0;  // consecutive runs from the next slot
   std::int64_t slice_start = 0;   // coarse clock when the current time slice began
   // The coarse clock at this worker's last pass through its scheduler loop (at least every
@@ -165,6 +196,18 @@ bool remove_timer(timer* t) noexcept;  // true if it was pending
 
 // panic.cpp: "fatal error: msg", then the goroutine g (if any), and exit with status 2.
 [[noreturn]] void fatal(const char* msg, goroutine* g = nullptr) noexcept;
+
+// sysmon.cpp: the monitor thread, started with the runtime; wake_sysmon makes it look again
+// when something starts running while it sleeps.
+void start_sysmon() noexcept;
+void wake_sysmon() noexcept;
+// handoff_slot moves w's slot to a spare worker (started if none is free), with what w's run
+// queue and inbox hold; w keeps running its goroutine without a slot. Returns false if w did
+// not hold slot s any more.
+bool handoff_slot(worker* w, int s) noexcept;
+// The workers that may run goroutines now: the ones sleeping idle count less.
+bool any_worker_busy() noexcept;
+void sysmon_poll_io() noexcept;  // polls the network if nobody did for 10 ms
 
 // Test hooks: a test widens a race window by making the runtime sleep at a named point
 // (tests/procs_test.cpp). Each point is on a cold path, where it costs a relaxed load and a

@@ -409,7 +409,7 @@ std::vector<std::uintptr_t> own_frames() {
 const char* state_name(goroutine* g, std::uint32_t state) {
   switch (state) {
     case park_parked: return to_string(g->reason);
-    case park_running: return "running";
+    case park_running: return g->reason == wait_reason::syscall ? "syscall" : "running";
     default: return "runnable";
   }
 }
@@ -448,6 +448,9 @@ snapshot take_snapshot(goroutine* g, bool running_here, bool walk) {
     s.parked = true;
     s.site = g->wait_site;
     if (walk) s.pcs = parked_frames(g);
+  } else if (!running_here && state == park_running && g->reason == wait_reason::syscall) {
+    // In go::blocking on another thread: its stack moves, but the call site does not.
+    if (void* pc = g->syscall_pc) s.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
   }
   return s;
 }

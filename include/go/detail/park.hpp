@@ -41,6 +41,7 @@ enum class wait_reason : std::uint8_t {
   cond_wait,         // "sync.Cond.Wait"
   semacquire,
   io_wait,           // "IO wait"
+  syscall,           // inside go::blocking: "syscall" (the goroutine runs; its state says so)
   main_wait,         // the thread inside go::run waiting for main to return
   synctest_run,      // "synctest.Run": waiting for a bubble to finish
   synctest_wait,     // "synctest.Wait"
