@@ -1224,7 +1224,7 @@ TEST(GoBufio, WriterReadFromMustSetUnderlyingError) {
 TEST(GoBufio, ScannerAndWriterOverPipe) {
   go::run([] {
     auto [r, w] = io::pipe();
-    go::spawn([w] {
+    go::spawn([w = w] {
       bufio::writer out(w);
       for (int i = 0; i < 1000; i++) (void)out.write_string("line " + std::to_string(i) + "\n");
       EXPECT_FALSE(out.flush());

@@ -450,7 +450,7 @@ TEST(GoIo, Pipe2) {
   go::run([] {
     auto c = go::make_chan<std::size_t>();
     auto [r, w] = io::pipe();
-    go::spawn([r, c] {
+    go::spawn([r = r, c] {
       std::array<std::byte, 64> buf;
       for (;;) {
         auto [n, err] = r.read(buf);
@@ -482,7 +482,7 @@ TEST(GoIo, Pipe3) {
     auto [r, w] = io::pipe();
     std::array<std::byte, 128> wdat;
     for (std::size_t i = 0; i < wdat.size(); i++) wdat[i] = std::byte(i);
-    go::spawn([w, &wdat, c] {
+    go::spawn([w = w, &wdat, c] {
       io::result res = w.write(wdat);
       (void)w.close();
       c.send(res);
@@ -605,7 +605,7 @@ TEST(GoIo, PipeWriteClose2) {
 TEST(GoIo, WriteEmpty) {
   go::run([] {
     auto [r, w] = io::pipe();
-    go::spawn([w] {
+    go::spawn([w = w] {
       auto [n, err] = w.write({});
       EXPECT_EQ(n, 0u);
       EXPECT_FALSE(err);
@@ -624,7 +624,7 @@ TEST(GoIo, WriteAfterWriterClose) {
     auto [r, w] = io::pipe();
     auto done = go::make_chan<void>();
     go::error write_err;
-    go::spawn([w, done, &write_err] {
+    go::spawn([w = w, done, &write_err] {
       auto [n, err] = w.write(bytes_of("hello"));
       EXPECT_FALSE(err) << err.message();
       (void)w.close();
@@ -670,7 +670,7 @@ TEST(GoIo, PipeConcurrentWrite) {
   go::run([] {
     auto [r, w] = io::pipe();
     for (std::size_t i = 0; i < concurrent_count; i++) {
-      go::spawn([w] {
+      go::spawn([w = w] {
         go::sleep(1ms);  // raise the chance of a race
         auto [n, err] = w.write(bytes_of(concurrent_input));
         EXPECT_EQ(n, concurrent_input.size());
@@ -705,7 +705,7 @@ TEST(GoIo, PipeConcurrentRead) {
     const std::size_t readers = concurrent_count * concurrent_input.size() / read_size;
     auto c = go::make_chan<std::string>(readers);
     for (std::size_t i = 0; i < readers; i++) {
-      go::spawn([r, c] {
+      go::spawn([r = r, c] {
         go::sleep(1ms);  // raise the chance of a race
         std::array<std::byte, read_size> buf;
         auto [n, err] = r.read(buf);
@@ -731,7 +731,7 @@ TEST(GoIo, PipeConcurrentRead) {
 // side blocks its thread, and close wakes it.
 TEST(GoIo, PipeWorksFromPlainThreads) {
   auto [r, w] = io::pipe();
-  std::thread writer([w] {
+  std::thread writer([w = w] {
     for (int i = 0; i < 100; i++) (void)io::write_string(w, "line\n");
     (void)w.close();
   });
@@ -742,7 +742,7 @@ TEST(GoIo, PipeWorksFromPlainThreads) {
   EXPECT_FALSE(err);
 
   auto [r2, w2] = io::pipe();
-  std::thread blocked([r2] {
+  std::thread blocked([r2 = r2] {
     std::array<std::byte, 8> buf;
     EXPECT_EQ(r2.read(buf).err, io::err_closed_pipe);
   });
@@ -757,7 +757,7 @@ TEST(GoIo, CopyThroughPipeBetweenGoroutines) {
     auto [r, w] = io::pipe();
     std::string big(100000, 'x');
     for (std::size_t i = 0; i < big.size(); i++) big[i] = static_cast<char>('a' + i % 26);
-    go::spawn([w, &big] {
+    go::spawn([w = w, &big] {
       string_reader src{big};
       auto [n, err] = io::copy(w, src);
       EXPECT_EQ(n, big.size());
