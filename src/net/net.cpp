@@ -86,6 +86,7 @@ poll_fd* new_socket(const go::detail::network_kind& k, int family, int* err) {
   poll_fd* f = go::detail::fd_new(s);
   f->is_socket = true;
   f->is_stream = k.sotype == SOCK_STREAM;
+  f->zero_read_is_eof = k.sotype != SOCK_DGRAM;
   f->family = family;
   f->sotype = k.sotype;
   f->net = k.base;
@@ -282,7 +283,8 @@ conn_result listener::accept() const {
   }
   poll_fd* f = go::detail::fd_new(s);
   f->is_socket = true;
-  f->is_stream = true;
+  f->is_stream = l->is_stream;
+  f->zero_read_is_eof = l->zero_read_is_eof;
   f->family = l->family;
   f->sotype = l->sotype;
   f->net = l->net;

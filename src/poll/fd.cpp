@@ -126,7 +126,7 @@ fd_result fd_read(poll_fd* f, std::span<std::byte> p) noexcept {
   for (;;) {
     ssize_t r = sys_read(f, p.data(), n);
     if (r > 0) return {static_cast<std::size_t>(r), 0};
-    if (r == 0) return {0, f->is_stream ? fd_eof : 0};
+    if (r == 0) return {0, f->zero_read_is_eof ? fd_eof : 0};
     int e = errno;
     if (e == EINTR) continue;
     if (e == EAGAIN && f->pd) {
