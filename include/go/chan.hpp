@@ -207,25 +207,40 @@ class recv_ops {
   // try_recv receives only if that does not block. Ignoring its result drops a value.
   [[nodiscard]] try_recv_result<T> try_recv() const { return try_recv_value<T>(self()); }
 
+  // iterator is a std::input_iterator. It receives when its element or the end is first
+  // asked for, not when it is incremented, so that an adaptor that stops after n elements
+  // (ch | std::views::take(n)) receives exactly n; incrementing past an element nobody
+  // looked at receives and drops it.
   class iterator {
    public:
+    using iterator_concept = std::input_iterator_tag;
     using value_type = T;
     using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(chan_core* c) : c_(c) { ++*this; }
-    T& operator*() noexcept { return *v_; }
+    iterator() = default;  // at the end
+    explicit iterator(chan_core* c) noexcept : c_(c), received_(false) {}
+    T& operator*() const { return *receive(); }
     iterator& operator++() {
-      v_ = recv_value<T>(c_, detail::source_location::current());
+      receive();
+      received_ = false;
       return *this;
     }
     void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const noexcept { return !v_.has_value(); }
+    bool operator==(std::default_sentinel_t) const { return !receive().has_value(); }
 
    private:
+    std::optional<T>& receive() const {
+      if (!received_) {
+        v_ = recv_value<T>(c_, detail::source_location::current());
+        received_ = true;
+      }
+      return v_;
+    }
     chan_core* c_ = nullptr;
-    std::optional<T> v_;
+    mutable std::optional<T> v_;
+    mutable bool received_ = true;
   };
-  // for (T v : ch) receives until the channel is closed and drained.
+  // for (T v : ch) receives until the channel is closed and drained; so does any range
+  // adaptor over ch (std::views::take, filter, transform...).
   iterator begin() const { return iterator(self()); }
   std::default_sentinel_t end() const noexcept { return {}; }
 

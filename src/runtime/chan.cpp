@@ -440,6 +440,11 @@ bool recv(chan_core* c, void* out, bool block, detail::source_location site, boo
     block_forever(wait_reason::chan_receive_nil, site);
   }
   if (!block && chan_empty(c)) {
+    // The emptiness read must come before the closed read (Go's chanrecv reads both with
+    // ordered atomic loads): an unbuffered or one-slot channel's emptiness is a relaxed
+    // load, which a weakly ordered CPU (AArch64) may perform after the acquire load below.
+    // chan_close's release fence pairs with this one.
+    std::atomic_thread_fence(std::memory_order_acquire);
     if (c->closed.load(std::memory_order_acquire) == 0) return fail(try_status::would_block);
     // Closed: values sent before the close may still be buffered; recheck.
     if (chan_empty(c)) return fail(try_status::closed);
@@ -568,6 +573,10 @@ void chan_close(chan_core* c) {
     throw chan_error("close of closed channel");
   }
   c->closed.store(1, std::memory_order_seq_cst);  // seq_cst: for done_waiter.cpp's flag
+  // The waiters leave the queues (relaxed stores) only after `closed` is visible: a
+  // non-blocking receive that sees a queue emptied by this close then sees it closed (the
+  // acquire fence in recv). A seq_cst store orders nothing after it on a weakly ordered CPU.
+  std::atomic_thread_fence(std::memory_order_release);
   if (c->cap > 1) {  // fails every lock-free send from now on (the tail carries SLOW: a store will do)
     ring_ends& e = ends(c);
     set_end(e.tail, e.tail_hint, e.tail.load(std::memory_order_relaxed) | c->ring.mark());

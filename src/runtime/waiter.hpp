@@ -82,7 +82,8 @@ inline bool take_lazy(waiter* w) noexcept {
 }
 
 // FIFO of waiters (Go's waitq). The owner's lock guards it; `head` is atomic only so that
-// a lock-free fast path may peek at emptiness (relaxed loads: plain moves on x86).
+// a lock-free fast path may peek at emptiness. The peek is a relaxed load, ordered with
+// nothing: a fast path that must read it before another word fences (chan.cpp's recv).
 struct wait_queue {
   std::atomic<waiter*> head{nullptr};
   waiter* last = nullptr;

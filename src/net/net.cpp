@@ -1,0 +1,402 @@
+// Sockets for go::net (include/go/net.hpp): dial, listen, accept and the conn and listener
+// operations over the fd layer (src/poll/fd.hpp), with Go's errors (net/net.go's OpError
+// around os.SyscallError or a poll error).
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "go/chan.hpp"
+#include "go/context.hpp"
+#include "go/net.hpp"
+#include "net/addr.hpp"
+#include "poll/errors.hpp"
+#include "poll/fd.hpp"
+
+namespace go::net {
+
+using go::detail::poll_fd;
+
+struct conn_access {
+  static poll_fd* get(const conn& c) noexcept { return c.h_.get(); }
+  static poll_fd* get(const listener& l) noexcept { return l.h_.get(); }
+  static conn make_conn(poll_fd* f) noexcept { return conn(f); }
+  static listener make_listener(poll_fd* f) noexcept { return listener(f); }
+};
+
+namespace {
+
+constexpr std::chrono::seconds default_keep_alive{15};
+
+go::error syscall_err(const char* call, int e) { return os::new_syscall_error(call, e); }
+
+// op_err is Go's &OpError{Op, Net, Source, Addr, Err}.
+go::error op_err(const char* op, std::string_view net, const addr& source, const addr& address, const go::error& inner) {
+  std::string what = op;
+  if (!net.empty()) (what += ' ') += net;
+  if (source) (what += ' ') += source.string();
+  if (address) {
+    what += source ? "->" : " ";
+    what += address.string();
+  }
+  what += ": ";
+  what += inner.message();
+  return go::detail::nest<op_error>(inner, what, op, std::string(net), source, address);
+}
+
+go::error unknown_network(const char* op, std::string_view network) {
+  go::error inner(std::make_exception_ptr(unknown_network_error(std::string(network))));
+  return op_err(op, network, {}, {}, inner);
+}
+
+addr local_of(const poll_fd* f) { return addr(f->net, reinterpret_cast<const sockaddr*>(&f->laddr), f->llen); }
+addr remote_of(const poll_fd* f) { return addr(f->net, reinterpret_cast<const sockaddr*>(&f->raddr), f->rlen); }
+
+// io_err wraps an fd layer result of operation `op` (whose system call is `call`), as
+// netFD's methods do: io::eof as is, errno values in a syscall_error, all in an op_error.
+go::error io_err(const poll_fd* f, const char* op, const char* call, int err) {
+  if (err == go::detail::fd_eof) return io::eof;
+  go::error inner = err > 0 ? syscall_err(call, err) : go::detail::poll_error(err, false);
+  return op_err(op, f->net, local_of(f), remote_of(f), inner);
+}
+
+go::error invalid() { return os::err_invalid; }
+
+void set_int_opt(int fd, int level, int name, int v) noexcept { ::setsockopt(fd, level, name, &v, sizeof v); }
+
+void set_keep_alive(int fd, std::chrono::nanoseconds period) noexcept {
+  if (period < std::chrono::nanoseconds::zero()) return;
+  if (period == std::chrono::nanoseconds::zero()) period = default_keep_alive;
+  int secs = static_cast<int>(std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(period).count()));
+  set_int_opt(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+  set_int_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, secs);
+  set_int_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL, secs);
+  set_int_opt(fd, IPPROTO_TCP, TCP_KEEPCNT, 9);
+}
+
+// new_socket makes a non-blocking, close-on-exec socket registered with the poller.
+poll_fd* new_socket(const go::detail::network_kind& k, int family, int* err) {
+  int s = ::socket(family, k.sotype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0) return *err = errno, nullptr;
+  poll_fd* f = go::detail::fd_new(s);
+  f->is_socket = true;
+  f->is_stream = k.sotype == SOCK_STREAM;
+  f->zero_read_is_eof = k.sotype != SOCK_DGRAM;
+  f->family = family;
+  f->sotype = k.sotype;
+  f->net = k.base;
+  return f;
+}
+
+void fill_local(poll_fd* f) noexcept {
+  f->llen = sizeof f->laddr;
+  if (::getsockname(f->sysfd, reinterpret_cast<sockaddr*>(&f->laddr), &f->llen) != 0) f->llen = 0;
+}
+
+void fill_remote(poll_fd* f) noexcept {
+  f->rlen = sizeof f->raddr;
+  if (::getpeername(f->sysfd, reinterpret_cast<sockaddr*>(&f->raddr), &f->rlen) != 0) f->rlen = 0;
+}
+
+// ctx_error is how a dial reports its context's end (Go's mapErr): "operation was canceled"
+// or "i/o timeout".
+go::error ctx_error(const go::error& e) {
+  if (e.is(std::errc::timed_out)) return make_error_code(go::detail::poll_errc::deadline_exceeded);
+  return make_error_code(go::detail::poll_errc::canceled);
+}
+
+// dial_one connects a new socket to `to`; on failure returns the error (wrapped by the caller).
+conn_result dial_one(const go::context& ctx, const go::detail::network_kind& k, const dialer& d, const addr& to,
+                     std::int64_t deadline) {
+  int e = 0;
+  poll_fd* f = new_socket(k, to.sockaddr_ptr()->sa_family, &e);
+  if (!f) return {{}, syscall_err("socket", e)};
+  conn c = conn_access::make_conn(f);  // owns f from here: closes it on failure
+  if (k.sotype == SOCK_DGRAM && to.sockaddr_ptr()->sa_family != AF_UNIX) set_int_opt(f->sysfd, SOL_SOCKET, SO_BROADCAST, 1);
+  if (d.local_addr) {
+    if (::bind(f->sysfd, d.local_addr.sockaddr_ptr(), d.local_addr.sockaddr_len()) != 0) return {{}, syscall_err("bind", errno)};
+  }
+  if (deadline) go::detail::fd_set_deadline(f, deadline, 'w');
+  // A cancellable context aborts the connect: its after_func moves the write deadline into the
+  // past, and the dial waits for that to be done before it looks at the result.
+  go::stop_func stop;
+  chan<void> interrupted;
+  if (ctx.done() != nullptr) {
+    interrupted = make_chan<void>(1);
+    go::detail::fd_retain(f);
+    go::detail::fd_handle keep(f);
+    stop = go::after_func(ctx, [keep, interrupted] {
+      go::detail::fd_set_deadline(keep.get(), 1, 'w');
+      interrupted.send();
+    });
+  }
+  int err = go::detail::fd_connect(f, to.sockaddr_ptr(), to.sockaddr_len());
+  if (interrupted != nullptr && !stop()) {
+    interrupted.recv();
+    return {{}, ctx_error(ctx.err())};
+  }
+  if (err) return {{}, err > 0 ? syscall_err("connect", err) : go::detail::poll_error(err, false)};
+  if (deadline) go::detail::fd_set_deadline(f, 0, 'w');
+  fill_local(f);
+  fill_remote(f);
+  if (f->rlen == 0 && k.sotype == SOCK_STREAM) return {{}, syscall_err("getpeername", ENOTCONN)};
+  if (f->rlen == 0) {  // a connected datagram socket: the peer is where we connected
+    std::memcpy(&f->raddr, to.sockaddr_ptr(), to.sockaddr_len());
+    f->rlen = to.sockaddr_len();
+  }
+  if (k.sotype == SOCK_STREAM && k.family != AF_UNIX) {
+    set_int_opt(f->sysfd, IPPROTO_TCP, TCP_NODELAY, 1);
+    set_keep_alive(f->sysfd, d.keep_alive);
+  }
+  return {std::move(c), {}};
+}
+
+std::int64_t earliest(std::int64_t a, std::int64_t b) noexcept { return a == 0 ? b : b == 0 ? a : std::min(a, b); }
+
+}  // namespace
+
+// --- dial ---
+
+conn_result dialer::dial(const go::context& parent, std::string_view network, std::string_view address) const {
+  go::detail::network_kind k = go::detail::parse_network(network);
+  if (!k.ok) return {{}, unknown_network("dial", network)};
+  std::int64_t deadline = go::detail::deadline_ns(this->deadline);
+  if (timeout > std::chrono::nanoseconds::zero()) deadline = earliest(deadline, go::detail::deadline_after(timeout.count()));
+  if (auto cd = parent.deadline()) deadline = earliest(deadline, go::detail::deadline_ns(*cd));
+  if (go::error e = parent.err()) return {{}, op_err("dial", network, local_addr, {}, ctx_error(e))};
+  go::detail::resolved r = go::detail::resolve(k, address, false);
+  if (r.err) return {{}, op_err("dial", network, local_addr, {}, r.err)};
+  go::error first;
+  for (const addr& to : r.addrs) {
+    if (deadline && deadline <= go::detail::now_ns()) {
+      if (!first) first = op_err("dial", network, local_addr, to, make_error_code(go::detail::poll_errc::deadline_exceeded));
+      break;
+    }
+    conn_result c = dial_one(parent, k, *this, to, deadline);
+    if (!c.err) return c;
+    if (!first) first = op_err("dial", network, local_addr, to, c.err);
+    if (parent.err()) break;
+  }
+  return {{}, first};
+}
+
+conn_result dialer::dial(std::string_view network, std::string_view address) const {
+  return dial(go::background(), network, address);
+}
+
+conn_result dial(std::string_view network, std::string_view address) { return dialer{}.dial(network, address); }
+
+conn_result dial(const go::context& ctx, std::string_view network, std::string_view address) {
+  return dialer{}.dial(ctx, network, address);
+}
+
+// --- listen ---
+
+namespace {
+
+int listen_backlog() noexcept {
+  static const int backlog = [] {
+    int n = SOMAXCONN;
+    if (std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "r")) {
+      if (std::fscanf(f, "%d", &n) != 1 || n <= 0) n = SOMAXCONN;
+      std::fclose(f);
+    }
+    return n;
+  }();
+  return backlog;
+}
+
+// bind_socket makes a socket bound to `at` (listening if a stream); a syscall error on failure.
+poll_fd* bind_socket(const go::detail::network_kind& k, const addr& at, go::error* err) {
+  int e = 0;
+  int family = at.sockaddr_ptr()->sa_family;
+  poll_fd* f = new_socket(k, family, &e);
+  if (!f) return *err = syscall_err("socket", e), nullptr;
+  auto fail = [&](const char* call) {
+    *err = syscall_err(call, errno);
+    go::detail::fd_release(f);
+    return nullptr;
+  };
+  if (family != AF_UNIX) {
+    if (k.sotype == SOCK_STREAM) set_int_opt(f->sysfd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (k.sotype == SOCK_DGRAM) set_int_opt(f->sysfd, SOL_SOCKET, SO_BROADCAST, 1);
+    if (family == AF_INET6) set_int_opt(f->sysfd, IPPROTO_IPV6, IPV6_V6ONLY, k.family == AF_INET6 ? 1 : 0);
+  }
+  if (::bind(f->sysfd, at.sockaddr_ptr(), at.sockaddr_len()) != 0) return fail("bind");
+  if (k.sotype != SOCK_DGRAM && ::listen(f->sysfd, listen_backlog()) != 0) return fail("listen");
+  fill_local(f);
+  if (family == AF_UNIX) {
+    const auto* un = reinterpret_cast<const sockaddr_un*>(at.sockaddr_ptr());
+    if (at.sockaddr_len() > offsetof(sockaddr_un, sun_path) && un->sun_path[0] != '\0') f->unlink_path = un->sun_path;
+  }
+  return f;
+}
+
+}  // namespace
+
+namespace {
+
+// announce is listen and listen_packet: a socket of a stream (or datagram) network bound to
+// address.
+poll_fd* announce(std::string_view network, std::string_view address, bool datagram, go::error* err) {
+  go::detail::network_kind k = go::detail::parse_network(network);
+  if (!k.ok || (k.sotype == SOCK_DGRAM) != datagram) return *err = unknown_network("listen", network), nullptr;
+  go::detail::resolved r = go::detail::resolve(k, address, true);
+  if (r.err) return *err = op_err("listen", network, {}, {}, r.err), nullptr;
+  go::error cause;
+  poll_fd* f = bind_socket(k, r.addrs.front(), &cause);
+  if (!f) *err = op_err("listen", network, {}, r.addrs.front(), cause);
+  return f;
+}
+
+}  // namespace
+
+listener_result listen(std::string_view network, std::string_view address) {
+  go::error err;
+  poll_fd* f = announce(network, address, false, &err);
+  return f ? listener_result{conn_access::make_listener(f), {}} : listener_result{{}, err};
+}
+
+conn_result listen_packet(std::string_view network, std::string_view address) {
+  go::error err;
+  poll_fd* f = announce(network, address, true, &err);
+  return f ? conn_result{conn_access::make_conn(f), {}} : conn_result{{}, err};
+}
+
+// --- listener ---
+
+conn_result listener::accept() const {
+  poll_fd* l = h_.get();
+  if (!l) return {{}, invalid()};
+  sockaddr_storage from;
+  socklen_t len;
+  int err = 0;
+  int s = go::detail::fd_accept(l, &from, &len, &err);
+  if (s < 0) {
+    go::error inner = err > 0 ? syscall_err("accept4", err) : go::detail::poll_error(err, false);
+    return {{}, op_err("accept", l->net, {}, local_of(l), inner)};
+  }
+  poll_fd* f = go::detail::fd_new(s);
+  f->is_socket = true;
+  f->is_stream = l->is_stream;
+  f->zero_read_is_eof = l->zero_read_is_eof;
+  f->family = l->family;
+  f->sotype = l->sotype;
+  f->net = l->net;
+  std::memcpy(&f->raddr, &from, len);
+  f->rlen = len;
+  fill_local(f);
+  if (l->family != AF_UNIX) {
+    set_int_opt(s, IPPROTO_TCP, TCP_NODELAY, 1);
+    set_keep_alive(s, default_keep_alive);
+  }
+  return {conn_access::make_conn(f), {}};
+}
+
+go::error listener::close() const {
+  poll_fd* l = h_.get();
+  if (!l) return invalid();
+  int err = go::detail::fd_close(l);
+  if (err) return op_err("close", l->net, {}, local_of(l), go::detail::poll_error(err, false));
+  if (!l->unlink_path.empty()) ::unlink(l->unlink_path.c_str());
+  return {};
+}
+
+addr listener::addr() const {
+  poll_fd* l = h_.get();
+  return l ? local_of(l) : net::addr();
+}
+
+go::error listener::set_deadline(std::chrono::steady_clock::time_point t) const {
+  poll_fd* l = h_.get();
+  if (!l) return invalid();
+  int err = go::detail::fd_set_deadline(l, go::detail::deadline_ns(t), 'r' + 'w');
+  return err ? op_err("set", l->net, {}, local_of(l), go::detail::poll_error(err, false)) : go::error();
+}
+
+int listener::fd() const noexcept { return h_ ? h_.get()->sysfd : -1; }
+
+// --- conn ---
+
+io::result conn::read(std::span<std::byte> p) const {
+  poll_fd* f = h_.get();
+  if (!f) return {0, invalid()};
+  go::detail::fd_result r = go::detail::fd_read(f, p);
+  if (r.err == 0) return {r.n, {}};
+  return {r.n, io_err(f, "read", "read", r.err)};
+}
+
+io::result conn::write(std::span<const std::byte> p) const {
+  poll_fd* f = h_.get();
+  if (!f) return {0, invalid()};
+  go::detail::fd_result r = go::detail::fd_write(f, p);
+  if (r.err == 0) return {r.n, {}};
+  return {r.n, io_err(f, "write", "write", r.err)};
+}
+
+go::error conn::close() const {
+  poll_fd* f = h_.get();
+  if (!f) return invalid();
+  int err = go::detail::fd_close(f);
+  if (err) return io_err(f, "close", "close", err);
+  if (!f->unlink_path.empty()) ::unlink(f->unlink_path.c_str());
+  return {};
+}
+
+go::error conn::close_read() const {
+  poll_fd* f = h_.get();
+  if (!f) return invalid();
+  int err = go::detail::fd_shutdown(f, SHUT_RD);
+  return err ? io_err(f, "close", "shutdown", err) : go::error();
+}
+
+go::error conn::close_write() const {
+  poll_fd* f = h_.get();
+  if (!f) return invalid();
+  int err = go::detail::fd_shutdown(f, SHUT_WR);
+  return err ? io_err(f, "close", "shutdown", err) : go::error();
+}
+
+addr conn::local_addr() const { return h_ ? local_of(h_.get()) : addr(); }
+addr conn::remote_addr() const { return h_ ? remote_of(h_.get()) : addr(); }
+
+namespace {
+
+go::error set_deadline_mode(poll_fd* f, std::chrono::steady_clock::time_point t, int mode) {
+  if (!f) return invalid();
+  int err = go::detail::fd_set_deadline(f, go::detail::deadline_ns(t), mode);
+  return err ? io_err(f, "set", "setsockopt", err) : go::error();
+}
+
+}  // namespace
+
+go::error conn::set_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_.get(), t, 'r' + 'w'); }
+go::error conn::set_read_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_.get(), t, 'r'); }
+go::error conn::set_write_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_.get(), t, 'w'); }
+
+read_from_result conn::read_from(std::span<std::byte> p) const {
+  poll_fd* f = h_.get();
+  if (!f) return {0, {}, invalid()};
+  sockaddr_storage from;
+  socklen_t len = 0;
+  go::detail::fd_result r = go::detail::fd_recvfrom(f, p, &from, &len);
+  if (r.err) return {r.n, {}, io_err(f, "read", "recvfrom", r.err)};
+  return {r.n, addr(f->net, reinterpret_cast<sockaddr*>(&from), len), {}};
+}
+
+io::result conn::write_to(std::span<const std::byte> p, const net::addr& to) const {
+  poll_fd* f = h_.get();
+  if (!f) return {0, invalid()};
+  go::detail::fd_result r = go::detail::fd_sendto(f, p, to.sockaddr_ptr(), to.sockaddr_len());
+  if (r.err) return {r.n, op_err("write", f->net, local_of(f), to, r.err > 0 ? syscall_err("sendto", r.err) : go::detail::poll_error(r.err, false))};
+  return {r.n, {}};
+}
+
+int conn::fd() const noexcept { return h_ ? h_.get()->sysfd : -1; }
+
+}  // namespace go::net
