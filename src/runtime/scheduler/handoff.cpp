@@ -1,0 +1,206 @@
+// Slots moving between workers (Go's handoffp, entersyscall/exitsyscall, LockOSThread).
+//
+// A slot moves only under sched.lock, from a worker to one without a slot: to a spare (or a
+// new worker) when its holder is blocked, busy, or waits for its locked goroutine
+// (handoff_slot, wait_locked); from an idle worker to one returning from a blocking call
+// (exit_blocking); from a worker to the thread of a locked goroutine it found runnable
+// (start_locked). Its new holder runs what the old one queued: the old holder's ring and
+// inbox are moved to the global queue, and a worker that lost its slot sends what it readies
+// there (ready) and gives up its thread to the spares at its next schedule (retire).
+//
+// lock_os_thread. A locked goroutine runs only on its worker's thread. When it parks or
+// yields, its worker lends its slot to a spare and waits (wait_locked); a worker that finds
+// it runnable hands it over with its own slot if the waiting worker has none (start_locked)
+// and gives up its thread. A locked goroutine that returns ends its thread (worker_main).
+#include "runtime/scheduler/sched.hpp"
+#include <mutex>
+
+#include "platform/futex.hpp"
+
+namespace go::detail {
+
+bool drain_to_global(worker* w) noexcept {
+  bool moved = false;
+  task* batch[run_queue::capacity / 2];
+  for (;;) {
+    std::uint32_t n = w->runq.grab(batch, true);
+    if (n == 0) return moved;
+    for (std::uint32_t i = 0; i + 1 < n; ++i) batch[i]->sched_next = batch[i + 1];
+    std::lock_guard lk(sched().lock);
+    global_put_batch_locked(batch[0], batch[n - 1], static_cast<int>(n));
+    moved = true;
+  }
+}
+
+// Under sched.lock: takes slot s from w and gives it to a spare, which the caller signals
+// after unlocking; null when none is free and the caller must start a worker for s.
+worker* pass_slot_locked(worker* w, int s) noexcept {
+  w->slot.store(no_slot, std::memory_order_seq_cst);
+  worker* spare = sched().spares;
+  if (!spare) return nullptr;
+  sched().spares = spare->spare_next;
+  spare->spare_next = nullptr;
+  spare->in_spares = false;
+  spare->slot.store(s, std::memory_order_seq_cst);
+  sched().slots[s].store(spare, std::memory_order_release);
+  return spare;
+}
+
+void finish_pass(worker* w, int s, worker* spare) noexcept {
+  if (spare) signal_worker(spare, wake_poke);
+  else start_worker(s);
+  bool moved = drain_to_global(w);
+  if (move_inbox(w)) moved = true;
+  if (moved) wakep();
+}
+
+void give_up_slot(worker* w) noexcept {
+  int s = w->slot.load(std::memory_order_relaxed);
+  if (s != no_slot) handoff_slot(w, s);
+}
+
+// wait_locked: w's goroutine g is wired to w and has parked or yielded. w lends its slot to a
+// spare and sleeps until a worker that finds g runnable hands it over (start_locked).
+void wait_locked(worker* w, goroutine* g) noexcept {
+  (void)g;
+  int give = no_slot;
+  worker* spare = nullptr;
+  {
+    // Counted asleep under the lock, and counted awake again by start_locked under it: a
+    // worker that hands g over and then sleeps must not see everyone asleep (check_dead).
+    std::lock_guard lk(sched().lock);
+    if (!w->locked_runnable.load(std::memory_order_relaxed)) {
+      give = w->slot.load(std::memory_order_relaxed);
+      if (give != no_slot) spare = pass_slot_locked(w, give);
+      w->locked_waiting = true;
+      sched().locked_sleeping.fetch_add(1);
+    }
+  }
+  if (give != no_slot) finish_pass(w, give, spare);
+  for (;;) {
+    w->wake_word.exchange(0, std::memory_order_seq_cst);
+    if (w->locked_runnable.load(std::memory_order_acquire) && holds_slot(w)) break;
+    check_dead();
+    platform::futex_wait(&w->wake_word, 0);
+  }
+  wake_sysmon();
+  w->locked_runnable.store(false, std::memory_order_relaxed);
+}
+
+// x found g runnable, but g is wired to another worker's thread: that thread runs it, with
+// x's slot if it has none (x then gives up its thread at its next schedule).
+void start_locked(worker* x, goroutine* g) noexcept {
+  worker* owner = g->locked_to;
+  {
+    std::lock_guard lk(sched().lock);
+    if (owner->slot.load(std::memory_order_relaxed) == no_slot) {
+      int s = x->slot.load(std::memory_order_relaxed);
+      x->slot.store(no_slot, std::memory_order_seq_cst);
+      owner->slot.store(s, std::memory_order_seq_cst);
+      if (s != no_slot) sched().slots[s].store(owner, std::memory_order_release);
+    }
+    owner->locked_runnable.store(true, std::memory_order_release);
+    if (owner->locked_waiting) {
+      owner->locked_waiting = false;
+      sched().locked_sleeping.fetch_sub(1);
+    }
+  }
+  signal_worker(owner, wake_poke);
+}
+
+bool handoff_slot(worker* w, int s) noexcept {
+  worker* spare;
+  {
+    std::lock_guard lk(sched().lock);
+    if (w->slot.load(std::memory_order_relaxed) != s) return false;
+    spare = pass_slot_locked(w, s);
+  }
+  finish_pass(w, s, spare);
+  return true;
+}
+
+// go::blocking (runtime.hpp) is Go's entersyscall/exitsyscall. Entering costs plain stores:
+// the goroutine's worker says it is in a call and stops being the thread's worker, so that
+// whatever f does runs as from a plain thread. Sysmon may then give the worker's slot to a
+// spare. Leaving, the worker takes itself back; if its slot is gone it takes an idle
+// worker's, else the goroutine waits in the global queue and this thread becomes a spare.
+void* enter_blocking() noexcept {
+  worker* w = tls_worker;
+  if (!w || w->bub) return nullptr;
+  goroutine* g = w->current.load(std::memory_order_relaxed);
+  if (!g) return nullptr;
+  g->syscall_pc = __builtin_return_address(0);
+  g->wait_since = w->clock;
+  g->reason = wait_reason::syscall;
+  w->syscall_tick.store(w->syscall_tick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  w->in_syscall.store(true, std::memory_order_release);
+  tls_worker = nullptr;
+  return w;
+}
+
+void exit_blocking(void* token) noexcept {
+  auto* w = static_cast<worker*>(token);
+  if (!w) return;
+  tls_worker = w;
+  goroutine* g = w->current.load(std::memory_order_relaxed);
+  g->reason = wait_reason::none;
+  // Sequentially consistent store and load: sysmon reads in_syscall, then takes the slot;
+  // if it read true after all, we may run on without a slot for a while, as a goroutine
+  // whose slot it took for being busy does.
+  w->in_syscall.store(false, std::memory_order_seq_cst);
+  if (w->slot.load(std::memory_order_seq_cst) < sched().nprocs.load(std::memory_order_relaxed)) return;
+  worker* idle = nullptr;
+  {
+    std::lock_guard lk(sched().lock);
+    idle = sched().idle;
+    if (idle && idle->slot.load(std::memory_order_relaxed) < sched().nprocs.load(std::memory_order_relaxed)) {
+      idle_pop_locked();
+      int s = idle->slot.load(std::memory_order_relaxed);
+      idle->slot.store(no_slot, std::memory_order_seq_cst);
+      w->slot.store(s, std::memory_order_seq_cst);
+      sched().slots[s].store(w, std::memory_order_release);
+    } else {
+      idle = nullptr;
+    }
+  }
+  if (idle) {
+    signal_worker(idle, wake_taken);  // it becomes a spare
+    return;
+  }
+  switch_to_scheduler(w, g, switch_action::yield);  // to the global queue; we retire
+}
+
+}  // namespace go::detail
+
+namespace go {
+
+using namespace detail;
+
+void lock_os_thread() noexcept {
+  worker* w = current_worker();
+  goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
+  if (!g || w->bub) return;
+  if (g->lock_depth++ != 0) return;
+  g->locked_to = w;
+  w->lockedg = g;
+  sched().nlocked.fetch_add(1, std::memory_order_relaxed);
+}
+
+void unlock_os_thread() noexcept {
+  worker* w = current_worker();
+  goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
+  if (!g || g->lock_depth == 0) return;
+  if (--g->lock_depth != 0) return;
+  g->locked_to = nullptr;
+  w->lockedg = nullptr;
+  sched().nlocked.fetch_sub(1, std::memory_order_relaxed);
+}
+
+int set_max_threads(int n) {
+  ensure_started();
+  int old = sched().max_threads.load();
+  if (n >= 1) sched().max_threads.store(std::min(n, max_threads_limit));
+  return old;
+}
+
+}  // namespace go
