@@ -14,8 +14,8 @@ with its range min/max .. max/min, the ratio gocxx/Boost.Fiber, and a flag when 
 disagree or a run fails. A missing binary or an unimplemented scenario shows `-`.
 
 N: each peer's `-list` gives the scenario's default N (Go's first). The default run scales it
-by --scale, except for the scenarios whose N is their point (spawn_join, skynet, and names with
-1m, 100k, 10k, 4x1m: they run at full size); --n overrides every N.
+by --scale, except for the scenarios whose N is their point (spawn_join, skynet, net_idle_4000,
+and names with 1m, 100k, 10k, 4x1m, 64x16k: they run at full size); --n overrides every N.
 
 --paired: for a machine whose CPUs change speed within a second, each on its own
 (docs/performance.md, Noise), gocxx and Go run as processes that take turns, run by run (the
@@ -59,7 +59,7 @@ IMPLS = ("gocxx", "go", "boost")
 LABELS = {"gocxx": "gocxx", "go": "Go", "boost": "Boost.Fiber"}
 
 # Scenarios whose N is what they measure run at full size whatever --scale says.
-FULL_SIZE = {"spawn_join", "skynet"}
+FULL_SIZE = {"spawn_join", "skynet", "net_idle_4000"}
 FULL_SIZE_NAME = re.compile(r"(^|_|\dx)\d+[km](_|$)")
 
 # --scenarios channels: the channel and select rows whose goal is at most half of Go's time
@@ -75,9 +75,12 @@ CHANNELS = ["chan_pingpong", "chan_spsc_1", "chan_spsc_128", "chan_mpmc_4x4_0",
 # What some rows compare besides one primitive, printed under each table of compare.md: a
 # reader comparing the runtimes must know where the programs differ.
 ROW_NOTES = {
-    "ping_pong_hog": "modified from Go's BenchmarkPingPongHog: the hog calls runtime.Gosched() on "
-                     "every iteration (gocxx does not yet preempt a goroutine that never yields), "
-                     "so this row measures a ping-pong beside a yielding goroutine",
+    "ping_pong_hog": "Go's BenchmarkPingPongHog, whose hog never yields, but at the GOMAXPROCS "
+                     "given: gocxx's sysmon takes the processor from a goroutine that runs 10 ms "
+                     "without yielding and hands it to another thread, and the hog keeps its own "
+                     "thread, so at GOMAXPROCS=1 the hog spins on a second core beside the "
+                     "ping-pong, while Go time-shares one processor between them (it preempts "
+                     "the hog every 10 ms): gocxx uses two cores where Go uses one",
     "spawn_join": "Go allocates each goroutine's stack at creation; gocxx takes a pooled stack "
                   "when the goroutine first runs",
     "pool_4x1m": "a library difference as much as a runtime one: each step selects on "

@@ -9,6 +9,8 @@
 //
 // Output, one line per result and repetition: NAME VALUE UNIT CHECKSUM.
 // The number of worker threads comes from GOMAXPROCS (gocxx reads it itself).
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cctype>
@@ -21,11 +23,18 @@
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "go/go.hpp"
+#include "go/io.hpp"
+#include "go/net.hpp"
 
 namespace {
 
@@ -196,7 +205,8 @@ results sleep_100k(int n) {
   return ns_per_op("sleep_100k", el, 1, sum);
 }
 
-// ping_pong_hog: Go's BenchmarkPingPongHog, the hog yielding on every iteration.
+// ping_pong_hog: Go's BenchmarkPingPongHog: the hog never yields; sysmon takes its processor
+// after about 10 ms and the hog keeps its thread (go/runtime.hpp).
 results ping_pong_hog(int n) {
   auto stop = go::make_chan<bool>(), done = go::make_chan<bool>();
   go::spawn([stop, done] {
@@ -207,7 +217,6 @@ results ping_pong_hog(int n) {
         done.send(true);
         return;
       }
-      go::yield();
     }
   });
 
@@ -912,6 +921,214 @@ results limiter_allow(int n) {
   return ns_per_op("limiter_allow", since_ns(start), n, allowed);
 }
 
+// ---- Networking over loopback (both ends here, one goroutine per connection per side) ----
+
+// listen_loopback listens on 127.0.0.1:0 and serves every accepted connection with serve in
+// a goroutine of its own until the listener is closed.
+template <class Serve>
+go::net::listener listen_loopback(Serve serve) {
+  auto [ln, err] = go::net::listen("tcp", "127.0.0.1:0");
+  if (err) err.rethrow();
+  go::spawn([ln = ln, serve] {
+    for (;;) {
+      auto [c, err] = ln.accept();
+      if (err) return;
+      go::spawn(serve, c);
+    }
+  });
+  return ln;
+}
+
+go::net::conn dial_loopback(const go::net::listener& ln) {
+  auto [c, err] = go::net::dial("tcp", ln.addr().string());
+  if (err) err.rethrow();
+  return c;
+}
+
+// net_echo_<conns>x<size>: conns clients, each on its own connection, send size-byte
+// messages and read each echo in full, N messages in all; op = one message echoed.
+std::function<results(int)> net_echo(std::string name, int conns, std::size_t size) {
+  return [name, conns, size](int n) {
+    go::net::listener ln = listen_loopback([size](go::net::conn c) {
+      std::vector<std::byte> buf(size);
+      for (;;) {
+        auto [got, err] = c.read(buf);
+        if (got > 0 && c.write(std::span(buf).first(got)).err) break;
+        if (err) break;
+      }
+      (void)c.close();
+    });
+    std::vector<go::net::conn> clients;
+    for (int i = 0; i < conns; ++i) clients.push_back(dial_loopback(ln));
+    const int per = std::max(1, n / conns);
+    go::wait_group wg;
+    auto start = clock_type::now();
+    for (const auto& c : clients) {
+      wg.go([c, per, size] {
+        std::vector<std::byte> msg(size), reply(size);
+        for (int i = 0; i < per; ++i) {
+          if (auto err = c.write(msg).err) err.rethrow();
+          if (auto err = go::io::read_full(c, reply).err) err.rethrow();
+        }
+      });
+    }
+    wg.wait();
+    i64 elapsed = since_ns(start);
+    for (const auto& c : clients) (void)c.close();
+    (void)ln.close();
+    return ns_per_op(name, elapsed, static_cast<i64>(per) * conns, static_cast<i64>(per) * conns);
+  };
+}
+
+// net_dial_8: 8 goroutines each dial, write 1 byte, read the 1-byte answer and close, N
+// connections in all; the server reads 1 byte, answers it and closes. op = one connection.
+results net_dial_8(int n) {
+  go::net::listener ln = listen_loopback([](go::net::conn c) {
+    std::array<std::byte, 1> b;
+    if (!go::io::read_full(c, b).err) (void)c.write(b);
+    (void)c.close();
+  });
+  constexpr int dialers = 8;
+  const int per = n / dialers;
+  go::wait_group wg;
+  auto start = clock_type::now();
+  for (int g = 0; g < dialers; ++g) {
+    wg.go([&ln, per] {
+      std::array<std::byte, 1> b{};
+      for (int i = 0; i < per; ++i) {
+        go::net::conn c = dial_loopback(ln);
+        if (auto err = c.write(b).err) err.rethrow();
+        if (auto err = go::io::read_full(c, b).err) err.rethrow();
+        (void)c.close();
+      }
+    });
+  }
+  wg.wait();
+  i64 elapsed = since_ns(start);
+  (void)ln.close();
+  return ns_per_op("net_dial_8", elapsed, static_cast<i64>(per) * dialers, static_cast<i64>(per) * dialers);
+}
+
+// net_idle_4000: N connections, each with a server goroutine parked in read; resident
+// memory per connection, from before the listener to when every server goroutine started.
+results net_idle_4000(int n) {
+  go::wait_group started;
+  started.add(n);
+  i64 before = rss_bytes();
+  go::net::listener ln = listen_loopback([&started](go::net::conn c) {
+    started.done();
+    std::array<std::byte, 64> b;
+    (void)c.read(b);  // parked until the client closes
+    (void)c.close();
+  });
+  std::vector<go::net::conn> clients;
+  for (int i = 0; i < n; ++i) clients.push_back(dial_loopback(ln));
+  started.wait();
+  i64 after = rss_bytes();
+  (void)ln.close();
+  for (const auto& c : clients) (void)c.close();
+  return {{"net_idle_4000", static_cast<double>(after - before) / n, "B/conn", n}};
+}
+
+// ---- Blocking system calls and goroutines that never yield ----
+
+// blocking_pipe_read, blocking_reads_8: N rounds; in each, `readers` goroutines each block in
+// read(2) on a pipe of their own, inside go::blocking, while a writer goroutine sleeps 10 ms,
+// then writes one byte to every pipe. op = one round, until main has joined the readers.
+std::function<results(int)> blocking_reads(std::string name, int readers) {
+  return [name, readers](int n) {
+    i64 total = 0, got = 0;
+    for (int round = 0; round < n; ++round) {
+      auto start = clock_type::now();
+      std::vector<std::array<int, 2>> fds(static_cast<std::size_t>(readers));
+      for (auto& p : fds) {
+        if (::pipe2(p.data(), O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+      }
+      std::vector<i64> counts(fds.size());
+      go::wait_group wg;
+      for (std::size_t i = 0; i < fds.size(); ++i) {
+        wg.go([fd = fds[i][0], &count = counts[i]] {
+          char b;
+          ssize_t m = go::blocking([fd, &b] { return ::read(fd, &b, 1); });
+          if (m < 0) throw std::runtime_error("read failed");
+          count = m;
+        });
+      }
+      go::spawn([fds] {
+        go::sleep(std::chrono::milliseconds(10));
+        for (const auto& p : fds) {
+          char b = 1;
+          if (go::blocking([fd = p[1], &b] { return ::write(fd, &b, 1); }) != 1) {
+            throw std::runtime_error("write failed");
+          }
+        }
+      });
+      wg.wait();
+      total += since_ns(start);
+      for (std::size_t i = 0; i < fds.size(); ++i) {
+        got += counts[i];
+        ::close(fds[i][0]);
+        ::close(fds[i][1]);
+      }
+    }
+    return ns_per_op(name, total, n, got);
+  };
+}
+
+// busy_sleeper_gap: N rounds of 300 ms; in each, one goroutine spins on the clock without
+// yielding while another loops go::sleep(5ms) until the same 300 ms have passed. The value is
+// the longest gap in ns between the sleeper's consecutive wake-ups (its first from the round's
+// start), over all rounds.
+results busy_sleeper_gap(int n) {
+  constexpr auto length = std::chrono::milliseconds(300);
+  clock_type::duration longest{};
+  for (int round = 0; round < n; ++round) {
+    auto start = clock_type::now();
+    auto end = start + length;
+    clock_type::duration gap{};
+    go::wait_group wg;
+    wg.go([end] {
+      while (clock_type::now() < end) {
+      }
+    });
+    wg.go([start, end, &gap] {
+      for (auto last = start; last < end;) {
+        go::sleep(std::chrono::milliseconds(5));
+        auto now = clock_type::now();
+        gap = std::max(gap, now - last);
+        last = now;
+      }
+    });
+    wg.wait();
+    longest = std::max(longest, gap);
+  }
+  double ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(longest).count());
+  return {{"busy_sleeper_gap", ns, "ns", n}};
+}
+
+// blocking_getppid: 4 goroutines each make N getppid system calls inside go::blocking, the
+// path Go takes for every system call (syscall.Syscall). op = one call (ops = 4N).
+results blocking_getppid(int n) {
+  constexpr int goroutines = 4;
+  std::array<i64, goroutines> counts{};
+  go::wait_group wg;
+  auto start = clock_type::now();
+  for (auto& count : counts) {
+    wg.go([&count, n] {
+      i64 c = 0;
+      for (int i = 0; i < n; ++i) {
+        if (go::blocking([] { return ::syscall(SYS_getppid); }) > 0) ++c;
+      }
+      count = c;
+    });
+  }
+  wg.wait();
+  i64 el = since_ns(start);
+  i64 sum = 0;
+  for (i64 c : counts) sum += c;
+  return ns_per_op("blocking_getppid", el, static_cast<i64>(goroutines) * n, sum);
+}
+
 // ---- The scenario table ----
 
 struct scenario {
@@ -1006,6 +1223,20 @@ std::vector<scenario> make_scenarios() {
       {"pipeline_3stage_1m", 1'000'000, pipeline_3stage_1m},
       {"fanin_8", 1'000'000, fanin_8},
       {"limiter_allow", 10'000'000, limiter_allow},
+
+      // Networking over loopback.
+      {"net_echo_64x64", 200'000, net_echo("net_echo_64x64", 64, 64)},
+      {"net_echo_64x16k", 20'000, net_echo("net_echo_64x16k", 64, 16 << 10)},
+      {"net_echo_1000x64", 200'000, net_echo("net_echo_1000x64", 1000, 64)},
+      {"net_rtt_64", 50'000, net_echo("net_rtt_64", 1, 64)},
+      {"net_dial_8", 4'000, net_dial_8},
+      {"net_idle_4000", 4'000, net_idle_4000},
+
+      // Blocking system calls and goroutines that never yield.
+      {"blocking_pipe_read", 1, blocking_reads("blocking_pipe_read", 1)},
+      {"blocking_reads_8", 1, blocking_reads("blocking_reads_8", 8)},
+      {"busy_sleeper_gap", 1, busy_sleeper_gap},
+      {"blocking_getppid", 1'000'000, blocking_getppid},
   };
   s.insert(s.end(), std::begin(rest), std::end(rest));
   return s;

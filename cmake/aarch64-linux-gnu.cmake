@@ -21,9 +21,6 @@ set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 # Packages built for the target outside the sysroot (GoogleTest) come from CMAKE_PREFIX_PATH.
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 
-find_program(GOCXX_QEMU NAMES qemu-aarch64-static qemu-aarch64)
-if(GOCXX_QEMU)
-  # -L: where the emulated program's dynamic loader and shared libraries are (what
-  # QEMU_LD_PREFIX says in the environment).
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${GOCXX_QEMU} -L ${GOCXX_CROSS_SYSROOT})
-endif()
+# The emulator: qemu-aarch64-static through cmake/aarch64-qemu-run, which lets a test binary
+# re-execute itself (GoogleTest's death tests) under the emulator.
+set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/aarch64-qemu-run)

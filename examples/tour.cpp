@@ -18,6 +18,9 @@ void example_counters();
 void example_errgroup();
 void example_prime_sieve();
 void example_interfaces();
+void example_echo_server();
+void example_chat_server();
+void example_fetch_client();
 
 int main() {
   struct step {
@@ -39,6 +42,9 @@ int main() {
       {"errgroup", example_errgroup},
       {"prime sieve", example_prime_sieve},
       {"interfaces and type switches", example_interfaces},
+      {"echo server: a goroutine per connection", example_echo_server},
+      {"chat server: a broadcaster and a goroutine per client", example_chat_server},
+      {"fetch client: worker pool, rate limiter, timeouts", example_fetch_client},
   };
   return go::run([&] {
     for (const step& s : steps) {

@@ -475,6 +475,11 @@ TEST(Net, NoDescriptorLeaksOverTenThousandConnections) {
 }
 
 TEST(NetDeathTest, AcceptKeepsServingOnceDescriptorsFreeUp) {
+#if defined(GOCXX_TEST_SANITIZED) && !defined(GOCXX_TEST_TSAN)
+  // UBSan's vptr check reads /proc/self/maps when an object is made, and reports a false
+  // error when no descriptor is free to open it.
+  GTEST_SKIP() << "UBSan needs a free descriptor";
+#endif
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {

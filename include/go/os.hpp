@@ -71,7 +71,7 @@ class syscall_error : public std::system_error {
   const std::string& syscall() const noexcept { return syscall_; }
 
  private:
-  std::string syscall_, what_;
+  std::string what_, syscall_;  // in this order: what_ is made from the argument
 };
 
 // new_syscall_error returns a syscall_error as an error (Go's os.NewSyscallError).

@@ -12,8 +12,8 @@ using detail::poll_fd;
 
 syscall_error::syscall_error(std::string syscall, int errno_value)
     : std::system_error(errno_value, std::system_category()),
-      syscall_(std::move(syscall)),
-      what_(syscall_ + ": " + detail::errno_string(errno_value)) {}
+      what_(syscall + ": " + detail::errno_string(errno_value)),
+      syscall_(std::move(syscall)) {}
 
 go::error new_syscall_error(std::string syscall, int errno_value) {
   return go::error(std::make_exception_ptr(syscall_error(std::move(syscall), errno_value)));

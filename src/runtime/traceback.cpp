@@ -164,8 +164,11 @@ std::string symbol_name(std::uintptr_t pc, std::uintptr_t* offset) {
   if (!dladdr(reinterpret_cast<void*>(pc), &info)) return "";
   const char* name = info.dli_sname;
   std::uintptr_t start = reinterpret_cast<std::uintptr_t>(info.dli_saddr);
+  // The object's file from its link map: dladdr names the executable by argv[0], which
+  // need not be a path to it (a name found on PATH, or another program's name under an
+  // emulator's -0).
   if (!name && info.dli_fname) {
-    if (const symbol_table* t = load_symbols(info.dli_fname[0] ? info.dli_fname : self_exe().c_str())) {
+    if (const symbol_table* t = load_symbols(locate(pc).path.c_str())) {
       std::uintptr_t bias = t->relative ? reinterpret_cast<std::uintptr_t>(info.dli_fbase) : 0;
       std::uintptr_t key = pc - bias;
       auto it = std::upper_bound(t->functions.begin(), t->functions.end(), key,

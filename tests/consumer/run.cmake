@@ -3,6 +3,8 @@
 #   cmake       a separate CMake project (this folder's CMakeLists.txt) with find_package(gocxx)
 #   pkg-config  one compiler command with `PKG_CONFIG --cflags --libs gocxx`; LIBDIR is the
 #               library folder under the prefix, where gocxx.pc lies in pkgconfig/
+# A cross build also passes TOOLCHAIN (its toolchain file, for the consumer's CMake project)
+# and EMULATOR (the command that runs the consumer, arguments separated by spaces).
 set(prefix ${WORK_DIR}/prefix)
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} RESULT_VARIABLE rc)
@@ -11,8 +13,12 @@ if(rc)
 endif()
 
 if(MODE STREQUAL "cmake")
+  set(toolchain)
+  if(TOOLCHAIN)
+    set(toolchain -DCMAKE_TOOLCHAIN_FILE=${TOOLCHAIN})
+  endif()
   execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix}
-                          -DCMAKE_CXX_COMPILER=${CXX} RESULT_VARIABLE rc)
+                          -DCMAKE_CXX_COMPILER=${CXX} ${toolchain} RESULT_VARIABLE rc)
   if(rc)
     message(FATAL_ERROR "configuring the consumer with ${CXX} failed")
   endif()
@@ -38,7 +44,8 @@ if(rc)
   message(FATAL_ERROR "building the consumer with ${CXX} failed")
 endif()
 
-execute_process(COMMAND ${consumer} RESULT_VARIABLE rc)
+separate_arguments(emulator UNIX_COMMAND "${EMULATOR}")
+execute_process(COMMAND ${emulator} ${consumer} RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "the consumer failed: ${rc}")
 endif()

@@ -6,7 +6,10 @@
 // Same command line and output as the Go peer (bench/peers/go/SCENARIOS.md): one line
 // `NAME VALUE UNIT CHECKSUM` per result and repetition. Only the scenarios Boost.Fiber can
 // express are listed; those needing select, timers (ctx_cancel_10k, timers_1m_start_stop: it has
-// neither context nor timers, only sleep_for), or a reader/writer lock are left out.
+// neither context nor timers, only sleep_for), or a reader/writer lock are left out, and so is
+// ping_pong_hog: its hog never yields, and a fiber that never yields keeps its thread for good
+// (with one thread the ping-pong would never run). The networking and blocking-call rows are left
+// out too: Boost.Fiber has no I/O of its own, and a fiber in a system call holds its thread.
 //
 // Runtime, as a Boost.Fiber user would set it up for Go's model:
 // - GOMAXPROCS threads (unset or invalid: the number of CPUs), each running Boost's

@@ -155,46 +155,6 @@ results sleep_100k(int n) {
   return ns_per_op("sleep_100k", el, 1, sum);
 }
 
-// ping_pong_hog: Go's BenchmarkPingPongHog with the hog yielding on every iteration. The hog's
-// `select { case <-stop: ...; default: }` is try_pop() on a channel that is only ever closed.
-results ping_pong_hog(int n) {
-  fibers::buffered_channel<bool> stop(2);
-  fibers::unbuffered_channel<bool> done, ping, pong;
-  spawn([&stop, &done] {
-    for (;;) {
-      bool v;
-      if (stop.try_pop(v) == fibers::channel_op_status::closed) {
-        done.push(true);
-        return;
-      }
-      boost::this_fiber::yield();
-    }
-  });
-  i64 rounds = 0;
-  spawn([&ping, &pong, &stop, &done, &rounds, n] {
-    for (int j = 0; j < n; ++j) {
-      pong.push(recv(ping));
-      ++rounds;
-    }
-    stop.close();
-    done.push(true);
-  });
-  spawn([&ping, &pong, &done, n] {
-    for (int i = 0; i < n; ++i) ping.push(recv(pong));
-    done.push(true);
-  });
-  auto start = clock_type::now();
-  ping.push(true);  // start ping-pong
-  bool v;
-  stop.pop(v);  // returns closed
-  i64 el = since_ns(start);
-  recv(ping);  // let the last ponger exit
-  recv(done);
-  recv(done);
-  recv(done);
-  return ns_per_op("ping_pong_hog", el, n, rounds);
-}
-
 // spin busy-waits on the monotonic clock for d, without yielding.
 void spin(clock_type::duration d) {
   auto end = clock_type::now() + d;
@@ -298,7 +258,6 @@ std::vector<scenario> sched_scenarios() {
       {"parked_1m", 1'000'000, parked_1m},
       {"wake_1m", 1'000'000, wake_1m},
       {"sleep_100k", 100'000, sleep_100k},
-      {"ping_pong_hog", 500'000, ping_pong_hog},
       {"wakeup_parallel_spinning_0us", 20'000, wakeup_parallel_spinning(microseconds(0))},
       {"wakeup_parallel_spinning_5us", 10'000, wakeup_parallel_spinning(microseconds(5))},
       {"skynet", 1'000'000, skynet},
