@@ -322,9 +322,8 @@ TEST(Net, ClosingFromAPlainThreadWakesAGoroutine) {
   });
 }
 
-// Disabled: a plain thread's I/O wait needs the scheduler to poll with no goroutine to run
-// (its sysmon, issue 21).
-TEST(Net, DISABLED_APlainThreadCanReadAndWrite) {
+// A plain thread's I/O wait is served by an idle worker blocked in the poller, or sysmon.
+TEST(Net, APlainThreadCanReadAndWrite) {
   auto [ln, err] = go::net::listen("tcp", "127.0.0.1:0");
   ASSERT_FALSE(err);
   std::thread server([ln = ln] {

@@ -303,7 +303,7 @@ poll_result poll_wait(poll_desc* pd, int mode) noexcept {
     if (old != pd_nil) fatal("netpoll: two goroutines wait on one file descriptor in one direction");
     parker* me = current_parker();
     auto mine = reinterpret_cast<std::uintptr_t>(me);
-    netpoll_waiters.fetch_add(1, std::memory_order_seq_cst);
+    if (netpoll_waiters.fetch_add(1, std::memory_order_seq_cst) == 0) netpoll_first_waiter();
     if (!gp.compare_exchange_strong(old, mine, std::memory_order_seq_cst)) {  // readiness arrived
       netpoll_waiters.fetch_sub(1, std::memory_order_seq_cst);
       continue;

@@ -32,4 +32,8 @@ void netpoll_register(const netpoller* p) noexcept;
 // scheduler polls, and an idle program is not deadlocked (a peer may still write).
 extern std::atomic<int> netpoll_waiters;
 
+// The poller calls it when netpoll_waiters goes from 0 to 1: an idle worker then moves from
+// its futex into the poller (the timer waiter, or one that becomes it).
+void netpoll_first_waiter() noexcept;
+
 }  // namespace go::detail

@@ -91,6 +91,7 @@ const netpoller* active_poller() noexcept {
 int poll_io(std::int64_t delay_ns) noexcept {
   const netpoller* p = active_poller();
   if (!p || polling.load(std::memory_order_relaxed) || polling.exchange(true, std::memory_order_acquire)) return 0;
+  last_poll.store(nanotime(), std::memory_order_relaxed);
   int n = p->poll(delay_ns);
   polling.store(false, std::memory_order_release);
   return n;
@@ -203,6 +204,7 @@ void sleep_idle(worker* w) noexcept {
           continue;
         }
         w->in_netpoll.store(true, std::memory_order_seq_cst);
+        last_poll.store(nanotime(), std::memory_order_relaxed);
         int woken = 0;
         if (w->wake_word.load(std::memory_order_seq_cst) == 0) woken = the_poller.load()->poll(timeout);
         w->in_netpoll.store(false, std::memory_order_relaxed);
@@ -235,6 +237,15 @@ void sleep_idle(worker* w) noexcept {
 
 std::atomic<int> netpoll_waiters{0};
 std::atomic<std::int64_t> last_poll{0};
+
+void netpoll_first_waiter() noexcept {
+  worker* w = sched().timer_waiter.load(std::memory_order_seq_cst);
+  if (!w) {
+    std::lock_guard lk(sched().lock);
+    w = sched().idle;
+  }
+  if (w) signal_worker(w, wake_poke);
+}
 
 void netpoll_register(const netpoller* p) noexcept { the_poller.store(p, std::memory_order_release); }
 
