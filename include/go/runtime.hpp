@@ -15,10 +15,15 @@
 // - Goroutines are stackful and run M:N on max_procs() worker threads with work stealing.
 //   A goroutine may block anywhere in its call stack (channel, mutex, sleep...): that parks
 //   the goroutine, never the worker thread.
-// - Scheduling is cooperative: a goroutine runs until it blocks, yields or returns. C++ code
-//   cannot be preempted safely in the middle. A goroutine that spins without blocking holds
-//   its worker; the other workers steal the goroutines queued behind it, so only that one
-//   worker is lost. Call go::yield() in long computations.
+// - A goroutine runs until it blocks, yields or returns: C++ code cannot be preempted safely
+//   in the middle. A worker thread runs goroutines only while it holds one of GOMAXPROCS
+//   processors (Go's P). A monitor thread takes the processor from a goroutine that has run
+//   for 10 ms without switching, or that has been inside go::blocking for a moment, and
+//   gives it to another thread, so the goroutines queued behind it keep running (Go's
+//   sysmon and hand-off): that goroutine keeps its thread, not its processor. Mark calls that
+//   may block their thread (read(2) on a pipe, a database client) with go::blocking; an
+//   unmarked one stalls the goroutines behind it for about 10 ms. go::yield() in a long
+//   computation lets the others run without a thread switch.
 // - A goroutine may resume on a different worker thread after any blocking call. A user
 //   `thread_local` is per worker thread, not per goroutine: do not keep its address across
 //   a blocking call. glibc declares __errno_location() and pthread_self() `const`, so the
