@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <sstream>
 #include <stdexcept>
@@ -427,6 +429,41 @@ TEST(GoProc, PingPongHog) {
     EXPECT_FALSE(hog_count / factor > light_count || light_count / factor > hog_count)
         << "hog " << hog_count << " light " << light_count;
   });
+}
+
+}  // namespace
+
+namespace {
+
+// The context switches of the runtime's monitor thread so far (-1 if it is not found).
+long sysmon_switches() {
+  namespace fs = std::filesystem;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name != "gocxx-sysmon") continue;
+    std::ifstream status(task.path() / "status");
+    long total = 0;
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+        total += std::stol(line.substr(line.find(':') + 1));
+      }
+    }
+    return total;
+  }
+  return -1;
+}
+
+// sysmon sleeps for good while every worker sleeps: an idle program has no periodic wake-ups.
+TEST(Sysmon, AnIdleProgramDoesNotWakeIt) {
+  go::run([] { go::sleep(1ms); });
+  std::this_thread::sleep_for(100ms);  // every worker idle; sysmon notices at its next look
+  long before = sysmon_switches();
+  ASSERT_GE(before, 0) << "no thread named gocxx-sysmon";
+  std::this_thread::sleep_for(300ms);
+  // Backing off to 10 ms, a sysmon that never slept for good would switch about 30 times.
+  EXPECT_LE(sysmon_switches() - before, 2);
 }
 
 }  // namespace

@@ -144,11 +144,12 @@ void exit_blocking(void* token) noexcept {
   tls_worker = w;
   goroutine* g = w->current.load(std::memory_order_relaxed);
   g->reason = wait_reason::none;
-  // Sequentially consistent store and load: sysmon reads in_syscall, then takes the slot;
-  // if it read true after all, we may run on without a slot for a while, as a goroutine
-  // whose slot it took for being busy does.
-  w->in_syscall.store(false, std::memory_order_seq_cst);
-  if (w->slot.load(std::memory_order_seq_cst) < sched().nprocs.load(std::memory_order_relaxed)) return;
+  // No fence between the store and the load: sysmon may read in_syscall as true, and take
+  // the slot, after we read that we still hold it. We then run on without a slot until the
+  // goroutine next switches, as one whose slot sysmon took for being busy does; what we
+  // ready meanwhile goes to the global queue (ready) or is moved there (sysmon, thieves).
+  w->in_syscall.store(false, std::memory_order_release);
+  if (holds_slot(w)) return;
   worker* idle = nullptr;
   {
     std::lock_guard lk(sched().lock);

@@ -96,6 +96,7 @@ bool retake(slot_view* views, std::int64_t now) noexcept {
 }
 
 void* sysmon_main(void*) {
+  pthread_setname_np(pthread_self(), "gocxx-sysmon");
   auto* views = new slot_view[max_workers];
   std::int64_t delay = sysmon_min_delay_ns;
   int idle_looks = 0;

@@ -230,6 +230,7 @@ task* find_runnable(worker* w) noexcept {
 
 void* worker_main(void* arg) {
   auto* w = static_cast<worker*>(arg);
+  pthread_setname_np(pthread_self(), "gocxx-worker");
   init_worker_thread(w);
   for (;;) {
     if (goroutine* g = w->lockedg) {
