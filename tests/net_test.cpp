@@ -468,7 +468,8 @@ TEST(Net, NoDescriptorLeaksOverTenThousandConnections) {
       c.close();
     }
     go::sleep(10ms);  // the server's last close
-    EXPECT_EQ(open_fds(), before);
+    // At most as many as before: a connection of an earlier test may close meanwhile.
+    EXPECT_LE(open_fds(), before);
     ln.close();
   });
 }

@@ -217,7 +217,7 @@ class recv_ops {
     using value_type = T;
     using difference_type = std::ptrdiff_t;
     iterator() = default;  // at the end
-    explicit iterator(chan_core* c) noexcept : c_(c), received_(false) {}
+    iterator(chan_core* c, detail::source_location site) noexcept : c_(c), site_(site), received_(false) {}
     T& operator*() const { return *receive(); }
     iterator& operator++() {
       receive();
@@ -230,18 +230,21 @@ class recv_ops {
    private:
     std::optional<T>& receive() const {
       if (!received_) {
-        v_ = recv_value<T>(c_, detail::source_location::current());
+        v_ = recv_value<T>(c_, site_);  // a dump shows the range-for's line
         received_ = true;
       }
       return v_;
     }
     chan_core* c_ = nullptr;
+    detail::source_location site_;
     mutable std::optional<T> v_;
     mutable bool received_ = true;
   };
   // for (T v : ch) receives until the channel is closed and drained; so does any range
   // adaptor over ch (std::views::take, filter, transform...).
-  iterator begin() const { return iterator(self()); }
+  iterator begin(detail::source_location site = detail::source_location::current()) const {
+    return iterator(self(), site);
+  }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:

@@ -68,7 +68,11 @@ std::string addr::string() const {
     const auto* s = reinterpret_cast<const sockaddr_un*>(&sa_);
     std::size_t n = len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
     if (n == 0) return "";
-    if (s->sun_path[0] == '\0') return "@" + std::string(s->sun_path + 1, n - 1);  // abstract
+    if (s->sun_path[0] == '\0') {  // abstract: appended, since "@" + std::string trips g++ 12's -Wrestrict at -O3
+      std::string abstract = "@";
+      abstract.append(s->sun_path + 1, n - 1);
+      return abstract;
+    }
     return std::string(s->sun_path, strnlen(s->sun_path, n));
   }
   return join_host_port(ip(), std::to_string(port()));
