@@ -239,6 +239,7 @@ std::atomic<int> netpoll_waiters{0};
 std::atomic<std::int64_t> last_poll{0};
 
 void netpoll_first_waiter() noexcept {
+  ensure_started();  // a plain thread may be the first to wait: someone must poll for it
   worker* w = sched().timer_waiter.load(std::memory_order_seq_cst);
   if (!w) {
     std::lock_guard lk(sched().lock);
