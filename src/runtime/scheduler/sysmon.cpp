@@ -59,8 +59,7 @@ bool retake(slot_view* views, std::int64_t now) noexcept {
     } else if (now - e.slice_since >= force_handoff_ns && v->current.load(std::memory_order_relaxed) &&
                !v->preempt.load(std::memory_order_relaxed)) {
       v->preempt.store(true, std::memory_order_relaxed);  // a chain of hand-offs: end its slice
-      e.slice_since = now;
-      took = true;
+      e.slice_since = now;  // not a hand-off: sysmon keeps backing off
     }
     if (v->in_syscall.load(std::memory_order_acquire)) {
       if (e.syscall_tick != st) {  // a new call since the last look
