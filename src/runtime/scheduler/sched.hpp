@@ -149,6 +149,18 @@ inline std::uint32_t tick(worker* w) noexcept {
   return t;
 }
 
+// take_tick takes w's next schedule tick unless it is a 61st: that one is find_runnable's,
+// which then looks at the global queue and the timers of workers without a slot first. A
+// schedule that bypasses find_runnable (next_direct, yield's fast path) must leave it there:
+// taking it and then falling back to find_runnable would move find_runnable's tick past the
+// 61st, and a worker whose every 61st tick fell outside it would never look.
+inline bool take_tick(worker* w) noexcept {
+  std::uint32_t t = w->sched_tick.load(std::memory_order_relaxed) + 1;
+  if (t % 61 == 0) return false;
+  w->sched_tick.store(t, std::memory_order_relaxed);
+  return true;
+}
+
 // Whether w holds one of the GOMAXPROCS slots: it may run goroutines and fill its queue.
 inline bool holds_slot(worker* w) noexcept {
   return w->slot.load(std::memory_order_relaxed) < sched().nprocs.load(std::memory_order_relaxed);

@@ -276,8 +276,8 @@ goroutine* next_direct(worker* w) noexcept {
   if (sched().debug_migrate || w->bub) return nullptr;
   if (w->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX) return nullptr;
   if (w->inbox.load(std::memory_order_relaxed)) return nullptr;
-  if (tick(w) % 61 == 0) return nullptr;
   if (!holds_slot(w) || w->lockedg || sched().nlocked.load(std::memory_order_relaxed) != 0) return nullptr;
+  if (!take_tick(w)) return nullptr;
   return static_cast<goroutine*>(pop_local(w));
 }
 
@@ -447,7 +447,7 @@ void yield() noexcept {
   if (w->runq.empty() && sched().global_size.load(std::memory_order_relaxed) == 0 &&
       w->timers.next_when.load(std::memory_order_relaxed) == INT64_MAX &&
       !w->inbox.load(std::memory_order_relaxed) && !w->bub && !sched().debug_migrate &&
-      tick(w) % 61 != 0) {
+      take_tick(w)) {
     return;
   }
   switch_to_scheduler(w, g, switch_action::yield);

@@ -9,9 +9,9 @@
 //   this is our form of Go's preemption.
 // It sleeps 20 us between looks, doubling up to 10 ms after 1 ms without a hand-off, and
 // sleeps until woken while every worker sleeps (no wake-ups in an idle program). It also
-// polls the network when nobody did for 10 ms, and moves what a worker without a slot
-// queued to the global queue (a goroutine it readied at GOMAXPROCS=1, where ready() wakes
-// nobody).
+// polls the network when nobody did for 10 ms, runs the due timers of workers without a
+// slot, and moves what a worker without a slot queued to the global queue (a goroutine it
+// readied at GOMAXPROCS=1, where ready() wakes nobody).
 #include "runtime/scheduler/sched.hpp"
 #include <pthread.h>
 #include <time.h>
@@ -115,6 +115,9 @@ void* sysmon_main(void*) {
     }
     std::int64_t now = nanotime();
     if (now - last_poll.load(std::memory_order_relaxed) > force_handoff_ns) sysmon_poll_io();
+    // Timers left on the heaps of workers without a slot: the slot holders run them at their
+    // 61st schedules, but one goroutine running for long holds that off.
+    run_retired_timers();
     idle_looks = retake(views, now) ? 0 : idle_looks + 1;
   }
   return nullptr;
