@@ -1,7 +1,6 @@
 // Stress tests (ctest label `stress`, a binary of their own): long randomized runs that mix
 // goroutines spawned and joined, channels closed while others send, select with timeouts and
-// default, mutexes, wait groups and context trees cancelled at random points, with parties
-// that block in system calls (go::blocking) or compute for long between steps. Each test
+// default, mutexes, wait groups and context trees cancelled at random points. Each test
 // repeats rounds until its share of the time budget is spent. A round draws everything from
 // one seed: GOMAXPROCS (and whether it changes mid-round), whether the round runs inside
 // go::run or on the test's plain thread, whether some parties are plain OS threads, the sizes
@@ -77,25 +76,11 @@ class rng {
   std::uint64_t state_;
 };
 
-// spin computes for d without yielding.
-void spin_for(std::chrono::microseconds d) {
-  for (auto end = std::chrono::steady_clock::now() + d; std::chrono::steady_clock::now() < end;) {
-  }
-}
-
-// pause does nothing, yields or sleeps briefly, so that parties interleave differently; or it
-// blocks its thread in a system call marked go::blocking (its slot may move to a spare), or,
-// rarely, computes past sysmon's 10 ms so that its worker loses its slot while it runs.
+// pause does nothing, yields or sleeps briefly, so that parties interleave differently.
 void pause(rng& r) {
-  switch (r.below(16)) {
-    case 0:
-    case 1: go::yield(); break;
-    case 2:
-    case 3: go::sleep(r.micros(200)); break;
-    case 4: go::blocking([d = r.micros(100)] { std::this_thread::sleep_for(d); }); break;
-    case 5:
-      if (r.one_in(64)) spin_for(r.micros(12000));
-      break;
+  switch (r.below(8)) {
+    case 0: go::yield(); break;
+    case 1: go::sleep(r.micros(200)); break;
     default: break;
   }
 }
