@@ -6,7 +6,7 @@
 // - without blocking, from a worker that found nothing in its queues, before it steals;
 // - blocking until the earliest timer, from the idle worker that waits for timers, instead of
 //   its futex, so a ready fd wakes a goroutine with no extra thread in between;
-// - without blocking, from sysmon when nobody polled for 10 ms (all workers busy).
+// - without blocking, from sysmon when nobody polled for force_handoff_ns (all workers busy).
 // A worker that must wake the one blocked in the poller calls interrupt().
 #pragma once
 

@@ -111,7 +111,7 @@ struct worker {
   // its slot for long (sysmon.cpp).
   std::atomic<std::uint32_t> sched_tick{0};
   // Bumped by the owner when a goroutine starts a time slice of its own (not one run from the
-  // `next` slot, which inherits it); sysmon sets `preempt` when it has not moved for 10 ms,
+  // `next` slot, which inherits it); sysmon sets `preempt` when it has not moved for a slice,
   // and the owner then ends the slice at its next hand-off (Go's preempt flag).
   std::atomic<std::uint32_t> slice_tick{0};
   std::atomic<bool> preempt{false};
