@@ -28,7 +28,7 @@
 
 #include "go/runtime.hpp"
 #include "go/sync.hpp"
-#include "runtime/pool.hpp"
+#include "sync/pool_dequeue.hpp"
 #include "test_scale.hpp"
 
 namespace {

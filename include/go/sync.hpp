@@ -81,7 +81,7 @@ class rw_mutex;
 namespace detail {
 
 // sema is a counting semaphore that parks (Go's runtime sema, runtime/sema.go), one per use
-// instead of Go's table keyed by address. src/runtime/mutex.cpp has the protocol.
+// instead of Go's table keyed by address. src/runtime/sema.cpp has the protocol.
 struct sema {
   std::atomic<std::uint32_t> count{0};
   std::atomic<std::uint32_t> nwait{0};  // waiters queued or about to recheck count
@@ -321,7 +321,7 @@ class cond {
 
  private:
   // Go's notifyList: wait takes ticket wait_++ before unlocking L; notify_ is the next
-  // ticket to wake. src/runtime/cond.cpp has the protocol.
+  // ticket to wake. src/sync/cond.cpp has the protocol.
   std::atomic<std::uint32_t> wait_{0};
   std::atomic<std::uint32_t> notify_{0};
   std::atomic<std::uint32_t> lock_{0};
@@ -535,7 +535,7 @@ class wait_group {
 namespace detail {
 
 // pool_core is go::pool<T> without the T: it keeps objects as void* and destroys those it
-// does not keep with `destroy`. src/runtime/pool.cpp has the design.
+// does not keep with `destroy`. src/sync/pool.cpp has the design.
 class pool_core {
  public:
   explicit pool_core(void (*destroy)(void*) noexcept) noexcept : destroy_(destroy) {}

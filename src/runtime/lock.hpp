@@ -17,10 +17,8 @@
 namespace go::detail {
 
 // Spinning barely: a spinner's loads pull the lock's cache line away from the holder, which
-// on a channel shared by two busy workers is usually about to take the lock again. Measured
-// at GOMAXPROCS=2 (bench chan_mpmc_4x4_128, interleaved runs): 64 spins 195-240 ns/op, 8
-// spins 155-170, 2 spins 80-130; 0 is as fast on that one but slower with several senders
-// on one channel (cb_bounded0_mpsc, cb_unbounded_mpsc).
+// on a channel shared by two busy workers is usually about to take the lock again; never
+// spinning is slower with several senders on one channel (docs/tuning.md, lock_spins).
 constexpr int lock_spins = 2;
 
 // Taking the lock is a seq_cst read-modify-write (on x86 the same instruction as acquire):
@@ -48,10 +46,14 @@ inline void unlock(std::atomic<std::uint32_t>& word) noexcept {
   if (word.exchange(0, std::memory_order_release) == 2) platform::futex_wake(&word, 1);
 }
 
+// unlock_word is park's unlock callback (include/go/detail/park.hpp) for a lock word passed
+// as its argument: the parked goroutine's lock is released once it is off its stack.
+inline void unlock_word(void* word) noexcept { unlock(*static_cast<std::atomic<std::uint32_t>*>(word)); }
+
 // The channels' lock (spin_lock, spin_unlock): the same word without sleepers, 0 or 1.
 // Unlock is a plain store (release) where unlock above needs an exchange to find sleepers,
 // which saves one of the two locked instructions of every channel operation that locks
-// (bench select_uncontended: four of them were two thirds of its time). A waiter never
+// (docs/tuning.md, spin_unlock). A waiter never
 // sleeps on the word: it spins lock_spins times, then gives its CPU away (sched_yield)
 // between tries. That suits a channel, whose holders run a few hundred instructions and
 // never block; its goroutines wait in its queues, never on its lock.

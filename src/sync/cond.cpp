@@ -42,7 +42,6 @@ struct cond_waiter {
 // before reports whether ticket a comes before ticket b (tickets wrap around).
 bool before(std::uint32_t a, std::uint32_t b) noexcept { return static_cast<std::int32_t>(a - b) < 0; }
 
-void unlock_word(void* word) noexcept { detail::unlock(*static_cast<std::atomic<std::uint32_t>*>(word)); }
 
 void queue_push(void*& head, void*& tail, cond_waiter* w) noexcept {
   if (!head) head = w;

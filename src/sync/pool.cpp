@@ -1,7 +1,7 @@
 // go::pool (Go's sync.Pool, sync/pool.go), without the garbage collector.
 //
 // Layout. Each worker that used the pool has a shard: a private slot and a pool_ring
-// (runtime/pool.hpp), found by the worker's id in a directory made on the pool's first use.
+// (sync/pool_dequeue.hpp), found by the worker's id in a directory made on the pool's first use.
 // Get on a worker tries its private slot, then the head of its ring; put fills the private
 // slot, else pushes on its ring's head. That is the per-P fast path: no lock, and no write
 // another worker contends for while its slot and ring have an object (get) or room (put).
@@ -29,7 +29,7 @@
 
 #include "go/sync.hpp"
 #include "runtime/lock.hpp"
-#include "runtime/pool.hpp"
+#include "sync/pool_dequeue.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace go::detail {

@@ -69,8 +69,7 @@ void wait_group::wait(source_location site) noexcept {
   self.who = current_parker();
   self.next = static_cast<waiter*>(waiters_);
   waiters_ = &self;
-  park_sole(wait_reason::wait_group_wait, site,
-       [](void* l) { detail::unlock(*static_cast<std::atomic<std::uint32_t>*>(l)); }, &lock_);
+  park_sole(wait_reason::wait_group_wait, site, detail::unlock_word, &lock_);
 }
 
 }  // namespace go

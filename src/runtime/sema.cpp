@@ -1,0 +1,98 @@
+// The parking semaphore under go::mutex, go::rw_mutex and go::wait_group's kin (Go's runtime
+// sema, runtime/sema.go; the declaration is detail::sema in include/go/sync.hpp).
+//
+// `count` is the number of permits; `nwait` counts waiters that
+// are queued or hold `lock` while about to recheck `count`; the queue holds detail::waiter
+// objects on the parked goroutines' stacks, guarded by `lock` (a runtime lock, never held
+// across anything that blocks). Invariant: while `lock` is held and nobody inside it is
+// between nwait++ and its recheck, nwait equals the queue length.
+// - semacquire: take a permit without the lock if there is one; otherwise, under the lock,
+//   nwait++, then recheck count (and leave if a permit came), else queue and park; park
+//   releases the lock once the goroutine is off its stack. A woken waiter owns a permit
+//   only if the releaser handed it one (waiter::success); otherwise it competes for one
+//   again. (mutex waiters woken without the lock call again with lifo, to keep their place.)
+// - semrelease: count++, then read nwait; if zero, nobody can be left sleeping. Both sides
+//   are sequentially consistent (a Dekker pair), so either the acquirer's recheck sees the
+//   permit or the releaser sees the waiter. Otherwise it dequeues the front waiter under
+//   the lock, and after releasing it wakes it (reading waiter::who first: the waiter's frame
+//   may be gone once it runs). With handoff it first takes the permit for the waiter, and a
+//   goroutine releaser then yields so the new owner runs at once (Go's semrelease handoff).
+#include "go/sync.hpp"
+#include "runtime/lock.hpp"
+#include "runtime/scheduler.hpp"
+#include "runtime/waiter.hpp"
+
+namespace go::detail {
+
+namespace {
+
+bool can_acquire(std::atomic<std::uint32_t>& count) noexcept {
+  std::uint32_t v = count.load(std::memory_order_seq_cst);
+  while (v != 0) {
+    if (count.compare_exchange_weak(v, v - 1, std::memory_order_seq_cst)) return true;
+  }
+  return false;
+}
+
+void queue_push(sema& s, waiter* w, bool front) noexcept {
+  w->next = nullptr;
+  auto* head = static_cast<waiter*>(s.head);
+  if (!head) {
+    s.head = s.tail = w;
+  } else if (front) {
+    w->next = head;
+    s.head = w;
+  } else {
+    static_cast<waiter*>(s.tail)->next = w;
+    s.tail = w;
+  }
+}
+
+waiter* queue_pop(sema& s) noexcept {
+  auto* w = static_cast<waiter*>(s.head);
+  if (!w) return nullptr;
+  s.head = w->next;
+  if (!s.head) s.tail = nullptr;
+  w->next = nullptr;
+  return w;
+}
+
+
+}  // namespace
+
+void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) noexcept {
+  if (can_acquire(s.count)) return;
+  waiter self;
+  self.who = current_parker();
+  for (;;) {
+    detail::lock(s.lock);
+    s.nwait.fetch_add(1, std::memory_order_seq_cst);
+    if (can_acquire(s.count)) {
+      s.nwait.fetch_sub(1, std::memory_order_relaxed);
+      detail::unlock(s.lock);
+      return;
+    }
+    self.success = false;
+    queue_push(s, &self, lifo);
+    park_sole(reason, site, unlock_word, &s.lock);
+    if (self.success || can_acquire(s.count)) return;
+  }
+}
+
+void semrelease(sema& s, bool handoff) noexcept {
+  s.count.fetch_add(1, std::memory_order_seq_cst);
+  if (s.nwait.load(std::memory_order_seq_cst) == 0) return;
+  detail::lock(s.lock);
+  waiter* w = s.nwait.load(std::memory_order_relaxed) == 0 ? nullptr : queue_pop(s);
+  if (w) s.nwait.fetch_sub(1, std::memory_order_relaxed);
+  detail::unlock(s.lock);
+  if (!w) return;
+  // w is ours now: it stays parked (its frame valid) until the wake below.
+  bool handed = handoff && can_acquire(s.count);
+  w->success = handed;
+  parker* who = w->who;
+  wake(who);
+  if (handed && current_goroutine()) go::yield();
+}
+
+}  // namespace go::detail
