@@ -27,9 +27,9 @@
 //   goroutine stays blocked, so none leaks (tests/patterns_test.cpp checks the goroutine count).
 // - map with workers > 1 fans out over one input and fans in to one output: output order is
 //   not input order; map_ordered keeps input order, with at most `workers` values in flight.
-// - merge runs one goroutine per input: measured about 2x faster than one goroutine with a
-//   dynamic select over all inputs and ctx.done() (bench/patterns_bench.cpp, BM_fanin_8
-//   against BM_fanin_8_select).
+// - merge runs one goroutine per input, which is faster than one goroutine with a dynamic
+//   select over all inputs and ctx.done() (bench/patterns_bench.cpp, BM_fanin_8 against
+//   BM_fanin_8_select).
 //
 // Worker pool: submit blocks while the queue is full (back-pressure) and fails once ctx is
 // done or the pool is closed; close() lets the workers finish what is queued (graceful drain)

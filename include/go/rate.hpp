@@ -31,7 +31,7 @@
 // - All members may be called concurrently (they share a go::mutex). A limiter must not move
 //   while in use.
 //
-// Behaviour at the time of writing: tokens are a double, durations are integer nanoseconds.
+// Tokens are a double and durations integer nanoseconds, as in Go.
 //
 // Example (at most 10 requests per second, bursts of 3):
 //   go::rate::limiter lim(10, 3);

@@ -587,7 +587,7 @@ class pool_core {
 //
 // There is no garbage collector to empty a pool, so a pool bounds what it keeps instead: an
 // object put where the slot, the shard and the overflow list are all full is destroyed at
-// once (behaviour at the time of writing: a slot and 32 objects per worker, 128 overflow).
+// once (today a slot and 32 objects per worker, 128 overflow; not a guarantee).
 // Destroying the pool destroys what it holds; it must not be in use then, and must not move
 // while in use.
 //

@@ -279,10 +279,8 @@ constexpr int ring_retries = 4;
 // one that does not contend, the receiver of the values being sent (or the reverse). Then
 // the ring stays SLOW for this many unlocks: its operations queue on the channel's lock,
 // whose waiters sleep, instead of all spinning on the ends. Two workers sending into one
-// ring otherwise spend their time moving its lines between them (bench cb_boundedN_mpsc at
-// GOMAXPROCS=2: 176 ns against Go's 79 without the hold; with it, 15-18 ns when the senders
-// shared a worker and 40-62 ns when they did not, which the yield makes 10-17 ns: in 16 runs
-// interleaved, medians 47 -> 13 ns, cb_boundedN_mpmc 66 -> 16, cb_unbounded_mpsc 42 -> 16).
+// ring otherwise spend their time moving its lines between them (docs/tuning.md,
+// cb_boundedN_mpsc).
 constexpr std::uint32_t ring_contended_hold = 64;
 
 ring_retry ring_push_contended(chan_core* c, void* elem) noexcept {

@@ -1,6 +1,6 @@
 // select (Go's runtime/select.go): the only design that is both atomic and fair.
 //
-// 1. Pass 0 (ours; Go locks every channel first): a lock-free look at every case
+// Pass 0 (ours; Go locks every channel first): a lock-free look at every case
 //    (chan_looks_ready, chan.hpp: Go's full() and empty(), or a buffered channel's slot at
 //    its end), then the cases that looked ready are tried one at a time, each drawn
 //    uniformly at random among those left, under its own channel's lock alone (or none: a
@@ -9,51 +9,49 @@
 //    the case was ready at the moment its lock was held (or its slot claimed). A select with
 //    one case ready (the usual select with a timeout or a cancel case) draws no random
 //    number. Most selects find a ready case here and take one lock, not n. (Go's poll
-//    order, a random permutation visited until a ready case, drew for every case; bench
-//    select_uncontended: 19% fewer instructions, cb_boundedN_select_rx 13%,
-//    select_prod_cons 14%.)
+//    order, a random permutation visited until a ready case, draws for every case:
+//    docs/tuning.md, select_uncontended.)
 //    When the thread's last such look found several cases ready (several_ready), a select
 //    first draws one case among all n and tries it alone if it looks ready; only if not does
 //    it look at every case. Still uniform: with r of n ready, each ready case is drawn first
 //    with probability 1/n, and else (probability (n - r) / n) drawn among the r, 1/n +
 //    (n - r) / (n r) = 1/r. A select whose cases are all ready touches one channel, not n,
-//    whose lines another worker is writing (bench cb_boundedN_select_both_plain at
-//    GOMAXPROCS=2: 0.6 of the time; cb_unbounded_select_both_send 0.6). The usual select
-//    with one case ready pays a thread-local load.
-// 2. Poll order, for the passes under the locks: a uniformly random permutation of the cases.
-// 3. No case ready in pass 0 proves nothing (one case may have become ready after we looked
+//    whose lines another worker is writing (docs/tuning.md, cb_boundedN_select_both_plain).
+//    The usual select with one case ready pays a thread-local load.
+// Poll order, for the passes under the locks: a uniformly random permutation of the cases.
+// Pass 1: no case ready in pass 0 proves nothing (one case may have become ready after we looked
 //    at it, another stopped being ready before), so "none ready" is decided atomically:
 //    lock every channel, sorted by address with duplicates locked once (no deadlock between
 //    two selects over the same channels), and scan again in poll order.
 //    Nothing ready then and a default: it runs. Otherwise:
-// 4. Enqueue one waiter per case, all sharing one select_done word, and park; park unlocks
+// Pass 2: enqueue one waiter per case, all sharing one select_done word, and park; park unlocks
 //    every channel once the goroutine is off its stack.
-// 5. A waker (a send, a receive or a close on any of the channels) dequeues one of our
-//    waiters; wait_queue::pop_front flips select_done from 0 to its case first (select_won),
+// The waker (a send, a receive or a close on any of the channels) dequeues one of our
+//    waiters: wait_queue::pop_front flips select_done from 0 to its case first (select_won),
 //    and only the waker that wins may complete its operation with us. A waker that loses
 //    skips our waiter and carries on with its own value: nothing is consumed or dropped
 //    (cancel safety).
-// 6. Woken, we lock everything again, withdraw the losing waiters, and report the winner.
+// Pass 3: woken, we lock everything again, withdraw the losing waiters, and report the winner.
 //
-// Lazy withdrawal (ours; steps 3, 4 and 6 for a blocking select of up to four channel cases,
+// Lazy withdrawal (ours; passes 1-3 for a blocking select of up to four channel cases,
 // select_lazy). Go locks every channel twice per parking select: a thousand goroutines each
 // selecting on one shared channel and one of their own (bench chan_popular) fight over the
-// shared channel's lock and cache line at GOMAXPROCS=2 (330 ns per message; 140-190 ns
-// without that). So a select does not withdraw its losing waiters; they stay queued, and
-// the next select on the same channel re-arms its waiter there with no lock:
+// shared channel's lock and cache line (docs/tuning.md, chan_popular). So a select does not
+// withdraw its losing waiters; they stay queued, and the next select on the same channel
+// re-arms its waiter there with no lock:
 // - The waiters are a parker's persistent ones (select_cache.hpp, with the invariants). Each
 //   select is a new generation of the parker's word; a waiter wins only with a compare-
 //   exchange of that word from its tag's generation, open, to its tag, so a waiter left by
 //   an earlier select is skipped and dropped by whoever dequeues it, as a lost select's is.
 // - A waiter that is still queued means its case is not ready: a counterpart, or a close,
-//   would have dequeued it. So step 3 locks only the other cases' channels; once none of
+//   would have dequeued it. So pass 1 locks only the other cases' channels; once none of
 //   them is ready, the word opens and each queued waiter is re-armed with a compare-exchange
 //   of its tag, which fails if a waker dequeued it meanwhile. Then the select cancels its
 //   word (unless a re-armed case has already won) and starts again.
 // - A re-armed waiter can be won before the select is off its stack: such a select parks
 //   with park, not park_sole. The winner's waker writes all the select returns into the word
 //   (the case, and set_closed's bit), so waking reads no waiter.
-// - No lock is taken on the shared channel any more, and step 6 is gone.
+// - No lock is taken on the shared channel any more, and pass 3 is gone.
 //
 // No allocation for up to 16 cases (the arrays are on the stack); no polling ever.
 #include <algorithm>
@@ -83,7 +81,7 @@ __attribute__((noinline)) std::uint64_t fastrand() noexcept {
 }
 
 // Whether this thread's last pass 0 that looked at every case found more than one ready:
-// then the next select draws a case first (file header, step 1). Written only when it
+// then the next select draws a case first (file header, pass 0). Written only when it
 // changes, out of line: the goroutine may move to another thread between its read and its
 // write, and its address must not be kept across.
 __attribute__((tls_model("initial-exec"))) thread_local bool several_ready = false;

@@ -115,8 +115,7 @@ std::mutex spare_mutex;  // guards the shared cache
 // One system call for a whole slab (Linux 6.13 lets process_madvise apply any advice to
 // the calling process, and 6.15 names it PIDFD_SELF, which stays right after a fork):
 // every guard page at once, and every stack's top page populated at once, where each
-// would otherwise cost a madvise and a page fault (measured alone: 2.0 -> 1.6 us per
-// stack). Where the kernel refuses, the page-at-a-time way is used from then on.
+// would otherwise cost a madvise and a page fault (docs/tuning.md, parked_1m_spawn). Where the kernel refuses, the page-at-a-time way is used from then on.
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif

@@ -34,7 +34,7 @@ using namespace detail;
 
 namespace {
 
-// Behaviour at the time of writing, Go's values: 4 rounds of 30 pauses before parking.
+// Go's values: 4 rounds of 30 pauses before parking.
 constexpr int active_spin = 4;
 constexpr int active_spin_pauses = 30;
 constexpr std::int64_t starvation_threshold_ns = 1'000'000;

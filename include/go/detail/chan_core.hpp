@@ -1,5 +1,5 @@
 // The type-erased channel that go::chan<T> wraps. runtime/chan.cpp implements it; its file
-// header has the invariants, the lock order and the design.
+// header has the invariants and the design; docs/runtime.md has the lock order.
 #pragma once
 
 #include <cstddef>

@@ -81,8 +81,8 @@ constexpr int max_workers = 1024;  // GOMAXPROCS at most
 // Threads at most, whatever set_max_threads says: the size of the array of all workers.
 constexpr int max_threads_limit = 1 << 16;
 constexpr int free_g_cache = 64;
-// How long a spinning worker keeps looking for work before it sleeps (behaviour at the
-// time of writing; measured by bench spawn_join and chan_pingpong at GOMAXPROCS=2).
+// How long a spinning worker keeps looking for work before it sleeps (tuned by bench
+// spawn_join and chan_pingpong at GOMAXPROCS=2).
 constexpr std::int64_t spin_window_ns = 50'000;
 // Fields in cache lines by who writes them: every ready() and spawn reads the first line,
 // which changes only with set_max_procs and set_default_stack_size; a line shared with the

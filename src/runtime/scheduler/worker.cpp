@@ -61,12 +61,11 @@ task* steal_work(worker* w) noexcept {
         // behind `next` holds the chain's other members, readied microseconds ago by the
         // goroutine that is running (a fan-in's receiver readies every forwarder it takes a
         // value from); a thief that takes them at once makes every hand-off of the chain
-        // cross cores (bench fanin_8 at GOMAXPROCS=2: 372 -> 287 ns; pool_4x1m 0.76x; the
-        // price: chan_popular, whose readied goroutines share nothing, 1.08-1.13x).
-        // The sleep asks for 3 us, as Go's; the kernel's timer slack makes it 40-95 us here
-        // (median 90), and that is what works: the thief leaves the victim's lines alone
-        // while the chain runs. A precise 3 us spin instead made fanin_8 2x and pool_4x1m
-        // 2.5x slower, a 20 us one fanin_8 1.4x (interleaved, medians of 5).
+        // cross cores; chan_popular, whose readied goroutines share nothing, pays a little.
+        // The sleep asks for 3 us, as Go's; the kernel's timer slack makes it tens of
+        // microseconds, and that is what works: the thief leaves the victim's lines alone
+        // while the chain runs, where a precise short spin does not (docs/tuning.md,
+        // fanin_8).
         if (!last) continue;
         timespec ts{0, 3000};
         nanosleep(&ts, nullptr);
