@@ -1,0 +1,44 @@
+# gocxx::nats (include/go/nats.hpp, src/nats): our channels and worker pool over NATS through
+# its official C client, libnats. Optional: built only where pkg-config finds libnats
+# (Debian: libnats-dev), so that the core library stays free of dependencies. Its tests
+# (tests/nats_test/) start a nats-server of their own (Debian: nats-server).
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(GOCXX_LIBNATS QUIET IMPORTED_TARGET libnats)
+endif()
+if(NOT GOCXX_LIBNATS_FOUND)
+  message(STATUS "libnats not found: skipping gocxx::nats, its tests, example and benchmark "
+                 "(apt-get install libnats-dev nats-server to build them)")
+  return()
+endif()
+message(STATUS "libnats ${GOCXX_LIBNATS_VERSION} found: building gocxx::nats")
+
+file(GLOB GOCXX_NATS_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/../src/nats/*.cpp)
+add_library(gocxx_nats ${GOCXX_NATS_SOURCES})
+add_library(gocxx::nats ALIAS gocxx_nats)
+target_link_libraries(gocxx_nats PUBLIC gocxx::gocxx PRIVATE PkgConfig::GOCXX_LIBNATS)
+target_include_directories(gocxx_nats PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_compile_options(gocxx_nats PRIVATE ${GOCXX_WARNINGS})
+
+# The nats-server the tests and the example start; the tests fail, saying so, without it.
+find_program(GOCXX_NATS_SERVER NAMES nats-server)
+if(NOT GOCXX_NATS_SERVER)
+  message(STATUS "nats-server not found: the gocxx::nats tests will fail (apt-get install nats-server)")
+  set(GOCXX_NATS_SERVER nats-server)
+endif()
+
+if(GOCXX_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+  include(GoogleTest)
+  # The worker process of the SIGKILL test.
+  add_executable(gocxx_nats_test_worker ${PROJECT_SOURCE_DIR}/tests/nats_test/nats_worker.cpp)
+  target_link_libraries(gocxx_nats_test_worker PRIVATE gocxx::nats)
+  target_compile_options(gocxx_nats_test_worker PRIVATE ${GOCXX_WARNINGS})
+  add_executable(gocxx_nats_tests ${PROJECT_SOURCE_DIR}/tests/nats_test/nats_test.cpp)
+  target_link_libraries(gocxx_nats_tests PRIVATE gocxx::nats GTest::gtest GTest::gtest_main)
+  target_compile_options(gocxx_nats_tests PRIVATE ${GOCXX_WARNINGS})
+  target_compile_definitions(gocxx_nats_tests PRIVATE GOCXX_NATS_SERVER="${GOCXX_NATS_SERVER}"
+    GOCXX_NATS_TEST_WORKER="$<TARGET_FILE:gocxx_nats_test_worker>")
+  add_dependencies(gocxx_nats_tests gocxx_nats_test_worker)
+  gtest_discover_tests(gocxx_nats_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 60 LABELS nats)
+endif()

@@ -1,0 +1,426 @@
+// Core NATS over libnats: connect, publish, subscriptions into channels, request/reply,
+// connection events. src/nats/state.hpp has the ownership and the lock rules; the public
+// guarantees are at the top of include/go/nats.hpp.
+//
+// The delivery protocol: a libnats dispatcher thread calls on_message with a natsMsg that
+// it hands over; on_message wraps it in a msg and try_sends it into the subscription's
+// bounded channel. It never blocks and never calls user code, so the dispatcher keeps up
+// whatever the receiver does; a full channel drops the message (the slow-consumer policy).
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "go/nats.hpp"
+#include "go/runtime.hpp"
+#include "go/select.hpp"
+#include "go/time.hpp"
+#include "nats/state.hpp"
+
+namespace go::nats {
+
+namespace {
+
+class nats_category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "nats"; }
+  std::string message(int c) const override {
+    switch (static_cast<errc>(c)) {
+      case errc::timeout: return "nats: timeout";
+      case errc::no_responders: return "nats: no responders available for request";
+      case errc::invalid_subject: return "nats: invalid subject";
+      case errc::invalid_queue_name: return "nats: invalid queue name";
+      case errc::no_servers: return "nats: no servers available for connection";
+      case errc::connection_closed: return "nats: connection closed";
+      case errc::authorization: return "nats: authorization violation";
+      case errc::reconnect_buffer_exceeded: return "nats: outbound buffer limit exceeded";
+      case errc::slow_consumer: return "nats: slow consumer, messages dropped";
+      case errc::draining: return "nats: connection draining";
+      case errc::max_payload: return "nats: maximum payload exceeded";
+      case errc::invalid_subscription: return "nats: invalid subscription";
+      case errc::invalid_argument: return "nats: invalid argument";
+      case errc::secure_connection_required: return "nats: secure connection required";
+      case errc::stale_connection: return "nats: stale connection";
+      case errc::stream_not_found: return "nats: stream not found";
+      case errc::consumer_not_found: return "nats: consumer not found";
+      case errc::jetstream_not_enabled: return "nats: jetstream not enabled";
+      case errc::not_jetstream_message: return "nats: not a jetstream message";
+    }
+    return "nats: unknown error";
+  }
+  std::error_condition default_error_condition(int c) const noexcept override {
+    if (static_cast<errc>(c) == errc::timeout) return std::errc::timed_out;
+    return {c, *this};
+  }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const nats_category category;
+  return category;
+}
+
+namespace detail {
+
+error error_from(natsStatus s, jsErrCode js) {
+  switch (static_cast<int>(js)) {
+    case 0: break;
+    case JSStreamNotFoundErr: return to_error(errc::stream_not_found);
+    case JSConsumerNotFoundErr: return to_error(errc::consumer_not_found);
+    case JSNotEnabledErr:
+    case JSNotEnabledForAccountErr: return to_error(errc::jetstream_not_enabled);
+    default: break;
+  }
+  switch (s) {
+    case NATS_OK: return {};
+    case NATS_TIMEOUT: return to_error(errc::timeout);
+    case NATS_NO_RESPONDERS: return to_error(errc::no_responders);
+    case NATS_INVALID_SUBJECT: return to_error(errc::invalid_subject);
+    case NATS_INVALID_QUEUE_NAME: return to_error(errc::invalid_queue_name);
+    case NATS_NO_SERVER: return to_error(errc::no_servers);
+    case NATS_CONNECTION_CLOSED: return to_error(errc::connection_closed);
+    case NATS_CONNECTION_AUTH_FAILED:
+    case NATS_NOT_PERMITTED: return to_error(errc::authorization);
+    case NATS_INSUFFICIENT_BUFFER: return to_error(errc::reconnect_buffer_exceeded);
+    case NATS_SLOW_CONSUMER: return to_error(errc::slow_consumer);
+    case NATS_DRAINING: return to_error(errc::draining);
+    case NATS_MAX_PAYLOAD: return to_error(errc::max_payload);
+    case NATS_INVALID_SUBSCRIPTION: return to_error(errc::invalid_subscription);
+    case NATS_INVALID_ARG: return to_error(errc::invalid_argument);
+    case NATS_SECURE_CONNECTION_REQUIRED: return to_error(errc::secure_connection_required);
+    case NATS_STALE_CONNECTION: return to_error(errc::stale_connection);
+    case NATS_NO_SERVER_SUPPORT: return to_error(errc::jetstream_not_enabled);
+    default: break;
+  }
+  std::string what = "nats: ";
+  what += natsStatus_GetText(s);
+  if (js != 0) what += " (jetstream error " + std::to_string(static_cast<int>(js)) + ")";
+  return make_error(what);
+}
+
+std::int64_t millis(std::chrono::nanoseconds d) noexcept {
+  if (d <= std::chrono::nanoseconds::zero()) return 0;
+  return std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+
+connection_state::~connection_state() {
+  if (responses) natsSubscription_Destroy(responses);
+  if (nc) natsConnection_Destroy(nc);  // closes it first if need be
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::connection_state;
+using detail::event_sink;
+using detail::message_state;
+using detail::subscription_core;
+
+// What a subscription's callbacks touch; see state.hpp for its lifetime.
+struct subscription_sink {
+  chan<msg> messages;
+  std::shared_ptr<subscription_core> core;
+  std::shared_ptr<event_sink> events;
+  bool slow = false;  // only the dispatcher thread touches it
+};
+
+// Frees a sink in a goroutine: never on the libnats thread that calls this (state.hpp).
+template <class T>
+void release_off_thread(T* p) {
+  go::spawn([p] { delete p; });
+}
+
+void post_event(event_sink& s, event e) { (void)s.events.try_send(std::move(e)); }
+
+void on_message(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
+  auto* sink = static_cast<subscription_sink*>(closure);
+  if (sink->messages.try_send(message_state::make(m, sink->core, sink->core->conn))) {
+    sink->slow = false;
+    return;
+  }
+  sink->core->dropped.fetch_add(1, std::memory_order_relaxed);
+  if (!sink->slow) {
+    sink->slow = true;
+    post_event(*sink->events, {event::kind::error, to_error(errc::slow_consumer)});
+  }
+}
+
+void on_subscription_complete(void* closure) {
+  auto* sink = static_cast<subscription_sink*>(closure);
+  sink->messages.close();
+  release_off_thread(sink);
+}
+
+void on_disconnected(natsConnection*, void* closure) {
+  post_event(**static_cast<std::shared_ptr<event_sink>*>(closure), {event::kind::disconnected, {}});
+}
+void on_reconnected(natsConnection*, void* closure) {
+  post_event(**static_cast<std::shared_ptr<event_sink>*>(closure), {event::kind::reconnected, {}});
+}
+void on_closed(natsConnection*, void* closure) {
+  auto* holder = static_cast<std::shared_ptr<event_sink>*>(closure);
+  post_event(**holder, {event::kind::closed, {}});
+  (*holder)->events.close();
+  (*holder)->closed.close();
+  release_off_thread(holder);
+}
+void on_error(natsConnection*, natsSubscription*, natsStatus s, void* closure) {
+  post_event(**static_cast<std::shared_ptr<event_sink>*>(closure), {event::kind::error, detail::error_from(s)});
+}
+
+// The response multiplexer's handler: hands the reply to the request waiting on its token.
+void on_response(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
+  auto* c = static_cast<connection_state*>(closure);
+  std::string_view subject = natsMsg_GetSubject(m);
+  chan<msg> waiter;
+  {
+    std::lock_guard lock(c->mu);
+    auto it = c->waiting.find(std::string(subject.substr(std::min(subject.size(), c->inbox.size() + 1))));
+    if (it != c->waiting.end()) waiter = it->second;
+  }
+  if (waiter == nullptr) {
+    natsMsg_Destroy(m);  // a late reply: its request has returned
+    return;
+  }
+  // The waiter's channel has room for one reply; a second reply is dropped.
+  (void)waiter.try_send(message_state::make(m, nullptr, nullptr));
+}
+
+std::pair<subscription, error> subscribe_impl(const std::shared_ptr<connection_state>& c, std::string_view subject,
+                                              const char* group, std::size_t capacity) {
+  if (!c) return {{}, to_error(errc::connection_closed)};
+  auto core = std::make_shared<subscription_core>();
+  core->conn = c;
+  auto* sink = new subscription_sink{make_chan<msg>(std::max<std::size_t>(capacity, 1)), core, c->sink};
+  std::string subj(subject);
+  natsSubscription* sub = nullptr;
+  natsStatus s = group ? natsConnection_QueueSubscribe(&sub, c->nc, subj.c_str(), group, on_message, sink)
+                       : natsConnection_Subscribe(&sub, c->nc, subj.c_str(), on_message, sink);
+  if (s != NATS_OK) {
+    delete sink;  // libnats made no subscription, so it never calls back
+    return {{}, detail::error_from(s)};
+  }
+  core->sub = sub;
+  subscription out = detail::subscription_state::make(core, sink->messages);
+  if (natsSubscription_SetOnCompleteCB(sub, on_subscription_complete, sink) != NATS_OK) {
+    // Closed already (the connection closed in between): its handler may still run once,
+    // so the sink is left to leak rather than freed under it; the channel must still end.
+    sink->messages.close();
+  }
+  return {std::move(out), {}};
+}
+
+}  // namespace
+
+// --- msg ---
+
+std::string_view msg::subject() const noexcept { return state_ ? natsMsg_GetSubject(state_->m) : ""; }
+std::string_view msg::reply() const noexcept {
+  if (!state_) return {};
+  const char* r = natsMsg_GetReply(state_->m);
+  return r ? r : "";
+}
+std::string_view msg::data() const noexcept {
+  if (!state_) return {};
+  const char* d = natsMsg_GetData(state_->m);
+  return d ? std::string_view(d, static_cast<std::size_t>(natsMsg_GetDataLength(state_->m))) : "";
+}
+
+error msg::respond(std::string_view data) const {
+  if (!state_) return to_error(errc::invalid_argument);
+  const auto& c = state_->sub ? state_->sub->conn : state_->conn;
+  if (!c) return to_error(errc::connection_closed);
+  const char* reply = natsMsg_GetReply(state_->m);
+  if (!reply || !*reply) return make_error("nats: message does not have a reply");
+  return detail::error_from(
+      natsConnection_Publish(c->nc, reply, data.data(), static_cast<int>(data.size())));
+}
+
+// --- subscription ---
+
+error subscription::unsubscribe() const {
+  if (!state_) return to_error(errc::invalid_subscription);
+  return detail::error_from(natsSubscription_Unsubscribe(state_->core->sub));
+}
+error subscription::drain() const {
+  if (!state_) return to_error(errc::invalid_subscription);
+  return detail::error_from(natsSubscription_Drain(state_->core->sub));
+}
+std::uint64_t subscription::dropped() const noexcept {
+  return state_ ? state_->core->dropped.load(std::memory_order_relaxed) : 0;
+}
+
+// --- conn ---
+
+std::pair<conn, error> connect(const options& opts) {
+  natsOptions* o = nullptr;
+  if (natsStatus s = natsOptions_Create(&o); s != NATS_OK) return {{}, detail::error_from(s)};
+  struct destroy_options {
+    natsOptions* o;
+    ~destroy_options() { natsOptions_Destroy(o); }
+  } destroy{o};
+
+  std::vector<const char*> servers;
+  for (const auto& s : opts.servers) servers.push_back(s.c_str());
+  natsStatus s = NATS_OK;
+  auto set = [&](natsStatus r) {
+    if (s == NATS_OK) s = r;
+  };
+  if (!servers.empty()) set(natsOptions_SetServers(o, servers.data(), static_cast<int>(servers.size())));
+  set(natsOptions_SetNoRandomize(o, true));
+  if (!opts.name.empty()) set(natsOptions_SetName(o, opts.name.c_str()));
+  if (!opts.user.empty()) set(natsOptions_SetUserInfo(o, opts.user.c_str(), opts.password.c_str()));
+  if (!opts.token.empty()) set(natsOptions_SetToken(o, opts.token.c_str()));
+  if (opts.secure) set(natsOptions_SetSecure(o, true));
+  if (!opts.ca_file.empty()) set(natsOptions_LoadCATrustedCertificates(o, opts.ca_file.c_str()));
+  if (!opts.cert_file.empty()) {
+    set(natsOptions_LoadCertificatesChain(o, opts.cert_file.c_str(), opts.key_file.c_str()));
+  }
+  set(natsOptions_SetTimeout(o, detail::millis(opts.connect_timeout)));
+  set(natsOptions_SetAllowReconnect(o, opts.allow_reconnect));
+  set(natsOptions_SetMaxReconnect(o, opts.max_reconnect));
+  set(natsOptions_SetReconnectWait(o, detail::millis(opts.reconnect_wait)));
+  set(natsOptions_SetReconnectBufSize(o, opts.reconnect_buffer_bytes));
+  if (s != NATS_OK) return {{}, detail::error_from(s)};
+
+  auto c = std::make_shared<connection_state>();
+  c->sink = std::make_shared<event_sink>();
+  c->sink->events = make_chan<event>(std::max<std::size_t>(opts.events_capacity, 1));
+  c->sink->closed = make_chan<void>();
+  auto* holder = new std::shared_ptr<event_sink>(c->sink);  // freed by on_closed
+  set(natsOptions_SetDisconnectedCB(o, on_disconnected, holder));
+  set(natsOptions_SetReconnectedCB(o, on_reconnected, holder));
+  set(natsOptions_SetClosedCB(o, on_closed, holder));
+  set(natsOptions_SetErrorHandler(o, on_error, holder));
+  if (s == NATS_OK) s = go::blocking([&] { return natsConnection_Connect(&c->nc, o); });
+  if (s != NATS_OK) {
+    delete holder;  // a connection that never opened makes no callback
+    c->nc = nullptr;
+    error err = detail::error_from(s);
+    return {{}, err};
+  }
+  conn out;
+  out.state_ = std::move(c);
+  return {std::move(out), {}};
+}
+
+error conn::publish(std::string_view subject, std::string_view data) const {
+  if (!state_) return to_error(errc::connection_closed);
+  std::string subj(subject);
+  return detail::error_from(
+      natsConnection_Publish(state_->nc, subj.c_str(), data.data(), static_cast<int>(data.size())));
+}
+
+error conn::publish_request(std::string_view subject, std::string_view reply, std::string_view data) const {
+  if (!state_) return to_error(errc::connection_closed);
+  std::string subj(subject), rep(reply);
+  return detail::error_from(natsConnection_PublishRequest(state_->nc, subj.c_str(), rep.c_str(), data.data(),
+                                                          static_cast<int>(data.size())));
+}
+
+std::pair<subscription, error> conn::subscribe(std::string_view subject, std::size_t capacity) const {
+  return subscribe_impl(state_, subject, nullptr, capacity);
+}
+
+std::pair<subscription, error> conn::queue_subscribe(std::string_view subject, std::string_view group,
+                                                     std::size_t capacity) const {
+  std::string g(group);
+  return subscribe_impl(state_, subject, g.c_str(), capacity);
+}
+
+std::pair<msg, error> conn::request(const context& ctx, std::string_view subject, std::string_view data) const {
+  if (!state_) return {{}, to_error(errc::connection_closed)};
+  if (error err = ctx.err()) return {{}, err};
+  connection_state& c = *state_;
+  auto reply = make_chan<msg>(1);
+  std::string token, reply_subject;
+  {
+    std::lock_guard lock(c.mu);
+    if (!c.responses) {
+      natsInbox* inbox = nullptr;
+      if (natsStatus s = natsInbox_Create(&inbox); s != NATS_OK) return {{}, detail::error_from(s)};
+      std::string prefix = inbox;
+      natsInbox_Destroy(inbox);
+      natsSubscription* sub = nullptr;
+      natsStatus s = natsConnection_Subscribe(&sub, c.nc, (prefix + ".*").c_str(), on_response, &c);
+      if (s != NATS_OK) return {{}, detail::error_from(s)};
+      // The handler touches c, which outlives sub: ~connection_state destroys sub first,
+      // and libnats stops dispatching to a destroyed subscription.
+      c.responses = sub;
+      c.inbox = std::move(prefix);
+    }
+    token = std::to_string(++c.next_token);
+    reply_subject = c.inbox + "." + token;
+    c.waiting.emplace(token, reply);
+  }
+  struct unregister {
+    connection_state& c;
+    const std::string& token;
+    ~unregister() {
+      std::lock_guard lock(c.mu);
+      c.waiting.erase(token);
+    }
+  } cleanup{c, token};
+  std::string subj(subject);
+  if (natsStatus s = natsConnection_PublishRequest(c.nc, subj.c_str(), reply_subject.c_str(), data.data(),
+                                                   static_cast<int>(data.size()));
+      s != NATS_OK) {
+    return {{}, detail::error_from(s)};
+  }
+  msg out;
+  bool got = false;
+  if (auto r = reply.try_recv(); r) {
+    out = std::move(*r.value);
+    got = true;
+  } else {
+    go::select(go::recv_case(reply,
+                             [&](std::optional<msg> m) {
+                               out = std::move(*m);
+                               got = true;
+                             }),
+               go::recv_case(ctx.done()));
+  }
+  if (!got) return {{}, ctx.err()};
+  if (natsMsg_IsNoResponders(message_state::of(out)->m)) return {{}, to_error(errc::no_responders)};
+  return {std::move(out), {}};
+}
+
+std::pair<msg, error> conn::request(std::string_view subject, std::string_view data,
+                                    std::chrono::nanoseconds timeout) const {
+  auto [ctx, cancel] = go::with_timeout(go::background(), timeout);
+  auto [m, err] = request(ctx, subject, data);
+  cancel();
+  if (err == go::errc::deadline_exceeded) err = to_error(errc::timeout);
+  return {std::move(m), std::move(err)};
+}
+
+error conn::flush(std::chrono::nanoseconds timeout) const {
+  if (!state_) return to_error(errc::connection_closed);
+  natsConnection* nc = state_->nc;
+  std::int64_t ms = std::max<std::int64_t>(1, detail::millis(timeout));
+  return detail::error_from(go::blocking([&] { return natsConnection_FlushTimeout(nc, ms); }));
+}
+
+error conn::drain(std::chrono::nanoseconds timeout) const {
+  if (!state_) return to_error(errc::connection_closed);
+  std::int64_t ms = std::max<std::int64_t>(1, detail::millis(timeout));
+  if (natsStatus s = natsConnection_DrainTimeout(state_->nc, ms); s != NATS_OK) return detail::error_from(s);
+  // libnats closes the connection when the drain completes or times out; closed ends then.
+  state_->sink->closed.recv();
+  return {};
+}
+
+void conn::close() const {
+  if (state_) natsConnection_Close(state_->nc);
+}
+
+bool conn::is_closed() const noexcept { return !state_ || natsConnection_IsClosed(state_->nc); }
+
+int conn::buffered() const noexcept { return state_ ? natsConnection_Buffered(state_->nc) : 0; }
+
+recv_chan<event> conn::events() const noexcept { return state_ ? recv_chan<event>(state_->sink->events) : nullptr; }
+
+}  // namespace go::nats

@@ -1,0 +1,506 @@
+// gocxx::nats against a real nats-server that each test starts on a free port (JetStream in
+// a temporary folder; tests/nats_test/nats_server.hpp). ctest runs each test in its own
+// process, so each gets a fresh server. Timings are kept short (ack waits of a few hundred
+// ms) so that the whole file runs in a few seconds.
+#include "go/nats.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "go/runtime.hpp"
+#include "go/select.hpp"
+#include "go/sync.hpp"
+#include "go/time.hpp"
+#include "nats_server.hpp"
+
+using namespace std::chrono_literals;
+using gocxx_nats_test::nats_server;
+namespace nats = go::nats;
+
+namespace {
+
+nats::conn must_connect(const nats_server& s, nats::options o = {}) {
+  o.servers = {s.url()};
+  auto [nc, err] = nats::connect(o);
+  if (err) throw std::runtime_error("connect: " + err.message());
+  return nc;
+}
+
+// recv_within receives from ch, or gives up after d.
+template <class T>
+std::optional<T> recv_within(const go::recv_chan<T>& ch, std::chrono::nanoseconds d) {
+  std::optional<T> out;
+  go::select(go::recv_case(ch, [&](std::optional<T> v) { out = std::move(v); }), go::recv_case(go::after(d)));
+  return out;
+}
+
+std::chrono::milliseconds since(go::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(go::now() - t);
+}
+
+// --- core NATS ---
+
+TEST(Nats, PublishedMessagesArriveOnTheSubscriptionChannelInOrder) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("greet.*", 16);
+  ASSERT_FALSE(err) << err.message();
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(nc.publish("greet.joe", "hello " + std::to_string(i)));
+  for (int i = 0; i < 3; ++i) {
+    auto m = recv_within(sub.messages(), 5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->subject(), "greet.joe");
+    EXPECT_EQ(m->data(), "hello " + std::to_string(i));
+  }
+}
+
+TEST(Nats, QueueGroupGivesEachMessageToOneMember) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [a, ea] = nc.queue_subscribe("jobs", "workers", 256);
+  auto [b, eb] = nc.queue_subscribe("jobs", "workers", 256);
+  ASSERT_FALSE(ea || eb);
+  ASSERT_FALSE(nc.flush());
+  for (int i = 0; i < 200; ++i) ASSERT_FALSE(nc.publish("jobs", std::to_string(i)));
+  ASSERT_FALSE(nc.flush());
+  std::set<std::string> seen;
+  int from_a = 0, from_b = 0;
+  for (int i = 0; i < 200; ++i) {
+    std::optional<nats::msg> m;
+    go::select(go::recv_case(a.messages(), [&](std::optional<nats::msg> v) { m = v; ++from_a; }),
+               go::recv_case(b.messages(), [&](std::optional<nats::msg> v) { m = v; ++from_b; }),
+               go::recv_case(go::after(5s)));
+    ASSERT_TRUE(m) << "after " << i;
+    EXPECT_TRUE(seen.insert(std::string(m->data())).second) << "delivered twice: " << m->data();
+  }
+  EXPECT_GT(from_a, 0);
+  EXPECT_GT(from_b, 0);
+  EXPECT_FALSE(recv_within(a.messages(), 50ms));
+  EXPECT_FALSE(recv_within(b.messages(), 1ms));
+}
+
+// The slow-consumer policy: a full channel drops, counts and reports; it never blocks
+// libnats's thread (the publishes after the drops still reach a second subscription).
+TEST(Nats, FullChannelDropsCountsAndReportsSlowConsumer) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [slow, e1] = nc.subscribe("s", 4);
+  auto [fast, e2] = nc.subscribe("s", 1024);
+  ASSERT_FALSE(e1 || e2);
+  for (int i = 0; i < 50; ++i) ASSERT_FALSE(nc.publish("s", std::to_string(i)));
+  ASSERT_FALSE(nc.flush());
+  for (int i = 0; i < 50; ++i) {
+    auto m = recv_within(fast.messages(), 5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->data(), std::to_string(i));
+  }
+  auto deadline = go::now() + 5s;
+  while (slow.dropped() < 46 && go::now() < deadline) go::sleep(1ms);
+  EXPECT_EQ(slow.dropped(), 46u);
+  EXPECT_EQ(slow.messages().len(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(slow.messages().recv()->data(), std::to_string(i));  // the first four
+  auto e = recv_within(nc.events(), 5s);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->what, nats::event::kind::error);
+  EXPECT_EQ(e->err, nats::errc::slow_consumer);
+  EXPECT_EQ(e->err.message(), "nats: slow consumer, messages dropped");
+  EXPECT_FALSE(recv_within(nc.events(), 50ms)) << "reported once per episode, not per message";
+}
+
+TEST(Nats, UnsubscribeClosesTheChannelAfterWhatWasDelivered) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("u", 16);
+  ASSERT_FALSE(err);
+  ASSERT_FALSE(nc.publish("u", "1"));
+  ASSERT_FALSE(nc.flush());
+  auto deadline = go::now() + 5s;
+  while (sub.messages().len() < 1 && go::now() < deadline) go::sleep(1ms);
+  ASSERT_FALSE(sub.unsubscribe());
+  int n = 0;
+  for (nats::msg m : sub.messages()) {
+    EXPECT_EQ(m.data(), "1");
+    ++n;
+  }
+  EXPECT_EQ(n, 1);
+}
+
+// Messages are received by goroutines: the receiving code runs on a worker, never on
+// libnats's dispatcher thread (whose id we see in no goroutine).
+TEST(Nats, SubscribersRunInGoroutinesNotOnLibnatsThreads) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("g", 16);
+  ASSERT_FALSE(err);
+  auto ids = go::make_chan<std::uint64_t>(1);
+  go::spawn([msgs = sub.messages(), ids] {
+    auto m = msgs.recv();
+    ids.send(m ? go::this_goroutine::id() : 0);
+  });
+  ASSERT_FALSE(nc.publish("g", "x"));
+  auto id = recv_within(go::recv_chan<std::uint64_t>(ids), 5s);
+  ASSERT_TRUE(id);
+  EXPECT_NE(*id, 0u);
+}
+
+void serve_echo(const nats::subscription& sub) {
+  go::spawn([msgs = sub.messages()] {
+    for (nats::msg m : msgs) (void)m.respond("echo " + std::string(m.data()));
+  });
+}
+
+TEST(Nats, RequestGetsTheResponderReply) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("svc.echo", 64);
+  ASSERT_FALSE(err);
+  serve_echo(sub);
+  ASSERT_FALSE(nc.flush());
+  auto [ctx, cancel] = go::with_timeout(go::background(), 5s);
+  auto [reply, rerr] = nc.request(ctx, "svc.echo", "hi");
+  ASSERT_FALSE(rerr) << rerr.message();
+  EXPECT_EQ(reply.data(), "echo hi");
+  cancel();
+}
+
+TEST(Nats, ConcurrentRequestsEachGetTheirOwnReply) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("svc.echo", 256);
+  ASSERT_FALSE(err);
+  serve_echo(sub);
+  ASSERT_FALSE(nc.flush());
+  go::wait_group wg;
+  std::atomic<int> right{0};
+  for (int i = 0; i < 64; ++i) {
+    wg.go([&, i] {
+      auto [reply, e] = nc.request("svc.echo", std::to_string(i), 5s);
+      if (!e && reply.data() == "echo " + std::to_string(i)) right.fetch_add(1);
+    });
+  }
+  wg.wait();
+  EXPECT_EQ(right.load(), 64);
+}
+
+TEST(Nats, RequestWithoutResponderIsNoResponders) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto start = go::now();
+  auto [reply, err] = nc.request("nobody.home", "x", 5s);
+  EXPECT_EQ(err, nats::errc::no_responders);
+  EXPECT_EQ(err.message(), "nats: no responders available for request");
+  EXPECT_LT(since(start), 2s);
+}
+
+TEST(Nats, RequestPastItsDeadlineIsDeadlineExceeded) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("svc.silent", 16);  // a responder that never answers
+  ASSERT_FALSE(err);
+  ASSERT_FALSE(nc.flush());
+  auto [ctx, cancel] = go::with_timeout(go::background(), 150ms);
+  auto start = go::now();
+  auto [reply, rerr] = nc.request(ctx, "svc.silent", "x");
+  EXPECT_EQ(rerr, go::errc::deadline_exceeded);
+  EXPECT_EQ(rerr.message(), "context deadline exceeded");
+  EXPECT_GE(since(start), 140ms);
+  EXPECT_LT(since(start), 2s);
+  cancel();
+  auto [r2, terr] = nc.request("svc.silent", "x", 100ms);
+  EXPECT_EQ(terr, nats::errc::timeout);
+  EXPECT_EQ(terr.message(), "nats: timeout");
+  EXPECT_TRUE(terr.is(std::errc::timed_out));
+}
+
+TEST(Nats, RequestEndsWhenItsContextIsCancelled) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("svc.silent", 16);
+  ASSERT_FALSE(err);
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  go::spawn([cancel = cancel] {
+    go::sleep(50ms);
+    cancel();
+  });
+  auto [reply, rerr] = nc.request(ctx, "svc.silent", "x");
+  EXPECT_EQ(rerr, go::errc::canceled);
+}
+
+TEST(Nats, InvalidSubjectsAreRejected) {
+  nats_server server;
+  auto nc = must_connect(server);
+  for (const char* bad : {""}) {
+    auto perr = nc.publish(bad, "x");
+    EXPECT_EQ(perr, nats::errc::invalid_subject) << perr.message();
+    EXPECT_EQ(perr.message(), "nats: invalid subject");
+    auto [sub, serr] = nc.subscribe(bad);
+    EXPECT_EQ(serr, nats::errc::invalid_subject) << serr.message();
+    auto [m, rerr] = nc.request(bad, "x", 1s);
+    EXPECT_EQ(rerr, nats::errc::invalid_subject) << rerr.message();
+  }
+}
+
+TEST(Nats, ConnectingToNoServerFailsQuickly) {
+  int port = gocxx_nats_test::free_port();
+  auto start = go::now();
+  auto [nc, err] = nats::connect({.servers = {"nats://127.0.0.1:" + std::to_string(port)}});
+  EXPECT_EQ(err, nats::errc::no_servers);
+  EXPECT_EQ(err.message(), "nats: no servers available for connection");
+  EXPECT_LT(since(start), 3s);
+  EXPECT_EQ(nc.publish("x", "y"), nats::errc::connection_closed);
+}
+
+TEST(Nats, WrongCredentialsAreAnAuthorizationViolation) {
+  nats_server server({"--user", "alice", "--pass", "secret"});
+  auto [bad, err] = nats::connect({.servers = {server.url()}, .user = "alice", .password = "wrong"});
+  EXPECT_EQ(err, nats::errc::authorization) << err.message();
+  EXPECT_EQ(err.message(), "nats: authorization violation");
+  auto [good, gerr] = nats::connect({.servers = {server.url()}, .user = "alice", .password = "secret"});
+  EXPECT_FALSE(gerr) << gerr.message();
+}
+
+TEST(Nats, TokenAuthentication) {
+  nats_server server({"--auth", "t0ken"});
+  auto [bad, err] = nats::connect({.servers = {server.url()}, .token = "nope"});
+  EXPECT_EQ(err, nats::errc::authorization) << err.message();
+  auto [good, gerr] = nats::connect({.servers = {server.url()}, .token = "t0ken"});
+  EXPECT_FALSE(gerr) << gerr.message();
+}
+
+TEST(Nats, DrainDeliversWhatWasSentThenCloses) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("d", 128);
+  ASSERT_FALSE(err);
+  ASSERT_FALSE(nc.flush());  // the server has the subscription
+  auto pub = must_connect(server);
+  for (int i = 0; i < 100; ++i) ASSERT_FALSE(pub.publish("d", std::to_string(i)));
+  ASSERT_FALSE(pub.flush());
+  ASSERT_FALSE(nc.drain(5s));
+  EXPECT_TRUE(nc.is_closed());
+  int n = 0;
+  for (nats::msg m : sub.messages()) EXPECT_EQ(m.data(), std::to_string(n++));
+  EXPECT_EQ(n, 100);
+  std::vector<nats::event::kind> kinds;
+  for (const nats::event& e : nc.events()) kinds.push_back(e.what);
+  ASSERT_FALSE(kinds.empty());
+  EXPECT_EQ(kinds.back(), nats::event::kind::closed);
+}
+
+TEST(Nats, CloseEndsSubscriptionsAndTheEventChannel) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("c", 16);
+  ASSERT_FALSE(err);
+  nc.close();
+  nc.close();  // idempotent
+  EXPECT_FALSE(recv_within(sub.messages(), 5s).has_value());
+  EXPECT_EQ(sub.messages().try_recv().status, go::chan_status::closed);
+  // libnats reports the disconnection first, as nats.go does.
+  std::vector<nats::event::kind> kinds;
+  for (const nats::event& e : nc.events()) kinds.push_back(e.what);
+  EXPECT_EQ(kinds, (std::vector{nats::event::kind::disconnected, nats::event::kind::closed}));
+  EXPECT_EQ(nc.publish("c", "x"), nats::errc::connection_closed);
+}
+
+// --- JetStream ---
+
+struct jet {
+  nats::conn nc;
+  nats::jetstream js;
+};
+
+jet work_queue(const nats_server& server, const std::string& stream = "JOBS") {
+  jet j{must_connect(server), {}};
+  auto [js, err] = j.nc.jetstream();
+  if (err) throw std::runtime_error(err.message());
+  j.js = js;
+  if (auto e = j.js.add_stream({.name = stream, .subjects = {"jobs.>"}})) throw std::runtime_error(e.message());
+  return j;
+}
+
+nats::pull_consumer must_pull(const jet& j, nats::consumer_config cfg) {
+  auto [c, err] = j.js.pull_subscribe("jobs.>", cfg);
+  if (err) throw std::runtime_error("pull_subscribe: " + err.message());
+  return c;
+}
+
+std::vector<nats::msg> fetch_within(const nats::pull_consumer& c, int n, std::chrono::nanoseconds d) {
+  auto [ctx, cancel] = go::with_timeout(go::background(), d);
+  auto [msgs, err] = c.fetch(ctx, n);
+  cancel();
+  return msgs;
+}
+
+// fetch_one fetches one message, or an empty msg after d.
+nats::msg fetch_one(const nats::pull_consumer& c, std::chrono::nanoseconds d) {
+  auto msgs = fetch_within(c, 1, d);
+  return msgs.empty() ? nats::msg() : msgs[0];
+}
+
+// one_job publishes the job "job" to a new work queue and fetches it once through a
+// consumer configured as cfg.
+struct one_job {
+  jet j;
+  nats::pull_consumer c;
+  nats::msg first;
+};
+one_job start_one_job(const nats_server& server, nats::consumer_config cfg) {
+  one_job o{work_queue(server), {}, {}};
+  if (auto err = o.j.js.publish("jobs.a", "job")) throw std::runtime_error(err.message());
+  o.c = must_pull(o.j, std::move(cfg));
+  o.first = fetch_one(o.c, 5s);
+  if (!o.first || o.first.data() != "job") throw std::runtime_error("the job was not fetched");
+  return o;
+}
+
+TEST(NatsJetStream, WorkQueueRemovesAckedMessages) {
+  nats_server server;
+  auto j = work_queue(server);
+  for (int i = 0; i < 5; ++i) ASSERT_FALSE(j.js.publish("jobs.a", std::to_string(i)));
+  auto [info, ierr] = j.js.stream_info("JOBS");
+  ASSERT_FALSE(ierr);
+  EXPECT_EQ(info.messages, 5u);
+  auto c = must_pull(j, {.durable = "w"});
+  std::vector<nats::msg> got;
+  while (got.size() < 5) {
+    auto batch = fetch_within(c, 10, 5s);
+    ASSERT_FALSE(batch.empty());
+    got.insert(got.end(), batch.begin(), batch.end());
+  }
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(got[i].data(), std::to_string(i));
+    EXPECT_EQ(got[i].num_delivered(), 1u);
+    EXPECT_FALSE(got[i].ack_sync());
+  }
+  auto [after, aerr] = j.js.stream_info("JOBS");
+  ASSERT_FALSE(aerr);
+  EXPECT_EQ(after.messages, 0u);
+}
+
+TEST(NatsJetStream, AddStreamBindsToAnExistingStream) {
+  nats_server server;
+  auto j = work_queue(server);
+  EXPECT_FALSE(j.js.add_stream({.name = "JOBS", .subjects = {"jobs.>"}}));
+  auto [info, err] = j.js.stream_info("NOPE");
+  EXPECT_EQ(err, nats::errc::stream_not_found) << err.message();
+  EXPECT_EQ(err.message(), "nats: stream not found");
+}
+
+TEST(NatsJetStream, FetchHonoursTheContextDeadline) {
+  nats_server server;
+  auto j = work_queue(server);
+  auto c = must_pull(j, {.durable = "w"});
+  auto [ctx, cancel] = go::with_timeout(go::background(), 250ms);
+  auto start = go::now();
+  auto [msgs, err] = c.fetch(ctx, 1);
+  EXPECT_TRUE(msgs.empty());
+  EXPECT_EQ(err, go::errc::deadline_exceeded);
+  EXPECT_GE(since(start), 240ms);
+  EXPECT_LT(since(start), 1s);
+  cancel();
+}
+
+TEST(NatsJetStream, NakRedeliversAtOnceAndNakWithDelayLater) {
+  nats_server server;
+  auto job = start_one_job(server, {.durable = "w"});
+  ASSERT_FALSE(job.first.nak());
+  auto second = fetch_one(job.c, 5s);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second.data(), "job");
+  EXPECT_EQ(second.num_delivered(), 2u);
+  auto naked_at = go::now();
+  ASSERT_FALSE(second.nak(400ms));
+  EXPECT_FALSE(fetch_one(job.c, 200ms)) << "redelivered before its delay";
+  auto third = fetch_one(job.c, 5s);
+  ASSERT_TRUE(third);
+  EXPECT_GE(since(naked_at), 380ms);
+  EXPECT_EQ(third.num_delivered(), 3u);
+  EXPECT_FALSE(third.ack_sync());
+}
+
+TEST(NatsJetStream, UnackedMessageIsRedeliveredAfterAckWait) {
+  nats_server server;
+  auto job = start_one_job(server, {.durable = "w", .ack_wait = 300ms});
+  auto at = go::now();
+  auto again = fetch_one(job.c, 5s);  // not acknowledged: back after ack_wait
+  ASSERT_TRUE(again);
+  EXPECT_GE(since(at), 250ms);
+  EXPECT_EQ(again.num_delivered(), 2u);
+  EXPECT_FALSE(again.ack_sync());
+}
+
+TEST(NatsJetStream, InProgressPostponesRedelivery) {
+  nats_server server;
+  auto job = start_one_job(server, {.durable = "w", .ack_wait = 400ms});
+  for (int i = 0; i < 6; ++i) {  // 900 ms of work, more than twice ack_wait
+    go::sleep(150ms);
+    ASSERT_FALSE(job.first.in_progress());
+  }
+  EXPECT_FALSE(fetch_one(job.c, 100ms)) << "redelivered while in progress";
+  EXPECT_FALSE(job.first.ack_sync());
+}
+
+TEST(NatsJetStream, TermStopsRedelivery) {
+  nats_server server;
+  auto job = start_one_job(server, {.durable = "w", .ack_wait = 200ms});
+  ASSERT_FALSE(job.first.term());
+  EXPECT_FALSE(fetch_one(job.c, 500ms));
+}
+
+TEST(NatsJetStream, MaxDeliverBoundsRedeliveries) {
+  nats_server server;
+  auto job = start_one_job(server, {.durable = "w", .ack_wait = 200ms, .max_deliver = 2});
+  auto second = fetch_one(job.c, 5s);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second.num_delivered(), 2u);
+  EXPECT_FALSE(fetch_one(job.c, 600ms)) << "delivered a third time";
+}
+
+TEST(NatsJetStream, MessagesFetchesIntoAChannelUntilTheContextEnds) {
+  nats_server server;
+  auto j = work_queue(server);
+  for (int i = 0; i < 20; ++i) ASSERT_FALSE(j.js.publish("jobs.a", std::to_string(i)));
+  auto c = must_pull(j, {.durable = "w"});
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  auto msgs = c.messages(ctx, 4);
+  EXPECT_EQ(msgs.cap(), 4u);
+  for (int i = 0; i < 20; ++i) {
+    auto m = recv_within(msgs, 5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->data(), std::to_string(i));
+    EXPECT_FALSE(m->ack());
+  }
+  cancel();
+  auto deadline = go::now() + 5s;
+  while (go::now() < deadline) {
+    auto r = recv_within(msgs, 1s);
+    if (!r) break;
+  }
+  EXPECT_EQ(msgs.try_recv().status, go::chan_status::closed);
+}
+
+TEST(NatsJetStream, AckOnACoreMessageIsAnError) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("x", 4);
+  ASSERT_FALSE(nc.publish("x", "y"));
+  auto m = recv_within(sub.messages(), 5s);
+  ASSERT_TRUE(m);
+  // A core message's subscription has no JetStream side: libnats says so.
+  EXPECT_TRUE(m->ack());
+  EXPECT_EQ(m->num_delivered(), 0u);
+  EXPECT_EQ(nats::msg().ack(), nats::errc::invalid_argument);
+}
+
+}  // namespace
