@@ -1,5 +1,5 @@
 // GOMAXPROCS changing under the scheduler: whatever set_max_procs does meanwhile, a goroutine
-// made runnable runs (scheduler.cpp, "Where runnable goroutines wait, and who finds them").
+// made runnable runs (scheduler/sched.hpp, "Where runnable goroutines wait, and who finds them").
 // The races are narrow; a test hook (go::detail::set_delay) holds a thread at the point that
 // opens one, so that a test meets its interleaving every run, or (at random) often.
 #include <gtest/gtest.h>

@@ -257,7 +257,7 @@ TEST(Runtime, SpinningGoroutineStarvesOnlyItsOwnWorker) {
 TEST(Runtime, GoroutinesReadiedByABusyGoroutineAreStolen) {
   // A goroutine that readies others (spawn fills its worker's `next` slot, the earlier ones
   // go to the ring behind it) and then runs without blocking leaves its worker "in a
-  // hand-off". Thieves back off from such a worker (scheduler.cpp, steal_work), but must
+  // hand-off". Thieves back off from such a worker (scheduler/worker.cpp, steal_work), but must
   // still take both the ring and `next`, or these goroutines would wait for the spin to end.
   int old = go::set_max_procs(2);
   go::run([] {

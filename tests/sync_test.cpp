@@ -602,11 +602,10 @@ TEST(Sync, WaitGroupMayDieAsSoonAsWaitReturns) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Runtime core (reported, not ours to fix): park's contract says a wake that arrives before
-// the park is not lost. A goroutine that publishes itself, yields, and is woken while it
-// sits in the run queue loses that wake: execute() stores park_running over park_notified
-// (scheduler.cpp), and the park that follows sleeps forever. sync avoids the pattern (cond
-// uses tickets; nothing yields between publishing a waiter and parking). Enable once fixed.
+// park's contract: a wake that arrives before the park is not lost, even when the goroutine
+// yields in between and is woken while it sits in a run queue (execute must not store
+// park_running over park_notified, scheduler/schedule.cpp). Without that the park below
+// sleeps until the test's rescue wake.
 TEST(Sync, WakeBeforeParkSurvivesAYield) {
   max_procs_scope procs(1);
   std::atomic<int> stage{0};
@@ -631,11 +630,10 @@ TEST(Sync, WakeBeforeParkSurvivesAYield) {
   EXPECT_EQ(seen, 2) << "the wake that arrived during the yield was lost";
 }
 
-// Runtime core (reported, not ours to fix), GOCXX_DEBUG_MIGRATE=1 only: ready() sends a
-// woken goroutine to the inbox of the next worker, which no other worker steals from; if
-// that worker runs a goroutine that does not block (a spin, or a thread blocked in a
-// join), the woken goroutine is stranded, against runtime.hpp's promise that only the busy
-// worker is lost. Run with GOCXX_DEBUG_MIGRATE=1 --gtest_also_run_disabled_tests.
+// Under GOCXX_DEBUG_MIGRATE=1 ready() sends a woken goroutine to the inbox of the next
+// worker; if that worker runs a goroutine that never blocks, the woken goroutine must still
+// run elsewhere (runtime.hpp: only the busy worker is lost). Without GOCXX_DEBUG_MIGRATE the
+// test checks the same of the ordinary queues.
 TEST(Sync, DebugMigrateDoesNotStrandGoroutinesBehindABusyWorker) {
   max_procs_scope procs(2);
   std::atomic<bool> released{false}, rescued{false};

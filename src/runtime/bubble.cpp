@@ -27,6 +27,7 @@
 
 #include "go/runtime.hpp"
 #include "go/synctest.hpp"
+#include "runtime/rand.hpp"
 
 namespace go::detail {
 
@@ -36,13 +37,6 @@ namespace {
 
 constexpr std::int64_t bubble_epoch_ns = 946'684'800'000'000'000;  // 2000-01-01 UTC, as Go's
 
-std::uint64_t splitmix64(std::uint64_t& x) noexcept {
-  std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 goroutine* take_runnable(bubble* b) noexcept {
   if (b->inbox_nonempty.load(std::memory_order_acquire)) {
     std::lock_guard lk(b->inbox_lock);
@@ -51,7 +45,7 @@ goroutine* take_runnable(bubble* b) noexcept {
     b->inbox_nonempty.store(false, std::memory_order_relaxed);
   }
   if (b->runnable.empty()) return nullptr;
-  std::size_t i = b->random ? splitmix64(b->rng) % b->runnable.size() : 0;
+  std::size_t i = b->random ? cheaprand(b->rng) % b->runnable.size() : 0;
   goroutine* g = b->runnable[i];
   b->runnable.erase(b->runnable.begin() + static_cast<std::ptrdiff_t>(i));
   return g;
@@ -80,7 +74,7 @@ std::string bubble_main(bubble* b, void (*body)(void*), void* arg, std::exceptio
   worker* w = &b->w;
   init_worker_thread(w);
   std::uint64_t x = b->rng;
-  seed_fastrand(splitmix64(x));
+  seed_fastrand(cheaprand(x));
   try {
     go::spawn([body, arg] { body(arg); });  // the root: spawned on this thread, so it is ours
   } catch (...) {

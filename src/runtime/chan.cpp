@@ -52,7 +52,7 @@
 //   sender takes its value (unbuffered) or takes the ring's head and moves the sender's
 //   value into that slot as the new tail (full ring, FIFO kept). No value crosses the
 //   buffer twice.
-// - The woken goroutine goes to the waker's `next` run-queue slot (park.cpp, scheduler.cpp),
+// - The woken goroutine goes to the waker's `next` run-queue slot (park.cpp, scheduler/schedule.cpp),
 //   so ping-pong runs both sides on one worker, cache-hot, with no idle worker involved.
 // - Blocking costs no allocation: the waiter (Go's sudog) lives on the blocked stack.
 // - Contention on a ring: a send or receive that keeps losing the race for a slot yields

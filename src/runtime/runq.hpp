@@ -27,7 +27,7 @@ struct run_queue {
   std::atomic<task*> slots[capacity] = {};
 
   bool empty() const noexcept {
-    // seq_cst: part of the spinning/parking handshake (scheduler.cpp).
+    // seq_cst: part of the spinning/parking handshake (scheduler/idle.cpp).
     return head.load() == tail.load() && next.load() == nullptr;
   }
 

@@ -1,5 +1,8 @@
-// The scheduler's internal types. scheduler.cpp holds the design essay and the protocols.
+// The scheduler's internal types, shared with the rest of the runtime. The design and the
+// protocols are in scheduler/sched.hpp and the files of that folder (docs/runtime.md).
 #pragma once
+
+#include <time.h>
 
 #include <atomic>
 #include <climits>
@@ -82,7 +85,7 @@ inline constexpr int no_slot = INT_MAX;
 
 // A worker is an OS thread (Go's M) with the structures of a processor (Go's P): run queue,
 // timer heap, pools. It runs goroutines only while it holds one of the GOMAXPROCS slots
-// (scheduler.cpp, "Processors and threads").
+// (scheduler/sched.hpp, the glossary).
 struct worker {
   int id = 0;  // index in the array of all workers; never changes
   // The slot it holds, in [0, GOMAXPROCS) while it may run goroutines. Written by whoever
@@ -169,9 +172,16 @@ void init_worker_thread(worker* w) noexcept;
 void execute(worker* w, goroutine* g) noexcept;
 void fini_worker_thread(worker* w) noexcept;
 
-std::int64_t nanotime() noexcept;         // steady_clock, in nanoseconds
-std::int64_t coarse_nanotime() noexcept;
-bool debug_migrating() noexcept;  // GOCXX_DEBUG_MIGRATE: goroutines move at every park  // the same, at clock-tick resolution, cheaper
+std::int64_t nanotime() noexcept;  // steady_clock, in nanoseconds
+
+// nanotime at the clock tick's resolution, cheaper: CLOCK_MONOTONIC_COARSE, the same epoch.
+inline std::int64_t coarse_nanotime() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+bool debug_migrating() noexcept;  // GOCXX_DEBUG_MIGRATE: goroutines move at every park
 
 // Every goroutine record that exists (live or pooled), for dumps. Calls f(g) under a lock;
 // f must not block or spawn.

@@ -60,6 +60,7 @@
 #include <type_traits>
 
 #include "runtime/chan.hpp"
+#include "runtime/rand.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/select_cache.hpp"
 
@@ -69,15 +70,12 @@ namespace {
 
 __attribute__((tls_model("initial-exec"))) thread_local std::uint64_t fastrand_state = 0;  // as tls_worker
 
-// wyrand, as Go 1.19's fastrand on amd64: an add, a 64x64->128 multiply and an xor. Out
-// of line: the goroutine that calls it may run on another thread after its next park, so no
-// caller may keep the address of a thread_local across one.
+// The thread's draw (rand.hpp). Out of line: the goroutine that calls it may run on another
+// thread after its next park, so no caller may keep the address of a thread_local across one.
 __attribute__((noinline)) std::uint64_t fastrand() noexcept {
   std::uint64_t& s = fastrand_state;
   if (s == 0) s = reinterpret_cast<std::uintptr_t>(&s) * 0x9E3779B97F4A7C15ull;  // first use on this thread
-  s += 0xa0761d6478bd642full;
-  unsigned __int128 t = static_cast<unsigned __int128>(s) * (s ^ 0xe7037ed1a0b428dbull);
-  return static_cast<std::uint64_t>(t >> 64) ^ static_cast<std::uint64_t>(t);
+  return cheaprand(s);
 }
 
 // Whether this thread's last pass 0 that looked at every case found more than one ready:
@@ -88,17 +86,11 @@ __attribute__((tls_model("initial-exec"))) thread_local bool several_ready = fal
 
 __attribute__((noinline)) void several_ready_set(bool v) noexcept { several_ready = v; }
 
-// below maps 32 random bits (the high half of r) to an index below n, by multiply-shift,
-// as Go's fastrandn.
-int below(std::uint64_t r, int n) noexcept {
-  return static_cast<int>(((r >> 32) * static_cast<std::uint32_t>(n)) >> 32);
-}
-
 // draw returns a uniformly random index below n.
-int draw(int n) noexcept { return below(fastrand(), n); }
+int draw(int n) noexcept { return cheaprandn(fastrand(), n); }
 
 // shuffle puts a[0, n) in a uniformly random order (Fisher-Yates): the poll order of the
-// passes under the locks. Each swap takes 32 random bits (below): two per fastrand.
+// passes under the locks. Each swap takes 32 random bits (cheaprandn): two per fastrand.
 template <class T>
 void shuffle(T* a, int n) noexcept {
   std::uint64_t bits = 0;
@@ -106,7 +98,7 @@ void shuffle(T* a, int n) noexcept {
   for (int k = 1; k < n; ++k) {
     if (!half) bits = fastrand();
     half = !half;
-    int j = below(bits, k + 1);
+    int j = cheaprandn(bits, k + 1);
     bits <<= 32;
     std::swap(a[k], a[j]);
   }

@@ -1,6 +1,6 @@
 // A parker's persistent select waiters: what lets a select leave its losing cases queued
 // (select.cpp, "Lazy withdrawal"). A goroutine keeps its cache at the top of its stack,
-// above its first frame (goroutine_main, scheduler.cpp), a thread in its thread_parker
+// above its first frame (goroutine_main, scheduler/schedule.cpp), a thread in its thread_parker
 // (park.cpp). A goroutine's costs no memory of its own: its stack's first page is there
 // anyway.
 //

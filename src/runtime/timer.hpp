@@ -199,7 +199,7 @@ struct timer_heap {
   }
   void publish() noexcept {
     size.store(heap.size() + sleepers.size(), std::memory_order_relaxed);
-    // The store is the heap's half of the timer-waiter protocol (scheduler.cpp); it matters
+    // The store is the heap's half of the timer-waiter protocol (scheduler/idle.cpp); it matters
     // only when the earliest deadline changes, and skipping it otherwise saves a fence on
     // every push of a later timer and every erase of a non-minimal one.
     std::int64_t when = earliest();

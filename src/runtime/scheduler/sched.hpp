@@ -166,20 +166,6 @@ inline bool holds_slot(worker* w) noexcept {
   return w->slot.load(std::memory_order_relaxed) < sched().nprocs.load(std::memory_order_relaxed);
 }
 
-inline std::uint64_t next_random(std::uint64_t& s) noexcept {
-  // xorshift64*
-  s ^= s >> 12;
-  s ^= s << 25;
-  s ^= s >> 27;
-  return s * 0x2545F4914F6CDD1Dull;
-}
-
-inline std::int64_t coarse_now() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 // Bits of a worker's wake_word: woken by wakep to spin (it was taken off the idle list and
 // counted in nmspinning for it); poked to recompute its timer deadline (or to look at its
 // slot); taken off the idle list because work was sent to its inbox; or taken off it with

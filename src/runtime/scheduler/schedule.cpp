@@ -256,7 +256,7 @@ task* pop_local(worker* w) noexcept {
       w->preempt.store(false, std::memory_order_relaxed);
     } else {
       if (++w->next_streak % 64 != 0) return t;
-      std::int64_t now = coarse_now();
+      std::int64_t now = coarse_nanotime();
       w->clock = now;
       if (w->next_streak == 64) w->slice_start = now;
       if (now - w->slice_start < 10'000'000) return t;

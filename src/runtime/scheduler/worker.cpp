@@ -7,6 +7,7 @@
 #include "runtime/scheduler/sched.hpp"
 #include "runtime/bubble.hpp"
 #include "runtime/netpoll.hpp"
+#include "runtime/rand.hpp"
 #include "runtime/stack.hpp"
 
 #include <cxxabi.h>
@@ -42,7 +43,7 @@ task* steal_work(worker* w) noexcept {
   std::int64_t now = -1;
   for (int round = 0; round < 4; ++round) {
     bool last = round == 3;
-    int start = static_cast<int>(next_random(w->rng) % static_cast<std::uint64_t>(n));
+    int start = cheaprandn(cheaprand(w->rng), n);
     for (int k = 0; k < n; ++k) {
       worker* v = sched().workers[(start + k) % n].load(std::memory_order_acquire);
       if (!v || v == w) continue;
@@ -158,7 +159,7 @@ task* find_runnable(worker* w) noexcept {
       w->clock = now;  // the same clock's epoch, read here anyway (worker::clock)
       if (w->timers.next_when.load(std::memory_order_relaxed) <= now) w->timers.run_expired(now);
     } else {
-      w->clock = coarse_now();
+      w->clock = coarse_nanotime();
     }
     std::uint32_t t61 = tick(w);
     if (task* t = take_inbox(w)) return new_slice(w, t);
@@ -344,7 +345,6 @@ void ensure_started() noexcept {
 int worker_count() noexcept { return sched().nworkers.load(std::memory_order_acquire); }
 worker* worker_at(int i) noexcept { return sched().workers[i].load(std::memory_order_acquire); }
 
-std::int64_t coarse_nanotime() noexcept { return coarse_now(); }
 bool debug_migrating() noexcept { return sched().debug_migrate; }
 
 void set_delay(delay_point p, std::int64_t ns) noexcept {
