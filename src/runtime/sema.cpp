@@ -20,6 +20,7 @@
 #include "go/sync.hpp"
 #include "runtime/lock.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/wait_list.hpp"
 #include "runtime/waiter.hpp"
 
 namespace go::detail {
@@ -34,29 +35,7 @@ bool can_acquire(std::atomic<std::uint32_t>& count) noexcept {
   return false;
 }
 
-void queue_push(sema& s, waiter* w, bool front) noexcept {
-  w->next = nullptr;
-  auto* head = static_cast<waiter*>(s.head);
-  if (!head) {
-    s.head = s.tail = w;
-  } else if (front) {
-    w->next = head;
-    s.head = w;
-  } else {
-    static_cast<waiter*>(s.tail)->next = w;
-    s.tail = w;
-  }
-}
-
-waiter* queue_pop(sema& s) noexcept {
-  auto* w = static_cast<waiter*>(s.head);
-  if (!w) return nullptr;
-  s.head = w->next;
-  if (!s.head) s.tail = nullptr;
-  w->next = nullptr;
-  return w;
-}
-
+wait_list<waiter> queue(sema& s) noexcept { return {s.head, s.tail}; }
 
 }  // namespace
 
@@ -73,7 +52,8 @@ void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) no
       return;
     }
     self.success = false;
-    queue_push(s, &self, lifo);
+    if (lifo) queue(s).push_front(&self);
+    else queue(s).push_back(&self);
     park_sole(reason, site, unlock_word, &s.lock);
     if (self.success || can_acquire(s.count)) return;
   }
@@ -83,7 +63,7 @@ void semrelease(sema& s, bool handoff) noexcept {
   s.count.fetch_add(1, std::memory_order_seq_cst);
   if (s.nwait.load(std::memory_order_seq_cst) == 0) return;
   detail::lock(s.lock);
-  waiter* w = s.nwait.load(std::memory_order_relaxed) == 0 ? nullptr : queue_pop(s);
+  waiter* w = s.nwait.load(std::memory_order_relaxed) == 0 ? nullptr : queue(s).pop_front();
   if (w) s.nwait.fetch_sub(1, std::memory_order_relaxed);
   detail::unlock(s.lock);
   if (!w) return;

@@ -26,6 +26,7 @@
 
 #include "go/sync.hpp"
 #include "runtime/lock.hpp"
+#include "runtime/wait_list.hpp"
 
 namespace go {
 
@@ -36,6 +37,7 @@ namespace {
 struct cond_waiter {
   parker* who;  // null: a cancelled ticket's tombstone, on the heap
   std::uint32_t ticket;
+  cond_waiter* prev = nullptr;
   cond_waiter* next = nullptr;
 };
 
@@ -43,25 +45,7 @@ struct cond_waiter {
 bool before(std::uint32_t a, std::uint32_t b) noexcept { return static_cast<std::int32_t>(a - b) < 0; }
 
 
-void queue_push(void*& head, void*& tail, cond_waiter* w) noexcept {
-  if (!head) head = w;
-  else static_cast<cond_waiter*>(tail)->next = w;
-  tail = w;
-}
-
-// queue_take unlinks and returns the waiter holding ticket t, or null.
-cond_waiter* queue_take(void*& head, void*& tail, std::uint32_t t) noexcept {
-  cond_waiter* prev = nullptr;
-  for (auto* w = static_cast<cond_waiter*>(head); w; prev = w, w = w->next) {
-    if (w->ticket != t) continue;
-    if (prev) prev->next = w->next;
-    else head = w->next;
-    if (tail == w) tail = prev;
-    w->next = nullptr;
-    return w;
-  }
-  return nullptr;
-}
+wait_list<cond_waiter> queue(void*& head, void*& tail) noexcept { return {head, tail}; }
 
 }  // namespace
 
@@ -84,7 +68,7 @@ void cond::wait(source_location site) {
       detail::unlock(lock_);
       signal();  // the notification meant for us goes to the next waiter
     } else {
-      if (auto* tomb = new (std::nothrow) cond_waiter{nullptr, ticket}) queue_push(head_, tail_, tomb);
+      if (auto* tomb = new (std::nothrow) cond_waiter{nullptr, ticket}) queue(head_, tail_).push_back(tomb);
       // Out of memory: the ticket stays owed and absorbs one signal.
       detail::unlock(lock_);
     }
@@ -95,7 +79,7 @@ void cond::wait(source_location site) {
     detail::unlock(lock_);  // notified between our unlock of L and here
   } else {
     cond_waiter self{current_parker(), ticket};
-    queue_push(head_, tail_, &self);
+    queue(head_, tail_).push_back(&self);
     park_sole(wait_reason::cond_wait, site, unlock_word, &lock_);
   }
   L.lock();
@@ -108,7 +92,7 @@ void cond::signal() noexcept {
     std::uint32_t t = notify_.load(std::memory_order_relaxed);
     if (t == wait_.load(std::memory_order_relaxed)) break;  // nobody new since the last notify
     notify_.store(t + 1, std::memory_order_relaxed);
-    cond_waiter* w = queue_take(head_, tail_, t);
+    cond_waiter* w = queue(head_, tail_).take_first([t](cond_waiter* q) { return q->ticket == t; });
     if (!w) break;  // t's holder has not queued yet: it will see t notified and not park
     if (!w->who) {
       delete w;  // a cancelled ticket: notify the next one instead
@@ -125,8 +109,7 @@ void cond::signal() noexcept {
 void cond::broadcast() noexcept {
   if (wait_.load(std::memory_order_seq_cst) == notify_.load(std::memory_order_seq_cst)) return;
   detail::lock(lock_);
-  auto* list = static_cast<cond_waiter*>(head_);
-  head_ = tail_ = nullptr;
+  cond_waiter* list = queue(head_, tail_).take_all();
   notify_.store(wait_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   detail::unlock(lock_);
   while (list) {

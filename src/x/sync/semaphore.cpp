@@ -22,6 +22,7 @@
 
 #include "go/detail/park.hpp"
 #include "runtime/lock.hpp"
+#include "runtime/wait_list.hpp"
 
 namespace go {
 
@@ -40,21 +41,7 @@ struct sem_waiter : context_hook {
   std::uint8_t state = waiting;  // guarded by the semaphore's lock
 };
 
-void push_back(void*& head, void*& tail, sem_waiter* w) noexcept {
-  w->prev = static_cast<sem_waiter*>(tail);
-  w->next = nullptr;
-  if (tail) static_cast<sem_waiter*>(tail)->next = w;
-  else head = w;
-  tail = w;
-}
-
-void remove(void*& head, void*& tail, sem_waiter* w) noexcept {
-  if (w->prev) w->prev->next = w->next;
-  else head = w->next;
-  if (w->next) w->next->prev = w->prev;
-  else tail = w->prev;
-  w->prev = w->next = nullptr;
-}
+wait_list<sem_waiter> queue(void*& head, void*& tail) noexcept { return {head, tail}; }
 
 void wake_all(sem_waiter* list) noexcept {
   while (list) {
@@ -76,7 +63,7 @@ void* semaphore::grant_locked() noexcept {
   while (auto* w = static_cast<sem_waiter*>(head_)) {
     if (size_ - cur_ < w->n) break;
     cur_ += w->n;
-    remove(head_, tail_, w);
+    queue(head_, tail_).remove(w);
     w->state = sem_waiter::granted;
     *last = w;
     last = &w->wake_next;
@@ -95,7 +82,7 @@ void semaphore::cancel_waiter(context_hook* h) noexcept {
     return;
   }
   bool was_front = s->head_ == w;
-  remove(s->head_, s->tail_, w);
+  queue(s->head_, s->tail_).remove(w);
   w->state = sem_waiter::cancelled;
   // Removing the head may let the waiters behind it in.
   void* granted = was_front && s->size_ > s->cur_ ? s->grant_locked() : nullptr;
@@ -130,7 +117,7 @@ error semaphore::acquire(const context& ctx, std::int64_t n, detail::source_loca
   w.n = n;
   w.who = current_parker();
   w.on_cancel = &cancel_waiter;
-  push_back(head_, tail_, &w);
+  queue(head_, tail_).push_back(&w);
   detail::unlock(lock_);
 
   hook_status hook = context_add_hook(ctx, &w);
@@ -138,7 +125,7 @@ error semaphore::acquire(const context& ctx, std::int64_t n, detail::source_loca
     detail::lock(lock_);
     if (w.state == sem_waiter::waiting) {
       bool was_front = head_ == &w;
-      remove(head_, tail_, &w);
+      queue(head_, tail_).remove(&w);
       w.state = sem_waiter::cancelled;
       void* granted = was_front && size_ > cur_ ? grant_locked() : nullptr;
       detail::unlock(lock_);
