@@ -2,6 +2,11 @@
 # its official C client, libnats. Optional: built only where pkg-config finds libnats
 # (Debian: libnats-dev), so that the core library stays free of dependencies. Its tests
 # (tests/nats_test/) start a nats-server of their own (Debian: nats-server).
+# A cross build (tools/arm64-test) would find the host's libnats: leave the bridge out there.
+if(CMAKE_CROSSCOMPILING)
+  message(STATUS "cross-compiling: skipping gocxx::nats (libnats is the host's)")
+  return()
+endif()
 find_package(PkgConfig QUIET)
 if(PkgConfig_FOUND)
   pkg_check_modules(GOCXX_LIBNATS QUIET IMPORTED_TARGET libnats)
