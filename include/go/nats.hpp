@@ -67,8 +67,8 @@
 // - fetch(ctx, n) returns 1 to n messages as soon as there are some, or ctx.err() once ctx
 //   is done first (a fetch in flight then ends within fetch_slice, 100 ms). messages(ctx, n)
 //   runs that loop in a goroutine and sends every message on a channel of capacity n, closed
-//   when ctx is done; a message fetched and not yet received then stays in the channel, not
-//   lost.
+//   when ctx is done; a message already in the channel then stays there, to be received, and
+//   one fetched too late for it is naked (redelivered at once), not left waiting for ack_wait.
 //
 // Worker pool (go::nats::worker_pool, the shape of go::worker_pool over a pull consumer)
 // - `workers` goroutines run f(ctx, msg) for the consumer's messages; f returns the result's
@@ -326,6 +326,7 @@ class pull_consumer {
  private:
   friend class ::go::nats::jetstream;
   friend class worker_pool;
+  void nak_stragglers(int n) const;
   std::shared_ptr<detail::consumer_state> state_;
 };
 

@@ -226,9 +226,34 @@ recv_chan<msg> pull_consumer::messages(const context& ctx, int n) const {
         }
       }
     }
+    self.nak_stragglers(n);
     out.close();
   });
   return out;
+}
+
+void pull_consumer::nak_stragglers(int n) const {
+  if (!state_) return;
+  // The server answers a pull request until the request expires, which may be just after
+  // fetch gave up on it: messages can arrive after the last fetch and wait in libnats's
+  // queue, unacknowledged, for ack_wait. Wait out the last request, then take what came
+  // (a no-wait request returns what is queued, and at most n more) and give it back.
+  go::sleep(fetch_slice);
+  natsSubscription* sub = state_->core->sub;
+  for (;;) {
+    jsFetchRequest req;
+    jsFetchRequest_Init(&req);
+    req.Batch = n;
+    req.NoWait = true;
+    natsMsgList list{};
+    natsStatus s = go::blocking([&] { return natsSubscription_FetchRequest(&list, sub, &req); });
+    if (s != NATS_OK || list.Count == 0) {
+      natsMsgList_Destroy(&list);
+      return;
+    }
+    for (int i = 0; i < list.Count; ++i) natsMsg_Nak(list.Msgs[i], nullptr);
+    natsMsgList_Destroy(&list);
+  }
 }
 
 error pull_consumer::unsubscribe() const {

@@ -503,4 +503,167 @@ TEST(NatsJetStream, AckOnACoreMessageIsAnError) {
   EXPECT_EQ(nats::msg().ack(), nats::errc::invalid_argument);
 }
 
+
+// --- worker_pool ---
+
+void publish_jobs(const jet& j, int n) {
+  for (int i = 0; i < n; ++i) {
+    if (auto err = j.js.publish_async("jobs.a", std::to_string(i))) throw std::runtime_error(err.message());
+  }
+  if (auto err = j.js.publish_async_complete()) throw std::runtime_error(err.message());
+}
+
+// collect receives the results subject's messages into a map of job -> count.
+struct results {
+  nats::subscription sub;
+  std::map<std::string, int> per_job;
+  std::map<std::string, std::string> last;  // job -> its last result
+  int total = 0;
+  // wait_for receives until n results or d passes.
+  void wait_for(int n, std::chrono::nanoseconds d) {
+    auto deadline = go::now() + d;
+    while (total < n) {
+      auto m = recv_within(sub.messages(), deadline - go::now());
+      if (!m) return;
+      std::string job(m->data().substr(0, m->data().find(' ')));
+      ++per_job[job];
+      last[job] = std::string(m->data());
+      ++total;
+    }
+  }
+};
+
+results subscribe_results(const nats::conn& nc) {
+  auto [sub, err] = nc.subscribe("results", 4096);
+  if (err) throw std::runtime_error(err.message());
+  if (auto e = nc.flush()) throw std::runtime_error(e.message());
+  results r;
+  r.sub = sub;
+  return r;
+}
+
+TEST(NatsWorkerPool, EveryJobIsDoneAndAcknowledgedOnce) {
+  nats_server server;
+  auto j = work_queue(server);
+  auto res = subscribe_results(j.nc);
+  publish_jobs(j, 100);
+  auto c = must_pull(j, {.durable = "pool"});
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  nats::worker_pool pool(ctx, c, {.workers = 4, .results_subject = "results"},
+                         [](const go::context&, const nats::msg& job) { return std::string(job.data()) + " done"; });
+  res.wait_for(100, 10s);
+  cancel();
+  EXPECT_FALSE(pool.wait());
+  EXPECT_EQ(res.total, 100);
+  EXPECT_EQ(res.per_job.size(), 100u);
+  EXPECT_EQ(pool.stats().acked, 100u);
+  auto [info, err] = j.js.stream_info("JOBS");
+  EXPECT_EQ(info.messages, 0u);
+}
+
+// A job whose handler throws is naked and comes back; its second delivery succeeds.
+TEST(NatsWorkerPool, AThrowingHandlerNaksTheJob) {
+  nats_server server;
+  auto j = work_queue(server);
+  auto res = subscribe_results(j.nc);
+  publish_jobs(j, 1);
+  auto c = must_pull(j, {.durable = "pool"});
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  nats::worker_pool pool(ctx, c, {.workers = 2, .results_subject = "results"},
+                         [](const go::context&, const nats::msg& job) -> std::string {
+                           if (job.num_delivered() == 1) throw std::runtime_error("first try fails");
+                           return std::string(job.data()) + " " + std::to_string(job.num_delivered());
+                         });
+  res.wait_for(1, 5s);
+  cancel();
+  EXPECT_FALSE(pool.wait());
+  EXPECT_EQ(res.total, 1);
+  EXPECT_EQ(pool.stats().naked, 1u);
+  EXPECT_EQ(pool.stats().acked, 1u);
+}
+
+// Cancellation loses nothing: jobs in hand finish and are acknowledged, jobs fetched but not
+// started are naked, and a second pool then does exactly the rest.
+TEST(NatsWorkerPool, CancellationFinishesOrNaksEveryJobInHand) {
+  nats_server server;
+  auto j = work_queue(server);
+  auto res = subscribe_results(j.nc);
+  publish_jobs(j, 60);
+  // A job the first pool kept without acking or naking it would come back only after
+  // ack_wait, 30 s: far longer than the second pool is given.
+  auto c = must_pull(j, {.durable = "pool", .ack_wait = 30s});
+  auto slow = [](const go::context&, const nats::msg& job) {
+    go::sleep(20ms);
+    return std::string(job.data());
+  };
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  auto first = std::make_unique<nats::worker_pool>(ctx, c, nats::worker_pool_options{.workers = 4, .results_subject = "results"}, slow);
+  res.wait_for(10, 10s);
+  cancel();
+  EXPECT_FALSE(first->wait());
+  auto done_first = first->stats();
+  EXPECT_GE(done_first.acked, 10u);
+  EXPECT_LT(done_first.acked, 60u);
+  EXPECT_EQ(done_first.failed, 0u);
+  auto [info, ierr] = j.js.stream_info("JOBS");
+  EXPECT_EQ(info.messages, 60u - done_first.acked);
+
+  auto [ctx2, cancel2] = go::with_cancel(go::background());
+  nats::worker_pool second(ctx2, c, {.workers = 4, .results_subject = "results"}, slow);
+  res.wait_for(60, 10s);  // fails if a job waits for its ack_wait
+  cancel2();
+  EXPECT_FALSE(second.wait());
+  EXPECT_EQ(res.total, 60);
+  EXPECT_EQ(res.per_job.size(), 60u) << "a job was done twice";
+  EXPECT_EQ(done_first.acked + second.stats().acked, 60u);
+}
+
+// The fault test: three worker processes share a durable consumer; one is killed
+// with SIGKILL in the middle of a job. Its job comes back after ack_wait and another worker
+// does it; every job is done, each exactly once, and the stream ends empty (every job
+// acknowledged).
+TEST(NatsWorkerPool, KilledWorkerLosesNoJob) {
+  nats_server server;
+  auto j = work_queue(server);
+  auto res = subscribe_results(j.nc);
+  auto [started, serr] = j.nc.subscribe("started.victim", 256);
+  ASSERT_FALSE(serr);
+  ASSERT_FALSE(j.nc.flush());
+  constexpr int jobs = 60;
+  publish_jobs(j, jobs);
+  auto spawn_worker = [&](const std::string& name) {
+    std::string bin = GOCXX_NATS_TEST_WORKER, url = server.url();
+    std::vector<std::string> args = {bin, url, name, "30", "1000"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  };
+  pid_t victim = spawn_worker("victim");
+  auto in_hand = recv_within(started.messages(), 10s);
+  ::kill(victim, SIGKILL);  // 30 ms jobs: it is in the middle of this one
+  ::waitpid(victim, nullptr, 0);
+  ASSERT_TRUE(in_hand) << "the victim never started a job";
+  pid_t others[] = {spawn_worker("w1"), spawn_worker("w2")};
+  res.wait_for(jobs, 20s);
+  for (pid_t p : others) {
+    ::kill(p, SIGTERM);
+    ::waitpid(p, nullptr, 0);
+  }
+  EXPECT_EQ(res.per_job.size(), static_cast<std::size_t>(jobs)) << "jobs lost";
+  for (auto& [job, n] : res.per_job) EXPECT_EQ(n, 1) << "job " << job << " completed " << n << " times";
+  // The job in the victim's hands: done by another worker, on its second delivery
+  // ("<job> <worker> <deliveries>").
+  std::string redone = res.last[std::string(in_hand->data())];
+  EXPECT_EQ(redone.find(" victim "), std::string::npos) << redone;
+  EXPECT_GE(std::stoi(redone.substr(redone.rfind(' ') + 1)), 2) << redone;
+  auto [info, err] = j.js.stream_info("JOBS");
+  EXPECT_EQ(info.messages, 0u) << "jobs left unacknowledged";
+}
+
 }  // namespace
