@@ -14,6 +14,11 @@
 //                  fails with EAGAIN, epoll_wait reports b, read(b), write(b), read(b) fails,
 //                  epoll_wait reports a, read(a). Eight system calls per round trip, the
 //                  fewest for a runtime that tries a read before it waits (Go and gocxx do).
+//   rtt_uring      the round trip as a completion-based runtime would make it with io_uring
+//                  (built where liburing is found): the server's read is always submitted;
+//                  the client submits its write and its read in one io_uring_enter that also
+//                  waits, and the server, its read completed, submits its write and its next
+//                  read the same way. Two system calls per round trip.
 //   echo_64x64     net_echo_64x64 at GOMAXPROCS=1 with nothing to wait for: one thread, 64
 //                  connections; each round writes 64 bytes on every client, reads and writes
 //                  them back on every server end, and reads every reply. Four system calls
@@ -28,10 +33,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#ifdef GOCXX_NET_FLOOR_URING
+#include <liburing.h>
+#endif
+
 #include <algorithm>
 #include <cerrno>
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -178,6 +188,54 @@ double rtt_epoll(int n) {
   return ns / n;
 }
 
+#ifdef GOCXX_NET_FLOOR_URING
+// rtt_uring's requests carry which of the four operations they are.
+enum uring_op : std::uint64_t { client_write, client_read, server_read, server_write };
+
+double rtt_uring(int n) {
+  auto [a, b] = tcp_pair();
+  io_uring ring;
+  if (io_uring_queue_init(16, &ring, 0) != 0) die("io_uring_queue_init");
+  std::array<char, msg> cbuf{}, sbuf{};
+  auto submit = [&ring](int fd, char* p, uring_op op) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    if (op == client_write || op == server_write) io_uring_prep_send(sqe, fd, p, msg, 0);
+    else io_uring_prep_recv(sqe, fd, p, msg, MSG_WAITALL);
+    io_uring_sqe_set_data64(sqe, op);
+  };
+  submit(b, sbuf.data(), server_read);
+  auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) {
+    submit(a, cbuf.data(), client_write);
+    submit(a, cbuf.data(), client_read);
+    bool replied = false;
+    while (!replied) {
+      if (io_uring_submit_and_wait(&ring, 1) < 0) die("io_uring_submit_and_wait");
+      unsigned head, seen = 0;
+      io_uring_cqe* cqe;
+      io_uring_for_each_cqe(&ring, head, cqe) {
+        ++seen;
+        if (cqe->res < 0) die("io_uring request");
+        switch (io_uring_cqe_get_data64(cqe)) {
+          case server_read:  // the server echoes and reads again
+            submit(b, sbuf.data(), server_write);
+            submit(b, sbuf.data(), server_read);
+            break;
+          case client_read: replied = true; break;
+          default: break;
+        }
+      }
+      io_uring_cq_advance(&ring, seen);
+    }
+  }
+  double ns = std::chrono::duration<double, std::nano>(clock_type::now() - start).count();
+  io_uring_queue_exit(&ring);
+  ::close(a);
+  ::close(b);
+  return ns / n;
+}
+#endif
+
 double echo_64x64(int n) {
   constexpr int conns = 64;
   std::vector<std::pair<int, int>> pairs;
@@ -207,12 +265,15 @@ struct scenario {
   double (*run)(int);
 };
 
-constexpr std::array<scenario, 4> scenarios{{
+const std::vector<scenario> scenarios{
     {"rtt_1thread", 50'000, rtt_1thread},
     {"rtt_2threads", 50'000, rtt_2threads},
     {"rtt_epoll", 50'000, rtt_epoll},
+#ifdef GOCXX_NET_FLOOR_URING
+    {"rtt_uring", 50'000, rtt_uring},
+#endif
     {"echo_64x64", 200'000, echo_64x64},
-}};
+};
 
 }  // namespace
 
