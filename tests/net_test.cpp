@@ -25,6 +25,7 @@
 #include "go/runtime.hpp"
 #include "go/sync.hpp"
 #include "go/time.hpp"
+#include "poll/fd.hpp"
 #include "test_scale.hpp"
 
 using namespace std::chrono_literals;
@@ -506,6 +507,105 @@ TEST(NetDeathTest, AcceptKeepsServingOnceDescriptorsFreeUp) {
         std::exit(rc);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// --- readiness after a short read (src/poll/fd.cpp) ---
+
+// A read that returned less than it asked for left the socket empty: the next one waits for
+// the poller's edge instead of trying a system call that fails with EAGAIN.
+TEST(Net, AShortReadWaitsForTheNextEdgeInsteadOfFailingWithEagain) {
+  gocxx_test::max_procs_scope scope(2);
+  go::run([] {
+    auto [c, s] = tcp_pair();
+    constexpr int rounds = 200;
+    go::wait_group wg;
+    wg.go([s = s] {
+      std::array<std::byte, 4096> buf;
+      for (int i = 0; i < rounds; ++i) {
+        auto [n, err] = s.read(buf);
+        ASSERT_FALSE(err) << err.message();
+        ASSERT_FALSE(s.write(std::span(buf).first(n)).err);
+      }
+    });
+    const std::uint64_t before = go::detail::fd_read_eagain_count();
+    std::array<std::byte, 4096> reply;
+    for (int i = 0; i < rounds; ++i) {
+      ASSERT_FALSE(c.write(bytes("sixteen bytes..!")).err);
+      std::size_t got = 0;
+      while (got < 16) {
+        auto [n, err] = c.read(std::span(reply).subspan(got));
+        ASSERT_FALSE(err) << err.message();
+        got += n;
+      }
+    }
+    wg.wait();
+    // Trying first, each side's read after its write fails once per round: 2 * rounds.
+    EXPECT_LT(go::detail::fd_read_eagain_count() - before, static_cast<std::uint64_t>(rounds) / 5);
+  });
+}
+
+// Bytes that arrive after a short read, before or while the next read waits, are read: the
+// edge they raised is either in the descriptor already or still in the poller.
+TEST(Net, BytesArrivingAfterAShortReadAreRead) {
+  gocxx_test::max_procs_scope scope(2);
+  go::run([] {
+    auto [c, s] = tcp_pair();
+    std::array<std::byte, 64> buf;
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_FALSE(c.write(bytes("ab")).err);
+      auto [n, err] = s.read(buf);  // short: 2 of 64
+      ASSERT_FALSE(err);
+      ASSERT_EQ(n, 2u);
+      if (i % 2 == 0) {
+        ASSERT_FALSE(c.write(bytes("cde")).err);  // before the next read
+        go::sleep(1ms);
+      } else {
+        go::spawn([c = c] {  // while the next read waits
+          go::sleep(1ms);
+          (void)c.write(bytes("cde"));
+        });
+      }
+      std::string got;
+      while (got.size() < 3) {
+        auto [k, e] = s.read(buf);
+        ASSERT_FALSE(e) << e.message();
+        got.append(reinterpret_cast<const char*>(buf.data()), k);
+      }
+      EXPECT_EQ(got, "cde");
+    }
+  });
+}
+
+// The read that waits after a short read still fails at once on a passed deadline, and
+// wakes on close and on end of stream.
+TEST(Net, AReadAfterAShortReadHonoursDeadlinesCloseAndEof) {
+  go::run([] {
+    auto [c, s] = tcp_pair();
+    std::array<std::byte, 64> buf;
+    ASSERT_FALSE(c.write(bytes("x")).err);
+    ASSERT_EQ(s.read(buf).n, 1u);
+    s.set_read_deadline(go::now() - 1s);
+    EXPECT_TRUE(s.read(buf).err.is(go::os::err_deadline_exceeded));
+    s.set_read_deadline({});
+
+    ASSERT_FALSE(c.write(bytes("y")).err);
+    ASSERT_EQ(s.read(buf).n, 1u);
+    go::spawn([c = c] {
+      go::sleep(5ms);
+      (void)c.close();
+    });
+    EXPECT_TRUE(s.read(buf).err.is(go::io::eof));
+
+    auto [c2, s2] = tcp_pair();
+    ASSERT_FALSE(c2.write(bytes("z")).err);
+    ASSERT_EQ(s2.read(buf).n, 1u);
+    go::spawn([s2 = s2] {
+      go::sleep(5ms);
+      (void)s2.close();
+    });
+    EXPECT_TRUE(s2.read(buf).err.is(go::net::err_closed));
+    (void)c2.close();
+  });
 }
 
 TEST(Net, UdpReadFromAndWriteTo) {

@@ -5,6 +5,17 @@
 // call; on EAGAIN, poll_wait and again. The fast path is thus two compare-and-swaps on the
 // lock word, one load of the descriptor's info and the system call, with no allocation
 // (bench net_round_trip).
+//
+// Readiness after a short read (tokio's rule; Go tries the read every time). A read of a TCP
+// socket that returns less than it asked for has emptied the socket (the kernel copies until
+// the buffer is full or the queue and backlog are empty), and every byte that arrives later
+// wakes the socket's waiters, which raises an edge for the poller. (A unix stream socket may
+// stop short at a message that carries descriptors or other credentials, so it is left out.)
+// So the next read, if no readiness has come in since (the descriptor's rg is not ready),
+// waits first instead of making a system call that would fail with EAGAIN: the edge it
+// waits for is either pending in epoll or still to come. Request-response traffic read into
+// a buffer larger than a request (bufio) saves one system call per request. A read that
+// filled its buffer proves nothing and reads as usual.
 #include "poll/fd.hpp"
 
 #include <fcntl.h>
@@ -25,6 +36,8 @@ namespace {
 constexpr std::size_t max_rw = std::size_t{1} << 30;
 
 int poll_error(poll_result r) noexcept { return r == poll_result::closing ? fd_closing : fd_timeout; }
+
+std::atomic<std::uint64_t> read_eagain{0};
 
 void destroy(poll_fd* f) noexcept {
   if (f->pd) poll_close(f->pd);
@@ -121,20 +134,34 @@ fd_result fd_read(poll_fd* f, std::span<std::byte> p) noexcept {
   op_lock lk(f, true);
   if (!lk.held()) return {0, fd_closing};
   if (p.empty()) return {};  // Go: a zero-byte read returns at once, not end of stream
-  if (int e = prepare(f, 'r')) return {0, e};
+  const bool drained = f->read_drained;
+  f->read_drained = false;
+  if (drained && !poll_ready(f->pd, 'r')) {  // readiness after a short read (top of the file)
+    if (poll_result r = poll_check(f->pd, 'r'); r != poll_result::ok) return {0, poll_error(r)};
+    if (int e = wait(f, 'r')) return {0, e};
+  } else if (int e = prepare(f, 'r')) {
+    return {0, e};
+  }
   std::size_t n = f->is_stream && p.size() > max_rw ? max_rw : p.size();
   for (;;) {
     ssize_t r = sys_read(f, p.data(), n);
-    if (r > 0) return {static_cast<std::size_t>(r), 0};
+    if (r > 0) {
+      f->read_drained = static_cast<std::size_t>(r) < n && f->pd && f->sotype == SOCK_STREAM &&
+                        (f->family == AF_INET || f->family == AF_INET6);
+      return {static_cast<std::size_t>(r), 0};
+    }
     if (r == 0) return {0, f->zero_read_is_eof ? fd_eof : 0};
     int e = errno;
     if (e == EINTR) continue;
     if (e == EAGAIN && f->pd) {
+      read_eagain.fetch_add(1, std::memory_order_relaxed);
       if ((e = wait(f, 'r')) == 0) continue;
     }
     return {0, e};
   }
 }
+
+std::uint64_t fd_read_eagain_count() noexcept { return read_eagain.load(std::memory_order_relaxed); }
 
 fd_result fd_write(poll_fd* f, std::span<const std::byte> p) noexcept {
   op_lock lk(f, false);

@@ -54,6 +54,10 @@ struct poll_fd {
   bool zero_read_is_eof = true;  // not for datagrams, where an empty one is valid
   bool is_socket = false;    // send with MSG_NOSIGNAL (EPIPE is an error, never SIGPIPE)
   bool is_file = false;      // os::file: close errors say "file already closed"
+  // The last read of this TCP socket returned less than it asked for, so it left the socket
+  // empty: any byte that came after has raised an edge (fd.cpp, fd_read). Touched only by
+  // the holder of the read lock.
+  bool read_drained = false;
 
   // net's netFD: the socket's kind and addresses (as sockaddr: strings only on demand).
   int family = 0, sotype = 0;
@@ -69,6 +73,9 @@ struct poll_fd {
 poll_fd* fd_new(int sysfd) noexcept;
 
 fd_result fd_read(poll_fd* f, std::span<std::byte> p) noexcept;
+// Reads that failed with EAGAIN, process-wide: what fd_read's readiness rule saves shows here
+// (tests/net_test.cpp).
+std::uint64_t fd_read_eagain_count() noexcept;
 fd_result fd_write(poll_fd* f, std::span<const std::byte> p) noexcept;
 fd_result fd_recvfrom(poll_fd* f, std::span<std::byte> p, sockaddr_storage* from, socklen_t* len) noexcept;
 fd_result fd_sendto(poll_fd* f, std::span<const std::byte> p, const sockaddr* to, socklen_t len) noexcept;

@@ -71,6 +71,11 @@ inline poll_result poll_prepare(poll_desc* pd, int mode) noexcept {
   return poll_result::ok;
 }
 
+// poll_ready reports readiness in `mode` that nobody has consumed yet.
+inline bool poll_ready(const poll_desc* pd, int mode) noexcept {
+  return (mode == 'r' ? pd->rg : pd->wg).load(std::memory_order_acquire) == pd_ready;
+}
+
 // poll_wait parks the caller until pd is ready in `mode` ('r' or 'w'), is closed, or the
 // deadline of that direction passes. The caller then retries its system call.
 poll_result poll_wait(poll_desc* pd, int mode) noexcept;
