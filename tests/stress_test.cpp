@@ -4,13 +4,17 @@
 // repeats rounds until its share of the time budget is spent. A round draws everything from
 // one seed: GOMAXPROCS (and whether it changes mid-round), whether the round runs inside
 // go::run or on the test's plain thread, whether some parties are plain OS threads, the sizes
-// and the timings. Each round checks exact accounting (every value whose send returned is
+// and the timings. Parties pause at random: a yield, a sleep, a system call inside
+// go::blocking (its worker's slot may move to a spare), or a computation past sysmon's
+// hand-off time (its worker loses its slot while it runs). Each round checks exact accounting (every value whose send returned is
 // received exactly once, every increment counted, every worker of a cancelled tree gone) and
 // ends with as many goroutines, context nodes and timers alive as it began with.
 //
 //   GOCXX_STRESS_SECONDS=n   running time of the whole binary, shared evenly by its tests
 //                            (default 5; ctest runs each test in its own process)
 //   GOCXX_STRESS_SEED=s      the first round's seed (default: from the clock)
+//   GOCXX_STRESS_ROUND_LIMIT=n  seconds a round may run before the watchdog dumps the
+//                            goroutines and aborts (default 60, 300 under the sanitizers)
 //
 // A failed round prints its seed; GOCXX_STRESS_SEED=<seed> --gtest_filter=<test> starts again
 // from that round, which then makes the same choices (the schedule is still the OS's). A
@@ -76,11 +80,25 @@ class rng {
   std::uint64_t state_;
 };
 
-// pause does nothing, yields or sleeps briefly, so that parties interleave differently.
+// spin computes for d without yielding.
+void spin_for(std::chrono::microseconds d) {
+  for (auto end = std::chrono::steady_clock::now() + d; std::chrono::steady_clock::now() < end;) {
+  }
+}
+
+// pause does nothing, yields or sleeps briefly, so that parties interleave differently; or it
+// blocks its thread in a system call marked go::blocking (its slot may move to a spare), or,
+// rarely, computes past sysmon's 10 ms so that its worker loses its slot while it runs.
 void pause(rng& r) {
-  switch (r.below(8)) {
-    case 0: go::yield(); break;
-    case 1: go::sleep(r.micros(200)); break;
+  switch (r.below(16)) {
+    case 0:
+    case 1: go::yield(); break;
+    case 2:
+    case 3: go::sleep(r.micros(200)); break;
+    case 4: go::blocking([d = r.micros(100)] { std::this_thread::sleep_for(d); }); break;
+    case 5:
+      if (r.one_in(64)) spin_for(r.micros(12000));
+      break;
     default: break;
   }
 }
@@ -149,7 +167,9 @@ using scenario = void (*)(std::uint64_t seed, bool threads, problems& p);
 // longer than the limit.
 class round_monitor {
  public:
-  static constexpr auto limit = gocxx_test::sanitized ? 300s : 60s;
+  static inline const std::chrono::seconds limit{
+      std::getenv("GOCXX_STRESS_ROUND_LIMIT") ? std::atoi(std::getenv("GOCXX_STRESS_ROUND_LIMIT"))
+                                               : (gocxx_test::sanitized ? 300 : 60)};
 
   round_monitor() : watchdog_([this] { watch(); }) {
     struct sigaction sa {};
