@@ -167,7 +167,8 @@ struct options {
   std::chrono::milliseconds connect_timeout{2000};
   // Reconnection (nats.go's defaults): up to max_reconnect attempts per server (-1: forever),
   // reconnect_wait apart; publishes meanwhile are buffered up to reconnect_buffer_bytes,
-  // beyond which publish fails with errc::reconnect_buffer_exceeded.
+  // beyond which publish fails with errc::reconnect_buffer_exceeded (libnats fills that
+  // buffer in the background: the publish after the one that crosses the limit fails).
   bool allow_reconnect = true;
   int max_reconnect = 60;
   std::chrono::milliseconds reconnect_wait{2000};
@@ -265,8 +266,8 @@ class conn {
   // close closes the connection at once; subscriptions end. Idempotent.
   void close() const;
   bool is_closed() const noexcept;
-  // buffered is the number of bytes waiting to be sent (in the reconnect buffer while
-  // disconnected).
+  // buffered is the number of bytes in the write buffer, not yet sent (libnats's Buffered;
+  // it does not count the reconnect buffer).
   int buffered() const noexcept;
 
   recv_chan<event> events() const noexcept;

@@ -113,7 +113,14 @@ class nats_server {
     }
   }
 
-  // stop ends the server (SIGTERM, SIGKILL after 5 s) and waits for it.
+  // stop ends the server (SIGTERM, SIGKILL after 5 s) and waits for it; crash ends it with
+  // SIGKILL at once.
+  void crash() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
   void stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);

@@ -10,6 +10,7 @@
 #include "go/nats.hpp"
 #include "go/runtime.hpp"
 #include "go/time.hpp"
+#include "tsan_suppressions.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 5) {
@@ -20,11 +21,12 @@ int main(int argc, char** argv) {
   auto job_time = std::chrono::milliseconds(std::atoi(argv[3]));
   auto ack_wait = std::chrono::milliseconds(std::atoi(argv[4]));
   return go::run([&] {
-    auto [nc, err] = go::nats::connect({.servers = {url}, .name = name});
+    auto [connected, err] = go::nats::connect({.servers = {url}, .name = name});
     if (err) {
       std::fprintf(stderr, "%s: connect: %s\n", name.c_str(), err.message().c_str());
       return 1;
     }
+    go::nats::conn nc = connected;  // a lambda below captures it (clang 14 cannot capture a binding)
     auto [js, jerr] = nc.jetstream();
     auto [consumer, cerr] = js.pull_subscribe("jobs.>", {.durable = "workers", .ack_wait = ack_wait});
     if (jerr || cerr) {
