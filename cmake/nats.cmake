@@ -32,6 +32,17 @@ if(NOT GOCXX_NATS_SERVER)
   set(GOCXX_NATS_SERVER nats-server)
 endif()
 
+if(GOCXX_BUILD_EXAMPLES)
+  add_executable(example_nats_worker_pool ${PROJECT_SOURCE_DIR}/examples/nats_worker_pool.cpp)
+  set_target_properties(example_nats_worker_pool PROPERTIES OUTPUT_NAME nats_worker_pool
+    RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/examples)
+  target_link_libraries(example_nats_worker_pool PRIVATE gocxx::nats)
+  target_compile_options(example_nats_worker_pool PRIVATE ${GOCXX_WARNINGS})
+  target_compile_definitions(example_nats_worker_pool PRIVATE GOCXX_NATS_SERVER="${GOCXX_NATS_SERVER}")
+  # It starts its nats-server with the tests' helper.
+  target_include_directories(example_nats_worker_pool PRIVATE ${PROJECT_SOURCE_DIR}/tests/nats_test)
+endif()
+
 if(GOCXX_BUILD_TESTS)
   find_package(GTest REQUIRED)
   include(GoogleTest)
