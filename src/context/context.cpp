@@ -135,7 +135,7 @@ struct cancel_node final : node, context_link {
     void operator()() const noexcept;
   };
 
-  runtime_lock mu;  // guards the list, the lazily made members, and the writes below
+  runtime_lock mu{lock_rank::context};  // guards the list, the lazily made members, and the writes below
   std::atomic<bool> done{false};
   errc err = errc::canceled;  // set before done
   error cause;                // set before done, only when it differs from err

@@ -111,7 +111,7 @@ std::string bubble_main(bubble* b, void (*body)(void*), void* arg, std::exceptio
 
 // Lets a goroutine or a plain thread wait for the bubble's thread.
 struct completion {
-  runtime_lock mu;
+  runtime_lock mu{lock_rank::bubble};
   bool done = false;
   parker* waiting = nullptr;
 };

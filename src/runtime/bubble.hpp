@@ -25,7 +25,7 @@ namespace go::detail {
 struct bubble {
   worker w;  // the bubble thread's worker (w.bub == this)
   std::deque<goroutine*> runnable;
-  runtime_lock inbox_lock;
+  runtime_lock inbox_lock{lock_rank::inbox};
   std::vector<goroutine*> inbox;
   std::atomic<bool> inbox_nonempty{false};
   std::int64_t now = 0;  // the fake clock, in nanotime() units

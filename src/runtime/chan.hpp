@@ -155,14 +155,13 @@ inline bool chan_looks_ready(const chan_core* c, bool is_send) noexcept {
 
 //
 // Which lock: a channel of capacity 0 or 1 takes the spin lock (lock.hpp), whose unlock is
-// a plain store: its critical sections are short hand-offs (bench select_uncontended, 50 ->
-// 38 ns; chan_sync, chan_spsc_1, cb_bounded0_* 5-20% faster). A ring takes the sleeping
-// lock: after contention it is held on purpose (chan_core::contended), and its waiters
-// must sleep rather than pull its lines (bench cb_boundedN_mpsc at GOMAXPROCS=2: 38 -> 47
-// ns with the spin lock).
+// a plain store: its critical sections are short hand-offs. A ring takes the sleeping lock:
+// after contention it is held on purpose (chan_core::contended), and its waiters must sleep
+// rather than pull its lines (docs/tuning.md, select_uncontended and cb_boundedN_mpsc).
 void ring_lock(chan_core* c) noexcept;
 
 inline void chan_lock(chan_core* c) noexcept {
+  lock_rank_acquire(lock_rank::chan, c);
   if (c->cap > 1) ring_lock(c);  // out of line, as chan_unlock's ring_unlock
   else spin_lock(c->lock);
 }
@@ -174,6 +173,7 @@ inline void chan_lock(chan_core* c) noexcept {
 void ring_unlock(chan_core* c) noexcept;
 
 inline void chan_unlock(chan_core* c) noexcept {
+  lock_rank_release(lock_rank::chan, c);
   if (c->cap > 1) ring_unlock(c);  // out of line, so that an unbuffered unlock saves nothing
   else spin_unlock(c->lock);
 }

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "platform/futex.hpp"
+#include "runtime/lock_rank.hpp"
 
 namespace go::detail {
 
@@ -73,16 +74,28 @@ inline void spin_lock(std::atomic<std::uint32_t>& word) noexcept {
 
 inline void spin_unlock(std::atomic<std::uint32_t>& word) noexcept { word.store(0, std::memory_order_release); }
 
-// runtime_lock wraps the word for std::lock_guard.
+// runtime_lock wraps the word for std::lock_guard, with its place in the lock order
+// (lock_rank.hpp; checked in the sanitizer builds).
 class runtime_lock {
  public:
-  void lock() noexcept { detail::lock(word_); }
-  bool try_lock() noexcept { return detail::try_lock(word_); }
-  void unlock() noexcept { detail::unlock(word_); }
-  std::atomic<std::uint32_t>& word() noexcept { return word_; }
+  constexpr explicit runtime_lock(lock_rank rank = lock_rank::leaf) noexcept : rank_(rank) {}
+  void lock() noexcept {
+    lock_rank_acquire(rank_, this);
+    detail::lock(word_);
+  }
+  bool try_lock() noexcept {
+    if (!detail::try_lock(word_)) return false;
+    lock_rank_acquire(rank_, this, false);
+    return true;
+  }
+  void unlock() noexcept {
+    lock_rank_release(rank_, this);
+    detail::unlock(word_);
+  }
 
  private:
   std::atomic<std::uint32_t> word_{0};
+  lock_rank rank_;
 };
 
 }  // namespace go::detail

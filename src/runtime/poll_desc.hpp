@@ -35,7 +35,7 @@ struct poll_desc {
   std::atomic<std::uint32_t> info{0};
   int fd = -1;
 
-  runtime_lock lock;      // guards the deadlines, the timers' arming and `info`'s writes
+  runtime_lock lock{lock_rank::poll_desc};  // guards the deadlines, the timers' arming and `info`'s writes
   std::int64_t rd = 0;    // read deadline: 0 none, -1 passed, else nanotime() when it passes
   std::int64_t wd = 0;    // write deadline, the same
   timer rt, wt;           // the deadlines' timers; arg is the descriptor

@@ -42,8 +42,8 @@ struct eh_state {
   unsigned uncaught = 0;
 };
 
-// A goroutine (Go's g). (Not cache-line aligned: that takes 40% more memory per record
-// and made spawn_join 410 -> 600 ns per goroutine.)
+// A goroutine (Go's g). Not cache-line aligned: that takes 40% more memory per record and
+// slows spawn_join (docs/tuning.md).
 struct goroutine : task {
   goroutine() noexcept : task(parker_kind::goroutine) {}
 
@@ -147,7 +147,7 @@ struct worker {
   const void* g0_stack_bottom = nullptr;
   std::size_t g0_stack_size = 0;
 
-  runtime_lock inbox_lock;  // debug migration: goroutines sent here by other workers
+  runtime_lock inbox_lock{lock_rank::inbox};  // debug migration: goroutines sent here by other workers
   std::atomic<task*> inbox{nullptr};  // written under inbox_lock
 
   bubble* bub = nullptr;  // set on a synctest bubble's worker, which runs only its goroutines

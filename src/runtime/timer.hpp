@@ -156,7 +156,7 @@ struct timer_heap {
     std::size_t cap_ = 0, head_ = 0, size_ = 0;  // cap_ a power of two
   };
 
-  runtime_lock lock;
+  runtime_lock lock{lock_rank::timers};
   slots heap;       // guarded by lock
   fifo sleepers;    // guarded by lock
   std::atomic<std::int64_t> next_when{INT64_MAX};
@@ -215,7 +215,7 @@ enum class timer_kind : std::uint8_t {
 
 struct timer_state {
   timer node;  // node.arg == this
-  runtime_lock mu;
+  runtime_lock mu{lock_rank::timer};
   std::atomic<std::int32_t> refs{1};
   std::atomic<std::int32_t> handles{1};
   timer_kind kind = timer_kind::chan;

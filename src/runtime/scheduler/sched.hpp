@@ -98,7 +98,7 @@ struct sched_state {
   std::atomic<worker*> slots[max_workers] = {};  // slot -> the worker holding it
   std::atomic<worker*> workers[max_threads_limit] = {};  // every worker ever started, by id
 
-  alignas(64) runtime_lock lock;  // guards: global queue, idle list
+  alignas(64) runtime_lock lock{lock_rank::sched};  // guards: global queue, idle list
   task* global_head = nullptr;
   task* global_tail = nullptr;
   std::atomic<std::int64_t> global_size{0};
