@@ -58,3 +58,10 @@ if(GOCXX_BUILD_TESTS)
   add_dependencies(gocxx_nats_tests gocxx_nats_test_worker)
   gtest_discover_tests(gocxx_nats_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 60 LABELS nats)
 endif()
+
+if(GOCXX_BUILD_BENCH)
+  # The gocxx side of bench/nats_compare.sh (the Go side: bench/peers/nats).
+  add_executable(nats_peer ${PROJECT_SOURCE_DIR}/bench/nats_peer.cpp)
+  target_link_libraries(nats_peer PRIVATE gocxx::nats)
+  target_compile_options(nats_peer PRIVATE ${GOCXX_WARNINGS})
+endif()

@@ -174,6 +174,11 @@ struct options {
   std::chrono::milliseconds reconnect_wait{2000};
   int reconnect_buffer_bytes = 8 * 1024 * 1024;
   std::size_t events_capacity = 64;  // events() is bounded: see the top
+  // send_asap writes each publish at once, from the publishing thread. Otherwise libnats's
+  // flusher thread writes what has accumulated, which batches a stream of publishes but
+  // delays a lone one by up to about 1 ms: set it for request/reply latency
+  // (bench/nats_compare.sh's reqrep), leave it for publish throughput.
+  bool send_asap = false;
 };
 
 // event is a connection event, read from conn::events().

@@ -284,6 +284,7 @@ std::pair<conn, error> connect(const options& opts) {
   set(natsOptions_SetMaxReconnect(o, opts.max_reconnect));
   set(natsOptions_SetReconnectWait(o, detail::millis(opts.reconnect_wait)));
   set(natsOptions_SetReconnectBufSize(o, opts.reconnect_buffer_bytes));
+  if (opts.send_asap) set(natsOptions_SetSendAsap(o, true));
   if (s != NATS_OK) return {{}, detail::error_from(s)};
 
   auto c = std::make_shared<connection_state>();
