@@ -1129,6 +1129,202 @@ results blocking_getppid(int n) {
   return ns_per_op("blocking_getppid", el, static_cast<i64>(goroutines) * n, sum);
 }
 
+// ---- Stackless goroutines (go/task.hpp): the scheduler rows again, as C++20 coroutines ----
+//
+// Each row is its stackful namesake with stackless goroutines doing the same work; the Go
+// peer runs its goroutine version under the same name (bench/peers/go/stackless.go). The
+// coroutines take their parameters by value and are spawned as go::spawn(f(args)), so a
+// goroutine is one frame and one record (go/task.hpp).
+
+go::task<void> done_one(go::wait_group* wg) {
+  wg->done();
+  co_return;
+}
+
+results stackless_spawn_join(int n) {
+  go::wait_group wg;
+  auto start = clock_type::now();
+  wg.add(n);
+  for (int i = 0; i < n; ++i) go::spawn(done_one(&wg));
+  wg.wait();
+  return ns_per_op("stackless_spawn_join", since_ns(start), n, n);
+}
+
+go::task<void> park_on(go::wait_group* started, go::wait_group* exited, const go::chan<void>* ch) {
+  started->done();
+  co_await go::async_recv(*ch);
+  exited->done();
+}
+
+// stackless_parked_1m: parked_1m's goroutines blocked on one channel, stackless.
+results stackless_parked_1m(int n) {
+  auto ch = go::make_chan<void>();
+  go::wait_group started, exited;
+  started.add(n);
+  exited.add(n);
+  i64 before = rss_bytes();
+  auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) go::spawn(park_on(&started, &exited, &ch));
+  started.wait();
+  i64 spawn = since_ns(start);
+  i64 after = rss_bytes();
+  ch.close();
+  exited.wait();
+  i64 peak = rss_bytes("VmHWM:");
+  return {
+      {"stackless_parked_1m", static_cast<double>(after - before) / n, "B/goroutine", n},
+      {"stackless_parked_1m_peak", static_cast<double>(peak - before) / n, "B/goroutine", n},
+      {"stackless_parked_1m_spawn", static_cast<double>(spawn) / n, "ns/op", n},
+  };
+}
+
+// sleeping_1m: N goroutines each sleeping 2 s, a duration longer than starting them all
+// takes; resident memory per goroutine once all have started.
+constexpr auto sleeping_1m_sleep = std::chrono::seconds(2);
+
+results sleeping_1m(int n) {
+  go::wait_group started, exited;
+  started.add(n);
+  exited.add(n);
+  i64 before = rss_bytes();
+  for (int i = 0; i < n; ++i) {
+    go::spawn([&started, &exited] {
+      started.done();
+      go::sleep(sleeping_1m_sleep);
+      exited.done();
+    });
+  }
+  started.wait();
+  i64 after = rss_bytes();
+  exited.wait();
+  return {{"sleeping_1m", static_cast<double>(after - before) / n, "B/goroutine", n}};
+}
+
+go::task<void> sleep_in(go::wait_group* started, go::wait_group* exited) {
+  started->done();
+  co_await go::async_sleep(sleeping_1m_sleep);
+  exited->done();
+}
+
+results stackless_sleeping_1m(int n) {
+  go::wait_group started, exited;
+  started.add(n);
+  exited.add(n);
+  i64 before = rss_bytes();
+  for (int i = 0; i < n; ++i) go::spawn(sleep_in(&started, &exited));
+  started.wait();
+  i64 after = rss_bytes();
+  exited.wait();
+  return {{"stackless_sleeping_1m", static_cast<double>(after - before) / n, "B/goroutine", n}};
+}
+
+go::task<void> stackless_skynet_node(go::chan<i64> c, i64 num, i64 size) {
+  if (size == 1) {
+    co_await go::async_send(c, num);
+    co_return;
+  }
+  auto rc = go::make_chan<i64>(static_cast<std::size_t>(skynet_div));
+  int children = 0;
+  for (int i = 0; i < skynet_div; ++i) {
+    i64 lo = num + i * size / skynet_div, hi = num + (i + 1) * size / skynet_div;
+    if (lo < hi) {
+      go::spawn(stackless_skynet_node(rc, lo, hi - lo));
+      ++children;
+    }
+  }
+  i64 sum = 0;
+  for (; children > 0; --children) sum += *co_await go::async_recv(rc);
+  co_await go::async_send(c, sum);
+}
+
+results stackless_skynet(int n) {
+  auto start = clock_type::now();
+  auto c = go::make_chan<i64>(1);
+  go::spawn(stackless_skynet_node(c, 0, n));
+  i64 sum = *c.recv();
+  return ns_per_op("stackless_skynet", since_ns(start), n, sum);
+}
+
+// stackless_chan_pingpong: chan_pingpong with both sides stackless (main only waits).
+go::task<void> echo(go::chan<i64> ping, go::chan<i64> pong, int n) {
+  for (int i = 0; i < n; ++i) {
+    i64 v = *co_await go::async_recv(ping);
+    co_await go::async_send(pong, v + 1);
+  }
+}
+
+go::task<void> pinger(go::chan<i64> ping, go::chan<i64> pong, int n, go::chan<i64> out) {
+  i64 sum = 0;
+  for (int i = 0; i < n; ++i) {
+    co_await go::async_send(ping, i);
+    sum += *co_await go::async_recv(pong);
+  }
+  co_await go::async_send(out, sum);
+}
+
+results stackless_chan_pingpong(int n) {
+  auto start = clock_type::now();
+  auto ping = go::make_chan<i64>(), pong = go::make_chan<i64>(), out = go::make_chan<i64>(1);
+  go::spawn(echo(ping, pong, n));
+  go::spawn(pinger(ping, pong, n, out));
+  i64 sum = *out.recv();
+  return ns_per_op("stackless_chan_pingpong", since_ns(start), n, sum);
+}
+
+// worker_pool_4x1m: 4 workers range over a queue of 128 jobs and send j*2 on a results
+// channel of 128; a feeder sends 1..N and closes; main sums. The plain channel pool (Go's
+// idiom without a context), where pool_4x1m is go::worker_pool's.
+results worker_pool_4x1m(int n) {
+  auto start = clock_type::now();
+  auto jobs = go::make_chan<i64>(128), out = go::make_chan<i64>(128);
+  go::wait_group wg;
+  wg.add(4);
+  for (int w = 0; w < 4; ++w) {
+    go::spawn([jobs, out, &wg] {
+      for (i64 j : jobs) out.send(j * 2);
+      wg.done();
+    });
+  }
+  go::spawn([jobs, n] {
+    for (i64 i = 1; i <= n; ++i) jobs.send(i);
+    jobs.close();
+  });
+  go::spawn([out, &wg] {
+    wg.wait();
+    out.close();
+  });
+  i64 sum = 0;
+  for (i64 v : out) sum += v;
+  return ns_per_op("worker_pool_4x1m", since_ns(start), n, sum);
+}
+
+go::task<void> pool_worker(go::chan<i64> jobs, go::chan<i64> out, go::chan<void> done) {
+  while (auto j = co_await go::async_recv(jobs)) co_await go::async_send(out, *j * 2);
+  co_await go::async_send(done);
+}
+
+go::task<void> pool_feeder(go::chan<i64> jobs, i64 n) {
+  for (i64 i = 1; i <= n; ++i) co_await go::async_send(jobs, i);
+  jobs.close();
+}
+
+go::task<void> pool_closer(go::chan<void> done, int workers, go::chan<i64> out) {
+  for (int w = 0; w < workers; ++w) co_await go::async_recv(done);
+  out.close();
+}
+
+results stackless_worker_pool_4x1m(int n) {
+  auto start = clock_type::now();
+  auto jobs = go::make_chan<i64>(128), out = go::make_chan<i64>(128);
+  auto done = go::make_chan<void>(4);
+  for (int w = 0; w < 4; ++w) go::spawn(pool_worker(jobs, out, done));
+  go::spawn(pool_feeder(jobs, n));
+  go::spawn(pool_closer(done, 4, out));
+  i64 sum = 0;
+  for (i64 v : out) sum += v;
+  return ns_per_op("stackless_worker_pool_4x1m", since_ns(start), n, sum);
+}
+
 // ---- The scenario table ----
 
 struct scenario {
@@ -1151,6 +1347,16 @@ std::vector<scenario> make_scenarios() {
       {"wakeup_parallel_spinning_0us", 20'000, wakeup_parallel_spinning(microseconds(0))},
       {"wakeup_parallel_spinning_5us", 10'000, wakeup_parallel_spinning(microseconds(5))},
       {"skynet", 1'000'000, skynet},
+      {"sleeping_1m", 1'000'000, sleeping_1m},
+      {"worker_pool_4x1m", 1'000'000, worker_pool_4x1m},
+
+      // Stackless goroutines: the rows above, as C++20 coroutines.
+      {"stackless_spawn_join", 1'000'000, stackless_spawn_join},
+      {"stackless_parked_1m", 1'000'000, stackless_parked_1m},
+      {"stackless_sleeping_1m", 1'000'000, stackless_sleeping_1m},
+      {"stackless_skynet", 1'000'000, stackless_skynet},
+      {"stackless_chan_pingpong", 500'000, stackless_chan_pingpong},
+      {"stackless_worker_pool_4x1m", 1'000'000, stackless_worker_pool_4x1m},
 
       // Channels and select.
       {"chan_pingpong", 500'000, chan_pingpong},

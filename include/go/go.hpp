@@ -13,5 +13,6 @@
 #include "go/select.hpp"
 #include "go/semaphore.hpp"
 #include "go/synctest.hpp"
+#include "go/task.hpp"
 #include "go/sync.hpp"
 #include "go/time.hpp"

@@ -133,8 +133,14 @@ struct closure {
   static constexpr closure_ops ops{&invoke, &destroy};
 };
 
+template <class R>
+inline constexpr bool returns_task = false;  // go/task.hpp: true for go::task<T>
+
 template <class F, class... Args>
 void spawn_with(std::size_t stack_size, F&& f, Args&&... args) {
+  static_assert(!returns_task<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>,
+                "a function returning go::task is a stackless goroutine: include go/task.hpp and "
+                "go::spawn it without spawn_options");
   using tuple = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
   void* storage = nullptr;
   void* g = new_goroutine(stack_size, sizeof(tuple), alignof(tuple), &closure<tuple>::ops, &storage);

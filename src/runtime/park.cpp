@@ -96,6 +96,9 @@ void park_with(wait_reason reason, detail::source_location site, void (*unlock)(
     while (p.state.exchange(0, std::memory_order_acquire) != 1) platform::futex_wait(&p.state, 0);
     return;
   }
+  // A stackless goroutine parks only by suspending at a co_await (task.cpp): it has no
+  // stack of its own to switch away from.
+  if (g->kind == parker_kind::coroutine) fatal("blocking call in a stackless goroutine (use co_await)", g);
   // Already woken (e.g. a timer that fired before we got here): no switch needed. Looked
   // at first: a failed compare-exchange costs a locked instruction on every park.
   std::uint32_t s = park_notified;

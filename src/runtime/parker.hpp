@@ -9,8 +9,10 @@
 
 namespace go::detail {
 
-// What can wait: a goroutine, a plain thread, and (later) a stackless coroutine.
-enum class parker_kind : std::uint8_t { goroutine, thread };
+// What can wait: a goroutine with a stack, a plain thread, or a stackless goroutine (a
+// goroutine record whose code is a C++20 coroutine, runtime/task.cpp). Wakes treat the two
+// goroutine kinds alike; only resuming and parking differ.
+enum class parker_kind : std::uint8_t { goroutine, thread, coroutine };
 
 // park_state of a goroutine (see park.cpp for the protocol).
 enum : std::uint32_t { park_running = 0, park_parked = 1, park_notified = 2, park_runnable = 3, park_dead = 4 };

@@ -47,7 +47,9 @@ struct eh_state {
 struct goroutine : task {
   goroutine() noexcept : task(parker_kind::goroutine) {}
 
-  void* sp = nullptr;  // saved stack pointer while switched out
+  // A goroutine with a stack: its saved stack pointer while switched out. A stackless
+  // goroutine (kind coroutine, runtime/task.cpp): the address of the coroutine to resume.
+  void* sp = nullptr;
   stack stk;           // empty until the goroutine first runs (unless a size was asked for)
   std::uint64_t id = 0;
 

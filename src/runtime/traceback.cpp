@@ -450,7 +450,7 @@ snapshot take_snapshot(goroutine* g, bool running_here, bool walk) {
   if (!running_here && state == park_parked) {
     s.parked = true;
     s.site = g->wait_site;
-    if (walk) s.pcs = parked_frames(g);
+    if (walk && g->kind != parker_kind::coroutine) s.pcs = parked_frames(g);  // no stack to walk
   } else if (!running_here && state == park_running && g->reason == wait_reason::syscall) {
     // In go::blocking on another thread: its stack moves, but the call site does not.
     if (void* pc = g->syscall_pc) s.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));

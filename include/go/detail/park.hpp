@@ -1,8 +1,9 @@
 // The one park/wake primitive every blocking operation of gocxx is built on.
 //
 // A parker is the thing that waits: a goroutine (parked by switching to its worker's
-// scheduler) or a plain OS thread (parked on a futex). Later, a stackless coroutine.
-// Channels, sync, timers and the netpoller never see the difference.
+// scheduler), a plain OS thread (parked on a futex), or a stackless goroutine (a C++20
+// coroutine that parks by suspending at a co_await, go/task.hpp; runtime/task.cpp has its
+// side of this contract). Channels, sync, timers and the netpoller never see the difference.
 //
 // Contract (runtime/park.cpp owns the implementation and its proof):
 // - park() blocks the calling parker until one wake() targets it. A wake that arrives

@@ -178,6 +178,20 @@ void for_each_goroutine(void (*f)(goroutine* g, void* arg), void* arg) {
 
 bool in_goroutine() noexcept { return current_goroutine() != nullptr; }
 
+// init_record fills a new goroutine's identity and state (a pooled record may have been
+// either kind before).
+void init_record(goroutine* g, parker_kind kind, worker* w, bubble* bub, void* spawn_pc) noexcept {
+  g->kind = kind;
+  g->id = new_goroutine_id(w);
+  g->spawn_pc = spawn_pc;
+  goroutine* parent = current_goroutine();
+  g->parent_id = parent ? parent->id : 0;
+  g->bub = bub;
+  g->eh = {};
+  g->saved_errno = 0;
+  g->state.store(park_runnable, std::memory_order_relaxed);
+}
+
 __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
                                               const closure_ops* ops, void** storage) {
   ensure_started();
@@ -209,15 +223,23 @@ __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_
   }
   g->stk = stk;
   g->ops = ops;
-  g->id = new_goroutine_id(w);
-  g->spawn_pc = __builtin_return_address(0);
-  goroutine* parent = current_goroutine();
-  g->parent_id = parent ? parent->id : 0;
-  g->bub = bub;
-  g->eh = {};
-  g->saved_errno = 0;
-  g->state.store(park_runnable, std::memory_order_relaxed);
+  init_record(g, parker_kind::goroutine, w, bub, __builtin_return_address(0));
   *storage = g->closure;
+  return g;
+}
+
+// new_coroutine makes a stackless goroutine that resumes the coroutine at `handle` (task.cpp):
+// a record without a stack or closure. Not inlined, for spawn_pc, as new_goroutine.
+__attribute__((noinline)) void* new_coroutine(void* handle) {
+  ensure_started();
+  worker* w = current_worker();
+  bubble* bub = w ? w->bub : nullptr;
+  if (bub) w = nullptr;
+  goroutine* g = alloc_goroutine(w);
+  g->sp = handle;
+  g->ops = nullptr;
+  g->closure = nullptr;
+  init_record(g, parker_kind::coroutine, w, bub, __builtin_return_address(0));
   return g;
 }
 

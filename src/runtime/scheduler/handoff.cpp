@@ -128,7 +128,7 @@ void* enter_blocking() noexcept {
   worker* w = tls_worker;
   if (!w || w->bub) return nullptr;
   goroutine* g = w->current.load(std::memory_order_relaxed);
-  if (!g) return nullptr;
+  if (!g || g->kind == parker_kind::coroutine) return nullptr;  // no stack to finish the call on elsewhere
   g->syscall_pc = __builtin_return_address(0);
   g->wait_since = w->clock;
   g->reason = wait_reason::syscall;
@@ -180,7 +180,7 @@ using namespace detail;
 void lock_os_thread() noexcept {
   worker* w = current_worker();
   goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
-  if (!g || w->bub) return;
+  if (!g || w->bub || g->kind == parker_kind::coroutine) return;  // it never leaves this thread mid-run
   if (g->lock_depth++ != 0) return;
   g->locked_to = w;
   w->lockedg = g;

@@ -225,6 +225,10 @@ void start_locked(worker* x, goroutine* g) noexcept;
 // deadlock.cpp
 void check_dead() noexcept;
 
+// task.cpp: runs the stackless goroutine g on w's scheduler stack until it suspends, which
+// leaves w->switched_from and w->action set as a switch_to_scheduler would.
+void resume_coroutine(worker* w, goroutine* g) noexcept;
+
 // goroutines.cpp
 void free_goroutine(worker* w, goroutine* g) noexcept;
 void free_closure(goroutine* g) noexcept;

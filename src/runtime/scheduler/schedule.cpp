@@ -155,7 +155,7 @@ void prepare(worker* w, goroutine* g) noexcept {
   if (g->state.load(std::memory_order_acquire) == park_runnable) g->state.store(park_running, std::memory_order_relaxed);
   g->last_worker = w;
   w->current.store(g, std::memory_order_relaxed);
-  if (!g->sp) {
+  if (!g->sp && g->kind != parker_kind::coroutine) {
     if (!g->stk.base) {
       g->stk = stack_take(w->stacks);
       if (!g->stk.base) fatal("out of memory for goroutine stacks", g);
@@ -278,7 +278,13 @@ goroutine* next_direct(worker* w) noexcept {
   if (w->inbox.load(std::memory_order_relaxed)) return nullptr;
   if (!holds_slot(w) || w->lockedg || sched().nlocked.load(std::memory_order_relaxed) != 0) return nullptr;
   if (!take_tick(w)) return nullptr;
-  return static_cast<goroutine*>(pop_local(w));
+  task* t = pop_local(w);
+  if (t && t->kind == parker_kind::coroutine) {
+    // A stackless goroutine runs on the scheduler stack: back to the front for g0.
+    runq_put(w, t, true);
+    return nullptr;
+  }
+  return static_cast<goroutine*>(t);
 }
 
 void execute(worker* w, goroutine* g) noexcept {
@@ -291,10 +297,14 @@ void execute(worker* w, goroutine* g) noexcept {
     // Debug migration: goroutines waiting in our inbox while we run g (maybe for a long
     // time) may be taken by a spinning worker; make sure one looks.
     if (w->inbox.load(std::memory_order_relaxed)) wakep();
-    platform::tsan_switch_to(g->tsan_fiber);
-    platform::asan_start_switch(&w->asan_fake_stack, g->stk.base, g->stk.size);
-    platform::switch_context(&w->g0_sp, g->sp);
-    platform::asan_finish_switch(w->asan_fake_stack);
+    if (g->kind == parker_kind::coroutine) {
+      resume_coroutine(w, g);  // on this stack, until it suspends (task.cpp)
+    } else {
+      platform::tsan_switch_to(g->tsan_fiber);
+      platform::asan_start_switch(&w->asan_fake_stack, g->stk.base, g->stk.size);
+      platform::switch_context(&w->g0_sp, g->sp);
+      platform::asan_finish_switch(w->asan_fake_stack);
+    }
     std::memset(static_cast<void*>(w->eh_globals), 0, sizeof(eh_state));
     w->current.store(nullptr, std::memory_order_relaxed);
     goroutine* again = finish_pending(w);
@@ -441,6 +451,7 @@ void yield() noexcept {
     sched_yield();
     return;
   }
+  if (g->kind == parker_kind::coroutine) return;  // it yields with co_await go::async_yield()
   // Nothing else runnable here (and nothing the scheduler loop must look at: timers, the
   // global queue, the inbox, its every-61st tick): going behind nobody is staying, so
   // skip the two switches (yield_pingpong at GOMAXPROCS=2 with a goroutine per worker).

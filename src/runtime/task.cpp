@@ -1,0 +1,453 @@
+// Stackless goroutines (go/task.hpp): C++20 coroutines run as goroutines, and the pool their
+// frames come from.
+//
+// A stackless goroutine is a goroutine record (scheduler.hpp) of kind coroutine: no stack,
+// no closure; its `sp` holds the coroutine to resume. Everything that holds goroutines (run
+// queues, `next`, stealing, the global queue, inboxes, timers' wakes, wait queues, bubbles,
+// dumps, deadlock detection, num_goroutine) holds it as it holds a stackful one. Only two
+// things differ:
+// - Running it. execute() (schedule.cpp) calls resume_coroutine on the worker's scheduler
+//   stack instead of switching stacks. A stackful goroutine that switches out hands a
+//   stackless one back to the scheduler loop rather than to its own stack (next_direct).
+// - Leaving the CPU. A stackful goroutine calls switch_to_scheduler, which records in its
+//   worker the action (park, yield, exit) that the scheduler performs once the goroutine is
+//   off its stack (finish_pending). A stackless one suspends: its awaiter's await_suspend
+//   records the same action in the same fields (suspend below) and returns true; the
+//   coroutine is then suspended, resume() returns to execute(), and execute calls
+//   finish_pending as after a stack switch. So park's contract holds unchanged: unlock(arg)
+//   runs once the goroutine can no longer run (its frame is suspended), and a waker that
+//   finds its waiter under that lock wakes a goroutine that is parked, or running and about
+//   to find itself notified (park.cpp's state table).
+//
+// Invariants
+// - A stackless goroutine runs only inside resume_coroutine, on the thread of the worker
+//   whose `current` it is. While it runs, its suspended callers' frames and its waiters are
+//   its own; while it waits, they are reachable only through the wait queue that holds its
+//   waiter (under that queue's lock) or the timer heap that holds its timer.
+// - Every suspension of a goroutine's coroutines that returns control to resume_coroutine
+//   goes through suspend(): resume_coroutine finds w->switched_from set, or the process ends
+//   ("stackless goroutine suspended outside a go:: awaitable": nobody would resume it). A
+//   co_await of a task transfers to it directly and returns to its awaiter at the end: no
+//   suspension that the scheduler sees.
+// - The goroutine's own task is destroyed by resume_coroutine after it suspends at its final
+//   point (coroutine_exit records it), never inside its own await_suspend, so no code of a
+//   frame runs after the frame is freed.
+// - A blocking call on the goroutine's thread that is not an awaitable (park.cpp's park) is
+//   fatal: there is no stack to switch away from.
+//
+// The frame pool. Frames are rounded up to a class of frame_class_bytes multiples, up to
+// frame_classes of them; larger ones come from operator new. Each thread caches free frames
+// per class (no lock); a cache that grows past frame_cache_max gives half to a shared pool,
+// a stack of batches per class under a mutex, from which an empty cache takes a batch before
+// it carves new frames (frame_carve of them in one allocation). A frame freed on another
+// worker goes to that worker's cache, as a goroutine record does. Frames are never handed
+// back to the allocator. Under AddressSanitizer every frame comes from operator new and
+// goes back to it, so that a frame used after it is freed, or freed twice, is reported.
+#include <algorithm>
+#include <coroutine>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include "go/task.hpp"
+#include "platform/sanitizer.hpp"
+#include "runtime/chan.hpp"
+#include "runtime/rand.hpp"
+#include "runtime/scheduler/sched.hpp"
+#include "runtime/timer.hpp"
+#include "runtime/waiter.hpp"
+
+namespace go::detail {
+
+static_assert(sizeof(waiter) <= sizeof(waiter_space) && alignof(waiter) <= alignof(waiter_space));
+static_assert(sizeof(timer) <= sizeof(timer_space) && alignof(timer) <= alignof(timer_space));
+
+// --- The frame pool ---
+
+namespace {
+
+constexpr std::size_t frame_class_bytes = 64;
+constexpr std::size_t frame_classes = 16;  // frames up to 1 KiB are pooled
+constexpr int frame_cache_max = 256;
+constexpr int frame_carve = 64;
+
+struct free_frame {
+  free_frame* next;
+  free_frame* batch_next;  // the first frame of a batch in the shared pool: the next batch
+};
+
+struct shared_frames {
+  std::mutex mu;
+  free_frame* batches[frame_classes] = {};  // each a list of frame_cache_max / 2 frames
+};
+
+shared_frames& shared_pool() noexcept {
+  static shared_frames* s = new shared_frames;  // never destroyed: frames outlive statics
+  return *s;
+}
+
+struct frame_cache {
+  free_frame* free[frame_classes] = {};
+  int count[frame_classes] = {};
+
+  ~frame_cache() {  // a thread that ends gives its frames to the others
+    for (std::size_t k = 0; k < frame_classes; ++k) {
+      while (count[k] >= frame_cache_max / 2) give_batch(k);
+    }
+  }
+
+  void give_batch(std::size_t k) noexcept {
+    free_frame* first = free[k];
+    free_frame* last = first;
+    for (int i = 1; i < frame_cache_max / 2; ++i) last = last->next;
+    free[k] = last->next;
+    last->next = nullptr;
+    count[k] -= frame_cache_max / 2;
+    shared_frames& s = shared_pool();
+    std::lock_guard lk(s.mu);
+    first->batch_next = s.batches[k];
+    s.batches[k] = first;
+  }
+
+  void refill(std::size_t k) {
+    {
+      shared_frames& s = shared_pool();
+      std::lock_guard lk(s.mu);
+      if (free_frame* b = s.batches[k]) {
+        s.batches[k] = b->batch_next;
+        free[k] = b;
+        count[k] = frame_cache_max / 2;
+        return;
+      }
+    }
+    std::size_t size = (k + 1) * frame_class_bytes;
+    auto* block = static_cast<unsigned char*>(::operator new(size * frame_carve, std::align_val_t(frame_class_bytes)));
+    for (int i = frame_carve - 1; i >= 0; --i) {
+      auto* f = reinterpret_cast<free_frame*>(block + static_cast<std::size_t>(i) * size);
+      f->next = free[k];
+      free[k] = f;
+    }
+    count[k] = frame_carve;
+  }
+};
+
+__attribute__((tls_model("initial-exec"))) thread_local frame_cache frames;
+
+}  // namespace
+
+void* frame_alloc(std::size_t bytes) {
+  std::size_t k = (bytes + frame_class_bytes - 1) / frame_class_bytes - 1;
+  if (platform::asan || k >= frame_classes) return ::operator new(bytes);
+  frame_cache& c = frames;
+  if (!c.free[k]) c.refill(k);
+  free_frame* f = c.free[k];
+  c.free[k] = f->next;
+  --c.count[k];
+  return f;
+}
+
+void frame_free(void* p, std::size_t bytes) noexcept {
+  std::size_t k = (bytes + frame_class_bytes - 1) / frame_class_bytes - 1;
+  if (platform::asan || k >= frame_classes) {
+    ::operator delete(p);
+    return;
+  }
+  frame_cache& c = frames;
+  auto* f = static_cast<free_frame*>(p);
+  f->next = c.free[k];
+  c.free[k] = f;
+  if (++c.count[k] > frame_cache_max) c.give_batch(k);
+}
+
+// --- Running and suspending ---
+
+namespace {
+
+std::coroutine_handle<> handle_at(void* address) noexcept { return std::coroutine_handle<>::from_address(address); }
+
+// The stackless goroutine running on this thread (the caller of an await_suspend).
+goroutine* running_coroutine(worker*& w) noexcept {
+  w = current_worker();
+  goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
+  if (!g || g->kind != parker_kind::coroutine) fatal("co_await of a go:: awaitable outside a stackless goroutine");
+  return g;
+}
+
+// suspend records that g, suspended at `handle`, leaves the CPU with `action` (the fields
+// switch_to_scheduler sets for a stackful goroutine), and saves its C++ runtime state.
+void suspend(worker* w, goroutine* g, void* handle, switch_action action) noexcept {
+  g->sp = handle;
+  w->action = action;
+  w->switched_from = g;
+  g->saved_errno = *w->errno_at;
+  std::memcpy(&g->eh, w->eh_globals, sizeof(eh_state));
+}
+
+// park_coroutine is park() (park.cpp) for the stackless goroutine suspended at `handle`:
+// true, it is parked (finish_pending will run unlock); false, a wake came first and it goes
+// on at once. A sole park cannot have been woken yet: its wakers find it only under the lock
+// that unlock releases (park.hpp).
+bool park_coroutine(void* handle, wait_reason reason, source_location site, void (*unlock)(void*), void* arg,
+                    bool sole) noexcept {
+  worker* w;
+  goroutine* g = running_coroutine(w);
+  std::uint32_t s = park_notified;
+  if (!sole && g->state.load(std::memory_order_relaxed) == park_notified &&
+      g->state.compare_exchange_strong(s, park_running, std::memory_order_acquire)) {
+    if (unlock) unlock(arg);
+    if (!debug_migrating()) return false;
+    suspend(w, g, handle, switch_action::yield);  // the debug mode moves g at every park
+    return true;
+  }
+  g->reason = reason;
+  g->wait_site = site;
+  g->wait_since = w->clock;
+  w->park_unlock = unlock;
+  w->park_arg = arg;
+  w->park_sole = sole;
+  suspend(w, g, handle, switch_action::park);
+  return true;
+}
+
+void unlock_chan(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
+
+void fire_wake_coroutine(timer* t) { wake(static_cast<parker*>(t->arg)); }
+
+}  // namespace
+
+void resume_coroutine(worker* w, goroutine* g) noexcept {
+  g->reason = wait_reason::none;
+  handle_at(g->sp).resume();
+  if (!w->switched_from) fatal("stackless goroutine suspended outside a go:: awaitable", g);
+  if (w->action == switch_action::exit) {
+    handle_at(g->sp).destroy();  // at its final suspend point: its frame's code is done
+    g->sp = nullptr;
+  }
+}
+
+void coroutine_exit(void* handle) noexcept {
+  worker* w;
+  goroutine* g = running_coroutine(w);
+  g->sp = handle;
+  w->action = switch_action::exit;
+  w->switched_from = g;
+}
+
+void yield_suspend(void* handle) noexcept {
+  worker* w;
+  goroutine* g = running_coroutine(w);
+  suspend(w, g, handle, switch_action::yield);
+}
+
+// --- The awaitables' suspending halves (go/task.hpp): chan.cpp's send and recv, with the
+// waiter in the awaiter, in the coroutine frame, and the park a suspension. ---
+
+bool chan_send_suspend(chan_core* c, void* elem, waiter_space* space, void* handle, source_location site) {
+  auto* w = ::new (static_cast<void*>(space->raw)) waiter;
+  if (!c) return park_coroutine(handle, wait_reason::chan_send_nil, site, nullptr, nullptr, false);  // forever
+  if (lock_free_ring(c) && ring_try_push(c, elem)) return false;
+  chan_lock(c);
+  if (send_now(c, elem)) return false;  // throws "send on closed channel", c unlocked
+  w->who = current_parker();
+  w->elem = elem;
+  c->sendq.push_back(w);
+  return park_coroutine(handle, wait_reason::chan_send, site, &unlock_chan, c, true);
+}
+
+int chan_recv_suspend(chan_core* c, void* out, waiter_space* space, void* handle, source_location site) {
+  auto* w = ::new (static_cast<void*>(space->raw)) waiter;
+  if (!c) {
+    park_coroutine(handle, wait_reason::chan_receive_nil, site, nullptr, nullptr, false);  // forever
+    return 0;
+  }
+  if (lock_free_ring(c) && ring_try_pop(c, out)) return 1;
+  chan_lock(c);
+  switch (recv_now(c, out)) {
+    case try_status::ok: return 1;
+    case try_status::closed: return 2;
+    case try_status::would_block: break;
+  }
+  w->who = current_parker();
+  w->elem = out;
+  c->recvq.push_back(w);
+  park_coroutine(handle, wait_reason::chan_receive, site, &unlock_chan, c, true);
+  return 0;
+}
+
+bool waiter_succeeded(const waiter_space* space) noexcept {
+  return std::launder(reinterpret_cast<const waiter*>(space->raw))->success;
+}
+
+// --- Select (go/task.hpp's async_select): Go's selectgo, with the waiters in the awaiter. ---
+//
+// 1. Poll order: a uniformly random permutation of the cases.
+// 2. Each case alone in that order, as a non-blocking send or receive (its own lock only):
+//    the first that completes runs. Linearizable as any single operation.
+// 3. "None ready" is decided atomically: every channel locked, in address order with
+//    duplicates locked once (select.cpp's lock order, so no deadlock with a stackful select),
+//    and the cases scanned again in poll order. Nothing ready: the default runs, or
+// 4. one waiter per case, all sharing st->done, is queued and the goroutine parks with
+//    park_sole: every waker finds a waiter only under its channel's lock, and the first to
+//    flip st->done (wait_queue::pop_front) owns the select. unlock_select copies the lock
+//    list off the frame before the first release, after which the frame may be running.
+// 5. Woken: every channel locked again, the losing waiters withdrawn, the winner reported.
+
+namespace {
+
+__attribute__((tls_model("initial-exec"))) thread_local std::uint64_t select_rand = 0;  // rand.hpp
+
+void unlock_each(chan_core* const* locks, int n) noexcept {
+  for (int i = 0; i < n; ++i) chan_unlock(locks[i]);
+}
+
+void unlock_select(void* arg) noexcept {
+  auto* st = static_cast<select_state*>(arg);
+  chan_core* copy[async_select_max_cases];
+  int n = st->nlocks;
+  std::memcpy(copy, st->locks, static_cast<std::size_t>(n) * sizeof(chan_core*));
+  unlock_each(copy, n);
+}
+
+waiter* case_waiter(select_state* st, int j) noexcept {
+  return std::launder(reinterpret_cast<waiter*>(st->waiters[j].raw));
+}
+
+// try_locked completes case c with every channel of the select locked; on success it unlocks
+// them all and returns true.
+bool try_locked(select_case& c, bool* received, select_state* st) {
+  chan_core* ch = c.c;
+  if (c.is_send) {
+    if (ch->closed.load(std::memory_order_seq_cst)) {
+      unlock_each(st->locks, st->nlocks);
+      throw_send_on_closed();
+    }
+    if (waiter* r = ch->recvq.pop_front()) {
+      if (r->elem) elem_move(ch->ops, r->elem, c.elem);
+      r->success = true;
+      parker* who = r->who;  // r lives in its parker's frame or stack: not touched after the wake
+      unlock_each(st->locks, st->nlocks);
+      wake(who);
+      return true;
+    }
+    if (ch->cap && ring_push_locked(ch, c.elem)) {
+      unlock_each(st->locks, st->nlocks);
+      return true;
+    }
+    return false;
+  }
+  if (ch->closed.load(std::memory_order_seq_cst) && (ch->cap == 0 || ring_empty_locked(ch))) {
+    unlock_each(st->locks, st->nlocks);
+    *received = false;
+    return true;
+  }
+  if (waiter* s = ch->sendq.pop_front()) {
+    if (ch->cap == 0) {
+      if (c.elem) elem_move(ch->ops, c.elem, s->elem);
+    } else {
+      buf_swap_head(ch, c.elem, s->elem);
+    }
+    s->success = true;
+    parker* who = s->who;
+    unlock_each(st->locks, st->nlocks);
+    wake(who);
+    *received = true;
+    return true;
+  }
+  if (ch->cap && ring_pop_locked(ch, c.elem)) {
+    unlock_each(st->locks, st->nlocks);
+    *received = true;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int select_suspend(select_case* cases, int n, bool block, bool* received, select_state* st, void* handle,
+                   source_location site) {
+  worker* w;
+  goroutine* g = running_coroutine(w);
+  for (int i = 0; i < n; ++i) {  // 1: Fisher-Yates
+    int j = cheaprandn(cheaprand(select_rand), i + 1);
+    st->order[i] = st->order[j];
+    st->order[j] = static_cast<std::uint8_t>(i);
+  }
+  for (int i = 0; i < n; ++i) {  // 2
+    select_case& c = cases[st->order[i]];
+    if (!c.c) continue;
+    if (c.is_send) {
+      if (chan_try_send(c.c, c.elem)) return st->order[i];
+    } else if (try_status s = chan_try_recv(c.c, c.elem); s != try_status::would_block) {
+      *received = s == try_status::ok;
+      return st->order[i];
+    }
+  }
+  int m = 0;  // 3
+  for (int i = 0; i < n; ++i) {
+    if (cases[i].c) st->locks[m++] = cases[i].c;
+  }
+  std::sort(st->locks, st->locks + m);
+  st->nlocks = static_cast<int>(std::unique(st->locks, st->locks + m) - st->locks);
+  if (st->nlocks == 0) {
+    if (!block) return -2;
+    park_coroutine(handle, n == 0 ? wait_reason::select_no_cases : wait_reason::select, site, nullptr, nullptr,
+                   false);  // forever
+    return -1;
+  }
+  for (int i = 0; i < st->nlocks; ++i) chan_lock(st->locks[i]);
+  for (int i = 0; i < n; ++i) {
+    select_case& c = cases[st->order[i]];
+    if (c.c && try_locked(c, received, st)) return st->order[i];
+  }
+  if (!block) {
+    unlock_each(st->locks, st->nlocks);
+    return -2;
+  }
+  st->done.store(0, std::memory_order_relaxed);  // 4
+  for (int j = 0; j < n; ++j) {
+    if (!cases[j].c) continue;
+    auto* wt = ::new (static_cast<void*>(st->waiters[j].raw)) waiter;
+    wt->who = g;
+    wt->elem = cases[j].elem;
+    wt->select_done = &st->done;
+    wt->case_index = static_cast<std::uint16_t>(j);
+    (cases[j].is_send ? cases[j].c->sendq : cases[j].c->recvq).push_back(wt);
+  }
+  park_coroutine(handle, wait_reason::select, site, &unlock_select, st, true);
+  return -1;
+}
+
+int select_resume(select_case* cases, int n, bool* received, select_state* st) {
+  std::uint32_t won = st->done.load(std::memory_order_acquire);
+  int j = static_cast<int>(won) - 2;  // select_won
+  for (int i = 0; i < st->nlocks; ++i) chan_lock(st->locks[i]);  // 5
+  for (int k = 0; k < n; ++k) {
+    if (k == j || !cases[k].c) continue;
+    (cases[k].is_send ? cases[k].c->sendq : cases[k].c->recvq).remove(case_waiter(st, k));
+  }
+  unlock_each(st->locks, st->nlocks);
+  bool success = case_waiter(st, j)->success;
+  if (cases[j].is_send) {
+    if (!success) throw_send_on_closed();
+  } else {
+    *received = success;
+  }
+  return j;
+}
+
+bool sleep_suspend(timer_space* space, std::int64_t when, void* handle, source_location site) noexcept {
+  worker* w;
+  goroutine* g = running_coroutine(w);
+  if (when != INT64_MAX) {
+    auto* t = ::new (static_cast<void*>(space->raw)) timer;  // in the frame: outlives its firing
+    t->untracked = true;  // leaves its heap only by firing
+    t->when = when;
+    t->fire = &fire_wake_coroutine;
+    t->arg = static_cast<parker*>(g);
+    add_timer(t);
+  }
+  return park_coroutine(handle, wait_reason::sleep, site, nullptr, nullptr, false);
+}
+
+}  // namespace go::detail
