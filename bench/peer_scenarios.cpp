@@ -1178,42 +1178,46 @@ results stackless_parked_1m(int n) {
   };
 }
 
-// sleeping_1m: N goroutines each sleeping 2 s, a duration longer than starting them all
-// takes; resident memory per goroutine once all have started.
-constexpr auto sleeping_1m_sleep = std::chrono::seconds(2);
+// sleeping_1m: N goroutines each sleeping 5 s at a time until told to stop; resident memory
+// per goroutine once all have started (however long starting them takes).
+constexpr auto sleeping_1m_sleep = std::chrono::seconds(5);
 
 results sleeping_1m(int n) {
   go::wait_group started, exited;
+  std::atomic<bool> stop{false};
   started.add(n);
   exited.add(n);
   i64 before = rss_bytes();
   for (int i = 0; i < n; ++i) {
-    go::spawn([&started, &exited] {
+    go::spawn([&started, &exited, &stop] {
       started.done();
-      go::sleep(sleeping_1m_sleep);
+      while (!stop.load(std::memory_order_relaxed)) go::sleep(sleeping_1m_sleep);
       exited.done();
     });
   }
   started.wait();
   i64 after = rss_bytes();
+  stop.store(true, std::memory_order_relaxed);
   exited.wait();
   return {{"sleeping_1m", static_cast<double>(after - before) / n, "B/goroutine", n}};
 }
 
-go::task<void> sleep_in(go::wait_group* started, go::wait_group* exited) {
+go::task<void> sleep_in(go::wait_group* started, go::wait_group* exited, const std::atomic<bool>* stop) {
   started->done();
-  co_await go::async_sleep(sleeping_1m_sleep);
+  while (!stop->load(std::memory_order_relaxed)) co_await go::async_sleep(sleeping_1m_sleep);
   exited->done();
 }
 
 results stackless_sleeping_1m(int n) {
   go::wait_group started, exited;
+  std::atomic<bool> stop{false};
   started.add(n);
   exited.add(n);
   i64 before = rss_bytes();
-  for (int i = 0; i < n; ++i) go::spawn(sleep_in(&started, &exited));
+  for (int i = 0; i < n; ++i) go::spawn(sleep_in(&started, &exited, &stop));
   started.wait();
   i64 after = rss_bytes();
+  stop.store(true, std::memory_order_relaxed);
   exited.wait();
   return {{"stackless_sleeping_1m", static_cast<double>(after - before) / n, "B/goroutine", n}};
 }

@@ -8,6 +8,7 @@ package main
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,22 +36,26 @@ func renamed(prefix string, f func(n int) []result) func(n int) []result {
 	}
 }
 
-// sleeping_1m: N goroutines each sleeping 2 s, longer than starting them all takes;
-// resident memory per goroutine once all have started.
+// sleeping_1m: N goroutines each sleeping 5 s at a time until told to stop; resident
+// memory per goroutine once all have started (however long starting them takes).
 func sleeping1m(n int) []result {
 	var started, exited sync.WaitGroup
+	var stop atomic.Bool
 	started.Add(n)
 	exited.Add(n)
 	before := rssBytes()
 	for i := 0; i < n; i++ {
 		go func() {
 			started.Done()
-			time.Sleep(2 * time.Second)
+			for !stop.Load() {
+				time.Sleep(5 * time.Second)
+			}
 			exited.Done()
 		}()
 	}
 	started.Wait()
 	after := rssBytes()
+	stop.Store(true)
 	exited.Wait()
 	return []result{{"sleeping_1m", float64(after-before) / float64(n), "B/goroutine", int64(n)}}
 }
