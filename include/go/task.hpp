@@ -8,6 +8,9 @@
 //   v, ok := <-ch                        std::optional<T> v = co_await go::async_recv(ch);
 //   for v := range ch { ... }            while (auto v = co_await go::async_recv(ch)) { ... *v ... }
 //   <-done   (chan struct{})             bool ok = co_await go::async_recv(done);
+//   select { case v := <-a: ...          co_await go::async_select(go::recv_case(a, ...),
+//            case b <- x: ...                                      go::send_case(b, x, ...),
+//            case <-ctx.Done(): ... }                              go::recv_case(ctx.done(), ...));
 //   time.Sleep(d)                        co_await go::async_sleep(d);
 //   runtime.Gosched()                    co_await go::async_yield();
 //   return y                             co_return y;
@@ -21,8 +24,10 @@
 // uses its worker thread's, and while it waits it is its coroutine frames (the variables
 // live across a co_await, usually a few hundred bytes) and its goroutine record. It blocks
 // only at a co_await of the awaitables above: a plain function it calls cannot block. A
-// blocking call there (ch.send, ch.recv, go::sleep, a mutex's lock, wg.wait) ends the
-// process with "fatal error: blocking call in a stackless goroutine (use co_await)". A
+// blocking call there (ch.send, ch.recv, go::sleep, go::select without a default, a mutex's
+// lock, wg.wait: sync, errgroup and rate have no awaitable form yet; a context's done is a
+// recv_case of async_select) ends the process with "fatal error: blocking call in a
+// stackless goroutine (use co_await)". A
 // stackful goroutine (go::spawn of a function that does not return a task) can call any
 // code and block anywhere, and costs a page of stack at least. README.md has the trade-off.
 //
