@@ -34,6 +34,7 @@
 #include "go/detail/park.hpp"
 #include "go/runtime.hpp"
 #include "platform/futex.hpp"
+#include "runtime/profile.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/select_cache.hpp"
 
@@ -111,8 +112,10 @@ void park_with(wait_reason reason, detail::source_location site, void (*unlock)(
   w->park_unlock = unlock;
   w->park_arg = arg;
   w->park_sole = sole;
+  std::int64_t block_since = block_start(reason);
   switch_to_scheduler(w, g, switch_action::park);
   g->reason = wait_reason::none;
+  if (block_since) record_block(block_since);
 }
 
 }  // namespace
