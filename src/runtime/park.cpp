@@ -37,6 +37,7 @@
 #include "runtime/profile.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/select_cache.hpp"
+#include "runtime/trace.hpp"
 
 namespace go::detail {
 
@@ -135,6 +136,7 @@ void wake(parker* p) noexcept {
     return;
   }
   auto* g = static_cast<goroutine*>(p);
+  trace_event(trace_kind::go_unblock, g);
   std::uint32_t s = g->state.load(std::memory_order_acquire);
   for (;;) {
     if (s == park_parked) {
