@@ -113,6 +113,7 @@ void park_with(wait_reason reason, detail::source_location site, void (*unlock)(
   w->park_unlock = unlock;
   w->park_arg = arg;
   w->park_sole = sole;
+  w->parks.store(w->parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   std::int64_t block_since = block_start(reason);
   switch_to_scheduler(w, g, switch_action::park);
   g->reason = wait_reason::none;
