@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <ostream>
 #include <stdexcept>
@@ -47,9 +48,35 @@ struct trace_record {
   wait_reason reason;
 };
 
+// Records in chunks: an append never copies what is there (a vector's growth did, and its
+// reallocations faulted in fresh pages in the middle of a hand-off).
 struct trace_buffer {
-  std::mutex mutex;  // guards records; taken by the owner per event, by stop() to read
-  std::vector<trace_record> records;
+  static constexpr std::size_t chunk_records = 4096;
+  struct chunk {
+    trace_record records[chunk_records];
+  };
+  std::mutex mutex;  // guards the rest; taken by the owner per event, by stop() to read
+  std::vector<std::unique_ptr<chunk>> chunks;
+  std::size_t in_last = chunk_records;  // records in the last chunk
+
+  void append(const trace_record& r) {
+    if (in_last == chunk_records) {
+      chunks.push_back(std::unique_ptr<chunk>(new chunk));  // not zeroed: pages fault in as filled
+      in_last = 0;
+    }
+    chunks.back()->records[in_last++] = r;
+  }
+  void move_to(std::vector<trace_record>& out) {
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      std::size_t n = i + 1 == chunks.size() ? in_last : chunk_records;
+      out.insert(out.end(), chunks[i]->records, chunks[i]->records + n);
+    }
+    clear();
+  }
+  void clear() {
+    chunks.clear();
+    in_last = chunk_records;
+  }
 };
 
 std::mutex control_mutex;   // serializes start and stop
@@ -100,7 +127,7 @@ void trace_event_slow(trace_kind kind, goroutine* g, std::uint64_t arg) noexcept
               : w                              ? w->id
                                                : t.plain_track;
     std::lock_guard lk(t.buffer->mutex);
-    t.buffer->records.push_back(r);
+    t.buffer->append(r);
   } catch (...) {  // out of memory: the event is lost
   }
 }
@@ -261,7 +288,7 @@ void start(std::ostream& out) {
     std::lock_guard rk(registry_mutex);
     for (trace_buffer* b : buffers) {
       std::lock_guard bk(b->mutex);
-      b->records.clear();
+      b->clear();
     }
   }
   trace_out = &out;
@@ -279,9 +306,7 @@ void stop() {
     std::lock_guard rk(registry_mutex);
     for (trace_buffer* b : buffers) {
       std::lock_guard bk(b->mutex);
-      all.insert(all.end(), b->records.begin(), b->records.end());
-      b->records.clear();
-      b->records.shrink_to_fit();
+      b->move_to(all);
     }
   }
   write_trace(*trace_out, std::move(all), trace_start_ns, end);
