@@ -50,7 +50,7 @@ struct metrics {
   std::int64_t timers_pending = 0;  // in the workers' timer heaps
   long stacks_in_use = 0;   // goroutine stacks held by goroutines
   long stacks_pooled = 0;   // mapped and free for reuse
-  std::uint64_t stack_bytes_mapped = 0;  // address space of every mapped stack
+  std::uint64_t stack_bytes_mapped = 0;  // address space of the mapped stacks, at the default size
 };
 
 // runtime_metrics returns the scheduler's state now (see the top for how exact it is).

@@ -3,7 +3,7 @@
 //
 // Every count is read from where the scheduler keeps it, with relaxed loads: goroutine
 // states from the registry of records (for_each_goroutine, under its lock; each state is
-// an atomic), run queues from their head and tail, counters that only their worker writes
+// an atomic; a goroutine in go::blocking from its worker's in_syscall), run queues from their head and tail, counters that only their worker writes
 // (created, exited, parks, steals, stacks in use per cache) by summing over the workers. No
 // lock of the scheduler is taken, so a reading is a blur over the moment it takes; at rest
 // it is exact.
@@ -111,9 +111,7 @@ metrics runtime_metrics() {
           case park_dead: return;
           case park_parked: ++m->goroutines_waiting; break;
           case park_runnable: ++m->goroutines_runnable; break;
-          default:  // running, or notified: running until its park returns at once
-            if (g->reason == wait_reason::syscall) ++m->goroutines_syscall;
-            else ++m->goroutines_running;
+          default: ++m->goroutines_running;  // or notified: running until its park returns at once
         }
         ++m->goroutines;
       },
@@ -128,6 +126,12 @@ metrics runtime_metrics() {
     m.steals += w->steals.load(std::memory_order_relaxed);
     m.timers_pending += static_cast<std::int64_t>(w->timers.size.load(std::memory_order_relaxed));
     caches.push_back(w->stacks);
+    // A goroutine in go::blocking runs, on its worker's thread, which says so (a running
+    // goroutine's wait reason is its own to write: not read here).
+    if (w->in_syscall.load(std::memory_order_acquire) && m.goroutines_running > 0) {
+      --m.goroutines_running;
+      ++m.goroutines_syscall;
+    }
   }
   m.gomaxprocs = sched().nprocs.load(std::memory_order_relaxed);
   for (int s = 0; s < m.gomaxprocs; ++s) {
