@@ -160,9 +160,9 @@ std::vector<goroutine_record> goroutine_records() {
         if (g == c->self || state == park_dead) return;
         goroutine_record r;
         r.state = state_name(g, state);
-        // Parked, or runnable after a park (its context is saved and it has not resumed):
-        // the saved registers start the walk.
-        if (state == park_parked || (state == park_runnable && g->sp && g->stk.base)) {
+        // Parked: the saved registers start the walk (as the dump's; a runnable goroutine's
+        // context is its worker's to write, so it is not read).
+        if (state == park_parked) {
           r.pcs = parked_frames(g);
         } else if (state == park_running && g->reason == wait_reason::syscall && g->syscall_pc) {
           r.pcs.push_back(reinterpret_cast<std::uintptr_t>(g->syscall_pc));
