@@ -47,6 +47,9 @@
 #include <vector>
 
 #include "go/go.hpp"
+#include "go/metrics.hpp"
+#include "go/pprof.hpp"
+#include "go/trace.hpp"
 #include "test_scale.hpp"
 
 using namespace std::chrono_literals;
@@ -937,4 +940,53 @@ TEST(Stress, ContextTrees) { run_rounds(std::span(&all_scenarios[3], 1)); }
 
 // Rounds that run up to four scenarios at once.
 TEST(Stress, Everything) { run_rounds(all_scenarios, 4); }
+
+namespace {
+
+// A stream that counts what it is given and keeps nothing.
+struct counting_buffer : std::streambuf {
+  std::size_t bytes = 0;
+  int overflow(int c) override {
+    ++bytes;
+    return c;
+  }
+  std::streamsize xsputn(const char*, std::streamsize n) override {
+    bytes += static_cast<std::size_t>(n);
+    return n;
+  }
+};
+
+}  // namespace
+
+// Every scenario with the block and mutex profiles on, the execution trace running (stopped
+// and started again every 200 ms, which bounds its memory), and a plain thread reading the
+// metrics and writing the block and mutex profiles meanwhile: the rounds' accounting must hold as without.
+TEST(Stress, EverythingWhileProfiling) {
+  go::set_block_profile_rate(1);
+  go::set_mutex_profile_fraction(1);
+  std::atomic<bool> done{false};
+  std::size_t written = 0;
+  std::thread observer([&] {
+    counting_buffer trace_out, profile_out;
+    std::ostream trace_stream(&trace_out), profile_stream(&profile_out);
+    while (!done.load()) {
+      go::trace::start(trace_stream);
+      std::this_thread::sleep_for(200ms);
+      go::trace::stop();
+      go::metrics m = go::runtime_metrics();
+      EXPECT_GE(m.goroutines, 0);
+      // Not the goroutine profile: like the goroutine dump it walks the stacks of goroutines
+      // that may resume meanwhile, which ThreadSanitizer reports as races.
+      go::pprof::lookup("block")->write_to(profile_stream);
+      go::pprof::lookup("mutex")->write_to(profile_stream);
+    }
+    written = trace_out.bytes + profile_out.bytes;
+  });
+  run_rounds(all_scenarios, 4);
+  done.store(true);
+  observer.join();
+  go::set_block_profile_rate(0);
+  go::set_mutex_profile_fraction(0);
+  EXPECT_GT(written, 0u);
+}
 

@@ -34,8 +34,10 @@
 #include "go/detail/park.hpp"
 #include "go/runtime.hpp"
 #include "platform/futex.hpp"
+#include "runtime/profile.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/select_cache.hpp"
+#include "runtime/trace.hpp"
 
 namespace go::detail {
 
@@ -114,8 +116,11 @@ void park_with(wait_reason reason, detail::source_location site, void (*unlock)(
   w->park_unlock = unlock;
   w->park_arg = arg;
   w->park_sole = sole;
+  w->parks.store(w->parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  std::int64_t block_since = block_start(reason);
   switch_to_scheduler(w, g, switch_action::park);
   g->reason = wait_reason::none;
+  if (block_since) record_block(block_since);
 }
 
 }  // namespace
@@ -135,6 +140,7 @@ void wake(parker* p) noexcept {
     return;
   }
   auto* g = static_cast<goroutine*>(p);
+  trace_event(trace_kind::go_unblock, g);
   std::uint32_t s = g->state.load(std::memory_order_acquire);
   for (;;) {
     if (s == park_parked) {

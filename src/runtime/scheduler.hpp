@@ -141,6 +141,7 @@ struct worker {
   int n_free_gs = 0;
   std::uint64_t next_id = 0, id_limit = 0;
   std::atomic<std::int64_t> created{0}, exited{0};  // num_goroutine: owner writes, anyone reads
+  std::atomic<std::uint64_t> parks{0}, steals{0};   // go::runtime_metrics: owner writes, anyone reads
 
   eh_state* eh_globals = nullptr;  // this thread's __cxa_eh_globals
   int* errno_at = nullptr;  // this thread's errno (saved and restored at a switch without a call)

@@ -17,8 +17,11 @@
 //   the lock, and after releasing it wakes it (reading waiter::who first: the waiter's frame
 //   may be gone once it runs). With handoff it first takes the permit for the waiter, and a
 //   goroutine releaser then yields so the new owner runs at once (Go's semrelease handoff).
+// - The mutex profile (profile.hpp): a lock's waiter notes when it first queued; the release
+//   that dequeues it charges the wait to its own stack, after the lock is released.
 #include "go/sync.hpp"
 #include "runtime/lock.hpp"
+#include "runtime/profile.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/wait_list.hpp"
 #include "runtime/waiter.hpp"
@@ -26,6 +29,11 @@
 namespace go::detail {
 
 namespace {
+
+// The waiters of a sema's queue: every one is a semacquire's.
+struct sema_waiter : waiter {
+  std::int64_t since = 0;  // when it first queued, if the mutex profile wants it
+};
 
 bool can_acquire(std::atomic<std::uint32_t>& count) noexcept {
   std::uint32_t v = count.load(std::memory_order_seq_cst);
@@ -41,8 +49,9 @@ wait_list<waiter> queue(sema& s) noexcept { return {s.head, s.tail}; }
 
 void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) noexcept {
   if (can_acquire(s.count)) return;
-  waiter self;
+  sema_waiter self;
   self.who = current_parker();
+  self.since = mutex_start(reason);
   for (;;) {
     detail::lock(s.lock);
     s.nwait.fetch_add(1, std::memory_order_seq_cst);
@@ -71,7 +80,9 @@ void semrelease(sema& s, bool handoff) noexcept {
   bool handed = handoff && can_acquire(s.count);
   w->success = handed;
   parker* who = w->who;
+  std::int64_t since = static_cast<sema_waiter*>(w)->since;
   wake(who);
+  if (since) record_mutex(since);
   if (handed && current_goroutine()) go::yield();
 }
 

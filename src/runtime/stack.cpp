@@ -175,12 +175,16 @@ void release_deep_pages(It first, It last) noexcept {
   if (n) advise_ranges(ranges, n, MADV_DONTNEED);
 }
 
+std::atomic<long> mapped_stacks{0};
+std::atomic<long> shared_in_use{0};  // in_use of the threads without a cache
+
 void map_slab(std::size_t size, int count, std::vector<stack>& out) {
   std::size_t page = page_size();
   std::size_t slot = size + page;
   void* p = mmap(nullptr, slot * static_cast<std::size_t>(count), PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
+  mapped_stacks.fetch_add(count, std::memory_order_relaxed);
   auto* base = static_cast<char*>(p);
   bool all_guarded = count > 1 && guard_regions.load(std::memory_order_relaxed) &&
                      advise_pages(base, slot, 0, count, MADV_GUARD_INSTALL);
@@ -258,7 +262,19 @@ struct alignas(64) stack_cache {
   std::vector<stack> free;  // LIFO: the last freed stack has a hot top page
   bool any_used = false;    // some stack in free is used (stack_release_deep_pages)
   std::int64_t next_release = 0;  // coarse clock: pacing of stack_release_deep_pages
+  // Stacks taken through this cache less those released through it (go::runtime_metrics);
+  // the owner writes it, anyone reads. A stack may be taken on one worker and released on
+  // another: only the sum over the caches counts the stacks in use.
+  std::atomic<long> in_use{0};
 };
+
+void count_in_use(stack_cache* cache, long delta) noexcept {
+  if (!cache) {
+    shared_in_use.fetch_add(delta, std::memory_order_relaxed);
+    return;
+  }
+  cache->in_use.store(cache->in_use.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
 
 namespace {
 
@@ -280,6 +296,7 @@ void unmap(stack s) noexcept {
   if (!s.base) return;
   std::size_t page = page_size();
   munmap(s.base - page, s.size + page);
+  mapped_stacks.fetch_sub(1, std::memory_order_relaxed);
   if (s.counted) guarded_live.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -298,9 +315,20 @@ void drop_stale(Container& v, std::size_t size) noexcept {
 
 stack_cache* stack_cache_new() { return new stack_cache; }
 
+long stacks_mapped() noexcept { return mapped_stacks.load(std::memory_order_relaxed); }
+
+long stacks_in_use(stack_cache* const* caches, int n) noexcept {
+  long sum = shared_in_use.load(std::memory_order_relaxed);
+  for (int i = 0; i < n; ++i) {
+    if (caches[i]) sum += caches[i]->in_use.load(std::memory_order_relaxed);
+  }
+  return sum;
+}
+
 stack stack_map(std::size_t size) {
   std::vector<stack> one;
   map_slab(stack_round(size), 1, one);
+  count_in_use(nullptr, 1);
   return one[0];
 }
 
@@ -341,6 +369,7 @@ stack stack_take(stack_cache* cache) noexcept {
       if (cache->free.empty()) continue;
       stack s = cache->free.back();
       cache->free.pop_back();
+      count_in_use(cache, 1);
       return s;
     }
     std::lock_guard lk(spare_mutex);
@@ -348,12 +377,14 @@ stack stack_take(stack_cache* cache) noexcept {
     last_shared_take = nanotime();
     stack s = shared.free.back();
     shared.free.pop_back();
+    count_in_use(nullptr, 1);
     return s;
   }
 }
 
 void stack_release(stack_cache* cache, stack s) noexcept {
   if (!s.base) return;
+  count_in_use(cache, -1);
   if (s.size != default_size()) {
     unmap(s);
     return;
@@ -444,6 +475,7 @@ bool stack_trim_batch() noexcept {
     }
     munmap(start, static_cast<std::size_t>(end - start));
     guarded_live.fetch_sub(guarded, std::memory_order_relaxed);
+    mapped_stacks.fetch_sub(static_cast<long>(j - i), std::memory_order_relaxed);
     i = j;
   }
   return n == batch;

@@ -40,6 +40,10 @@ stack stack_map(std::size_t size);
 void stack_release(stack_cache* cache, stack s) noexcept;
 
 std::size_t stack_page_size() noexcept;
+// Stacks mapped now, pooled or in use, and those in use: held by goroutines, counted over
+// the n caches given and the threads without one (go::runtime_metrics).
+long stacks_mapped() noexcept;
+long stacks_in_use(stack_cache* const* caches, int n) noexcept;
 std::size_t stack_round(std::size_t size) noexcept;
 
 // stack_trim gives back the deep pages of pooled stacks that ran a goroutine (all but the

@@ -66,6 +66,7 @@
 #include "go/runtime.hpp"
 #include "runtime/panic.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/symbolize.hpp"
 #include "runtime/unwind.hpp"
 
 extern char** environ;
@@ -140,6 +141,8 @@ struct object_address {
   std::uintptr_t address = 0;   // pc less the object's load bias
 };
 
+}  // namespace
+
 const std::string& self_exe() {
   static const std::string path = [] {
     char buf[4096];
@@ -148,6 +151,8 @@ const std::string& self_exe() {
   }();
   return path;
 }
+
+namespace {
 
 object_address locate(std::uintptr_t pc) {
   Dl_info info{};
@@ -198,14 +203,6 @@ std::string symbol_with_offset(std::uintptr_t pc) {
 }
 
 // --- addr2line ---
-
-// One frame at an address: a function, and where in it (file empty: unknown).
-struct code_frame {
-  std::string function;
-  std::string file;
-  unsigned line = 0;
-  bool runtime = false;  // the runtime's own code (left out of tracebacks)
-};
 
 // Runs `addr2line -a -f -C -i -e path addresses...` and returns what it printed ("" if it
 // could not run or took longer than a dump should wait).
@@ -320,7 +317,8 @@ void parse_addr2line(const std::string& text, const object_address& object,
   }
 }
 
-// symbolize_all makes sure the cache has every pc (a call's address: return address - 1).
+}  // namespace
+
 void symbolize_all(std::vector<std::uintptr_t> pcs) {
   std::sort(pcs.begin(), pcs.end());
   pcs.erase(std::unique(pcs.begin(), pcs.end()), pcs.end());
@@ -379,6 +377,8 @@ const std::vector<code_frame>& frames_at(std::uintptr_t pc) {
   return symbol_cache[pc];  // entries are never erased: the reference stays valid
 }
 
+namespace {
+
 void print_frame(std::ostream& out, const code_frame& f) {
   out << f.function << "\n\t" << f.file;
   if (f.line) out << ":" << f.line;
@@ -399,15 +399,14 @@ _Unwind_Reason_Code collect_frame(_Unwind_Context* context, void* arg) {
   return _URC_NO_REASON;
 }
 
-// The return addresses of the calling thread's stack, innermost first.
+}  // namespace
+
 std::vector<std::uintptr_t> own_frames() {
   std::vector<std::uintptr_t> pcs;
   unwind_state s{&pcs};
   _Unwind_Backtrace(&collect_frame, &s);
   return pcs;
 }
-
-// --- formatting ---
 
 const char* state_name(goroutine* g, std::uint32_t state) {
   switch (state) {
@@ -416,6 +415,10 @@ const char* state_name(goroutine* g, std::uint32_t state) {
     default: return "runnable";
   }
 }
+
+namespace {
+
+// --- formatting ---
 
 // What a dump shows of one goroutine, read at one moment (under the registry's lock), so
 // that symbolizing (a subprocess) happens after the lock is released.

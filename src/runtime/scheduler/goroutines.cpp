@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "platform/sanitizer.hpp"
+#include "runtime/trace.hpp"
 
 namespace go::detail {
 
@@ -255,6 +256,7 @@ void start_goroutine(void* p) noexcept {
   if (g->bub) ++g->bub->live;  // spawned on the bubble's thread
   if (w && !g->bub) w->created.store(w->created.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   else sched().external_created.fetch_add(1, std::memory_order_relaxed);
+  trace_event(trace_kind::go_create, g, g->parent_id);
   ready(g, true);
 }
 

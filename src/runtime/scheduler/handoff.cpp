@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "platform/futex.hpp"
+#include "runtime/trace.hpp"
 
 namespace go::detail {
 
@@ -116,6 +117,7 @@ bool handoff_slot(worker* w, int s) noexcept {
     spare = pass_slot_locked(w, s);
   }
   finish_pass(w, s, spare);
+  trace_event(trace_kind::slot_handoff, nullptr, static_cast<std::uint64_t>(w->id) << 32 | static_cast<std::uint32_t>(s));
   return true;
 }
 

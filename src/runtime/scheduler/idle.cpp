@@ -40,6 +40,7 @@
 #include <mutex>
 
 #include "platform/futex.hpp"
+#include "runtime/trace.hpp"
 
 namespace go::detail {
 
@@ -176,6 +177,7 @@ void release_timer_role(worker* w) noexcept {
 // sleep_idle blocks an idle worker (already on the idle list, not spinning) until it is
 // woken to spin or its timer deadline passes. Returns with the worker off the idle list.
 void sleep_idle(worker* w) noexcept {
+  trace_event(trace_kind::worker_idle, nullptr);
   for (;;) {
     std::uint32_t bits = w->wake_word.exchange(0, std::memory_order_acquire);
     if (bits & (wake_spinning | wake_inbox | wake_taken)) break;  // taken off the idle list by the waker
@@ -233,6 +235,7 @@ void sleep_idle(worker* w) noexcept {
     // wakep popped us concurrently: its signal is on the way.
   }
   release_timer_role(w);
+  trace_event(trace_kind::worker_wake, nullptr);
 }
 
 std::atomic<int> netpoll_waiters{0};

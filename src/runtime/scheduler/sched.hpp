@@ -239,5 +239,6 @@ int default_max_procs() noexcept;                   // procs.cpp
 extern std::atomic<int> runtime_extra_threads;      // traceback.cpp
 void install_overflow_handler(worker* w) noexcept;  // stack.cpp
 void uninstall_overflow_handler() noexcept;         // stack.cpp
+void start_schedtrace() noexcept;                   // metrics.cpp: GODEBUG=schedtrace
 
 }  // namespace go::detail

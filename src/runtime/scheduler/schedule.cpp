@@ -30,6 +30,7 @@
 
 #include "platform/context.hpp"
 #include "platform/sanitizer.hpp"
+#include "runtime/trace.hpp"
 
 namespace go::detail {
 
@@ -155,6 +156,7 @@ void prepare(worker* w, goroutine* g) noexcept {
   if (g->state.load(std::memory_order_acquire) == park_runnable) g->state.store(park_running, std::memory_order_relaxed);
   g->last_worker = w;
   w->current.store(g, std::memory_order_relaxed);
+  trace_event(trace_kind::go_start, g);
   if (!g->sp && g->kind != parker_kind::coroutine) {
     if (!g->stk.base) {
       g->stk = stack_take(w->stacks);
@@ -418,6 +420,7 @@ void switch_to_scheduler(worker* w, goroutine* g, switch_action action) noexcept
                  static_cast<unsigned long long>(g->id), g->stk.size);
     std::abort();
   }
+  trace_event(trace_kind::go_stop, g, static_cast<std::uint64_t>(action));
   w->action = action;
   w->switched_from = g;
   g->saved_errno = *w->errno_at;

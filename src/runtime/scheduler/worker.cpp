@@ -84,6 +84,7 @@ task* steal_work(worker* w) noexcept {
       task* t = batch[got - 1];
       for (std::uint32_t i = 0; i + 1 < got; ++i) w->runq.slots[(tail + i) % run_queue::capacity].store(batch[i], std::memory_order_relaxed);
       if (got > 1) w->runq.tail.store(tail + got - 1, std::memory_order_seq_cst);
+      w->steals.store(w->steals.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       return t;
     }
   }
@@ -301,6 +302,7 @@ void start_runtime() {
   std::lock_guard lk(sched().resize_mutex);
   for (int i = 0; i < n; ++i) start_worker(i);
   start_sysmon();
+  start_schedtrace();
   runtime_started.store(true, std::memory_order_release);
 }
 

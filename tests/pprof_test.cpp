@@ -1,0 +1,196 @@
+// Profiles (go/pprof.hpp): each is written in pprof's format and read back with
+// `go tool pprof`, which must find this file's functions at the lines where they block.
+// Without Go on the machine those tests report themselves skipped; the text form (debug 1)
+// is checked without it.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "go/go.hpp"
+#include "go/pprof.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+__attribute__((noinline)) void pprof_blocked_receiver(go::chan<int> ch) {
+  ch.recv();
+  asm volatile("");
+}
+constexpr int receiver_line = __LINE__ - 3;
+
+__attribute__((noinline)) void pprof_blocked_sender(go::chan<int> ch) {
+  ch.send(1);
+  asm volatile("");
+}
+constexpr int sender_line = __LINE__ - 3;
+
+__attribute__((noinline)) void pprof_mutex_holder(go::mutex& m, go::chan<void> locked) {
+  m.lock();
+  locked.send();
+  go::sleep(20ms);
+  m.unlock();
+  asm volatile("");
+}
+constexpr int unlock_line = __LINE__ - 3;
+
+__attribute__((noinline)) void pprof_mutex_waiter(go::mutex& m) {
+  m.lock();
+  asm volatile("");
+  m.unlock();
+}
+constexpr int lock_line = __LINE__ - 4;
+
+__attribute__((noinline)) void pprof_sleeper() {
+  go::sleep(30ms);
+  asm volatile("");
+}
+
+bool have_go() { return std::system("go version >/dev/null 2>&1") == 0; }
+
+// The output of `go tool pprof <args> <file>`.
+std::string pprof(const std::string& args, const std::string& file) {
+  std::string cmd = "go tool pprof " + args + " " + file + " 2>&1";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+  }
+  return out;
+}
+
+std::string temp_file(const std::string& name) {
+  std::string path = testing::TempDir() + "gocxx_pprof_" + std::to_string(getpid()) + "_" + name + ".pb.gz";
+  return path;
+}
+
+void write_profile(const std::string& name, const std::string& path, int debug = 0) {
+  std::ofstream f(path, std::ios::binary);
+  go::pprof::lookup(name)->write_to(f, debug);
+}
+
+std::string at_line(int line) { return "pprof_test.cpp:" + std::to_string(line); }
+
+void wait_for_goroutines(int n) {
+  for (int i = 0; i < 500 && go::num_goroutine() < n; ++i) go::sleep(1ms);
+  go::sleep(20ms);  // and for them to park
+}
+
+}  // namespace
+
+TEST(Pprof, LookupKnowsGosProfileNames) {
+  EXPECT_TRUE(go::pprof::lookup("goroutine"));
+  EXPECT_TRUE(go::pprof::lookup("block"));
+  EXPECT_TRUE(go::pprof::lookup("mutex"));
+  EXPECT_FALSE(go::pprof::lookup("nonesuch"));
+  ASSERT_EQ(go::pprof::profiles().size(), 3u);
+  EXPECT_EQ(go::pprof::profiles()[1].name(), "goroutine");
+}
+
+TEST(Pprof, GoroutineProfileTextGroupsStacksWithTheirState) {
+  go::run([] {
+    auto ch = go::make_chan<int>();
+    int base = go::num_goroutine();
+    for (int i = 0; i < 3; ++i) go::spawn(pprof_blocked_receiver, ch);
+    wait_for_goroutines(base + 3);
+    std::ostringstream out;
+    go::pprof::lookup("goroutine")->write_to(out, 1);
+    std::string text = out.str();
+    EXPECT_NE(text.find("goroutine profile: total"), std::string::npos) << text;
+    EXPECT_NE(text.find("\n3 @"), std::string::npos) << text;
+    EXPECT_NE(text.find("{\"state\":\"chan receive\"}"), std::string::npos) << text;
+    EXPECT_NE(text.find("pprof_blocked_receiver"), std::string::npos) << text;
+    for (int i = 0; i < 3; ++i) ch.send(i);
+  });
+}
+
+TEST(Pprof, GoroutineProfileReadsBackWithGoToolPprof) {
+  if (!have_go()) GTEST_SKIP() << "go is not installed";
+  std::string path = temp_file("goroutine");
+  go::run([&] {
+    auto ch = go::make_chan<int>();
+    int base = go::num_goroutine();
+    for (int i = 0; i < 4; ++i) go::spawn(pprof_blocked_receiver, ch);
+    for (int i = 0; i < 2; ++i) go::spawn(pprof_blocked_sender, go::chan<int>());
+    wait_for_goroutines(base + 6);
+    write_profile("goroutine", path);
+    for (int i = 0; i < 4; ++i) ch.send(i);
+  });
+  std::string traces = pprof("-traces -lines", path);
+  EXPECT_NE(traces.find("pprof_blocked_receiver"), std::string::npos) << traces;
+  EXPECT_NE(traces.find(at_line(receiver_line)), std::string::npos) << traces;
+  EXPECT_NE(traces.find("pprof_blocked_sender"), std::string::npos) << traces;
+  EXPECT_NE(traces.find(at_line(sender_line)), std::string::npos) << traces;
+  EXPECT_NE(traces.find("chan receive"), std::string::npos) << traces;
+  EXPECT_NE(traces.find("chan send (nil chan)"), std::string::npos) << traces;
+  std::string top = pprof("-top", path);
+  EXPECT_NE(top.find("pprof_blocked_receiver"), std::string::npos) << top;
+  std::remove(path.c_str());
+}
+
+TEST(Pprof, BlockProfileHasChannelWaitsAndNotSleeps) {
+  if (!have_go()) GTEST_SKIP() << "go is not installed";
+  std::string path = temp_file("block");
+  go::set_block_profile_rate(1);
+  go::run([&] {
+    auto ch = go::make_chan<int>();
+    go::wait_group wg;
+    wg.go([&] { pprof_blocked_receiver(ch); });
+    wg.go(pprof_sleeper);
+    go::sleep(10ms);
+    ch.send(1);
+    wg.wait();
+  });
+  go::set_block_profile_rate(0);
+  write_profile("block", path);
+  std::string traces = pprof("-traces -lines", path);
+  EXPECT_NE(traces.find("pprof_blocked_receiver"), std::string::npos) << traces;
+  EXPECT_NE(traces.find(at_line(receiver_line)), std::string::npos) << traces;
+  EXPECT_EQ(traces.find("pprof_sleeper"), std::string::npos) << traces;
+  std::string top = pprof("-top -sample_index=delay", path);
+  EXPECT_NE(top.find("pprof_blocked_receiver"), std::string::npos) << top;
+  std::remove(path.c_str());
+}
+
+TEST(Pprof, BlockProfileIsEmptyWhileOff) {
+  int before = go::pprof::lookup("block")->count();
+  go::run([] {
+    auto ch = go::make_chan<int>();
+    go::spawn([&] { ch.send(1); });
+    ch.recv();
+  });
+  EXPECT_EQ(go::pprof::lookup("block")->count(), before);
+}
+
+TEST(Pprof, MutexProfileChargesTheUnlocker) {
+  if (!have_go()) GTEST_SKIP() << "go is not installed";
+  std::string path = temp_file("mutex");
+  EXPECT_EQ(go::set_mutex_profile_fraction(1), 0);
+  go::run([&] {
+    go::mutex m;
+    auto locked = go::make_chan<void>();
+    go::wait_group wg;
+    wg.go([&] { pprof_mutex_holder(m, locked); });
+    locked.recv();
+    wg.go([&] { pprof_mutex_waiter(m); });
+    wg.wait();
+  });
+  EXPECT_EQ(go::set_mutex_profile_fraction(0), 1);
+  write_profile("mutex", path);
+  std::string traces = pprof("-traces -lines", path);
+  EXPECT_NE(traces.find("pprof_mutex_holder"), std::string::npos) << traces;
+  EXPECT_NE(traces.find(at_line(unlock_line)), std::string::npos) << traces;
+  EXPECT_EQ(traces.find("pprof_mutex_waiter"), std::string::npos) << traces;
+  std::remove(path.c_str());
+  // The waiter's side is the block profile's, when that is on; here it was off.
+  (void)lock_line;
+}
