@@ -31,6 +31,7 @@
 #include <tuple>
 
 #include "go/runtime.hpp"
+#include "runtime/rand.hpp"
 #include "runtime/profile.hpp"
 #include "runtime/profile_proto.hpp"
 #include "runtime/scheduler.hpp"
@@ -64,14 +65,10 @@ bucket_table& mutex_table() {
   return t;
 }
 
-// A cheap per-thread random number for sampling (xorshift64*), seeded from the clock.
+// A per-thread random number for sampling (rand.hpp), seeded from the clock.
 std::uint64_t sample_random() noexcept {
-  static thread_local std::uint64_t s = 0;
-  if (s == 0) s = static_cast<std::uint64_t>(nanotime()) | 1;
-  s ^= s >> 12;
-  s ^= s << 25;
-  s ^= s >> 27;
-  return s * 0x2545F4914F6CDD1Dull;
+  static thread_local std::uint64_t s = static_cast<std::uint64_t>(nanotime());
+  return cheaprand(s);
 }
 
 void add_event(bucket_table& t, double count, std::int64_t delay) {
@@ -162,7 +159,9 @@ std::vector<goroutine_record> goroutine_records() {
         r.state = state_name(g, state);
         // Parked: the saved registers start the walk (as the dump's; a runnable goroutine's
         // context is its worker's to write, so it is not read).
-        if (state == park_parked) {
+        if (g->kind == parker_kind::coroutine) {
+          r.leaf = "(stackless)";  // its frame is not a stack to walk (task.cpp)
+        } else if (state == park_parked) {
           r.pcs = parked_frames(g);
         } else if (state == park_running && g->reason == wait_reason::syscall && g->syscall_pc) {
           r.pcs.push_back(reinterpret_cast<std::uintptr_t>(g->syscall_pc));

@@ -54,6 +54,7 @@
 #include "platform/sanitizer.hpp"
 #include "runtime/chan.hpp"
 #include "runtime/rand.hpp"
+#include "runtime/trace.hpp"
 #include "runtime/scheduler/sched.hpp"
 #include "runtime/timer.hpp"
 #include "runtime/waiter.hpp"
@@ -177,6 +178,7 @@ goroutine* running_coroutine(worker*& w) noexcept {
 // suspend records that g, suspended at `handle`, leaves the CPU with `action` (the fields
 // switch_to_scheduler sets for a stackful goroutine), and saves its C++ runtime state.
 void suspend(worker* w, goroutine* g, void* handle, switch_action action) noexcept {
+  trace_event(trace_kind::go_stop, g, static_cast<std::uint64_t>(action));
   g->sp = handle;
   w->action = action;
   w->switched_from = g;
@@ -229,6 +231,7 @@ void resume_coroutine(worker* w, goroutine* g) noexcept {
 void coroutine_exit(void* handle) noexcept {
   worker* w;
   goroutine* g = running_coroutine(w);
+  trace_event(trace_kind::go_stop, g, static_cast<std::uint64_t>(switch_action::exit));
   g->sp = handle;
   w->action = switch_action::exit;
   w->switched_from = g;
