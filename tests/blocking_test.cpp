@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "go/go.hpp"
+#include "runtime/scheduler.hpp"
 #include "test_scale.hpp"
 
 using namespace std::chrono_literals;
@@ -326,6 +327,37 @@ TEST(LockOSThread, YieldLocked) {
     });
     EXPECT_TRUE(c.recv());
   });
+}
+
+// Regression (LockOSThread.YieldLocked under ASan: "all goroutines are asleep" while the
+// locked goroutine was runnable). A locked goroutine that yields sits in its worker's queue;
+// the worker lends its slot to a spare and then moves that queue to the global one. It
+// counted itself asleep before the move, so the spare, finding nothing yet, could see every
+// worker asleep and nothing runnable. The hook holds the worker between the two steps.
+TEST(LockOSThreadDeathTest, AYieldingLockedGoroutineIsNotADeadlock) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  setenv("GOMAXPROCS", "1", 1);
+  EXPECT_EXIT(
+      {
+        go::run([] {
+          go::detail::set_delay(go::detail::delay_point::pass_drain, std::chrono::nanoseconds(20ms).count());
+          auto c = go::make_chan<bool>();
+          go::spawn([=] {
+            go::lock_os_thread();
+            // A yield with nothing else to run returns at once, except every 61st (the
+            // scheduler's look at its other queues): then it switches and the worker lends
+            // its slot.
+            for (int i = 0; i < 130; ++i) go::yield();
+            go::unlock_os_thread();
+            c.send(true);
+          });
+          c.recv();
+          go::detail::set_delay(go::detail::delay_point::pass_drain, 0);
+        });
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "");
+  unsetenv("GOMAXPROCS");
 }
 
 // A goroutine that returns while locked takes its thread with it.

@@ -227,6 +227,7 @@ void sysmon_poll_io() noexcept;  // polls the network if nobody did for 10 ms
 // branch that is never taken outside such a test.
 enum class delay_point : std::uint8_t {
   retire_wake,  // retire(): a worker beyond GOMAXPROCS woke, before it looks at nprocs again
+  pass_drain,   // drain_to_global(): goroutines taken from a queue, not yet in the global one
 };
 void set_delay(delay_point p, std::int64_t ns) noexcept;  // 0: no delay
 

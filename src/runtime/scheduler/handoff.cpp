@@ -26,6 +26,7 @@ bool drain_to_global(worker* w) noexcept {
   for (;;) {
     std::uint32_t n = w->runq.grab(batch, true);
     if (n == 0) return moved;
+    delay_at(delay_point::pass_drain);  // the batch is in no queue until it is put
     for (std::uint32_t i = 0; i + 1 < n; ++i) batch[i]->sched_next = batch[i + 1];
     std::lock_guard lk(sched().lock);
     global_put_batch_locked(batch[0], batch[n - 1], static_cast<int>(n));
@@ -67,17 +68,24 @@ void wait_locked(worker* w, goroutine* g) noexcept {
   int give = no_slot;
   worker* spare = nullptr;
   {
-    // Counted asleep under the lock, and counted awake again by start_locked under it: a
-    // worker that hands g over and then sleeps must not see everyone asleep (check_dead).
     std::lock_guard lk(sched().lock);
     if (!w->locked_runnable.load(std::memory_order_relaxed)) {
       give = w->slot.load(std::memory_order_relaxed);
       if (give != no_slot) spare = pass_slot_locked(w, give);
+    }
+  }
+  if (give != no_slot) finish_pass(w, give, spare);
+  {
+    // Counted asleep only once what its queue held (g itself, if it yielded) is in the
+    // global queue: until then the spare may find nothing and see every worker asleep
+    // (check_dead). Under the lock, and counted awake again by start_locked under it: a
+    // worker that hands g over and then sleeps must not see everyone asleep either.
+    std::lock_guard lk(sched().lock);
+    if (!w->locked_runnable.load(std::memory_order_relaxed)) {
       w->locked_waiting = true;
       sched().locked_sleeping.fetch_add(1);
     }
   }
-  if (give != no_slot) finish_pass(w, give, spare);
   for (;;) {
     w->wake_word.exchange(0, std::memory_order_seq_cst);
     if (w->locked_runnable.load(std::memory_order_acquire) && holds_slot(w)) break;
