@@ -62,7 +62,8 @@ std::string schedtrace_line(std::int64_t since_start_ns) {
   std::string queues;
   for (int s = 0; s < nprocs; ++s) {
     worker* w = sched().slots[s].load(std::memory_order_acquire);
-    queues += (s ? " " : "") + std::to_string(w ? local_queue_length(w) : 0);
+    if (s) queues += ' ';
+    queues += std::to_string(w ? local_queue_length(w) : 0);
   }
   char line[256];
   std::snprintf(line, sizeof line,

@@ -202,7 +202,10 @@ void write_trace(std::ostream& out, std::vector<trace_record> records, std::int6
   auto stop_running = [&](std::int32_t track, std::uint64_t g, std::int64_t at) {
     auto it = running.find(track);
     if (it == running.end() || it->second.g != g) return;
-    wr.slice(1, trace_writer::tid(track), "G" + std::to_string(g), it->second.since, at, "\"goroutine\":" + std::to_string(g));
+    std::string name = std::to_string(g), args = name;
+    name.insert(0, 1, 'G');
+    args.insert(0, "\"goroutine\":");
+    wr.slice(1, trace_writer::tid(track), name, it->second.since, at, args);
     running.erase(it);
   };
   for (const trace_record& r : records) {
