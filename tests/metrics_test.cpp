@@ -9,6 +9,7 @@
 
 #include "go/go.hpp"
 #include "go/metrics.hpp"
+#include "go/task.hpp"
 
 using namespace std::chrono_literals;
 
@@ -68,6 +69,36 @@ TEST(Metrics, SchedulerCountsAreConsistent) {
     EXPECT_GE(m.stacks_pooled, 0);
     EXPECT_GT(m.stack_bytes_mapped, 0u);
     t.stop();
+  });
+}
+
+go::task<void> metrics_pinger(go::chan<int> in, go::chan<int> out, int n) {
+  for (int i = 0; i < n; ++i) {
+    co_await go::async_send(out, i);
+    co_await go::async_recv(in);
+  }
+}
+
+go::task<void> metrics_ponger(go::chan<int> in, go::chan<int> out, go::chan<void> done) {
+  while (auto v = co_await go::async_recv(in)) co_await go::async_send(out, *v);
+  co_await go::async_send(done);
+}
+
+// Stackless goroutines park by suspending: those parks count too.
+TEST(Metrics, StacklessParksAreCounted) {
+  go::run([] {
+    auto ping = go::make_chan<int>();
+    auto pong = go::make_chan<int>();
+    auto done = go::make_chan<void>();
+    std::uint64_t before = go::runtime_metrics().parks;
+    go::spawn(metrics_ponger(ping, pong, done));
+    go::spawn([=]() -> go::task<void> {
+      co_await metrics_pinger(pong, ping, 100);
+      ping.close();
+    });
+    done.recv();
+    // Each round trip parks one of the two at least once; the main goroutine parks once.
+    EXPECT_GE(go::runtime_metrics().parks - before, 100u);
   });
 }
 

@@ -15,6 +15,7 @@
 
 #include "go/go.hpp"
 #include "go/pprof.hpp"
+#include "go/task.hpp"
 
 using namespace std::chrono_literals;
 
@@ -47,6 +48,10 @@ __attribute__((noinline)) void pprof_mutex_waiter(go::mutex& m) {
   m.unlock();
 }
 constexpr int lock_line = __LINE__ - 4;
+
+go::task<void> pprof_stackless_receiver(go::chan<int> ch) {
+  co_await go::async_recv(ch);
+}
 
 __attribute__((noinline)) void pprof_sleeper() {
   go::sleep(30ms);
@@ -158,6 +163,30 @@ TEST(Pprof, BlockProfileHasChannelWaitsAndNotSleeps) {
   EXPECT_EQ(traces.find("pprof_sleeper"), std::string::npos) << traces;
   std::string top = pprof("-top -sample_index=delay", path);
   EXPECT_NE(top.find("pprof_blocked_receiver"), std::string::npos) << top;
+  std::remove(path.c_str());
+}
+
+// A stackless goroutine's wait is charged to the coroutine that awaited, as a stackful one's
+// is to the function that blocked.
+TEST(Pprof, BlockProfileHasStacklessWaits) {
+  if (!have_go()) GTEST_SKIP() << "go is not installed";
+  std::string path = temp_file("block_stackless");
+  go::set_block_profile_rate(1);
+  go::run([&] {
+    auto ch = go::make_chan<int>();
+    auto done = go::make_chan<void>();
+    go::spawn([=]() -> go::task<void> {
+      co_await pprof_stackless_receiver(ch);
+      co_await go::async_send(done);
+    });
+    go::sleep(10ms);
+    ch.send(1);
+    done.recv();
+  });
+  go::set_block_profile_rate(0);
+  write_profile("block", path);
+  std::string traces = pprof("-traces", path);
+  EXPECT_NE(traces.find("pprof_stackless_receiver"), std::string::npos) << traces;
   std::remove(path.c_str());
 }
 

@@ -110,13 +110,7 @@ void park_with(wait_reason reason, detail::source_location site, void (*unlock)(
     if (debug_migrating()) go::yield();  // the debug mode moves g at every park, this one too
     return;
   }
-  g->reason = reason;
-  g->wait_site = site;
-  g->wait_since = w->clock;
-  w->park_unlock = unlock;
-  w->park_arg = arg;
-  w->park_sole = sole;
-  w->parks.store(w->parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  prepare_park(w, g, reason, site, unlock, arg, sole);
   std::int64_t block_since = block_start(reason);
   switch_to_scheduler(w, g, switch_action::park);
   g->reason = wait_reason::none;

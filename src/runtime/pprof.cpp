@@ -71,8 +71,7 @@ std::uint64_t sample_random() noexcept {
   return cheaprand(s);
 }
 
-void add_event(bucket_table& t, double count, std::int64_t delay) {
-  std::vector<std::uintptr_t> stack = own_frames();
+void add_event(bucket_table& t, double count, std::int64_t delay, std::vector<std::uintptr_t> stack) {
   std::lock_guard lk(t.mutex);
   bucket& b = t.buckets[std::move(stack)];
   b.count += count;
@@ -102,18 +101,48 @@ bool counts_as_block(wait_reason r) noexcept {
 
 std::int64_t block_start_slow(wait_reason r) noexcept { return counts_as_block(r) ? nanotime() : 0; }
 
-void record_block(std::int64_t start) noexcept {
+namespace {
+
+// record_block_at records a wait that started at `start` with the stack stack() returns.
+template <class Stack>
+void record_block_at(std::int64_t start, Stack stack) noexcept {
   std::int64_t rate = block_profile_rate.load(std::memory_order_relaxed);
   std::int64_t d = std::max<std::int64_t>(nanotime() - start, 1);
   if (rate <= 0) return;
   try {
     if (d >= rate) {
-      add_event(block_table(), 1, d);
+      add_event(block_table(), 1, d, stack());
     } else if (static_cast<std::int64_t>(sample_random() % static_cast<std::uint64_t>(rate)) <= d) {
-      add_event(block_table(), static_cast<double>(rate) / static_cast<double>(d), rate);
+      add_event(block_table(), static_cast<double>(rate) / static_cast<double>(d), rate, stack());
     }
   } catch (...) {  // out of memory: the event is lost, as a sampled one would be
   }
+}
+
+}  // namespace
+
+void record_block(std::int64_t start) noexcept {
+  record_block_at(start, [] { return own_frames(); });
+}
+
+struct suspended_block {
+  std::int64_t start;
+  std::vector<std::uintptr_t> stack;
+};
+
+suspended_block* block_suspend_slow(wait_reason r) noexcept {
+  std::int64_t start = block_start_slow(r);
+  if (!start) return nullptr;
+  try {
+    return new suspended_block{start, own_frames()};
+  } catch (...) {  // out of memory: the event is lost
+    return nullptr;
+  }
+}
+
+void block_resumed(suspended_block* e) noexcept {
+  record_block_at(e->start, [e] { return std::move(e->stack); });
+  delete e;
 }
 
 std::int64_t mutex_start_slow(wait_reason r) noexcept {
@@ -126,7 +155,7 @@ void record_mutex(std::int64_t since) noexcept {
   if (rate <= 0 || sample_random() % static_cast<std::uint64_t>(rate) != 0) return;
   std::int64_t d = std::max<std::int64_t>(nanotime() - since, 1);
   try {
-    add_event(mutex_table(), rate, d * rate);
+    add_event(mutex_table(), rate, d * rate, own_frames());
   } catch (...) {
   }
 }

@@ -21,6 +21,18 @@ void record_block(std::int64_t start) noexcept;
 std::int64_t mutex_start_slow(wait_reason r) noexcept;
 void record_mutex(std::int64_t since) noexcept;
 
+// A stackless goroutine's wait (task.cpp): its stack, the coroutines' frames on its worker's
+// stack, exists only while it suspends, so block_suspend_slow takes it then, with the time,
+// into an event that block_resumed records once it runs again (and frees). nullptr: not
+// profiled.
+struct suspended_block;
+suspended_block* block_suspend_slow(wait_reason r) noexcept;
+void block_resumed(suspended_block* e) noexcept;
+inline suspended_block* block_suspend(wait_reason r) noexcept {
+  if (__builtin_expect(block_profile_rate.load(std::memory_order_relaxed) == 0, 1)) return nullptr;
+  return block_suspend_slow(r);
+}
+
 // block_start returns the time a park for `r` starts if the block profile is on and counts
 // such waits, else 0; a park that got one calls record_block(start) once it resumes.
 inline std::int64_t block_start(wait_reason r) noexcept {

@@ -34,6 +34,7 @@ struct task : parker {
 
 struct worker;
 struct bubble;  // bubble.hpp
+struct suspended_block;  // profile.hpp
 
 // The C++ runtime's per-thread exception state (__cxa_eh_globals): caught-exception stack
 // and uncaught count. Saved and restored per goroutine on every switch.
@@ -77,6 +78,7 @@ struct goroutine : task {
   worker* last_worker = nullptr;
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;
+  suspended_block* block_event = nullptr;  // a stackless goroutine's profiled wait (profile.hpp)
 };
 
 // What a goroutine asks its worker to do once it is off its stack.
@@ -155,6 +157,29 @@ struct worker {
 
   bubble* bub = nullptr;  // set on a synctest bubble's worker, which runs only its goroutines
 };
+
+// prepare_park records, for goroutine g about to park on its worker w, why, where and since
+// when it waits (dumps, profiles, metrics), and the unlock(arg) that the scheduler runs once
+// g can no longer run (park.hpp; park_sole if `sole`). The one copy for both kinds of
+// goroutine: park.cpp's park_with and task.cpp's park_coroutine.
+inline void prepare_park(worker* w, goroutine* g, wait_reason reason, detail::source_location site,
+                         void (*unlock)(void*), void* arg, bool sole) noexcept {
+  g->reason = reason;
+  g->wait_site = site;
+  g->wait_since = w->clock;
+  w->park_unlock = unlock;
+  w->park_arg = arg;
+  w->park_sole = sole;
+  w->parks.store(w->parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+// park_coroutine (task.cpp) is park() for the stackless goroutine running on this thread,
+// suspended at the coroutine `handle`: an awaiter's await_suspend returns its result. True:
+// parked (the scheduler runs unlock(arg) once the coroutine is suspended, and resumes it once
+// woken). False: a wake came first and it goes on at once; a park_sole (`sole`) cannot have
+// been woken yet, since its wakers find it only under the lock that unlock releases.
+bool park_coroutine(void* handle, wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg,
+                    bool sole) noexcept;
 
 // Never inlined, so a goroutine that migrated reads its new worker, never a cached one.
 worker* current_worker() noexcept;

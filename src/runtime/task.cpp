@@ -53,6 +53,7 @@
 #include "go/task.hpp"
 #include "platform/sanitizer.hpp"
 #include "runtime/chan.hpp"
+#include "runtime/profile.hpp"
 #include "runtime/rand.hpp"
 #include "runtime/trace.hpp"
 #include "runtime/scheduler/sched.hpp"
@@ -186,10 +187,8 @@ void suspend(worker* w, goroutine* g, void* handle, switch_action action) noexce
   std::memcpy(&g->eh, w->eh_globals, sizeof(eh_state));
 }
 
-// park_coroutine is park() (park.cpp) for the stackless goroutine suspended at `handle`:
-// true, it is parked (finish_pending will run unlock); false, a wake came first and it goes
-// on at once. A sole park cannot have been woken yet: its wakers find it only under the lock
-// that unlock releases (park.hpp).
+}  // namespace
+
 bool park_coroutine(void* handle, wait_reason reason, source_location site, void (*unlock)(void*), void* arg,
                     bool sole) noexcept {
   worker* w;
@@ -202,15 +201,13 @@ bool park_coroutine(void* handle, wait_reason reason, source_location site, void
     suspend(w, g, handle, switch_action::yield);  // the debug mode moves g at every park
     return true;
   }
-  g->reason = reason;
-  g->wait_site = site;
-  g->wait_since = w->clock;
-  w->park_unlock = unlock;
-  w->park_arg = arg;
-  w->park_sole = sole;
+  prepare_park(w, g, reason, site, unlock, arg, sole);
+  g->block_event = block_suspend(reason);
   suspend(w, g, handle, switch_action::park);
   return true;
 }
+
+namespace {
 
 void unlock_chan(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
 
@@ -220,6 +217,7 @@ void fire_wake_coroutine(timer* t) { wake(static_cast<parker*>(t->arg)); }
 
 void resume_coroutine(worker* w, goroutine* g) noexcept {
   g->reason = wait_reason::none;
+  if (suspended_block* e = std::exchange(g->block_event, nullptr)) block_resumed(e);
   handle_at(g->sp).resume();
   if (!w->switched_from) fatal("stackless goroutine suspended outside a go:: awaitable", g);
   if (w->action == switch_action::exit) {
