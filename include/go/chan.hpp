@@ -109,8 +109,7 @@ class chan_handle {
 // recv_value and try_recv_value are inlined into their callers. Out of line, GCC built the
 // std::optional<long> it returns in memory, stored its flag as a byte and loaded it back as
 // 8 bytes for the return registers, a load the store cannot forward to: a stall on every
-// receive, 10% of bench chan_spsc_1's time. Inlined, the value stays in a register
-// (cb_boundedN_spsc 21-28% faster, chan_mpmc_4x4_0 4-20%).
+// receive. Inlined, the value stays in a register (docs/tuning.md, chan_spsc_1).
 template <class T>
 [[gnu::always_inline]] inline std::optional<T> recv_value(chan_core* c, detail::source_location site) {
   alignas(T) unsigned char buf[sizeof(T)];

@@ -106,9 +106,9 @@ void unlock_chan(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
 namespace {
 
 // A ring's slots: a zeroed allocation (a zero stamp is "free for lap 0"). From huge_slots
-// up in huge pages (platform/huge_pages.hpp): a million-slot buffer (bench cb_boundedN_*,
-// 16 MB) then takes 8 page faults instead of 4,096, which were a quarter of the run (a
-// fault costs 2-3 us here, 10 ns per message of a 16-byte slot). Smaller rings come from
+// up in huge pages (platform/huge_pages.hpp): a million-slot buffer of 16-byte slots then
+// takes 8 page faults instead of 4,096, and a page fault costs as much as hundreds of
+// messages (docs/tuning.md, cb_boundedN_*). Smaller rings come from
 // calloc (or aligned new for over-aligned elements). Either way pages are committed only
 // as the buffer fills, a huge page at a time: a ring of 1-2 MiB may commit 2 MiB.
 constexpr std::size_t huge_slots = std::size_t{1} << 20;

@@ -15,8 +15,8 @@
 // shared pool's stacks are released under spare_mutex, so nobody takes one meanwhile.
 // Stacks of the default size are mapped 64 at a time: one mmap for a slab, each stack
 // can later be unmapped on its own. An mmap holds the process's mmap lock for writing,
-// which stalls the page faults of the other workers: fewer, larger slabs (bench sleep_100k
-// at GOMAXPROCS=2, interleaved: 460-490 ms with 64 per slab, 485-530 with 16). Stacks are
+// which stalls the page faults of the other workers: fewer, larger slabs (docs/tuning.md,
+// sleep_100k). Stacks are
 // cached per worker, LIFO. A goroutine takes its stack when it first runs, so a million
 // goroutines spawned and joined in a burst reuse a handful of hot stacks instead of
 // touching a million; spawn only makes sure the cache can supply one (stack_reserve), so
@@ -27,8 +27,7 @@
 // Guard pages. Each stack gets a guard page below it. On Linux 6.13 and later that is a
 // guard region (madvise MADV_GUARD_INSTALL): a marker in the page tables, installed under
 // the mmap lock held for reading, which neither splits the mapping nor contends with the
-// page faults of running goroutines (bench sleep_100k at GOMAXPROCS=2: 27% faster than
-// mprotect, a third of the context switches), so every stack is guarded. On older kernels
+// page faults of running goroutines (docs/tuning.md, sleep_100k), so every stack is guarded. On older kernels
 // it is a PROT_NONE page (mprotect, the mmap lock held for writing), while the number of
 // guarded stacks stays within the process's vm.max_map_count budget (a PROT_NONE guard
 // splits the mapping: about two map entries per stack; we keep (max_map_count - 5000) / 2
@@ -255,9 +254,9 @@ std::size_t stack_round(std::size_t size) noexcept {
   return (size + page - 1) / page * page;
 }
 
-// A cache line of its own: two workers' caches, allocated one after the other, shared a
-// line, and one worker's pushes and pops missed on the other's every spawn (bench
-// spawn_join at GOMAXPROCS=2: 90% of stack_reserve's samples on one load).
+// A cache line of its own: two workers' caches allocated one after the other would share a
+// line, and one worker's pushes and pops would miss on the other's every spawn
+// (docs/tuning.md, spawn_join).
 struct alignas(64) stack_cache {
   std::vector<stack> free;  // LIFO: the last freed stack has a hot top page
   bool any_used = false;    // some stack in free is used (stack_release_deep_pages)

@@ -71,7 +71,7 @@ struct timer {
   std::int32_t index = -1;  // its slot in `heap`; not kept up to date if untracked
   // Set before the push by a timer that leaves its heap only from the top, when it fires
   // (go::sleep's). Sifting then never writes to it: sleepers' timers live on their stacks,
-  // a page each, and those writes were 40% of sleep_100k's cache write misses.
+  // a page each, and those writes miss the cache (docs/tuning.md, sleep_100k).
   bool untracked = false;
 };
 

@@ -78,8 +78,8 @@ inline ring_ends& ends(const chan_core* c) noexcept {
 }
 
 // lock_free_ring says whether c's sends and receives try the ring without the lock first.
-// Not for one slot: it is always empty or full, where the attempt could only fail (bench
-// cb_bounded1_spsc: +6% time); such a channel runs under its lock (chan_core::slot_full).
+// Not for one slot: it is always empty or full, where the attempt could only fail
+// (docs/tuning.md, cb_bounded1_spsc); such a channel runs under its lock (chan_core::slot_full).
 // Read from the first line, which every operation touches: an unbuffered channel's never
 // touch the second (bench chan_popular: a thousand channels).
 inline bool lock_free_ring(const chan_core* c) noexcept {

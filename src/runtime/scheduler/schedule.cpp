@@ -39,8 +39,7 @@ namespace go::detail {
 // A FIFO of batches: a full ring spills half of itself as one batch (runq_put_tail), other
 // puts are batches of one. A worker takes a whole batch under the lock in O(1) and moves it
 // to its ring after unlocking: taking tasks one by one walked cold goroutine records, a
-// cache miss each, while holding sched.lock (bench spawn_join at GOMAXPROCS=2: 14% of the
-// time, and most of its futex sleeps on the lock).
+// cache miss each, while holding sched.lock (docs/tuning.md, spawn_join).
 
 void global_put_batch_locked(task* first, task* last, int n) noexcept {
   last->sched_next = nullptr;

@@ -63,10 +63,9 @@ task* steal_work(worker* w) noexcept {
         // goroutine that is running (a fan-in's receiver readies every forwarder it takes a
         // value from); a thief that takes them at once makes every hand-off of the chain
         // cross cores; chan_popular, whose readied goroutines share nothing, pays a little.
-        // The sleep asks for 3 us, as Go's; the kernel's timer slack makes it tens of
-        // microseconds, and that is what works: the thief leaves the victim's lines alone
-        // while the chain runs, where a precise short spin does not (docs/tuning.md,
-        // fanin_8).
+        // The sleep asks for 3 us, as Go's; the kernel's timer slack makes it longer, and
+        // that is what works: the thief leaves the victim's lines alone while the chain
+        // runs, where a precise short spin does not (docs/tuning.md, fanin_8).
         if (!last) continue;
         timespec ts{0, 3000};
         nanosleep(&ts, nullptr);
