@@ -252,42 +252,82 @@ inline void recv_from_waiter(chan_core* c, waiter* w, void* out) noexcept {
 
 [[noreturn]] void throw_send_on_closed();
 
-// send_now completes a send on c (locked) that need not wait, to a parked receiver or into
-// the buffer: true, c unlocked. On a closed channel it unlocks c and throws. Otherwise
-// false, c still locked. (Go's chansend after the lock.)
-inline bool send_now(chan_core* c, void* elem) {
+// lock_set is a set of locked channels in lock order (address order, each once): a
+// select's. The empty set stands for "only the channel at hand".
+struct lock_set {
+  chan_core* const* chans = nullptr;
+  int n = 0;
+};
+
+// unlock_others unlocks every channel of ls but keep (which a hand-off unlocks itself).
+inline void unlock_others(const lock_set& ls, chan_core* keep) noexcept {
+  for (int i = 0; i < ls.n; ++i) {
+    if (ls.chans[i] != keep) chan_unlock(ls.chans[i]);
+  }
+}
+
+// The two ways a send or receive that completes releases its locks: all of them, or all
+// but c's before a hand-off to a waiter (which unlocks c and then wakes the waiter, so
+// that the woken goroutine never finds a lock of ours still held).
+inline void unlock_held(chan_core* c, const lock_set& held) noexcept {
+  if (held.n) unlock_others(held, nullptr);
+  else chan_unlock(c);
+}
+inline void unlock_held_but(chan_core* c, const lock_set& held) noexcept {
+  if (held.n) unlock_others(held, c);
+}
+
+// send_now completes a send on c (locked, with the channels of `held` if any: a select's)
+// that need not wait, to a parked receiver or into the buffer: true, all unlocked. On a
+// closed channel it unlocks all and throws. Otherwise false, all still locked. (Go's
+// chansend after the lock; a select's send case the same.)
+inline bool send_now(chan_core* c, void* elem, const lock_set& held = {}) {
   if (c->closed.load(std::memory_order_seq_cst)) {  // seq_cst: see chan_close_begin
-    chan_unlock(c);
+    unlock_held(c, held);
     throw_send_on_closed();
   }
   if (waiter* w = c->recvq.pop_front()) {
+    unlock_held_but(c, held);
     send_to_waiter(c, w, elem);
     return true;
   }
   if (c->cap && ring_push_locked(c, elem)) {
-    chan_unlock(c);
+    unlock_held(c, held);
     return true;
   }
   return false;
 }
 
-// recv_now completes a receive on c (locked) that need not wait: ok (a value from a parked
-// sender or the buffer) or closed (closed and drained), c unlocked; otherwise would_block,
-// c still locked. (Go's chanrecv after the lock.)
-inline try_status recv_now(chan_core* c, void* out) noexcept {
+// recv_now completes a receive on c (locked, with the channels of `held` if any) that need
+// not wait: ok (a value from a parked sender or the buffer) or closed (closed and drained),
+// all unlocked; otherwise would_block, all still locked. (Go's chanrecv after the lock.)
+inline try_status recv_now(chan_core* c, void* out, const lock_set& held = {}) noexcept {
   if (c->closed.load(std::memory_order_seq_cst) && (c->cap == 0 || ring_empty_locked(c))) {
-    chan_unlock(c);
+    unlock_held(c, held);
     return try_status::closed;
   }
   if (waiter* w = c->sendq.pop_front()) {
+    unlock_held_but(c, held);
     recv_from_waiter(c, w, out);
     return try_status::ok;
   }
   if (c->cap && ring_pop_locked(c, out)) {
-    chan_unlock(c);
+    unlock_held(c, held);
     return try_status::ok;
   }
   return try_status::would_block;
+}
+
+// complete_case_locked completes select case sc if it is ready, through send_now or
+// recv_now, and says whether it did (*received: a receive got a value, Go's ok). sc's
+// channel is locked, with the channels of `held` if any; the locks are released as those
+// release them.
+[[gnu::always_inline]] inline bool complete_case_locked(const select_case& sc, bool* received, const lock_set& held) {
+  if (sc.is_send) return send_now(sc.c, sc.elem, held);
+  try_status s = recv_now(sc.c, sc.elem, held);
+  if (s == try_status::would_block) return false;
+  *received = s == try_status::ok;
+  return true;
 }
 
 // Closing many channels with one fence (a context's cancel: bench ctx_cancel_10k).

@@ -111,11 +111,6 @@ void seed_fastrand(std::uint64_t seed) noexcept { fastrand_state = seed | 1; }
 namespace {
 
 // The channels a select locks, each once, sorted by address: the lock order.
-struct lock_set {
-  chan_core* const* chans;
-  int n;
-};
-
 // lock_order sorts the channels a[0, n) by address and drops repeats; returns the count
 // left: the lock order. Up to four (every lazy select) by a sorting network, with no branch
 // on the addresses, whose order no branch predictor can learn; more by insertion sort.
@@ -163,13 +158,6 @@ void lock_others(const lock_set& ls, chan_core* skip) noexcept {
 
 void lock_all(const lock_set& ls) noexcept { lock_others(ls, nullptr); }
 
-// unlock_others unlocks every channel of ls but keep (which a hand-off unlocks itself).
-void unlock_others(const lock_set& ls, chan_core* keep) noexcept {
-  for (int i = 0; i < ls.n; ++i) {
-    if (ls.chans[i] != keep) chan_unlock(ls.chans[i]);
-  }
-}
-
 // unlock_all is park's unlock callback for a select.
 void unlock_all(void* arg) noexcept { unlock_others(*static_cast<const lock_set*>(arg), nullptr); }
 
@@ -208,51 +196,6 @@ struct small_array {
   }
 };
 
-// complete_locked completes case sc if it is ready, exactly as a plain send or receive
-// would, and says whether it did. sc's channel is locked, and so is every channel of `all`
-// when it is given (pass 1). Having completed, it has unlocked them all (the others before
-// a hand-off wakes anyone); otherwise it leaves them locked. A send on a closed channel
-// unlocks them and throws.
-__attribute__((always_inline)) inline bool complete_locked(const select_case& sc, bool* received, const lock_set* all) {
-  chan_core* c = sc.c;
-  auto unlock = [&] {
-    if (all) unlock_others(*all, nullptr);
-    else chan_unlock(c);
-  };
-  if (sc.is_send) {
-    if (c->closed.load(std::memory_order_seq_cst)) {  // seq_cst: see chan_close_begin
-      unlock();
-      throw_send_on_closed();
-    }
-    if (waiter* w = c->recvq.pop_front()) {
-      if (all) unlock_others(*all, c);
-      send_to_waiter(c, w, sc.elem);  // unlocks c
-      return true;
-    }
-    if (c->cap && ring_push_locked(c, sc.elem)) {
-      unlock();
-      return true;
-    }
-    return false;
-  }
-  if (waiter* w = c->sendq.pop_front()) {
-    if (all) unlock_others(*all, c);
-    recv_from_waiter(c, w, sc.elem);  // unlocks c
-    *received = true;
-    return true;
-  }
-  if (c->cap && ring_pop_locked(c, sc.elem)) {
-    unlock();
-    *received = true;
-    return true;
-  }
-  if (c->closed.load(std::memory_order_seq_cst)) {
-    unlock();
-    return true;  // received stays false: closed
-  }
-  return false;
-}
-
 // try_case completes case sc, which looked ready, if it is ready: lock-free on a buffered
 // channel with no waiter, otherwise under its channel's lock alone. Says whether it did.
 bool try_case(const select_case& sc, bool* received) {
@@ -264,7 +207,7 @@ bool try_case(const select_case& sc, bool* received) {
     }
   }
   chan_lock(c);
-  if (complete_locked(sc, received, nullptr)) return true;
+  if (complete_case_locked(sc, received, {})) return true;
   chan_unlock(c);
   return false;
 }
@@ -376,7 +319,7 @@ __attribute__((noinline)) int select_lazy(parker* self, select_case* cases, cons
     lock_all(locks);
     for (int x = 0; x < active; ++x) {
       int k = poll[x];
-      if (!in_place[k] && complete_locked(cases[act[k]], received, &locks)) return act[k];
+      if (!in_place[k] && complete_case_locked(cases[act[k]], received, locks)) return act[k];
     }
 
     // None is ready. Open the word, then re-arm the queued waiters: each was queued until its
@@ -508,7 +451,7 @@ __attribute__((noinline)) int select_eager(select_case* cases, int n, const std:
   // Pass 1: is any case ready now?
   for (int k = 0; k < active; ++k) {
     int i = poll[k];
-    if (complete_locked(cases[i], received, &locks)) return i;
+    if (complete_case_locked(cases[i], received, locks)) return i;
   }
   if (!block) {
     unlock_all(&locks);

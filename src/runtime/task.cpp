@@ -298,69 +298,16 @@ namespace {
 
 __attribute__((tls_model("initial-exec"))) thread_local std::uint64_t select_rand = 0;  // rand.hpp
 
-void unlock_each(chan_core* const* locks, int n) noexcept {
-  for (int i = 0; i < n; ++i) chan_unlock(locks[i]);
-}
-
 void unlock_select(void* arg) noexcept {
   auto* st = static_cast<select_state*>(arg);
   chan_core* copy[async_select_max_cases];
   int n = st->nlocks;
   std::memcpy(copy, st->locks, static_cast<std::size_t>(n) * sizeof(chan_core*));
-  unlock_each(copy, n);
+  unlock_others(lock_set{copy, n}, nullptr);
 }
 
 waiter* case_waiter(select_state* st, int j) noexcept {
   return std::launder(reinterpret_cast<waiter*>(st->waiters[j].raw));
-}
-
-// try_locked completes case c with every channel of the select locked; on success it unlocks
-// them all and returns true.
-bool try_locked(select_case& c, bool* received, select_state* st) {
-  chan_core* ch = c.c;
-  if (c.is_send) {
-    if (ch->closed.load(std::memory_order_seq_cst)) {
-      unlock_each(st->locks, st->nlocks);
-      throw_send_on_closed();
-    }
-    if (waiter* r = ch->recvq.pop_front()) {
-      if (r->elem) elem_move(ch->ops, r->elem, c.elem);
-      r->success = true;
-      parker* who = r->who;  // r lives in its parker's frame or stack: not touched after the wake
-      unlock_each(st->locks, st->nlocks);
-      wake(who);
-      return true;
-    }
-    if (ch->cap && ring_push_locked(ch, c.elem)) {
-      unlock_each(st->locks, st->nlocks);
-      return true;
-    }
-    return false;
-  }
-  if (ch->closed.load(std::memory_order_seq_cst) && (ch->cap == 0 || ring_empty_locked(ch))) {
-    unlock_each(st->locks, st->nlocks);
-    *received = false;
-    return true;
-  }
-  if (waiter* s = ch->sendq.pop_front()) {
-    if (ch->cap == 0) {
-      if (c.elem) elem_move(ch->ops, c.elem, s->elem);
-    } else {
-      buf_swap_head(ch, c.elem, s->elem);
-    }
-    s->success = true;
-    parker* who = s->who;
-    unlock_each(st->locks, st->nlocks);
-    wake(who);
-    *received = true;
-    return true;
-  }
-  if (ch->cap && ring_pop_locked(ch, c.elem)) {
-    unlock_each(st->locks, st->nlocks);
-    *received = true;
-    return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -399,10 +346,10 @@ int select_suspend(select_case* cases, int n, bool block, bool* received, select
   for (int i = 0; i < st->nlocks; ++i) chan_lock(st->locks[i]);
   for (int i = 0; i < n; ++i) {
     select_case& c = cases[st->order[i]];
-    if (c.c && try_locked(c, received, st)) return st->order[i];
+    if (c.c && complete_case_locked(c, received, lock_set{st->locks, st->nlocks})) return st->order[i];
   }
   if (!block) {
-    unlock_each(st->locks, st->nlocks);
+    unlock_others(lock_set{st->locks, st->nlocks}, nullptr);
     return -2;
   }
   st->done.store(0, std::memory_order_relaxed);  // 4
@@ -427,7 +374,7 @@ int select_resume(select_case* cases, int n, bool* received, select_state* st) {
     if (k == j || !cases[k].c) continue;
     (cases[k].is_send ? cases[k].c->sendq : cases[k].c->recvq).remove(case_waiter(st, k));
   }
-  unlock_each(st->locks, st->nlocks);
+  unlock_others(lock_set{st->locks, st->nlocks}, nullptr);
   bool success = case_waiter(st, j)->success;
   if (cases[j].is_send) {
     if (!success) throw_send_on_closed();
