@@ -51,6 +51,7 @@
 
 #include "go/detail/chan_core.hpp"
 #include "go/detail/chan_ring.hpp"
+#include "go/detail/counted_ref.hpp"
 
 namespace go {
 
@@ -85,26 +86,7 @@ template <class T>
 using stored_t = std::conditional_t<std::is_void_v<T>, void_elem, T>;
 
 // The shared handle: owns one reference to the channel.
-class chan_handle {
- public:
-  chan_handle() noexcept = default;
-  explicit chan_handle(chan_core* c) noexcept : core_(c) {}
-  chan_handle(const chan_handle& o) noexcept : core_(o.core_) {
-    if (core_) chan_retain(core_);
-  }
-  chan_handle(chan_handle&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
-  chan_handle& operator=(chan_handle o) noexcept {
-    std::swap(core_, o.core_);
-    return *this;
-  }
-  ~chan_handle() {
-    if (core_) chan_release(core_);
-  }
-  chan_core* core() const noexcept { return core_; }
-
- private:
-  chan_core* core_ = nullptr;
-};
+using chan_handle = counted_ref<chan_core, chan_retain, chan_release>;
 
 // recv_value and try_recv_value are inlined into their callers. Out of line, GCC built the
 // std::optional<long> it returns in memory, stored its flag as a byte and loaded it back as
@@ -302,7 +284,7 @@ class chan : public detail::send_ops<chan<T>, T>,
   using value_type = T;
   chan() noexcept = default;  // the nil channel
   chan(std::nullptr_t) noexcept {}
-  detail::chan_core* core() const noexcept { return h_.core(); }
+  detail::chan_core* core() const noexcept { return h_.get(); }
 
  private:
   template <class U>
@@ -318,14 +300,10 @@ class send_chan : public detail::send_ops<send_chan<T>, T>, public detail::commo
   using value_type = T;
   send_chan() noexcept = default;
   send_chan(std::nullptr_t) noexcept {}
-  send_chan(const chan<T>& c) noexcept : h_(retain(c.core())) {}
-  detail::chan_core* core() const noexcept { return h_.core(); }
+  send_chan(const chan<T>& c) noexcept : h_(detail::chan_handle::share(c.core())) {}
+  detail::chan_core* core() const noexcept { return h_.get(); }
 
  private:
-  static detail::chan_core* retain(detail::chan_core* c) noexcept {
-    if (c) detail::chan_retain(c);
-    return c;
-  }
   detail::chan_handle h_;
 };
 
@@ -336,14 +314,10 @@ class recv_chan : public detail::recv_ops<recv_chan<T>, T>, public detail::commo
   using value_type = T;
   recv_chan() noexcept = default;
   recv_chan(std::nullptr_t) noexcept {}
-  recv_chan(const chan<T>& c) noexcept : h_(retain(c.core())) {}
-  detail::chan_core* core() const noexcept { return h_.core(); }
+  recv_chan(const chan<T>& c) noexcept : h_(detail::chan_handle::share(c.core())) {}
+  detail::chan_core* core() const noexcept { return h_.get(); }
 
  private:
-  static detail::chan_core* retain(detail::chan_core* c) noexcept {
-    if (c) detail::chan_retain(c);
-    return c;
-  }
   detail::chan_handle h_;
 };
 

@@ -95,6 +95,7 @@
 #include <utility>
 
 #include "go/chan.hpp"
+#include "go/detail/counted_ref.hpp"
 #include "go/errors.hpp"
 #include "go/time.hpp"
 
@@ -129,6 +130,7 @@ struct context_node {
 };
 inline void context_retain(context_node* n) noexcept { n->refs.fetch_add(1, std::memory_order_relaxed); }
 void context_release(context_node* n) noexcept;
+using context_ref = counted_ref<context_node, context_retain, context_release>;
 
 struct context_access;
 
@@ -157,17 +159,6 @@ struct context_hook : context_link {
 class context {
  public:
   context() noexcept = default;
-  context(const context& o) noexcept : n_(o.n_) {
-    if (n_) detail::context_retain(n_);
-  }
-  context(context&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
-  context& operator=(context o) noexcept {
-    std::swap(n_, o.n_);
-    return *this;
-  }
-  ~context() {
-    if (n_) detail::context_release(n_);
-  }
 
   // done returns a channel that is closed when this context is cancelled or its deadline
   // passes; the nil channel if it can never be.
@@ -198,7 +189,7 @@ class context {
  private:
   friend struct detail::context_access;
   explicit context(detail::context_node* adopt) noexcept : n_(adopt) {}
-  detail::context_node* n_ = nullptr;
+  detail::context_ref n_;
 };
 
 // cancel_func cancels its context with errc::canceled (Go's CancelFunc). Idempotent; safe from
@@ -206,23 +197,12 @@ class context {
 class cancel_func {
  public:
   cancel_func() noexcept = default;
-  cancel_func(const cancel_func& o) noexcept : n_(o.n_) {
-    if (n_) detail::context_retain(n_);
-  }
-  cancel_func(cancel_func&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
-  cancel_func& operator=(cancel_func o) noexcept {
-    std::swap(n_, o.n_);
-    return *this;
-  }
-  ~cancel_func() {
-    if (n_) detail::context_release(n_);
-  }
   void operator()() const noexcept;
 
  private:
   friend struct detail::context_access;
   explicit cancel_func(detail::context_node* adopt) noexcept : n_(adopt) {}
-  detail::context_node* n_ = nullptr;
+  detail::context_ref n_;
 };
 
 // cancel_cause_func cancels its context with errc::canceled and records cause, which
@@ -230,23 +210,12 @@ class cancel_func {
 class cancel_cause_func {
  public:
   cancel_cause_func() noexcept = default;
-  cancel_cause_func(const cancel_cause_func& o) noexcept : n_(o.n_) {
-    if (n_) detail::context_retain(n_);
-  }
-  cancel_cause_func(cancel_cause_func&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
-  cancel_cause_func& operator=(cancel_cause_func o) noexcept {
-    std::swap(n_, o.n_);
-    return *this;
-  }
-  ~cancel_cause_func() {
-    if (n_) detail::context_release(n_);
-  }
   void operator()(const error& cause = {}) const noexcept;
 
  private:
   friend struct detail::context_access;
   explicit cancel_cause_func(detail::context_node* adopt) noexcept : n_(adopt) {}
-  detail::context_node* n_ = nullptr;
+  detail::context_ref n_;
 };
 
 // What with_cancel and its relatives return: auto [ctx, cancel] = go::with_cancel(parent);
@@ -261,26 +230,21 @@ struct cancel_cause_context {
 
 namespace detail {
 struct after_func_entry;
+void after_func_retain(after_func_entry* e) noexcept;
+void after_func_release(after_func_entry* e) noexcept;
 }
 
 // stop_func unregisters an after_func (Go's `stop func() bool` from context.AfterFunc).
 class stop_func {
  public:
   stop_func() noexcept = default;
-  stop_func(const stop_func& o) noexcept;
-  stop_func(stop_func&& o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
-  stop_func& operator=(stop_func o) noexcept {
-    std::swap(e_, o.e_);
-    return *this;
-  }
-  ~stop_func();
   // true if this call stopped f from being run; false if f has started or was stopped.
   bool operator()() const noexcept;
 
  private:
   friend struct detail::context_access;
   explicit stop_func(detail::after_func_entry* adopt) noexcept : e_(adopt) {}
-  detail::after_func_entry* e_ = nullptr;
+  detail::counted_ref<detail::after_func_entry, detail::after_func_retain, detail::after_func_release> e_;
 };
 
 // background returns the root context: never cancelled, no deadline, no values.
@@ -392,7 +356,7 @@ std::int64_t live_context_nodes() noexcept;
 
 template <class T>
 const T* context::value(const context_key<T>& key) const noexcept {
-  return static_cast<const T*>(detail::context_value(n_, &key));
+  return static_cast<const T*>(detail::context_value(n_.get(), &key));
 }
 
 template <class Rep, class Period>

@@ -66,6 +66,7 @@
 #include <utility>
 
 #include "go/chan.hpp"
+#include "go/detail/counted_ref.hpp"
 
 namespace go {
 
@@ -123,25 +124,7 @@ bool timer_reset(timer_state* s, std::int64_t when, std::int64_t period);
 std::int64_t live_timer_states() noexcept;
 
 // The shared part of go::timer and go::ticker: a counted handle.
-class timer_handle {
- public:
-  timer_handle() noexcept = default;
-  explicit timer_handle(timer_state* s) noexcept : s_(s) {}
-  timer_handle(const timer_handle& o) noexcept : s_(o.s_) {
-    if (s_) timer_retain_handle(s_);
-  }
-  timer_handle(timer_handle&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-  timer_handle& operator=(timer_handle o) noexcept {
-    std::swap(s_, o.s_);
-    return *this;
-  }
-  ~timer_handle() {
-    if (s_) timer_release_handle(s_);
-  }
-
- protected:
-  timer_state* s_ = nullptr;
-};
+using timer_handle = counted_ref<timer_state, timer_retain_handle, timer_release_handle>;
 
 }  // namespace detail
 
@@ -182,41 +165,42 @@ template <class Rep, class Period>
 
 // timer is a handle to a single event (Go's *time.Timer): when it expires, the time is sent
 // on c(), unless the timer was made by after_func, which instead runs a function.
-class timer : private detail::timer_handle {
+class timer {
  public:
   // An uninitialized timer: stop and reset throw std::logic_error.
   timer() noexcept = default;
 
   // c is the channel on which the time is delivered (Go's t.C); the nil channel for an
   // after_func timer or an uninitialized one. Every call returns the same channel.
-  recv_chan<steady_clock::time_point> c() const { return s_ ? detail::timer_chan(s_) : nullptr; }
+  recv_chan<steady_clock::time_point> c() const { return h_ ? detail::timer_chan(h_.get()) : nullptr; }
 
   // stop prevents the timer from firing; true if that stopped a delivery (see the top).
   bool stop() {
-    if (!s_) throw std::logic_error("time: Stop called on uninitialized Timer");
-    return detail::timer_stop(s_);
+    if (!h_) throw std::logic_error("time: Stop called on uninitialized Timer");
+    return detail::timer_stop(h_.get());
   }
 
   // reset changes the timer to expire after d; true if the timer was pending (as stop).
   template <class Rep, class Period>
   bool reset(std::chrono::duration<Rep, Period> d) {
-    if (!s_) throw std::logic_error("time: Reset called on uninitialized Timer");
-    return detail::timer_reset(s_, detail::deadline_after(detail::duration_ns(d)), 0);
+    if (!h_) throw std::logic_error("time: Reset called on uninitialized Timer");
+    return detail::timer_reset(h_.get(), detail::deadline_after(detail::duration_ns(d)), 0);
   }
   bool reset_until(steady_clock::time_point t) {
-    if (!s_) throw std::logic_error("time: Reset called on uninitialized Timer");
-    return detail::timer_reset(s_, detail::time_ns(t), 0);
+    if (!h_) throw std::logic_error("time: Reset called on uninitialized Timer");
+    return detail::timer_reset(h_.get(), detail::time_ns(t), 0);
   }
 
-  explicit operator bool() const noexcept { return s_ != nullptr; }
+  explicit operator bool() const noexcept { return static_cast<bool>(h_); }
 
  private:
-  explicit timer(detail::timer_state* s) noexcept : timer_handle(s) {}
+  explicit timer(detail::timer_state* s) noexcept : h_(s) {}
   template <class Rep, class Period>
   friend timer new_timer(std::chrono::duration<Rep, Period> d);
   friend timer new_timer_until(steady_clock::time_point t);
   template <class Rep, class Period, class F>
   friend timer after_func(std::chrono::duration<Rep, Period> d, F&& f);
+  detail::timer_handle h_;
 };
 
 // new_timer returns a timer that sends the time on its channel after at least d.
@@ -239,19 +223,19 @@ timer after_func(std::chrono::duration<Rep, Period> d, F&& f) {
 }
 
 // ticker is a handle to a channel that delivers the time every period (Go's *time.Ticker).
-class ticker : private detail::timer_handle {
+class ticker {
  public:
   ticker() noexcept = default;
 
   // c is the channel on which the ticks are delivered (Go's tk.C); the same every call.
-  recv_chan<steady_clock::time_point> c() const { return s_ ? detail::timer_chan(s_) : nullptr; }
+  recv_chan<steady_clock::time_point> c() const { return h_ ? detail::timer_chan(h_.get()) : nullptr; }
 
   // stop turns off the ticker; no tick is received after stop returns. It does not close
   // the channel, so a receive after stop blocks. It returns nothing, as Go's Ticker.Stop,
   // while timer::stop returns bool as Timer.Stop does: in Go they are methods of two types,
   // and a ticker has no single delivery whose prevention stop could report.
   void stop() {
-    if (s_) detail::timer_stop(s_);
+    if (h_.get()) detail::timer_stop(h_.get());
   }
 
   // reset stops the ticker and resets its period to d; the next tick arrives d from now.
@@ -259,17 +243,18 @@ class ticker : private detail::timer_handle {
   template <class Rep, class Period>
   void reset(std::chrono::duration<Rep, Period> d) {
     if (d <= d.zero()) throw std::invalid_argument("non-positive interval for Ticker.Reset");
-    if (!s_) throw std::logic_error("time: Reset called on uninitialized Ticker");
+    if (!h_) throw std::logic_error("time: Reset called on uninitialized Ticker");
     std::int64_t period = detail::duration_ns(d);
-    detail::timer_reset(s_, detail::deadline_after(period), period);
+    detail::timer_reset(h_.get(), detail::deadline_after(period), period);
   }
 
-  explicit operator bool() const noexcept { return s_ != nullptr; }
+  explicit operator bool() const noexcept { return static_cast<bool>(h_); }
 
  private:
-  explicit ticker(detail::timer_state* s) noexcept : timer_handle(s) {}
+  explicit ticker(detail::timer_state* s) noexcept : h_(s) {}
   template <class Rep, class Period>
   friend ticker new_ticker(std::chrono::duration<Rep, Period> d);
+  detail::timer_handle h_;
 };
 
 // new_ticker returns a ticker that sends the time on its channel every d. Throws

@@ -62,13 +62,13 @@ struct after_func_entry : context_link {
 
 struct context_access {
   static context make(context_node* n) noexcept { return context(n); }
-  static context_node* node(const context& c) noexcept { return c.n_; }
+  static context_node* node(const context& c) noexcept { return c.n_.get(); }
   static cancel_func make_cancel(context_node* n) noexcept { return cancel_func(n); }
   static cancel_cause_func make_cancel_cause(context_node* n) noexcept { return cancel_cause_func(n); }
-  static context_node* node(const cancel_func& f) noexcept { return f.n_; }
-  static context_node* node(const cancel_cause_func& f) noexcept { return f.n_; }
+  static context_node* node(const cancel_func& f) noexcept { return f.n_.get(); }
+  static context_node* node(const cancel_cause_func& f) noexcept { return f.n_.get(); }
   static stop_func make_stop(after_func_entry* e) noexcept { return stop_func(e); }
-  static after_func_entry* entry(const stop_func& s) noexcept { return s.e_; }
+  static after_func_entry* entry(const stop_func& s) noexcept { return s.e_.get(); }
 };
 
 namespace {
@@ -494,7 +494,7 @@ namespace go {
 using namespace detail;
 
 recv_chan<void> context::done() const {
-  node* n = as_node(n_);
+  node* n = as_node(n_.get());
   cancel_node* c = n ? n->nearest : nullptr;
   if (!c) return {};
   if (!c->done_core.load(std::memory_order_acquire)) {
@@ -522,20 +522,20 @@ bool cancelled(const cancel_node* c) noexcept {
 }  // namespace
 
 error context::err() const noexcept {
-  node* n = as_node(n_);
+  node* n = as_node(n_.get());
   cancel_node* c = n ? n->nearest : nullptr;
   if (!c || !cancelled(c)) return {};
   return c->err;  // an error_code: no allocation, no exception_ptr copy
 }
 
 std::optional<steady_clock::time_point> context::deadline() const noexcept {
-  std::int64_t d = context_deadline_ns(n_);
+  std::int64_t d = context_deadline_ns(n_.get());
   if (d == INT64_MAX) return std::nullopt;
   return steady_clock::time_point(std::chrono::nanoseconds(d));
 }
 
 std::stop_token context::stop_token() const {
-  node* n = as_node(n_);
+  node* n = as_node(n_.get());
   cancel_node* c = n ? n->nearest : nullptr;
   if (!c) return {};
   std::lock_guard lk(c->mu);
@@ -547,28 +547,24 @@ std::stop_token context::stop_token() const {
 }
 
 void cancel_func::operator()() const noexcept {
-  if (n_) detail::cancel(static_cast<cancel_node*>(as_node(n_)), errc::canceled, {}, true);
+  if (n_) detail::cancel(static_cast<cancel_node*>(as_node(n_.get())), errc::canceled, {}, true);
 }
 
 void cancel_cause_func::operator()(const error& cause) const noexcept {
-  if (n_) detail::cancel(static_cast<cancel_node*>(as_node(n_)), errc::canceled, cause, true);
+  if (n_) detail::cancel(static_cast<cancel_node*>(as_node(n_.get())), errc::canceled, cause, true);
 }
 
-stop_func::stop_func(const stop_func& o) noexcept : e_(o.e_) {
-  if (e_) e_->refs.fetch_add(1, std::memory_order_relaxed);
-}
-
-stop_func::~stop_func() {
-  if (e_) release_entry(e_);
-}
+void detail::after_func_retain(after_func_entry* e) noexcept { e->refs.fetch_add(1, std::memory_order_relaxed); }
+void detail::after_func_release(after_func_entry* e) noexcept { release_entry(e); }
 
 bool stop_func::operator()() const noexcept {
   if (!e_) return false;
+  after_func_entry* e = e_.get();
   std::uint8_t expected = after_func_entry::pending;
-  if (!e_->state.compare_exchange_strong(expected, after_func_entry::stopped, std::memory_order_acq_rel)) return false;
-  if (e_->node) {
-    if (unlink(e_)) release_entry(e_);  // the list's reference
-    release(as_node(e_->node));
+  if (!e->state.compare_exchange_strong(expected, after_func_entry::stopped, std::memory_order_acq_rel)) return false;
+  if (e->node) {
+    if (unlink(e)) release_entry(e);  // the list's reference
+    release(as_node(e->node));
   }
   return true;
 }
@@ -724,7 +720,7 @@ void append_name(std::string& out, const node* n) {
 // From the root down, without recursion: a chain may be deeper than a goroutine's stack.
 std::string context::string() const {
   std::vector<const node*> chain;
-  for (const node* n = as_node(n_); n; n = n->parent) chain.push_back(n);
+  for (const node* n = as_node(n_.get()); n; n = n->parent) chain.push_back(n);
   std::string out;
   if (chain.empty() || chain.back()->kind != node_kind::todo) out = "context.Background";
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) append_name(out, *it);
