@@ -268,6 +268,7 @@ TEST(LockOSThread, KeepsTheThreadAcrossParksAndRunsNothingElseThere) {
   max_procs_scope procs(2);
   auto ping = go::make_chan<int>(), pong = go::make_chan<int>();
   std::atomic<long> locked_tid{0};
+  std::atomic<bool> unlocked{false};  // stored before unlock_os_thread: the thread is free after
   std::atomic<int> others_on_locked{0}, moved{0};
   go::wait_group wg;
   wg.go([&] {
@@ -278,13 +279,14 @@ TEST(LockOSThread, KeepsTheThreadAcrossParksAndRunsNothingElseThere) {
       (void)pong.recv();
       if (thread_id() != locked_tid) moved++;
     }
+    unlocked = true;
     go::unlock_os_thread();
   });
   for (int k = 0; k < 4; ++k) {
     wg.go([&] {
       for (int i = 0; i < 200; ++i) {
         go::yield();
-        if (thread_id() == locked_tid) others_on_locked++;
+        if (thread_id() == locked_tid && !unlocked) others_on_locked++;
       }
     });
   }

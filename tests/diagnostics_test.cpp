@@ -66,10 +66,7 @@ TEST(Diagnostics, DumpShowsStateWaitReasonSiteAndCreator) {
     go::spawn([done] { done.recv(); });
     go::spawn([done] { go::select(go::recv_case(done), go::recv_case(go::after(10s))); });
     go::spawn([] { go::sleep(5s); });  // still asleep at the dump, even under the sanitizers
-    go::sleep(20ms);
-    std::ostringstream out;
-    go::dump_goroutines(out);
-    std::string dump = out.str();
+    std::string dump = dump_once_it_shows({"[chan receive]", "[sleep]", "[select]"});
     EXPECT_NE(dump.find("[running]"), std::string::npos) << dump;  // the caller
     EXPECT_NE(dump.find("[chan receive]"), std::string::npos) << dump;
     EXPECT_NE(dump.find("[sleep]"), std::string::npos) << dump;

@@ -270,7 +270,7 @@ TEST(Semaphore, CancelledAcquireLeavesNoWaiter) {
 }
 
 TEST(Semaphore, WaitersAreServedInArrivalOrder) {
-  go::run([] {
+  go::synctest::run([] {
     go::semaphore sem(1);
     sem.acquire(1);
     auto order = go::make_chan<int>(10);
@@ -279,7 +279,7 @@ TEST(Semaphore, WaitersAreServedInArrivalOrder) {
         sem.acquire(1);
         order.send(i);
       });
-      go::sleep(5ms);  // let it queue up
+      go::synctest::wait();  // it has queued
     }
     for (int i = 0; i < 10; ++i) {
       sem.release(1);
