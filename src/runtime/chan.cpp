@@ -1,9 +1,10 @@
 // Channels (Go's runtime/chan.go, for C++ values).
 //
-// A channel is a chan_core (lock, wait queues, the ring's shape); a buffered one also has
-// its ring_ends right after it (head and tail, a cache line each) and `cap` slots, each an
-// 8-byte stamp and an element (in a zeroed allocation of their own; a channel of capacity
-// 1 has its one slot inline and no stamps, see below). Elements move by the elem_ops of
+// A channel is a chan_core (one cache line: lock, capacity, wait queues); a buffered one
+// also has its ring block in the lines before it (the ring's shape, then head and tail, a
+// cache line each) and `cap` slots, each an 8-byte stamp and an element (in a zeroed
+// allocation of their own; a channel of capacity 1 has its one slot after its chan_core
+// and no stamps, see below). Elements move by the elem_ops of
 // their type (memcpy for trivially copyable types, the move constructor otherwise); an
 // empty element type has size 0 and nothing is ever stored or copied.
 //
@@ -137,14 +138,14 @@ chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
     c->ops = ops;
     return c;
   }
-  // Buffered: chan_core and its ring_ends (a cache line per end); then the slots, each an
-  // 8-byte stamp and the element, aligned for both, in an allocation of their own
-  // (slots_alloc). A channel of capacity 1 keeps its one slot after its ring_ends.
+  // Buffered: the ring block (its shape, then a cache line per end), the chan_core; then
+  // the slots, each an 8-byte stamp and the element, aligned for both, in an allocation of
+  // their own (slots_alloc). A channel of capacity 1 keeps its one slot after its chan_core.
   std::size_t slot_align = std::max<std::size_t>(8, ops->align);
   std::size_t elem_offset = ops->size ? std::max<std::size_t>(8, ops->align) : 8;
   std::size_t stride = (elem_offset + ops->size + slot_align - 1) / slot_align * slot_align;
   std::size_t align = std::max<std::size_t>(64, ops->align);
-  std::size_t header = (ring_ends_offset + sizeof(ring_ends) + align - 1) / align * align;
+  std::size_t header = (sizeof(ring_block) + sizeof(chan_core) + align - 1) / align * align;
   int index_bits = 0;
   while ((std::size_t{1} << index_bits) < capacity) ++index_bits;
   if (index_bits > 48 || stride > UINT32_MAX || capacity > (SIZE_MAX - header) / stride) throw std::bad_alloc();
@@ -158,17 +159,17 @@ chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
       throw std::bad_alloc();
     }
   }
-  auto* c = ::new (mem) chan_core;
-  ::new (static_cast<void*>(&ends(c))) ring_ends;
+  auto* block = ::new (mem) ring_block;
+  auto* c = ::new (static_cast<void*>(block + 1)) chan_core;
   c->cap = capacity;
   c->ops = ops;
-  c->ring.slots = slots;
-  c->ring.cap = capacity;
-  c->ring.stride = static_cast<std::uint32_t>(stride);
-  c->ring.elem_offset = static_cast<std::uint32_t>(elem_offset);
-  c->ring.index_mask = (std::uint64_t{1} << index_bits) - 1;
-  c->ring.slow = std::uint64_t{2} << index_bits;
-  c->ring.pos_mask = ~(std::uint64_t{3} << index_bits);
+  block->shape.slots = slots;
+  block->shape.cap = capacity;
+  block->shape.stride = static_cast<std::uint32_t>(stride);
+  block->shape.elem_offset = static_cast<std::uint32_t>(elem_offset);
+  block->shape.index_mask = (std::uint64_t{1} << index_bits) - 1;
+  block->shape.slow = std::uint64_t{2} << index_bits;
+  block->shape.pos_mask = ~(std::uint64_t{3} << index_bits);
   return c;
 }
 
@@ -178,18 +179,24 @@ void chan_release(chan_core* c) noexcept {
   if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   // Nobody can reach the channel any more: destroy the values still buffered.
   std::size_t align = std::max<std::size_t>(alignof(chan_core), c->ops->align);
-  if (c->cap == 1) {
-    align = std::max<std::size_t>(64, c->ops->align);
-    if (c->slot_full.load(std::memory_order_relaxed)) elem_destroy(c->ops, c->ring.elem(0));
-  } else if (c->cap) {
-    align = std::max<std::size_t>(64, c->ops->align);
-    std::uint64_t h = c->ring.pos(ends(c).head.load(std::memory_order_relaxed));
-    std::uint64_t t = c->ring.pos(ends(c).tail.load(std::memory_order_relaxed));
-    for (; h != t; h = c->ring.next(h)) elem_destroy(c->ops, c->ring.elem(h));
-    slots_free(c->ring.slots, c->cap * c->ring.stride, std::max<std::size_t>(8, c->ops->align));
+  if (c->cap == 0) {
+    c->~chan_core();
+    ::operator delete(static_cast<void*>(c), std::align_val_t(align));
+    return;
   }
+  if (c->cap == 1) {
+    if (c->slot_full.load(std::memory_order_relaxed)) elem_destroy(c->ops, ring_of(c).elem(0));
+  } else {
+    std::uint64_t h = ring_of(c).pos(ends(c).head.load(std::memory_order_relaxed));
+    std::uint64_t t = ring_of(c).pos(ends(c).tail.load(std::memory_order_relaxed));
+    for (; h != t; h = ring_of(c).next(h)) elem_destroy(c->ops, ring_of(c).elem(h));
+    slots_free(ring_of(c).slots, c->cap * ring_of(c).stride, std::max<std::size_t>(8, c->ops->align));
+  }
+  align = std::max<std::size_t>(64, c->ops->align);
+  ring_block* block = &block_of(c);
   c->~chan_core();
-  ::operator delete(static_cast<void*>(c), std::align_val_t(align));
+  block->~ring_block();
+  ::operator delete(static_cast<void*>(block), std::align_val_t(align));
 }
 
 namespace {
@@ -207,14 +214,14 @@ void set_end(std::atomic<std::uint64_t>& end, std::atomic<std::uint64_t>& hint, 
 void buf_swap_head(chan_core* c, void* out, void* elem) noexcept {
   const elem_ops* ops = c->ops;
   if (c->cap == 1) {
-    void* p = c->ring.elem(0);
+    void* p = ring_of(c).elem(0);
     if (out) elem_move(ops, out, p);
     elem_destroy(ops, p);
     elem_move(ops, p, elem);
     return;
   }
   ring_ends& e = ends(c);
-  const ring_shape r = c->ring;
+  const ring_shape r = ring_of(c);
   std::uint64_t h = e.head.load(std::memory_order_relaxed), hp = r.pos(h);
   std::uint64_t t = e.tail.load(std::memory_order_relaxed), tp = r.pos(t);  // hp + one_lap
   std::atomic_ref<std::uint64_t> stamp = r.stamp(hp);
@@ -231,7 +238,7 @@ void buf_swap_head(chan_core* c, void* out, void* elem) noexcept {
 void ring_lock(chan_core* c) noexcept {
   detail::lock(c->lock);
   ring_ends& e = ends(c);
-  const std::uint64_t slow = c->ring.slow;
+  const std::uint64_t slow = ring_of(c).slow;
   if (!(e.head.load(std::memory_order_relaxed) & slow)) {  // the ends go SLOW together
     e.head_hint.store(e.head.fetch_or(slow, std::memory_order_seq_cst) | slow, std::memory_order_relaxed);
     e.tail_hint.store(e.tail.fetch_or(slow, std::memory_order_seq_cst) | slow, std::memory_order_relaxed);
@@ -239,12 +246,12 @@ void ring_lock(chan_core* c) noexcept {
 }
 
 void ring_unlock(chan_core* c) noexcept {
-  if (c->contended) {
-    --c->contended;
+  if (block_of(c).contended) {
+    --block_of(c).contended;
   } else if (c->recvq.empty() && c->sendq.empty()) {
     // Only lock holders write an end that carries SLOW: plain stores clear it.
     ring_ends& e = ends(c);
-    const ring_shape r = c->ring;
+    const ring_shape r = ring_of(c);
     std::uint64_t h = e.head.load(std::memory_order_relaxed), t = e.tail.load(std::memory_order_relaxed);
     std::uint64_t hp = r.pos(h), tp = r.pos(t);
     if ((h & r.slow) && tp != hp && tp != hp + r.one_lap()) {
@@ -285,21 +292,21 @@ constexpr std::uint32_t ring_contended_hold = 64;
 
 ring_retry ring_push_contended(chan_core* c, void* elem) noexcept {
   std::atomic<std::uint64_t>& tail = ends(c).tail;
-  const std::uint64_t flags = ~c->ring.pos_mask;
+  const std::uint64_t flags = ~ring_of(c).pos_mask;
   std::uint64_t t = tail.load(std::memory_order_relaxed);
   for (int backoff = 0; backoff < ring_retries; ++backoff) {
     if (t & flags) return ring_retry::not_ready;
-    std::uint64_t* word = c->ring.stamp_word(t);
+    std::uint64_t* word = ring_of(c).stamp_word(t);
     std::atomic_ref<std::uint64_t> stamp(*word);
-    const std::uint64_t lap = c->ring.lap(t);
+    const std::uint64_t lap = ring_of(c).lap(t);
     std::uint64_t s = stamp.load(std::memory_order_acquire);
     if (s == lap) {  // the slot is free for this lap
-      if (tail.compare_exchange_weak(t, c->ring.next(t), std::memory_order_seq_cst, std::memory_order_relaxed)) {
-        ends(c).tail_hint.store(c->ring.next(t), std::memory_order_relaxed);
-        ring_move_in(c->ops, c->ring.elem(t), elem, word, lap + 1);
+      if (tail.compare_exchange_weak(t, ring_of(c).next(t), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+        ends(c).tail_hint.store(ring_of(c).next(t), std::memory_order_relaxed);
+        ring_move_in(c->ops, ring_of(c).elem(t), elem, word, lap + 1);
         return ring_retry::done;
       }
-    } else if (s + c->ring.one_lap() == lap + 1) {
+    } else if (s + ring_of(c).one_lap() == lap + 1) {
       return ring_retry::not_ready;  // last lap's value: full, or its receiver is moving it out
     }
     for (int i = 0; i < 1 << backoff; ++i) platform::cpu_relax();
@@ -310,18 +317,18 @@ ring_retry ring_push_contended(chan_core* c, void* elem) noexcept {
 
 ring_retry ring_pop_contended(chan_core* c, void* out) noexcept {
   std::atomic<std::uint64_t>& head = ends(c).head;
-  const std::uint64_t slow = c->ring.slow;
+  const std::uint64_t slow = ring_of(c).slow;
   std::uint64_t h = head.load(std::memory_order_relaxed);
   for (int backoff = 0; backoff < ring_retries; ++backoff) {
     if (h & slow) return ring_retry::not_ready;
-    std::uint64_t* word = c->ring.stamp_word(h);
+    std::uint64_t* word = ring_of(c).stamp_word(h);
     std::atomic_ref<std::uint64_t> stamp(*word);
-    const std::uint64_t lap = c->ring.lap(h);
+    const std::uint64_t lap = ring_of(c).lap(h);
     std::uint64_t s = stamp.load(std::memory_order_acquire);
     if (s == lap + 1) {  // the slot holds this lap's value
-      if (head.compare_exchange_weak(h, c->ring.next(h), std::memory_order_seq_cst, std::memory_order_relaxed)) {
-        ends(c).head_hint.store(c->ring.next(h), std::memory_order_relaxed);
-        ring_move_out(c->ops, c->ring.elem(h), out, word, lap + c->ring.one_lap());
+      if (head.compare_exchange_weak(h, ring_of(c).next(h), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+        ends(c).head_hint.store(ring_of(c).next(h), std::memory_order_relaxed);
+        ring_move_out(c->ops, ring_of(c).elem(h), out, word, lap + ring_of(c).one_lap());
         return ring_retry::done;
       }
     } else if (s == lap) {
@@ -335,7 +342,7 @@ ring_retry ring_pop_contended(chan_core* c, void* out) noexcept {
 
 bool ring_push_locked_n(chan_core* c, void* elem) noexcept {
   ring_ends& e = ends(c);
-  const ring_shape r = c->ring;
+  const ring_shape r = ring_of(c);
   std::uint64_t t = e.tail.load(std::memory_order_relaxed), tp = r.pos(t);
   if (tp == r.pos(e.head.load(std::memory_order_relaxed)) + r.one_lap()) return false;  // full
   std::atomic_ref<std::uint64_t> stamp = r.stamp(tp);
@@ -349,7 +356,7 @@ bool ring_push_locked_n(chan_core* c, void* elem) noexcept {
 bool ring_pop_locked_n(chan_core* c, void* out) noexcept {
   const elem_ops* ops = c->ops;
   ring_ends& e = ends(c);
-  const ring_shape r = c->ring;
+  const ring_shape r = ring_of(c);
   std::uint64_t h = e.head.load(std::memory_order_relaxed), hp = r.pos(h);
   if (hp == r.pos(e.tail.load(std::memory_order_relaxed))) return false;  // empty
   std::atomic_ref<std::uint64_t> stamp = r.stamp(hp);
@@ -413,7 +420,7 @@ bool send(chan_core* c, void* elem, bool block, detail::source_location site, bo
     if (ring_push_contended(c, elem) == ring_retry::done) return true;
   }
   chan_lock(c);
-  if (retry == ring_retry::gave_up) c->contended = ring_contended_hold;
+  if (retry == ring_retry::gave_up) block_of(c).contended = ring_contended_hold;
   if (send_now(c, elem)) return true;
   if (!block) {
     chan_unlock(c);
@@ -453,7 +460,7 @@ bool recv(chan_core* c, void* out, bool block, detail::source_location site, boo
     if (ring_pop_contended(c, out) == ring_retry::done) return true;
   }
   chan_lock(c);
-  if (retry == ring_retry::gave_up) c->contended = ring_contended_hold;
+  if (retry == ring_retry::gave_up) block_of(c).contended = ring_contended_hold;
   if (try_status s = recv_now(c, out); s != try_status::would_block) {
     return s == try_status::ok || fail(s);
   }
@@ -577,7 +584,7 @@ void chan_close(chan_core* c) {
   std::atomic_thread_fence(std::memory_order_release);
   if (c->cap > 1) {  // fails every lock-free send from now on (the tail carries SLOW: a store will do)
     ring_ends& e = ends(c);
-    set_end(e.tail, e.tail_hint, e.tail.load(std::memory_order_relaxed) | c->ring.mark());
+    set_end(e.tail, e.tail_hint, e.tail.load(std::memory_order_relaxed) | ring_of(c).mark());
   }
   wake_all_closed(c);
 }
@@ -599,8 +606,8 @@ std::size_t chan_len(const chan_core* c) noexcept {
     std::uint64_t t = e.tail.load(std::memory_order_seq_cst);
     std::uint64_t h = e.head.load(std::memory_order_seq_cst);
     if (e.tail.load(std::memory_order_seq_cst) != t) continue;
-    std::uint64_t hp = c->ring.pos(h), tp = c->ring.pos(t);
-    std::uint64_t hi = hp & c->ring.index_mask, ti = tp & c->ring.index_mask;
+    std::uint64_t hp = ring_of(c).pos(h), tp = ring_of(c).pos(t);
+    std::uint64_t hi = hp & ring_of(c).index_mask, ti = tp & ring_of(c).index_mask;
     if (hi < ti) return ti - hi;
     if (hi > ti) return c->cap - hi + ti;
     return tp == hp ? 0 : c->cap;

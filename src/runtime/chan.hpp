@@ -14,24 +14,19 @@
 
 namespace go::detail {
 
-struct chan_core {
-  std::atomic<std::uint32_t> lock{0};
-  std::atomic<std::uint32_t> closed{0};    // written under lock; read by fast paths
-  std::size_t cap = 0;
-  wait_queue recvq, sendq;                 // under lock
+// One cache line: lock, closed and cap (chan_head, which go::chan<T>'s inline path reads),
+// then what the locked paths use. A buffered channel's ring block (its shape and ends, see
+// "The ring" in chan.cpp) fills the lines before it (go/detail/chan_ring.hpp, block_of).
+struct alignas(64) chan_core : chan_head {
+  wait_queue recvq, sendq;  // under lock
   const elem_ops* ops = nullptr;
   std::atomic<std::int32_t> refs{1};
   std::atomic<std::uint32_t> slot_full{0};  // capacity 1 only: slot 0 holds a value (under lock)
-  // The second line: the ring's shape (buffered only, see "The ring" in chan.cpp), which
-  // go::chan<T>'s inline send and receive read (go/detail/chan_ring.hpp).
-  alignas(64) ring_shape ring;
-  std::uint32_t contended = 0;              // ring: unlocks left before SLOW may clear (under lock)
 };
-
-// A buffered channel's ring_ends come right after its chan_core.
-static_assert(offsetof(chan_core, cap) == chan_cap_offset, "chan_ring.hpp: chan_core::cap moved");
-static_assert(offsetof(chan_core, ring) == chan_ring_offset, "chan_ring.hpp: chan_core::ring moved");
-static_assert(sizeof(chan_core) <= ring_ends_offset, "chan_core: two cache lines");
+static_assert(sizeof(chan_core) == 64, "chan_core: one cache line");
+// head_of's cast: chan_head is chan_core's only base and chan_core has no vtable, so the
+// base is at offset 0.
+static_assert(std::is_base_of_v<chan_head, chan_core> && !std::is_polymorphic_v<chan_core>);
 
 // copy_small copies a trivially copyable element of a common size inline; false: other size.
 inline bool copy_small(std::size_t size, void* dst, const void* src) noexcept {
@@ -110,7 +105,7 @@ inline bool ring_try_pop(chan_core* c, void* out) noexcept {
 inline bool chan_full(const chan_core* c) noexcept {
   if (c->cap == 0) return c->recvq.empty();
   if (c->cap == 1) return c->slot_full.load(std::memory_order_relaxed) != 0;
-  const ring_shape r = c->ring;
+  const ring_shape r = ring_of(c);
   std::uint64_t t = r.pos(ends(c).tail.load(std::memory_order_seq_cst));
   std::uint64_t h = r.pos(ends(c).head.load(std::memory_order_seq_cst));
   return t == h + r.one_lap();
@@ -119,7 +114,7 @@ inline bool chan_full(const chan_core* c) noexcept {
 inline bool chan_empty(const chan_core* c) noexcept {
   if (c->cap == 0) return c->sendq.empty();
   if (c->cap == 1) return c->slot_full.load(std::memory_order_relaxed) == 0;
-  const ring_shape r = c->ring;
+  const ring_shape r = ring_of(c);
   std::uint64_t h = r.pos(ends(c).head.load(std::memory_order_seq_cst));
   std::uint64_t t = r.pos(ends(c).tail.load(std::memory_order_seq_cst));
   return t == h;
@@ -192,7 +187,7 @@ inline void wait_stamp(std::atomic_ref<std::uint64_t> stamp, std::uint64_t want)
 
 inline bool ring_empty_locked(const chan_core* c) noexcept {
   if (c->cap == 1) return c->slot_full.load(std::memory_order_relaxed) == 0;
-  const ring_shape r = c->ring;
+  const ring_shape r = ring_of(c);
   return r.pos(ends(c).head.load(std::memory_order_relaxed)) == r.pos(ends(c).tail.load(std::memory_order_relaxed));
 }
 
@@ -204,7 +199,7 @@ bool ring_pop_locked_n(chan_core* c, void* out) noexcept;
 inline bool ring_push_locked(chan_core* c, void* elem) noexcept {
   if (c->cap != 1) return ring_push_locked_n(c, elem);
   if (c->slot_full.load(std::memory_order_relaxed)) return false;
-  elem_move(c->ops, c->ring.elem(0), elem);
+  elem_move(c->ops, ring_of(c).elem(0), elem);
   c->slot_full.store(1, std::memory_order_relaxed);
   return true;
 }
@@ -213,7 +208,7 @@ inline bool ring_pop_locked(chan_core* c, void* out) noexcept {
   if (c->cap != 1) return ring_pop_locked_n(c, out);
   if (!c->slot_full.load(std::memory_order_relaxed)) return false;
   const elem_ops* ops = c->ops;
-  void* p = c->ring.elem(0);
+  void* p = ring_of(c).elem(0);
   if (out) elem_move(ops, out, p);
   elem_destroy(ops, p);
   c->slot_full.store(0, std::memory_order_relaxed);

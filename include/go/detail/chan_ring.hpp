@@ -19,7 +19,7 @@
 
 namespace go::detail {
 
-// The shape of a buffered channel's ring, fixed at make (chan_core::ring).
+// The shape of a buffered channel's ring, fixed at make (ring_block::shape).
 struct ring_shape {
   unsigned char* slots = nullptr;  // cap slots of `stride` bytes: stamp, then element
   std::size_t cap = 0;
@@ -64,27 +64,39 @@ struct ring_ends {
   std::atomic<std::uint64_t> tail_hint{0};
 };
 
-// Where they are in a channel's allocation (runtime/chan.hpp checks these against chan_core).
-inline constexpr std::size_t chan_cap_offset = 8;     // chan_core::cap, in its first cache line
-inline constexpr std::size_t chan_ring_offset = 64;   // chan_core::ring, its second cache line
-inline constexpr std::size_t ring_ends_offset = 128;  // right after chan_core
+// A buffered channel's ring block: its shape, and its two ends. It fills the cache lines
+// just before the channel's chan_core, in the same allocation (runtime/chan.cpp,
+// chan_make); an unbuffered channel has none.
+struct ring_block {
+  alignas(64) ring_shape shape;
+  std::uint32_t contended = 0;  // unlocks left before SLOW may clear (under the lock; chan.cpp)
+  ring_ends ends;
+};
 
-inline const ring_shape& ring_of(const chan_core* c) noexcept {
-  return *reinterpret_cast<const ring_shape*>(reinterpret_cast<const unsigned char*>(c) + chan_ring_offset);
-}
+// chan_head is where every chan_core begins (runtime/chan.hpp derives chan_core from it,
+// its only base, with no virtual functions: so at offset 0): the first line, which every
+// operation touches.
+struct chan_head {
+  std::atomic<std::uint32_t> lock{0};
+  std::atomic<std::uint32_t> closed{0};  // written under lock; read by fast paths
+  std::size_t cap = 0;
+};
 
-inline ring_ends& ends(const chan_core* c) noexcept {
-  return *reinterpret_cast<ring_ends*>(reinterpret_cast<std::uintptr_t>(c) + ring_ends_offset);
+inline const chan_head& head_of(const chan_core* c) noexcept { return *reinterpret_cast<const chan_head*>(c); }
+
+// block_of is c's ring block (c buffered).
+inline ring_block& block_of(const chan_core* c) noexcept {
+  return *(reinterpret_cast<ring_block*>(reinterpret_cast<std::uintptr_t>(c)) - 1);
 }
+inline const ring_shape& ring_of(const chan_core* c) noexcept { return block_of(c).shape; }
+inline ring_ends& ends(const chan_core* c) noexcept { return block_of(c).ends; }
 
 // lock_free_ring says whether c's sends and receives try the ring without the lock first.
 // Not for one slot: it is always empty or full, where the attempt could only fail
 // (docs/tuning.md, cb_bounded1_spsc); such a channel runs under its lock (chan_core::slot_full).
-// Read from the first line, which every operation touches: an unbuffered channel's never
-// touch the second (bench chan_popular: a thousand channels).
-inline bool lock_free_ring(const chan_core* c) noexcept {
-  return c && *reinterpret_cast<const std::size_t*>(reinterpret_cast<const unsigned char*>(c) + chan_cap_offset) > 1;
-}
+// Read from the first line, which every operation touches: an unbuffered channel's
+// operations touch no other (bench chan_popular: a thousand channels).
+inline bool lock_free_ring(const chan_core* c) noexcept { return c && head_of(c).cap > 1; }
 
 // ring_push_or and ring_pop_or make one lock-free attempt on c's ring (c buffered), from
 // the end's hint (ring_ends), and leave the hint at the end they claimed. Once a
