@@ -16,8 +16,11 @@
 #include "go/go.hpp"
 #include "go/pprof.hpp"
 #include "go/task.hpp"
+#include "go_tool.hpp"
 
 using namespace std::chrono_literals;
+using gocxx_test::have_go;
+using gocxx_test::pprof;
 
 namespace {
 
@@ -56,21 +59,6 @@ go::task<void> pprof_stackless_receiver(go::chan<int> ch) {
 __attribute__((noinline)) void pprof_sleeper() {
   go::sleep(30ms);
   asm volatile("");
-}
-
-bool have_go() { return std::system("go version >/dev/null 2>&1") == 0; }
-
-// The output of `go tool pprof <args> <file>`.
-std::string pprof(const std::string& args, const std::string& file) {
-  std::string cmd = "go tool pprof " + args + " " + file + " 2>&1";
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-  }
-  return out;
 }
 
 std::string temp_file(const std::string& name) {

@@ -35,6 +35,7 @@ struct task : parker {
 struct worker;
 struct bubble;  // bubble.hpp
 struct suspended_block;  // profile.hpp
+struct label_node;       // labels.hpp
 
 // The C++ runtime's per-thread exception state (__cxa_eh_globals): caught-exception stack
 // and uncaught count. Saved and restored per goroutine on every switch.
@@ -79,6 +80,9 @@ struct goroutine : task {
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;
   suspended_block* block_event = nullptr;  // a stackless goroutine's profiled wait (profile.hpp)
+  // Its profiler labels, with a reference of its own; written only by the goroutine (and by
+  // its spawner before it starts), read by the SIGPROF handler on its thread (labels.hpp).
+  std::atomic<label_node*> labels{nullptr};
 };
 
 // What a goroutine asks its worker to do once it is off its stack.
