@@ -250,8 +250,9 @@ TEST(PprofHttp, HeadOverTheLimitIs431) {
 
 TEST(PprofHttp, ServeReturnsOnceTheListenerCloses) {
   go::run([] {
-    auto [ln, err] = go::net::listen("tcp", "127.0.0.1:0");
-    ASSERT_FALSE(err);
+    go::net::listener_result listening = go::net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(listening.err);
+    go::net::listener ln = listening.listener;
     auto done = go::make_chan<go::error>(1);
     go::spawn([=] { done.send(go::pprof::serve(ln)); });
     EXPECT_EQ(get(ln.addr().string(), "/debug/pprof/cmdline").status, 200);

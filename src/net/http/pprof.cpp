@@ -312,23 +312,28 @@ void serve_conn(const go::net::conn& c) {
   send(c, route(req), req.method == "HEAD");
 }
 
+// Step 4 of the top of the file.
+void close_lingering(const go::net::conn& c) {
+  (void)c.close_write();
+  (void)c.set_read_deadline(std::chrono::steady_clock::now() + linger_timeout);
+  char buf[4096];
+  for (std::size_t dropped = 0; dropped < max_linger;) {
+    auto [n, err] = c.read(std::as_writable_bytes(std::span(buf)));
+    if (err) break;
+    dropped += n;
+  }
+  (void)c.close();
+}
+
 }  // namespace
 
 go::error serve(const go::net::listener& ln) {
   for (;;) {
-    auto [c, err] = ln.accept();
-    if (err) return err;
-    go::spawn([c] {
+    go::net::conn_result accepted = ln.accept();
+    if (accepted.err) return accepted.err;
+    go::spawn([c = accepted.conn] {
       serve_conn(c);
-      (void)c.close_write();
-      (void)c.set_read_deadline(std::chrono::steady_clock::now() + linger_timeout);
-      char buf[4096];
-      for (std::size_t dropped = 0; dropped < max_linger;) {
-        auto [n, err] = c.read(std::as_writable_bytes(std::span(buf)));
-        if (err) break;
-        dropped += n;
-      }
-      (void)c.close();
+      close_lingering(c);
     });
   }
 }
