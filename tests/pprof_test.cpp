@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -103,6 +104,44 @@ TEST(Pprof, GoroutineProfileTextGroupsStacksWithTheirState) {
     EXPECT_NE(text.find("{\"state\":\"chan receive\"}"), std::string::npos) << text;
     EXPECT_NE(text.find("pprof_blocked_receiver"), std::string::npos) << text;
     for (int i = 0; i < 3; ++i) ch.send(i);
+  });
+}
+
+// Echoes what comes in on `in` to `out` until `in` is closed.
+__attribute__((noinline)) void pprof_echo(go::chan<int> in, go::chan<int> out) {
+  while (auto v = in.recv()) out.send(*v);
+  asm volatile("");
+}
+
+// Goroutines that park and resume all the time while profiles are taken: a parked stack is
+// read while its goroutine cannot resume (unwind.cpp), which ThreadSanitizer checks; the
+// goroutine that stays parked is found by every walk.
+TEST(Pprof, GoroutineProfileWhileGoroutinesParkAndResume) {
+  go::run([] {
+    auto forever = go::make_chan<int>();
+    go::spawn(pprof_blocked_receiver, forever);
+    std::atomic<bool> stop{false};
+    go::wait_group wg;
+    for (int pair = 0; pair < 2; ++pair) {
+      auto there = go::make_chan<int>(), back = go::make_chan<int>();
+      wg.go([=] { pprof_echo(there, back); });
+      wg.go([=, &stop] {
+        for (int i = 0; !stop.load(); ++i) {
+          there.send(i);
+          back.recv();
+        }
+        there.close();
+      });
+    }
+    go::sleep(10ms);  // for the receiver to park
+    for (int i = 0; i < 20; ++i) {
+      std::ostringstream out;
+      go::pprof::lookup("goroutine")->write_to(out, 1);
+      EXPECT_NE(out.str().find("pprof_blocked_receiver"), std::string::npos) << out.str();
+    }
+    stop.store(true);
+    wg.wait();
+    forever.send(1);
   });
 }
 

@@ -22,9 +22,8 @@
 //   Go's goroutine dump ("chan receive", "sync.Mutex.Lock", "runnable", "running"). A
 //   goroutine running on another worker has no stack in the profile (the profile does not
 //   stop the world): its one frame is named "(running)"; a runnable one "(not started)". Like
-//   the goroutine dump, the profile reads the stacks of parked goroutines that may resume
-//   while it reads (every read is checked: a stack that changes ends its walk early), which
-//   ThreadSanitizer reports as a race when goroutines run meanwhile.
+//   the goroutine dump, the profile reads the stacks of parked goroutines one at a time,
+//   each held parked while it is read: a worker about to resume that goroutine waits.
 // - "block": where goroutines waited, and for how long, sampled as set_block_profile_rate
 //   says: channel operations, select, go::mutex and rw_mutex, wait_group, cond, semaphores.
 //   Sleeps, timers and network waits are not in it, as in Go. The stack is the waiter's.

@@ -3,8 +3,8 @@
 //
 // Goroutine profile. Read at one moment under the registry of goroutine records
 // (for_each_goroutine), without stopping anybody: a parked or runnable goroutine's stack is
-// walked as the goroutine dump walks it (unwind.cpp: every read checked, so a goroutine
-// that resumes meanwhile ends its walk early); the caller's own stack is unwound in place;
+// walked as the goroutine dump walks it (unwind.cpp: held parked while it is read, a worker
+// about to resume it waits); the caller's own stack is unwound in place;
 // a goroutine running elsewhere shows no stack. Symbolizing happens after the lock.
 //
 // Block and mutex profiles. Each is a table of buckets keyed by stack (return addresses,
