@@ -33,14 +33,14 @@ namespace {
   return x;
 }
 
-// Two functions whose code differs (or the linker may fold them into one), neither inlined.
-__attribute__((noipa)) std::uint64_t cpuprof_spin_a(int rounds) {
+// Two functions whose code differs (identical ones may be folded into one), neither inlined.
+__attribute__((noinline)) std::uint64_t cpuprof_spin_a(int rounds) {
   std::uint64_t x = burn(rounds, 1442695040888963407ULL);
   asm volatile("");
   return x;
 }
 
-__attribute__((noipa)) std::uint64_t cpuprof_spin_b(int rounds) {
+__attribute__((noinline)) std::uint64_t cpuprof_spin_b(int rounds) {
   std::uint64_t x = burn(rounds, 1013904223ULL);
   asm volatile("");
   return x;
