@@ -16,6 +16,7 @@
 #include "go/go.hpp"
 #include "go/pprof.hpp"
 #include "go_tool.hpp"
+#include "test_scale.hpp"
 
 using namespace std::chrono_literals;
 
@@ -166,6 +167,19 @@ TEST(PprofCpu, SpinningFunctionShowsUpUnderItsLabels) {
   EXPECT_NE(b.find("cpuprof_spin_b"), std::string::npos) << b;
   EXPECT_EQ(b.find("cpuprof_spin_a"), std::string::npos) << b;
   std::remove(path.c_str());
+}
+
+// The profiler's own thread is the runtime's: a deadlock is still seen while it runs.
+TEST(PprofCpu, DeadlockIsReportedWhileProfiling) {
+  if (!gocxx_test::deadlock_detected) GTEST_SKIP() << "other threads in the process: detection is off";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        std::ostringstream out;
+        go::pprof::start_cpu_profile(out);
+        go::run([] { go::make_chan<int>().recv(); });
+      },
+      testing::ExitedWithCode(2), "fatal error: all goroutines are asleep - deadlock!");
 }
 
 // Goroutines that switch threads, change their labels and spawn others under a running

@@ -47,6 +47,7 @@
 #include "runtime/labels.hpp"
 #include "runtime/profile_proto.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/scheduler/sched.hpp"
 
 namespace go::detail {
 
@@ -179,6 +180,16 @@ void drain_loop() {
   }
 }
 
+void stop_drainer() {
+  {
+    std::lock_guard d(drainer_mutex);
+    drainer_stop = true;
+  }
+  drainer_wake.notify_one();
+  drainer.join();
+  runtime_extra_threads.fetch_sub(1);
+}
+
 void set_timer(std::int64_t every_ns) {
   itimerval t{};
   t.it_interval.tv_sec = every_ns / 1'000'000'000;
@@ -233,7 +244,14 @@ void start_cpu_profile(std::ostream& o) {
     handler_installed = true;
   }
   drainer_stop = false;
-  drainer = std::thread(drain_loop);
+  // Counted among the runtime's threads, so that the deadlock check still works meanwhile.
+  runtime_extra_threads.fetch_add(1);
+  try {
+    drainer = std::thread(drain_loop);
+  } catch (...) {
+    runtime_extra_threads.fetch_sub(1);
+    throw;
+  }
   out = &o;
   started_ns = nanotime();
   started_wall_ns = wall_ns();
@@ -242,12 +260,7 @@ void start_cpu_profile(std::ostream& o) {
     set_timer(period_ns);
   } catch (...) {
     profiling.store(false);
-    {
-      std::lock_guard d(drainer_mutex);
-      drainer_stop = true;
-    }
-    drainer_wake.notify_one();
-    drainer.join();
+    stop_drainer();
     out = nullptr;
     throw;
   }
@@ -259,12 +272,7 @@ void stop_cpu_profile() {
   set_timer(0);
   profiling.store(false);
   while (in_handler.load() != 0) std::this_thread::yield();
-  {
-    std::lock_guard d(drainer_mutex);
-    drainer_stop = true;
-  }
-  drainer_wake.notify_one();
-  drainer.join();
+  stop_drainer();
   drain();
   profile_builder p;
   p.sample_types = {{"samples", "count"}, {"cpu", "nanoseconds"}};
