@@ -42,9 +42,9 @@
 //   frame pointers, so build the code to profile with -fno-omit-frame-pointer (GCC and
 //   clang omit them at -O1 and above). Without them a sample has its innermost function and
 //   whichever callers the chain of saved frame pointers still reaches.
-// - Labels are those of the goroutine with a stack that the signal interrupts on its own
-//   stack; a sample in the scheduler, in a stackless goroutine, or on a plain thread has
-//   none.
+// - A sample carries the labels of the goroutine the signal interrupted, when that
+//   goroutine has a stack of its own and was running on it; a sample in the scheduler, in a
+//   stackless goroutine (go::task), or on a plain thread has none.
 // - The profiler owns SIGPROF while on, and leaves its handler installed after stop (a
 //   signal already sent must not kill the program); a program's own SIGPROF handler is
 //   replaced. A system call interrupted by the signal restarts (SA_RESTART), except those
@@ -73,8 +73,8 @@
 // at most 64 frames and stores them in a fixed ring (no allocation, no lock), and a thread
 // that drains the ring 10 times a second; stop symbolizes. Labels: a spawn copies one
 // pointer and bumps a count when the spawner has labels; with_labels allocates the merged
-// set. Block and mutex profiles: both rates are 0 by default: profiling is off, and a park pays one load and a
-// branch on a global for it. When on, a sampled event walks its goroutine's stack and takes
+// set. Block and mutex profiles: both rates are 0 by default: profiling is off, and a park
+// pays one load and a branch on a global for it. When on, a sampled event walks its goroutine's stack and takes
 // a lock; writing a profile runs addr2line. Symbolizing takes a second or more for a large
 // program the first time, then is cached.
 //
