@@ -192,8 +192,8 @@ std::vector<goroutine_record> goroutine_records() {
           r.leaf = "(stackless)";  // its frame is not a stack to walk (task.cpp)
         } else if (state == park_parked) {
           r.pcs = parked_frames(g);
-        } else if (state == park_running && g->reason == wait_reason::syscall && g->syscall_pc) {
-          r.pcs.push_back(reinterpret_cast<std::uintptr_t>(g->syscall_pc));
+        } else if (state == park_running && g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
+          if (void* pc = g->syscall_pc.load(std::memory_order_relaxed)) r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
         }
         if (r.pcs.empty()) r.leaf = state == park_running ? "(running)" : "(not started)";
         c->all->push_back(std::move(r));

@@ -127,7 +127,7 @@ void return_records(worker* w) noexcept {
 void free_goroutine(worker* w, goroutine* g) noexcept {
   g->state.store(park_dead, std::memory_order_relaxed);
   g->sp = nullptr;
-  g->reason = wait_reason::none;
+  g->reason.store(wait_reason::none, std::memory_order_relaxed);
   g->bub = nullptr;
   g->last_worker = nullptr;  // may be a synctest bubble's, freed with its bubble
   labels_release(g->labels.exchange(nullptr, std::memory_order_relaxed));
@@ -195,7 +195,8 @@ void init_record(goroutine* g, parker_kind kind, worker* w, bubble* bub, void* s
   g->bub = bub;
   g->eh = {};
   g->saved_errno = 0;
-  g->state.store(park_runnable, std::memory_order_relaxed);
+  // Release: a profile or dump that sees the state reads the fields above.
+  g->state.store(park_runnable, std::memory_order_release);
 }
 
 __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
