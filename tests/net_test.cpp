@@ -230,6 +230,37 @@ TEST(Net, DialingAClosedPortIsRefused) {
   });
 }
 
+// The peer's last bytes and its FIN can reach the poller as one edge, which wakes a reader
+// that then reads the bytes short of its buffer: the next read must find the end of stream
+// rather than wait for an edge that never comes. Each round's reader is parked when the
+// bytes and the FIN are sent back to back.
+TEST(Net, ReadAfterAShortReadFindsTheEndOfStreamThatCameWithIt) {
+  go::run([] {
+    for (int round = 0; round < 20; ++round) {
+      auto [client, server] = tcp_pair();
+      auto parked = go::make_chan<void>();
+      go::spawn([server = server, parked] {
+        parked.recv();
+        go::sleep(1ms);  // for the reader to park
+        EXPECT_FALSE(server.write(bytes("hello")).err);
+        (void)server.close();
+      });
+      parked.send();
+      std::string got;
+      go::error err;
+      char buf[4096];
+      while (!err) {
+        auto [n, e] = client.read(std::as_writable_bytes(std::span(buf)));
+        got.append(buf, n);
+        err = e;
+      }
+      EXPECT_EQ(got, "hello");
+      EXPECT_EQ(err, go::io::eof) << err.message();
+      (void)client.close();
+    }
+  });
+}
+
 TEST(Net, PeerResetMidReadIsAnError) {
   go::run([] {
     auto [c, s] = tcp_pair();

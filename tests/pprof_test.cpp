@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,8 +17,11 @@
 #include "go/go.hpp"
 #include "go/pprof.hpp"
 #include "go/task.hpp"
+#include "go_tool.hpp"
 
 using namespace std::chrono_literals;
+using gocxx_test::have_go;
+using gocxx_test::pprof;
 
 namespace {
 
@@ -58,21 +62,6 @@ go::task<void> pprof_stackless_receiver(go::chan<int> ch, go::chan<void> done) {
 __attribute__((noinline)) void pprof_sleeper() {
   go::sleep(30ms);
   asm volatile("");
-}
-
-bool have_go() { return std::system("go version >/dev/null 2>&1") == 0; }
-
-// The output of `go tool pprof <args> <file>`.
-std::string pprof(const std::string& args, const std::string& file) {
-  std::string cmd = "go tool pprof " + args + " " + file + " 2>&1";
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-  }
-  return out;
 }
 
 std::string temp_file(const std::string& name) {
@@ -117,6 +106,44 @@ TEST(Pprof, GoroutineProfileTextGroupsStacksWithTheirState) {
     EXPECT_NE(text.find("{\"state\":\"chan receive\"}"), std::string::npos) << text;
     EXPECT_NE(text.find("pprof_blocked_receiver"), std::string::npos) << text;
     for (int i = 0; i < 3; ++i) ch.send(i);
+  });
+}
+
+// Echoes what comes in on `in` to `out` until `in` is closed.
+__attribute__((noinline)) void pprof_echo(go::chan<int> in, go::chan<int> out) {
+  while (auto v = in.recv()) out.send(*v);
+  asm volatile("");
+}
+
+// Goroutines that park and resume all the time while profiles are taken: a parked stack is
+// read while its goroutine cannot resume (unwind.cpp), which ThreadSanitizer checks; the
+// goroutine that stays parked is found by every walk.
+TEST(Pprof, GoroutineProfileWhileGoroutinesParkAndResume) {
+  go::run([] {
+    auto forever = go::make_chan<int>();
+    go::spawn(pprof_blocked_receiver, forever);
+    std::atomic<bool> stop{false};
+    go::wait_group wg;
+    for (int pair = 0; pair < 2; ++pair) {
+      auto there = go::make_chan<int>(), back = go::make_chan<int>();
+      wg.go([=] { pprof_echo(there, back); });
+      wg.go([=, &stop] {
+        for (int i = 0; !stop.load(); ++i) {
+          there.send(i);
+          back.recv();
+        }
+        there.close();
+      });
+    }
+    go::sleep(10ms);  // for the receiver to park
+    for (int i = 0; i < 20; ++i) {
+      std::ostringstream out;
+      go::pprof::lookup("goroutine")->write_to(out, 1);
+      EXPECT_NE(out.str().find("pprof_blocked_receiver"), std::string::npos) << out.str();
+    }
+    stop.store(true);
+    wg.wait();
+    forever.send(1);
   });
 }
 

@@ -8,6 +8,13 @@
 //   (*pprof.Profile).Name(), Count()          profile::name(), profile::count()
 //   runtime.SetBlockProfileRate(rate)         go::set_block_profile_rate(rate)
 //   runtime.SetMutexProfileFraction(rate)     go::set_mutex_profile_fraction(rate)
+//   pprof.StartCPUProfile(w)                  go::pprof::start_cpu_profile(out)
+//   pprof.StopCPUProfile()                    go::pprof::stop_cpu_profile()
+//   pprof.Labels("k", "v")                    go::pprof::label_set{{"k", "v"}}
+//   pprof.Do(ctx, labels, f)                  go::pprof::with_labels(labels, f)  (`do` is a keyword)
+//   pprof.SetGoroutineLabels(ctx)             go::pprof::set_goroutine_labels(labels)
+//   pprof.ForLabels(ctx, f)                   go::pprof::goroutine_labels()
+//   net/http/pprof                            go/pprof_http.hpp
 //
 // Profiles
 // - "goroutine": every goroutine that exists, by stack. Goroutines with the same stack and
@@ -15,15 +22,44 @@
 //   Go's goroutine dump ("chan receive", "sync.Mutex.Lock", "runnable", "running"). A
 //   goroutine running on another worker has no stack in the profile (the profile does not
 //   stop the world): its one frame is named "(running)"; a runnable one "(not started)". Like
-//   the goroutine dump, the profile reads the stacks of parked goroutines that may resume
-//   while it reads (every read is checked: a stack that changes ends its walk early), which
-//   ThreadSanitizer reports as a race when goroutines run meanwhile.
+//   the goroutine dump, the profile reads the stacks of parked goroutines one at a time,
+//   each held parked while it is read: a worker about to resume that goroutine waits.
 // - "block": where goroutines waited, and for how long, sampled as set_block_profile_rate
 //   says: channel operations, select, go::mutex and rw_mutex, wait_group, cond, semaphores.
 //   Sleeps, timers and network waits are not in it, as in Go. The stack is the waiter's.
 // - "mutex": contended go::mutex and go::rw_mutex, charged to the stack of the goroutine
 //   whose unlock woke a waiter (as Go does: the holder that delayed the others), with the
 //   time that waiter waited, sampled as set_mutex_profile_fraction says.
+//
+// CPU profile. Between start_cpu_profile and stop_cpu_profile, SIGPROF interrupts the
+// program 100 times per second of CPU time it uses (setitimer(ITIMER_PROF): one timer for
+// the process, whose signal Linux sends to a thread that is running) and records where the
+// interrupted thread was: the address it was at and the return addresses found by following
+// frame pointers, with the labels of the goroutine it was running. stop writes the samples
+// to `out` as profile.proto, with sample types samples/count and cpu/nanoseconds and the
+// labels on the samples (`go tool pprof -tagfocus=worker=a`).
+// - Stacks: the innermost function is always right; its callers are found only through
+//   frame pointers, so build the code to profile with -fno-omit-frame-pointer (GCC and
+//   clang omit them at -O1 and above). Without them a sample has its innermost function and
+//   whichever callers the chain of saved frame pointers still reaches.
+// - A sample carries the labels of the goroutine the signal interrupted, when that
+//   goroutine has a stack of its own and was running on it; a sample in the scheduler, in a
+//   stackless goroutine (go::task), or on a plain thread has none.
+// - The profiler owns SIGPROF while on, and leaves its handler installed after stop (a
+//   signal already sent must not kill the program); a program's own SIGPROF handler is
+//   replaced. A system call interrupted by the signal restarts (SA_RESTART), except those
+//   that Linux never restarts (sleeps, epoll_wait, futex waits): the runtime retries those.
+// - When more samples arrive than the profiler drains (every 100 ms, by a thread of its
+//   own), the excess is dropped and counted in a sample with the frame "(lost samples)".
+// - Only one CPU profile runs at a time: start throws std::logic_error ("cpu profiling
+//   already in use") while one runs, as Go's StartCPUProfile returns an error. stop without
+//   start does nothing.
+//
+// Labels (Go's profiler labels): a goroutine carries a set of key/value labels, empty unless
+// set, which a goroutine it spawns inherits (a copy taken at the spawn). with_labels(l, f)
+// runs f with the goroutine's labels and l merged (l's values win), then restores them, even
+// if f throws; set_goroutine_labels replaces them. Outside a goroutine both do nothing (a
+// plain thread has no labels). Only the CPU profile records them.
 //
 // Format. write_to(out) writes profile.proto, gzip-compressed, which `go tool pprof` and
 // every pprof tool reads: `go tool pprof -top prog goroutine.pb.gz`, or `-traces`. Frames
@@ -33,8 +69,12 @@
 // internals. write_to(out, 1) writes the legacy text form of each sample instead, and for
 // "goroutine", write_to(out, 2) writes the goroutine dump (go::dump_goroutines).
 //
-// Costs. Both rates are 0 by default: profiling is off, and a park pays one load and a
-// branch on a global for it. When on, a sampled event walks its goroutine's stack and takes
+// Costs. CPU profile: off, nothing. On, a signal per 10 ms of CPU time, whose handler walks
+// at most 64 frames and stores them in a fixed ring (no allocation, no lock), and a thread
+// that drains the ring 10 times a second; stop symbolizes. Labels: a spawn copies one
+// pointer and bumps a count when the spawner has labels; with_labels allocates the merged
+// set. Block and mutex profiles: both rates are 0 by default: profiling is off, and a park
+// pays one load and a branch on a global for it. When on, a sampled event walks its goroutine's stack and takes
 // a lock; writing a profile runs addr2line. Symbolizing takes a second or more for a large
 // program the first time, then is cached.
 //
@@ -47,13 +87,23 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace go {
+
+namespace detail {
+struct label_node;
+// hold_goroutine_labels returns the calling goroutine's labels with a reference of the
+// caller's; restore_goroutine_labels makes them the goroutine's labels again, consuming it.
+label_node* hold_goroutine_labels() noexcept;
+void restore_goroutine_labels(label_node* labels) noexcept;
+}  // namespace detail
 
 // set_block_profile_rate controls the block profile: on average one blocking event per
 // `rate` nanoseconds spent blocked is recorded (an event blocked for `rate` ns or longer
@@ -92,6 +142,43 @@ std::optional<profile> lookup(std::string_view name);
 
 // profiles returns every profile, sorted by name.
 std::vector<profile> profiles();
+
+// start_cpu_profile starts the CPU profile, to be written to out by stop_cpu_profile; out
+// must outlive it. Throws std::logic_error("cpu profiling already in use") while one runs,
+// and std::system_error if the timer or the signal handler cannot be set up.
+void start_cpu_profile(std::ostream& out);
+
+// stop_cpu_profile stops the CPU profile and writes it; it returns once it is written. It
+// does nothing if no profile runs.
+void stop_cpu_profile();
+
+// label_set is a set of profiler labels, key to value (Go's LabelSet).
+using label_set = std::map<std::string, std::string>;
+
+// goroutine_labels returns the labels of the calling goroutine (empty on a plain thread).
+label_set goroutine_labels();
+
+// set_goroutine_labels replaces the calling goroutine's labels with `labels` (Go's
+// SetGoroutineLabels); goroutines it spawns from now on inherit them.
+void set_goroutine_labels(const label_set& labels);
+
+// with_labels runs f with the calling goroutine's labels extended by `labels` (a key already
+// set takes labels' value), then restores the labels it had, also when f throws (Go's Do).
+// Goroutines that f spawns inherit the extended set. Returns what f returns.
+//
+// Example:
+//   go::pprof::with_labels({{"worker", "a"}}, [&] { serve_requests(); });
+template <class F>
+decltype(auto) with_labels(const label_set& labels, F&& f) {
+  label_set merged = goroutine_labels();
+  for (const auto& [key, value] : labels) merged[key] = value;
+  struct restore {
+    detail::label_node* old;
+    ~restore() { detail::restore_goroutine_labels(old); }
+  } restore_on_return{detail::hold_goroutine_labels()};
+  set_goroutine_labels(merged);
+  return std::invoke(std::forward<F>(f));
+}
 
 }  // namespace pprof
 }  // namespace go

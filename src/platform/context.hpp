@@ -15,6 +15,8 @@
 //     pointer is the caller's), frame_pointer and return_address (indices of the saved
 //     frame pointer and the address switch_context returns to), and the DWARF register
 //     numbers of the stack pointer, frame pointer and return address.
+//   interrupted interrupted_registers(const void* ucontext)
+//     the pc, stack pointer and frame pointer of the thread a signal interrupted.
 #pragma once
 
 extern "C" {

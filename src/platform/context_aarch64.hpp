@@ -2,6 +2,8 @@
 // Included by platform/context.hpp, which has the contract.
 #pragma once
 
+#include <ucontext.h>
+
 #include <cstdint>
 
 namespace go::platform {
@@ -27,6 +29,19 @@ inline void* make_context(void* stack_top, void (*entry)(void*), void* arg) noex
   top[-2] = 0;  // a null frame record ends backtraces
   top[-1] = 0;
   return sp;
+}
+
+// The registers of a thread a signal interrupted (the CPU profiler's SIGPROF handler).
+struct interrupted {
+  std::uintptr_t pc, sp, fp;
+};
+
+// interrupted_registers reads, from the ucontext_t a signal handler receives, the address
+// the thread was at and its stack and frame (x29) pointers.
+inline interrupted interrupted_registers(const void* ucontext) noexcept {
+  const auto* uc = static_cast<const ucontext_t*>(ucontext);
+  return {static_cast<std::uintptr_t>(uc->uc_mcontext.pc), static_cast<std::uintptr_t>(uc->uc_mcontext.sp),
+          static_cast<std::uintptr_t>(uc->uc_mcontext.regs[29])};
 }
 
 }  // namespace go::platform

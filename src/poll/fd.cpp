@@ -13,7 +13,9 @@
 // stop short at a message that carries descriptors or other credentials, so it is left out.)
 // So the next read, if no readiness has come in since (the descriptor's rg is not ready),
 // waits first instead of making a system call that would fail with EAGAIN: the edge it
-// waits for is either pending in epoll or still to come. Request-response traffic read into
+// waits for is either pending in epoll or still to come; except once the peer hung up: the
+// edge that carried the end of stream may have come with the bytes just read, and no other
+// follows, so the read goes on (poll_hung_up). Request-response traffic read into
 // a buffer larger than a request (bufio) saves one system call per request. A read that
 // filled its buffer proves nothing and reads as usual.
 #include "poll/fd.hpp"
@@ -136,7 +138,7 @@ fd_result fd_read(poll_fd* f, std::span<std::byte> p) noexcept {
   if (p.empty()) return {};  // Go: a zero-byte read returns at once, not end of stream
   const bool drained = f->read_drained;
   f->read_drained = false;
-  if (drained && !poll_ready(f->pd, 'r')) {  // readiness after a short read (top of the file)
+  if (drained && !poll_ready(f->pd, 'r') && !poll_hung_up(f->pd)) {  // readiness after a short read (top of the file)
     if (poll_result r = poll_check(f->pd, 'r'); r != poll_result::ok) return {0, poll_error(r)};
     if (int e = wait(f, 'r')) return {0, e};
   } else if (int e = prepare(f, 'r')) {

@@ -122,6 +122,7 @@ int netpoll(std::int64_t delay_ns) noexcept {
       continue;
     }
     auto* pd = static_cast<poll_desc*>(ev.data.ptr);
+    if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pd->read_hup.store(true, std::memory_order_release);
     if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
       if (parker* p = unblock(pd->rg, true)) batch[m++] = p;
     }
@@ -227,6 +228,7 @@ poll_desc* poll_open(int fd) noexcept {
     pd->rd = pd->wd = 0;
     pd->rg.store(pd_nil, std::memory_order_relaxed);
     pd->wg.store(pd_nil, std::memory_order_relaxed);
+    pd->read_hup.store(false, std::memory_order_relaxed);
     set_info(pd, false);
   }
   epoll_event ev{};

@@ -33,6 +33,9 @@ struct poll_desc {
   std::atomic<std::uintptr_t> rg{pd_nil};
   std::atomic<std::uintptr_t> wg{pd_nil};
   std::atomic<std::uint32_t> info{0};
+  // Set by the poller once an event said the peer hung up (or the socket failed): no edge
+  // follows, so a read after a short read must not wait for one (fd.cpp).
+  std::atomic<bool> read_hup{false};
   int fd = -1;
 
   runtime_lock lock{lock_rank::poll_desc};  // guards the deadlines, the timers' arming and `info`'s writes
@@ -72,6 +75,9 @@ inline poll_result poll_prepare(poll_desc* pd, int mode) noexcept {
 }
 
 // poll_ready reports readiness in `mode` that nobody has consumed yet.
+// poll_hung_up reports whether the poller has seen the peer hang up on pd.
+inline bool poll_hung_up(const poll_desc* pd) noexcept { return pd->read_hup.load(std::memory_order_acquire); }
+
 inline bool poll_ready(const poll_desc* pd, int mode) noexcept {
   return (mode == 'r' ? pd->rg : pd->wg).load(std::memory_order_acquire) == pd_ready;
 }

@@ -3,8 +3,8 @@
 //
 // Goroutine profile. Read at one moment under the registry of goroutine records
 // (for_each_goroutine), without stopping anybody: a parked or runnable goroutine's stack is
-// walked as the goroutine dump walks it (unwind.cpp: every read checked, so a goroutine
-// that resumes meanwhile ends its walk early); the caller's own stack is unwound in place;
+// walked as the goroutine dump walks it (unwind.cpp: held parked while it is read, a worker
+// about to resume it waits); the caller's own stack is unwound in place;
 // a goroutine running elsewhere shows no stack. Symbolizing happens after the lock.
 //
 // Block and mutex profiles. Each is a table of buckets keyed by stack (return addresses,
@@ -192,8 +192,8 @@ std::vector<goroutine_record> goroutine_records() {
           r.leaf = "(stackless)";  // its frame is not a stack to walk (task.cpp)
         } else if (state == park_parked) {
           r.pcs = parked_frames(g);
-        } else if (state == park_running && g->reason == wait_reason::syscall && g->syscall_pc) {
-          r.pcs.push_back(reinterpret_cast<std::uintptr_t>(g->syscall_pc));
+        } else if (state == park_running && g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
+          if (void* pc = g->syscall_pc.load(std::memory_order_relaxed)) r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
         }
         if (r.pcs.empty()) r.leaf = state == park_running ? "(running)" : "(not started)";
         c->all->push_back(std::move(r));

@@ -35,6 +35,7 @@ struct task : parker {
 struct worker;
 struct bubble;  // bubble.hpp
 struct suspended_block;  // profile.hpp
+struct label_node;       // labels.hpp
 
 // The C++ runtime's per-thread exception state (__cxa_eh_globals): caught-exception stack
 // and uncaught count. Saved and restored per goroutine on every switch.
@@ -58,8 +59,10 @@ struct goroutine : task {
   void* closure = nullptr;  // inline_closure or heap
   alignas(16) unsigned char inline_closure[closure_inline_size];
 
-  // Diagnostics: why and where it is blocked, since when, who created it.
-  wait_reason reason = wait_reason::none;
+  // Diagnostics: why and where it is blocked, since when, who created it. `reason` (and
+  // syscall_pc) are atomic, accessed relaxed: written by the goroutine or its worker, read
+  // by profiles and dumps while it runs.
+  std::atomic<wait_reason> reason{wait_reason::none};
   detail::source_location wait_site;
   std::int64_t wait_since = 0;  // about when it parked (its worker's clock)
   void* spawn_pc = nullptr;  // in the function that called go::spawn
@@ -67,7 +70,7 @@ struct goroutine : task {
   bubble* bub = nullptr;  // the synctest bubble it belongs to, if any (bubble.hpp)
 
   // go::blocking's call site (a return address), while reason is wait_reason::syscall.
-  void* syscall_pc = nullptr;
+  std::atomic<void*> syscall_pc{nullptr};
   // lock_os_thread: the worker this goroutine is wired to, and the nesting depth.
   worker* locked_to = nullptr;
   std::uint32_t lock_depth = 0;
@@ -79,6 +82,9 @@ struct goroutine : task {
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;
   suspended_block* block_event = nullptr;  // a stackless goroutine's profiled wait (profile.hpp)
+  // Its profiler labels, with a reference of its own; written only by the goroutine (and by
+  // its spawner before it starts), read by the SIGPROF handler on its thread (labels.hpp).
+  std::atomic<label_node*> labels{nullptr};
 };
 
 // What a goroutine asks its worker to do once it is off its stack.
@@ -164,7 +170,7 @@ struct worker {
 // goroutine: park.cpp's park_with and task.cpp's park_coroutine.
 inline void prepare_park(worker* w, goroutine* g, wait_reason reason, detail::source_location site,
                          void (*unlock)(void*), void* arg, bool sole) noexcept {
-  g->reason = reason;
+  g->reason.store(reason, std::memory_order_relaxed);
   g->wait_site = site;
   g->wait_since = w->clock;
   w->park_unlock = unlock;

@@ -13,16 +13,39 @@
 // otherwise (an expression, or a register not tracked here) ends the walk. The outermost
 // frame, gocxx_context_entry, marks the return address undefined, which ends it too.
 //
-// The goroutine is not stopped: it may be woken and run on another worker while we read its
-// stack. Every read is therefore checked first: it must lie within the goroutine's stack, each
+// Holding the stack still. A goroutine is not stopped for the walk, but it is not let resume
+// during it either, so that its stack does not change under the reads (and ThreadSanitizer
+// sees the reads ordered before the goroutine's next writes):
+//
+//   reader (parked_frames, one at a time)          worker resuming g (prepare, before_resume)
+//   stack_being_read = g                           g->state = running
+//   membarrier (a full barrier on every thread      compiler barrier
+//     of the process that runs now)                if stack_being_read == g (acquire):
+//   if g->state == parked: walk                       wait until it is not
+//   stack_being_read = nullptr (release)           switch to g's stack
+//
+// Either the worker's load comes after the membarrier's barrier on its CPU, and then it sees
+// g and waits; or it came before, and then its store of running, earlier in its program, is
+// visible to the reader's load of the state after the membarrier, and the reader does not
+// walk. The resuming side pays a load of a global (written only by readers) and a compiler
+// barrier, no fence: the asymmetric barrier is the reader's, which is rare. Without
+// membarrier(2) (an old kernel, an emulator), MEMBARRIER_CMD_GLOBAL is tried, then nothing:
+// the walk goes on as below without the guarantee.
+//
+// Every read is checked first all the same: it must lie within the goroutine's stack, each
 // frame above the one before, and each return address in loaded code (dladdr), so a stack that
-// changes under us ends the walk early instead of printing garbage or faulting.
+// changes under us (no membarrier) ends the walk early instead of printing garbage or faulting.
 #include "runtime/unwind.hpp"
 
 #include <dlfcn.h>
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 
 #include "platform/context.hpp"
 #include "runtime/scheduler.hpp"
@@ -253,9 +276,44 @@ bool cfa_rules_at(std::uintptr_t pc, cfa_rules& rules) {
   return run_cfa_program(f, pc_begin, pc, code_align, data_align, initial, rules, bases);
 }
 
+// A full barrier on every running thread of the process (the top of the file); false if
+// the kernel offers none.
+bool barrier_on_every_thread() noexcept {
+  static const int command = [] {
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
+      return static_cast<int>(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+    }
+    long supported = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    return supported > 0 && (supported & MEMBARRIER_CMD_GLOBAL) ? static_cast<int>(MEMBARRIER_CMD_GLOBAL) : 0;
+  }();
+  return command != 0 && syscall(SYS_membarrier, command, 0, 0) == 0;
+}
+
+std::mutex read_mutex;  // one reader at a time: stack_being_read has one slot
+
+std::vector<std::uintptr_t> walk_parked(goroutine* g);
+
 }  // namespace
 
+std::atomic<goroutine*> stack_being_read{nullptr};
+
+void wait_stack_read(goroutine* g) noexcept {
+  while (stack_being_read.load(std::memory_order_acquire) == g) sched_yield();
+}
+
 std::vector<std::uintptr_t> parked_frames(goroutine* g) {
+  std::lock_guard lk(read_mutex);
+  stack_being_read.store(g, std::memory_order_relaxed);
+  barrier_on_every_thread();
+  std::vector<std::uintptr_t> pcs;
+  if (g->state.load(std::memory_order_acquire) == park_parked) pcs = walk_parked(g);
+  stack_being_read.store(nullptr, std::memory_order_release);
+  return pcs;
+}
+
+namespace {
+
+std::vector<std::uintptr_t> walk_parked(goroutine* g) {
   std::vector<std::uintptr_t> pcs;
   if (!g->sp || !g->stk.base) return pcs;
   // Saved by the context switch: platform::saved_frame.
@@ -299,5 +357,7 @@ std::vector<std::uintptr_t> parked_frames(goroutine* g) {
   }
   return pcs;
 }
+
+}  // namespace
 
 }  // namespace go::detail

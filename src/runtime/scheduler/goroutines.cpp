@@ -4,6 +4,7 @@
 // their stacks are pooled separately by stack.cpp and taken only when a goroutine first runs.
 #include "runtime/scheduler/sched.hpp"
 #include "runtime/bubble.hpp"
+#include "runtime/labels.hpp"
 #include "runtime/stack.hpp"
 
 #include <sys/mman.h>
@@ -126,9 +127,10 @@ void return_records(worker* w) noexcept {
 void free_goroutine(worker* w, goroutine* g) noexcept {
   g->state.store(park_dead, std::memory_order_relaxed);
   g->sp = nullptr;
-  g->reason = wait_reason::none;
+  g->reason.store(wait_reason::none, std::memory_order_relaxed);
   g->bub = nullptr;
   g->last_worker = nullptr;  // may be a synctest bubble's, freed with its bubble
+  labels_release(g->labels.exchange(nullptr, std::memory_order_relaxed));
   if (g->tsan_fiber) {
     platform::tsan_destroy_fiber(g->tsan_fiber);
     g->tsan_fiber = nullptr;
@@ -187,10 +189,14 @@ void init_record(goroutine* g, parker_kind kind, worker* w, bubble* bub, void* s
   g->spawn_pc = spawn_pc;
   goroutine* parent = current_goroutine();
   g->parent_id = parent ? parent->id : 0;
+  // The spawner is running here, so its labels stay alive while we take a reference.
+  g->labels.store(parent ? labels_retain(parent->labels.load(std::memory_order_relaxed)) : nullptr,
+                  std::memory_order_relaxed);
   g->bub = bub;
   g->eh = {};
   g->saved_errno = 0;
-  g->state.store(park_runnable, std::memory_order_relaxed);
+  // Release: a profile or dump that sees the state reads the fields above.
+  g->state.store(park_runnable, std::memory_order_release);
 }
 
 __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,

@@ -139,9 +139,9 @@ void* enter_blocking() noexcept {
   if (!w || w->bub) return nullptr;
   goroutine* g = w->current.load(std::memory_order_relaxed);
   if (!g || g->kind == parker_kind::coroutine) return nullptr;  // no stack to finish the call on elsewhere
-  g->syscall_pc = __builtin_return_address(0);
+  g->syscall_pc.store(__builtin_return_address(0), std::memory_order_relaxed);
   g->wait_since = w->clock;
-  g->reason = wait_reason::syscall;
+  g->reason.store(wait_reason::syscall, std::memory_order_relaxed);
   w->syscall_tick.store(w->syscall_tick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   w->in_syscall.store(true, std::memory_order_release);
   tls_worker = nullptr;
@@ -153,7 +153,7 @@ void exit_blocking(void* token) noexcept {
   if (!w) return;
   tls_worker = w;
   goroutine* g = w->current.load(std::memory_order_relaxed);
-  g->reason = wait_reason::none;
+  g->reason.store(wait_reason::none, std::memory_order_relaxed);
   // No fence between the store and the load: sysmon may read in_syscall as true, and take
   // the slot, after we read that we still hold it. We then run on without a slot until the
   // goroutine next switches, as one whose slot sysmon took for being busy does; what we

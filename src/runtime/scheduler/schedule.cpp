@@ -24,6 +24,7 @@
 #include "runtime/scheduler/sched.hpp"
 #include "runtime/select_cache.hpp"
 #include "runtime/bubble.hpp"
+#include "runtime/unwind.hpp"
 
 #include <cstring>
 #include <mutex>
@@ -153,6 +154,7 @@ void prepare(worker* w, goroutine* g) noexcept {
   // Only a run queue's owner changes a runnable state (a wake of a runnable goroutine is
   // fatal), so a load and a store do; no locked instruction.
   if (g->state.load(std::memory_order_acquire) == park_runnable) g->state.store(park_running, std::memory_order_relaxed);
+  before_resume(g);  // not while a profile or dump reads its stack (unwind.cpp)
   g->last_worker = w;
   w->current.store(g, std::memory_order_relaxed);
   trace_event(trace_kind::go_start, g);

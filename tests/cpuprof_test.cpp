@@ -1,0 +1,216 @@
+// The CPU profile and profiler labels (go/pprof.hpp): labels set, merged, restored and
+// inherited; the profile read back with `go tool pprof` (skipped without Go), which must
+// find the spinning function under its goroutine's labels.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "go/go.hpp"
+#include "go/pprof.hpp"
+#include "go_tool.hpp"
+#include "test_scale.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Burns CPU for `rounds` rounds of work (a few milliseconds each), yielding between them.
+// Inlined, so that the samples land in the named function that calls it.
+[[gnu::always_inline]] inline std::uint64_t burn(int rounds, std::uint64_t increment) {
+  std::uint64_t x = 1;
+  for (int r = 0; r < rounds; ++r) {
+    for (int i = 0; i < 1'000'000; ++i) x = x * 6364136223846793005ULL + increment;
+    asm volatile("" : "+r"(x));
+    go::yield();
+  }
+  return x;
+}
+
+// Two functions whose code differs (identical ones may be folded into one), neither inlined.
+__attribute__((noinline)) std::uint64_t cpuprof_spin_a(int rounds) {
+  std::uint64_t x = burn(rounds, 1442695040888963407ULL);
+  asm volatile("");
+  return x;
+}
+
+__attribute__((noinline)) std::uint64_t cpuprof_spin_b(int rounds) {
+  std::uint64_t x = burn(rounds, 1013904223ULL);
+  asm volatile("");
+  return x;
+}
+
+std::string temp_file(const std::string& name) {
+  return testing::TempDir() + "gocxx_cpuprof_" + std::to_string(getpid()) + "_" + name + ".pb.gz";
+}
+
+}  // namespace
+
+TEST(PprofLabels, WithLabelsMergesAndRestores) {
+  go::run([] {
+    EXPECT_TRUE(go::pprof::goroutine_labels().empty());
+    go::pprof::with_labels({{"worker", "a"}, {"phase", "1"}}, [] {
+      EXPECT_EQ(go::pprof::goroutine_labels(), (go::pprof::label_set{{"worker", "a"}, {"phase", "1"}}));
+      go::pprof::with_labels({{"phase", "2"}}, [] {
+        EXPECT_EQ(go::pprof::goroutine_labels(), (go::pprof::label_set{{"worker", "a"}, {"phase", "2"}}));
+      });
+      EXPECT_EQ(go::pprof::goroutine_labels(), (go::pprof::label_set{{"worker", "a"}, {"phase", "1"}}));
+    });
+    EXPECT_TRUE(go::pprof::goroutine_labels().empty());
+  });
+}
+
+TEST(PprofLabels, RestoredWhenTheFunctionThrows) {
+  go::run([] {
+    go::pprof::set_goroutine_labels({{"k", "before"}});
+    EXPECT_THROW(go::pprof::with_labels({{"k", "inside"}}, [] { throw std::runtime_error("x"); }), std::runtime_error);
+    EXPECT_EQ(go::pprof::goroutine_labels(), (go::pprof::label_set{{"k", "before"}}));
+    go::pprof::set_goroutine_labels({});
+    EXPECT_TRUE(go::pprof::goroutine_labels().empty());
+  });
+}
+
+TEST(PprofLabels, WithLabelsReturnsWhatTheFunctionReturns) {
+  go::run([] { EXPECT_EQ(go::pprof::with_labels({{"k", "v"}}, [] { return 42; }), 42); });
+}
+
+TEST(PprofLabels, InheritedByGoroutinesSpawnedWhileSet) {
+  go::run([] {
+    auto seen = go::make_chan<go::pprof::label_set>(3);
+    go::pprof::with_labels({{"worker", "a"}}, [&] {
+      go::spawn([=] {
+        seen.send(go::pprof::goroutine_labels());
+        go::spawn([=] { seen.send(go::pprof::goroutine_labels()); });  // and by theirs
+      });
+    });
+    go::spawn([=] { seen.send(go::pprof::goroutine_labels()); });  // after: none
+    std::map<std::string, int> by_worker;
+    for (int i = 0; i < 3; ++i) {
+      go::pprof::label_set l = *seen.recv();
+      ++by_worker[l.count("worker") ? l["worker"] : ""];
+    }
+    EXPECT_EQ(by_worker["a"], 2);
+    EXPECT_EQ(by_worker[""], 1);
+  });
+}
+
+TEST(PprofLabels, ChildKeepsItsCopyWhenTheParentChangesLabels) {
+  go::run([] {
+    auto go_on = go::make_chan<void>();
+    auto seen = go::make_chan<go::pprof::label_set>();
+    go::pprof::set_goroutine_labels({{"k", "1"}});
+    go::spawn([=] {
+      go_on.recv();
+      seen.send(go::pprof::goroutine_labels());
+    });
+    go::pprof::set_goroutine_labels({{"k", "2"}});
+    go_on.send();
+    EXPECT_EQ(seen.recv(), (go::pprof::label_set{{"k", "1"}}));
+    go::pprof::set_goroutine_labels({});
+  });
+}
+
+TEST(PprofLabels, NothingOnAPlainThread) {
+  go::pprof::set_goroutine_labels({{"k", "v"}});
+  EXPECT_TRUE(go::pprof::goroutine_labels().empty());
+}
+
+TEST(PprofCpu, StartTwiceIsAnError) {
+  std::ostringstream first, second;
+  go::pprof::start_cpu_profile(first);
+  try {
+    go::pprof::start_cpu_profile(second);
+    ADD_FAILURE() << "a second start succeeded";
+  } catch (const std::logic_error& e) {
+    EXPECT_STREQ(e.what(), "cpu profiling already in use");
+  }
+  go::pprof::stop_cpu_profile();
+  EXPECT_EQ(second.str(), "");
+  ASSERT_GE(first.str().size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(first.str()[0]), 0x1f);  // gzip's magic
+  std::size_t written = first.str().size();
+  go::pprof::stop_cpu_profile();  // without a start: nothing
+  EXPECT_EQ(first.str().size(), written);
+  go::pprof::start_cpu_profile(second);  // and it can start again
+  go::pprof::stop_cpu_profile();
+  EXPECT_NE(second.str(), "");
+}
+
+TEST(PprofCpu, SpinningFunctionShowsUpUnderItsLabels) {
+  if (!gocxx_test::have_go()) GTEST_SKIP() << "go is not installed";
+  std::string path = temp_file("labels");
+  {
+    std::ofstream f(path, std::ios::binary);
+    go::pprof::start_cpu_profile(f);
+    go::run([] {
+      go::wait_group wg;
+      wg.go([] { go::pprof::with_labels({{"worker", "a"}}, [] { cpuprof_spin_a(300); }); });
+      wg.go([] { go::pprof::with_labels({{"worker", "b"}}, [] { cpuprof_spin_b(300); }); });
+      wg.wait();
+    });
+    go::pprof::stop_cpu_profile();
+  }
+  std::string raw = gocxx_test::pprof("-raw", path);
+  EXPECT_NE(raw.find("PeriodType: cpu nanoseconds"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("samples/count cpu/nanoseconds"), std::string::npos) << raw;
+  std::string a = gocxx_test::pprof("-top -tagfocus=worker=a", path);
+  EXPECT_NE(a.find("cpuprof_spin_a"), std::string::npos) << a;
+  EXPECT_EQ(a.find("cpuprof_spin_b"), std::string::npos) << a;
+  std::string b = gocxx_test::pprof("-top -tagfocus=worker=b", path);
+  EXPECT_NE(b.find("cpuprof_spin_b"), std::string::npos) << b;
+  EXPECT_EQ(b.find("cpuprof_spin_a"), std::string::npos) << b;
+  std::remove(path.c_str());
+}
+
+// The profiler's own thread is the runtime's: a deadlock is still seen while it runs.
+TEST(PprofCpu, DeadlockIsReportedWhileProfiling) {
+  if (!gocxx_test::deadlock_detected) GTEST_SKIP() << "other threads in the process: detection is off";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        std::ostringstream out;
+        go::pprof::start_cpu_profile(out);
+        go::run([] { go::make_chan<int>().recv(); });
+      },
+      testing::ExitedWithCode(2), "fatal error: all goroutines are asleep - deadlock!");
+}
+
+// Goroutines that switch threads, change their labels and spawn others under a running
+// profile: every sample is taken on whichever thread, with whichever labels (run it with
+// GOCXX_DEBUG_MIGRATE=1 and under ThreadSanitizer too).
+TEST(PprofCpu, ProfilingWhileGoroutinesMigrateAndRelabel) {
+  std::ostringstream out;
+  go::pprof::start_cpu_profile(out);
+  go::run([] {
+    go::wait_group wg;
+    auto ping = go::make_chan<int>();
+    for (int w = 0; w < 4; ++w) {
+      wg.go([=] {
+        for (int i = 0; i < 200; ++i) {
+          go::pprof::set_goroutine_labels({{"worker", std::to_string(w)}, {"round", std::to_string(i % 3)}});
+          go::pprof::with_labels({{"inner", "x"}}, [&] {
+            std::uint64_t x = 1;
+            for (int k = 0; k < 20000; ++k) x = x * 6364136223846793005ULL + 1;
+            asm volatile("" ::"r"(x));
+            if (w % 2 == 0) ping.send(i);
+            else ping.recv();
+            go::wait_group inner;
+            inner.go([] { go::yield(); });
+            inner.wait();
+          });
+        }
+      });
+    }
+    wg.wait();
+  });
+  go::pprof::stop_cpu_profile();
+  ASSERT_GE(out.str().size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(out.str()[0]), 0x1f);
+}
