@@ -33,7 +33,8 @@
 // - Objects must not move while in use: they are neither copyable nor movable (Go's noCopy).
 //   A default-constructed object is ready to use, as Go's zero value (a cond needs its L).
 //   Nothing allocates, except cond::wait when L's unlock throws, once_func and its relatives
-//   (one allocation when made), and a pool (its shards, and what its new function makes).
+//   (one allocation when made), a pool (its shards, and what its new function makes), and
+//   the awaitable forms (go/task.hpp) when they wait: a coroutine frame from the frame pool.
 // - Misuse is what Go makes it. Unlocking a mutex that is not locked, or an rw_mutex's write
 //   or read side that is not held, is a fatal error, as in Go: the program prints
 //   "fatal error: sync: unlock of unlocked mutex" (or "sync: Unlock of unlocked RWMutex",

@@ -518,8 +518,10 @@ inline yield_awaiter async_yield() noexcept { return {}; }
 // the same queue, fairness and hand-off, so one object serves stackful and stackless
 // goroutines and plain threads in any mix. The uncontended path neither suspends nor
 // allocates; a wait that loops (a mutex waiter woken without the lock competes again) runs
-// as a task of its own, started by symmetric transfer, whose frame comes from the frame pool
-// (std::bad_alloc at the co_await if it cannot be had). ---
+// as a task of its own, started by symmetric transfer, whose frame comes from the frame pool.
+// A lock cannot fail, as its blocking form cannot: a frame that cannot be had ends the
+// process (std::terminate from a noexcept await_suspend), where the lock may already count
+// the goroutine as its waiter. ---
 
 namespace detail {
 
@@ -530,7 +532,13 @@ class slow_path {
   std::coroutine_handle<> start(task<T> t, std::coroutine_handle<> awaiting) {
     return std::move(t_.emplace(std::move(t))).operator co_await().await_suspend(awaiting);
   }
-  T result() { return std::move(*t_).operator co_await().await_resume(); }
+  // result is the task's value or exception; nothing if it never started (the fast path won).
+  T result() {
+    if constexpr (std::is_void_v<T>) {
+      if (!t_) return;
+    }
+    return std::move(*t_).operator co_await().await_resume();
+  }
 
  private:
   std::optional<task<T>> t_;
@@ -545,10 +553,10 @@ class [[nodiscard]] lock_awaiter {
   lock_awaiter(const lock_awaiter&) = delete;
   lock_awaiter& operator=(const lock_awaiter&) = delete;
   bool await_ready() noexcept { return m_.lock_fast(); }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
     return slow_.start(m_.lock_slow_async(detail::wait_reason::mutex_lock, site_), h);
   }
-  void await_resume() {}
+  void await_resume() noexcept { slow_.result(); }
 
  private:
   mutex& m_;
@@ -566,10 +574,10 @@ class [[nodiscard]] rw_lock_awaiter {
     writer_held_ = rw_.writer_.lock_fast();
     return writer_held_ && !rw_.announce_writer();
   }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
     return slow_.start(rw_.lock_slow_async(writer_held_, site_), h);
   }
-  void await_resume() {}
+  void await_resume() noexcept { slow_.result(); }
 
  private:
   rw_mutex& rw_;
@@ -585,11 +593,11 @@ class [[nodiscard]] rlock_awaiter {
   rlock_awaiter(const rlock_awaiter&) = delete;
   rlock_awaiter& operator=(const rlock_awaiter&) = delete;
   bool await_ready() noexcept { return rw_.r_lock_fast(); }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
     return slow_.start(detail::semacquire_async(rw_.reader_sem_, false, detail::wait_reason::rw_mutex_rlock, site_),
                        h);
   }
-  void await_resume() {}
+  void await_resume() noexcept { slow_.result(); }
 
  private:
   rw_mutex& rw_;
