@@ -26,26 +26,15 @@
 #include "go/sync.hpp"
 #include "go/task.hpp"
 #include "go/time.hpp"
+#include "go_sync_ports.hpp"
 #include "test_scale.hpp"
 
 using namespace std::chrono_literals;
 using gocxx_test::dump_once_it_shows;
 using gocxx_test::max_procs_scope;
 using gocxx_test::scaled;
-
-namespace {
-
-template <class C>
-bool received_within(const C& c, std::chrono::milliseconds limit) {
-  return go::select(go::recv_case(c), go::recv_case(go::after(limit))) == 0;
-}
-
-template <class C>
-bool ready_now(const C& c) {
-  return go::select(go::recv_case(c), go::default_case()) == 0;
-}
-
-}  // namespace
+using gocxx_test::go_sync::ready_now;
+using gocxx_test::go_sync::received_within;
 
 // ---------------------------------------------------------------------------------------
 // mutex
@@ -154,10 +143,7 @@ TEST(TaskSync, GoMutexHammer) {
       });
     }
     for (int i = 0; i < 10; i++) done.recv();
-    EXPECT_EQ(counter.load(), locked.load()) << "critical sections overlapped";
-    EXPECT_GE(locked.load(), 10 * (loops - (loops + 2) / 3));  // every lock got in
-    EXPECT_TRUE(m.try_lock());
-    m.unlock();
+    gocxx_test::go_sync::mutex_hammer_checks(m, loops, counter.load(), locked.load());
   });
 }
 
@@ -203,8 +189,7 @@ TEST(TaskSync, GoParallelReaders) {
     max_procs_scope p(procs);
     go::run([readers = readers] {
       go::rw_mutex m;
-      auto clocked = go::make_chan<bool>(), cunlock = go::make_chan<bool>(), cdone = go::make_chan<bool>();
-      for (int i = 0; i < readers; i++) {
+      gocxx_test::go_sync::parallel_readers(readers, [&m](auto clocked, auto cunlock, auto cdone) {
         go::spawn([&m, clocked, cunlock, cdone]() -> go::task<void> {
           co_await go::async_rlock(m);
           co_await go::async_send(clocked, true);
@@ -212,10 +197,7 @@ TEST(TaskSync, GoParallelReaders) {
           m.r_unlock();
           co_await go::async_send(cdone, true);
         });
-      }
-      for (int i = 0; i < readers; i++) ASSERT_TRUE(received_within(clocked, 10s)) << "readers excluded each other";
-      for (int i = 0; i < readers; i++) cunlock.send(true);
-      for (int i = 0; i < readers; i++) cdone.recv();
+      });
     });
   }
 }
@@ -317,23 +299,13 @@ TEST(TaskSync, GoWaitGroup) {
   go::run([] {
     go::wait_group wg1, wg2;
     for (int round = 0; round != 8; round++) {
-      constexpr int n = 16;
-      wg1.add(n);
-      wg2.add(n);
-      auto exited = go::make_chan<bool>(n);
-      for (int i = 0; i != n; i++) {
+      gocxx_test::go_sync::wait_group_barrier(wg1, wg2, [&](auto exited) {
         go::spawn([&wg1, &wg2, exited]() -> go::task<void> {
           wg1.done();
           co_await go::async_wait(wg2);
           co_await go::async_send(exited, true);
         });
-      }
-      wg1.wait();
-      for (int i = 0; i != n; i++) {
-        ASSERT_FALSE(ready_now(exited)) << "WaitGroup released group too soon";
-        wg2.done();
-      }
-      for (int i = 0; i != n; i++) ASSERT_TRUE(received_within(exited, 10s)) << "barrier failed to unlock someone";
+      });
     }
   });
 }
@@ -382,13 +354,10 @@ TEST(TaskSync, GoCondSignal) {
   go::run([] {
     go::mutex m;
     go::cond c(m);
-    int n = 2;
-    auto running = go::make_chan<bool>(n);
-    auto awake = go::make_chan<bool>(n);
     go::wait_group wg;
     std::atomic<bool> relocked{true};
-    wg.add(n);
-    for (int i = 0; i < n; i++) {
+    gocxx_test::go_sync::cond_signal(m, c, [&](auto running, auto awake) {
+      wg.add(1);
       go::spawn([&, running, awake]() -> go::task<void> {
         co_await go::async_lock(m);
         co_await go::async_send(running, true);
@@ -398,19 +367,8 @@ TEST(TaskSync, GoCondSignal) {
         m.unlock();
         wg.done();
       });
-    }
-    for (int i = 0; i < n; i++) running.recv();
-    while (n > 0) {
-      ASSERT_FALSE(ready_now(awake)) << "goroutine not asleep";
-      m.lock();
-      c.signal();
-      m.unlock();
-      ASSERT_TRUE(received_within(awake, 10s)) << "no goroutine woke up";
-      go::sleep(1ms);  // a second, wrong wake-up would need a moment to show up
-      ASSERT_FALSE(ready_now(awake)) << "too many goroutines awake";
-      n--;
-    }
-    c.signal();
+    });
+    if (testing::Test::HasFatalFailure()) return;  // the waiters may still wait
     wg.wait();
     EXPECT_TRUE(relocked.load());
   });
@@ -421,12 +379,9 @@ TEST(TaskSync, GoCondSignalGenerations) {
   go::run([] {
     go::mutex m;
     go::cond c(m);
-    const int n = 100;
-    auto running = go::make_chan<bool>(n);
-    auto awake = go::make_chan<int>(n);
     go::wait_group wg;
-    wg.add(n);
-    for (int i = 0; i < n; i++) {
+    gocxx_test::go_sync::cond_signal_generations(m, c, [&](int i, auto running, auto awake) {
+      wg.add(1);
       go::spawn([&, running, awake, i]() -> go::task<void> {
         co_await go::async_lock(m);
         co_await go::async_send(running, true);
@@ -435,34 +390,23 @@ TEST(TaskSync, GoCondSignalGenerations) {
         m.unlock();
         wg.done();
       });
-      if (i > 0) {
-        ASSERT_EQ(*awake.recv(), i - 1) << "wrong goroutine woke up";
-      }
-      running.recv();
-      m.lock();
-      c.signal();
-      m.unlock();
-    }
-    ASSERT_EQ(*awake.recv(), n - 1);
+    });
+    if (testing::Test::HasFatalFailure()) return;
     wg.wait();
   });
 }
 
-// TestCondBroadcast, stackless (and stackful waiters beside them): broadcast wakes every
-// waiter exactly once, round after round.
+// TestCondBroadcast, stackless: broadcast wakes every waiter exactly once, round after round.
 TEST(TaskSync, GoCondBroadcast) {
   go::run([] {
     go::mutex m;
     go::cond c(m);
     const int n = gocxx_test::sanitized ? 20 : 100;
-    const int rounds = 5;
-    auto running = go::make_chan<int>(n);
-    auto awake = go::make_chan<int>(n);
     bool quit = false;  // guarded by m
     go::wait_group wg;
-    wg.add(n);
-    for (int i = 0; i < n; i++) {
-      auto body = [&, i, running, awake]() -> go::task<void> {
+    auto running = gocxx_test::go_sync::cond_broadcast(m, c, n, 5, quit, [&](int i, auto running, auto awake) {
+      wg.add(1);
+      go::spawn([&, i, running, awake]() -> go::task<void> {
         co_await go::async_lock(m);
         while (!quit) {
           co_await go::async_send(running, i);
@@ -471,28 +415,10 @@ TEST(TaskSync, GoCondBroadcast) {
         }
         m.unlock();
         wg.done();
-      };
-      go::spawn(body);
-    }
-    for (int r = 0; r < rounds; r++) {
-      for (int i = 0; i < n; i++) running.recv();  // everyone is waiting
-      if (r == rounds - 1) {
-        m.lock();
-        quit = true;
-        m.unlock();
-      }
-      ASSERT_FALSE(ready_now(awake)) << "goroutine not asleep";
-      m.lock();
-      c.broadcast();
-      m.unlock();
-      std::vector<bool> seen(n);
-      for (int i = 0; i < n; i++) {
-        int g = *awake.recv();
-        ASSERT_FALSE(seen[static_cast<std::size_t>(g)]) << "goroutine woke up twice";
-        seen[static_cast<std::size_t>(g)] = true;
-      }
-    }
+      });
+    });
     wg.wait();
+    EXPECT_FALSE(ready_now(running)) << "goroutine did not exit";
   });
 }
 
@@ -683,6 +609,25 @@ TEST(TaskSync, RateLimiterWaitReturnsTheContextsError) {
       co_await go::async_send(out, co_await go::async_wait_n(lim, go::background(), 2));
     });
     EXPECT_EQ(out.recv()->message(), "rate: Wait(n=2) exceeds limiter's burst 1");
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// context
+
+// A context's done() is a channel: async_recv waits for it, and reports it closed.
+TEST(TaskSync, ContextDoneIsAwaitedAsAChannel) {
+  go::run([] {
+    auto [ctx, cancel] = go::with_cancel(go::background());
+    auto out = go::make_chan<std::string>(1);
+    go::spawn([out, ctx = ctx]() -> go::task<void> {
+      bool received = co_await go::async_recv(ctx.done());
+      co_await go::async_send(out, std::string(received ? "value" : "closed: ") + ctx.err().message());
+    });
+    dump_once_it_shows("[chan receive]");
+    EXPECT_FALSE(ready_now(out));
+    cancel();
+    EXPECT_EQ(*out.recv(), "closed: context canceled");
   });
 }
 
