@@ -17,6 +17,9 @@
 
 namespace gocxx_test::go_sync {
 
+// How long a goroutine the driver waits for may take to show up before the test fails.
+inline constexpr std::chrono::seconds patience{10};
+
 // received_within: `select { case <-c: ok; case <-time.After(limit): fail }`.
 template <class C>
 bool received_within(const C& c, std::chrono::milliseconds limit) {
@@ -45,7 +48,7 @@ void parallel_readers(int num_readers, Start start) {
   auto clocked = go::make_chan<bool>(), cunlock = go::make_chan<bool>(), cdone = go::make_chan<bool>();
   for (int i = 0; i < num_readers; i++) start(clocked, cunlock, cdone);
   // Wait for all parallel RLock()s to succeed (a deadlock here fails the test).
-  for (int i = 0; i < num_readers; i++) ASSERT_TRUE(received_within(clocked, std::chrono::seconds(10))) << "readers excluded each other";
+  for (int i = 0; i < num_readers; i++) ASSERT_TRUE(received_within(clocked, patience)) << "readers excluded each other";
   for (int i = 0; i < num_readers; i++) cunlock.send(true);
   for (int i = 0; i < num_readers; i++) cdone.recv();
 }
@@ -64,7 +67,7 @@ void wait_group_barrier(go::wait_group& wg1, go::wait_group& wg2, Start start) {
     ASSERT_FALSE(ready_now(exited)) << "WaitGroup released group too soon";
     wg2.done();
   }
-  for (int i = 0; i != n; i++) ASSERT_TRUE(received_within(exited, std::chrono::seconds(10))) << "barrier failed to unlock someone";
+  for (int i = 0; i != n; i++) ASSERT_TRUE(received_within(exited, patience)) << "barrier failed to unlock someone";
 }
 
 // cond_signal (TestCondSignal): start(running, awake) starts one of two waiters, which locks
@@ -81,7 +84,7 @@ void cond_signal(go::mutex& m, go::cond& c, Start start) {
     m.lock();
     c.signal();
     m.unlock();
-    ASSERT_TRUE(received_within(awake, std::chrono::seconds(10))) << "no goroutine woke up";
+    ASSERT_TRUE(received_within(awake, patience)) << "no goroutine woke up";
     // Go checks at once; a second wrong wake-up would need a moment to show up.
     go::sleep(std::chrono::milliseconds(1));
     ASSERT_FALSE(ready_now(awake)) << "too many goroutines awake";

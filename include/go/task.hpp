@@ -17,9 +17,11 @@
 //   rw.Lock(); rw.RLock()                co_await go::async_lock(rw);  co_await go::async_rlock(rw);
 //   wg.Wait()                            co_await go::async_wait(wg);
 //   c.Wait()   (sync.Cond)               co_await go::async_wait(c);         (relocks c.L)
-//   err := sem.Acquire(ctx, n)           go::error err = co_await go::async_acquire(sem, ctx, n);  (go/semaphore.hpp)
-//   err := g.Wait()   (errgroup)         go::error err = co_await go::async_wait(g);               (go/errgroup.hpp)
-//   err := lim.Wait(ctx); lim.WaitN(..)  co_await go::async_wait(lim, ctx);  go::async_wait_n(lim, ctx, n)  (go/rate.hpp)
+//   err := sem.Acquire(ctx, n)           go::error err = co_await go::async_acquire(sem, ctx, n);
+//   err := g.Wait()   (errgroup)         go::error err = co_await go::async_wait(g);
+//   err := lim.Wait(ctx)   (rate)        go::error err = co_await go::async_wait(lim, ctx);
+//   err := lim.WaitN(ctx, n)             go::error err = co_await go::async_wait_n(lim, ctx, n);
+//     (these four are in go/semaphore.hpp, go/errgroup.hpp and go/rate.hpp)
 //   <-ctx.Done()                         co_await go::async_recv(ctx.done());  (done() is a channel)
 //   return y                             co_return y;
 //

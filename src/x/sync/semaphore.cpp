@@ -20,8 +20,8 @@
 // acquire (async_acquire, go/semaphore.hpp) is the same steps with its waiter in its
 // coroutine frame and its park a suspension (acquire_suspend).
 //
-// A waiter lives on the waiting goroutine's (or thread's) stack or coroutine frame: after it is woken, nobody
-// touches it; wakers read what they need before waking.
+// A waiter lives on the waiting goroutine's (or thread's) stack, or in its coroutine frame:
+// after it is woken, nobody touches it; wakers read what they need before waking.
 #include "go/semaphore.hpp"
 
 #include "go/detail/park.hpp"
