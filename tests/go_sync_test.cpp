@@ -31,6 +31,7 @@
 #include "go/select.hpp"
 #include "go/sync.hpp"
 #include "go/time.hpp"
+#include "go_sync_ports.hpp"
 #include "test_scale.hpp"
 
 using namespace std::chrono_literals;
@@ -43,18 +44,8 @@ static_assert(!std::is_copy_constructible_v<go::rw_mutex> && !std::is_copy_const
 static_assert(!std::is_copy_constructible_v<go::once> && !std::is_copy_constructible_v<go::wait_group>);
 
 using gocxx_test::max_procs_scope;
-
-// received_within: `select { case <-c: ok; case <-time.After(limit): fail }`.
-template <class C>
-bool received_within(const C& c, std::chrono::milliseconds limit) {
-  return go::select(go::recv_case(c), go::recv_case(go::after(limit))) == 0;
-}
-
-// ready_now: `select { case <-c: true; default: false }`.
-template <class C>
-bool ready_now(const C& c) {
-  return go::select(go::recv_case(c), go::default_case()) == 0;
-}
+using gocxx_test::go_sync::ready_now;
+using gocxx_test::go_sync::received_within;
 
 // ---------------------------------------------------------------------------------------
 // mutex_test.go
@@ -128,10 +119,7 @@ TEST(GoSync, Mutex) {
     const long loops = scaled(1000);
     for (int i = 0; i < 10; i++) go::spawn([&, c] { hammer_mutex(m, loops, counter, locked, c); });
     for (int i = 0; i < 10; i++) c.recv();
-    EXPECT_EQ(counter.load(), locked.load()) << "critical sections overlapped";
-    EXPECT_GE(locked.load(), 10 * (loops - (loops + 2) / 3));  // every lock() got in
-    EXPECT_TRUE(m.try_lock());
-    m.unlock();
+    gocxx_test::go_sync::mutex_hammer_checks(m, loops, counter.load(), locked.load());
   });
 }
 
@@ -232,10 +220,7 @@ void do_test_parallel_readers(int num_readers, int gomaxprocs) {
   max_procs_scope procs(gomaxprocs);
   go::run([num_readers] {
     go::rw_mutex m;
-    auto clocked = go::make_chan<bool>();
-    auto cunlock = go::make_chan<bool>();
-    auto cdone = go::make_chan<bool>();
-    for (int i = 0; i < num_readers; i++) {
+    gocxx_test::go_sync::parallel_readers(num_readers, [&m](auto clocked, auto cunlock, auto cdone) {
       go::spawn([&m, clocked, cunlock, cdone] {
         m.r_lock();
         clocked.send(true);
@@ -243,11 +228,7 @@ void do_test_parallel_readers(int num_readers, int gomaxprocs) {
         m.r_unlock();
         cdone.send(true);
       });
-    }
-    // Wait for all parallel RLock()s to succeed (a deadlock here fails the test).
-    for (int i = 0; i < num_readers; i++) ASSERT_TRUE(received_within(clocked, 10s)) << "readers excluded each other";
-    for (int i = 0; i < num_readers; i++) cunlock.send(true);
-    for (int i = 0; i < num_readers; i++) cdone.recv();
+    });
   });
 }
 
@@ -365,23 +346,13 @@ TEST(GoSync, RLocker) {
 // waitgroup_test.go
 
 void test_wait_group(go::wait_group& wg1, go::wait_group& wg2) {
-  const int n = 16;
-  wg1.add(n);
-  wg2.add(n);
-  auto exited = go::make_chan<bool>(n);
-  for (int i = 0; i != n; i++) {
+  gocxx_test::go_sync::wait_group_barrier(wg1, wg2, [&](auto exited) {
     go::spawn([&wg1, &wg2, exited] {
       wg1.done();
       wg2.wait();
       exited.send(true);
     });
-  }
-  wg1.wait();
-  for (int i = 0; i != n; i++) {
-    ASSERT_FALSE(ready_now(exited)) << "WaitGroup released group too soon";
-    wg2.done();
-  }
-  for (int i = 0; i != n; i++) ASSERT_TRUE(received_within(exited, 10s)) << "barrier failed to unlock someone";
+  });
 }
 
 // TestWaitGroup: two wait groups used as barriers, reused 8 times.
@@ -491,11 +462,8 @@ TEST(GoSync, CondSignal) {
   go::run([] {
     go::mutex m;
     go::cond c(m);
-    int n = 2;
-    auto running = go::make_chan<bool>(n);
-    auto awake = go::make_chan<bool>(n);
     go::wait_group wg;
-    for (int i = 0; i < n; i++) {
+    gocxx_test::go_sync::cond_signal(m, c, [&](auto running, auto awake) {
       wg.go([&m, &c, running, awake] {
         m.lock();
         running.send(true);
@@ -503,20 +471,8 @@ TEST(GoSync, CondSignal) {
         awake.send(true);
         m.unlock();
       });
-    }
-    for (int i = 0; i < n; i++) running.recv();  // Wait for everyone to run.
-    while (n > 0) {
-      ASSERT_FALSE(ready_now(awake)) << "goroutine not asleep";
-      m.lock();
-      c.signal();
-      m.unlock();
-      ASSERT_TRUE(received_within(awake, 10s)) << "no goroutine woke up";
-      // Go checks at once; a second wrong wake-up would need a moment to show up.
-      go::sleep(1ms);
-      ASSERT_FALSE(ready_now(awake)) << "too many goroutines awake";
-      n--;
-    }
-    c.signal();
+    });
+    if (testing::Test::HasFatalFailure()) return;  // the waiters may still wait
     wg.wait();
   });
 }
@@ -526,11 +482,8 @@ TEST(GoSync, CondSignalGenerations) {
   go::run([] {
     go::mutex m;
     go::cond c(m);
-    const int n = 100;
-    auto running = go::make_chan<bool>(n);
-    auto awake = go::make_chan<int>(n);
     go::wait_group wg;
-    for (int i = 0; i < n; i++) {
+    gocxx_test::go_sync::cond_signal_generations(m, c, [&](int i, auto running, auto awake) {
       wg.go([&m, &c, running, awake, i] {
         m.lock();
         running.send(true);
@@ -538,16 +491,8 @@ TEST(GoSync, CondSignalGenerations) {
         awake.send(i);
         m.unlock();
       });
-      if (i > 0) {
-        int a = *awake.recv();
-        ASSERT_EQ(a, i - 1) << "wrong goroutine woke up";
-      }
-      running.recv();
-      m.lock();
-      c.signal();
-      m.unlock();
-    }
-    ASSERT_EQ(*awake.recv(), n - 1);
+    });
+    if (testing::Test::HasFatalFailure()) return;  // the waiters may still wait
     wg.wait();
   });
 }
@@ -558,12 +503,10 @@ TEST(GoSync, CondBroadcast) {
     go::mutex m;
     go::cond c(m);
     const int n = gocxx_test::sanitized ? 50 : 200;
-    auto running = go::make_chan<int>(n);
-    auto awake = go::make_chan<int>(n);
     bool exit = false;
     go::wait_group wg;
-    for (int i = 0; i < n; i++) {
-      wg.go([&, running, awake, g = i] {
+    auto running = gocxx_test::go_sync::cond_broadcast(m, c, n, n, exit, [&](int g, auto running, auto awake) {
+      wg.go([&, running, awake, g] {
         m.lock();
         while (!exit) {
           running.send(g);
@@ -572,25 +515,7 @@ TEST(GoSync, CondBroadcast) {
         }
         m.unlock();
       });
-    }
-    for (int i = 0; i < n; i++) {
-      for (int k = 0; k < n; k++) running.recv();  // Will deadlock unless n are running.
-      if (i == n - 1) {
-        m.lock();
-        exit = true;
-        m.unlock();
-      }
-      ASSERT_FALSE(ready_now(awake)) << "goroutine not asleep";
-      m.lock();
-      c.broadcast();
-      m.unlock();
-      std::vector<bool> seen(n);
-      for (int k = 0; k < n; k++) {
-        int g = *awake.recv();
-        ASSERT_FALSE(seen[g]) << "goroutine woke up twice";
-        seen[g] = true;
-      }
-    }
+    });
     wg.wait();
     ASSERT_FALSE(ready_now(running)) << "goroutine did not exit";
     c.broadcast();

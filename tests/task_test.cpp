@@ -2,14 +2,13 @@
 // yield awaitables, alone and mixed with stackful goroutines and plain threads on the same
 // channels. The channel behaviours of go_chan_test.cpp that a stackless side changes (who
 // parks, who wakes, FIFO, close) run here as one suite parameterised by the kind of each
-// side; select, sync and context have no awaitable yet and are not ported.
+// side. The awaitables of sync, x/sync and rate are tested in task_sync_test.cpp.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -41,18 +40,7 @@ go::task<int> throws_after_a_park(go::chan<int> ch) {
   throw std::runtime_error("child failed");
 }
 
-// The dump, once it shows `what` (goroutines block in their own time: 5 s at most).
-std::string dump_once_it_shows(const std::string& what) {
-  std::string dump;
-  for (int k = 0; k < 500; ++k) {
-    std::ostringstream out;
-    go::dump_goroutines(out);
-    dump = out.str();
-    if (dump.find(what) != std::string::npos) break;
-    go::sleep(10ms);
-  }
-  return dump;
-}
+using gocxx_test::dump_once_it_shows;
 
 }  // namespace
 

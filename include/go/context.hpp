@@ -14,6 +14,7 @@
 //   context.WithoutCancel(p)                  go::without_cancel(p)
 //   stop := context.AfterFunc(ctx, f)         go::stop_func stop = go::after_func(ctx, f);
 //   <-ctx.Done()                              ctx.done().recv()  or go::recv_case(ctx.done(), ...) in a select
+//     in a stackless goroutine (go/task.hpp)    co_await go::async_recv(ctx.done())  (done() is a channel)
 //   ctx.Err()                                 ctx.err()                 (a go::error: empty, canceled or deadline_exceeded)
 //   context.Cause(ctx)                        go::cause(ctx)
 //   ctx.Deadline()                            ctx.deadline()            (std::optional<steady_clock::time_point>)

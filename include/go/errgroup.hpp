@@ -7,6 +7,7 @@
 //   ok := g.TryGo(f)                         bool ok = g.try_go(f);
 //   g.SetLimit(n)                            g.set_limit(n);                   (n < 0: no limit)
 //   err := g.Wait()                          go::error err = g.wait();
+//     in a stackless goroutine (go/task.hpp)    go::error err = co_await go::async_wait(g);
 //   context.Cause(ctx) after a failure       go::cause(ctx): the first error
 //   a panic in f crashes the program         g.set_recover(false)   (by default an exception is f's error)
 //
@@ -17,6 +18,8 @@
 //   time a function returns an error, or when wait() returns, whichever happens first. It is
 //   cancelled with that error as its cause: go::cause(ctx) returns the first error, or
 //   errc::canceled when wait() cancelled it without one (Go's WithCancelCause).
+// - co_await go::async_wait(g) is wait() in a stackless goroutine: the same wait, context
+//   cancellation and result. It does not suspend when every function has returned already.
 // - The functions may return go::error or void.
 // - set_limit(n) bounds the number of active goroutines to n: go blocks until one can start,
 //   try_go returns false instead. A limit of 0 makes go block forever and try_go fail. A
@@ -56,6 +59,7 @@
 #include "go/errors.hpp"
 #include "go/runtime.hpp"
 #include "go/sync.hpp"
+#include "go/task.hpp"
 
 namespace go {
 
@@ -113,13 +117,12 @@ class errgroup {
   // The goroutine dump shows the caller's line as where it waits.
   error wait(detail::source_location site = detail::source_location::current()) {
     s_->wg.wait(site);
-    // Every writer of err ran inside err_once before its done(); done happens before wait
-    // returns.
-    s_->cancel(s_->err);
-    return s_->err;
+    return s_->finish();
   }
 
  private:
+  friend class errgroup_wait_awaiter;
+
   struct state {
     wait_group wg;
     // Go's g.sem: nil without a limit, else one buffered value per active goroutine. Each
@@ -130,6 +133,13 @@ class errgroup {
     cancel_cause_func cancel;  // does nothing for a group made without with_context
     once err_once;
     error err;  // written once, inside err_once
+
+    // finish is wait's end, once wg's wait returned. Every writer of err ran inside err_once
+    // before its done(); done happens before wait returns.
+    error finish() {
+      cancel(err);
+      return err;
+    }
 
     void record(error e) {
       err_once.call([&] {
@@ -190,6 +200,27 @@ inline errgroup::with_context_result errgroup::with_context(const context& paren
   errgroup g;
   g.s_->cancel = std::move(cancel);
   return {std::move(g), std::move(ctx)};
+}
+
+// errgroup_wait_awaiter: co_await go::async_wait(g) is g.wait() in a stackless goroutine: it
+// waits for every function to return, cancels the group's context and returns the first
+// error (see the top).
+class [[nodiscard]] errgroup_wait_awaiter {
+ public:
+  errgroup_wait_awaiter(const errgroup& g, detail::source_location site) noexcept
+      : s_(g.s_), wait_(async_wait(s_->wg, site)) {}
+  bool await_ready() const noexcept { return wait_.await_ready(); }
+  bool await_suspend(std::coroutine_handle<> h) noexcept { return wait_.await_suspend(h); }
+  error await_resume() { return s_->finish(); }
+
+ private:
+  std::shared_ptr<errgroup::state> s_;  // the group lives while it is awaited
+  wait_group_awaiter wait_;
+};
+
+inline errgroup_wait_awaiter async_wait(const errgroup& g,
+                                        detail::source_location site = detail::source_location::current()) {
+  return errgroup_wait_awaiter(g, site);
 }
 
 }  // namespace go

@@ -5,6 +5,7 @@
 //   lim := rate.NewLimiter(r, b)             go::rate::limiter lim(r, b);
 //   lim.Allow(), lim.AllowN(t, n)            lim.allow(), lim.allow_n(n), lim.allow_n(t, n)
 //   lim.Wait(ctx), lim.WaitN(ctx, n)         go::error err = lim.wait(ctx); lim.wait_n(ctx, n)
+//     in a stackless goroutine (go/task.hpp)    co_await go::async_wait(lim, ctx); go::async_wait_n(lim, ctx, n)
 //   r := lim.Reserve(), lim.ReserveN(t, n)   go::rate::reservation r = lim.reserve(); lim.reserve_n(t, n)
 //   r.OK(), r.Delay(), r.Cancel()            r.ok(), r.delay(), r.cancel()
 //   lim.SetLimit(l), lim.SetBurst(b)         lim.set_limit(l), lim.set_burst(b)  (and *_at(t, ...))
@@ -22,6 +23,8 @@
 // - wait_n(ctx, n) blocks until n tokens are available, or fails at once with an error if n
 //   exceeds burst, if ctx is done, or if ctx's deadline comes before the tokens would. On
 //   failure nothing stays reserved.
+// - co_await go::async_wait_n(lim, ctx, n) is wait_n(ctx, n) in a stackless goroutine: the
+//   same checks, reservation and result; it waits by suspending. It runs as a task (go/task.hpp).
 // - A limit of inf allows every event (burst is ignored). A limit of 0 refills nothing: it
 //   allows the `burst` tokens the bucket starts with and then no more, until set_limit gives
 //   it a positive limit, from which time it refills up to the same burst.
@@ -52,6 +55,24 @@
 #include "go/context.hpp"
 #include "go/errors.hpp"
 #include "go/sync.hpp"
+#include "go/task.hpp"
+
+namespace go {
+
+namespace rate {
+class limiter;
+}
+
+// async_wait_n and async_wait are the limiter's wait_n and wait in a stackless goroutine (see
+// the top).
+task<error> async_wait_n(rate::limiter& lim, context ctx, int n,
+                         detail::source_location site = detail::source_location::current());
+inline task<error> async_wait(rate::limiter& lim, context ctx,
+                              detail::source_location site = detail::source_location::current()) {
+  return async_wait_n(lim, std::move(ctx), 1, site);
+}
+
+}  // namespace go
 
 namespace go::rate {
 
@@ -93,6 +114,9 @@ class reservation {
 
  private:
   friend class limiter;
+  friend task<error> go::async_wait_n(rate::limiter&, context, int, detail::source_location);
+  void cancel_locked(steady_clock::time_point t);  // cancel_at with lim_->mu_ held
+
   bool ok_ = false;
   limiter* lim_ = nullptr;
   int tokens_ = 0;
@@ -133,6 +157,10 @@ class limiter {
 
  private:
   friend class reservation;
+  friend task<error> go::async_wait_n(rate::limiter&, context, int, detail::source_location);
+  // wait_reserve_locked is wait_n's check and reservation at t, under mu_: an error, or r
+  // reserved for the event.
+  error wait_reserve_locked(const context& ctx, int n, steady_clock::time_point t, reservation& r);
   struct advanced {
     steady_clock::time_point t;
     double tokens;

@@ -6,6 +6,8 @@
 //   s.Acquire(context.Background(), n)       s.acquire(n);
 //   ok := s.TryAcquire(n)                    bool ok = s.try_acquire(n);
 //   s.Release(n)                             s.release(n);
+//   in a stackless goroutine (go/task.hpp):
+//   err := s.Acquire(ctx, n)                 go::error err = co_await go::async_acquire(s, ctx, n);
 //
 // Guarantees (x/sync/semaphore's)
 // - A semaphore bounds concurrent access to a resource: the weights held at once never sum
@@ -25,6 +27,9 @@
 //   released more than held") and leaves the semaphore unchanged.
 // - Waiting parks the goroutine, never the worker thread; plain OS threads may use it too.
 //   The object must not move while in use (it is neither copyable nor movable).
+// - co_await go::async_acquire(s, ctx, n) is acquire(ctx, n) in a stackless goroutine, with
+//   the same queue, so goroutines of both kinds and threads are served in one arrival order.
+//   When it does not wait it does not suspend.
 //
 // Example (bound the number of concurrent fetches to 4):
 //   go::semaphore sem(4);
@@ -42,8 +47,32 @@
 #include "go/context.hpp"
 #include "go/errors.hpp"
 #include "go/sync.hpp"
+#include "go/task.hpp"
 
 namespace go {
+
+class semaphore;
+
+namespace detail {
+
+// A waiter of acquire, on the waiting goroutine's stack or in its coroutine frame
+// (src/x/sync/semaphore.cpp). Its context hook dequeues it when the context is done.
+struct semaphore_waiter : context_hook {
+  enum : std::uint8_t { waiting, granted, cancelled };
+  // What acquire does after its first step: done (the result is known), park (queued),
+  // never (the request exceeds the size: it waits for the context only).
+  enum step : std::uint8_t { done, park, never };
+  semaphore* sem = nullptr;
+  std::int64_t n = 0;
+  parker* who = nullptr;
+  semaphore_waiter* prev = nullptr;
+  semaphore_waiter* next = nullptr;
+  semaphore_waiter* wake_next = nullptr;
+  std::uint8_t state = waiting;  // guarded by the semaphore's lock
+  hook_status hook = hook_status::never;
+};
+
+}  // namespace detail
 
 // semaphore is a weighted semaphore of a fixed size (Go's semaphore.Weighted).
 class semaphore {
@@ -68,6 +97,15 @@ class semaphore {
   void release(std::int64_t n = 1);
 
  private:
+  friend class acquire_awaiter;
+
+  // acquire's steps, shared by its two forms: acquire_begin up to the park (err: the result
+  // when done), acquire_end after it; acquire_suspend is the park of a stackless goroutine
+  // suspended at `handle`.
+  detail::semaphore_waiter::step acquire_begin(const context& ctx, std::int64_t n, detail::semaphore_waiter& w,
+                                               error& err);
+  error acquire_end(const context& ctx, detail::semaphore_waiter& w);
+  static bool acquire_suspend(void* handle, detail::source_location site) noexcept;
   static void cancel_waiter(detail::context_hook* h) noexcept;
   void* grant_locked() noexcept;
 
@@ -77,5 +115,48 @@ class semaphore {
   void* head_ = nullptr;          // FIFO of waiters (semaphore.cpp), guarded by lock_
   void* tail_ = nullptr;
 };
+
+// acquire_awaiter: co_await go::async_acquire(s, ctx, n) takes n from s, waiting until it is
+// available or ctx is done, and returns what s.acquire(ctx, n) returns (see the top).
+class [[nodiscard]] acquire_awaiter {
+ public:
+  acquire_awaiter(semaphore& s, context ctx, std::int64_t n, detail::source_location site) noexcept
+      : s_(s), ctx_(std::move(ctx)), n_(n), site_(site) {}
+  acquire_awaiter(const acquire_awaiter&) = delete;
+  acquire_awaiter& operator=(const acquire_awaiter&) = delete;
+
+  bool await_ready() {
+    step_ = s_.acquire_begin(ctx_, n_, w_, err_);
+    return step_ == detail::semaphore_waiter::done;
+  }
+  bool await_suspend(std::coroutine_handle<> h) {
+    if (step_ == detail::semaphore_waiter::park) return semaphore::acquire_suspend(h.address(), site_);
+    done_.emplace(ctx_.done().core(), site_);  // never: wait for ctx alone
+    return !done_->await_ready() && done_->await_suspend(h);
+  }
+  error await_resume() {
+    switch (step_) {
+      case detail::semaphore_waiter::done: return std::move(err_);
+      case detail::semaphore_waiter::park: return s_.acquire_end(ctx_, w_);
+      case detail::semaphore_waiter::never: break;
+    }
+    return ctx_.err();
+  }
+
+ private:
+  semaphore& s_;
+  context ctx_;
+  std::int64_t n_;
+  detail::source_location site_;
+  detail::semaphore_waiter::step step_ = detail::semaphore_waiter::done;
+  error err_;
+  detail::semaphore_waiter w_;
+  std::optional<recv_awaiter<void>> done_;
+};
+
+inline acquire_awaiter async_acquire(semaphore& s, const context& ctx, std::int64_t n = 1,
+                                     detail::source_location site = detail::source_location::current()) {
+  return acquire_awaiter(s, ctx, n, site);
+}
 
 }  // namespace go

@@ -24,6 +24,8 @@
 //   vs := sync.OnceValues(g)      auto vs = go::once_values(g);   (g returns a pair: auto [a, b] = vs();)
 //   p := sync.Pool{New: f}        go::pool<T> p(f);      (f returns std::unique_ptr<T>)
 //   x := p.Get().(*T); p.Put(x)   std::unique_ptr<T> x = p.get(); p.put(std::move(x));
+//   in a stackless goroutine:     co_await go::async_lock(mu), async_rlock(rw), async_wait(wg),
+//                                 async_wait(c)   (go/task.hpp)
 //
 // Guarantees
 // - Everything here parks the goroutine, never the worker thread, and also works from plain
@@ -31,7 +33,8 @@
 // - Objects must not move while in use: they are neither copyable nor movable (Go's noCopy).
 //   A default-constructed object is ready to use, as Go's zero value (a cond needs its L).
 //   Nothing allocates, except cond::wait when L's unlock throws, once_func and its relatives
-//   (one allocation when made), and a pool (its shards, and what its new function makes).
+//   (one allocation when made), a pool (its shards, and what its new function makes), and
+//   the awaitable forms (go/task.hpp) when they wait: a coroutine frame from the frame pool.
 // - Misuse is what Go makes it. Unlocking a mutex that is not locked, or an rw_mutex's write
 //   or read side that is not held, is a fatal error, as in Go: the program prints
 //   "fatal error: sync: unlock of unlocked mutex" (or "sync: Unlock of unlocked RWMutex",
@@ -77,8 +80,17 @@ class sync_error : public std::logic_error {
 };
 
 class rw_mutex;
+class cond;
+template <class T>
+class task;
+class lock_awaiter;
+class rw_lock_awaiter;
+class rlock_awaiter;
+class wait_group_awaiter;
 
 namespace detail {
+
+struct waiter_space;  // go/task.hpp
 
 // sema is a counting semaphore that parks (Go's runtime sema, runtime/sema.go), one per use
 // instead of Go's table keyed by address. src/runtime/sema.cpp has the protocol.
@@ -93,6 +105,9 @@ struct sema {
 // semacquire waits until count > 0 and decrements it. A waiter queues at the back, or at the
 // front if lifo (a woken mutex waiter that lost the race again).
 void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) noexcept;
+// semacquire_async is semacquire in a stackless goroutine (go/task.hpp): it completes at once,
+// without suspending, if a permit is there.
+go::task<void> semacquire_async(sema& s, bool lifo, wait_reason reason, source_location site);
 // semrelease increments count and wakes the first waiter. With handoff, the count goes to
 // that waiter directly and a goroutine caller yields to it (starving mutex).
 void semrelease(sema& s, bool handoff) noexcept;
@@ -101,6 +116,9 @@ void semrelease(sema& s, bool handoff) noexcept;
 [[noreturn]] void sync_fatal(const char* msg) noexcept;
 
 }  // namespace detail
+
+// async_wait (go/task.hpp) is cond::wait in a stackless goroutine.
+task<void> async_wait(cond& c, detail::source_location site = detail::source_location::current());
 
 // mutex is a mutual exclusion lock (Go's sync.Mutex). It meets the standard Lockable
 // requirements, so std::lock_guard, std::unique_lock and std::scoped_lock work with it.
@@ -134,11 +152,7 @@ class mutex {
 
   // lock locks the mutex, blocking until it is available.
   void lock(detail::source_location site = detail::source_location::current()) noexcept {
-    std::int32_t unlocked = 0;
-    if (!state_.compare_exchange_strong(unlocked, locked, std::memory_order_acquire,
-                                        std::memory_order_relaxed)) {
-      lock_slow(detail::wait_reason::mutex_lock, site);
-    }
+    if (!lock_fast()) lock_slow(detail::wait_reason::mutex_lock, site);
   }
 
   // try_lock locks the mutex if that does not block; it fails while the mutex is starving.
@@ -160,12 +174,37 @@ class mutex {
 
  private:
   friend class rw_mutex;
+  friend class lock_awaiter;
+  friend class rw_lock_awaiter;
 
   // state_: bit 0 locked, bit 1 a woken waiter is running, bit 2 starving; the rest counts
   // the waiters parked on sema_ (Go's mutexLocked, mutexWoken, mutexStarving).
   static constexpr std::int32_t locked = 1, woken = 2, starving = 4, waiter_shift = 3;
 
+  // lock_fast is lock's uncontended path: one compare-and-swap.
+  bool lock_fast() noexcept {
+    std::int32_t unlocked = 0;
+    return state_.compare_exchange_strong(unlocked, locked, std::memory_order_acquire, std::memory_order_relaxed);
+  }
+
+  // What lock's slow path keeps between its tries (src/sync/mutex.cpp): lock_or_queue
+  // competes for the lock until it holds it (true) or has counted itself a waiter that must
+  // acquire sema_ (false; `lifo` says where it queues), and lock_woken, once it has, either
+  // takes the lock (true: handed off) or readies the next lock_or_queue. Both forms of lock
+  // (lock_slow, lock_slow_async) are these two steps around their own semacquire.
+  struct lock_wait {
+    std::int32_t old;
+    std::int64_t wait_start = 0;
+    bool is_starving = false;  // this waiter has waited longer than the threshold
+    bool awoke = false;        // this goroutine owns the woken bit
+    bool lifo = false;         // it has waited before: it queues at the front
+    int iter = 0;
+  };
+  bool lock_or_queue(lock_wait& st) noexcept;
+  bool lock_woken(lock_wait& st) noexcept;
+
   void lock_slow(detail::wait_reason reason, detail::source_location site) noexcept;
+  task<void> lock_slow_async(detail::wait_reason reason, detail::source_location site);
   void unlock_slow(std::int32_t seen) noexcept;
 
   std::atomic<std::int32_t> state_{0};
@@ -185,19 +224,28 @@ class locker {
   locker(L& l) noexcept  // implicit, as a Go value converts to the Locker interface
       : object_(const_cast<void*>(static_cast<const void*>(std::addressof(l)))),
         lock_([](void* p) { static_cast<L*>(p)->lock(); }),
-        unlock_([](void* p) { static_cast<L*>(p)->unlock(); }) {}
+        unlock_([](void* p) { static_cast<L*>(p)->unlock(); }),
+        kind_(std::same_as<std::remove_cv_t<L>, mutex>      ? kind::mutex
+              : std::same_as<std::remove_cv_t<L>, rw_mutex> ? kind::rw_mutex
+                                                            : kind::other) {}
 
   void lock() { lock_(object_); }
   void unlock() { unlock_(object_); }
 
  private:
   friend class rw_mutex;
-  locker(void* object, void (*lock)(void*), void (*unlock)(void*)) noexcept
-      : object_(object), lock_(lock), unlock_(unlock) {}
+  friend task<void> async_wait(cond& c, detail::source_location site);
+
+  // What the object is, for async_wait(cond&), which relocks a go:: lock with its awaitable.
+  enum class kind : std::uint8_t { other, mutex, rw_mutex, rw_mutex_read };
+
+  locker(void* object, void (*lock)(void*), void (*unlock)(void*), kind k) noexcept
+      : object_(object), lock_(lock), unlock_(unlock), kind_(k) {}
 
   void* object_;
   void (*lock_)(void*);
   void (*unlock_)(void*);
+  kind kind_;
 };
 
 // rw_mutex is a reader/writer mutual exclusion lock (Go's sync.RWMutex): held by any number
@@ -240,9 +288,7 @@ class rw_mutex {
 
   // r_lock locks for reading; it waits while a writer holds or waits for the lock.
   void r_lock(detail::source_location site = detail::source_location::current()) noexcept {
-    if (reader_count_.fetch_add(1, std::memory_order_acquire) < 0) {
-      detail::semacquire(reader_sem_, false, detail::wait_reason::rw_mutex_rlock, site);
-    }
+    if (!r_lock_fast()) detail::semacquire(reader_sem_, false, detail::wait_reason::rw_mutex_rlock, site);
   }
   [[nodiscard]] bool try_r_lock() noexcept;
   // r_unlock undoes one r_lock. It is a fatal error if not locked for reading.
@@ -261,12 +307,23 @@ class rw_mutex {
   locker r_locker() noexcept {
     return locker(
         this, [](void* p) { static_cast<rw_mutex*>(p)->r_lock(); },
-        [](void* p) { static_cast<rw_mutex*>(p)->r_unlock(); });
+        [](void* p) { static_cast<rw_mutex*>(p)->r_unlock(); }, locker::kind::rw_mutex_read);
   }
 
  private:
+  friend class rw_lock_awaiter;
+  friend class rlock_awaiter;
+
   static constexpr std::int32_t max_readers = 1 << 30;
 
+  // r_lock_fast is r_lock up to its wait: false if the caller must acquire reader_sem_.
+  bool r_lock_fast() noexcept { return reader_count_.fetch_add(1, std::memory_order_acquire) >= 0; }
+  // announce_writer, called holding writer_, turns readers away; true if the caller must
+  // still wait on writer_sem_ for the readers inside to leave.
+  bool announce_writer() noexcept;
+  // lock_slow_async is lock in a stackless goroutine from where its fast path stopped:
+  // before writer_ is held, or after (waiting for the readers only).
+  task<void> lock_slow_async(bool writer_held, detail::source_location site);
   void r_unlock_slow(std::int32_t r) noexcept;
 
   mutex writer_;                           // held while a writer holds or waits for the lock
@@ -320,6 +377,14 @@ class cond {
   void broadcast() noexcept;
 
  private:
+  friend task<void> async_wait(cond& c, detail::source_location site);
+
+  // The steps of wait that both of its forms share (src/sync/cond.cpp): wait_begin takes a
+  // ticket and unlocks L (rethrowing what L's unlock throws); wait_queue, true if the ticket
+  // is not notified yet: the waiter w is queued and lock_ held, for the park to release.
+  std::uint32_t wait_begin();
+  bool wait_queue(std::uint32_t ticket, void* w) noexcept;
+
   // Go's notifyList: wait takes ticket wait_++ before unlocking L; notify_ is the next
   // ticket to wake. src/sync/cond.cpp has the protocol.
   std::atomic<std::uint32_t> wait_{0};
@@ -517,6 +582,14 @@ class wait_group {
   }
 
  private:
+  friend class wait_group_awaiter;
+
+  bool at_zero() const noexcept { return static_cast<std::int32_t>(state_.load(std::memory_order_acquire) >> 32) == 0; }
+  // wait_queue is wait up to its park: true if the waiter w is queued, with lock_ held for
+  // the park to release; false if the counter is zero. wait_suspend is that park for a
+  // stackless goroutine suspended at `handle` (go/task.hpp).
+  bool wait_queue(void* w) noexcept;
+  bool wait_suspend(detail::waiter_space* w, void* handle, detail::source_location site) noexcept;
   void add_slow(int delta, std::uint64_t state);  // state: after this add's RMW
   // What add(delta) adds to state_: delta in the counter's (high) half.
   static constexpr std::uint64_t counter_delta(int delta) noexcept {

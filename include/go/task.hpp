@@ -13,21 +13,31 @@
 //            case <-ctx.Done(): ... }                              go::recv_case(ctx.done(), ...));
 //   time.Sleep(d)                        co_await go::async_sleep(d);
 //   runtime.Gosched()                    co_await go::async_yield();
+//   mu.Lock()                            co_await go::async_lock(mu);        (go::mutex)
+//   rw.Lock(); rw.RLock()                co_await go::async_lock(rw);  co_await go::async_rlock(rw);
+//   wg.Wait()                            co_await go::async_wait(wg);
+//   c.Wait()   (sync.Cond)               co_await go::async_wait(c);         (relocks c.L)
+//   err := sem.Acquire(ctx, n)           go::error err = co_await go::async_acquire(sem, ctx, n);
+//   err := g.Wait()   (errgroup)         go::error err = co_await go::async_wait(g);
+//   err := lim.Wait(ctx)   (rate)        go::error err = co_await go::async_wait(lim, ctx);
+//   err := lim.WaitN(ctx, n)             go::error err = co_await go::async_wait_n(lim, ctx, n);
+//     (these four are in go/semaphore.hpp, go/errgroup.hpp and go/rate.hpp)
+//   <-ctx.Done()                         co_await go::async_recv(ctx.done());  (done() is a channel)
 //   return y                             co_return y;
 //
 // A task<T> is a coroutine that starts suspended. go::spawn starts it as a goroutine; a task
 // that co_awaits it runs it inline, in the same goroutine, and gets its value or its
 // exception. Everything else that a goroutine does not block on (go::spawn, try_send,
-// try_recv, close, len, a mutex's try_lock) is called as in a stackful goroutine.
+// try_recv, close, len, a mutex's try_lock and unlock, wg.done, cond.signal) is called as in
+// a stackful goroutine.
 //
 // Stackful or stackless. A stackless goroutine has no stack of its own: while it runs it
 // uses its worker thread's, and while it waits it is its coroutine frames (the variables
 // live across a co_await, usually a few hundred bytes) and its goroutine record. It blocks
 // only at a co_await of the awaitables above: a plain function it calls cannot block. A
-// blocking call there (ch.send, ch.recv, go::sleep, go::select without a default, a mutex's
-// lock, wg.wait: sync, errgroup and rate have no awaitable form yet; a context's done is a
-// recv_case of async_select) ends the process with "fatal error: blocking call in a
-// stackless goroutine (use co_await)". A
+// blocking call there (ch.send, ch.recv, go::sleep, go::select without a default, a
+// contended mutex's lock, wg.wait, sem.acquire, errgroup's go under a limit) ends the process
+// with "fatal error: blocking call in a stackless goroutine (use co_await)". A
 // stackful goroutine (go::spawn of a function that does not return a task) can call any
 // code and block anywhere, and costs a page of stack at least. README.md has the trade-off.
 //
@@ -38,6 +48,14 @@
 //   deadlock detection ("all goroutines are asleep"), and runs on the run queues, `next`
 //   slot and work stealing of the stackful ones. It may resume on another worker thread
 //   after any co_await that waited, as a stackful goroutine does after a park.
+// - A mutex, rw_mutex, wait_group, cond, semaphore, errgroup or rate limiter serves both
+//   kinds of goroutine and plain threads in any mix, with the guarantees of its blocking
+//   calls (go/sync.hpp: fairness, starvation mode's hand-off, the memory model, the mutex
+//   profile): an awaitable is its blocking call's algorithm on the same queue, and takes
+//   the co_await's line and Go's wait reason ("sync.Mutex.Lock") for dumps. Where the
+//   blocking call would not wait (an unlocked mutex, a wait_group at zero, a semaphore with
+//   the tokens free), the co_await neither suspends nor allocates; the rate limiter's wait
+//   and cond's wait are tasks, each a frame from the pool.
 // - A channel serves stackful goroutines, stackless goroutines and plain threads in any mix,
 //   with the same guarantees (include/go/chan.hpp): first come, first served; a send
 //   happens before the matching receive completes; close wakes every waiter. async_send on
@@ -99,6 +117,7 @@
 #include "go/detail/source_location.hpp"
 #include "go/runtime.hpp"
 #include "go/select.hpp"
+#include "go/sync.hpp"
 #include "go/time.hpp"
 
 namespace go {
@@ -496,5 +515,129 @@ struct [[nodiscard]] yield_awaiter {
   void await_resume() const noexcept {}
 };
 inline yield_awaiter async_yield() noexcept { return {}; }
+
+// --- Awaitables of package sync (go/sync.hpp). Each is its blocking form's algorithm, with
+// the same queue, fairness and hand-off, so one object serves stackful and stackless
+// goroutines and plain threads in any mix. The uncontended path neither suspends nor
+// allocates; a wait that loops (a mutex waiter woken without the lock competes again) runs
+// as a task of its own, started by symmetric transfer, whose frame comes from the frame pool.
+// A lock cannot fail, as its blocking form cannot: a frame that cannot be had ends the
+// process (std::terminate from a noexcept await_suspend), where the lock may already count
+// the goroutine as its waiter. ---
+
+namespace detail {
+
+// slow_path holds the task an awaiter runs, by symmetric transfer, when its fast path fails.
+template <class T>
+class slow_path {
+ public:
+  std::coroutine_handle<> start(task<T> t, std::coroutine_handle<> awaiting) {
+    return std::move(t_.emplace(std::move(t))).operator co_await().await_suspend(awaiting);
+  }
+  // result is the task's value or exception; nothing if it never started (the fast path won).
+  T result() {
+    if constexpr (std::is_void_v<T>) {
+      if (!t_) return;
+    }
+    return std::move(*t_).operator co_await().await_resume();
+  }
+
+ private:
+  std::optional<task<T>> t_;
+};
+
+}  // namespace detail
+
+// lock_awaiter: co_await go::async_lock(mu) locks mu (mu.lock(): sync.Mutex.Lock).
+class [[nodiscard]] lock_awaiter {
+ public:
+  lock_awaiter(mutex& m, detail::source_location site) noexcept : m_(m), site_(site) {}
+  lock_awaiter(const lock_awaiter&) = delete;
+  lock_awaiter& operator=(const lock_awaiter&) = delete;
+  bool await_ready() noexcept { return m_.lock_fast(); }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
+    return slow_.start(m_.lock_slow_async(detail::wait_reason::mutex_lock, site_), h);
+  }
+  void await_resume() noexcept { slow_.result(); }
+
+ private:
+  mutex& m_;
+  detail::source_location site_;
+  detail::slow_path<void> slow_;
+};
+
+// rw_lock_awaiter: co_await go::async_lock(rw) locks rw for writing (rw.lock()).
+class [[nodiscard]] rw_lock_awaiter {
+ public:
+  rw_lock_awaiter(rw_mutex& rw, detail::source_location site) noexcept : rw_(rw), site_(site) {}
+  rw_lock_awaiter(const rw_lock_awaiter&) = delete;
+  rw_lock_awaiter& operator=(const rw_lock_awaiter&) = delete;
+  bool await_ready() noexcept {
+    writer_held_ = rw_.writer_.lock_fast();
+    return writer_held_ && !rw_.announce_writer();
+  }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
+    return slow_.start(rw_.lock_slow_async(writer_held_, site_), h);
+  }
+  void await_resume() noexcept { slow_.result(); }
+
+ private:
+  rw_mutex& rw_;
+  detail::source_location site_;
+  bool writer_held_ = false;
+  detail::slow_path<void> slow_;
+};
+
+// rlock_awaiter: co_await go::async_rlock(rw) locks rw for reading (rw.r_lock()).
+class [[nodiscard]] rlock_awaiter {
+ public:
+  rlock_awaiter(rw_mutex& rw, detail::source_location site) noexcept : rw_(rw), site_(site) {}
+  rlock_awaiter(const rlock_awaiter&) = delete;
+  rlock_awaiter& operator=(const rlock_awaiter&) = delete;
+  bool await_ready() noexcept { return rw_.r_lock_fast(); }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
+    return slow_.start(detail::semacquire_async(rw_.reader_sem_, false, detail::wait_reason::rw_mutex_rlock, site_),
+                       h);
+  }
+  void await_resume() noexcept { slow_.result(); }
+
+ private:
+  rw_mutex& rw_;
+  detail::source_location site_;
+  detail::slow_path<void> slow_;
+};
+
+// wait_group_awaiter: co_await go::async_wait(wg) waits until wg's counter is zero
+// (wg.wait()); it does not suspend if it is zero already.
+class [[nodiscard]] wait_group_awaiter {
+ public:
+  wait_group_awaiter(wait_group& wg, detail::source_location site) noexcept : wg_(wg), site_(site) {}
+  bool await_ready() const noexcept { return wg_.at_zero(); }
+  bool await_suspend(std::coroutine_handle<> h) noexcept { return wg_.wait_suspend(&w_, h.address(), site_); }
+  void await_resume() const noexcept {}
+
+ private:
+  wait_group& wg_;
+  detail::source_location site_;
+  detail::waiter_space w_;
+};
+
+inline lock_awaiter async_lock(mutex& m, detail::source_location site = detail::source_location::current()) {
+  return lock_awaiter(m, site);
+}
+inline rw_lock_awaiter async_lock(rw_mutex& rw, detail::source_location site = detail::source_location::current()) {
+  return rw_lock_awaiter(rw, site);
+}
+inline rlock_awaiter async_rlock(rw_mutex& rw, detail::source_location site = detail::source_location::current()) {
+  return rlock_awaiter(rw, site);
+}
+inline wait_group_awaiter async_wait(wait_group& wg,
+                                     detail::source_location site = detail::source_location::current()) {
+  return wait_group_awaiter(wg, site);
+}
+// async_wait(cond&) is declared with go::cond (go/sync.hpp): co_await go::async_wait(c) is
+// c.wait(): it unlocks c.L, waits for a signal or broadcast, and locks c.L again, with
+// async_lock or async_rlock when c.L is a go::mutex, a go::rw_mutex or its r_locker (any
+// other locker's lock() is called, and must not block the goroutine). It always suspends.
 
 }  // namespace go

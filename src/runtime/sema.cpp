@@ -19,7 +19,12 @@
 //   goroutine releaser then yields so the new owner runs at once (Go's semrelease handoff).
 // - The mutex profile (profile.hpp): a lock's waiter notes when it first queued; the release
 //   that dequeues it charges the wait to its own stack, after the lock is released.
+// - semacquire_async is semacquire for a stackless goroutine (go/task.hpp): the same steps
+//   (sema_queue, sema_woken), its waiter in its coroutine frame, each park a suspension
+//   (sema_park). A coroutine cannot suspend again from the await_resume that finds it woken
+//   without a permit, so the loop is the task's.
 #include "go/sync.hpp"
+#include "go/task.hpp"
 #include "runtime/lock.hpp"
 #include "runtime/profile.hpp"
 #include "runtime/scheduler.hpp"
@@ -45,6 +50,46 @@ bool can_acquire(std::atomic<std::uint32_t>& count) noexcept {
 
 wait_list<waiter> queue(sema& s) noexcept { return {s.head, s.tail}; }
 
+// sema_queue is one round of semacquire up to its park: false if it took a permit; true if
+// `self` is queued and s.lock held, for the park to release.
+bool sema_queue(sema& s, sema_waiter& self, bool lifo) noexcept {
+  detail::lock(s.lock);
+  s.nwait.fetch_add(1, std::memory_order_seq_cst);
+  if (can_acquire(s.count)) {
+    s.nwait.fetch_sub(1, std::memory_order_relaxed);
+    detail::unlock(s.lock);
+    return false;
+  }
+  self.success = false;
+  if (lifo) queue(s).push_front(&self);
+  else queue(s).push_back(&self);
+  return true;
+}
+
+// sema_woken: after the park, whether the waiter holds a permit (handed to it, or taken).
+bool sema_woken(sema& s, const sema_waiter& self) noexcept { return self.success || can_acquire(s.count); }
+
+// sema_park is one round of semacquire_async: true once it holds a permit.
+class sema_park {
+ public:
+  sema_park(sema& s, sema_waiter& self, bool lifo, wait_reason reason, source_location site) noexcept
+      : s_(s), self_(self), lifo_(lifo), reason_(reason), site_(site) {}
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    parked_ = sema_queue(s_, self_, lifo_) && park_coroutine(h.address(), reason_, site_, unlock_word, &s_.lock, true);
+    return parked_;
+  }
+  bool await_resume() const noexcept { return !parked_ || sema_woken(s_, self_); }
+
+ private:
+  sema& s_;
+  sema_waiter& self_;
+  bool lifo_;
+  wait_reason reason_;
+  source_location site_;
+  bool parked_ = false;
+};
+
 }  // namespace
 
 void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) noexcept {
@@ -52,19 +97,18 @@ void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) no
   sema_waiter self;
   self.who = current_parker();
   self.since = mutex_start(reason);
-  for (;;) {
-    detail::lock(s.lock);
-    s.nwait.fetch_add(1, std::memory_order_seq_cst);
-    if (can_acquire(s.count)) {
-      s.nwait.fetch_sub(1, std::memory_order_relaxed);
-      detail::unlock(s.lock);
-      return;
-    }
-    self.success = false;
-    if (lifo) queue(s).push_front(&self);
-    else queue(s).push_back(&self);
+  while (sema_queue(s, self, lifo)) {
     park_sole(reason, site, unlock_word, &s.lock);
-    if (self.success || can_acquire(s.count)) return;
+    if (sema_woken(s, self)) return;
+  }
+}
+
+go::task<void> semacquire_async(sema& s, bool lifo, wait_reason reason, source_location site) {
+  if (can_acquire(s.count)) co_return;
+  sema_waiter self;
+  self.who = current_parker();
+  self.since = mutex_start(reason);
+  while (!co_await sema_park(s, self, lifo, reason, site)) {
   }
 }
 

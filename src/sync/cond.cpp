@@ -20,12 +20,18 @@
 // heap-allocated tombstone (who == nullptr) is queued under that ticket, and signal skips
 // it to the next ticket. Only this error path allocates.
 //
+// A stackless goroutine's wait (go/task.hpp's async_wait) takes the same steps (wait_begin,
+// wait_queue), its waiter in its coroutine frame and its park a suspension, and relocks L
+// with the awaitable of L's go:: lock, whose lock() would block.
+//
 // The queue is ordered by arrival, which is ticket order except for waiters that took
 // tickets concurrently; signal searches it for its ticket. lock_ is a leaf lock.
 #include <new>
 
 #include "go/sync.hpp"
+#include "go/task.hpp"
 #include "runtime/lock.hpp"
+#include "runtime/scheduler.hpp"
 #include "runtime/wait_list.hpp"
 
 namespace go {
@@ -58,7 +64,7 @@ cond::~cond() {
   }
 }
 
-void cond::wait(source_location site) {
+std::uint32_t cond::wait_begin() {
   std::uint32_t ticket = wait_.fetch_add(1, std::memory_order_seq_cst);
   try {
     L.unlock();
@@ -74,15 +80,61 @@ void cond::wait(source_location site) {
     }
     throw;
   }
+  return ticket;
+}
+
+bool cond::wait_queue(std::uint32_t ticket, void* w) noexcept {
   detail::lock(lock_);
   if (before(ticket, notify_.load(std::memory_order_relaxed))) {
     detail::unlock(lock_);  // notified between our unlock of L and here
-  } else {
-    cond_waiter self{current_parker(), ticket};
-    queue(head_, tail_).push_back(&self);
-    park_sole(wait_reason::cond_wait, site, unlock_word, &lock_);
+    return false;
   }
+  auto* self = static_cast<cond_waiter*>(w);
+  self->who = current_parker();
+  self->ticket = ticket;
+  queue(head_, tail_).push_back(self);
+  return true;
+}
+
+void cond::wait(source_location site) {
+  std::uint32_t ticket = wait_begin();
+  cond_waiter self{};
+  if (wait_queue(ticket, &self)) park_sole(wait_reason::cond_wait, site, unlock_word, &lock_);
   L.lock();
+}
+
+namespace {
+
+// cond_park is the park of async_wait: it queues the waiter, unless its ticket is notified.
+class cond_park {
+ public:
+  cond_park(bool queued, std::atomic<std::uint32_t>& lock, source_location site) noexcept
+      : queued_(queued), lock_(lock), site_(site) {}
+  bool await_ready() const noexcept { return !queued_; }
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    return park_coroutine(h.address(), wait_reason::cond_wait, site_, unlock_word, &lock_, true);
+  }
+  void await_resume() const noexcept {}
+
+ private:
+  bool queued_;
+  std::atomic<std::uint32_t>& lock_;
+  source_location site_;
+};
+
+}  // namespace
+
+go::task<void> async_wait(cond& c, source_location site) {
+  std::uint32_t ticket = c.wait_begin();
+  cond_waiter self{};
+  co_await cond_park(c.wait_queue(ticket, &self), c.lock_, site);
+  // L again, with the awaitable of a go:: lock: its lock() would block the goroutine.
+  switch (c.L.kind_) {
+    case locker::kind::mutex: co_await async_lock(*static_cast<mutex*>(c.L.object_), site); break;
+    case locker::kind::rw_mutex: co_await async_lock(*static_cast<rw_mutex*>(c.L.object_), site); break;
+    case locker::kind::rw_mutex_read: co_await async_rlock(*static_cast<rw_mutex*>(c.L.object_), site); break;
+    case locker::kind::other: c.L.lock(); break;
+  }
 }
 
 void cond::signal() noexcept {

@@ -12,10 +12,14 @@
 //   leaves `locked` clear and hands the semaphore's permit to the front waiter, which then
 //   sets `locked`, takes itself off the count and, if it is the last waiter or waited less
 //   than 1 ms, clears `starving`.
+// - Both forms of lock, lock_slow and a stackless goroutine's lock_slow_async (go/task.hpp's
+//   async_lock), are lock_or_queue and lock_woken around their own semacquire: one
+//   algorithm, so goroutines of both kinds and threads compete under the same rules.
 // - Lock order: a mutex's state word is never held; its sema lock is a leaf.
 #include <thread>
 
 #include "go/sync.hpp"
+#include "go/task.hpp"
 #include "runtime/lock.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/waiter.hpp"
@@ -60,23 +64,19 @@ void spin() noexcept {
 
 }  // namespace
 
-void mutex::lock_slow(wait_reason reason, source_location site) noexcept {
-  std::int64_t wait_start = 0;
-  bool is_starving = false;  // this waiter has waited longer than the threshold
-  bool awoke = false;        // this goroutine owns the woken bit
-  int iter = 0;
-  std::int32_t old = state_.load(std::memory_order_relaxed);
+bool mutex::lock_or_queue(lock_wait& st) noexcept {
+  std::int32_t& old = st.old;
   for (;;) {
     // Spin only in normal mode while locked: in starvation mode ownership is handed off to
     // a waiter, so spinning cannot win.
-    if ((old & (locked | starving)) == locked && can_spin(iter)) {
+    if ((old & (locked | starving)) == locked && can_spin(st.iter)) {
       // Announce ourselves (woken) so unlock does not wake a waiter we would race.
-      if (!awoke && !(old & woken) && (old >> waiter_shift) != 0 &&
+      if (!st.awoke && !(old & woken) && (old >> waiter_shift) != 0 &&
           state_.compare_exchange_weak(old, old | woken, std::memory_order_relaxed)) {
-        awoke = true;
+        st.awoke = true;
       }
       spin();
-      ++iter;
+      ++st.iter;
       old = state_.load(std::memory_order_relaxed);
       continue;
     }
@@ -84,26 +84,47 @@ void mutex::lock_slow(wait_reason reason, source_location site) noexcept {
     if (!(old & starving)) next |= locked;  // do not take a starving mutex: queue instead
     if (old & (locked | starving)) next += 1 << waiter_shift;
     // Switch to starvation mode only if still locked: unlock expects waiters in that mode.
-    if (is_starving && (old & locked)) next |= starving;
-    if (awoke) next &= ~woken;  // we are about to park again or own the lock
+    if (st.is_starving && (old & locked)) next |= starving;
+    if (st.awoke) next &= ~woken;  // we are about to park again or own the lock
     if (!state_.compare_exchange_weak(old, next, std::memory_order_acquire, std::memory_order_relaxed)) {
       continue;
     }
-    if (!(old & (locked | starving))) return;  // took it with the CAS
-    bool lifo = wait_start != 0;
-    if (wait_start == 0) wait_start = nanotime();
-    semacquire(sema_, lifo, reason, site);
-    is_starving = is_starving || nanotime() - wait_start > starvation_threshold_ns;
-    old = state_.load(std::memory_order_relaxed);
-    if (old & starving) {
-      // Handed off: unlock left `locked` clear and us counted as a waiter.
-      std::int32_t delta = locked - (1 << waiter_shift);
-      if (!is_starving || (old >> waiter_shift) == 1) delta -= starving;  // back to normal
-      state_.fetch_add(delta, std::memory_order_acq_rel);
-      return;
-    }
-    awoke = true;
-    iter = 0;
+    if (!(old & (locked | starving))) return true;  // took it with the CAS
+    st.lifo = st.wait_start != 0;
+    if (st.wait_start == 0) st.wait_start = nanotime();
+    return false;
+  }
+}
+
+bool mutex::lock_woken(lock_wait& st) noexcept {
+  st.is_starving = st.is_starving || nanotime() - st.wait_start > starvation_threshold_ns;
+  std::int32_t old = state_.load(std::memory_order_relaxed);
+  if (old & starving) {
+    // Handed off: unlock left `locked` clear and us counted as a waiter.
+    std::int32_t delta = locked - (1 << waiter_shift);
+    if (!st.is_starving || (old >> waiter_shift) == 1) delta -= starving;  // back to normal
+    state_.fetch_add(delta, std::memory_order_acq_rel);
+    return true;
+  }
+  st.old = old;
+  st.awoke = true;
+  st.iter = 0;
+  return false;
+}
+
+void mutex::lock_slow(wait_reason reason, source_location site) noexcept {
+  lock_wait st{state_.load(std::memory_order_relaxed)};
+  while (!lock_or_queue(st)) {
+    semacquire(sema_, st.lifo, reason, site);
+    if (lock_woken(st)) return;
+  }
+}
+
+go::task<void> mutex::lock_slow_async(wait_reason reason, source_location site) {
+  lock_wait st{state_.load(std::memory_order_relaxed)};
+  while (!lock_or_queue(st)) {
+    co_await semacquire_async(sema_, st.lifo, reason, site);
+    if (lock_woken(st)) co_return;
   }
 }
 

@@ -11,26 +11,36 @@
 // unlock adds max_readers back, which lets new readers through, releases reader_sem_ once
 // for each reader that queued meanwhile (exactly the count it sees), then unlocks writer_.
 //
+// A stackless goroutine's lock and r_lock (go/task.hpp's async_lock, async_rlock) are the
+// same steps, with writer_'s and the semaphores' awaitable forms where these block.
+//
 // Memory order: every transfer of the lock is an RMW on reader_count_ or reader_wait_ (a
 // release sequence) or a sema release/acquire, so each holder's writes happen before the
 // next holder's reads, as Go's memory model requires.
 #include "go/sync.hpp"
+#include "go/task.hpp"
 
 namespace go {
 
 using namespace detail;
 
-void rw_mutex::lock(source_location site) noexcept {
-  std::int32_t unlocked = 0;
-  if (!writer_.state_.compare_exchange_strong(unlocked, mutex::locked, std::memory_order_acquire,
-                                              std::memory_order_relaxed)) {
-    writer_.lock_slow(wait_reason::rw_mutex_lock, site);
-  }
-  // Announce the writer to readers; r is the number of readers inside.
+bool rw_mutex::announce_writer() noexcept {
+  // r is the number of readers inside.
   std::int32_t r = reader_count_.fetch_sub(max_readers, std::memory_order_acq_rel);
-  if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0) {
-    semacquire(writer_sem_, false, wait_reason::rw_mutex_lock, site);
+  return r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0;
+}
+
+void rw_mutex::lock(source_location site) noexcept {
+  if (!writer_.lock_fast()) writer_.lock_slow(wait_reason::rw_mutex_lock, site);
+  if (announce_writer()) semacquire(writer_sem_, false, wait_reason::rw_mutex_lock, site);
+}
+
+go::task<void> rw_mutex::lock_slow_async(bool writer_held, source_location site) {
+  if (!writer_held) {
+    co_await writer_.lock_slow_async(wait_reason::rw_mutex_lock, site);
+    if (!announce_writer()) co_return;
   }
+  co_await semacquire_async(writer_sem_, false, wait_reason::rw_mutex_lock, site);
 }
 
 bool rw_mutex::try_lock() noexcept {

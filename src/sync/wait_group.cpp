@@ -11,10 +11,14 @@
 //   it set v to zero with waiters present: no wait() can add itself now (v == 0), so under
 //   lock_ it takes the whole list, resets the state to 0 and wakes them after unlocking.
 //   Waiters cannot return before that wake, so the object outlives the add.
+// A stackless goroutine's wait (go/task.hpp's async_wait) is the same: its waiter lives in
+// its coroutine frame, and its park is a suspension (wait_suspend).
 // Memory order: every add is an acq_rel RMW on state_, so the adds before the one that
 // reaches zero happen before a wait that reads zero (acquire) or is woken by it.
 #include "go/sync.hpp"
+#include "go/task.hpp"
 #include "runtime/lock.hpp"
+#include "runtime/scheduler.hpp"
 #include "runtime/waiter.hpp"
 
 namespace go {
@@ -55,21 +59,32 @@ void wait_group::add_slow(int delta, std::uint64_t state) {
   }
 }
 
-void wait_group::wait(source_location site) noexcept {
-  if (counter_of(state_.load(std::memory_order_acquire)) == 0) return;
+bool wait_group::wait_queue(void* w) noexcept {
   detail::lock(lock_);
   std::uint64_t state = state_.load(std::memory_order_acquire);
   do {
     if (counter_of(state) == 0) {
       detail::unlock(lock_);
-      return;
+      return false;
     }
   } while (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel, std::memory_order_acquire));
+  auto* self = static_cast<waiter*>(w);
+  self->who = current_parker();
+  self->next = static_cast<waiter*>(waiters_);
+  waiters_ = self;
+  return true;
+}
+
+void wait_group::wait(source_location site) noexcept {
+  if (at_zero()) return;
   waiter self;
-  self.who = current_parker();
-  self.next = static_cast<waiter*>(waiters_);
-  waiters_ = &self;
-  park_sole(wait_reason::wait_group_wait, site, detail::unlock_word, &lock_);
+  if (wait_queue(&self)) park_sole(wait_reason::wait_group_wait, site, detail::unlock_word, &lock_);
+}
+
+bool wait_group::wait_suspend(waiter_space* space, void* handle, source_location site) noexcept {
+  auto* self = ::new (static_cast<void*>(space->raw)) waiter;  // in the coroutine frame
+  return wait_queue(self) &&
+         park_coroutine(handle, wait_reason::wait_group_wait, site, detail::unlock_word, &lock_, true);
 }
 
 }  // namespace go

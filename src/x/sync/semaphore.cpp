@@ -16,12 +16,17 @@
 // hook takes that lock too, so after context_remove_hook returns the hook is not running.
 // Lock order: context lock, then lock_; acquire never holds lock_ while touching the context.
 //
-// A waiter lives on the waiting goroutine's (or thread's) stack: after it is woken, nobody
-// touches it; wakers read what they need before waking.
+// acquire is acquire_begin (up to the park), the park, acquire_end; a stackless goroutine's
+// acquire (async_acquire, go/semaphore.hpp) is the same steps with its waiter in its
+// coroutine frame and its park a suspension (acquire_suspend).
+//
+// A waiter lives on the waiting goroutine's (or thread's) stack, or in its coroutine frame:
+// after it is woken, nobody touches it; wakers read what they need before waking.
 #include "go/semaphore.hpp"
 
 #include "go/detail/park.hpp"
 #include "runtime/lock.hpp"
+#include "runtime/scheduler.hpp"
 #include "runtime/wait_list.hpp"
 
 namespace go {
@@ -30,16 +35,7 @@ using namespace detail;
 
 namespace {
 
-struct sem_waiter : context_hook {
-  enum : std::uint8_t { waiting, granted, cancelled };
-  semaphore* sem = nullptr;
-  std::int64_t n = 0;
-  parker* who = nullptr;
-  sem_waiter* prev = nullptr;
-  sem_waiter* next = nullptr;
-  sem_waiter* wake_next = nullptr;
-  std::uint8_t state = waiting;  // guarded by the semaphore's lock
-};
+using sem_waiter = semaphore_waiter;
 
 wait_list<sem_waiter> queue(void*& head, void*& tail) noexcept { return {head, tail}; }
 
@@ -92,27 +88,25 @@ void semaphore::cancel_waiter(context_hook* h) noexcept {
   wake_all(static_cast<sem_waiter*>(granted));
 }
 
-error semaphore::acquire(const context& ctx, std::int64_t n, detail::source_location site) {
+semaphore_waiter::step semaphore::acquire_begin(const context& ctx, std::int64_t n, semaphore_waiter& w, error& err) {
   detail::lock(lock_);
   // A context that is done by now, before the call or while it waited for lock_, has become
   // done before the acquisition could happen: fail even if the tokens are free (x/sync,
   // Go issue 63615). Reading err() takes no lock.
-  if (error err = ctx.err()) {
+  if ((err = ctx.err())) {
     detail::unlock(lock_);
-    return err;
+    return sem_waiter::done;
   }
   if (size_ - cur_ >= n && !head_) {
     cur_ += n;
     detail::unlock(lock_);
-    return {};
+    return sem_waiter::done;
   }
   if (n > size_) {
     // Can never succeed: do not make later requests wait behind it.
     detail::unlock(lock_);
-    ctx.done().recv();
-    return ctx.err();
+    return sem_waiter::never;
   }
-  sem_waiter w;
   w.sem = this;
   w.n = n;
   w.who = current_parker();
@@ -120,8 +114,8 @@ error semaphore::acquire(const context& ctx, std::int64_t n, detail::source_loca
   queue(head_, tail_).push_back(&w);
   detail::unlock(lock_);
 
-  hook_status hook = context_add_hook(ctx, &w);
-  if (hook == hook_status::done) {
+  w.hook = context_add_hook(ctx, &w);
+  if (w.hook == hook_status::done) {
     detail::lock(lock_);
     if (w.state == sem_waiter::waiting) {
       bool was_front = head_ == &w;
@@ -130,23 +124,43 @@ error semaphore::acquire(const context& ctx, std::int64_t n, detail::source_loca
       void* granted = was_front && size_ > cur_ ? grant_locked() : nullptr;
       detail::unlock(lock_);
       wake_all(static_cast<sem_waiter*>(granted));
-      return ctx.err();
+      err = ctx.err();
+      return sem_waiter::done;
     }
     detail::unlock(lock_);
     // Granted meanwhile: its wake is on the way; take it, then give the tokens back below.
   }
-  park(wait_reason::semacquire, site);
+  return sem_waiter::park;
+}
+
+error semaphore::acquire_end(const context& ctx, semaphore_waiter& w) {
   if (w.state == sem_waiter::granted) {
-    if (hook == hook_status::added) context_remove_hook(&w);  // false: the hook ran and did nothing
+    if (w.hook == hook_status::added) context_remove_hook(&w);  // false: the hook ran and did nothing
     // Granted, but the context may be done by now (the grant raced the cancellation): as
     // x/sync does, put the tokens back and fail, so that a done context never acquires.
     if (error err = ctx.err()) {
-      release(n);
+      release(w.n);
       return err;
     }
     return {};
   }
   return ctx.err();  // cancelled: the hook dequeued and woke us
+}
+
+error semaphore::acquire(const context& ctx, std::int64_t n, detail::source_location site) {
+  sem_waiter w;
+  error err;
+  switch (acquire_begin(ctx, n, w, err)) {
+    case sem_waiter::done: return err;
+    case sem_waiter::never: ctx.done().recv(); return ctx.err();
+    case sem_waiter::park: break;
+  }
+  park(wait_reason::semacquire, site);
+  return acquire_end(ctx, w);
+}
+
+bool semaphore::acquire_suspend(void* handle, detail::source_location site) noexcept {
+  return park_coroutine(handle, wait_reason::semacquire, site, nullptr, nullptr, false);
 }
 
 bool semaphore::try_acquire(std::int64_t n) noexcept {

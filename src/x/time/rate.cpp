@@ -10,6 +10,9 @@
 //   burst_ is only ever changed by set_burst.
 // - last_event_ is the time_to_act of the latest ok reservation; cancel uses it to give back
 //   only the tokens that no later reservation has already counted on.
+// - wait_n and a stackless goroutine's async_wait_n are the same steps (wait_reserve_locked,
+//   a timer raced against the context's done, cancel_locked on failure), with mu_ locked by
+//   async_lock and the wait an async_select in the latter.
 // Durations follow Go's time.Duration: integer nanoseconds that saturate instead of
 // overflowing (time_point::min() as "never" makes every elapsed time saturate).
 #include "go/rate.hpp"
@@ -63,6 +66,10 @@ duration reservation::delay_from(steady_clock::time_point t) const noexcept {
 void reservation::cancel_at(steady_clock::time_point t) {
   if (!ok_) return;
   std::lock_guard lock(lim_->mu_);
+  cancel_locked(t);
+}
+
+void reservation::cancel_locked(steady_clock::time_point t) {
   if (lim_->limit_ == inf || tokens_ == 0 || time_to_act_ < t) return;
   // The tokens to give back: those reserved, less those reserved after us (already counted
   // on by later reservations).
@@ -104,27 +111,25 @@ reservation limiter::reserve_n(steady_clock::time_point t, int n) {
   return reserve_locked(t, n, inf_duration);
 }
 
-error limiter::wait_n(const context& ctx, int n) {
-  steady_clock::time_point t = go::now();
-  int burst;
-  rate::limit lim;
-  {
-    std::lock_guard lock(mu_);
-    burst = burst_;
-    lim = limit_;
-  }
-  if (n > burst && lim != inf) {
-    return make_error("rate: Wait(n=" + std::to_string(n) + ") exceeds limiter's burst " + std::to_string(burst));
+error limiter::wait_reserve_locked(const context& ctx, int n, steady_clock::time_point t, reservation& r) {
+  if (n > burst_ && limit_ != inf) {
+    return make_error("rate: Wait(n=" + std::to_string(n) + ") exceeds limiter's burst " + std::to_string(burst_));
   }
   if (error err = ctx.err()) return err;
   duration wait_limit = inf_duration;
   if (auto deadline = ctx.deadline()) wait_limit = sub(*deadline, t);
+  r = reserve_locked(t, n, wait_limit);
+  if (!r.ok()) return make_error("rate: Wait(n=" + std::to_string(n) + ") would exceed context deadline");
+  return {};
+}
+
+error limiter::wait_n(const context& ctx, int n) {
+  steady_clock::time_point t = go::now();
   reservation r;
   {
     std::lock_guard lock(mu_);
-    r = reserve_locked(t, n, wait_limit);
+    if (error err = wait_reserve_locked(ctx, n, t, r)) return err;
   }
-  if (!r.ok()) return make_error("rate: Wait(n=" + std::to_string(n) + ") would exceed context deadline");
   duration delay = r.delay_from(t);
   if (delay == duration::zero()) return {};
   timer tm = new_timer(delay);
@@ -136,6 +141,37 @@ error limiter::wait_n(const context& ctx, int n) {
   }
   return err;
 }
+
+}  // namespace go::rate
+
+namespace go {
+
+// wait_n with the awaitables: mu_ locked with async_lock, the wait an async_select.
+task<error> async_wait_n(rate::limiter& lim, context ctx, int n, detail::source_location site) {
+  rate::steady_clock::time_point t = go::now();
+  rate::reservation r;
+  co_await async_lock(lim.mu_, site);
+  error err = lim.wait_reserve_locked(ctx, n, t, r);
+  lim.mu_.unlock();
+  if (err) co_return err;
+  rate::duration delay = r.delay_from(t);
+  if (delay == rate::duration::zero()) co_return error();
+  timer tm = new_timer(delay);
+  auto fired = go::recv_case(tm.c());
+  auto cancelled = go::recv_case(ctx.done(), [&] { err = ctx.err(); });
+  co_await async_select<decltype(fired), decltype(cancelled)>(std::move(fired), std::move(cancelled), site);
+  if (err) {
+    tm.stop();
+    co_await async_lock(lim.mu_, site);
+    r.cancel_locked(go::now());
+    lim.mu_.unlock();
+  }
+  co_return err;
+}
+
+}  // namespace go
+
+namespace go::rate {
 
 void limiter::set_limit_at(steady_clock::time_point t, rate::limit l) {
   std::lock_guard lock(mu_);
