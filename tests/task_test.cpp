@@ -41,18 +41,7 @@ go::task<int> throws_after_a_park(go::chan<int> ch) {
   throw std::runtime_error("child failed");
 }
 
-// The dump, once it shows `what` (goroutines block in their own time: 5 s at most).
-std::string dump_once_it_shows(const std::string& what) {
-  std::string dump;
-  for (int k = 0; k < 500; ++k) {
-    std::ostringstream out;
-    go::dump_goroutines(out);
-    dump = out.str();
-    if (dump.find(what) != std::string::npos) break;
-    go::sleep(10ms);
-  }
-  return dump;
-}
+using gocxx_test::dump_once_it_shows;
 
 }  // namespace
 

@@ -20,9 +20,12 @@
 #endif
 
 #include <chrono>
+#include <sstream>
+#include <string>
 
 #include "go/runtime.hpp"
 #include "go/testing.hpp"
+#include "go/time.hpp"
 
 namespace gocxx_test {
 
@@ -74,5 +77,19 @@ class settle_goroutines {
  private:
   int limit_;
 };
+
+// dump_once_it_shows returns the goroutine dump once it shows `what` (goroutines block in
+// their own time: 5 s at most, then the last dump).
+inline std::string dump_once_it_shows(const std::string& what) {
+  std::string dump;
+  for (int k = 0; k < 500; ++k) {
+    std::ostringstream out;
+    go::dump_goroutines(out);
+    dump = out.str();
+    if (dump.find(what) != std::string::npos) break;
+    go::sleep(std::chrono::milliseconds(10));
+  }
+  return dump;
+}
 
 }  // namespace gocxx_test

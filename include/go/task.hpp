@@ -14,6 +14,7 @@
 //   time.Sleep(d)                        co_await go::async_sleep(d);
 //   runtime.Gosched()                    co_await go::async_yield();
 //   return y                             co_return y;
+//   c.Read(b), ln.Accept(), net.Dial...  co_await go::net::async_read(c, buf), ... (go/async_io.hpp)
 //
 // A task<T> is a coroutine that starts suspended. go::spawn starts it as a goroutine; a task
 // that co_awaits it runs it inline, in the same goroutine, and gets its value or its
