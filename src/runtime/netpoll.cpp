@@ -5,6 +5,8 @@
 // its system call; only on EAGAIN does it wait, publishing itself in the direction's word
 // (rg or wg) and parking with wait reason "IO wait". The scheduler calls poll()
 // (netpoll.hpp), which turns each event into a readiness of its descriptor's directions.
+// A stackless goroutine waits through the same protocol split at the park: poll_arm (the
+// waiter's column below up to the park), its own suspension, then poll_woken (the swap).
 //
 // The word protocol (one word per direction; a parker pointer is aligned, so never 0 or 1):
 //
