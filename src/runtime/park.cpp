@@ -113,7 +113,7 @@ void park_with(wait_reason reason, detail::source_location site, void (*unlock)(
   prepare_park(w, g, reason, site, unlock, arg, sole);
   std::int64_t block_since = block_start(reason);
   switch_to_scheduler(w, g, switch_action::park);
-  g->reason = wait_reason::none;
+  set_reason(g, wait_reason::none);
   if (block_since) record_block(block_since);
 }
 

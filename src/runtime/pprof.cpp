@@ -192,7 +192,7 @@ std::vector<goroutine_record> goroutine_records() {
           r.leaf = "(stackless)";  // its frame is not a stack to walk (task.cpp)
         } else if (state == park_parked) {
           r.pcs = parked_frames(g);
-        } else if (state == park_running && g->reason == wait_reason::syscall && g->syscall_pc) {
+        } else if (state == park_running && reason_of(g) == wait_reason::syscall && g->syscall_pc) {
           r.pcs.push_back(reinterpret_cast<std::uintptr_t>(g->syscall_pc));
         }
         if (r.pcs.empty()) r.leaf = state == park_running ? "(running)" : "(not started)";

@@ -58,7 +58,9 @@ struct goroutine : task {
   void* closure = nullptr;  // inline_closure or heap
   alignas(16) unsigned char inline_closure[closure_inline_size];
 
-  // Diagnostics: why and where it is blocked, since when, who created it.
+  // Diagnostics: why and where it is blocked, since when, who created it. `reason` is read
+  // by dumps and profiles on other threads while the goroutine runs and parks: every access
+  // is a relaxed atomic one (set_reason, reason_of).
   wait_reason reason = wait_reason::none;
   detail::source_location wait_site;
   std::int64_t wait_since = 0;  // about when it parked (its worker's clock)
@@ -158,13 +160,20 @@ struct worker {
   bubble* bub = nullptr;  // set on a synctest bubble's worker, which runs only its goroutines
 };
 
+inline void set_reason(goroutine* g, wait_reason r) noexcept {
+  std::atomic_ref<wait_reason>(g->reason).store(r, std::memory_order_relaxed);
+}
+inline wait_reason reason_of(goroutine* g) noexcept {
+  return std::atomic_ref<wait_reason>(g->reason).load(std::memory_order_relaxed);
+}
+
 // prepare_park records, for goroutine g about to park on its worker w, why, where and since
 // when it waits (dumps, profiles, metrics), and the unlock(arg) that the scheduler runs once
 // g can no longer run (park.hpp; park_sole if `sole`). The one copy for both kinds of
 // goroutine: park.cpp's park_with and task.cpp's park_coroutine.
 inline void prepare_park(worker* w, goroutine* g, wait_reason reason, detail::source_location site,
                          void (*unlock)(void*), void* arg, bool sole) noexcept {
-  g->reason = reason;
+  set_reason(g, reason);
   g->wait_site = site;
   g->wait_since = w->clock;
   w->park_unlock = unlock;

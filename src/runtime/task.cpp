@@ -216,7 +216,7 @@ void fire_wake_coroutine(timer* t) { wake(static_cast<parker*>(t->arg)); }
 }  // namespace
 
 void resume_coroutine(worker* w, goroutine* g) noexcept {
-  g->reason = wait_reason::none;
+  set_reason(g, wait_reason::none);
   if (suspended_block* e = std::exchange(g->block_event, nullptr)) block_resumed(e);
   handle_at(g->sp).resume();
   if (!w->switched_from) fatal("stackless goroutine suspended outside a go:: awaitable", g);

@@ -111,7 +111,7 @@ void trace_event_slow(trace_kind kind, goroutine* g, std::uint64_t arg) noexcept
     switch (static_cast<switch_action>(arg)) {
       case switch_action::park:
         r.kind = trace_kind::go_block;
-        r.reason = g->reason;
+        r.reason = reason_of(g);
         r.file = g->wait_site.file_name();
         r.line = g->wait_site.line();
         break;

@@ -410,8 +410,8 @@ std::vector<std::uintptr_t> own_frames() {
 
 const char* state_name(goroutine* g, std::uint32_t state) {
   switch (state) {
-    case park_parked: return to_string(g->reason);
-    case park_running: return g->reason == wait_reason::syscall ? "syscall" : "running";
+    case park_parked: return to_string(reason_of(g));
+    case park_running: return reason_of(g) == wait_reason::syscall ? "syscall" : "running";
     default: return "runnable";
   }
 }
@@ -454,7 +454,7 @@ snapshot take_snapshot(goroutine* g, bool running_here, bool walk) {
     s.parked = true;
     s.site = g->wait_site;
     if (walk && g->kind != parker_kind::coroutine) s.pcs = parked_frames(g);  // no stack to walk
-  } else if (!running_here && state == park_running && g->reason == wait_reason::syscall) {
+  } else if (!running_here && state == park_running && reason_of(g) == wait_reason::syscall) {
     // In go::blocking on another thread: its stack moves, but the call site does not.
     if (void* pc = g->syscall_pc) s.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
   }

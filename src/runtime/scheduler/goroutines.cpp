@@ -126,7 +126,7 @@ void return_records(worker* w) noexcept {
 void free_goroutine(worker* w, goroutine* g) noexcept {
   g->state.store(park_dead, std::memory_order_relaxed);
   g->sp = nullptr;
-  g->reason = wait_reason::none;
+  set_reason(g, wait_reason::none);
   g->bub = nullptr;
   g->last_worker = nullptr;  // may be a synctest bubble's, freed with its bubble
   if (g->tsan_fiber) {

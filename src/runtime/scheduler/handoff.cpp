@@ -141,7 +141,7 @@ void* enter_blocking() noexcept {
   if (!g || g->kind == parker_kind::coroutine) return nullptr;  // no stack to finish the call on elsewhere
   g->syscall_pc = __builtin_return_address(0);
   g->wait_since = w->clock;
-  g->reason = wait_reason::syscall;
+  set_reason(g, wait_reason::syscall);
   w->syscall_tick.store(w->syscall_tick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   w->in_syscall.store(true, std::memory_order_release);
   tls_worker = nullptr;
@@ -153,7 +153,7 @@ void exit_blocking(void* token) noexcept {
   if (!w) return;
   tls_worker = w;
   goroutine* g = w->current.load(std::memory_order_relaxed);
-  g->reason = wait_reason::none;
+  set_reason(g, wait_reason::none);
   // No fence between the store and the load: sysmon may read in_syscall as true, and take
   // the slot, after we read that we still hold it. We then run on without a slot until the
   // goroutine next switches, as one whose slot sysmon took for being busy does; what we
