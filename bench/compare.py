@@ -59,7 +59,8 @@ IMPLS = ("gocxx", "go", "boost")
 LABELS = {"gocxx": "gocxx", "go": "Go", "boost": "Boost.Fiber"}
 
 # Scenarios whose N is what they measure run at full size whatever --scale says.
-FULL_SIZE = {"spawn_join", "skynet", "net_idle_4000", "stackless_spawn_join", "stackless_skynet"}
+FULL_SIZE = {"spawn_join", "skynet", "net_idle_4000", "stackless_spawn_join", "stackless_skynet",
+             "stackless_net_idle_4000"}
 FULL_SIZE_NAME = re.compile(r"(^|_|\dx)\d+[km](_|$)")
 
 # --scenarios channels: the channel and select rows whose goal is at most half of Go's time

@@ -32,6 +32,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "go/async_io.hpp"
 #include "go/go.hpp"
 #include "go/io.hpp"
 #include "go/net.hpp"
@@ -1009,25 +1010,34 @@ results net_dial_8(int n) {
   return ns_per_op("net_dial_8", elapsed, static_cast<i64>(per) * dialers, static_cast<i64>(per) * dialers);
 }
 
-// net_idle_4000: N connections, each with a server goroutine parked in read; resident
-// memory per connection, from before the listener to when every server goroutine started.
-results net_idle_4000(int n) {
+// idle_conns dials n connections to the listener that listen(&started) starts, whose server
+// goroutines each call started->done() and park in a read; resident memory per connection,
+// from before the listener to when every server goroutine started.
+template <class Listen>
+results idle_conns(const char* name, int n, Listen listen) {
   go::wait_group started;
   started.add(n);
   i64 before = rss_bytes();
-  go::net::listener ln = listen_loopback([&started](go::net::conn c) {
-    started.done();
-    std::array<std::byte, 64> b;
-    (void)c.read(b);  // parked until the client closes
-    (void)c.close();
-  });
+  go::net::listener ln = listen(&started);
   std::vector<go::net::conn> clients;
   for (int i = 0; i < n; ++i) clients.push_back(dial_loopback(ln));
   started.wait();
   i64 after = rss_bytes();
   (void)ln.close();
   for (const auto& c : clients) (void)c.close();
-  return {{"net_idle_4000", static_cast<double>(after - before) / n, "B/conn", n}};
+  return {{name, static_cast<double>(after - before) / n, "B/conn", n}};
+}
+
+// net_idle_4000: N connections, each with a server goroutine parked in read.
+results net_idle_4000(int n) {
+  return idle_conns("net_idle_4000", n, [](go::wait_group* started) {
+    return listen_loopback([started](go::net::conn c) {
+      started->done();
+      std::array<std::byte, 64> b;
+      (void)c.read(b);  // parked until the client closes
+      (void)c.close();
+    });
+  });
 }
 
 // ---- Blocking system calls and goroutines that never yield ----
@@ -1329,6 +1339,81 @@ results stackless_worker_pool_4x1m(int n) {
   return ns_per_op("stackless_worker_pool_4x1m", since_ns(start), n, sum);
 }
 
+// stackless_net_idle_4000: net_idle_4000 with a stackless server: the accept loop and every
+// connection's goroutine, parked in co_await async_read, are coroutines.
+go::task<void> idle_conn(go::net::conn c, go::wait_group* started) {
+  started->done();
+  std::array<std::byte, 64> b;
+  (void)co_await go::net::async_read(c, b);  // parked until the client closes
+  (void)c.close();
+}
+
+template <class Serve>
+go::task<void> stackless_accept_loop(go::net::listener ln, Serve serve) {
+  for (;;) {
+    auto [c, err] = co_await go::net::async_accept(ln);
+    if (err) co_return;
+    go::spawn(serve(c));
+  }
+}
+
+// stackless_listen_loopback is listen_loopback with the accept loop and each connection's
+// goroutine (serve(c), a task) stackless.
+template <class Serve>
+go::net::listener stackless_listen_loopback(Serve serve) {
+  auto [ln, err] = go::net::listen("tcp", "127.0.0.1:0");
+  if (err) err.rethrow();
+  go::spawn(stackless_accept_loop(ln, serve));
+  return ln;
+}
+
+results stackless_net_idle_4000(int n) {
+  return idle_conns("stackless_net_idle_4000", n, [](go::wait_group* started) {
+    return stackless_listen_loopback([started](go::net::conn c) { return idle_conn(c, started); });
+  });
+}
+
+// stackless_net_echo_64x64: net_echo_64x64 with both the servers' and the clients' goroutines
+// stackless.
+go::task<void> echo_conn(go::net::conn c) {
+  std::array<std::byte, 64> buf;
+  for (;;) {
+    auto [got, err] = co_await go::net::async_read(c, buf);
+    if (got > 0 && (co_await go::net::async_write(c, std::span(buf).first(got))).err) break;
+    if (err) break;
+  }
+  (void)c.close();
+}
+
+go::task<void> echo_client(go::net::conn c, int per, go::chan<void> done) {
+  std::array<std::byte, 64> msg{}, reply;
+  for (int i = 0; i < per; ++i) {
+    if (auto err = (co_await go::net::async_write(c, msg)).err) err.rethrow();
+    for (std::size_t got = 0; got < reply.size();) {
+      auto [k, err] = co_await go::net::async_read(c, std::span(reply).subspan(got));
+      if (err) err.rethrow();
+      got += k;
+    }
+  }
+  co_await go::async_send(done);
+}
+
+results stackless_net_echo_64x64(int n) {
+  constexpr int conns = 64;
+  go::net::listener ln = stackless_listen_loopback([](go::net::conn c) { return echo_conn(c); });
+  std::vector<go::net::conn> clients;
+  for (int i = 0; i < conns; ++i) clients.push_back(dial_loopback(ln));
+  const int per = std::max(1, n / conns);
+  auto done = go::make_chan<void>(conns);
+  auto start = clock_type::now();
+  for (const auto& c : clients) go::spawn(echo_client(c, per, done));
+  for (int i = 0; i < conns; ++i) done.recv();
+  i64 elapsed = since_ns(start);
+  for (const auto& c : clients) (void)c.close();
+  (void)ln.close();
+  return ns_per_op("stackless_net_echo_64x64", elapsed, static_cast<i64>(per) * conns, static_cast<i64>(per) * conns);
+}
+
 // ---- The scenario table ----
 
 struct scenario {
@@ -1441,6 +1526,8 @@ std::vector<scenario> make_scenarios() {
       {"net_rtt_64", 50'000, net_echo("net_rtt_64", 1, 64)},
       {"net_dial_8", 4'000, net_dial_8},
       {"net_idle_4000", 4'000, net_idle_4000},
+      {"stackless_net_echo_64x64", 200'000, stackless_net_echo_64x64},
+      {"stackless_net_idle_4000", 4'000, stackless_net_idle_4000},
 
       // Blocking system calls and goroutines that never yield.
       {"blocking_pipe_read", 1, blocking_reads("blocking_pipe_read", 1)},

@@ -1,11 +1,17 @@
 // No heap allocation on the fast paths of send, receive and select with a fixed number of
-// cases. The test binary replaces the global operator new to count allocations.
+// cases, and of a stackless goroutine's socket read and write that complete at once. The test binary replaces the global operator new to count allocations.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <array>
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <new>
+#include <string>
 
+#include "go/async_io.hpp"
 #include "go/go.hpp"
 #include "test_scale.hpp"
 
@@ -53,5 +59,39 @@ TEST(Alloc, ChannelAndSelectFastPathsDoNotAllocate) {
     long after = allocations.load();
     counting = false;
     EXPECT_EQ(after - before, 0);
+  });
+}
+
+// A unix stream pair: a write's bytes are in the peer's queue when the write returns, so the
+// read after it completes at once (TCP's readiness rule may make a read wait first).
+TEST(Alloc, StacklessReadAndWriteThatCompleteAtOnceDoNotAllocate) {
+  if (gocxx_test::sanitized) GTEST_SKIP() << "the sanitizers replace operator new themselves";
+  go::run([] {
+    std::string path = (std::filesystem::temp_directory_path() / ("gocxx_alloc_" + std::to_string(getpid()))).string();
+    auto [ln, err] = go::net::listen("unix", path);
+    ASSERT_FALSE(err) << err.message();
+    auto accepted = go::make_chan<go::net::conn>(1);
+    go::spawn([ln = ln, accepted] { accepted << ln.accept().conn; });
+    auto [c, derr] = go::net::dial("unix", path);
+    ASSERT_FALSE(derr) << derr.message();
+    go::net::conn s = *accepted.recv();
+    auto result = go::make_chan<long>(1);
+    go::spawn([](go::net::conn c, go::net::conn s, go::chan<long> result) -> go::task<void> {
+      std::array<std::byte, 16> buf{};
+      long failures = 0;
+      counting = true;  // no co_await below suspends: the goroutine stays on this thread
+      long before = allocations.load();
+      for (int i = 0; i < 1000; ++i) {
+        if ((co_await go::net::async_write(c, std::span(buf).first(8))).err) ++failures;
+        if ((co_await go::net::async_read(s, buf)).n != 8) ++failures;
+      }
+      long after = allocations.load();
+      counting = false;
+      co_await go::async_send(result, failures ? -failures : after - before);
+    }, c, s, result);
+    EXPECT_EQ(*result.recv(), 0);
+    c.close();
+    s.close();
+    ln.close();
   });
 }

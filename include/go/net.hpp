@@ -18,6 +18,8 @@
 //   net.ResolveTCPAddr("tcp", s) (UDP, Unix)    go::net::resolve_addr("tcp", s)
 //   net.SplitHostPort, net.JoinHostPort         go::net::split_host_port, go::net::join_host_port
 //   net.ErrClosed, *net.OpError, *net.AddrError go::net::err_closed, go::net::op_error, go::net::addr_error
+//   (in a stackless goroutine)                  co_await go::net::async_read(c, buf), async_write, async_accept,
+//                                               async_dial, async_read_from, async_write_to (go/async_io.hpp)
 //
 // Networks: "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix" (stream), "unixgram"
 // (datagrams). Addresses are Go's: "host:port" with host a name, an IPv4 address or a
@@ -30,7 +32,8 @@
 //   several goroutines at once: reads are serialized among themselves, as are writes.
 // - A read or write that cannot proceed parks only its goroutine (wait reason "IO wait");
 //   the runtime's poller (epoll) makes it runnable when the socket is ready. A plain thread
-//   may call them too: it blocks.
+//   may call them too: it blocks. A stackless goroutine calls their awaitable forms
+//   (go/async_io.hpp), which suspend instead, with the same results.
 // - read returns as soon as some bytes are available; io::eof once the peer closed its side
 //   and everything was read. write writes all of its bytes or returns an error with the
 //   count written. EPIPE (the peer is gone) is an error, never a SIGPIPE.

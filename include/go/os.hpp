@@ -11,6 +11,7 @@
 //   os.ErrClosed, os.ErrDeadlineExceeded    go::os::err_closed, go::os::err_deadline_exceeded
 //   os.ErrNoDeadline, os.ErrInvalid         go::os::err_no_deadline, go::os::err_invalid
 //   *os.PathError, *os.SyscallError         go::os::path_error, go::os::syscall_error
+//   (in a stackless goroutine)              co_await go::os::async_read(f, buf), go::os::async_write (go/async_io.hpp)
 //
 // Guarantees (Go's)
 // - A file over a pipe, a socket, a terminal or anything else the poller can wait on is
@@ -117,6 +118,7 @@ class file {
 
  private:
   friend file new_file(int fd, std::string name);
+  friend struct file_access;  // async_io.hpp
   explicit file(detail::poll_fd* f) noexcept : h_(f) {}
   detail::fd_handle h_;
 };

@@ -24,6 +24,7 @@
 //     (these four are in go/semaphore.hpp, go/errgroup.hpp and go/rate.hpp)
 //   <-ctx.Done()                         co_await go::async_recv(ctx.done());  (done() is a channel)
 //   return y                             co_return y;
+//   c.Read(b), ln.Accept(), net.Dial...  co_await go::net::async_read(c, buf), ... (go/async_io.hpp)
 //
 // A task<T> is a coroutine that starts suspended. go::spawn starts it as a goroutine; a task
 // that co_awaits it runs it inline, in the same goroutine, and gets its value or its

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "go/async_io.hpp"
 #include "go/chan.hpp"
 #include "go/context.hpp"
 #include "go/net.hpp"
@@ -21,13 +22,6 @@
 namespace go::net {
 
 using go::detail::poll_fd;
-
-struct conn_access {
-  static poll_fd* get(const conn& c) noexcept { return c.h_.get(); }
-  static poll_fd* get(const listener& l) noexcept { return l.h_.get(); }
-  static conn make_conn(poll_fd* f) noexcept { return conn(f); }
-  static listener make_listener(poll_fd* f) noexcept { return listener(f); }
-};
 
 namespace {
 
@@ -110,37 +104,51 @@ go::error ctx_error(const go::error& e) {
   return make_error_code(go::detail::poll_errc::canceled);
 }
 
-// dial_one connects a new socket to `to`; on failure returns the error (wrapped by the caller).
-conn_result dial_one(const go::context& ctx, const go::detail::network_kind& k, const dialer& d, const addr& to,
-                     std::int64_t deadline) {
+// A dial of one address, in three parts around the connect's wait, which a stackful
+// goroutine blocks in (dial_one) and a stackless one suspends in (async_dial).
+struct dial_attempt {
+  conn c;  // owns the socket: closes it on failure
+  go::stop_func stop;
+  chan<void> interrupted;  // ctx's after_func has moved the write deadline into the past
+  go::error err;
+};
+
+// dial_start makes the socket to dial `to` and arms the deadline and ctx's cancel.
+dial_attempt dial_start(const go::context& ctx, const go::detail::network_kind& k, const dialer& d, const addr& to,
+                        std::int64_t deadline) {
+  dial_attempt a;
   int e = 0;
   poll_fd* f = new_socket(k, to.sockaddr_ptr()->sa_family, &e);
-  if (!f) return {{}, syscall_err("socket", e)};
-  conn c = conn_access::make_conn(f);  // owns f from here: closes it on failure
+  if (!f) return a.err = syscall_err("socket", e), a;
+  a.c = conn_access::make_conn(f);
   if (k.sotype == SOCK_DGRAM && to.sockaddr_ptr()->sa_family != AF_UNIX) set_int_opt(f->sysfd, SOL_SOCKET, SO_BROADCAST, 1);
   if (d.local_addr) {
-    if (::bind(f->sysfd, d.local_addr.sockaddr_ptr(), d.local_addr.sockaddr_len()) != 0) return {{}, syscall_err("bind", errno)};
+    if (::bind(f->sysfd, d.local_addr.sockaddr_ptr(), d.local_addr.sockaddr_len()) != 0) return a.err = syscall_err("bind", errno), a;
   }
   if (deadline) go::detail::fd_set_deadline(f, deadline, 'w');
   // A cancellable context aborts the connect: its after_func moves the write deadline into the
-  // past, and the dial waits for that to be done before it looks at the result.
-  go::stop_func stop;
-  chan<void> interrupted;
+  // past, and the dial waits for that to be done (interrupted) before it looks at the result.
   if (ctx.done() != nullptr) {
-    interrupted = make_chan<void>(1);
+    a.interrupted = make_chan<void>(1);
     go::detail::fd_retain(f);
     go::detail::fd_handle keep(f);
-    stop = go::after_func(ctx, [keep, interrupted] {
+    a.stop = go::after_func(ctx, [keep, interrupted = a.interrupted] {
       go::detail::fd_set_deadline(keep.get(), 1, 'w');
       interrupted.send();
     });
   }
-  int err = go::detail::fd_connect(f, to.sockaddr_ptr(), to.sockaddr_len());
-  if (interrupted != nullptr && !stop()) {
-    interrupted.recv();
-    return {{}, ctx_error(ctx.err())};
-  }
+  return a;
+}
+
+// dial_cancelled: ctx's after_func ran (or runs), so the caller waits for a.interrupted and
+// reports ctx's end.
+bool dial_cancelled(dial_attempt& a) { return a.interrupted != nullptr && !a.stop(); }
+
+// dial_finish completes a dial whose connect returned err.
+conn_result dial_finish(dial_attempt& a, const go::detail::network_kind& k, const dialer& d, const addr& to,
+                        std::int64_t deadline, int err) {
   if (err) return {{}, err > 0 ? syscall_err("connect", err) : go::detail::poll_error(err, false)};
+  poll_fd* f = conn_access::get(a.c);
   if (deadline) go::detail::fd_set_deadline(f, 0, 'w');
   fill_local(f);
   fill_remote(f);
@@ -153,7 +161,20 @@ conn_result dial_one(const go::context& ctx, const go::detail::network_kind& k, 
     set_int_opt(f->sysfd, IPPROTO_TCP, TCP_NODELAY, 1);
     set_keep_alive(f->sysfd, d.keep_alive);
   }
-  return {std::move(c), {}};
+  return {std::move(a.c), {}};
+}
+
+// dial_one connects a new socket to `to`; on failure returns the error (wrapped by the caller).
+conn_result dial_one(const go::context& ctx, const go::detail::network_kind& k, const dialer& d, const addr& to,
+                     std::int64_t deadline) {
+  dial_attempt a = dial_start(ctx, k, d, to, deadline);
+  if (a.err) return {{}, a.err};
+  int err = go::detail::fd_connect(conn_access::get(a.c), to.sockaddr_ptr(), to.sockaddr_len());
+  if (dial_cancelled(a)) {
+    a.interrupted.recv();
+    return {{}, ctx_error(ctx.err())};
+  }
+  return dial_finish(a, k, d, to, deadline, err);
 }
 
 std::int64_t earliest(std::int64_t a, std::int64_t b) noexcept { return a == 0 ? b : b == 0 ? a : std::min(a, b); }
@@ -162,27 +183,96 @@ std::int64_t earliest(std::int64_t a, std::int64_t b) noexcept { return a == 0 ?
 
 // --- dial ---
 
+namespace {
+
+// dial_plan is what a dial does before its first connect: the network, the deadline, the
+// addresses; err ends the dial at once.
+struct dial_plan {
+  go::detail::network_kind k;
+  std::int64_t deadline = 0;
+  go::detail::resolved r;
+  go::error err;
+};
+
+dial_plan plan_dial(const dialer& d, const go::context& parent, std::string_view network, std::string_view address) {
+  dial_plan p;
+  p.k = go::detail::parse_network(network);
+  if (!p.k.ok) return p.err = unknown_network("dial", network), p;
+  p.deadline = go::detail::deadline_ns(d.deadline);
+  if (d.timeout > std::chrono::nanoseconds::zero()) p.deadline = earliest(p.deadline, go::detail::deadline_after(d.timeout.count()));
+  if (auto cd = parent.deadline()) p.deadline = earliest(p.deadline, go::detail::deadline_ns(*cd));
+  if (go::error e = parent.err()) return p.err = op_err("dial", network, d.local_addr, {}, ctx_error(e)), p;
+  p.r = go::detail::resolve(p.k, address, false);
+  if (p.r.err) p.err = op_err("dial", network, d.local_addr, {}, p.r.err);
+  return p;
+}
+
+// dial_expired: the deadline passed before the dial of `to` (the first error if none yet).
+bool dial_expired(const dial_plan& p, const dialer& d, std::string_view network, const addr& to, go::error& first) {
+  if (!p.deadline || p.deadline > go::detail::now_ns()) return false;
+  if (!first) first = op_err("dial", network, d.local_addr, to, make_error_code(go::detail::poll_errc::deadline_exceeded));
+  return true;
+}
+
+// dial_failed records the failure to dial `to`; true if the dial stops (ctx ended).
+bool dial_failed(const go::context& parent, const dialer& d, std::string_view network, const addr& to,
+                 const go::error& err, go::error& first) {
+  if (!first) first = op_err("dial", network, d.local_addr, to, err);
+  return bool(parent.err());
+}
+
+// connect_error is an async connect's result: as fd_connect's.
+int connect_error(go::detail::io_op& op) { return op.err; }
+
+}  // namespace
+
 conn_result dialer::dial(const go::context& parent, std::string_view network, std::string_view address) const {
-  go::detail::network_kind k = go::detail::parse_network(network);
-  if (!k.ok) return {{}, unknown_network("dial", network)};
-  std::int64_t deadline = go::detail::deadline_ns(this->deadline);
-  if (timeout > std::chrono::nanoseconds::zero()) deadline = earliest(deadline, go::detail::deadline_after(timeout.count()));
-  if (auto cd = parent.deadline()) deadline = earliest(deadline, go::detail::deadline_ns(*cd));
-  if (go::error e = parent.err()) return {{}, op_err("dial", network, local_addr, {}, ctx_error(e))};
-  go::detail::resolved r = go::detail::resolve(k, address, false);
-  if (r.err) return {{}, op_err("dial", network, local_addr, {}, r.err)};
+  dial_plan p = plan_dial(*this, parent, network, address);
+  if (p.err) return {{}, p.err};
   go::error first;
-  for (const addr& to : r.addrs) {
-    if (deadline && deadline <= go::detail::now_ns()) {
-      if (!first) first = op_err("dial", network, local_addr, to, make_error_code(go::detail::poll_errc::deadline_exceeded));
-      break;
-    }
-    conn_result c = dial_one(parent, k, *this, to, deadline);
+  for (const addr& to : p.r.addrs) {
+    if (dial_expired(p, *this, network, to, first)) break;
+    conn_result c = dial_one(parent, p.k, *this, to, p.deadline);
     if (!c.err) return c;
-    if (!first) first = op_err("dial", network, local_addr, to, c.err);
-    if (parent.err()) break;
+    if (dial_failed(parent, *this, network, to, c.err, first)) break;
   }
   return {{}, first};
+}
+
+task<conn_result> async_dial(dialer d, go::context ctx, std::string network, std::string address) {
+  dial_plan p = plan_dial(d, ctx, network, address);
+  if (p.err) co_return conn_result{{}, p.err};
+  go::error first;
+  for (const addr& to : p.r.addrs) {
+    if (dial_expired(p, d, network, to, first)) break;
+    dial_attempt a = dial_start(ctx, p.k, d, to, p.deadline);
+    conn_result c{{}, a.err};
+    if (!a.err) {
+      poll_fd* f = conn_access::get(a.c);
+      int err = go::detail::fd_connect_start(f, to.sockaddr_ptr(), to.sockaddr_len());
+      if (err == EINPROGRESS) {
+        go::detail::io_op op = go::detail::make_io_op(f, go::detail::io_kind::connect, nullptr, 0);
+        err = co_await go::detail::io_awaiter<int, &connect_error>(op, go::detail::source_location::current());
+      }
+      if (dial_cancelled(a)) {
+        co_await async_recv(a.interrupted);
+        c.err = ctx_error(ctx.err());
+      } else {
+        c = dial_finish(a, p.k, d, to, p.deadline, err);
+      }
+    }
+    if (!c.err) co_return c;
+    if (dial_failed(ctx, d, network, to, c.err, first)) break;
+  }
+  co_return conn_result{{}, first};
+}
+
+task<conn_result> async_dial(go::context ctx, std::string network, std::string address) {
+  return async_dial(dialer{}, std::move(ctx), std::move(network), std::move(address));
+}
+
+task<conn_result> async_dial(std::string network, std::string address) {
+  return async_dial(dialer{}, go::background(), std::move(network), std::move(address));
 }
 
 conn_result dialer::dial(std::string_view network, std::string_view address) const {
@@ -270,13 +360,10 @@ conn_result listen_packet(std::string_view network, std::string_view address) {
 
 // --- listener ---
 
-conn_result listener::accept() const {
-  poll_fd* l = h_.get();
-  if (!l) return {{}, invalid()};
-  sockaddr_storage from;
-  socklen_t len;
-  int err = 0;
-  int s = go::detail::fd_accept(l, &from, &len, &err);
+namespace {
+
+// accepted makes the conn of socket s that accept took from listener l (s < 0: err failed it).
+conn_result accepted(poll_fd* l, int s, const sockaddr_storage& from, socklen_t len, int err) {
   if (s < 0) {
     go::error inner = err > 0 ? syscall_err("accept4", err) : go::detail::poll_error(err, false);
     return {{}, op_err("accept", l->net, {}, local_of(l), inner)};
@@ -296,6 +383,18 @@ conn_result listener::accept() const {
     set_keep_alive(s, default_keep_alive);
   }
   return {conn_access::make_conn(f), {}};
+}
+
+}  // namespace
+
+conn_result listener::accept() const {
+  poll_fd* l = h_.get();
+  if (!l) return {{}, invalid()};
+  sockaddr_storage from;
+  socklen_t len = 0;
+  int err = 0;
+  int s = go::detail::fd_accept(l, &from, &len, &err);
+  return accepted(l, s, from, len, err);
 }
 
 go::error listener::close() const {
@@ -323,20 +422,25 @@ int listener::fd() const noexcept { return h_ ? h_.get()->sysfd : -1; }
 
 // --- conn ---
 
+namespace {
+
+io::result io_result_of(poll_fd* f, const char* op, go::detail::fd_result r) {
+  if (r.err == 0) return {r.n, {}};
+  return {r.n, io_err(f, op, op, r.err)};
+}
+
+}  // namespace
+
 io::result conn::read(std::span<std::byte> p) const {
   poll_fd* f = h_.get();
   if (!f) return {0, invalid()};
-  go::detail::fd_result r = go::detail::fd_read(f, p);
-  if (r.err == 0) return {r.n, {}};
-  return {r.n, io_err(f, "read", "read", r.err)};
+  return io_result_of(f, "read", go::detail::fd_read(f, p));
 }
 
 io::result conn::write(std::span<const std::byte> p) const {
   poll_fd* f = h_.get();
   if (!f) return {0, invalid()};
-  go::detail::fd_result r = go::detail::fd_write(f, p);
-  if (r.err == 0) return {r.n, {}};
-  return {r.n, io_err(f, "write", "write", r.err)};
+  return io_result_of(f, "write", go::detail::fd_write(f, p));
 }
 
 go::error conn::close() const {
@@ -379,24 +483,62 @@ go::error conn::set_deadline(std::chrono::steady_clock::time_point t) const { re
 go::error conn::set_read_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_.get(), t, 'r'); }
 go::error conn::set_write_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_.get(), t, 'w'); }
 
+namespace {
+
+read_from_result read_from_result_of(poll_fd* f, go::detail::fd_result r, const sockaddr_storage& from, socklen_t len) {
+  if (r.err) return {r.n, {}, io_err(f, "read", "recvfrom", r.err)};
+  return {r.n, addr(f->net, reinterpret_cast<const sockaddr*>(&from), len), {}};
+}
+
+io::result write_to_result_of(poll_fd* f, go::detail::fd_result r, const net::addr& to) {
+  if (r.err) return {r.n, op_err("write", f->net, local_of(f), to, r.err > 0 ? syscall_err("sendto", r.err) : go::detail::poll_error(r.err, false))};
+  return {r.n, {}};
+}
+
+}  // namespace
+
 read_from_result conn::read_from(std::span<std::byte> p) const {
   poll_fd* f = h_.get();
   if (!f) return {0, {}, invalid()};
   sockaddr_storage from;
   socklen_t len = 0;
   go::detail::fd_result r = go::detail::fd_recvfrom(f, p, &from, &len);
-  if (r.err) return {r.n, {}, io_err(f, "read", "recvfrom", r.err)};
-  return {r.n, addr(f->net, reinterpret_cast<sockaddr*>(&from), len), {}};
+  return read_from_result_of(f, r, from, len);
 }
 
 io::result conn::write_to(std::span<const std::byte> p, const net::addr& to) const {
   poll_fd* f = h_.get();
   if (!f) return {0, invalid()};
-  go::detail::fd_result r = go::detail::fd_sendto(f, p, to.sockaddr_ptr(), to.sockaddr_len());
-  if (r.err) return {r.n, op_err("write", f->net, local_of(f), to, r.err > 0 ? syscall_err("sendto", r.err) : go::detail::poll_error(r.err, false))};
-  return {r.n, {}};
+  return write_to_result_of(f, go::detail::fd_sendto(f, p, to.sockaddr_ptr(), to.sockaddr_len()), to);
 }
 
 int conn::fd() const noexcept { return h_ ? h_.get()->sysfd : -1; }
 
 }  // namespace go::net
+
+// --- the results of a stackless goroutine's operations (go/async_io.hpp) ---
+
+namespace go::detail {
+
+io::result net_io_result(io_op& op) {
+  if (!op.f) return {0, os::err_invalid};
+  fd_result r{op.n, op.err};
+  switch (op.kind) {
+    case io_kind::write: return net::io_result_of(op.f, "write", r);
+    case io_kind::write_to:
+      return net::write_to_result_of(op.f, r, net::addr(op.f->net, static_cast<const sockaddr*>(op.addr), op.addr_len));
+    default: return net::io_result_of(op.f, "read", r);
+  }
+}
+
+net::read_from_result net_read_from_result(io_op& op) {
+  if (!op.f) return {0, {}, os::err_invalid};
+  return net::read_from_result_of(op.f, {op.n, op.err}, *static_cast<const sockaddr_storage*>(op.addr), op.addr_len);
+}
+
+net::conn_result net_accept_result(io_op& op) {
+  if (!op.f) return {{}, os::err_invalid};
+  return net::accepted(op.f, op.fd, *static_cast<const sockaddr_storage*>(op.addr), op.addr_len, op.err);
+}
+
+}  // namespace go::detail

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "go/async_io.hpp"
 #include "go/os.hpp"
 #include "poll/errors.hpp"
 #include "poll/fd.hpp"
@@ -41,18 +42,23 @@ go::error set_deadline_mode(const detail::fd_handle& h, std::chrono::steady_cloc
 
 }  // namespace
 
+namespace {
+
+io::result io_result_of(poll_fd* f, const char* op, detail::fd_result r) {
+  if (r.err == 0) return {r.n, {}};
+  return {r.n, wrap(f, op, r.err)};
+}
+
+}  // namespace
+
 io::result file::read(std::span<std::byte> p) const {
   if (!h_) return {0, invalid("read")};
-  detail::fd_result r = detail::fd_read(h_.get(), p);
-  if (r.err == 0) return {r.n, {}};
-  return {r.n, wrap(h_.get(), "read", r.err)};
+  return io_result_of(h_.get(), "read", detail::fd_read(h_.get(), p));
 }
 
 io::result file::write(std::span<const std::byte> p) const {
   if (!h_) return {0, invalid("write")};
-  detail::fd_result r = detail::fd_write(h_.get(), p);
-  if (r.err == 0) return {r.n, {}};
-  return {r.n, wrap(h_.get(), "write", r.err)};
+  return io_result_of(h_.get(), "write", detail::fd_write(h_.get(), p));
 }
 
 go::error file::close() const {
@@ -93,3 +99,14 @@ pipe_result pipe() {
 }
 
 }  // namespace go::os
+
+namespace go::detail {
+
+// file_io_result is the result of a stackless goroutine's file read or write (go/async_io.hpp).
+io::result file_io_result(io_op& op) {
+  const char* name = op.kind == io_kind::write ? "write" : "read";
+  if (!op.f) return {0, os::invalid(name)};
+  return os::io_result_of(op.f, name, {op.n, op.err});
+}
+
+}  // namespace go::detail

@@ -2,7 +2,9 @@
 //
 // Each read-side operation holds the read lock, each write-side one the write lock
 // (fd_mutex), checks for close and a passed deadline (poll_prepare), then loops: the system
-// call; on EAGAIN, poll_wait and again. The fast path is thus two compare-and-swaps on the
+// call; on EAGAIN, poll_wait and again. The attempt is a step function of its own (fd.hpp)
+// that reports done or wait, so that a stackless goroutine's awaiter (fd_async.cpp) runs the
+// same attempts and waits by suspending. The fast path is thus two compare-and-swaps on the
 // lock word, one load of the descriptor's info and the system call, with no allocation
 // (bench net_round_trip).
 //
@@ -53,7 +55,7 @@ class op_lock {
  public:
   op_lock(poll_fd* f, bool read) noexcept : f_(f), read_(read), held_(f->mu.rw_lock(read, read ? f->rsema : f->wsema)) {}
   ~op_lock() {
-    if (held_ && f_->mu.rw_unlock(read_, read_ ? f_->rsema : f_->wsema)) destroy(f_);
+    if (held_) fd_rw_unlock(f_, read_);
   }
   op_lock(const op_lock&) = delete;
   op_lock& operator=(const op_lock&) = delete;
@@ -65,17 +67,33 @@ class op_lock {
   bool held_;
 };
 
-// prepare checks for close and a passed deadline; 0 if the operation may go on.
-int prepare(poll_fd* f, int mode) noexcept {
-  if (!f->pd) return 0;
-  poll_result r = poll_prepare(f->pd, mode);
-  return r == poll_result::ok ? 0 : poll_error(r);
-}
-
 // wait waits for readiness after EAGAIN; 0 to retry, else the error.
 int wait(poll_fd* f, int mode) noexcept {
   poll_result r = poll_wait(f->pd, mode);
   return r == poll_result::ok ? 0 : poll_error(r);
+}
+
+// drive runs step (one attempt) until it is done, waiting for readiness in `mode` between
+// attempts; 0, or the error that ended the wait.
+template <class Step>
+int drive(poll_fd* f, int mode, Step step) noexcept {
+  while (step() == fd_step::wait) {
+    if (int e = wait(f, mode)) return e;
+  }
+  return 0;
+}
+
+// locked is a whole operation but a read's: the direction's lock, the checks, and step until
+// done; a wait's error keeps the bytes already moved (a write's).
+template <class Step>
+fd_result locked(poll_fd* f, bool read, Step step) noexcept {
+  op_lock lk(f, read);
+  if (!lk.held()) return {0, fd_closing};
+  const int mode = read ? 'r' : 'w';
+  if (int e = fd_prepare(f, mode)) return {0, e};
+  fd_result out;
+  if (int e = drive(f, mode, [&] { return step(&out); })) out.err = e;
+  return out;
 }
 
 // write_file writes to a pipe or other file with SIGPIPE blocked in this thread, so a closed
@@ -132,135 +150,188 @@ poll_fd* fd_new(int sysfd) noexcept {
   return f;
 }
 
-fd_result fd_read(poll_fd* f, std::span<std::byte> p) noexcept {
-  op_lock lk(f, true);
-  if (!lk.held()) return {0, fd_closing};
-  if (p.empty()) return {};  // Go: a zero-byte read returns at once, not end of stream
+int fd_prepare(poll_fd* f, int mode) noexcept {
+  if (!f->pd) return 0;
+  poll_result r = poll_prepare(f->pd, mode);
+  return r == poll_result::ok ? 0 : poll_error(r);
+}
+
+int fd_poll_error(poll_result r) noexcept { return poll_error(r); }
+
+void fd_rw_unlock(poll_fd* f, bool read) noexcept {
+  if (f->mu.rw_unlock(read, read ? f->rsema : f->wsema)) destroy(f);
+}
+
+int fd_read_begin(poll_fd* f, bool* wait_first) noexcept {
   const bool drained = f->read_drained;
   f->read_drained = false;
-  if (drained && !poll_ready(f->pd, 'r') && !poll_hung_up(f->pd)) {  // readiness after a short read (top of the file)
-    if (poll_result r = poll_check(f->pd, 'r'); r != poll_result::ok) return {0, poll_error(r)};
-    if (int e = wait(f, 'r')) return {0, e};
-  } else if (int e = prepare(f, 'r')) {
-    return {0, e};
-  }
+  // Readiness after a short read (top of the file), unless the peer hung up.
+  *wait_first = drained && !poll_ready(f->pd, 'r') && !poll_hung_up(f->pd);
+  if (!*wait_first) return fd_prepare(f, 'r');
+  poll_result r = poll_check(f->pd, 'r');
+  return r == poll_result::ok ? 0 : poll_error(r);
+}
+
+fd_step fd_read_step(poll_fd* f, std::span<std::byte> p, fd_result* out) noexcept {
   std::size_t n = f->is_stream && p.size() > max_rw ? max_rw : p.size();
   for (;;) {
     ssize_t r = sys_read(f, p.data(), n);
     if (r > 0) {
       f->read_drained = static_cast<std::size_t>(r) < n && f->pd && f->sotype == SOCK_STREAM &&
                         (f->family == AF_INET || f->family == AF_INET6);
-      return {static_cast<std::size_t>(r), 0};
+      *out = {static_cast<std::size_t>(r), 0};
+      return fd_step::done;
     }
-    if (r == 0) return {0, f->zero_read_is_eof ? fd_eof : 0};
+    if (r == 0) {
+      *out = {0, f->zero_read_is_eof ? fd_eof : 0};
+      return fd_step::done;
+    }
     int e = errno;
     if (e == EINTR) continue;
     if (e == EAGAIN && f->pd) {
       read_eagain.fetch_add(1, std::memory_order_relaxed);
-      if ((e = wait(f, 'r')) == 0) continue;
+      return fd_step::wait;
     }
-    return {0, e};
+    *out = {0, e};
+    return fd_step::done;
   }
+}
+
+fd_result fd_read(poll_fd* f, std::span<std::byte> p) noexcept {
+  op_lock lk(f, true);
+  if (!lk.held()) return {0, fd_closing};
+  if (p.empty()) return {};  // Go: a zero-byte read returns at once, not end of stream
+  bool wait_first;
+  if (int e = fd_read_begin(f, &wait_first)) return {0, e};
+  if (wait_first) {
+    if (int e = wait(f, 'r')) return {0, e};
+  }
+  fd_result out;
+  if (int e = drive(f, 'r', [&] { return fd_read_step(f, p, &out); })) return {0, e};
+  return out;
 }
 
 std::uint64_t fd_read_eagain_count() noexcept { return read_eagain.load(std::memory_order_relaxed); }
 
-fd_result fd_write(poll_fd* f, std::span<const std::byte> p) noexcept {
-  op_lock lk(f, false);
-  if (!lk.held()) return {0, fd_closing};
-  if (int e = prepare(f, 'w')) return {0, e};
-  std::size_t done = 0;
+fd_step fd_write_step(poll_fd* f, std::span<const std::byte> p, fd_result* out) noexcept {
   for (;;) {
-    std::size_t n = p.size() - done;
+    std::size_t n = p.size() - out->n;
     if (f->is_stream && n > max_rw) n = max_rw;
-    ssize_t r = sys_write(f, p.data() + done, n);
-    if (r > 0) done += static_cast<std::size_t>(r);
-    if (done == p.size()) return {done, 0};
+    ssize_t r = sys_write(f, p.data() + out->n, n);
+    if (r > 0) out->n += static_cast<std::size_t>(r);
+    if (out->n == p.size()) return fd_step::done;
     if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;
-      if (e == EAGAIN && f->pd) {
-        if ((e = wait(f, 'w')) == 0) continue;
-      }
-      return {done, e};
+      if (e == EAGAIN && f->pd) return fd_step::wait;
+      out->err = e;
+      return fd_step::done;
     }
-    if (r == 0) return {done, EIO};  // Go's io.ErrUnexpectedEOF: a write that moves nothing
+    if (r == 0) {  // Go's io.ErrUnexpectedEOF: a write that moves nothing
+      out->err = EIO;
+      return fd_step::done;
+    }
+  }
+}
+
+fd_result fd_write(poll_fd* f, std::span<const std::byte> p) noexcept {
+  return locked(f, false, [&](fd_result* out) { return fd_write_step(f, p, out); });
+}
+
+fd_step fd_recvfrom_step(poll_fd* f, std::span<std::byte> p, sockaddr_storage* from, socklen_t* len,
+                         fd_result* out) noexcept {
+  for (;;) {
+    *len = sizeof(sockaddr_storage);
+    ssize_t r = ::recvfrom(f->sysfd, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(from), len);
+    if (r >= 0) {
+      *out = {static_cast<std::size_t>(r), 0};
+      return fd_step::done;
+    }
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN && f->pd) return fd_step::wait;
+    *out = {0, e};
+    return fd_step::done;
   }
 }
 
 fd_result fd_recvfrom(poll_fd* f, std::span<std::byte> p, sockaddr_storage* from, socklen_t* len) noexcept {
-  op_lock lk(f, true);
-  if (!lk.held()) return {0, fd_closing};
-  if (int e = prepare(f, 'r')) return {0, e};
+  return locked(f, true, [&](fd_result* out) { return fd_recvfrom_step(f, p, from, len, out); });
+}
+
+fd_step fd_sendto_step(poll_fd* f, std::span<const std::byte> p, const sockaddr* to, socklen_t len,
+                       fd_result* out) noexcept {
   for (;;) {
-    *len = sizeof(sockaddr_storage);
-    ssize_t r = ::recvfrom(f->sysfd, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(from), len);
-    if (r >= 0) return {static_cast<std::size_t>(r), 0};
+    ssize_t r = ::sendto(f->sysfd, p.data(), p.size(), MSG_NOSIGNAL, to, len);
+    if (r >= 0) {
+      *out = {static_cast<std::size_t>(r), 0};
+      return fd_step::done;
+    }
     int e = errno;
     if (e == EINTR) continue;
-    if (e == EAGAIN && f->pd) {
-      if ((e = wait(f, 'r')) == 0) continue;
-    }
-    return {0, e};
+    if (e == EAGAIN && f->pd) return fd_step::wait;
+    *out = {0, e};
+    return fd_step::done;
   }
 }
 
 fd_result fd_sendto(poll_fd* f, std::span<const std::byte> p, const sockaddr* to, socklen_t len) noexcept {
-  op_lock lk(f, false);
-  if (!lk.held()) return {0, fd_closing};
-  if (int e = prepare(f, 'w')) return {0, e};
+  return locked(f, false, [&](fd_result* out) { return fd_sendto_step(f, p, to, len, out); });
+}
+
+fd_step fd_accept_step(poll_fd* f, sockaddr_storage* from, socklen_t* len, int* s, int* err) noexcept {
   for (;;) {
-    ssize_t r = ::sendto(f->sysfd, p.data(), p.size(), MSG_NOSIGNAL, to, len);
-    if (r >= 0) return {static_cast<std::size_t>(r), 0};
+    *len = sizeof(sockaddr_storage);
+    *s = ::accept4(f->sysfd, reinterpret_cast<sockaddr*>(from), len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (*s >= 0) return fd_step::done;
     int e = errno;
-    if (e == EINTR) continue;
-    if (e == EAGAIN && f->pd) {
-      if ((e = wait(f, 'w')) == 0) continue;
-    }
-    return {0, e};
+    if (e == EINTR || e == ECONNABORTED) continue;  // a queued connection reset before we took it
+    if (e == EAGAIN && f->pd) return fd_step::wait;
+    *err = e;
+    return fd_step::done;
   }
 }
 
 int fd_accept(poll_fd* f, sockaddr_storage* from, socklen_t* len, int* err) noexcept {
   op_lock lk(f, true);
   if (!lk.held()) return *err = fd_closing, -1;
-  if ((*err = prepare(f, 'r'))) return -1;
-  for (;;) {
-    *len = sizeof(sockaddr_storage);
-    int s = ::accept4(f->sysfd, reinterpret_cast<sockaddr*>(from), len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (s >= 0) return s;
-    int e = errno;
-    if (e == EINTR || e == ECONNABORTED) continue;  // a queued connection reset before we took it
-    if (e == EAGAIN && f->pd) {
-      if ((e = wait(f, 'r')) == 0) continue;
-    }
-    *err = e;
-    return -1;
-  }
+  if ((*err = fd_prepare(f, 'r'))) return -1;
+  int s = -1;
+  if (int e = drive(f, 'r', [&] { return fd_accept_step(f, from, len, &s, err); })) *err = e;
+  return s;
 }
 
-int fd_connect(poll_fd* f, const sockaddr* to, socklen_t len) noexcept {
+int fd_connect_start(poll_fd* f, const sockaddr* to, socklen_t len) noexcept {
   for (;;) {
     if (::connect(f->sysfd, to, len) == 0) return 0;
     int e = errno;
     if (e == EINTR) continue;
     if (e == EISCONN) return 0;
     if (e != EINPROGRESS && e != EALREADY) return e;
-    break;
+    return f->pd ? EINPROGRESS : EINVAL;
   }
-  if (!f->pd) return EINVAL;
+}
+
+fd_step fd_connect_step(poll_fd* f, int* err) noexcept {
+  // Writable: connected or failed. SO_ERROR says which.
+  int soerr = 0;
+  socklen_t n = sizeof soerr;
+  if (::getsockopt(f->sysfd, SOL_SOCKET, SO_ERROR, &soerr, &n) != 0) return *err = errno, fd_step::done;
+  if (soerr == EINPROGRESS || soerr == EALREADY || soerr == EINTR) return fd_step::wait;
+  if (soerr != 0 && soerr != EISCONN) return *err = soerr, fd_step::done;
+  // Writable and no error can be spurious (a stale event): connected only if it has a peer.
+  sockaddr_storage peer;
+  socklen_t plen = sizeof peer;
+  if (::getpeername(f->sysfd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) return *err = 0, fd_step::done;
+  return fd_step::wait;
+}
+
+int fd_connect(poll_fd* f, const sockaddr* to, socklen_t len) noexcept {
+  int err = fd_connect_start(f, to, len);
+  if (err != EINPROGRESS) return err;
   for (;;) {
-    // Writable: connected or failed. SO_ERROR says which.
     if (int e = wait(f, 'w')) return e;
-    int soerr = 0;
-    socklen_t n = sizeof soerr;
-    if (::getsockopt(f->sysfd, SOL_SOCKET, SO_ERROR, &soerr, &n) != 0) return errno;
-    if (soerr == EINPROGRESS || soerr == EALREADY || soerr == EINTR) continue;
-    if (soerr != 0 && soerr != EISCONN) return soerr;
-    // Writable and no error can be spurious (a stale event): connected only if it has a peer.
-    sockaddr_storage peer;
-    socklen_t plen = sizeof peer;
-    if (::getpeername(f->sysfd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) return 0;
+    if (fd_connect_step(f, &err) == fd_step::done) return err;
   }
 }
 

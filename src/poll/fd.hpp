@@ -85,6 +85,31 @@ int fd_accept(poll_fd* f, sockaddr_storage* from, socklen_t* len, int* err) noex
 // fd_connect connects the socket (not yet shared) and waits for the result; returns an error.
 int fd_connect(poll_fd* f, const sockaddr* to, socklen_t len) noexcept;
 
+// The halves of the operations above, for callers that wait in their own way (a stackless
+// goroutine's awaiter, fd_async.cpp). The caller holds the direction's lock (mu's rw_lock or
+// try_rw_lock; fd_rw_unlock releases it) and calls fd_prepare (or fd_read_begin), then a step:
+// one attempt, which is done (the result in *out, or *err) or would block (wait): the caller
+// waits for readiness in that direction (poll_arm, park, poll_woken) and steps again. A step
+// that makes progress and then would block keeps it in *out (fd_write_step's n).
+enum class fd_step : std::uint8_t { done, wait };
+int fd_prepare(poll_fd* f, int mode) noexcept;  // 0, or close or a passed deadline
+int fd_poll_error(poll_result r) noexcept;      // fd_closing or fd_timeout
+void fd_rw_unlock(poll_fd* f, bool read) noexcept;
+// fd_read_begin is fd_prepare for a read: *wait_first when the last read drained the socket
+// and no readiness came since (fd.cpp's top), so the first attempt waits.
+int fd_read_begin(poll_fd* f, bool* wait_first) noexcept;
+fd_step fd_read_step(poll_fd* f, std::span<std::byte> p, fd_result* out) noexcept;
+fd_step fd_write_step(poll_fd* f, std::span<const std::byte> p, fd_result* out) noexcept;
+fd_step fd_recvfrom_step(poll_fd* f, std::span<std::byte> p, sockaddr_storage* from, socklen_t* len,
+                         fd_result* out) noexcept;
+fd_step fd_sendto_step(poll_fd* f, std::span<const std::byte> p, const sockaddr* to, socklen_t len,
+                       fd_result* out) noexcept;
+fd_step fd_accept_step(poll_fd* f, sockaddr_storage* from, socklen_t* len, int* s, int* err) noexcept;
+// fd_connect_start starts connecting (no lock: the socket is not shared yet): 0 connected, an
+// errno value, or EINPROGRESS: wait until writable, then fd_connect_step until done.
+int fd_connect_start(poll_fd* f, const sockaddr* to, socklen_t len) noexcept;
+fd_step fd_connect_step(poll_fd* f, int* err) noexcept;
+
 // fd_close closes: waiters wake with fd_closing, and sysfd is closed once no operation uses it.
 int fd_close(poll_fd* f) noexcept;
 int fd_set_deadline(poll_fd* f, std::int64_t when, int mode) noexcept;

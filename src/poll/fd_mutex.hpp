@@ -82,6 +82,21 @@ class fd_mutex {
     }
   }
 
+  // try_rw_lock is rw_lock that never waits (a stackless goroutine cannot sleep on the
+  // semaphore): lock_taken, lock_closed, or lock_busy (another reader or writer holds it).
+  enum try_result { lock_taken, lock_closed, lock_busy };
+  try_result try_rw_lock(bool read) noexcept {
+    const std::uint64_t bit = read ? rlock : wlock;
+    std::uint64_t old = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (old & closed) return lock_closed;
+      if (old & bit) return lock_busy;
+      std::uint64_t next = (old | bit) + ref;
+      if ((next & ref_mask) == 0) fatal(overflow_msg);
+      if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return lock_taken;
+    }
+  }
+
   // rw_unlock releases the lock and its reference; true as decref.
   bool rw_unlock(bool read, sema& s) noexcept {
     const std::uint64_t bit = read ? rlock : wlock, wait = read ? rwait : wwait, mask = read ? rwait_mask : wwait_mask;

@@ -5,6 +5,8 @@
 // its system call; only on EAGAIN does it wait, publishing itself in the direction's word
 // (rg or wg) and parking with wait reason "IO wait". The scheduler calls poll()
 // (netpoll.hpp), which turns each event into a readiness of its descriptor's directions.
+// A stackless goroutine waits through the same protocol split at the park: poll_arm (the
+// waiter's column below up to the park), its own suspension, then poll_woken (the swap).
 //
 // The word protocol (one word per direction; a parker pointer is aligned, so never 0 or 1):
 //
@@ -293,8 +295,9 @@ void poll_set_deadline(poll_desc* pd, std::int64_t when, int mode) noexcept {
   wake_all(r, w);
 }
 
-poll_result poll_wait(poll_desc* pd, int mode) noexcept {
+poll_result poll_arm(poll_desc* pd, int mode, parker* me, bool* armed) noexcept {
   std::atomic<std::uintptr_t>& gp = mode == 'r' ? pd->rg : pd->wg;
+  *armed = false;
   for (;;) {
     if (poll_result r = poll_check(pd, mode); r != poll_result::ok) return r;
     std::uintptr_t old = gp.load(std::memory_order_acquire);
@@ -303,7 +306,6 @@ poll_result poll_wait(poll_desc* pd, int mode) noexcept {
       continue;
     }
     if (old != pd_nil) fatal("netpoll: two goroutines wait on one file descriptor in one direction");
-    parker* me = current_parker();
     auto mine = reinterpret_cast<std::uintptr_t>(me);
     if (netpoll_waiters.fetch_add(1, std::memory_order_seq_cst) == 0) netpoll_first_waiter();
     if (!gp.compare_exchange_strong(old, mine, std::memory_order_seq_cst)) {  // readiness arrived
@@ -314,9 +316,22 @@ poll_result poll_wait(poll_desc* pd, int mode) noexcept {
       netpoll_waiters.fetch_sub(1, std::memory_order_seq_cst);
       continue;  // reports the error
     }
-    // Parked, or an unblocker already has us and its wake is coming.
+    // Published, or an unblocker already has us and its wake is coming: park either way.
+    *armed = true;
+    return poll_result::ok;
+  }
+}
+
+bool poll_woken(poll_desc* pd, int mode) noexcept {
+  return (mode == 'r' ? pd->rg : pd->wg).exchange(pd_nil, std::memory_order_acquire) == pd_ready;
+}
+
+poll_result poll_wait(poll_desc* pd, int mode) noexcept {
+  for (;;) {
+    bool armed;
+    if (poll_result r = poll_arm(pd, mode, current_parker(), &armed); r != poll_result::ok || !armed) return r;
     park(wait_reason::io_wait, source_location::current());
-    if (gp.exchange(pd_nil, std::memory_order_acquire) == pd_ready) return poll_result::ok;
+    if (poll_woken(pd, mode)) return poll_result::ok;
   }
 }
 

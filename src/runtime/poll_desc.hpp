@@ -86,6 +86,16 @@ inline bool poll_ready(const poll_desc* pd, int mode) noexcept {
 // deadline of that direction passes. The caller then retries its system call.
 poll_result poll_wait(poll_desc* pd, int mode) noexcept;
 
+// poll_wait's halves, for a waiter that parks in its own way (a stackless goroutine,
+// poll/fd_async.cpp). poll_arm returns an error (close, a passed deadline), or ok with
+// *armed false: readiness was pending and is consumed, retry the system call; or ok with
+// *armed true: `me` is published in the direction's word and must park (wait reason
+// "IO wait"); its wake may already be on its way. Once woken, poll_woken takes it out of the
+// word and reports readiness: true, retry; false, arm again (which reports the error).
+struct parker;
+poll_result poll_arm(poll_desc* pd, int mode, parker* me, bool* armed) noexcept;
+bool poll_woken(poll_desc* pd, int mode) noexcept;
+
 // poll_set_deadline sets the deadline of mode 'r', 'w' or 'r' + 'w': `when` is a nanotime()
 // value, 0 for none; one not after now has passed at once and wakes a waiter with timeout.
 void poll_set_deadline(poll_desc* pd, std::int64_t when, int mode) noexcept;

@@ -22,6 +22,8 @@ func init() {
 		scenario{"stackless_skynet", 1_000_000, renamed("stackless_", skynet)},
 		scenario{"stackless_chan_pingpong", 500_000, renamed("stackless_", chanPingPong)},
 		scenario{"stackless_worker_pool_4x1m", 1_000_000, renamed("stackless_", workerPool4x1m)},
+		scenario{"stackless_net_echo_64x64", 200_000, renamed("stackless_", netEcho("net_echo_64x64", 64, 64))},
+		scenario{"stackless_net_idle_4000", 4_000, renamed("stackless_", netIdle)},
 	)
 }
 
