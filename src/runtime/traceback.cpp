@@ -351,7 +351,7 @@ void symbolize_all(std::vector<std::uintptr_t> pcs) {
     code_frame& outer = frames.back();
     std::uintptr_t offset = 0;
     std::string symbol = symbol_name(pc, &offset);
-    if (!symbol.empty() && frames.size() == 1) outer.function = symbol;
+    if (!symbol.empty()) outer.function = symbol;
     for (code_frame& f : frames) {
       if (f.function.empty() || f.function == "operator()") f.function = symbol.empty() ? "?" : symbol;
     }
