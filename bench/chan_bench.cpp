@@ -50,7 +50,10 @@ void BM_ChanMPMC(benchmark::State& state) {
           for (int i = 0; i < messages / 4; ++i) ch << i;
         });
       }
-      for (int c = 0; c < 4; ++c) consumers.go([ch] { for (int v : ch) benchmark::DoNotOptimize(v); });
+      for (int c = 0; c < 4; ++c)
+        consumers.go([ch] {
+          for (int v : ch) benchmark::DoNotOptimize(v);
+        });
       producers.wait();
       ch.close();
       consumers.wait();

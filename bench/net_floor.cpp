@@ -164,7 +164,8 @@ double rtt_epoll(int n) {
       std::array<epoll_event, 8> evs;
       int k = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), -1);
       for (int i = 0; i < k; ++i) {
-        if (evs[static_cast<std::size_t>(i)].data.fd == fd && (evs[static_cast<std::size_t>(i)].events & EPOLLIN)) return;
+        if (evs[static_cast<std::size_t>(i)].data.fd == fd && (evs[static_cast<std::size_t>(i)].events & EPOLLIN))
+          return;
       }
     }
   };
@@ -266,9 +267,7 @@ struct scenario {
 };
 
 const std::vector<scenario> scenarios{
-    {"rtt_1thread", 50'000, rtt_1thread},
-    {"rtt_2threads", 50'000, rtt_2threads},
-    {"rtt_epoll", 50'000, rtt_epoll},
+    {"rtt_1thread", 50'000, rtt_1thread}, {"rtt_2threads", 50'000, rtt_2threads}, {"rtt_epoll", 50'000, rtt_epoll},
 #ifdef GOCXX_NET_FLOOR_URING
     {"rtt_uring", 50'000, rtt_uring},
 #endif

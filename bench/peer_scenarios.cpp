@@ -378,10 +378,12 @@ msg_result mpsc(int cap, int n) {
   auto c = make64(cap);
   auto done = go::make_chan<bool>();
   for (int t = 0; t < threads; ++t) {
-    go::spawn([c, done, per](i64 base) {
-      for (int i = 0; i < per; ++i) c.send(base + i + 1);
-      done.send(true);
-    }, static_cast<i64>(t) * per);
+    go::spawn(
+        [c, done, per](i64 base) {
+          for (int i = 0; i < per; ++i) c.send(base + i + 1);
+          done.send(true);
+        },
+        static_cast<i64>(t) * per);
   }
   i64 sum = 0;
   for (int i = 0; i < per * threads; ++i) sum += *c.recv();
@@ -397,10 +399,12 @@ msg_result mpmc(int cap, int n) {
   auto c = make64(cap);
   auto done = go::make_chan<bool>();
   for (int t = 0; t < threads; ++t) {
-    go::spawn([c, done, per](i64 base) {
-      for (int i = 0; i < per; ++i) c.send(base + i + 1);
-      done.send(true);
-    }, static_cast<i64>(t) * per);
+    go::spawn(
+        [c, done, per](i64 base) {
+          for (int i = 0; i < per; ++i) c.send(base + i + 1);
+          done.send(true);
+        },
+        static_cast<i64>(t) * per);
   }
   for (int t = 0; t < threads; ++t) {
     go::spawn([c, done, &sums, per, t] {
@@ -438,8 +442,7 @@ msg_result select_rx(int cap, int n) {
   i64 sum = 0;
   auto add = [&sum](std::optional<i64> v) { sum += *v; };
   for (int i = 0; i < per * threads; ++i) {
-    go::select(go::recv_case(c0, add), go::recv_case(c1, add), go::recv_case(c2, add),
-               go::recv_case(c3, add));
+    go::select(go::recv_case(c0, add), go::recv_case(c1, add), go::recv_case(c2, add), go::recv_case(c3, add));
   }
   for (int t = 0; t < threads; ++t) done.recv();
   return {since_ns(start), static_cast<i64>(per) * threads, sum};
@@ -447,15 +450,13 @@ msg_result select_rx(int cap, int n) {
 
 // select_consumers starts T consumers that each receive per messages with a 4-case select
 // over c0..c3 and store their sum in sums[t].
-void select_consumers(ch64 c0, ch64 c1, ch64 c2, ch64 c3, int per, i64 (&sums)[threads],
-                      go::chan<bool> done) {
+void select_consumers(ch64 c0, ch64 c1, ch64 c2, ch64 c3, int per, i64 (&sums)[threads], go::chan<bool> done) {
   for (int t = 0; t < threads; ++t) {
     go::spawn([c0, c1, c2, c3, &sums, done, per, t] {
       i64 s = 0;
       auto add = [&s](std::optional<i64> v) { s += *v; };
       for (int i = 0; i < per; ++i) {
-        go::select(go::recv_case(c0, add), go::recv_case(c1, add), go::recv_case(c2, add),
-                   go::recv_case(c3, add));
+        go::select(go::recv_case(c0, add), go::recv_case(c1, add), go::recv_case(c2, add), go::recv_case(c3, add));
       }
       sums[t] = s;
       done.send(true);
@@ -491,14 +492,15 @@ msg_result select_both_send(int cap, int n) {
   ch64 c0 = make64(cap), c1 = make64(cap), c2 = make64(cap), c3 = make64(cap);
   auto done = go::make_chan<bool>();
   for (int t = 0; t < threads; ++t) {
-    go::spawn([c0, c1, c2, c3, done, per](i64 base) {
-      for (int i = 0; i < per; ++i) {
-        i64 v = base + i + 1;
-        go::select(go::send_case(c0, v), go::send_case(c1, v), go::send_case(c2, v),
-                   go::send_case(c3, v));
-      }
-      done.send(true);
-    }, static_cast<i64>(t) * per);
+    go::spawn(
+        [c0, c1, c2, c3, done, per](i64 base) {
+          for (int i = 0; i < per; ++i) {
+            i64 v = base + i + 1;
+            go::select(go::send_case(c0, v), go::send_case(c1, v), go::send_case(c2, v), go::send_case(c3, v));
+          }
+          done.send(true);
+        },
+        static_cast<i64>(t) * per);
   }
   select_consumers(c0, c1, c2, c3, per, sums, done);
   for (int t = 0; t < 2 * threads; ++t) done.recv();
@@ -682,8 +684,7 @@ results select_prod_cons(int m) {
     sum += *c.recv();
     sum += *c.recv();
   }
-  return ns_per_op("select_prod_cons", since_ns(start), static_cast<i64>(chunks) * calls_per_sched,
-                   sum);
+  return ns_per_op("select_prod_cons", since_ns(start), static_cast<i64>(chunks) * calls_per_sched, sum);
 }
 
 // chan_popular: BenchmarkChanPopular with n rounds; op = one message (each round sends one
@@ -814,8 +815,7 @@ results sync_waitgroup(int n) {
   }
   wg.wait();
   i64 el = since_ns(start);
-  return ns_per_op("sync_waitgroup", el, static_cast<i64>(g) * per,
-                   counts[0] + counts[1] + counts[2] + counts[3]);
+  return ns_per_op("sync_waitgroup", el, static_cast<i64>(g) * per, counts[0] + counts[1] + counts[2] + counts[3]);
 }
 
 // ---- Timers and contexts (bench/peers/go/timectx.go) ----
@@ -871,8 +871,7 @@ go::recv_chan<i64> count_to(go::errgroup& g, const go::context& ctx, i64 n) {
 // one job submitted, run and its result received.
 results pool_4x1m(int n) {
   auto start = clock_type::now();
-  go::worker_pool<i64, i64> pool(go::background(), 4, 128,
-                                 [](const go::context&, i64 j) { return j * 2; });
+  go::worker_pool<i64, i64> pool(go::background(), 4, 128, [](const go::context&, i64 j) { return j * 2; });
   go::wait_group submitter;  // pool outlives the submitter's last touch of it
   submitter.go([&pool, n] {
     for (i64 i = 1; i <= n; ++i) {
@@ -1636,8 +1635,7 @@ int main(int argc, char** argv) {
     } else {
       long long v = 0;
       if (!parse_int(value->c_str(), &v)) {
-        std::fprintf(stderr, "invalid value \"%s\" for flag -%s: parse error\n", value->c_str(),
-                     key.c_str());
+        std::fprintf(stderr, "invalid value \"%s\" for flag -%s: parse error\n", value->c_str(), key.c_str());
         usage(argv[0], 2);
       }
       (key == "reps" ? reps : n_override) = v;

@@ -37,28 +37,25 @@ void example_context_timeout() {
   {
     auto answer = go::with_timeout(go::background(), 50ms, [](const go::context&) { return 42; });
     std::printf("with_timeout: value %d\n", *answer.value);
-    auto late = go::with_timeout(go::background(), 20ms, [](const go::context& ctx) {
-      return query(ctx, 1s);
-    });
+    auto late = go::with_timeout(go::background(), 20ms, [](const go::context& ctx) { return query(ctx, 1s); });
     std::printf("with_timeout: %s\n", late.message().c_str());
   }
 
   // 3. Retry with exponential backoff (10ms, 20ms, ...), here succeeding on the third attempt.
   {
     int attempt = 0;
-    go::error err = go::retry(go::background(), go::backoff{.initial = 10ms, .jitter = 0.2, .max_attempts = 5},
-                              [&]() -> go::error {
-                                ++attempt;
-                                std::printf("attempt %d\n", attempt);
-                                if (attempt < 3) return go::make_error("temporarily unavailable");
-                                return {};
-                              });
+    go::error err =
+        go::retry(go::background(), go::backoff{.initial = 10ms, .jitter = 0.2, .max_attempts = 5}, [&]() -> go::error {
+          ++attempt;
+          std::printf("attempt %d\n", attempt);
+          if (attempt < 3) return go::make_error("temporarily unavailable");
+          return {};
+        });
     std::printf("retry: %s after %d attempts\n", describe(err), attempt);
 
     // A retry loop gives up when its context ends, even in the middle of a backoff wait.
     auto [ctx, cancel] = go::with_timeout(go::background(), 30ms);
-    err = go::retry(ctx, go::backoff{.initial = 1s, .max_attempts = 0},
-                    [] { return go::make_error("still down"); });
+    err = go::retry(ctx, go::backoff{.initial = 1s, .max_attempts = 0}, [] { return go::make_error("still down"); });
     std::printf("retry with deadline: %s\n", err.message().c_str());
     cancel();
   }

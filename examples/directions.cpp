@@ -9,9 +9,7 @@ namespace {
 
 void ping(go::send_chan<std::string> pings, std::string msg) { pings << std::move(msg); }
 
-void pong(go::recv_chan<std::string> pings, go::send_chan<std::string> pongs) {
-  pongs << *pings.recv() + " (relayed)";
-}
+void pong(go::recv_chan<std::string> pings, go::send_chan<std::string> pongs) { pongs << *pings.recv() + " (relayed)"; }
 
 }  // namespace
 

@@ -37,8 +37,8 @@ void example_errgroup() {
       });
     }
     go::error err = g.wait();
-    std::printf("all fetched: err = %s, sizes %zu %zu %zu\n", err ? err.message().c_str() : "nil", sizes[0],
-                sizes[1], sizes[2]);
+    std::printf("all fetched: err = %s, sizes %zu %zu %zu\n", err ? err.message().c_str() : "nil", sizes[0], sizes[1],
+                sizes[2]);
   }
   // One fails: wait returns its error and the others see their context cancelled.
   {

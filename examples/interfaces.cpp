@@ -55,8 +55,7 @@ void example_interfaces() {
         task, [](int n) { std::printf("int task: %d\n", n); },
         [](const std::string& s) { std::printf("string task: %s\n", s.c_str()); },
         [](const resize& r) { std::printf("resize task: width %d\n", r.width); },
-        [](std::nullptr_t) { std::printf("nil task\n"); },
-        [] { std::printf("unknown task type\n"); });
+        [](std::nullptr_t) { std::printf("nil task\n"); }, [] { std::printf("unknown task type\n"); });
   }
 
   // v, ok := x.(T)

@@ -35,10 +35,9 @@ int worker(const std::string& url, const std::string& name) {
   auto [js, jerr] = nc.jetstream();
   auto [consumer, cerr] = js.pull_subscribe("jobs.>", {.durable = "workers", .ack_wait = 2s});
   if (jerr || cerr) return std::fprintf(stderr, "%s: %s\n", name.c_str(), (jerr ? jerr : cerr).message().c_str()), 1;
-  nats::worker_pool pool(go::background(), consumer, {.workers = 8, .results_subject = "results", .ack_sync = false},
-                         [name](const go::context&, const nats::msg& job) {
-                           return std::string(job.data()) + " " + name;
-                         });
+  nats::worker_pool pool(
+      go::background(), consumer, {.workers = 8, .results_subject = "results", .ack_sync = false},
+      [name](const go::context&, const nats::msg& job) { return std::string(job.data()) + " " + name; });
   return pool.wait() ? 1 : 0;
 }
 

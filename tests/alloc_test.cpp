@@ -76,19 +76,21 @@ TEST(Alloc, StacklessReadAndWriteThatCompleteAtOnceDoNotAllocate) {
     ASSERT_FALSE(derr) << derr.message();
     go::net::conn s = *accepted.recv();
     auto result = go::make_chan<long>(1);
-    go::spawn([](go::net::conn c, go::net::conn s, go::chan<long> result) -> go::task<void> {
-      std::array<std::byte, 16> buf{};
-      long failures = 0;
-      counting = true;  // no co_await below suspends: the goroutine stays on this thread
-      long before = allocations.load();
-      for (int i = 0; i < 1000; ++i) {
-        if ((co_await go::net::async_write(c, std::span(buf).first(8))).err) ++failures;
-        if ((co_await go::net::async_read(s, buf)).n != 8) ++failures;
-      }
-      long after = allocations.load();
-      counting = false;
-      co_await go::async_send(result, failures ? -failures : after - before);
-    }, c, s, result);
+    go::spawn(
+        [](go::net::conn c, go::net::conn s, go::chan<long> result) -> go::task<void> {
+          std::array<std::byte, 16> buf{};
+          long failures = 0;
+          counting = true;  // no co_await below suspends: the goroutine stays on this thread
+          long before = allocations.load();
+          for (int i = 0; i < 1000; ++i) {
+            if ((co_await go::net::async_write(c, std::span(buf).first(8))).err) ++failures;
+            if ((co_await go::net::async_read(s, buf)).n != 8) ++failures;
+          }
+          long after = allocations.load();
+          counting = false;
+          co_await go::async_send(result, failures ? -failures : after - before);
+        },
+        c, s, result);
     EXPECT_EQ(*result.recv(), 0);
     c.close();
     s.close();

@@ -63,7 +63,8 @@ TEST(Any, TypeSwitchWithoutDefaultReturnsMinusOne) {
 
 TEST(Any, TypeSwitchCaseMayModifyTheValue) {
   std::variant<int, std::string> v = 5;
-  go::type_switch(v, [](int& i) { i *= 2; }, [](std::string& s) { s += "!"; });
+  go::type_switch(
+      v, [](int& i) { i *= 2; }, [](std::string& s) { s += "!"; });
   EXPECT_EQ(std::get<int>(v), 10);
 }
 
@@ -74,7 +75,9 @@ TEST(Any, OverAChannel) {
     ch.close();
     int sum = 0;
     std::string text;
-    for (std::any x : ch) go::type_switch(x, [&](int v) { sum += v; }, [&](const std::string& s) { text += s; });
+    for (std::any x : ch)
+      go::type_switch(
+          x, [&](int v) { sum += v; }, [&](const std::string& s) { text += s; });
     EXPECT_EQ(sum, 3);
     EXPECT_EQ(text, "x");
   });

@@ -51,8 +51,8 @@ TEST(ChanRanges, AdaptorsComposeUntilClosedAndDrained) {
   for (int i = 1; i <= 10; ++i) out << i;
   out.close();
   in = out;
-  auto odd_squares = in | std::views::filter([](int v) { return v % 2 == 1; }) |
-                     std::views::transform([](int v) { return v * v; });
+  auto odd_squares =
+      in | std::views::filter([](int v) { return v % 2 == 1; }) | std::views::transform([](int v) { return v * v; });
   std::vector<int> got;
   for (int v : odd_squares) got.push_back(v);
   EXPECT_EQ(got, (std::vector<int>{1, 9, 25, 49, 81}));

@@ -207,8 +207,8 @@ TEST(ChanRing, SpscFifoInt) {
   max_procs_scope procs(2);
   go::run([] {
     for (std::size_t cap : kOddCaps) {
-      spsc_fifo<int>(cap, scaled(100000), [](long i) { return static_cast<int>(i); },
-                     [](long i, int v) { return v == i; });
+      spsc_fifo<int>(
+          cap, scaled(100000), [](long i) { return static_cast<int>(i); }, [](long i, int v) { return v == i; });
     }
   });
 }
@@ -219,12 +219,14 @@ TEST(ChanRing, SpscFifoOneAndTwoByteValues) {
   max_procs_scope procs(2);
   go::run([] {
     for (std::size_t cap : kOddCaps) {
-      spsc_fifo<unsigned char>(cap, scaled(20000), [](long i) { return static_cast<unsigned char>(i * 7); },
-                               [](long i, unsigned char v) { return v == static_cast<unsigned char>(i * 7); });
-      spsc_fifo<std::uint16_t>(cap, scaled(20000), [](long i) { return static_cast<std::uint16_t>(i * 31); },
-                               [](long i, std::uint16_t v) { return v == static_cast<std::uint16_t>(i * 31); });
-      spsc_fifo<bool>(cap, scaled(20000), [](long i) { return i % 3 == 0; },
-                      [](long i, bool v) { return v == (i % 3 == 0); });
+      spsc_fifo<unsigned char>(
+          cap, scaled(20000), [](long i) { return static_cast<unsigned char>(i * 7); },
+          [](long i, unsigned char v) { return v == static_cast<unsigned char>(i * 7); });
+      spsc_fifo<std::uint16_t>(
+          cap, scaled(20000), [](long i) { return static_cast<std::uint16_t>(i * 31); },
+          [](long i, std::uint16_t v) { return v == static_cast<std::uint16_t>(i * 31); });
+      spsc_fifo<bool>(
+          cap, scaled(20000), [](long i) { return i % 3 == 0; }, [](long i, bool v) { return v == (i % 3 == 0); });
     }
   });
 }
@@ -274,8 +276,8 @@ TEST(ChanRing, SpscFifoOverAlignedAndBigElements) {
   max_procs_scope procs(2);
   go::run([] {
     for (std::size_t cap : kOddCaps) {
-      spsc_fifo<aligned64>(cap, scaled(20000), [](long i) { return aligned64(i); },
-                           [](long i, const aligned64& a) { return a.v == i; });
+      spsc_fifo<aligned64>(
+          cap, scaled(20000), [](long i) { return aligned64(i); }, [](long i, const aligned64& a) { return a.v == i; });
       spsc_fifo<big>(cap, scaled(20000), make_big, is_big);
     }
   });
@@ -287,7 +289,8 @@ TEST(ChanRing, SpscEmptyStructAndVoidCountExactly) {
   go::run([] {
     const long n = scaled(100000);
     for (std::size_t cap : kOddCaps) {
-      spsc_fifo<empty_elem>(cap, n, [](long) { return empty_elem{}; }, [](long, empty_elem) { return true; });
+      spsc_fifo<empty_elem>(
+          cap, n, [](long) { return empty_elem{}; }, [](long, empty_elem) { return true; });
 
       auto ch = go::make_chan<void>(cap);
       go::wait_group wg;
@@ -997,25 +1000,33 @@ TEST(ChanRing, SelectMixedWithPlainOperationsAccountsExactly) {
           go::chan<std::uint64_t> ra = a, rb = b;
           std::uint64_t s = 0;
           while (ra != nullptr || rb != nullptr) {
-            go::select(
-                go::recv_case(ra, [&](std::optional<std::uint64_t> v) {
-                  if (v) mine.push_back(*v);
-                  else ra = nullptr;
-                }),
-                go::recv_case(rb, [&](std::optional<std::uint64_t> v) {
-                  if (v) mine.push_back(*v);
-                  else rb = nullptr;
-                }),
-                go::send_case(c, tag(id, s), [&] { ++s; }));
+            go::select(go::recv_case(ra,
+                                     [&](std::optional<std::uint64_t> v) {
+                                       if (v) mine.push_back(*v);
+                                       else ra = nullptr;
+                                     }),
+                       go::recv_case(rb,
+                                     [&](std::optional<std::uint64_t> v) {
+                                       if (v) mine.push_back(*v);
+                                       else rb = nullptr;
+                                     }),
+                       go::send_case(c, tag(id, s), [&] { ++s; }));
           }
           sent[id] = static_cast<long>(s);
           if (--c_left == 0) c.close();
         });
       }
       // Plain receivers on a and b (competing with the selects), and on c.
-      wg.go([&, a] { for (std::uint64_t v : a) got_ab[selectors].push_back(v); });
-      wg.go([&, b] { for (std::uint64_t v : b) got_ab[selectors + 1].push_back(v); });
-      for (std::size_t k = 0; k < 2; ++k) wg.go([&, c, k] { for (std::uint64_t v : c) got_c[k].push_back(v); });
+      wg.go([&, a] {
+        for (std::uint64_t v : a) got_ab[selectors].push_back(v);
+      });
+      wg.go([&, b] {
+        for (std::uint64_t v : b) got_ab[selectors + 1].push_back(v);
+      });
+      for (std::size_t k = 0; k < 2; ++k)
+        wg.go([&, c, k] {
+          for (std::uint64_t v : c) got_c[k].push_back(v);
+        });
       wg.wait();
       std::vector<long> ab_sent(sent.begin(), sent.begin() + c_plain);
       expect_exactly_once(got_ab, ab_sent, "select a/b");
@@ -1049,8 +1060,8 @@ TEST(ChanRing, SelectThatLosesConsumesNothing) {
       std::optional<int> took;
       // The default only runs if neither receive is ready, which is a bug here.
       int idx = go::select(go::recv_case(a, [&](std::optional<int> v) { took = v; }),
-                           go::recv_case(b, [&](std::optional<int> v) { took = v; }),
-                           go::send_case(full, -1), go::default_case());
+                           go::recv_case(b, [&](std::optional<int> v) { took = v; }), go::send_case(full, -1),
+                           go::default_case());
       ASSERT_TRUE(idx == 0 || idx == 1) << "case " << idx << " chosen, cap " << cap;
       if (idx == 0) {
         EXPECT_EQ(took, std::optional<int>(exp_a++));

@@ -202,7 +202,10 @@ TEST(Chan, CloseWakesEveryBlockedReceiverAndSender) {
     auto ch = go::make_chan<int>();
     go::wait_group wg;
     std::atomic<int> empty{0}, threw{0};
-    for (int i = 0; i < 10; ++i) wg.go([&, ch] { if (!ch.recv()) empty++; });
+    for (int i = 0; i < 10; ++i)
+      wg.go([&, ch] {
+        if (!ch.recv()) empty++;
+      });
     auto full = go::make_chan<int>(1);
     full << 0;
     for (int i = 0; i < 10; ++i) {
@@ -234,11 +237,19 @@ TEST(Chan, CloseWakesThousandsOfReceiversAndSelectsWhileOthersRace) {
     constexpr int n = 1000, selects = 300;
     std::atomic<int> receivers_closed{0}, selects_closed{0}, selects_other{0}, late_closed{0};
     go::wait_group wg;
-    for (int i = 0; i < n; ++i) wg.go([&, ch] { if (!ch.recv()) receivers_closed++; });
+    for (int i = 0; i < n; ++i)
+      wg.go([&, ch] {
+        if (!ch.recv()) receivers_closed++;
+      });
     for (int i = 0; i < selects; ++i) {
       wg.go([&, ch, other] {
-        go::select(go::recv_case(ch, [&](std::optional<int> v) { if (!v) selects_closed++; }),
-                   go::recv_case(other, [&](std::optional<int> v) { if (v) selects_other++; }));
+        go::select(go::recv_case(ch,
+                                 [&](std::optional<int> v) {
+                                   if (!v) selects_closed++;
+                                 }),
+                   go::recv_case(other, [&](std::optional<int> v) {
+                     if (v) selects_other++;
+                   }));
       });
     }
     go::sleep(20ms);  // let them block (not required for correctness)
@@ -247,7 +258,10 @@ TEST(Chan, CloseWakesThousandsOfReceiversAndSelectsWhileOthersRace) {
     racers.go([&, other] {
       for (int i = 0; i < selects; ++i) sent += other.try_send(i) ? 1 : 0;
     });
-    for (int i = 0; i < 50; ++i) racers.go([&, ch] { if (!ch.recv()) late_closed++; });
+    for (int i = 0; i < 50; ++i)
+      racers.go([&, ch] {
+        if (!ch.recv()) late_closed++;
+      });
     ch.close();
     racers.wait();
     wg.wait();

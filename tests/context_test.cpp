@@ -482,8 +482,7 @@ TEST(Context, StringNamesEveryLayer) {
               ".WithValue(name, gopher).WithValue(s, I am a stringer)");
 
     std::stop_source stop;
-    EXPECT_EQ(go::with_stop_token(go::background(), stop.get_token()).string(),
-              "context.Background.WithStopToken");
+    EXPECT_EQ(go::with_stop_token(go::background(), stop.get_token()).string(), "context.Background.WithStopToken");
 
     auto [d, cancel_d] = go::with_timeout(go::background(), 1500ms);
     EXPECT_EQ(d.string(), "context.Background.WithDeadline(m=+946684801.500000000 [1.5s])");

@@ -97,7 +97,8 @@ TEST(ContextWatch, BlockedSendAndReceiveReturnWhenTheContextIsCancelled) {
     EXPECT_EQ(results.len(), 0u);
     cancel();
     std::string a = *results.recv(), b = *results.recv();
-    EXPECT_TRUE((a == "send cancelled" && b == "receive cancelled") || (b == "send cancelled" && a == "receive cancelled"))
+    EXPECT_TRUE((a == "send cancelled" && b == "receive cancelled") ||
+                (b == "send cancelled" && a == "receive cancelled"))
         << a << ", " << b;
     // Nothing was sent: the channel is still empty, and the value was not dropped into it.
     EXPECT_FALSE(nobody_reads.try_recv().value.has_value());
@@ -128,7 +129,7 @@ TEST(ContextWatch, AWatchKeepsWorkingAfterManyBlockingOperations) {
     }
     EXPECT_EQ(sum, static_cast<long>(n) * (n + 1) / 2);
     cancel();
-    EXPECT_FALSE(watch.send(ping, 0));   // done: no block, no send
+    EXPECT_FALSE(watch.send(ping, 0));  // done: no block, no send
     EXPECT_FALSE(watch.recv(pong).has_value());
   });
 }

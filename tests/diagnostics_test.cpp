@@ -38,7 +38,8 @@ std::string dump_once_it_shows(const std::vector<std::string>& what) {
     std::ostringstream out;
     go::dump_goroutines(out);
     dump = out.str();
-    if (std::all_of(what.begin(), what.end(), [&](const std::string& w) { return dump.find(w) != std::string::npos; })) break;
+    if (std::all_of(what.begin(), what.end(), [&](const std::string& w) { return dump.find(w) != std::string::npos; }))
+      break;
     go::sleep(10ms);
   }
   return dump;
@@ -73,8 +74,8 @@ TEST(Diagnostics, DumpShowsStateWaitReasonSiteAndCreator) {
     EXPECT_NE(dump.find("blocked at"), std::string::npos) << dump;
     EXPECT_NE(dump.find("diagnostics_test.cpp"), std::string::npos) << dump;  // where blocked
     // Created by this test's body (a lambda of it), in this goroutine.
-    EXPECT_TRUE(std::regex_search(dump, std::regex("created by .*DumpShowsState.* in goroutine " +
-                                                   std::to_string(go::this_goroutine::id()))))
+    EXPECT_TRUE(std::regex_search(
+        dump, std::regex("created by .*DumpShowsState.* in goroutine " + std::to_string(go::this_goroutine::id()))))
         << dump;
     ch << 1;
     done.close();
@@ -90,7 +91,9 @@ TEST(Diagnostics, DumpListsEveryLiveGoroutineAndNoFinishedOne) {
     go::dump_goroutines(out);
     std::string dump = out.str();
     int n = 0;
-    for (std::size_t at = dump.find("[chan receive]"); at != std::string::npos; at = dump.find("[chan receive]", at + 1)) ++n;
+    for (std::size_t at = dump.find("[chan receive]"); at != std::string::npos;
+         at = dump.find("[chan receive]", at + 1))
+      ++n;
     return n;
   };
   go::run([&] {
@@ -182,12 +185,13 @@ TEST(Diagnostics, NoDeadlockWhileATimerIsPending) {
 
 TEST(Diagnostics, PanicPrintsTheGoroutineAndItsCreator) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(go::run([] {
-                go::spawn([] { throw std::runtime_error("kaboom"); });
-                go::sleep(10s);
-              }),
-              testing::ExitedWithCode(2),
-              "panic: kaboom\n\ngoroutine [0-9]+ \\[running\\]:\n(.*\n)*created by .*PanicPrints.* in goroutine [0-9]+");
+  EXPECT_EXIT(
+      go::run([] {
+        go::spawn([] { throw std::runtime_error("kaboom"); });
+        go::sleep(10s);
+      }),
+      testing::ExitedWithCode(2),
+      "panic: kaboom\n\ngoroutine [0-9]+ \\[running\\]:\n(.*\n)*created by .*PanicPrints.* in goroutine [0-9]+");
 }
 
 // What the program printed before a panic reaches a pipe or file (abort() would drop
@@ -253,6 +257,8 @@ TEST(Diagnostics, PanicPrintsTheValueAsGoDoes) {
 }
 
 namespace {
+// The throw's line is what the test checks.
+// clang-format off
 [[noreturn]] __attribute__((noinline)) void throw_now() {
   throw std::runtime_error("from here");
 }
@@ -260,6 +266,7 @@ constexpr int throw_now_line = __LINE__ - 2;
 __attribute__((noinline)) void call_throw_now() {
   throw_now();
 }
+// clang-format on
 }  // namespace
 
 // The panic's traceback starts at the throw: the function that threw and its line, then its
@@ -310,11 +317,13 @@ TEST(Diagnostics, DumpFramesAreTheUsersFunctionsWithFileAndLine) {
     auto ch = go::make_chan<int>();
     go::spawn(call_block_on, ch);
     std::string dump = dump_once_it_shows({"[chan receive]"});
-    EXPECT_TRUE(std::regex_search(dump, std::regex("\n[^\n]*block_on\\(go::chan<int>\\)\n\t[^\n]*diagnostics_test\\.cpp:" +
-                                                   std::to_string(block_on_line) + "\n[^\n]*call_block_on\\(go::chan<int>\\)\n\t[^\n]*diagnostics_test\\.cpp:[0-9]+\n")))
+    EXPECT_TRUE(std::regex_search(
+        dump, std::regex("\n[^\n]*block_on\\(go::chan<int>\\)\n\t[^\n]*diagnostics_test\\.cpp:" +
+                         std::to_string(block_on_line) +
+                         "\n[^\n]*call_block_on\\(go::chan<int>\\)\n\t[^\n]*diagnostics_test\\.cpp:[0-9]+\n")))
         << dump;
-    EXPECT_EQ(dump.find("park"), std::string::npos) << dump;      // the runtime's frames
-    EXPECT_EQ(dump.find("\t?"), std::string::npos) << dump;       // nothing unknown
+    EXPECT_EQ(dump.find("park"), std::string::npos) << dump;  // the runtime's frames
+    EXPECT_EQ(dump.find("\t?"), std::string::npos) << dump;   // nothing unknown
     ch << 1;
   });
 }
@@ -329,7 +338,8 @@ TEST(Diagnostics, DumpFramesWithoutAddr2lineAreFunctionAndOffset) {
                 auto ch = go::make_chan<int>();
                 go::spawn(call_block_on, ch);
                 std::string dump = dump_once_it_shows({"[chan receive]"});
-                bool ok = std::regex_search(dump, std::regex("\n[^\n]*block_on\\(go::chan<int>\\)\\+0x[0-9a-f]+\n\t/[^\n]* \\+0x[0-9a-f]+\n"));
+                bool ok = std::regex_search(
+                    dump, std::regex("\n[^\n]*block_on\\(go::chan<int>\\)\\+0x[0-9a-f]+\n\t/[^\n]* \\+0x[0-9a-f]+\n"));
                 if (!ok) std::fputs(dump.c_str(), stderr);
                 std::exit(ok ? 0 : 1);
               }),
@@ -347,7 +357,8 @@ TEST(Diagnostics, DumpShowsTheCallersLineForEveryBlockingCall) {
     go::errgroup group;
     group.go([never] { never.recv(); });
     std::vector<int> lines;
-    // Each goroutine blocks on the line recorded with it.
+    // Each goroutine blocks on the line recorded with it (so the layout is the test's).
+    // clang-format off
     lines.push_back(__LINE__); go::spawn([never] { go::select(go::recv_case(never), go::recv_case(never)); });
     lines.push_back(__LINE__); go::spawn([never] { go::select_recv(std::span<const go::chan<int>>(&never, 1)); });
     lines.push_back(__LINE__); go::spawn([] { go::sleep(1h); });
@@ -355,6 +366,7 @@ TEST(Diagnostics, DumpShowsTheCallersLineForEveryBlockingCall) {
     lines.push_back(__LINE__); go::spawn([sem] { sem->acquire(); sem->release(); });
     lines.push_back(__LINE__); go::spawn([group]() mutable { (void)group.wait(); });
     lines.push_back(__LINE__); go::spawn([never] { for (int v : never) (void)v; });
+    // clang-format on
     std::vector<std::string> sites;
     for (int line : lines) sites.push_back("diagnostics_test.cpp:" + std::to_string(line) + " in");
     std::string dump = dump_once_it_shows(sites);

@@ -112,8 +112,7 @@ template <class C>
 std::optional<typename C::value_type> recv_within(const C& c, std::chrono::milliseconds limit) {
   using T = typename C::value_type;
   std::optional<T> out;
-  go::select(go::recv_case(c, [&](std::optional<T> v) { out = std::move(v); }),
-             go::recv_case(go::after(limit)));
+  go::select(go::recv_case(c, [&](std::optional<T> v) { out = std::move(v); }), go::recv_case(go::after(limit)));
   return out;
 }
 
@@ -159,7 +158,7 @@ void sieve1_filter(go::chan<int> in, go::send_chan<int> out, int prime) {
 
 // The prime sieve: Daisy-chain Filter processes together.
 void sieve1_sieve(go::send_chan<int> primes, std::shared_ptr<go::wait_group> wg) {
-  auto ch = go::make_chan<int>();  // Create a new channel.
+  auto ch = go::make_chan<int>();         // Create a new channel.
   wg->go([ch] { sieve1_generate(ch); });  // Start Generate() as a subprocess.
   try {
     for (;;) {
@@ -459,10 +458,25 @@ struct network {
     std::array<rat, 2> out{};
     for (int n = 2 * 2; n > 0; n--) {
       int seqno = next_seqno();
-      s.select(go::send_case(req[0], seqno, [&] { dat[0] = in0.dat; req[0] = nullptr; }),
-               go::send_case(req[1], seqno, [&] { dat[1] = in1.dat; req[1] = nullptr; }),
-               go::recv_case(dat[0], [&](std::optional<rat> it) { out[0] = *it; dat[0] = nullptr; }),
-               go::recv_case(dat[1], [&](std::optional<rat> it) { out[1] = *it; dat[1] = nullptr; }));
+      s.select(go::send_case(req[0], seqno,
+                             [&] {
+                               dat[0] = in0.dat;
+                               req[0] = nullptr;
+                             }),
+               go::send_case(req[1], seqno,
+                             [&] {
+                               dat[1] = in1.dat;
+                               req[1] = nullptr;
+                             }),
+               go::recv_case(dat[0],
+                             [&](std::optional<rat> it) {
+                               out[0] = *it;
+                               dat[0] = nullptr;
+                             }),
+               go::recv_case(dat[1], [&](std::optional<rat> it) {
+                 out[1] = *it;
+                 dat[1] = nullptr;
+               }));
     }
     return out;
   }
@@ -494,8 +508,14 @@ struct network {
         auto uv = get2(U, V);
         switch (end(uv[0]) + 2 * end(uv[1])) {
           case 0: s.send(Z.dat, add(uv[0], uv[1])); break;
-          case 1: s.send(Z.dat, uv[1]); copy(V, Z); break;
-          case 2: s.send(Z.dat, uv[0]); copy(U, Z); break;
+          case 1:
+            s.send(Z.dat, uv[1]);
+            copy(V, Z);
+            break;
+          case 2:
+            s.send(Z.dat, uv[0]);
+            copy(U, Z);
+            break;
           case 3: s.send(Z.dat, finis); break;
         }
       }
@@ -658,8 +678,8 @@ TEST(GoChanPrograms, Powser1) {
     dch in = ps.Integ(zero, Ones);
     a[0] = zero;  // integration constant
     for (int i = 1; i < network::N; i++) a[i] = i2tor(1, i);
-    ps.checka(in, a, "Integ");                                  // 0 1 1/2 1/3 1/4 1/5
-    ps.check(ps.Cmul(neg(one), Twos), itor(-2), 10, "CMul");    // -2 -2 -2 -2 -2
+    ps.checka(in, a, "Integ");                                   // 0 1 1/2 1/3 1/4 1/5
+    ps.check(ps.Cmul(neg(one), Twos), itor(-2), 10, "CMul");     // -2 -2 -2 -2 -2
     ps.check(ps.Sub(Ones, Twos), itor(-1), 5, "Sub Ones Twos");  // -1 -1 -1 -1 -1
     dch m = ps.Mul(Ones, Ones);
     for (int i = 0; i < network::N; i++) a[i] = itor(i + 1);
@@ -800,8 +820,7 @@ void nonblock_round(int buffer, go::chan<bool> sync, T receiver_wants, T sender_
   auto c = go::make_chan<T>(static_cast<std::size_t>(buffer));
 
   // Nothing was sent: a non-blocking receive takes the default case.
-  int k = go::select(go::recv_case(c, [](std::optional<T>) { ADD_FAILURE() << "blocked sender"; }),
-                     go::default_case());
+  int k = go::select(go::recv_case(c, [](std::optional<T>) { ADD_FAILURE() << "blocked sender"; }), go::default_case());
   EXPECT_EQ(k, 1);
 
   go::spawn([c, sync, receiver_wants] {
@@ -862,8 +881,16 @@ TEST(GoChanPrograms, Select) {
     auto send = [&](go::chan<unsigned> a, go::chan<unsigned> b) {
       int i = 0;
       for (;;) {
-        int k = go::select(go::send_case(a, get_value(), [&] { i++; a = nullptr; }),
-                           go::send_case(b, get_value(), [&] { i++; b = nullptr; }),
+        int k = go::select(go::send_case(a, get_value(),
+                                         [&] {
+                                           i++;
+                                           a = nullptr;
+                                         }),
+                           go::send_case(b, get_value(),
+                                         [&] {
+                                           i++;
+                                           b = nullptr;
+                                         }),
                            go::default_case());
         if (k == 2) break;
         shift++;
@@ -943,14 +970,16 @@ void unreachable() { ADD_FAILURE() << "control flow shouldn't reach here"; }
 TEST(GoChanPrograms, Select3) {
   go::run([] {
     settle_goroutines settle(/*left_blocked=*/10);  // the test_block(always) cases
-    constexpr std::size_t async = 1;  // asynchronous channels
+    constexpr std::size_t async = 1;                // asynchronous channels
     go::chan<int> nilch;
     auto closedch = go::make_chan<int>();
     closedch.close();
 
     // sending/receiving from a nil channel blocks
-    test_block(blocks::always, [nilch] { nilch.send(7); }, __LINE__);
-    test_block(blocks::always, [nilch] { nilch.recv(); }, __LINE__);
+    test_block(
+        blocks::always, [nilch] { nilch.send(7); }, __LINE__);
+    test_block(
+        blocks::always, [nilch] { nilch.recv(); }, __LINE__);
 
     // sending/receiving from a nil channel inside a select is never selected
     EXPECT_NO_THROW(go::select(go::send_case(nilch, 7, unreachable), go::default_case()));
@@ -959,19 +988,25 @@ TEST(GoChanPrograms, Select3) {
     EXPECT_EQ(go::select(go::recv_case(nilch, unreachable), go::default_case()), 1);
 
     // sending to an async channel with free buffer space never blocks
-    test_block(blocks::never, [] {
-      auto ch = go::make_chan<int>(async);
-      ch.send(7);
-    }, __LINE__);
+    test_block(
+        blocks::never,
+        [] {
+          auto ch = go::make_chan<int>(async);
+          ch.send(7);
+        },
+        __LINE__);
 
     // receiving from a closed channel never blocks
-    test_block(blocks::never, [closedch] {
-      for (int i = 0; i < 10; i++) {
-        EXPECT_EQ(closedch.recv().value_or(0), 0) << "expected zero value when reading from closed channel";
-        auto x = closedch.recv();
-        EXPECT_FALSE(x.has_value()) << "expected 0, false from closed channel";
-      }
-    }, __LINE__);
+    test_block(
+        blocks::never,
+        [closedch] {
+          for (int i = 0; i < 10; i++) {
+            EXPECT_EQ(closedch.recv().value_or(0), 0) << "expected zero value when reading from closed channel";
+            auto x = closedch.recv();
+            EXPECT_FALSE(x.has_value()) << "expected 0, false from closed channel";
+          }
+        },
+        __LINE__);
 
     // sending to a closed channel panics.
     EXPECT_THROW(closedch.send(7), go::chan_error);
@@ -979,56 +1014,71 @@ TEST(GoChanPrograms, Select3) {
     // receiving from a non-ready channel always blocks. (The channels of the goroutines
     // blocked for good are made outside them and captured: a channel referenced only from a
     // parked goroutine's stack would be reported by LeakSanitizer at exit.)
-    test_block(blocks::always, [ch = go::make_chan<int>()] { ch.recv(); }, __LINE__);
+    test_block(
+        blocks::always, [ch = go::make_chan<int>()] { ch.recv(); }, __LINE__);
 
     // empty selects always block (also the dynamic form with no cases)
-    test_block(blocks::always, [] { go::select(); }, __LINE__);
-    test_block(blocks::always, [] { go::select_cases().select(); }, __LINE__);
+    test_block(
+        blocks::always, [] { go::select(); }, __LINE__);
+    test_block(
+        blocks::always, [] { go::select_cases().select(); }, __LINE__);
 
     // selects with only nil channels always block
-    test_block(blocks::always, [nilch] { go::select(go::recv_case(nilch, unreachable)); }, __LINE__);
-    test_block(blocks::always, [nilch] { go::select(go::send_case(nilch, 7, unreachable)); }, __LINE__);
-    test_block(blocks::always, [nilch] {
-      go::select(go::recv_case(nilch, unreachable), go::send_case(nilch, 7, unreachable));
-    }, __LINE__);
+    test_block(
+        blocks::always, [nilch] { go::select(go::recv_case(nilch, unreachable)); }, __LINE__);
+    test_block(
+        blocks::always, [nilch] { go::select(go::send_case(nilch, 7, unreachable)); }, __LINE__);
+    test_block(
+        blocks::always,
+        [nilch] { go::select(go::recv_case(nilch, unreachable), go::send_case(nilch, 7, unreachable)); }, __LINE__);
 
     // selects with non-ready non-nil channels always block
-    test_block(blocks::always, [ch = go::make_chan<int>()] { go::select(go::recv_case(ch, unreachable)); },
-               __LINE__);
+    test_block(
+        blocks::always, [ch = go::make_chan<int>()] { go::select(go::recv_case(ch, unreachable)); }, __LINE__);
 
     // selects with default cases don't block
-    test_block(blocks::never, [] { go::select(go::default_case()); }, __LINE__);
-    test_block(blocks::never, [nilch] { go::select(go::recv_case(nilch, unreachable), go::default_case()); },
-               __LINE__);
-    test_block(blocks::never, [nilch] { go::select(go::send_case(nilch, 7, unreachable), go::default_case()); },
-               __LINE__);
+    test_block(
+        blocks::never, [] { go::select(go::default_case()); }, __LINE__);
+    test_block(
+        blocks::never, [nilch] { go::select(go::recv_case(nilch, unreachable), go::default_case()); }, __LINE__);
+    test_block(
+        blocks::never, [nilch] { go::select(go::send_case(nilch, 7, unreachable), go::default_case()); }, __LINE__);
 
     // selects with ready channels don't block
-    test_block(blocks::never, [] {
-      auto ch = go::make_chan<int>(async);
-      go::select(go::send_case(ch, 7), go::default_case(unreachable));
-      EXPECT_EQ(ch.len(), 1u);
-    }, __LINE__);
-    test_block(blocks::never, [] {
-      auto ch = go::make_chan<int>(async);
-      ch.send(7);
-      go::select(go::recv_case(ch), go::default_case(unreachable));
-      EXPECT_EQ(ch.len(), 0u);
-    }, __LINE__);
+    test_block(
+        blocks::never,
+        [] {
+          auto ch = go::make_chan<int>(async);
+          go::select(go::send_case(ch, 7), go::default_case(unreachable));
+          EXPECT_EQ(ch.len(), 1u);
+        },
+        __LINE__);
+    test_block(
+        blocks::never,
+        [] {
+          auto ch = go::make_chan<int>(async);
+          ch.send(7);
+          go::select(go::recv_case(ch), go::default_case(unreachable));
+          EXPECT_EQ(ch.len(), 0u);
+        },
+        __LINE__);
 
     // selects with closed channels behave like ordinary operations
-    test_block(blocks::never, [closedch] { go::select(go::recv_case(closedch)); }, __LINE__);
-    test_block(blocks::never, [closedch] {
-      go::select(go::recv_case(closedch, [](std::optional<int> x) { EXPECT_EQ(x.value_or(0), 0); }));
-    }, __LINE__);
-    test_block(blocks::never, [closedch] {
-      go::select(go::recv_case(closedch, [](std::optional<int> x) { EXPECT_FALSE(x.has_value()); }));
-    }, __LINE__);
+    test_block(
+        blocks::never, [closedch] { go::select(go::recv_case(closedch)); }, __LINE__);
+    test_block(
+        blocks::never,
+        [closedch] { go::select(go::recv_case(closedch, [](std::optional<int> x) { EXPECT_EQ(x.value_or(0), 0); })); },
+        __LINE__);
+    test_block(
+        blocks::never,
+        [closedch] { go::select(go::recv_case(closedch, [](std::optional<int> x) { EXPECT_FALSE(x.has_value()); })); },
+        __LINE__);
     EXPECT_THROW(go::select(go::send_case(closedch, 7)), go::chan_error);
 
     // select should not get confused if it sees itself
-    test_block(blocks::always, [c = go::make_chan<int>()] { go::select(go::send_case(c, 1), go::recv_case(c)); },
-               __LINE__);
+    test_block(
+        blocks::always, [c = go::make_chan<int>()] { go::select(go::send_case(c, 1), go::recv_case(c)); }, __LINE__);
   });
 }
 
@@ -1078,8 +1128,7 @@ TEST(GoChanPrograms, Select6) {
       got.send(1);
     });
     go::spawn([c1, c2, c3, got] {
-      go::select(go::recv_case(c1, [] { ADD_FAILURE() << "dummy"; }),
-                 go::recv_case(c2, [&] { c3.send(true); }));
+      go::select(go::recv_case(c1, [] { ADD_FAILURE() << "dummy"; }), go::recv_case(c2, [&] { c3.send(true); }));
       c1.recv();
       got.send(2);
     });
@@ -1240,14 +1289,12 @@ static_assert(can_send<go::chan<int>> && can_send_op<go::chan<int>> && can_try_s
 static_assert(can_recv<go::chan<int>> && can_try_recv<go::chan<int>> && can_range<go::chan<int>>);
 static_assert(can_close<go::chan<int>>);
 // cr <- 0: error; <-cr: ok; close(cr): error.
-static_assert(!can_send<go::recv_chan<int>> && !can_send_op<go::recv_chan<int>> &&
-              !can_try_send<go::recv_chan<int>>);
+static_assert(!can_send<go::recv_chan<int>> && !can_send_op<go::recv_chan<int>> && !can_try_send<go::recv_chan<int>>);
 static_assert(can_recv<go::recv_chan<int>> && can_try_recv<go::recv_chan<int>> && can_range<go::recv_chan<int>>);
 static_assert(!can_close<go::recv_chan<int>>);
 // cs <- 0: ok; <-cs, x, ok = <-cs, for range cs: errors; close(cs): ok.
 static_assert(can_send<go::send_chan<int>> && can_send_op<go::send_chan<int>> && can_try_send<go::send_chan<int>>);
-static_assert(!can_recv<go::send_chan<int>> && !can_try_recv<go::send_chan<int>> &&
-              !can_range<go::send_chan<int>>);
+static_assert(!can_recv<go::send_chan<int>> && !can_try_recv<go::send_chan<int>> && !can_range<go::send_chan<int>>);
 static_assert(can_close<go::send_chan<int>>);
 // The same for chan struct{} (chan<void>).
 template <class C>

@@ -344,8 +344,8 @@ TEST(GoChan, SelectStress) {
             if (++n[k] == N) c1[k] = nullptr;
           };
         };
-        go::select(go::send_case(c1[3], 1, sent(3)), go::send_case(c1[2], 1, sent(2)),
-                   go::send_case(c1[0], 1, sent(0)), go::send_case(c1[1], 1, sent(1)));
+        go::select(go::send_case(c1[3], 1, sent(3)), go::send_case(c1[2], 1, sent(2)), go::send_case(c1[0], 1, sent(0)),
+                   go::send_case(c1[1], 1, sent(1)));
       }
       for (int k = 0; k < 4; k++) EXPECT_EQ(n[static_cast<std::size_t>(k)], N);
     });
@@ -399,8 +399,7 @@ TEST(GoChan, SelectFairness) {
       for (;;) {
         std::uint8_t b = 0;
         auto take = [&](std::optional<std::uint8_t> v) { b = v.value_or(0); };
-        go::select(go::recv_case(c3, take), go::recv_case(c4, take), go::recv_case(c1, take),
-                   go::recv_case(c2, take));
+        go::select(go::recv_case(c3, take), go::recv_case(c4, take), go::recv_case(c1, take), go::recv_case(c2, take));
         if (go::select(go::send_case(out, b), go::recv_case(done)) == 1) return;
       }
     });
@@ -453,10 +452,10 @@ TEST(GoChan, PseudoRandomSend) {
         n0 += (i + 1) % 2;
         n1 += i;
       }
-      EXPECT_GT(n0, n / 10) << "Want pseudorandom, got " << n0 << " zeros and " << n1 << " ones (chan cap "
-                            << chanCap << ")";
-      EXPECT_GT(n1, n / 10) << "Want pseudorandom, got " << n0 << " zeros and " << n1 << " ones (chan cap "
-                            << chanCap << ")";
+      EXPECT_GT(n0, n / 10) << "Want pseudorandom, got " << n0 << " zeros and " << n1 << " ones (chan cap " << chanCap
+                            << ")";
+      EXPECT_GT(n1, n / 10) << "Want pseudorandom, got " << n0 << " zeros and " << n1 << " ones (chan cap " << chanCap
+                            << ")";
     }
   });
 }
@@ -478,14 +477,16 @@ TEST(GoChan, MultiConsumer) {
     auto wg = std::make_shared<go::wait_group>();
     for (int i = 0; i < nwork; i++) {
       wg->add(1);
-      go::spawn([q, r, wg](int w) {
-        for (int v : q) {
-          // mess with the fifo-ish nature of range
-          if (pn[static_cast<std::size_t>(w) % pn.size()] == v) go::yield();
-          r.send(v);
-        }
-        wg->done();
-      }, i);
+      go::spawn(
+          [q, r, wg](int w) {
+            for (int v : q) {
+              // mess with the fifo-ish nature of range
+              if (pn[static_cast<std::size_t>(w) % pn.size()] == v) go::yield();
+              r.send(v);
+            }
+            wg->done();
+          },
+          i);
     }
 
     // feeder & closer
@@ -496,7 +497,7 @@ TEST(GoChan, MultiConsumer) {
         *expect += v;
         q.send(v);
       }
-      q.close();  // no more work
+      q.close();   // no more work
       wg->wait();  // workers done
       r.close();   // ... so there can be no more results
     });
@@ -585,8 +586,8 @@ TEST(GoChan, SelectStackAdjust) {
       }
 
       // Receive from d. cx won't be affected.
-      int k = go::select(go::recv_case(c, [&](std::optional<int*> v) { cx = v.value_or(nullptr); }),
-                         go::recv_case(c2), go::recv_case(d), go::recv_case(d2));
+      int k = go::select(go::recv_case(c, [&](std::optional<int*> v) { cx = v.value_or(nullptr); }), go::recv_case(c2),
+                         go::recv_case(d), go::recv_case(d2));
       EXPECT_TRUE(k == 2 || (dup && k == 3)) << "woken through case " << k;
 
       // Check that pointer in cx was not changed.

@@ -107,8 +107,10 @@ TEST(GoContext, ParentFinishesChild) {
 
   cancel();
   EXPECT_EQ(go::detail::context_child_count(parent), 0u) << "pc.cancel didn't clear pc.children";
-  for (auto& [ctx, name] : std::vector<std::pair<go::context, const char*>>{
-           {parent, "parent"}, {cancel_child, "cancelChild"}, {value_child, "valueChild"}, {timer_child, "timerChild"}}) {
+  for (auto& [ctx, name] : std::vector<std::pair<go::context, const char*>>{{parent, "parent"},
+                                                                            {cancel_child, "cancelChild"},
+                                                                            {value_child, "valueChild"},
+                                                                            {timer_child, "timerChild"}}) {
     EXPECT_TRUE(is_done(ctx)) << "<-" << name << ".Done() blocked";
     EXPECT_TRUE(ctx.err() == go::errc::canceled) << name << ".Err() == " << ctx.err().message();
   }
@@ -293,7 +295,8 @@ TEST(GoContext, InterlockedCancels) {
     });
     cancel_parent();
     go::timer timer = go::new_timer(quiescent);
-    EXPECT_EQ(go::select(go::recv_case(child.done()), go::recv_case(timer.c())), 0) << "timed out waiting for child.Done()";
+    EXPECT_EQ(go::select(go::recv_case(child.done()), go::recv_case(timer.c())), 0)
+        << "timed out waiting for child.Done()";
     timer.stop();
   });
 }
@@ -321,7 +324,8 @@ void test_layers(std::uint64_t seed, bool test_timeout) {
         break;
       }
       case 2: {
-        auto [c, cancel] = test_timeout ? go::with_timeout(ctx, short_duration) : go::with_timeout(ctx, very_long_duration);
+        auto [c, cancel] =
+            test_timeout ? go::with_timeout(ctx, short_duration) : go::with_timeout(ctx, very_long_duration);
         ctx = c;
         cancels.push_back(cancel);
         ++num_timers;
@@ -576,8 +580,7 @@ TEST(GoContext, AfterFuncNotCalledAfterStop) {
     EXPECT_FALSE(go::select(go::recv_case(donec), go::recv_case(go::after(1ms))) == 0)
         << "AfterFunc called before context is done";
     cancel();
-    EXPECT_FALSE(go::select(go::recv_case(donec), go::recv_case(go::after(5ms))) == 0)
-        << "AfterFunc called after stop";
+    EXPECT_FALSE(go::select(go::recv_case(donec), go::recv_case(go::after(5ms))) == 0) << "AfterFunc called after stop";
     EXPECT_FALSE(stop()) << "stop() = true, want false";
   });
 }

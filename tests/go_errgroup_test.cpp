@@ -24,9 +24,7 @@ bool is_done(const go::context& ctx) {
 TEST(GoErrgroup, ExampleGroupParallel) {
   go::run([] {
     auto search = [](std::string kind) {
-      return [kind](const go::context&, const std::string& query) {
-        return kind + " result for \"" + query + "\"";
-      };
+      return [kind](const go::context&, const std::string& query) { return kind + " result for \"" + query + "\""; };
     };
     auto [g, ctx] = go::errgroup::with_context(go::background());
     std::vector<std::function<std::string(const go::context&, const std::string&)>> searches{
@@ -45,7 +43,8 @@ TEST(GoErrgroup, ZeroGroup) {
   go::run([] {
     go::error err1 = go::make_error("errgroup_test: 1");
     go::error err2 = go::make_error("errgroup_test: 2");
-    std::vector<std::vector<go::error>> cases{{}, {go::error()}, {err1}, {err1, go::error()}, {err1, go::error(), err2}};
+    std::vector<std::vector<go::error>> cases{
+        {}, {go::error()}, {err1}, {err1, go::error()}, {err1, go::error(), err2}};
     for (const auto& errs : cases) {
       go::errgroup g;
       go::error first;

@@ -39,7 +39,8 @@ bool have_ipv6_loopback() {
 }
 
 std::string temp_path(const char* tag) {
-  return (std::filesystem::temp_directory_path() / ("gocxx_" + std::string(tag) + "_" + std::to_string(getpid()))).string();
+  return (std::filesystem::temp_directory_path() / ("gocxx_" + std::string(tag) + "_" + std::to_string(getpid())))
+      .string();
 }
 
 // A listener whose accepted connections are handed to `handler`, each in its own goroutine.
@@ -138,10 +139,11 @@ TEST(GoNet, ReadTimeoutMustNotReturn) {
       result << c.read(b).err;
     });
     started.recv();
-    bool returned = go::select(go::recv_case(result, [](std::optional<go::error> e) {
-                                 ADD_FAILURE() << "read returned: " << e->message();
-                                 return true;
-                               }),
+    bool returned = go::select(go::recv_case(result,
+                                             [](std::optional<go::error> e) {
+                                               ADD_FAILURE() << "read returned: " << e->message();
+                                               return true;
+                                             }),
                                go::recv_case(go::after(100ms), [] { return false; }));
     if (!returned) {
       c.close();
@@ -198,8 +200,8 @@ TEST(GoNet, VariousDeadlines) {
       c.close();
     });
     using ns = std::chrono::nanoseconds;
-    for (ns timeout : {ns(1), ns(2), ns(5), ns(50), ns(100), ns(200), ns(500), ns(750), ns(1000), ns(5000),
-                       ns(25'000), ns(250'000), ns(500'000), ns(1'000'000), ns(5'000'000), ns(100'000'000)}) {
+    for (ns timeout : {ns(1), ns(2), ns(5), ns(50), ns(100), ns(200), ns(500), ns(750), ns(1000), ns(5000), ns(25'000),
+                       ns(250'000), ns(500'000), ns(1'000'000), ns(5'000'000), ns(100'000'000)}) {
       auto [c, err] = go::net::dial("tcp", ln.addr().string());
       ASSERT_FALSE(err);
       ASSERT_FALSE(c.set_deadline(go::now() + timeout));

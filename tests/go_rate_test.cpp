@@ -69,21 +69,46 @@ void run(limiter& lim, const std::vector<allow>& allows) {
 
 TEST(GoRate, LimiterBurst1) {
   limiter lim(10, 1);
-  run(lim, {{t0, 1, 1, true}, {t0, 0, 1, false}, {t0, 0, 1, false}, {t1, 1, 1, true}, {t1, 0, 1, false},
-            {t1, 0, 1, false}, {t2, 1, 2, false}, {t2, 1, 1, true}, {t2, 0, 1, false}});
+  run(lim, {{t0, 1, 1, true},
+            {t0, 0, 1, false},
+            {t0, 0, 1, false},
+            {t1, 1, 1, true},
+            {t1, 0, 1, false},
+            {t1, 0, 1, false},
+            {t2, 1, 2, false},
+            {t2, 1, 1, true},
+            {t2, 0, 1, false}});
 }
 
 TEST(GoRate, LimiterBurst3) {
   limiter lim(10, 3);
-  run(lim, {{t0, 3, 2, true}, {t0, 1, 2, false}, {t0, 1, 1, true}, {t0, 0, 1, false}, {t1, 1, 4, false},
-            {t2, 2, 1, true}, {t3, 2, 1, true}, {t4, 2, 1, true}, {t4, 1, 1, true}, {t4, 0, 1, false},
-            {t4, 0, 1, false}, {t9, 3, 3, true}, {t9, 0, 0, true}});
+  run(lim, {{t0, 3, 2, true},
+            {t0, 1, 2, false},
+            {t0, 1, 1, true},
+            {t0, 0, 1, false},
+            {t1, 1, 4, false},
+            {t2, 2, 1, true},
+            {t3, 2, 1, true},
+            {t4, 2, 1, true},
+            {t4, 1, 1, true},
+            {t4, 0, 1, false},
+            {t4, 0, 1, false},
+            {t9, 3, 3, true},
+            {t9, 0, 0, true}});
 }
 
 TEST(GoRate, LimiterJumpBackwards) {
   limiter lim(10, 3);
-  run(lim, {{t1, 3, 1, true}, {t0, 2, 1, true}, {t0, 1, 1, true}, {t0, 0, 1, false}, {t0, 0, 1, false},
-            {t1, 1, 1, true}, {t1, 0, 1, false}, {t1, 0, 1, false}, {t2, 1, 1, true}, {t2, 0, 1, false},
+  run(lim, {{t1, 3, 1, true},
+            {t0, 2, 1, true},
+            {t0, 1, 1, true},
+            {t0, 0, 1, false},
+            {t0, 0, 1, false},
+            {t1, 1, 1, true},
+            {t1, 0, 1, false},
+            {t1, 0, 1, false},
+            {t2, 1, 1, true},
+            {t2, 0, 1, false},
             {t2, 0, 1, false}});
 }
 
@@ -130,7 +155,7 @@ TEST(GoRate, CancelInvalid) {
   limiter lim(10, 2);
   run_reserve(lim, {t0, 2, t0, true});
   reservation r = run_reserve(lim, {t0, 3, t3, false});
-  r.cancel_at(t0);                       // no effect
+  r.cancel_at(t0);                      // no effect
   run_reserve(lim, {t0, 2, t2, true});  // did not get extra tokens
 }
 

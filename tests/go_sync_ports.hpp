@@ -48,7 +48,8 @@ void parallel_readers(int num_readers, Start start) {
   auto clocked = go::make_chan<bool>(), cunlock = go::make_chan<bool>(), cdone = go::make_chan<bool>();
   for (int i = 0; i < num_readers; i++) start(clocked, cunlock, cdone);
   // Wait for all parallel RLock()s to succeed (a deadlock here fails the test).
-  for (int i = 0; i < num_readers; i++) ASSERT_TRUE(received_within(clocked, patience)) << "readers excluded each other";
+  for (int i = 0; i < num_readers; i++)
+    ASSERT_TRUE(received_within(clocked, patience)) << "readers excluded each other";
   for (int i = 0; i < num_readers; i++) cunlock.send(true);
   for (int i = 0; i < num_readers; i++) cdone.recv();
 }

@@ -63,8 +63,7 @@ TEST(GoSync, Semaphore) {
     for (int i = 0; i < 10; i++) {
       go::spawn([&, c] {
         for (long j = 0; j < loops; j++) {
-          go::detail::semacquire(s, false, go::detail::wait_reason::semacquire,
-                                 go::detail::source_location::current());
+          go::detail::semacquire(s, false, go::detail::wait_reason::semacquire, go::detail::source_location::current());
           if (inside.fetch_add(1) != 0) overlaps++;
           if (j % 7 == 0) go::yield();
           inside.fetch_sub(1);
@@ -133,7 +132,12 @@ TEST(GoSync, MutexMisuse) {
     const char* message;
   };
   const misuse tests[] = {
-      {"Mutex.Unlock", [] { go::mutex mu; mu.unlock(); }, "sync: unlock of unlocked mutex"},
+      {"Mutex.Unlock",
+       [] {
+         go::mutex mu;
+         mu.unlock();
+       },
+       "sync: unlock of unlocked mutex"},
       {"Mutex.Unlock2",
        [] {
          go::mutex mu;
@@ -142,7 +146,12 @@ TEST(GoSync, MutexMisuse) {
          mu.unlock();
        },
        "sync: unlock of unlocked mutex"},
-      {"RWMutex.Unlock", [] { go::rw_mutex mu; mu.unlock(); }, "sync: Unlock of unlocked RWMutex"},
+      {"RWMutex.Unlock",
+       [] {
+         go::rw_mutex mu;
+         mu.unlock();
+       },
+       "sync: Unlock of unlocked RWMutex"},
       {"RWMutex.Unlock2",
        [] {
          go::rw_mutex mu;
@@ -158,7 +167,12 @@ TEST(GoSync, MutexMisuse) {
          mu.unlock();
        },
        "sync: Unlock of unlocked RWMutex"},
-      {"RWMutex.RUnlock", [] { go::rw_mutex mu; mu.r_unlock(); }, "sync: RUnlock of unlocked RWMutex"},
+      {"RWMutex.RUnlock",
+       [] {
+         go::rw_mutex mu;
+         mu.r_unlock();
+       },
+       "sync: RUnlock of unlocked RWMutex"},
       {"RWMutex.RUnlock2",
        [] {
          go::rw_mutex mu;

@@ -175,8 +175,11 @@ TEST(GoTime, AfterQueuing) {
       auto result = go::make_chan<after_result>(slots.size());
       auto t0 = steady_clock::now();
       for (int slot : slots) {
-        go::spawn([slot, result](go::recv_chan<time_point> ac) { result.send({slot, *ac.recv()}); },
-                  go::after(delta * slot));
+        go::spawn(
+            [slot, result](go::recv_chan<time_point> ac) {
+              result.send({slot, *ac.recv()});
+            },
+            go::after(delta * slot));
       }
       std::vector<int> order;
       std::vector<time_point> times;
@@ -372,22 +375,14 @@ TEST(GoTime, AdjustTimers) {
       go::timer& timer = timers[i];
       int state = states[i]++;
       switch (state) {
-        case 0:
-          timer = go::new_timer(0s);
-          break;
+        case 0: timer = go::new_timer(0s); break;
         case 1:
           timer.c().recv();  // timer is now idle
           break;
         // Reset to various long durations, which we'll cancel.
-        case 2:
-          ASSERT_FALSE(timer.reset(1min)) << "shouldn't be active (1)";
-          break;
-        case 4:
-          ASSERT_FALSE(timer.reset(3min)) << "shouldn't be active (3)";
-          break;
-        case 6:
-          ASSERT_FALSE(timer.reset(2min)) << "shouldn't be active (2)";
-          break;
+        case 2: ASSERT_FALSE(timer.reset(1min)) << "shouldn't be active (1)"; break;
+        case 4: ASSERT_FALSE(timer.reset(3min)) << "shouldn't be active (3)"; break;
+        case 6: ASSERT_FALSE(timer.reset(2min)) << "shouldn't be active (2)"; break;
         // Stop and drain a long-duration timer.
         case 3:
         case 5:
@@ -395,9 +390,7 @@ TEST(GoTime, AdjustTimers) {
           if (!timer.stop()) timer.c().recv();
           break;
         // Start a short-duration timer we expect to select without blocking.
-        case 8:
-          ASSERT_FALSE(timer.reset(0s)) << "timer.Reset returned true";
-          break;
+        case 8: ASSERT_FALSE(timer.reset(0s)) << "timer.Reset returned true"; break;
         case 9: {
           auto now = steady_clock::now();
           timer.c().recv();

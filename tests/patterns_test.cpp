@@ -32,7 +32,8 @@ TEST(Patterns, PipelineMapFilter) {
     auto [g, ctx] = go::errgroup::with_context(go::background());
     const long n = gocxx_test::scaled(10000);
     auto tripled = go::map(g, ctx, count_to(g, ctx, n), [](long v) { return v * 3; });
-    auto plus1 = go::map(g, ctx, tripled, [](long v) { return v + 1; }, 4);
+    auto plus1 = go::map(
+        g, ctx, tripled, [](long v) { return v + 1; }, 4);
     auto even = go::filter(g, ctx, plus1, [](long v) { return v % 2 == 0; });
     long sum = 0, count = 0;
     for (long v : even) {
@@ -53,12 +54,13 @@ TEST(Patterns, MapOrderedKeepsInputOrderWithManyWorkers) {
     go::testing::leak_check check;
     auto [g, ctx] = go::errgroup::with_context(go::background());
     const long n = gocxx_test::scaled(2000);
-    auto out = go::map_ordered(g, ctx, count_to(g, ctx, n),
-                               [](long v) {
-                                 if (v % 7 == 0) go::sleep(std::chrono::microseconds(v % 50));  // finish out of order
-                                 return v * 10;
-                               },
-                               8);
+    auto out = go::map_ordered(
+        g, ctx, count_to(g, ctx, n),
+        [](long v) {
+          if (v % 7 == 0) go::sleep(std::chrono::microseconds(v % 50));  // finish out of order
+          return v * 10;
+        },
+        8);
     std::vector<long> got;
     for (long v : out) got.push_back(v);
     EXPECT_FALSE(g.wait());
@@ -107,14 +109,16 @@ TEST(Patterns, CancelMidFlightLeavesNoGoroutines) {
       for (long i = 0;; ++i)
         if (!emit(i)) return;
     });
-    auto a = go::map(g, ctx, endless, [](long v) { return v + 1; }, 4);
-    auto b = go::map_ordered(g, ctx, a, [](long v) { return v * 2; }, 3);
+    auto a = go::map(
+        g, ctx, endless, [](long v) { return v + 1; }, 4);
+    auto b = go::map_ordered(
+        g, ctx, a, [](long v) { return v * 2; }, 3);
     auto c = go::filter(g, ctx, b, [](long) { return true; });
     auto d = go::batch(g, ctx, c, 5);
     auto e = go::flat_map(g, ctx, d, [](std::vector<long> v) { return v; });
     auto merged = go::merge(g, ctx, std::vector{e, count_to(g, ctx, 1000000000)});
     for (int i = 0; i < 100; ++i) ASSERT_TRUE(merged.recv());
-    cancel();  // stop in the middle: every stage is blocked somewhere right now
+    cancel();                                 // stop in the middle: every stage is blocked somewhere right now
     EXPECT_EQ(g.wait(), go::errc::canceled);  // every stage returned, reporting why
     EXPECT_EQ(ctx.err(), go::errc::canceled);
   });
@@ -128,10 +132,13 @@ TEST(Patterns, ExceptionInStageCancelsPipeline) {
       for (long i = 0;; ++i)
         if (!emit(i)) return;
     });
-    auto mapped = go::map(g, ctx, endless, [](long v) {
-      if (v == 50) throw std::runtime_error("bad value 50");
-      return v;
-    }, 2);
+    auto mapped = go::map(
+        g, ctx, endless,
+        [](long v) {
+          if (v == 50) throw std::runtime_error("bad value 50");
+          return v;
+        },
+        2);
     long seen = 0;
     for (long v : mapped) seen += v >= 0;
     go::error err = g.wait();
@@ -169,12 +176,12 @@ TEST(Patterns, WorkerPoolBackPressureAndCancel) {
     go::testing::leak_check check;
     auto gate = go::make_chan<void>();
     std::atomic<int> started{0};
-    auto pool = std::make_unique<go::worker_pool<int, int>>(go::background(), 2, 2,
-                                                            [gate, &started](const go::context& ctx, int j) {
-                                                              started.fetch_add(1);
-                                                              go::select(go::recv_case(gate), go::recv_case(ctx.done()));
-                                                              return j;
-                                                            });
+    auto pool = std::make_unique<go::worker_pool<int, int>>(
+        go::background(), 2, 2, [gate, &started](const go::context& ctx, int j) {
+          started.fetch_add(1);
+          go::select(go::recv_case(gate), go::recv_case(ctx.done()));
+          return j;
+        });
     // 2 running + 2 queued fit; the 5th submit blocks.
     for (int j = 0; j < 4; ++j) ASSERT_TRUE(pool->submit(j));
     auto fifth = go::make_chan<bool>(1);
@@ -206,9 +213,8 @@ TEST(Patterns, WithTimeout) {
     EXPECT_FALSE(slow.value);
     EXPECT_LT(clk::now() - start, 1s);
 
-    go::error thrown = go::with_timeout(go::background(), 1s, [](const go::context&) -> void {
-      throw std::runtime_error("inside");
-    });
+    go::error thrown =
+        go::with_timeout(go::background(), 1s, [](const go::context&) -> void { throw std::runtime_error("inside"); });
     EXPECT_EQ(thrown.message(), "inside");
     go::error ok = go::with_timeout(go::background(), 1s, [](const go::context&) { return go::error(); });
     EXPECT_FALSE(ok);
@@ -290,8 +296,10 @@ TEST(Patterns, PipelineOnAContextThatCannotBeCancelled) {
     const go::context ctx = go::background();
     ASSERT_EQ(ctx.done(), nullptr);
     const long n = gocxx_test::scaled(5000);
-    auto tripled = go::map(g, ctx, count_to(g, ctx, n), [](long v) { return v * 3; }, 3);
-    auto ordered = go::map_ordered(g, ctx, tripled, [](long v) { return v + 1; }, 2);
+    auto tripled = go::map(
+        g, ctx, count_to(g, ctx, n), [](long v) { return v * 3; }, 3);
+    auto ordered = go::map_ordered(
+        g, ctx, tripled, [](long v) { return v + 1; }, 2);
     auto odd = go::filter(g, ctx, ordered, [](long v) { return v % 2 == 1; });
     auto merged = go::merge(g, ctx, std::vector{odd, count_to(g, ctx, 10)});
     auto groups = go::batch(g, ctx, go::flat_map(g, ctx, merged, [](long v) { return std::vector<long>{v}; }), 7);
@@ -302,7 +310,7 @@ TEST(Patterns, PipelineOnAContextThatCannotBeCancelled) {
     }
     EXPECT_FALSE(g.wait());
     std::vector<long> want(10);
-    std::iota(want.begin(), want.end(), 1);  // count_to(10)
+    std::iota(want.begin(), want.end(), 1);                      // count_to(10)
     for (long i = 2; i <= n; i += 2) want.push_back(3 * i + 1);  // odd exactly for even i
     std::sort(got.begin(), got.end());
     std::sort(want.begin(), want.end());

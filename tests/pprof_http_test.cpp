@@ -268,11 +268,13 @@ TEST(PprofHttp, GoToolPprofReadsTheGoroutineAndCpuProfiles) {
     auto ch = go::make_chan<int>();
     for (int i = 0; i < 3; ++i) go::spawn(pprof_http_receiver, ch);
     go::sleep(20ms);
-    std::string raw = go::blocking([&] { return gocxx_test::pprof("-raw", "http://" + addr + "/debug/pprof/goroutine"); });
+    std::string raw =
+        go::blocking([&] { return gocxx_test::pprof("-raw", "http://" + addr + "/debug/pprof/goroutine"); });
     EXPECT_NE(raw.find("PeriodType: goroutine count"), std::string::npos) << raw;
     EXPECT_NE(raw.find("pprof_http_receiver"), std::string::npos) << raw;
     for (int i = 0; i < 3; ++i) ch.send(i);
-    std::string cpu = go::blocking([&] { return gocxx_test::pprof("-raw", "http://" + addr + "/debug/pprof/profile?seconds=1"); });
+    std::string cpu =
+        go::blocking([&] { return gocxx_test::pprof("-raw", "http://" + addr + "/debug/pprof/profile?seconds=1"); });
     EXPECT_NE(cpu.find("PeriodType: cpu nanoseconds"), std::string::npos) << cpu;
   });
 }

@@ -107,10 +107,12 @@ TEST(Procs, GoroutineSentToAWorkerRetiredAgainBeforeItLookedRuns) {
           wake.recv();
           ran = true;
         });
-        wait_for([&] {
-          go::detail::parker* p = parked.load();
-          return p && p->state.load() == go::detail::park_parked;
-        }, 30s);
+        wait_for(
+            [&] {
+              go::detail::parker* p = parked.load();
+              return p && p->state.load() == go::detail::park_parked;
+            },
+            30s);
         go::set_max_procs(2);  // worker 1 wakes, held by the hook
         wake.send(1);          // the goroutine goes to worker 1's inbox
         go::set_max_procs(1);  // worker 1 is beyond GOMAXPROCS again before it looks

@@ -62,10 +62,12 @@ TEST(Runtime, MillionGoroutinesSpawnedAndJoined) {
     go::wait_group wg;
     wg.add(n);
     for (int i = 0; i < n; ++i) {
-      go::spawn([&sum, &wg](int v) {
-        sum.fetch_add(v, std::memory_order_relaxed);
-        wg.done();
-      }, i);
+      go::spawn(
+          [&sum, &wg](int v) {
+            sum.fetch_add(v, std::memory_order_relaxed);
+            wg.done();
+          },
+          i);
     }
     wg.wait();
     EXPECT_EQ(sum.load(), static_cast<long>(n) * (n - 1) / 2);
@@ -77,7 +79,11 @@ TEST(Runtime, SpawnWithoutRunStartsLazilyAndThreadsBlock) {
   go::wait_group wg;
   std::atomic<int> ran{0};
   wg.add(100);
-  for (int i = 0; i < 100; ++i) go::spawn([&] { ran++; wg.done(); });
+  for (int i = 0; i < 100; ++i)
+    go::spawn([&] {
+      ran++;
+      wg.done();
+    });
   wg.wait();
   EXPECT_EQ(ran.load(), 100);
   EXPECT_EQ(go::this_goroutine::id(), 0u);
@@ -93,7 +99,12 @@ TEST(Runtime, ArgumentsAreDecayCopied) {
     int x = 1;
     go::wait_group wg;
     wg.add(1);
-    go::spawn([&wg](int& r) { r = 5; wg.done(); }, std::ref(x));
+    go::spawn(
+        [&wg](int& r) {
+          r = 5;
+          wg.done();
+        },
+        std::ref(x));
     wg.wait();
     EXPECT_EQ(x, 5);
     // Move-only argument.
@@ -175,7 +186,12 @@ TEST(Runtime, MaxProcsCanChange) {
   go::run([] {
     go::wait_group wg;
     std::atomic<int> n{0};
-    for (int i = 0; i < 1000; ++i) wg.go([&] { n++; go::yield(); n++; });
+    for (int i = 0; i < 1000; ++i)
+      wg.go([&] {
+        n++;
+        go::yield();
+        n++;
+      });
     wg.wait();
     EXPECT_EQ(n.load(), 2000);
   });
@@ -183,7 +199,12 @@ TEST(Runtime, MaxProcsCanChange) {
   go::run([] {
     go::wait_group wg;
     std::atomic<int> n{0};
-    for (int i = 0; i < 1000; ++i) wg.go([&] { n++; go::yield(); n++; });
+    for (int i = 0; i < 1000; ++i)
+      wg.go([&] {
+        n++;
+        go::yield();
+        n++;
+      });
     wg.wait();
     EXPECT_EQ(n.load(), 2000);
   });

@@ -58,7 +58,8 @@ using recv_with_nothing = decltype(go::recv_case(go::chan<int>(), gives_nothing)
 using recv_with_no_default = decltype(go::recv_case(go::chan<int>(), gives_no_default));
 static_assert(std::is_same_v<decltype(go::select(std::declval<recv_with_nothing>(), go::default_case())), int>);
 static_assert(std::is_same_v<decltype(go::select(std::declval<recv_with_bool>(), go::default_case())), bool>);
-static_assert(std::is_same_v<decltype(go::select(std::declval<recv_with_nothing>(), std::declval<recv_with_bool>())), bool>);
+static_assert(
+    std::is_same_v<decltype(go::select(std::declval<recv_with_nothing>(), std::declval<recv_with_bool>())), bool>);
 static_assert(can_select<recv_with_bool, recv_with_bool>);
 static_assert(!can_select<recv_with_bool, recv_with_int>);  // the handlers disagree
 static_assert(can_select<recv_with_no_default, recv_with_no_default>);
@@ -73,8 +74,7 @@ TEST(Select, HandlersThatReturnAValueEndALoop) {
   for (;;) {
     ++rounds;
     bool quit = go::select(go::recv_case(in, [&](std::optional<int> v) { sum += v.value_or(0); }),
-                           go::recv_case(done, [] { return true; }),
-                           go::default_case([&] { done.send(); }));
+                           go::recv_case(done, [] { return true; }), go::default_case([&] { done.send(); }));
     if (quit) break;
   }
   EXPECT_EQ(sum, 6);
@@ -153,8 +153,8 @@ TEST(Select, UniformRandomAmongReadyCases) {
   std::array<int, n> hits{};
   for (int r = 0; r < rounds; ++r) {
     for (auto& c : chans) c.try_send(1);
-    int i = go::select(go::recv_case(chans[0]), go::recv_case(chans[1]), go::recv_case(chans[2]),
-                       go::recv_case(chans[3]));
+    int i =
+        go::select(go::recv_case(chans[0]), go::recv_case(chans[1]), go::recv_case(chans[2]), go::recv_case(chans[3]));
     hits[static_cast<size_t>(i)]++;
   }
   // Expected 10000 each; 5 sigma is about 470.
@@ -210,8 +210,12 @@ TEST(Select, LoserNeverConsumesAValue) {
     std::atomic<long> sum{0};
     std::atomic<int> count{0};
     go::wait_group senders, receivers;
-    senders.go([&, a] { for (int i = 1; i <= per; ++i) a << i; });
-    senders.go([&, b] { for (int i = 1; i <= per; ++i) b << i; });
+    senders.go([&, a] {
+      for (int i = 1; i <= per; ++i) a << i;
+    });
+    senders.go([&, b] {
+      for (int i = 1; i <= per; ++i) b << i;
+    });
     for (int r = 0; r < 4; ++r) {
       receivers.go([&, a, b] {
         for (;;) {
@@ -309,7 +313,8 @@ TEST(Select, ThreadsBlockInSelect) {
   auto a = go::make_chan<int>(), b = go::make_chan<int>();
   std::thread t([a, b] {
     int got = 0;
-    for (int i = 0; i < 100; ++i) go::select(go::recv_case(a, [&](auto v) { got += *v; }), go::recv_case(b, [&](auto v) { got += *v; }));
+    for (int i = 0; i < 100; ++i)
+      go::select(go::recv_case(a, [&](auto v) { got += *v; }), go::recv_case(b, [&](auto v) { got += *v; }));
     a.send(got);
   });
   go::run([a, b] {
@@ -379,7 +384,8 @@ namespace {
 void lose_on_a(go::chan<int> a, go::chan<int> b, go::chan<int> recv_a) {
   go::spawn([b] { b << 1; });
   int got = 0;
-  int i = go::select(go::send_case(a, 5), go::recv_case(recv_a), go::recv_case(b, [&](std::optional<int> v) { got = *v; }));
+  int i =
+      go::select(go::send_case(a, 5), go::recv_case(recv_a), go::recv_case(b, [&](std::optional<int> v) { got = *v; }));
   EXPECT_EQ(i, 2);
   EXPECT_EQ(got, 1);
 }
@@ -417,7 +423,7 @@ TEST(SelectLazy, LeftWaiterDoesNotWinALaterSelectOnOtherChannels) {
     EXPECT_EQ(go::select(go::recv_case(a), go::recv_case(b)), 1);  // leaves a waiter on a
     auto tried = go::make_chan<bool>(1);
     go::spawn([a, c, tried] {
-      go::sleep(5ms);       // the select below is parked on c and d by now
+      go::sleep(5ms);          // the select below is parked on c and d by now
       tried << a.try_send(7);  // must find no receiver: the waiter on a is not this select's
       c << 3;
     });
@@ -446,7 +452,7 @@ TEST(SelectLazy, LeftWaiterDoesNotWinAcrossTheGenerationWrap) {
         b << 1;
       });
       EXPECT_EQ(go::select(go::recv_case(a), go::recv_case(b)), 1);  // leaves a waiter on a
-      go::detail::select_generation_set_for_test((1u << 24) - 1);  // the next select wraps to 1
+      go::detail::select_generation_set_for_test((1u << 24) - 1);    // the next select wraps to 1
       auto tried = go::make_chan<bool>(1);
       go::spawn([a, c, tried] {
         go::sleep(5ms);
@@ -474,7 +480,8 @@ TEST(SelectLazy, ReArmedCasesWinWithTheirOwnValues) {
     // still queued and re-arms it.
     for (int r = 0; r < rounds; ++r) {
       int v = -1;
-      int i = go::select(go::recv_case(a, [&](std::optional<int> x) { v = *x; }), go::recv_case(b, [&](std::optional<int> x) { v = *x; }));
+      int i = go::select(go::recv_case(a, [&](std::optional<int> x) { v = *x; }),
+                         go::recv_case(b, [&](std::optional<int> x) { v = *x; }));
       ASSERT_EQ(v, r);
       ASSERT_EQ(i, r % 3 == 0 ? 0 : 1);
     }
@@ -526,7 +533,9 @@ void select_on_full_channels(int n) {
     auto full = go::make_chan<counted>(1);
     full << counted(k);
     int got = -1;
-    EXPECT_EQ(go::select(go::send_case(full, counted(100 + k)), go::recv_case(b, [&](std::optional<int> v) { got = *v; })), 1);
+    EXPECT_EQ(
+        go::select(go::send_case(full, counted(100 + k)), go::recv_case(b, [&](std::optional<int> v) { got = *v; })),
+        1);
     EXPECT_EQ(got, k);
   }
 }

@@ -32,8 +32,8 @@ namespace {
 
 constexpr auto max_sleep = 1ms;
 
-void hammer_weighted(go::semaphore& sem, std::int64_t n, int loops, std::atomic<std::int64_t>& held,
-                     std::int64_t size, std::atomic<bool>& over) {
+void hammer_weighted(go::semaphore& sem, std::int64_t n, int loops, std::atomic<std::int64_t>& held, std::int64_t size,
+                     std::atomic<bool>& over) {
   std::mt19937_64 rnd(static_cast<std::uint64_t>(n) + 1);
   for (int i = 0; i < loops; ++i) {
     sem.acquire(n);

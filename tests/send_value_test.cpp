@@ -30,8 +30,8 @@ template <class C, class V>
 concept sends_ctx = requires(const go::context& ctx, const C& ch, V&& v) { go::send_ctx(ctx, ch, std::forward<V>(v)); };
 
 template <class C, class V>
-constexpr bool all_accept =
-    sends<C, V> && shifts_in<C, V> && try_sends<C, V> && send_cases<C, V> && select_cases_sends<C, V> && sends_ctx<C, V>;
+constexpr bool all_accept = sends<C, V> && shifts_in<C, V> && try_sends<C, V> && send_cases<C, V> &&
+                            select_cases_sends<C, V> && sends_ctx<C, V>;
 template <class C, class V>
 constexpr bool none_accept = !sends<C, V> && !shifts_in<C, V> && !try_sends<C, V> && !send_cases<C, V> &&
                              !select_cases_sends<C, V> && !sends_ctx<C, V>;
@@ -45,7 +45,7 @@ static_assert(none_accept<go::chan<long>, const char (&)[6]>);  // "hello": its 
 static_assert(none_accept<go::chan<long>, const char*>);
 static_assert(none_accept<go::chan<long>, std::nullptr_t>);
 static_assert(none_accept<go::chan<long>, explicitly_long>);
-static_assert(none_accept<go::chan<std::vector<int>>, int>);  // an explicit constructor
+static_assert(none_accept<go::chan<std::vector<int>>, int>);                        // an explicit constructor
 static_assert(none_accept<go::chan<std::unique_ptr<int>>, std::unique_ptr<int>&>);  // a copy
 static_assert(none_accept<go::chan<std::unique_ptr<int>>, int*>);
 static_assert(none_accept<go::chan<void>, int>);

@@ -170,9 +170,9 @@ using scenario = void (*)(std::uint64_t seed, bool threads, problems& p);
 // longer than the limit.
 class round_monitor {
  public:
-  static inline const std::chrono::seconds limit{
-      std::getenv("GOCXX_STRESS_ROUND_LIMIT") ? std::atoi(std::getenv("GOCXX_STRESS_ROUND_LIMIT"))
-                                               : (gocxx_test::sanitized ? 300 : 60)};
+  static inline const std::chrono::seconds limit{std::getenv("GOCXX_STRESS_ROUND_LIMIT")
+                                                     ? std::atoi(std::getenv("GOCXX_STRESS_ROUND_LIMIT"))
+                                                     : (gocxx_test::sanitized ? 300 : 60)};
 
   round_monitor() : watchdog_([this] { watch(); }) {
     struct sigaction sa {};
@@ -256,9 +256,8 @@ std::chrono::duration<double> time_budget() {
 void churn_procs(std::uint64_t seed, const go::recv_chan<void>& stop) {
   rng r(seed);
   for (bool stopped = false; !stopped;) {
-    go::select(go::recv_case(stop, [&] { stopped = true; }), go::recv_case(go::after(r.micros(2000)), [&] {
-                 go::set_max_procs(static_cast<int>(r.between(1, 8)));
-               }));
+    go::select(go::recv_case(stop, [&] { stopped = true; }),
+               go::recv_case(go::after(r.micros(2000)), [&] { go::set_max_procs(static_cast<int>(r.between(1, 8))); }));
   }
 }
 
@@ -326,8 +325,8 @@ void run_round(std::uint64_t seed, std::span<const scenario> pool, int most_at_o
 void run_rounds(std::span<const scenario> pool, int most_at_once = 1) {
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
   const auto budget = time_budget();
-  std::uint64_t seed = env_number("GOCXX_STRESS_SEED", static_cast<std::uint64_t>(
-                                                           steady_clock::now().time_since_epoch().count()));
+  std::uint64_t seed =
+      env_number("GOCXX_STRESS_SEED", static_cast<std::uint64_t>(steady_clock::now().time_since_epoch().count()));
   std::printf("[ stress   ] %s.%s: GOCXX_STRESS_SEED=%llu for %.1f s\n", test->test_suite_name(), test->name(),
               static_cast<unsigned long long>(seed), budget.count());
   std::fflush(stdout);  // before anything a crash would print
@@ -497,12 +496,8 @@ void produce(channel_round& round, long producer, std::uint64_t seed) {
         case 1:
           for (long tries = r.between(0, 3); !(sent = ch.try_send(v)) && tries > 0; --tries) go::yield();
           break;
-        case 2:
-          go::select(go::send_case(ch, v, [&] { sent = true; }), go::recv_case(go::after(r.micros(500))));
-          break;
-        default:
-          go::select(go::send_case(ch, v, [&] { sent = true; }), go::default_case());
-          break;
+        case 2: go::select(go::send_case(ch, v, [&] { sent = true; }), go::recv_case(go::after(r.micros(500)))); break;
+        default: go::select(go::send_case(ch, v, [&] { sent = true; }), go::default_case()); break;
       }
     } catch (const go::chan_error& e) {
       if (std::string_view(e.what()) != "send on closed channel") round.p.add(std::string("send threw: ") + e.what());
@@ -721,8 +716,8 @@ struct context_node {
   // cancel returns whether the node's subtree is done when it returns; empty for a value layer.
   std::function<bool()> cancel{};
   std::vector<std::size_t> children{};
-  bool under_deadline = false;   // this node or an ancestor has a deadline
-  long value = -1;               // the nearest value layer's, or -1
+  bool under_deadline = false;  // this node or an ancestor has a deadline
+  long value = -1;              // the nearest value layer's, or -1
 };
 
 struct after_entry {
@@ -989,4 +984,3 @@ TEST(Stress, EverythingWhileProfiling) {
   go::set_mutex_profile_fraction(0);
   EXPECT_GT(written, 0u);
 }
-

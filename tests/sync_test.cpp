@@ -172,7 +172,10 @@ TEST(Sync, MutexHeldAcrossParksExactAccounting) {
           switch ((g + i) % 4) {
             case 0: go::sleep(20us); break;
             case 1: go::yield(); break;
-            case 2: pipe.send(1); pipe.recv(); break;
+            case 2:
+              pipe.send(1);
+              pipe.recv();
+              break;
             default: break;
           }
           counter = v + 1;
@@ -526,7 +529,7 @@ TEST(Sync, CondWaitNotifiedWhileItsUnlockThrowsPassesTheSignalOn) {
 TEST(Sync, CondSignalIsFifoAcrossThreads) {
   go::mutex mu;
   go::cond c(mu);
-  int entered = 0;  // guarded by mu
+  int entered = 0;         // guarded by mu
   std::vector<int> order;  // guarded by mu
   std::vector<std::thread> threads;
   const int n = 6;

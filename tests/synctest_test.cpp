@@ -93,7 +93,8 @@ TEST(Synctest, SleepersAndTimersResetAmongThemEachFireAtTheirDeadline) {
     }
     std::vector<go::timer> timers;
     for (int i = 0; i < n; ++i) {
-      timers.push_back(go::after_func(ms(timer_of(i)), [&fired, i] { fired[static_cast<std::size_t>(i)] = go::now() - epoch; }));
+      timers.push_back(
+          go::after_func(ms(timer_of(i)), [&fired, i] { fired[static_cast<std::size_t>(i)] = go::now() - epoch; }));
     }
     go::synctest::wait();  // every sleeper is in the heap
     for (int i = 0; i < n; ++i) {

@@ -31,7 +31,9 @@ namespace {
 
 std::span<const std::byte> bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
-std::string text(std::span<const std::byte> b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+std::string text(std::span<const std::byte> b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
 
 using gocxx_test::dump_once_it_shows;
 
@@ -158,8 +160,9 @@ std::pair<go::net::conn, go::net::conn> tcp_pair() {
 template <class T>
 go::chan<T> in_stackless(go::task<T> t) {
   auto out = go::make_chan<T>(1);
-  go::spawn([](go::task<T> t, go::chan<T> out) -> go::task<void> { co_await go::async_send(out, co_await std::move(t)); },
-            std::move(t), out);
+  go::spawn(
+      [](go::task<T> t, go::chan<T> out) -> go::task<void> { co_await go::async_send(out, co_await std::move(t)); },
+      std::move(t), out);
   return out;
 }
 
@@ -191,12 +194,14 @@ TEST(TaskNet, AsyncWriteWritesEverythingThroughAFullSocket) {
     auto [c, s] = tcp_pair();
     auto out = go::make_chan<std::size_t>(1);
     constexpr std::size_t size = 8 << 20;  // far more than the socket buffers hold
-    go::spawn([](go::net::conn c, go::chan<std::size_t> out) -> go::task<void> {
-      std::vector<std::byte> big(size, std::byte{'z'});
-      auto [n, err] = co_await go::net::async_write(c, big);
-      co_await go::async_send(out, err ? 0 : n);
-      c.close();
-    }, c, out);
+    go::spawn(
+        [](go::net::conn c, go::chan<std::size_t> out) -> go::task<void> {
+          std::vector<std::byte> big(size, std::byte{'z'});
+          auto [n, err] = co_await go::net::async_write(c, big);
+          co_await go::async_send(out, err ? 0 : n);
+          c.close();
+        },
+        c, out);
     go::sleep(100ms);  // the writer fills the buffers and waits for the reader (no dump: its
                        // snapshot of a goroutine that is parking is a race)
     std::vector<std::byte> buf(64 << 10);
@@ -244,10 +249,10 @@ TEST(TaskNet, ClearingTheDeadlineWhileAReadWaitsTakesEffect) {
   go::run([] {
     auto [c, s] = tcp_pair();
     auto out = in_stackless(read_error(c));
-    dump_once_it_shows("[IO wait]");  // slow under the sanitizers: the deadline comes after
+    dump_once_it_shows("[IO wait]");      // slow under the sanitizers: the deadline comes after
     c.set_read_deadline(go::now() + 1s);  // armed while the read waits,
     c.set_read_deadline({});              // and cleared while it still waits
-    go::sleep(1200ms);  // past the old deadline
+    go::sleep(1200ms);                    // past the old deadline
     s.write(bytes("late"));
     go::error err = *out.recv();
     EXPECT_FALSE(err) << err.message();
@@ -291,19 +296,21 @@ TEST(TaskNet, ReadReturnsEofOnceThePeerClosed) {
   go::run([] {
     auto [c, s] = tcp_pair();
     auto out = go::make_chan<std::string>(1);
-    go::spawn([](go::net::conn c, go::chan<std::string> out) -> go::task<void> {
-      std::string got;
-      std::array<std::byte, 4> buf;
-      for (;;) {
-        auto [n, err] = co_await go::net::async_read(c, buf);
-        got += text(std::span(buf).first(n));
-        if (err) {
-          got += "|" + err.message();
-          break;
-        }
-      }
-      co_await go::async_send(out, got);
-    }, c, out);
+    go::spawn(
+        [](go::net::conn c, go::chan<std::string> out) -> go::task<void> {
+          std::string got;
+          std::array<std::byte, 4> buf;
+          for (;;) {
+            auto [n, err] = co_await go::net::async_read(c, buf);
+            got += text(std::span(buf).first(n));
+            if (err) {
+              got += "|" + err.message();
+              break;
+            }
+          }
+          co_await go::async_send(out, got);
+        },
+        c, out);
     s.write(bytes("hello, world"));
     s.close();
     EXPECT_EQ(*out.recv(), "hello, world|EOF");
@@ -314,11 +321,13 @@ TEST(TaskNet, DumpShowsIoWaitAndTheCoAwaitLine) {
   go::run([] {
     auto [c, s] = tcp_pair();
     auto line = go::make_chan<int>(1);
-    go::spawn([](go::net::conn c, go::chan<int> line) -> go::task<void> {
-      std::array<std::byte, 4> buf;
-      co_await go::async_send(line, __LINE__ + 1);
-      co_await go::net::async_read(c, buf);  // the line the dump shows
-    }, c, line);
+    go::spawn(
+        [](go::net::conn c, go::chan<int> line) -> go::task<void> {
+          std::array<std::byte, 4> buf;
+          co_await go::async_send(line, __LINE__ + 1);
+          co_await go::net::async_read(c, buf);  // the line the dump shows
+        },
+        c, line);
     int await_line = *line.recv();
     std::string dump = dump_once_it_shows("[IO wait]");
     EXPECT_NE(dump.find("[IO wait]"), std::string::npos) << dump;
@@ -333,14 +342,16 @@ TEST(TaskNet, UdpReadFromAndWriteTo) {
     auto [pc, err] = go::net::listen_packet("udp", "127.0.0.1:0");
     ASSERT_FALSE(err) << err.message();
     auto out = go::make_chan<std::string>(1);
-    go::spawn([](go::net::conn pc, go::chan<std::string> out) -> go::task<void> {
-      std::array<std::byte, 16> buf;
-      auto [n, from, rerr] = co_await go::net::async_read_from(pc, buf);  // waits: nothing sent yet
-      std::string got = text(std::span(buf).first(n));
-      auto [m, werr] = co_await go::net::async_write_to(pc, bytes("pong"), from);
-      if (rerr || werr || m != 4) got = "error";
-      co_await go::async_send(out, got + " from " + from.string());
-    }, pc, out);
+    go::spawn(
+        [](go::net::conn pc, go::chan<std::string> out) -> go::task<void> {
+          std::array<std::byte, 16> buf;
+          auto [n, from, rerr] = co_await go::net::async_read_from(pc, buf);  // waits: nothing sent yet
+          std::string got = text(std::span(buf).first(n));
+          auto [m, werr] = co_await go::net::async_write_to(pc, bytes("pong"), from);
+          if (rerr || werr || m != 4) got = "error";
+          co_await go::async_send(out, got + " from " + from.string());
+        },
+        pc, out);
     dump_once_it_shows("[IO wait]");
     auto [c, derr] = go::net::dial("udp", pc.local_addr().string());
     ASSERT_FALSE(derr) << derr.message();
@@ -402,27 +413,31 @@ TEST(TaskNet, PipeWriteOfMoreThanThePipeHoldsAndReadToEof) {
     ASSERT_FALSE(err) << err.message();
     constexpr std::size_t size = 1 << 20;  // more than a pipe holds: the writer waits
     auto out = go::make_chan<std::string>(2);
-    go::spawn([](go::os::file w, go::chan<std::string> out) -> go::task<void> {
-      std::vector<std::byte> big(size, std::byte{'p'});
-      auto [n, err] = co_await go::os::async_write(w, big);
-      w.close();
-      // Named, not a conditional inside the co_await: GCC 12 destroys a class-type temporary
-      // of a ?: operand in a co_await expression twice.
-      std::string result = err ? err.message() : std::to_string(n);
-      co_await go::async_send(out, result);
-    }, w, out);
-    go::spawn([](go::os::file r, go::chan<std::string> out) -> go::task<void> {
-      std::vector<std::byte> buf(4096);
-      std::size_t total = 0;
-      for (;;) {
-        auto [n, err] = co_await go::os::async_read(r, buf);
-        total += n;
-        if (err) {
-          co_await go::async_send(out, err.message() + " after " + std::to_string(total));
-          co_return;
-        }
-      }
-    }, r, out);
+    go::spawn(
+        [](go::os::file w, go::chan<std::string> out) -> go::task<void> {
+          std::vector<std::byte> big(size, std::byte{'p'});
+          auto [n, err] = co_await go::os::async_write(w, big);
+          w.close();
+          // Named, not a conditional inside the co_await: GCC 12 destroys a class-type temporary
+          // of a ?: operand in a co_await expression twice.
+          std::string result = err ? err.message() : std::to_string(n);
+          co_await go::async_send(out, result);
+        },
+        w, out);
+    go::spawn(
+        [](go::os::file r, go::chan<std::string> out) -> go::task<void> {
+          std::vector<std::byte> buf(4096);
+          std::size_t total = 0;
+          for (;;) {
+            auto [n, err] = co_await go::os::async_read(r, buf);
+            total += n;
+            if (err) {
+              co_await go::async_send(out, err.message() + " after " + std::to_string(total));
+              co_return;
+            }
+          }
+        },
+        r, out);
     std::vector<std::string> got{*out.recv(), *out.recv()};
     std::sort(got.begin(), got.end());
     EXPECT_EQ(got[0], std::to_string(size));
@@ -451,12 +466,14 @@ TEST(TaskNet, AStacklessAndAStackfulReaderOfOneSocketTakeTurns) {
       auto [n, err] = c.read(buf);
       out << (err ? err.message() : text(std::span(buf).first(n)));
     });
-    go::spawn([](go::net::conn c, go::chan<std::string> out) -> go::task<void> {
-      std::array<std::byte, 1> buf;
-      auto [n, err] = co_await go::net::async_read(c, buf);
-      std::string got = err ? err.message() : text(std::span(buf).first(n));
-      co_await go::async_send(out, got);
-    }, c, out);
+    go::spawn(
+        [](go::net::conn c, go::chan<std::string> out) -> go::task<void> {
+          std::array<std::byte, 1> buf;
+          auto [n, err] = co_await go::net::async_read(c, buf);
+          std::string got = err ? err.message() : text(std::span(buf).first(n));
+          co_await go::async_send(out, got);
+        },
+        c, out);
     go::sleep(20ms);  // both started: one waits for data, the other for the read lock
     s.write(bytes("a"));
     std::string first = *out.recv();

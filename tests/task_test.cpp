@@ -78,7 +78,8 @@ TEST(Task, AwaitingAChildReturnsItsValue) {
 // Symmetric transfer: a chain of co_awaits as deep as this would overflow the worker's stack
 // if each one resumed the next by a call.
 TEST(Task, DeepChainOfAwaitsDoesNotGrowTheStack) {
-  if (gocxx_test::sanitized) GTEST_SKIP() << "GCC's ASan instrumentation keeps symmetric transfer from being a tail call";
+  if (gocxx_test::sanitized)
+    GTEST_SKIP() << "GCC's ASan instrumentation keeps symmetric transfer from being a tail call";
   go::run([] {
     auto out = go::make_chan<long>(1);
     constexpr int depth = 200'000;
@@ -357,14 +358,14 @@ TEST_P(TaskChanMix, EveryValueArrivesOnceInOrderPerSender) {
   for (auto& t : threads) t.join();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sides, TaskChanMix,
-    testing::Combine(testing::Values(side::stackful, side::stackless, side::thread),
-                     testing::Values(side::stackful, side::stackless, side::thread), testing::Values(0, 1, 16)),
-    [](const testing::TestParamInfo<TaskChanMix::ParamType>& info) {
-      return side_name(std::get<0>(info.param)) + "To" + side_name(std::get<1>(info.param)) + "Cap" +
-             std::to_string(std::get<2>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Sides, TaskChanMix,
+                         testing::Combine(testing::Values(side::stackful, side::stackless, side::thread),
+                                          testing::Values(side::stackful, side::stackless, side::thread),
+                                          testing::Values(0, 1, 16)),
+                         [](const testing::TestParamInfo<TaskChanMix::ParamType>& info) {
+                           return side_name(std::get<0>(info.param)) + "To" + side_name(std::get<1>(info.param)) +
+                                  "Cap" + std::to_string(std::get<2>(info.param));
+                         });
 
 // A send happens before the matching receive completes (Go's memory model), whoever waits.
 TEST_P(TaskChanMix, SendHappensBeforeTheReceiveCompletes) {
@@ -438,8 +439,9 @@ TEST(TaskSelect, TimeoutCaseOnAfter) {
     auto never = go::make_chan<int>();
     auto out = go::make_chan<std::string>(1);
     go::spawn([never, out]() -> go::task<void> {
-      std::string r = co_await go::async_select(go::recv_case(never, [](std::optional<int>) { return std::string("value"); }),
-                                                go::recv_case(go::after(20ms), [] { return std::string("timeout"); }));
+      std::string r =
+          co_await go::async_select(go::recv_case(never, [](std::optional<int>) { return std::string("value"); }),
+                                    go::recv_case(go::after(20ms), [] { return std::string("timeout"); }));
       co_await go::async_send(out, r);
     });
     EXPECT_EQ(*out.recv(), "timeout");
@@ -526,8 +528,16 @@ TEST(TaskSelect, MixedSelectsLoseAndInventNothing) {
     go::spawn([a, b, sums, quit]() -> go::task<void> {
       long sum = 0;
       for (bool done = false; !done;) {
-        done = co_await go::async_select(go::recv_case(a, [&](std::optional<int> v) { sum += *v; return false; }),
-                                         go::recv_case(b, [&](std::optional<int> v) { sum += *v; return false; }),
+        done = co_await go::async_select(go::recv_case(a,
+                                                       [&](std::optional<int> v) {
+                                                         sum += *v;
+                                                         return false;
+                                                       }),
+                                         go::recv_case(b,
+                                                       [&](std::optional<int> v) {
+                                                         sum += *v;
+                                                         return false;
+                                                       }),
                                          go::recv_case(quit, [] { return true; }));
       }
       while (auto r = b.try_recv()) sum += *r.value;  // what the buffer still holds
@@ -536,8 +546,16 @@ TEST(TaskSelect, MixedSelectsLoseAndInventNothing) {
     go::spawn([a, b, sums, quit] {
       long sum = 0;
       for (bool done = false; !done;) {
-        done = go::select(go::recv_case(a, [&](std::optional<int> v) { sum += *v; return false; }),
-                          go::recv_case(b, [&](std::optional<int> v) { sum += *v; return false; }),
+        done = go::select(go::recv_case(a,
+                                        [&](std::optional<int> v) {
+                                          sum += *v;
+                                          return false;
+                                        }),
+                          go::recv_case(b,
+                                        [&](std::optional<int> v) {
+                                          sum += *v;
+                                          return false;
+                                        }),
                           go::recv_case(quit, [] { return true; }));
       }
       while (auto r = b.try_recv()) sum += *r.value;

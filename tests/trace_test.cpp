@@ -105,9 +105,11 @@ TEST(Trace, OutputIsJsonThatPythonParses) {
       go::trace::stop();
     });
   }
-  std::string check = "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
-                      "ts=[e[\"ts\"] for e in d[\"traceEvents\"] if e[\"ph\"]!=\"M\"]; "
-                      "sys.exit(0 if ts==sorted(ts) and len(ts)>100 else 1)' " + path;
+  std::string check =
+      "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+      "ts=[e[\"ts\"] for e in d[\"traceEvents\"] if e[\"ph\"]!=\"M\"]; "
+      "sys.exit(0 if ts==sorted(ts) and len(ts)>100 else 1)' " +
+      path;
   EXPECT_EQ(std::system(check.c_str()), 0);
   std::remove(path.c_str());
 }

@@ -64,26 +64,42 @@ struct variant_holds<T, std::variant<Ts...>> : std::bool_constant<(std::is_same_
 template <class M>
 struct call_arg;
 template <class C, class R>
-struct call_arg<R (C::*)() const> { using type = void; };
+struct call_arg<R (C::*)() const> {
+  using type = void;
+};
 template <class C, class R>
-struct call_arg<R (C::*)()> { using type = void; };
+struct call_arg<R (C::*)()> {
+  using type = void;
+};
 template <class C, class R, class A>
-struct call_arg<R (C::*)(A) const> { using type = A; };
+struct call_arg<R (C::*)(A) const> {
+  using type = A;
+};
 template <class C, class R, class A>
-struct call_arg<R (C::*)(A)> { using type = A; };
+struct call_arg<R (C::*)(A)> {
+  using type = A;
+};
 template <class C, class R>
-struct call_arg<R (C::*)() const noexcept> { using type = void; };
+struct call_arg<R (C::*)() const noexcept> {
+  using type = void;
+};
 template <class C, class R, class A>
-struct call_arg<R (C::*)(A) const noexcept> { using type = A; };
+struct call_arg<R (C::*)(A) const noexcept> {
+  using type = A;
+};
 
 template <class F>
 struct case_arg {
   using type = typename call_arg<decltype(&std::decay_t<F>::operator())>::type;
 };
 template <class R>
-struct case_arg<R (*)()> { using type = void; };
+struct case_arg<R (*)()> {
+  using type = void;
+};
 template <class R, class A>
-struct case_arg<R (*)(A)> { using type = A; };
+struct case_arg<R (*)(A)> {
+  using type = A;
+};
 
 template <class F>
 using case_arg_t = typename case_arg<std::decay_t<F>>::type;

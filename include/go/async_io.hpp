@@ -99,10 +99,10 @@ struct io_op {
   int err = 0;             // 0, an errno value or a poll/fd.hpp fd_err
   std::byte* p = nullptr;  // the buffer (const for writes)
   std::size_t len = 0;
-  std::size_t n = 0;       // bytes moved
-  void* addr = nullptr;    // read_from, accept: the peer's sockaddr_storage; write_to: the sockaddr
+  std::size_t n = 0;     // bytes moved
+  void* addr = nullptr;  // read_from, accept: the peer's sockaddr_storage; write_to: the sockaddr
   socklen_t addr_len = 0;
-  int fd = -1;             // accept's new socket
+  int fd = -1;  // accept's new socket
 };
 
 // io_start takes the direction's lock and makes the first attempt: true if the operation is
@@ -222,11 +222,11 @@ using file_awaiter = detail::io_awaiter<io::result, &detail::file_io_result>;
 // async_read and async_write: file::read and file::write. A file the poller cannot wait on
 // (a regular file) blocks the worker thread, as go::blocking does in a stackless goroutine.
 inline file_awaiter async_read(const file& f, std::span<std::byte> p,
-                             detail::source_location site = detail::source_location::current()) noexcept {
+                               detail::source_location site = detail::source_location::current()) noexcept {
   return {detail::make_io_op(file_access::get(f), detail::io_kind::read, p.data(), p.size()), site};
 }
 inline file_awaiter async_write(const file& f, std::span<const std::byte> p,
-                              detail::source_location site = detail::source_location::current()) noexcept {
+                                detail::source_location site = detail::source_location::current()) noexcept {
   return {detail::make_io_op(file_access::get(f), detail::io_kind::write, p.data(), p.size()), site};
 }
 

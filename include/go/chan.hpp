@@ -66,7 +66,7 @@ enum class chan_status : std::uint8_t { ok, would_block, closed };
 
 template <class T>
 struct try_recv_result {
-  chan_status status;        // ok: value holds the value; closed: closed and drained
+  chan_status status;  // ok: value holds the value; closed: closed and drained
   std::optional<T> value;
   explicit operator bool() const noexcept { return status == chan_status::ok; }
 };

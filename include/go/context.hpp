@@ -233,7 +233,7 @@ namespace detail {
 struct after_func_entry;
 void after_func_retain(after_func_entry* e) noexcept;
 void after_func_release(after_func_entry* e) noexcept;
-}
+}  // namespace detail
 
 // stop_func unregisters an after_func (Go's `stop func() bool` from context.AfterFunc).
 class stop_func {
@@ -272,7 +272,8 @@ context todo() noexcept;
 template <class Rep, class Period>
 [[nodiscard]] cancel_context with_timeout(const context& parent, std::chrono::duration<Rep, Period> timeout);
 template <class Rep, class Period>
-[[nodiscard]] cancel_context with_timeout_cause(const context& parent, std::chrono::duration<Rep, Period> timeout, error cause);
+[[nodiscard]] cancel_context with_timeout_cause(const context& parent, std::chrono::duration<Rep, Period> timeout,
+                                                error cause);
 
 // with_value returns a child of parent in which value(key) is value.
 template <class T, class U>
@@ -332,8 +333,8 @@ std::string describe_value(const void* p) {
 }
 
 template <class T>
-inline constexpr context_value_ops context_value_ops_for{
-    [](void* p) noexcept { delete static_cast<T*>(p); }, &describe_value<T>, type_name<context_key<T>>()};
+inline constexpr context_value_ops context_value_ops_for{[](void* p) noexcept { delete static_cast<T*>(p); },
+                                                         &describe_value<T>, type_name<context_key<T>>()};
 
 context context_with_value(const context& parent, const void* key, const char* key_name, void* value,
                            const context_value_ops* ops);
@@ -362,16 +363,15 @@ const T* context::value(const context_key<T>& key) const noexcept {
 
 template <class Rep, class Period>
 cancel_context with_timeout(const context& parent, std::chrono::duration<Rep, Period> timeout) {
-  return with_deadline(parent, steady_clock::time_point(std::chrono::nanoseconds(
-                                   detail::deadline_after(detail::duration_ns(timeout)))));
+  return with_deadline(
+      parent, steady_clock::time_point(std::chrono::nanoseconds(detail::deadline_after(detail::duration_ns(timeout)))));
 }
 
 template <class Rep, class Period>
 cancel_context with_timeout_cause(const context& parent, std::chrono::duration<Rep, Period> timeout, error cause) {
-  return with_deadline_cause(parent,
-                             steady_clock::time_point(std::chrono::nanoseconds(
-                                 detail::deadline_after(detail::duration_ns(timeout)))),
-                             std::move(cause));
+  return with_deadline_cause(
+      parent, steady_clock::time_point(std::chrono::nanoseconds(detail::deadline_after(detail::duration_ns(timeout)))),
+      std::move(cause));
 }
 
 template <class T, class U>

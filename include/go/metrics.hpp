@@ -40,16 +40,16 @@ struct metrics {
   std::uint64_t goroutines_created = 0;  // since the runtime started
 
   int gomaxprocs = 0;
-  int threads = 0;          // threads of the runtime: workers, the monitor, helpers
-  int idle_procs = 0;       // slot holders asleep without work
+  int threads = 0;           // threads of the runtime: workers, the monitor, helpers
+  int idle_procs = 0;        // slot holders asleep without work
   int spinning_workers = 0;  // workers looking for work to steal
   std::int64_t global_run_queue = 0;
-  std::vector<int> local_run_queues;  // by slot, the `next` slot included
-  std::uint64_t steals = 0;  // run queue batches taken from other workers, since the start
-  std::uint64_t parks = 0;   // goroutine parks that switched out, since the start
-  std::int64_t timers_pending = 0;  // in the workers' timer heaps
-  long stacks_in_use = 0;   // goroutine stacks held by goroutines
-  long stacks_pooled = 0;   // mapped and free for reuse
+  std::vector<int> local_run_queues;     // by slot, the `next` slot included
+  std::uint64_t steals = 0;              // run queue batches taken from other workers, since the start
+  std::uint64_t parks = 0;               // goroutine parks that switched out, since the start
+  std::int64_t timers_pending = 0;       // in the workers' timer heaps
+  long stacks_in_use = 0;                // goroutine stacks held by goroutines
+  long stacks_pooled = 0;                // mapped and free for reuse
   std::uint64_t stack_bytes_mapped = 0;  // address space of the mapped stacks, at the default size
 };
 

@@ -299,10 +299,10 @@ struct stream_config {
 
 // consumer_config configures a durable pull consumer (a subset of nats.ConsumerConfig).
 struct consumer_config {
-  std::string durable{};                              // its name on the server
+  std::string durable{};  // its name on the server
   std::chrono::nanoseconds ack_wait = std::chrono::seconds(30);
-  std::int64_t max_deliver = -1;                      // -1: no limit
-  std::int64_t max_ack_pending = -1;                  // -1: the server's default (1000)
+  std::int64_t max_deliver = -1;      // -1: no limit
+  std::int64_t max_ack_pending = -1;  // -1: the server's default (1000)
 };
 
 // stream_info is what stream_info() reports.
@@ -363,9 +363,9 @@ class jetstream {
 // worker_pool_options configure a worker_pool.
 struct worker_pool_options {
   std::size_t workers = 4;
-  std::string results_subject{};                  // empty: results are not published
-  std::chrono::nanoseconds nak_delay{0};          // for jobs whose f threw
-  bool ack_sync = true;  // wait for the server to confirm each ack (false: Ack, not AckSync)
+  std::string results_subject{};          // empty: results are not published
+  std::chrono::nanoseconds nak_delay{0};  // for jobs whose f threw
+  bool ack_sync = true;                   // wait for the server to confirm each ack (false: Ack, not AckSync)
 };
 
 // worker_pool_stats counts what a pool did.

@@ -199,8 +199,8 @@ class limiter {
 //   go::rate::sometimes spammy_log{.first = 3, .interval = 10s};
 //   void spammy() { spammy_log.call([] { std::puts("here I am!"); }); }
 struct sometimes {
-  int first = 0;                   // if non-zero, the first `first` calls run f
-  int every = 0;                   // if non-zero, every `every`th call runs f
+  int first = 0;                         // if non-zero, the first `first` calls run f
+  int every = 0;                         // if non-zero, every `every`th call runs f
   std::chrono::nanoseconds interval{0};  // if positive and elapsed since f last ran, call runs f
 
   template <class F>
@@ -218,7 +218,7 @@ struct sometimes {
   // The state below is call's, guarded by mu_; it is public only so that sometimes stays an
   // aggregate (designated initializers, as Go's struct literal).
   go::mutex mu_{};
-  std::int64_t count_ = 0;         // calls so far
+  std::int64_t count_ = 0;                                           // calls so far
   steady_clock::time_point last_ = steady_clock::time_point::min();  // when f last ran; min: never
 
  private:

@@ -118,16 +118,15 @@ inline constexpr std::size_t closure_inline_size = 64;
 // closure in *storage and then calls start_goroutine. Throws std::bad_alloc.
 // The caller of new_goroutine (inlined into the user's function) is recorded as the place
 // the goroutine was created.
-void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align,
-                    const closure_ops* ops, void** storage);
+void* new_goroutine(std::size_t stack_size, std::size_t size, std::size_t align, const closure_ops* ops,
+                    void** storage);
 void start_goroutine(void* g) noexcept;
 void abandon_goroutine(void* g) noexcept;  // constructing the closure threw
 
 template <class Tuple>
 struct closure {
   static void invoke(void* p) {
-    std::apply([](auto& f, auto&... args) { std::invoke(std::move(f), std::move(args)...); },
-               *static_cast<Tuple*>(p));
+    std::apply([](auto& f, auto&... args) { std::invoke(std::move(f), std::move(args)...); }, *static_cast<Tuple*>(p));
   }
   static void destroy(void* p) noexcept { static_cast<Tuple*>(p)->~Tuple(); }
   static constexpr closure_ops ops{&invoke, &destroy};

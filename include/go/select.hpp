@@ -185,13 +185,13 @@ using handler_result_t = typename handler_result<Results...>::type;
 template <class... Results>
 concept handlers_return_one_type =
     std::is_void_v<handler_result_t<Results...>> ||
-    (((std::is_void_v<Results> || std::is_same_v<Results, handler_result_t<Results...>>) && ...) &&
+    (((std::is_void_v<Results> || std::is_same_v<Results, handler_result_t<Results...>>)&&...) &&
      ((!std::is_void_v<Results> && ...) || std::is_default_constructible_v<handler_result_t<Results...>>));
 
 // What select returns: the handlers' type, or the case's index when no handler returns a value.
 template <class... Results>
-using select_result_t = std::conditional_t<std::is_void_v<handler_result_t<Results...>>, int,
-                                           handler_result_t<Results...>>;
+using select_result_t =
+    std::conditional_t<std::is_void_v<handler_result_t<Results...>>, int, handler_result_t<Results...>>;
 
 // finish_case runs the handler of case `index` (I or a later one; the last is the only one
 // left, so it is not checked) and returns select's result: the index when index_result, else
@@ -257,8 +257,7 @@ template <class... Cases>
       },
       cases);
   bool received = false;
-  int chosen = detail::select_go(raw.data(), n_chan, n_default == 0, &received,
-                                 detail::source_location::current());
+  int chosen = detail::select_go(raw.data(), n_chan, n_default == 0, &received, detail::source_location::current());
   int index = chosen < 0 ? default_position : position[chosen];
   if constexpr (n == 0) {
     return index;  // not reached: with no cases, select_go blocks forever
@@ -279,8 +278,7 @@ class select_cases {
   select_cases& recv(const C& ch, F f = {}) {
     using T = detail::chan_value_t<C>;
     using E = detail::stored_t<T>;
-    auto holder = std::make_shared<detail::recv_case_t<T, F>>(
-        detail::recv_case_t<T, F>{ch.core(), std::move(f), {}});
+    auto holder = std::make_shared<detail::recv_case_t<T, F>>(detail::recv_case_t<T, F>{ch.core(), std::move(f), {}});
     entries_.push_back({ch.core(), holder->buf, false, [holder](bool r) { holder->finish(r); }});
     (void)sizeof(E);
     return *this;
@@ -290,8 +288,8 @@ class select_cases {
     requires(!std::is_void_v<detail::chan_value_t<C>>)
   select_cases& send(const C& ch, std::type_identity_t<detail::chan_value_t<C>> v, F f = {}) {
     using T = detail::chan_value_t<C>;
-    auto holder = std::make_shared<detail::send_case_t<T, F>>(
-        detail::send_case_t<T, F>{ch.core(), std::move(v), std::move(f)});
+    auto holder =
+        std::make_shared<detail::send_case_t<T, F>>(detail::send_case_t<T, F>{ch.core(), std::move(v), std::move(f)});
     entries_.push_back({ch.core(), &holder->v, true, [holder](bool r) { holder->finish(r); }});
     return *this;
   }

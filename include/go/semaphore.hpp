@@ -110,9 +110,9 @@ class semaphore {
   void* grant_locked() noexcept;
 
   const std::int64_t size_;
-  std::int64_t cur_ = 0;          // guarded by lock_
+  std::int64_t cur_ = 0;  // guarded by lock_
   std::atomic<std::uint32_t> lock_{0};
-  void* head_ = nullptr;          // FIFO of waiters (semaphore.cpp), guarded by lock_
+  void* head_ = nullptr;  // FIFO of waiters (semaphore.cpp), guarded by lock_
   void* tail_ = nullptr;
 };
 

@@ -159,15 +159,13 @@ class mutex {
   [[nodiscard]] bool try_lock() noexcept {
     std::int32_t old = state_.load(std::memory_order_relaxed);
     if (old & (locked | starving)) return false;
-    return state_.compare_exchange_strong(old, old | locked, std::memory_order_acquire,
-                                          std::memory_order_relaxed);
+    return state_.compare_exchange_strong(old, old | locked, std::memory_order_acquire, std::memory_order_relaxed);
   }
 
   // unlock unlocks the mutex. It is a fatal error if the mutex is not locked.
   void unlock() noexcept {
     std::int32_t held = locked;
-    if (!state_.compare_exchange_strong(held, 0, std::memory_order_release,
-                                        std::memory_order_relaxed)) {
+    if (!state_.compare_exchange_strong(held, 0, std::memory_order_release, std::memory_order_relaxed)) {
       unlock_slow(held);
     }
   }
@@ -297,9 +295,7 @@ class rw_mutex {
     if (r < 0) r_unlock_slow(r);
   }
 
-  void lock_shared(detail::source_location site = detail::source_location::current()) noexcept {
-    r_lock(site);
-  }
+  void lock_shared(detail::source_location site = detail::source_location::current()) noexcept { r_lock(site); }
   [[nodiscard]] bool try_lock_shared() noexcept { return try_r_lock(); }
   void unlock_shared() noexcept { r_unlock(); }
 
@@ -326,11 +322,11 @@ class rw_mutex {
   task<void> lock_slow_async(bool writer_held, detail::source_location site);
   void r_unlock_slow(std::int32_t r) noexcept;
 
-  mutex writer_;                           // held while a writer holds or waits for the lock
+  mutex writer_;                               // held while a writer holds or waits for the lock
   std::atomic<std::int32_t> reader_count_{0};  // readers; minus max_readers once a writer came
   std::atomic<std::int32_t> reader_wait_{0};   // readers the waiting writer still waits for
-  detail::sema writer_sem_;                // the writer waits here for departing readers
-  detail::sema reader_sem_;                // readers wait here for the writer
+  detail::sema writer_sem_;                    // the writer waits here for departing readers
+  detail::sema reader_sem_;                    // readers wait here for the writer
 };
 
 // cond is a condition variable (Go's sync.Cond): a rendezvous point for goroutines waiting
@@ -529,8 +525,7 @@ auto once_value(F&& f) {
 //   auto read_config = go::once_values([]() -> std::pair<std::string, go::error> { ... });
 //   auto [text, err] = read_config();
 template <class F>
-  requires std::invocable<std::decay_t<F>&> &&
-           (std::tuple_size<std::invoke_result_t<std::decay_t<F>&>>::value == 2)
+  requires std::invocable<std::decay_t<F>&> && (std::tuple_size<std::invoke_result_t<std::decay_t<F>&>>::value == 2)
 auto once_values(F&& f) {
   return once_value(std::forward<F>(f));
 }

@@ -92,7 +92,8 @@ void run(const options& o, F&& f) {
       failure = std::current_exception();
     }
   };
-  go::detail::run_bubble(o, [](void* p) { (*static_cast<decltype(body)*>(p))(); }, &body);
+  go::detail::run_bubble(
+      o, [](void* p) { (*static_cast<decltype(body)*>(p))(); }, &body);
   if (failure) std::rethrow_exception(failure);
 }
 

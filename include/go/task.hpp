@@ -164,7 +164,7 @@ inline constexpr int async_select_max_cases = 64;
 struct select_state {
   std::atomic<std::uint32_t> done{0};
   int nlocks = 0;
-  chan_core** locks = nullptr;     // n entries
+  chan_core** locks = nullptr;      // n entries
   waiter_space* waiters = nullptr;  // n entries
   std::uint8_t* order = nullptr;    // n entries
 };
@@ -597,8 +597,7 @@ class [[nodiscard]] rlock_awaiter {
   rlock_awaiter& operator=(const rlock_awaiter&) = delete;
   bool await_ready() noexcept { return rw_.r_lock_fast(); }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
-    return slow_.start(detail::semacquire_async(rw_.reader_sem_, false, detail::wait_reason::rw_mutex_rlock, site_),
-                       h);
+    return slow_.start(detail::semacquire_async(rw_.reader_sem_, false, detail::wait_reason::rw_mutex_rlock, site_), h);
   }
   void await_resume() noexcept { slow_.result(); }
 

@@ -147,7 +147,7 @@ struct cancel_node final : node, context_link {
   std::optional<std::stop_source> stop;
   timer_state* timer = nullptr;
   std::unique_ptr<std::stop_callback<on_stop>> on_token;
-  cancel_node* post_next = nullptr;  // a canceller's list of nodes to finish unlocked
+  cancel_node* post_next = nullptr;      // a canceller's list of nodes to finish unlocked
   made_by maker = made_by::with_cancel;  // immutable after construction
 };
 
@@ -687,12 +687,8 @@ std::string monotonic_string(std::int64_t ns) {
 // append_name appends what n adds to its parent's printed form.
 void append_name(std::string& out, const node* n) {
   switch (n->kind) {
-    case node_kind::todo:
-      out += "context.TODO";
-      break;
-    case node_kind::without_cancel:
-      out += ".WithoutCancel";
-      break;
+    case node_kind::todo: out += "context.TODO"; break;
+    case node_kind::without_cancel: out += ".WithoutCancel"; break;
     case node_kind::value: {
       auto* v = static_cast<const value_node*>(n);
       out += ".WithValue(";
@@ -707,8 +703,8 @@ void append_name(std::string& out, const node* n) {
         case made_by::with_cancel: out += ".WithCancel"; break;
         case made_by::with_stop_token: out += ".WithStopToken"; break;
         case made_by::with_deadline:
-          out += ".WithDeadline(" + monotonic_string(n->deadline) + " [" +
-                 duration_string(n->deadline - now_ns()) + "])";
+          out +=
+              ".WithDeadline(" + monotonic_string(n->deadline) + " [" + duration_string(n->deadline - now_ns()) + "])";
           break;
       }
       break;

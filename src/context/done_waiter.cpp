@@ -51,11 +51,11 @@ constexpr int op_case = 1;
 constexpr std::uint32_t op_won = select_won(op_case);
 
 struct alignas(64) done_waiter {
-  waiter op;                             // the blocked operation's; see Layout above
-  std::atomic<std::uint32_t> flag{1};    // 0 while an operation waits; see above
-  waiter standing;                       // on done->recvq from the first block until freed
+  waiter op;                           // the blocked operation's; see Layout above
+  std::atomic<std::uint32_t> flag{1};  // 0 while an operation waits; see above
+  waiter standing;                     // on done->recvq from the first block until freed
   chan_core* done;
-  bool queued = false;                   // standing was queued (it may have been dropped since)
+  bool queued = false;  // standing was queued (it may have been dropped since)
 
   explicit done_waiter(chan_core* d) noexcept : done(d) {}
 };

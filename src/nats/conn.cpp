@@ -235,8 +235,7 @@ error msg::respond(std::string_view data) const {
   if (!c) return to_error(errc::connection_closed);
   const char* reply = natsMsg_GetReply(state_->m);
   if (!reply || !*reply) return make_error("nats: message does not have a reply");
-  return detail::error_from(
-      natsConnection_Publish(c->nc, reply, data.data(), static_cast<int>(data.size())));
+  return detail::error_from(natsConnection_Publish(c->nc, reply, data.data(), static_cast<int>(data.size())));
 }
 
 // --- subscription ---
@@ -318,8 +317,8 @@ error conn::publish(std::string_view subject, std::string_view data) const {
 error conn::publish_request(std::string_view subject, std::string_view reply, std::string_view data) const {
   if (!state_) return to_error(errc::connection_closed);
   std::string subj(subject), rep(reply);
-  return detail::error_from(natsConnection_PublishRequest(state_->nc, subj.c_str(), rep.c_str(), data.data(),
-                                                          static_cast<int>(data.size())));
+  return detail::error_from(
+      natsConnection_PublishRequest(state_->nc, subj.c_str(), rep.c_str(), data.data(), static_cast<int>(data.size())));
 }
 
 std::pair<subscription, error> conn::subscribe(std::string_view subject, std::size_t capacity) const {

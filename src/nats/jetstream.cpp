@@ -40,18 +40,24 @@ error ack_with(const std::shared_ptr<message_state>& s, F f) {
 }
 }  // namespace
 
-error msg::ack() const { return ack_with(state_, [](natsMsg* m) { return natsMsg_Ack(m, nullptr); }); }
+error msg::ack() const {
+  return ack_with(state_, [](natsMsg* m) { return natsMsg_Ack(m, nullptr); });
+}
 error msg::ack_sync() const {
   return ack_with(state_, [](natsMsg* m) {
     jsErrCode jerr = static_cast<jsErrCode>(0);
     return go::blocking([&] { return natsMsg_AckSync(m, nullptr, &jerr); });
   });
 }
-error msg::nak() const { return ack_with(state_, [](natsMsg* m) { return natsMsg_Nak(m, nullptr); }); }
+error msg::nak() const {
+  return ack_with(state_, [](natsMsg* m) { return natsMsg_Nak(m, nullptr); });
+}
 error msg::nak(std::chrono::nanoseconds delay) const {
   return ack_with(state_, [&](natsMsg* m) { return natsMsg_NakWithDelay(m, detail::millis(delay), nullptr); });
 }
-error msg::term() const { return ack_with(state_, [](natsMsg* m) { return natsMsg_Term(m, nullptr); }); }
+error msg::term() const {
+  return ack_with(state_, [](natsMsg* m) { return natsMsg_Term(m, nullptr); });
+}
 error msg::in_progress() const {
   return ack_with(state_, [](natsMsg* m) { return natsMsg_InProgress(m, nullptr); });
 }
@@ -134,8 +140,7 @@ error jetstream::publish(std::string_view subject, std::string_view data) const 
   std::string subj(subject);
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = go::blocking([&] {
-    return js_Publish(nullptr, js_of(js_), subj.c_str(), data.data(), static_cast<int>(data.size()), nullptr,
-                      &jerr);
+    return js_Publish(nullptr, js_of(js_), subj.c_str(), data.data(), static_cast<int>(data.size()), nullptr, &jerr);
   });
   return error_from(s, jerr);
 }
@@ -144,9 +149,8 @@ error jetstream::publish_async(std::string_view subject, std::string_view data) 
   if (!js_) return to_error(errc::connection_closed);
   std::string subj(subject);
   // Blocks only while too many publishes await their acknowledgement (libnats's stall wait).
-  natsStatus s = go::blocking([&] {
-    return js_PublishAsync(js_of(js_), subj.c_str(), data.data(), static_cast<int>(data.size()), nullptr);
-  });
+  natsStatus s = go::blocking(
+      [&] { return js_PublishAsync(js_of(js_), subj.c_str(), data.data(), static_cast<int>(data.size()), nullptr); });
   return error_from(s);
 }
 
@@ -169,9 +173,8 @@ std::pair<pull_consumer, error> jetstream::pull_subscribe(std::string_view subje
   if (cfg.max_ack_pending > 0) so.Config.MaxAckPending = cfg.max_ack_pending;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsSubscription* sub = nullptr;
-  natsStatus s = go::blocking([&] {
-    return js_PullSubscribe(&sub, js_of(js_), subj.c_str(), cfg.durable.c_str(), nullptr, &so, &jerr);
-  });
+  natsStatus s = go::blocking(
+      [&] { return js_PullSubscribe(&sub, js_of(js_), subj.c_str(), cfg.durable.c_str(), nullptr, &so, &jerr); });
   if (s != NATS_OK) return {{}, error_from(s, jerr)};
   pull_consumer out;
   out.state_ = std::make_shared<detail::consumer_state>();

@@ -58,9 +58,9 @@ struct connection_state {
   // The request multiplexer (nats.go's respMux): one subscription on "<inbox>.*"; each
   // request waits on its own one-value channel, registered under its token.
   std::mutex mu;
-  std::string inbox;                       // guarded by mu; empty until the first request
-  natsSubscription* responses = nullptr;   // guarded by mu
-  std::uint64_t next_token = 0;            // guarded by mu
+  std::string inbox;                                   // guarded by mu; empty until the first request
+  natsSubscription* responses = nullptr;               // guarded by mu
+  std::uint64_t next_token = 0;                        // guarded by mu
   std::unordered_map<std::string, chan<msg>> waiting;  // guarded by mu
 
   ~connection_state();
@@ -97,8 +97,8 @@ struct subscription_state {
 
 struct message_state {
   natsMsg* m = nullptr;
-  std::shared_ptr<subscription_core> sub;   // for a subscription's message
-  std::shared_ptr<connection_state> conn;   // for respond
+  std::shared_ptr<subscription_core> sub;  // for a subscription's message
+  std::shared_ptr<connection_state> conn;  // for respond
   ~message_state() {
     if (m) natsMsg_Destroy(m);
   }

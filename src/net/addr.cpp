@@ -200,7 +200,8 @@ resolved resolve_unix(const network_kind& k, std::string_view path) {
   if (path.size() >= sizeof a.sun_path) return {{}, std::error_code(EINVAL, std::system_category())};
   std::memcpy(a.sun_path, path.data(), path.size());
   if (!path.empty() && path[0] == '@') a.sun_path[0] = '\0';  // Linux's abstract namespace
-  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (path.empty() || path[0] == '@' ? 0 : 1));
+  auto len =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (path.empty() || path[0] == '@' ? 0 : 1));
   return {{net::addr(k.base, reinterpret_cast<sockaddr*>(&a), len)}, {}};
 }
 

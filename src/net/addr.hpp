@@ -14,7 +14,7 @@ namespace go::detail {
 
 // A parsed network name: "tcp4" is family AF_INET, type SOCK_STREAM, base "tcp".
 struct network_kind {
-  const char* base = "";  // "tcp", "udp", "unix", "unixgram", "unixpacket": addr's network()
+  const char* base = "";   // "tcp", "udp", "unix", "unixgram", "unixpacket": addr's network()
   int family = AF_UNSPEC;  // AF_INET or AF_INET6 for the 4 and 6 variants, AF_UNIX for unix
   int sotype = 0;
   bool ok = false;

@@ -30,7 +30,8 @@ constexpr std::chrono::seconds default_keep_alive{15};
 go::error syscall_err(const char* call, int e) { return os::new_syscall_error(call, e); }
 
 // op_err is Go's &OpError{Op, Net, Source, Addr, Err}.
-go::error op_err(const char* op, std::string_view net, const addr& source, const addr& address, const go::error& inner) {
+go::error op_err(const char* op, std::string_view net, const addr& source, const addr& address,
+                 const go::error& inner) {
   std::string what = op;
   if (!net.empty()) (what += ' ') += net;
   if (source) (what += ' ') += source.string();
@@ -121,9 +122,11 @@ dial_attempt dial_start(const go::context& ctx, const go::detail::network_kind& 
   poll_fd* f = new_socket(k, to.sockaddr_ptr()->sa_family, &e);
   if (!f) return a.err = syscall_err("socket", e), a;
   a.c = conn_access::make_conn(f);
-  if (k.sotype == SOCK_DGRAM && to.sockaddr_ptr()->sa_family != AF_UNIX) set_int_opt(f->sysfd, SOL_SOCKET, SO_BROADCAST, 1);
+  if (k.sotype == SOCK_DGRAM && to.sockaddr_ptr()->sa_family != AF_UNIX)
+    set_int_opt(f->sysfd, SOL_SOCKET, SO_BROADCAST, 1);
   if (d.local_addr) {
-    if (::bind(f->sysfd, d.local_addr.sockaddr_ptr(), d.local_addr.sockaddr_len()) != 0) return a.err = syscall_err("bind", errno), a;
+    if (::bind(f->sysfd, d.local_addr.sockaddr_ptr(), d.local_addr.sockaddr_len()) != 0)
+      return a.err = syscall_err("bind", errno), a;
   }
   if (deadline) go::detail::fd_set_deadline(f, deadline, 'w');
   // A cancellable context aborts the connect: its after_func moves the write deadline into the
@@ -199,7 +202,8 @@ dial_plan plan_dial(const dialer& d, const go::context& parent, std::string_view
   p.k = go::detail::parse_network(network);
   if (!p.k.ok) return p.err = unknown_network("dial", network), p;
   p.deadline = go::detail::deadline_ns(d.deadline);
-  if (d.timeout > std::chrono::nanoseconds::zero()) p.deadline = earliest(p.deadline, go::detail::deadline_after(d.timeout.count()));
+  if (d.timeout > std::chrono::nanoseconds::zero())
+    p.deadline = earliest(p.deadline, go::detail::deadline_after(d.timeout.count()));
   if (auto cd = parent.deadline()) p.deadline = earliest(p.deadline, go::detail::deadline_ns(*cd));
   if (go::error e = parent.err()) return p.err = op_err("dial", network, d.local_addr, {}, ctx_error(e)), p;
   p.r = go::detail::resolve(p.k, address, false);
@@ -210,7 +214,8 @@ dial_plan plan_dial(const dialer& d, const go::context& parent, std::string_view
 // dial_expired: the deadline passed before the dial of `to` (the first error if none yet).
 bool dial_expired(const dial_plan& p, const dialer& d, std::string_view network, const addr& to, go::error& first) {
   if (!p.deadline || p.deadline > go::detail::now_ns()) return false;
-  if (!first) first = op_err("dial", network, d.local_addr, to, make_error_code(go::detail::poll_errc::deadline_exceeded));
+  if (!first)
+    first = op_err("dial", network, d.local_addr, to, make_error_code(go::detail::poll_errc::deadline_exceeded));
   return true;
 }
 
@@ -479,9 +484,15 @@ go::error set_deadline_mode(poll_fd* f, std::chrono::steady_clock::time_point t,
 
 }  // namespace
 
-go::error conn::set_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_.get(), t, 'r' + 'w'); }
-go::error conn::set_read_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_.get(), t, 'r'); }
-go::error conn::set_write_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_.get(), t, 'w'); }
+go::error conn::set_deadline(std::chrono::steady_clock::time_point t) const {
+  return set_deadline_mode(h_.get(), t, 'r' + 'w');
+}
+go::error conn::set_read_deadline(std::chrono::steady_clock::time_point t) const {
+  return set_deadline_mode(h_.get(), t, 'r');
+}
+go::error conn::set_write_deadline(std::chrono::steady_clock::time_point t) const {
+  return set_deadline_mode(h_.get(), t, 'w');
+}
 
 namespace {
 
@@ -491,7 +502,9 @@ read_from_result read_from_result_of(poll_fd* f, go::detail::fd_result r, const 
 }
 
 io::result write_to_result_of(poll_fd* f, go::detail::fd_result r, const net::addr& to) {
-  if (r.err) return {r.n, op_err("write", f->net, local_of(f), to, r.err > 0 ? syscall_err("sendto", r.err) : go::detail::poll_error(r.err, false))};
+  if (r.err)
+    return {r.n, op_err("write", f->net, local_of(f), to,
+                        r.err > 0 ? syscall_err("sendto", r.err) : go::detail::poll_error(r.err, false))};
   return {r.n, {}};
 }
 

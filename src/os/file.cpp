@@ -66,9 +66,15 @@ go::error file::close() const {
   return wrap(h_.get(), "close", detail::fd_close(h_.get()));
 }
 
-go::error file::set_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_, t, 'r' + 'w'); }
-go::error file::set_read_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_, t, 'r'); }
-go::error file::set_write_deadline(std::chrono::steady_clock::time_point t) const { return set_deadline_mode(h_, t, 'w'); }
+go::error file::set_deadline(std::chrono::steady_clock::time_point t) const {
+  return set_deadline_mode(h_, t, 'r' + 'w');
+}
+go::error file::set_read_deadline(std::chrono::steady_clock::time_point t) const {
+  return set_deadline_mode(h_, t, 'r');
+}
+go::error file::set_write_deadline(std::chrono::steady_clock::time_point t) const {
+  return set_deadline_mode(h_, t, 'w');
+}
 
 int file::fd() const noexcept { return h_ ? h_.get()->sysfd : -1; }
 

@@ -26,12 +26,12 @@ inline void* make_context(void* stack_top, void (*entry)(void*), void* arg) noex
   std::uint16_t fpucw = 0x037F;
   std::memcpy(&sp[0], &mxcsr, 4);
   std::memcpy(reinterpret_cast<char*>(&sp[0]) + 4, &fpucw, 2);
-  sp[1] = 0;                                         // r15
-  sp[2] = 0;                                         // r14
-  sp[3] = reinterpret_cast<std::uint64_t>(entry);    // r13
-  sp[4] = reinterpret_cast<std::uint64_t>(arg);      // r12
-  sp[5] = 0;                                         // rbx
-  sp[6] = 0;                                         // rbp
+  sp[1] = 0;                                       // r15
+  sp[2] = 0;                                       // r14
+  sp[3] = reinterpret_cast<std::uint64_t>(entry);  // r13
+  sp[4] = reinterpret_cast<std::uint64_t>(arg);    // r12
+  sp[5] = 0;                                       // rbx
+  sp[6] = 0;                                       // rbp
   sp[7] = reinterpret_cast<std::uint64_t>(&gocxx_context_entry);
   top[-2] = 0;  // a null return address ends backtraces
   top[-1] = 0;

@@ -23,7 +23,8 @@ inline std::size_t huge_round(std::size_t bytes) noexcept {
 // hint: where the kernel refuses it the memory is ordinary pages). Null on failure.
 inline void* map_huge(std::size_t bytes) noexcept {
   std::size_t len = huge_round(bytes);
-  void* p = mmap(nullptr, len + huge_page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* p =
+      mmap(nullptr, len + huge_page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return nullptr;
   auto base = reinterpret_cast<std::uintptr_t>(p);
   std::uintptr_t aligned = (base + huge_page_size - 1) / huge_page_size * huge_page_size;

@@ -53,7 +53,8 @@ void destroy(poll_fd* f) noexcept {
 // Scoped read or write lock of an operation.
 class op_lock {
  public:
-  op_lock(poll_fd* f, bool read) noexcept : f_(f), read_(read), held_(f->mu.rw_lock(read, read ? f->rsema : f->wsema)) {}
+  op_lock(poll_fd* f, bool read) noexcept
+      : f_(f), read_(read), held_(f->mu.rw_lock(read, read ? f->rsema : f->wsema)) {}
   ~op_lock() {
     if (held_) fd_rw_unlock(f_, read_);
   }

@@ -50,10 +50,10 @@ struct poll_fd {
   sema rsema, wsema;  // fd_mutex's waiters
   int sysfd = -1;
   poll_desc* pd = nullptr;
-  bool is_stream = true;     // a byte stream: large reads and writes are split
+  bool is_stream = true;         // a byte stream: large reads and writes are split
   bool zero_read_is_eof = true;  // not for datagrams, where an empty one is valid
-  bool is_socket = false;    // send with MSG_NOSIGNAL (EPIPE is an error, never SIGPIPE)
-  bool is_file = false;      // os::file: close errors say "file already closed"
+  bool is_socket = false;        // send with MSG_NOSIGNAL (EPIPE is an error, never SIGPIPE)
+  bool is_file = false;          // os::file: close errors say "file already closed"
   // The last read of this TCP socket returned less than it asked for, so it left the socket
   // empty: any byte that came after has raised an edge (fd.cpp, fd_read). Touched only by
   // the holder of the read lock.

@@ -56,7 +56,8 @@ class fd_mutex {
     for (;;) {
       if ((old & ref_mask) == 0) fatal("inconsistent poll.fdMutex");
       std::uint64_t next = old - ref;
-      if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return (next & (closed | ref_mask)) == closed;
+      if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel))
+        return (next & (closed | ref_mask)) == closed;
     }
   }
 

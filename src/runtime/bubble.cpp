@@ -157,8 +157,9 @@ void run_bubble(const synctest::options& o, void (*body)(void*), void* arg) {
   done.mu.lock();
   if (!done.done) {
     done.waiting = current_parker();
-    park(wait_reason::synctest_run, detail::source_location::current(),
-         [](void* m) { static_cast<runtime_lock*>(m)->unlock(); }, &done.mu);
+    park(
+        wait_reason::synctest_run, detail::source_location::current(),
+        [](void* m) { static_cast<runtime_lock*>(m)->unlock(); }, &done.mu);
   } else {
     done.mu.unlock();
   }

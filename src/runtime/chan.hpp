@@ -90,13 +90,15 @@ inline auto ring_take(chan_core* c, void* out) noexcept {
 // ring_try_push sends elem into c's ring (c buffered) and says whether it did; false when
 // the ring is full, c is closed or waiters are queued: the caller then takes the lock.
 inline bool ring_try_push(chan_core* c, void* elem) noexcept {
-  return ring_push_or(c, ring_put(c, elem), [&](bool raced) noexcept { return raced && ring_push_contended(c, elem) == ring_retry::done; });
+  return ring_push_or(c, ring_put(c, elem),
+                      [&](bool raced) noexcept { return raced && ring_push_contended(c, elem) == ring_retry::done; });
 }
 
 // ring_try_pop receives from c's ring (c buffered) into out (null: drop the value) and
 // says whether it did; false when the ring is empty or waiters are queued.
 inline bool ring_try_pop(chan_core* c, void* out) noexcept {
-  return ring_pop_or(c, ring_take(c, out), [&](bool raced) noexcept { return raced && ring_pop_contended(c, out) == ring_retry::done; });
+  return ring_pop_or(c, ring_take(c, out),
+                     [&](bool raced) noexcept { return raced && ring_pop_contended(c, out) == ring_retry::done; });
 }
 
 // Lock-free readiness checks (Go's full() and empty()); see chan.cpp on why racing is fine.
@@ -133,7 +135,7 @@ inline bool chan_looks_ready(const chan_core* c, bool is_send) noexcept {
     if (!(end & ~r.pos_mask)) {  // neither SLOW nor MARK: the slot tells
       std::uint64_t lap = r.lap(end);
       std::uint64_t s = r.stamp(end).load(std::memory_order_acquire);
-      if (s == lap + (is_send ? 0 : 1)) return true;                    // free (full) for this lap
+      if (s == lap + (is_send ? 0 : 1)) return true;                   // free (full) for this lap
       if (s == (is_send ? lap + 1 - r.one_lap() : lap)) return false;  // full (empty)
       return true;  // a stale hint or a value on the move: let the attempt decide
     }

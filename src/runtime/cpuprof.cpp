@@ -61,11 +61,11 @@ constexpr std::size_t ring_capacity = 1024;  // a power of two: ten seconds of o
 struct cpu_sample {
   std::atomic<std::uint64_t> seq{0};
   int depth = 0;
-  label_node* labels = nullptr;  // a reference of the sample's
+  label_node* labels = nullptr;   // a reference of the sample's
   std::uintptr_t pcs[max_depth];  // the interrupted address + 1, then return addresses
 };
 
-cpu_sample* ring = nullptr;  // ring_capacity slots, made by the first start, never freed
+cpu_sample* ring = nullptr;          // ring_capacity slots, made by the first start, never freed
 std::atomic<std::uint64_t> head{0};  // the next position a producer claims
 std::uint64_t tail = 0;              // the next position the drainer reads; the drainer's
 std::atomic<std::uint64_t> lost{0};
@@ -236,7 +236,7 @@ void start_cpu_profile(std::ostream& o) {
     counts.clear();
   }
   if (!handler_installed) {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_sigaction = on_sigprof;
     sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
@@ -294,7 +294,8 @@ void stop_cpu_profile() {
 label_set goroutine_labels() {
   label_set all;
   goroutine* g = current_goroutine();
-  if (label_node* n = g ? g->labels.load(std::memory_order_relaxed) : nullptr) all.insert(n->labels.begin(), n->labels.end());
+  if (label_node* n = g ? g->labels.load(std::memory_order_relaxed) : nullptr)
+    all.insert(n->labels.begin(), n->labels.end());
   return all;
 }
 

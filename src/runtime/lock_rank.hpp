@@ -20,15 +20,15 @@
 namespace go::detail {
 
 enum class lock_rank : std::uint8_t {
-  context = 1,   // a context node's mu (parent before child)
-  timer = 3,     // a timer state's mu
-  poll_desc = 4, // a poll descriptor's lock
-  bubble = 5,    // a synctest bubble's done lock
-  chan = 6,      // channel locks (several: a select's, by address)
-  sched = 7,     // sched().lock
-  timers = 8,    // a worker's timer heap
-  inbox = 9,     // a worker's or a bubble's inbox
-  leaf = 10,     // takes nothing: the poller's descriptor cache, the goroutine record cache
+  context = 1,    // a context node's mu (parent before child)
+  timer = 3,      // a timer state's mu
+  poll_desc = 4,  // a poll descriptor's lock
+  bubble = 5,     // a synctest bubble's done lock
+  chan = 6,       // channel locks (several: a select's, by address)
+  sched = 7,      // sched().lock
+  timers = 8,     // a worker's timer heap
+  inbox = 9,      // a worker's or a bubble's inbox
+  leaf = 10,      // takes nothing: the poller's descriptor cache, the goroutine record cache
 };
 
 // lock_rank_acquire records that the thread takes `lock` of rank r, checking the order

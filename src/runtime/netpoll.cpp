@@ -57,10 +57,10 @@ namespace go::detail {
 namespace {
 
 int epfd = -1;
-int wake_fd = -1;                          // the eventfd of interrupt()
+int wake_fd = -1;                            // the eventfd of interrupt()
 std::atomic<std::uint32_t> wake_pending{0};  // a wake-up is written and not yet read
-char wake_tag;                             // its events' data: &wake_tag
-bool have_pwait2 = true;                   // epoll_pwait2 (Linux 5.11): nanosecond timeouts
+char wake_tag;                               // its events' data: &wake_tag
+bool have_pwait2 = true;                     // epoll_pwait2 (Linux 5.11): nanosecond timeouts
 
 int epoll_wait_ns(epoll_event* events, int max, std::int64_t delay_ns) noexcept {
 #ifdef SYS_epoll_pwait2
@@ -312,7 +312,8 @@ poll_result poll_arm(poll_desc* pd, int mode, parker* me, bool* armed) noexcept 
       netpoll_waiters.fetch_sub(1, std::memory_order_seq_cst);
       continue;
     }
-    if (poll_check(pd, mode) != poll_result::ok && gp.compare_exchange_strong(mine, pd_nil, std::memory_order_seq_cst)) {
+    if (poll_check(pd, mode) != poll_result::ok &&
+        gp.compare_exchange_strong(mine, pd_nil, std::memory_order_seq_cst)) {
       netpoll_waiters.fetch_sub(1, std::memory_order_seq_cst);
       continue;  // reports the error
     }

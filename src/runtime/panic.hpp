@@ -17,8 +17,7 @@ enum class fatal_show {
 // fatal_report writes `first_line` and a blank line, then the goroutines `show` asks for,
 // to stderr, and ends the process (report_end). g is the goroutine the report is about, or
 // null; g_is_caller: g is the goroutine running this call, and its frames are the caller's.
-[[noreturn]] void fatal_report(const std::string& first_line, fatal_show show, goroutine* g,
-                               bool g_is_caller) noexcept;
+[[noreturn]] void fatal_report(const std::string& first_line, fatal_show show, goroutine* g, bool g_is_caller) noexcept;
 
 // report_begin takes the process's report lock: the first caller gets true; any later one
 // blocks forever (its thread is parked, the first report finishes and exits), except the

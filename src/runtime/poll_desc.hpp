@@ -39,10 +39,10 @@ struct poll_desc {
   int fd = -1;
 
   runtime_lock lock{lock_rank::poll_desc};  // guards the deadlines, the timers' arming and `info`'s writes
-  std::int64_t rd = 0;    // read deadline: 0 none, -1 passed, else nanotime() when it passes
-  std::int64_t wd = 0;    // write deadline, the same
-  timer rt, wt;           // the deadlines' timers; arg is the descriptor
-  poll_desc* next_free = nullptr;  // the descriptor cache's free list
+  std::int64_t rd = 0;                      // read deadline: 0 none, -1 passed, else nanotime() when it passes
+  std::int64_t wd = 0;                      // write deadline, the same
+  timer rt, wt;                             // the deadlines' timers; arg is the descriptor
+  poll_desc* next_free = nullptr;           // the descriptor cache's free list
 };
 
 // poll_open registers fd (non-blocking) with the poller: edge-triggered, both directions, once.

@@ -90,10 +90,8 @@ bool counts_as_block(wait_reason r) noexcept {
     case wait_reason::rw_mutex_lock:
     case wait_reason::wait_group_wait:
     case wait_reason::cond_wait:
-    case wait_reason::semacquire:
-      return true;
-    default:
-      return false;
+    case wait_reason::semacquire: return true;
+    default: return false;
   }
 }
 
@@ -193,7 +191,8 @@ std::vector<goroutine_record> goroutine_records() {
         } else if (state == park_parked) {
           r.pcs = parked_frames(g);
         } else if (state == park_running && g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
-          if (void* pc = g->syscall_pc.load(std::memory_order_relaxed)) r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
+          if (void* pc = g->syscall_pc.load(std::memory_order_relaxed))
+            r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
         }
         if (r.pcs.empty()) r.leaf = state == park_running ? "(running)" : "(not started)";
         c->all->push_back(std::move(r));
@@ -206,8 +205,8 @@ profile_builder goroutine_profile() {
   profile_builder p;
   p.sample_types = {{"goroutine", "count"}};
   p.period_type = {"goroutine", "count"};
-  p.time_nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                     std::chrono::system_clock::now().time_since_epoch()).count();
+  p.time_nanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::map<std::tuple<std::vector<std::uintptr_t>, std::string, std::string>, std::int64_t> groups;
   for (goroutine_record& r : goroutine_records()) ++groups[{std::move(r.pcs), r.state, r.leaf}];
   for (auto& [key, n] : groups) {
@@ -221,8 +220,8 @@ profile_builder bucket_profile(bucket_table& t) {
   profile_builder p;
   p.sample_types = {{"contentions", "count"}, {"delay", "nanoseconds"}};
   p.period_type = {"contentions", "count"};
-  p.time_nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                     std::chrono::system_clock::now().time_since_epoch()).count();
+  p.time_nanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::lock_guard lk(t.mutex);
   for (const auto& [pcs, b] : t.buckets) {
     p.samples.push_back({pcs, {std::llround(b.count), b.delay}, {}, ""});

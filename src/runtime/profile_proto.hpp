@@ -22,7 +22,7 @@
 namespace go::detail {
 
 struct profile_sample {
-  std::vector<std::uintptr_t> pcs;  // return addresses, innermost first
+  std::vector<std::uintptr_t> pcs;   // return addresses, innermost first
   std::vector<std::int64_t> values;  // one per sample type
   std::vector<std::pair<std::string, std::string>> labels;
   std::string leaf;  // a frame named leaf, innermost, when the stack is unknown ("running")

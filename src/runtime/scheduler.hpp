@@ -33,7 +33,7 @@ struct task : parker {
 };
 
 struct worker;
-struct bubble;  // bubble.hpp
+struct bubble;           // bubble.hpp
 struct suspended_block;  // profile.hpp
 struct label_node;       // labels.hpp
 
@@ -52,7 +52,7 @@ struct goroutine : task {
   // A goroutine with a stack: its saved stack pointer while switched out. A stackless
   // goroutine (kind coroutine, runtime/task.cpp): the address of the coroutine to resume.
   void* sp = nullptr;
-  stack stk;           // empty until the goroutine first runs (unless a size was asked for)
+  stack stk;  // empty until the goroutine first runs (unless a size was asked for)
   std::uint64_t id = 0;
 
   const closure_ops* ops = nullptr;
@@ -65,7 +65,7 @@ struct goroutine : task {
   std::atomic<wait_reason> reason{wait_reason::none};
   detail::source_location wait_site;
   std::int64_t wait_since = 0;  // about when it parked (its worker's clock)
-  void* spawn_pc = nullptr;  // in the function that called go::spawn
+  void* spawn_pc = nullptr;     // in the function that called go::spawn
   std::uint64_t parent_id = 0;
   bubble* bub = nullptr;  // the synctest bubble it belongs to, if any (bubble.hpp)
 
@@ -132,12 +132,12 @@ struct worker {
   // not the scheduler's), and a count of such calls, for sysmon.
   std::atomic<bool> in_syscall{false};
   std::atomic<std::uint32_t> syscall_tick{0};
-  goroutine* lockedg = nullptr;  // lock_os_thread: the goroutine wired to this thread
+  goroutine* lockedg = nullptr;              // lock_os_thread: the goroutine wired to this thread
   std::atomic<bool> locked_runnable{false};  // and a worker has handed it over to run
-  bool locked_waiting = false;  // asleep in wait_locked, counted in locked_sleeping (sched.lock)
-  bool exit_thread = false;      // that goroutine returned while locked: the thread ends
-  std::uint32_t next_streak = 0;  // consecutive runs from the next slot
-  std::int64_t slice_start = 0;   // coarse clock when the current time slice began
+  bool locked_waiting = false;               // asleep in wait_locked, counted in locked_sleeping (sched.lock)
+  bool exit_thread = false;                  // that goroutine returned while locked: the thread ends
+  std::uint32_t next_streak = 0;             // consecutive runs from the next slot
+  std::int64_t slice_start = 0;              // coarse clock when the current time slice began
   // The coarse clock at this worker's last pass through its scheduler loop (at least every
   // 61st switch) or time-slice check: a park stamps it as the wait's start, approximate as
   // Go's waitsince, without a clock read per park (docs/tuning.md, chan_sync).
@@ -152,14 +152,14 @@ struct worker {
   std::atomic<std::uint64_t> parks{0}, steals{0};   // go::runtime_metrics: owner writes, anyone reads
 
   eh_state* eh_globals = nullptr;  // this thread's __cxa_eh_globals
-  int* errno_at = nullptr;  // this thread's errno (saved and restored at a switch without a call)
+  int* errno_at = nullptr;         // this thread's errno (saved and restored at a switch without a call)
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;
   const void* g0_stack_bottom = nullptr;
   std::size_t g0_stack_size = 0;
 
   runtime_lock inbox_lock{lock_rank::inbox};  // debug migration: goroutines sent here by other workers
-  std::atomic<task*> inbox{nullptr};  // written under inbox_lock
+  std::atomic<task*> inbox{nullptr};          // written under inbox_lock
 
   bubble* bub = nullptr;  // set on a synctest bubble's worker, which runs only its goroutines
 };

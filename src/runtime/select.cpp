@@ -122,9 +122,7 @@ int lock_order(chan_core** a, int n) noexcept {
     a[j] = y < x ? x : y;
   };
   switch (n) {
-    case 2:
-      cswap(0, 1);
-      break;
+    case 2: cswap(0, 1); break;
     case 3:
       cswap(0, 1);
       cswap(1, 2);
@@ -333,7 +331,8 @@ __attribute__((noinline)) int select_lazy(parker* self, select_case* cases, cons
       waiter& w = sc.w(slot_of[k]);
       w.elem = cases[i].elem;
       std::uint32_t t = w.tag.load(std::memory_order_relaxed);
-      lost = t == 0 || !w.tag.compare_exchange_strong(t, open | lazy_won(i, cases[i].is_send), std::memory_order_acq_rel);
+      lost =
+          t == 0 || !w.tag.compare_exchange_strong(t, open | lazy_won(i, cases[i].is_send), std::memory_order_acq_rel);
     }
     if (lost) {
       // A waker dequeued a waiter since assign_slots: its case may be ready, and its channel
@@ -399,7 +398,8 @@ int select_go(select_case* cases, int n, bool block, bool* received, detail::sou
   int ready = 0;
   if (several && n > 1) {
     int i = draw(n);
-    if (cases[i].c && chan_looks_ready(cases[i].c, cases[i].is_send)) poll.data[ready++] = static_cast<std::uint16_t>(i);
+    if (cases[i].c && chan_looks_ready(cases[i].c, cases[i].is_send))
+      poll.data[ready++] = static_cast<std::uint16_t>(i);
   }
   int active = -1;  // the look at every case is yet to come
   for (;;) {

@@ -258,8 +258,8 @@ std::size_t stack_round(std::size_t size) noexcept {
 // line, and one worker's pushes and pops would miss on the other's every spawn
 // (docs/tuning.md, spawn_join).
 struct alignas(64) stack_cache {
-  std::vector<stack> free;  // LIFO: the last freed stack has a hot top page
-  bool any_used = false;    // some stack in free is used (stack_release_deep_pages)
+  std::vector<stack> free;        // LIFO: the last freed stack has a hot top page
+  bool any_used = false;          // some stack in free is used (stack_release_deep_pages)
   std::int64_t next_release = 0;  // coarse clock: pacing of stack_release_deep_pages
   // Stacks taken through this cache less those released through it (go::runtime_metrics);
   // the owner writes it, anyone reads. A stack may be taken on one worker and released on
@@ -288,7 +288,7 @@ struct shared_pool {
 shared_pool& shared = *new shared_pool;
 std::int64_t last_shared_take = 0;  // nanotime of the last stack taken from shared (spare_mutex)
 constexpr std::int64_t trim_delay_ns = 200'000'000;
-std::int64_t next_trim = 0;  // pacing (spare_mutex)
+std::int64_t next_trim = 0;    // pacing (spare_mutex)
 bool shared_any_used = false;  // shared.free may hold a used stack (spare_mutex)
 
 void unmap(stack s) noexcept {
@@ -493,7 +493,7 @@ void install_overflow_handler(worker*) noexcept {
   }
   static std::once_flag once;
   std::call_once(once, [] {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_sigaction = &on_segv;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);

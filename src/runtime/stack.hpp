@@ -52,7 +52,7 @@ std::size_t stack_round(std::size_t size) noexcept;
 template <class Stop>
 void stack_trim(Stop stop) noexcept;
 void stack_release_deep_pages() noexcept;  // the calling worker's cache and the shared pool
-bool stack_trim_batch() noexcept;  // one batch; false when nothing is (yet) to trim
+bool stack_trim_batch() noexcept;          // one batch; false when nothing is (yet) to trim
 // When trimming would next have something to do (INT64_MAX: nothing to trim).
 std::int64_t stack_trim_due() noexcept;
 

@@ -124,7 +124,7 @@ struct frame_cache {
       }
     }
     std::size_t size = (k + 1) * frame_class_bytes;
-    auto* block = static_cast<unsigned char*>(::operator new(size * frame_carve, std::align_val_t(frame_class_bytes)));
+    auto* block = static_cast<unsigned char*>(::operator new(size* frame_carve, std::align_val_t(frame_class_bytes)));
     for (int i = frame_carve - 1; i >= 0; --i) {
       auto* f = reinterpret_cast<free_frame*>(block + static_cast<std::size_t>(i) * size);
       f->next = free[k];
@@ -368,7 +368,7 @@ int select_suspend(select_case* cases, int n, bool block, bool* received, select
 
 int select_resume(select_case* cases, int n, bool* received, select_state* st) {
   std::uint32_t won = st->done.load(std::memory_order_acquire);
-  int j = static_cast<int>(won) - 2;  // select_won
+  int j = static_cast<int>(won) - 2;                             // select_won
   for (int i = 0; i < st->nlocks; ++i) chan_lock(st->locks[i]);  // 5
   for (int k = 0; k < n; ++k) {
     if (k == j || !cases[k].c) continue;
@@ -389,7 +389,7 @@ bool sleep_suspend(timer_space* space, std::int64_t when, void* handle, source_l
   goroutine* g = running_coroutine(w);
   if (when != INT64_MAX) {
     auto* t = ::new (static_cast<void*>(space->raw)) timer;  // in the frame: outlives its firing
-    t->untracked = true;  // leaves its heap only by firing
+    t->untracked = true;                                     // leaves its heap only by firing
     t->when = when;
     t->fire = &fire_wake_coroutine;
     t->arg = static_cast<parker*>(g);

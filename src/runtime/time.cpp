@@ -321,7 +321,7 @@ void block_until(std::int64_t when, detail::source_location site) {
     std::this_thread::sleep_until(steady_clock::time_point(std::chrono::nanoseconds(when)));
     return;
   }
-  timer t;  // on the stack: it outlives its firing, which is what wakes us
+  timer t;             // on the stack: it outlives its firing, which is what wakes us
   t.untracked = true;  // leaves its heap only by firing
   t.when = when;
   t.fire = &fire_wake;
@@ -355,15 +355,14 @@ recv_chan<steady_clock::time_point> timer_chan(timer_state* s) {
   if (s->kind != timer_kind::chan) return {};
   if (!s->c.load(std::memory_order_acquire)) {
     auto ch = make_chan<steady_clock::time_point>(1);  // allocated outside the lock
-    ch.core()->ops = &timer_chan_ops;  // the same operations, marked as a timer's (timer.hpp)
+    ch.core()->ops = &timer_chan_ops;                  // the same operations, marked as a timer's (timer.hpp)
     std::lock_guard lk(s->mu);
     if (!s->c.load(std::memory_order_relaxed)) {
       s->ch = std::move(ch);
       s->c.store(s->ch.core(), std::memory_order_release);
       // Start what the timer would have done meanwhile: deliver if it is due, and heap it
       // if it is still armed (a later one-shot, or a ticker).
-      if (s->armed.load(std::memory_order_relaxed) &&
-          (s->node.when > now_ns() || deliver_due(s))) {
+      if (s->armed.load(std::memory_order_relaxed) && (s->node.when > now_ns() || deliver_due(s))) {
         s->refs.fetch_add(1, std::memory_order_relaxed);  // the heap's
         add_timer(&s->node);
       }

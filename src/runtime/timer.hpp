@@ -157,8 +157,8 @@ struct timer_heap {
   };
 
   runtime_lock lock{lock_rank::timers};
-  slots heap;       // guarded by lock
-  fifo sleepers;    // guarded by lock
+  slots heap;     // guarded by lock
+  fifo sleepers;  // guarded by lock
   std::atomic<std::int64_t> next_when{INT64_MAX};
   std::atomic<std::size_t> size{0};
   // Since the last sweep: timers stopped in this heap, and channel timers left with no

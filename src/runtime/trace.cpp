@@ -123,9 +123,7 @@ void trace_event_slow(trace_kind kind, goroutine* g, std::uint64_t arg) noexcept
   try {
     thread_trace& t = this_thread_trace();
     worker* w = current_worker();
-    r.track = kind == trace_kind::slot_handoff ? static_cast<std::int32_t>(arg >> 32)
-              : w                              ? w->id
-                                               : t.plain_track;
+    r.track = kind == trace_kind::slot_handoff ? static_cast<std::int32_t>(arg >> 32) : w ? w->id : t.plain_track;
     std::lock_guard lk(t.buffer->mutex);
     t.buffer->append(r);
   } catch (...) {  // out of memory: the event is lost
@@ -166,9 +164,8 @@ struct trace_writer {
 
   void slice(int pid, int tid, const std::string& name, std::int64_t from, std::int64_t to, const std::string& args) {
     lines.emplace_back(from, "{\"name\":" + json_string(name.c_str()) + ",\"ph\":\"X\",\"pid\":" + std::to_string(pid) +
-                                 ",\"tid\":" + std::to_string(tid) + ",\"ts\":" + us(from) +
-                                 ",\"dur\":" + us(start_ns + std::max<std::int64_t>(to - from, 0)) +
-                                 ",\"args\":{" + args + "}}");
+                                 ",\"tid\":" + std::to_string(tid) + ",\"ts\":" + us(from) + ",\"dur\":" +
+                                 us(start_ns + std::max<std::int64_t>(to - from, 0)) + ",\"args\":{" + args + "}}");
   }
   void instant(int tid, const std::string& name, std::int64_t at, const std::string& args) {
     lines.emplace_back(at, "{\"name\":" + json_string(name.c_str()) + ",\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":" +
@@ -191,7 +188,7 @@ void write_trace(std::ostream& out, std::vector<trace_record> records, std::int6
     std::uint64_t g = 0;
     std::int64_t since = 0;
   };
-  std::map<std::int32_t, worker_run> running;      // by track
+  std::map<std::int32_t, worker_run> running;       // by track
   std::map<std::int32_t, std::int64_t> idle_since;  // by track
   std::map<std::uint64_t, goroutine_track> gs;
   auto g_state = [&](std::uint64_t id, const std::string& state, std::int64_t at, std::string args = "") {
@@ -259,20 +256,24 @@ void write_trace(std::ostream& out, std::vector<trace_record> records, std::int6
 
   std::stable_sort(wr.lines.begin(), wr.lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   out << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
-  out << R"({"name":"process_name","ph":"M","pid":1,"tid":0,"args":{"name":"workers"}},)" << "\n";
-  out << R"({"name":"process_name","ph":"M","pid":2,"tid":0,"args":{"name":"goroutines"}},)" << "\n";
+  out << R"({"name":"process_name","ph":"M","pid":1,"tid":0,"args":{"name":"workers"}},)"
+      << "\n";
+  out << R"({"name":"process_name","ph":"M","pid":2,"tid":0,"args":{"name":"goroutines"}},)"
+      << "\n";
   std::map<int, std::string> names;
   for (const trace_record& r : records) {
-    names[trace_writer::tid(r.track)] = r.track >= 0 ? "worker " + std::to_string(r.track) : "thread " + std::to_string(-1 - r.track);
+    names[trace_writer::tid(r.track)] =
+        r.track >= 0 ? "worker " + std::to_string(r.track) : "thread " + std::to_string(-1 - r.track);
   }
   for (auto& [tid, name] : names) {
-    out << R"({"name":"thread_name","ph":"M","pid":1,"tid":)" << tid << R"(,"args":{"name":)" << json_string(name.c_str())
-        << "}},\n";
+    out << R"({"name":"thread_name","ph":"M","pid":1,"tid":)" << tid << R"(,"args":{"name":)"
+        << json_string(name.c_str()) << "}},\n";
   }
   for (auto& [id, t] : gs) {
     out << R"({"name":"thread_name","ph":"M","pid":2,"tid":)" << id << R"(,"args":{"name":"G)" << id << "\"}},\n";
   }
-  for (std::size_t i = 0; i < wr.lines.size(); ++i) out << wr.lines[i].second << (i + 1 < wr.lines.size() ? ",\n" : "\n");
+  for (std::size_t i = 0; i < wr.lines.size(); ++i)
+    out << wr.lines[i].second << (i + 1 < wr.lines.size() ? ",\n" : "\n");
   out << "]}\n";
 }
 

@@ -97,7 +97,7 @@ const symbol_table* load_symbols(const char* path) {
   if (!inserted) return it->second;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return nullptr;
-  struct stat st{};
+  struct stat st {};
   void* map = fstat(fd, &st) == 0 ? mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0)
                                   : MAP_FAILED;
   close(fd);
@@ -137,8 +137,8 @@ std::string demangle(const char* name) {
 
 // Where code at an address comes from: its object file and the address addr2line wants.
 struct object_address {
-  std::string path;             // empty: not in any loaded object
-  std::uintptr_t address = 0;   // pc less the object's load bias
+  std::string path;            // empty: not in any loaded object
+  std::uintptr_t address = 0;  // pc less the object's load bias
 };
 
 }  // namespace
@@ -285,7 +285,7 @@ bool is_runtime_object(std::string_view path) {
   return false;
 }
 
-std::mutex symbols_mutex;  // guards symbol_cache
+std::mutex symbols_mutex;                                                     // guards symbol_cache
 auto& symbol_cache = *new std::map<std::uintptr_t, std::vector<code_frame>>;  // by pc, innermost first
 
 // Parses addr2line's answer for one object into the cache: "0x<address>" lines, each
@@ -336,8 +336,9 @@ void symbolize_all(std::vector<std::uintptr_t> pcs) {
     for (auto& [address, pc] : pc_of) addresses.push_back(address);
     constexpr std::size_t per_run = 2048;  // within any argument-size limit
     for (std::size_t i = 0; i < addresses.size(); i += per_run) {
-      std::vector<std::uintptr_t> part(addresses.begin() + static_cast<std::ptrdiff_t>(i),
-                                       addresses.begin() + static_cast<std::ptrdiff_t>(std::min(addresses.size(), i + per_run)));
+      std::vector<std::uintptr_t> part(
+          addresses.begin() + static_cast<std::ptrdiff_t>(i),
+          addresses.begin() + static_cast<std::ptrdiff_t>(std::min(addresses.size(), i + per_run)));
       parse_addr2line(run_addr2line(path, part), {path, 0}, pc_of);
     }
   }
@@ -454,7 +455,8 @@ snapshot take_snapshot(goroutine* g, bool running_here, bool walk) {
     s.parked = true;
     s.site = g->wait_site;
     if (walk && g->kind != parker_kind::coroutine) s.pcs = parked_frames(g);  // no stack to walk
-  } else if (!running_here && state == park_running && g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
+  } else if (!running_here && state == park_running &&
+             g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
     // In go::blocking on another thread: its stack moves, but the call site does not.
     if (void* pc = g->syscall_pc.load(std::memory_order_relaxed)) s.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
   }
@@ -572,8 +574,11 @@ void dump_after_overflow(goroutine* g) noexcept {
     std::vector<snapshot> all = snapshot_all(g);
     for (const snapshot& s : all) {
       out << s.header << "\n";
-      if (s.parked) out << "\tblocked at " << s.site.file_name() << ":" << s.site.line() << " in " << s.site.function_name() << "\n";
-      if (s.spawn_pc) out << "created by " << symbol_with_offset(s.spawn_pc - 1) << " in goroutine " << s.parent_id << "\n";
+      if (s.parked)
+        out << "\tblocked at " << s.site.file_name() << ":" << s.site.line() << " in " << s.site.function_name()
+            << "\n";
+      if (s.spawn_pc)
+        out << "created by " << symbol_with_offset(s.spawn_pc - 1) << " in goroutine " << s.parent_id << "\n";
       out << "\n";
     }
     std::string text = out.str();
@@ -618,7 +623,7 @@ void enable_sigquit_dump() {
       }
       detail::fatal_report("SIGQUIT: quit", detail::fatal_show::all_goroutines, nullptr, false);
     }).detach();
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = &detail::on_sigquit;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;

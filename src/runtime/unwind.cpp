@@ -187,33 +187,83 @@ bool run_cfa_program(cfi_reader r, std::uintptr_t loc, std::uintptr_t target, st
         if (loc > target) return true;
         break;
       }
-      case 0x02: loc += r.u8() * code_align; if (loc > target) return true; break;
-      case 0x03: loc += r.get<std::uint16_t>() * code_align; if (loc > target) return true; break;
-      case 0x04: loc += r.get<std::uint32_t>() * code_align; if (loc > target) return true; break;
-      case 0x05: { std::uint64_t reg = r.uleb(); set_offset(reg, static_cast<std::int64_t>(r.uleb()) * data_align); break; }
+      case 0x02:
+        loc += r.u8() * code_align;
+        if (loc > target) return true;
+        break;
+      case 0x03:
+        loc += r.get<std::uint16_t>() * code_align;
+        if (loc > target) return true;
+        break;
+      case 0x04:
+        loc += r.get<std::uint32_t>() * code_align;
+        if (loc > target) return true;
+        break;
+      case 0x05: {
+        std::uint64_t reg = r.uleb();
+        set_offset(reg, static_cast<std::int64_t>(r.uleb()) * data_align);
+        break;
+      }
       case 0x06: restore(r.uleb()); break;
-      case 0x07: { std::uint64_t reg = r.uleb(); if (reg == fp_reg) rules.fp_saved = false; if (reg == ra_reg) rules.ra_undefined = true; break; }
+      case 0x07: {
+        std::uint64_t reg = r.uleb();
+        if (reg == fp_reg) rules.fp_saved = false;
+        if (reg == ra_reg) rules.ra_undefined = true;
+        break;
+      }
       case 0x08: same_value(r.uleb()); break;
-      case 0x09: { std::uint64_t reg = r.uleb(); r.uleb(); if (reg == fp_reg || reg == ra_reg) return false; break; }
-      case 0x0a: if (depth == 8) return false; saved[depth++] = rules; break;
-      case 0x0b: if (depth == 0) return false; rules = saved[--depth]; break;
-      case 0x0c: rules.cfa_register = static_cast<unsigned>(r.uleb()); rules.cfa_offset = static_cast<std::int64_t>(r.uleb()); break;
+      case 0x09: {
+        std::uint64_t reg = r.uleb();
+        r.uleb();
+        if (reg == fp_reg || reg == ra_reg) return false;
+        break;
+      }
+      case 0x0a:
+        if (depth == 8) return false;
+        saved[depth++] = rules;
+        break;
+      case 0x0b:
+        if (depth == 0) return false;
+        rules = saved[--depth];
+        break;
+      case 0x0c:
+        rules.cfa_register = static_cast<unsigned>(r.uleb());
+        rules.cfa_offset = static_cast<std::int64_t>(r.uleb());
+        break;
       case 0x0d: rules.cfa_register = static_cast<unsigned>(r.uleb()); break;
       case 0x0e: rules.cfa_offset = static_cast<std::int64_t>(r.uleb()); break;
       case 0x0f: return false;  // def_cfa_expression
-      case 0x10: case 0x16: {  // expression, val_expression
+      case 0x10:
+      case 0x16: {  // expression, val_expression
         std::uint64_t reg = r.uleb();
         std::uint64_t len = r.uleb();
         if (reg == fp_reg || reg == ra_reg) return false;
         r.p += len;
         break;
       }
-      case 0x11: { std::uint64_t reg = r.uleb(); set_offset(reg, r.sleb() * data_align); break; }
-      case 0x12: rules.cfa_register = static_cast<unsigned>(r.uleb()); rules.cfa_offset = r.sleb() * data_align; break;
+      case 0x11: {
+        std::uint64_t reg = r.uleb();
+        set_offset(reg, r.sleb() * data_align);
+        break;
+      }
+      case 0x12:
+        rules.cfa_register = static_cast<unsigned>(r.uleb());
+        rules.cfa_offset = r.sleb() * data_align;
+        break;
       case 0x13: rules.cfa_offset = r.sleb() * data_align; break;
-      case 0x14: case 0x15: { std::uint64_t reg = r.uleb(); r.uleb(); if (reg == fp_reg || reg == ra_reg) return false; break; }
+      case 0x14:
+      case 0x15: {
+        std::uint64_t reg = r.uleb();
+        r.uleb();
+        if (reg == fp_reg || reg == ra_reg) return false;
+        break;
+      }
       case 0x2e: r.uleb(); break;  // GNU_args_size
-      case 0x2f: { std::uint64_t reg = r.uleb(); set_offset(reg, -static_cast<std::int64_t>(r.uleb()) * data_align); break; }
+      case 0x2f: {
+        std::uint64_t reg = r.uleb();
+        set_offset(reg, -static_cast<std::int64_t>(r.uleb()) * data_align);
+        break;
+      }
       default: return false;
     }
   }
@@ -243,7 +293,8 @@ bool cfa_rules_at(std::uintptr_t pc, cfa_rules& rules) {
   ++c.p;
   std::uint64_t code_align = c.uleb();
   std::int64_t data_align = c.sleb();
-  if (version == 1) c.u8(); else c.uleb();  // the return address register: ra_reg
+  if (version == 1) c.u8();
+  else c.uleb();  // the return address register: ra_reg
   std::uint8_t fde_encoding = 0x00;
   bool has_z = augmentation[0] == 'z';
   if (has_z) {

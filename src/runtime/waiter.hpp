@@ -26,10 +26,10 @@ struct waiter {
   parker* who = nullptr;
   waiter* next = nullptr;
   waiter* prev = nullptr;
-  void* elem = nullptr;                           // the value to send, or where to receive
+  void* elem = nullptr;  // the value to send, or where to receive
   union {
     std::atomic<std::uint32_t>* select_done = nullptr;  // shared by the cases of one select
-    chan_core* chan;  // lazy: the channel it is queued on, or was last
+    chan_core* chan;                                    // lazy: the channel it is queued on, or was last
   };
   // A parker's persistent select waiter (`lazy`, select_cache.hpp) stays queued after its
   // select ends. Its word is its parker's sel_word; its tag is what that word becomes when
@@ -73,7 +73,8 @@ inline bool take_lazy(waiter* w) noexcept {
     // withdraws every waiter before the wrap): a load, not a failing compare-exchange, tells
     // a waiter left by an earlier select (bench cb_bounded0_select_both_send). seq_cst, as a
     // done_waiter's flag (below).
-    if (word.load(std::memory_order_relaxed) == open && word.compare_exchange_strong(open, t, std::memory_order_seq_cst)) {
+    if (word.load(std::memory_order_relaxed) == open &&
+        word.compare_exchange_strong(open, t, std::memory_order_seq_cst)) {
       w->tag.store(0, std::memory_order_relaxed);  // its owner touches it only once woken
       return true;
     }
@@ -122,7 +123,8 @@ struct wait_queue {
         std::uint32_t expected = 0;
         if (w->select_done->load(std::memory_order_relaxed) != 0) continue;  // won or closed: for good
         // seq_cst: a done_waiter's flag (done_waiter.cpp) pairs it with a load of `closed`.
-        if (!w->select_done->compare_exchange_strong(expected, select_won(w->case_index), std::memory_order_seq_cst)) continue;
+        if (!w->select_done->compare_exchange_strong(expected, select_won(w->case_index), std::memory_order_seq_cst))
+          continue;
       }
       return w;
     }

@@ -50,7 +50,6 @@ struct cond_waiter {
 // before reports whether ticket a comes before ticket b (tickets wrap around).
 bool before(std::uint32_t a, std::uint32_t b) noexcept { return static_cast<std::int32_t>(a - b) < 0; }
 
-
 wait_list<cond_waiter> queue(void*& head, void*& tail) noexcept { return {head, tail}; }
 
 }  // namespace

@@ -43,7 +43,6 @@ constexpr int active_spin = 4;
 constexpr int active_spin_pauses = 30;
 constexpr std::int64_t starvation_threshold_ns = 1'000'000;
 
-
 // can_spin: spinning pays only if the holder may be running on another CPU right now and
 // nothing else waits to run on our worker (Go's sync_runtime_canSpin, minus its idle-P
 // count). A plain thread asks the hardware, so that a program without goroutines does not

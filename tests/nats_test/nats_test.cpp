@@ -78,8 +78,16 @@ TEST(Nats, QueueGroupGivesEachMessageToOneMember) {
   int from_a = 0, from_b = 0;
   for (int i = 0; i < 200; ++i) {
     std::optional<nats::msg> m;
-    go::select(go::recv_case(a.messages(), [&](std::optional<nats::msg> v) { m = v; ++from_a; }),
-               go::recv_case(b.messages(), [&](std::optional<nats::msg> v) { m = v; ++from_b; }),
+    go::select(go::recv_case(a.messages(),
+                             [&](std::optional<nats::msg> v) {
+                               m = v;
+                               ++from_a;
+                             }),
+               go::recv_case(b.messages(),
+                             [&](std::optional<nats::msg> v) {
+                               m = v;
+                               ++from_b;
+                             }),
                go::recv_case(go::after(5s)));
     ASSERT_TRUE(m) << "after " << i;
     EXPECT_TRUE(seen.insert(std::string(m->data())).second) << "delivered twice: " << m->data();
@@ -504,7 +512,6 @@ TEST(NatsJetStream, AckOnACoreMessageIsAnError) {
   EXPECT_EQ(nats::msg().ack(), nats::errc::invalid_argument);
 }
 
-
 // --- worker_pool ---
 
 void publish_jobs(const jet& j, int n) {
@@ -598,7 +605,8 @@ TEST(NatsWorkerPool, CancellationFinishesOrNaksEveryJobInHand) {
     return std::string(job.data());
   };
   auto [ctx, cancel] = go::with_cancel(go::background());
-  auto first = std::make_unique<nats::worker_pool>(ctx, c, nats::worker_pool_options{.workers = 4, .results_subject = "results"}, slow);
+  auto first = std::make_unique<nats::worker_pool>(
+      ctx, c, nats::worker_pool_options{.workers = 4, .results_subject = "results"}, slow);
   res.wait_for(10, 10s);
   cancel();
   EXPECT_FALSE(first->wait());
@@ -666,7 +674,6 @@ TEST(NatsWorkerPool, KilledWorkerLosesNoJob) {
   auto [info, err] = j.js.stream_info("JOBS");
   EXPECT_EQ(info.messages, 0u) << "jobs left unacknowledged";
 }
-
 
 // --- faults: the server restarted ---
 

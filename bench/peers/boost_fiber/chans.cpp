@@ -65,10 +65,12 @@ msg_result mpsc(int cap, int n) {
   auto c = make_chan<Chan>(cap);
   fibers::unbuffered_channel<bool> done;
   for (int t = 0; t < threads; ++t) {
-    spawn([&c, &done, per](i64 base) {
-      for (int i = 0; i < per; ++i) c->push(base + i + 1);
-      done.push(true);
-    }, static_cast<i64>(t) * per);
+    spawn(
+        [&c, &done, per](i64 base) {
+          for (int i = 0; i < per; ++i) c->push(base + i + 1);
+          done.push(true);
+        },
+        static_cast<i64>(t) * per);
   }
   i64 sum = 0;
   for (int i = 0; i < per * threads; ++i) sum += recv(*c);
@@ -85,10 +87,12 @@ msg_result mpmc(int cap, int n) {
   auto c = make_chan<Chan>(cap);
   fibers::unbuffered_channel<bool> done;
   for (int t = 0; t < threads; ++t) {
-    spawn([&c, &done, per](i64 base) {
-      for (int i = 0; i < per; ++i) c->push(base + i + 1);
-      done.push(true);
-    }, static_cast<i64>(t) * per);
+    spawn(
+        [&c, &done, per](i64 base) {
+          for (int i = 0; i < per; ++i) c->push(base + i + 1);
+          done.push(true);
+        },
+        static_cast<i64>(t) * per);
   }
   for (int t = 0; t < threads; ++t) {
     spawn([&c, &done, &sums, per, t] {
@@ -110,7 +114,8 @@ struct msg_test {
   msg_func buffered_version;
 };
 
-#define PEER_MSG_TEST(f) msg_test{f<unbuffered>, f<buffered>}
+#define PEER_MSG_TEST(f) \
+  msg_test { f<unbuffered>, f<buffered> }
 
 // cap_scenario binds a test to a name and capacity; cap < 0 means "a capacity of n", i.e. one
 // that holds every message of the run.
@@ -232,8 +237,8 @@ std::function<results(int)> chan_prod_cons(int chan_size) {
 }  // namespace
 
 std::vector<scenario> chan_scenarios() {
-  const msg_test seq_test = PEER_MSG_TEST(seq), spsc_test = PEER_MSG_TEST(spsc),
-                 mpsc_test = PEER_MSG_TEST(mpsc), mpmc_test = PEER_MSG_TEST(mpmc);
+  const msg_test seq_test = PEER_MSG_TEST(seq), spsc_test = PEER_MSG_TEST(spsc), mpsc_test = PEER_MSG_TEST(mpsc),
+                 mpmc_test = PEER_MSG_TEST(mpmc);
   std::vector<scenario> s = {
       {"chan_pingpong", 500'000, chan_pingpong},
       {"chan_spsc_1", 1'000'000, cap_scenario("chan_spsc_1", spsc_test, 1)},
@@ -256,8 +261,7 @@ std::vector<scenario> chan_scenarios() {
     const char* name;
     msg_test f;
   };
-  const test tests[] = {{"seq", seq_test}, {"spsc", spsc_test}, {"mpsc", mpsc_test},
-                        {"mpmc", mpmc_test}};
+  const test tests[] = {{"seq", seq_test}, {"spsc", spsc_test}, {"mpsc", mpsc_test}, {"mpmc", mpmc_test}};
   for (const auto& fl : flavours) {
     for (const auto& t : tests) {
       if (std::string_view(t.name) == "seq" && fl.cap >= 0 && fl.cap < 2) {

@@ -158,8 +158,7 @@ int main(int argc, char** argv) {
     } else {
       long long v = 0;
       if (!parse_int(*value, &v)) {
-        std::fprintf(stderr, "invalid value \"%s\" for flag -%s: parse error\n", value->c_str(),
-                     key.c_str());
+        std::fprintf(stderr, "invalid value \"%s\" for flag -%s: parse error\n", value->c_str(), key.c_str());
         usage(argv[0], 2);
       }
       (key == "reps" ? reps : n_override) = v;

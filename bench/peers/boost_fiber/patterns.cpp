@@ -41,8 +41,7 @@ void forward(Chan& in, Chan& out, F f) {
 // sum_until_closed is main's part: it pops from c until it is closed, ends the timed region
 // begun at start, then waits for the scenario's fibers (untimed).
 template <class Chan>
-results sum_until_closed(const char* name, clock_type::time_point start, i64 ops, Chan& c,
-                         wait_group& exited) {
+results sum_until_closed(const char* name, clock_type::time_point start, i64 ops, Chan& c, wait_group& exited) {
   i64 sum = 0, v;
   while (c.pop(v) == fibers::channel_op_status::success) sum += v;
   i64 el = since_ns(start);

@@ -107,9 +107,7 @@ class wait_group {
 using unbuffered = fibers::unbuffered_channel<i64>;
 using buffered = fibers::buffered_channel<i64>;
 
-inline std::size_t buffered_capacity(int k) {
-  return std::bit_ceil(static_cast<std::size_t>(k) + 1);
-}
+inline std::size_t buffered_capacity(int k) { return std::bit_ceil(static_cast<std::size_t>(k) + 1); }
 
 // recv is Go's `v := <-c` for a channel that is never closed while it is used.
 template <class Chan>

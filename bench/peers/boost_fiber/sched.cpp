@@ -227,8 +227,8 @@ void skynet_node(buffered& c, i64 num, i64 size) {
   for (int i = 0; i < skynet_div; ++i) {
     i64 lo = num + i * size / skynet_div, hi = num + (i + 1) * size / skynet_div;
     if (lo < hi) {
-      fibers::fiber(fibers::launch::dispatch, std::allocator_arg,
-                    fibers::fixedsize_stack(stack_size), skynet_node, std::ref(rc), lo, hi - lo)
+      fibers::fiber(fibers::launch::dispatch, std::allocator_arg, fibers::fixedsize_stack(stack_size), skynet_node,
+                    std::ref(rc), lo, hi - lo)
           .detach();
       ++children;
     }

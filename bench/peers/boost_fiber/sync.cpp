@@ -69,8 +69,7 @@ results sync_waitgroup(int n) {
   }
   wg.wait();
   i64 el = since_ns(start);
-  return ns_per_op("sync_waitgroup", el, static_cast<i64>(g) * per,
-                   counts[0] + counts[1] + counts[2] + counts[3]);
+  return ns_per_op("sync_waitgroup", el, static_cast<i64>(g) * per, counts[0] + counts[1] + counts[2] + counts[3]);
 }
 
 }  // namespace

@@ -25,10 +25,8 @@ struct elem_ops_for {
   static void move(void* dst, void* src) noexcept { ::new (dst) T(std::move(*static_cast<T*>(src))); }
   static void destroy(void* p) noexcept { static_cast<T*>(p)->~T(); }
   static constexpr bool empty = std::is_empty_v<T> && std::is_trivially_copyable_v<T>;
-  static constexpr elem_ops ops{
-      empty ? 0 : sizeof(T), alignof(T),
-      std::is_trivially_copyable_v<T> ? nullptr : &move,
-      std::is_trivially_destructible_v<T> ? nullptr : &destroy};
+  static constexpr elem_ops ops{empty ? 0 : sizeof(T), alignof(T), std::is_trivially_copyable_v<T> ? nullptr : &move,
+                                std::is_trivially_destructible_v<T> ? nullptr : &destroy};
 };
 
 struct chan_core;
@@ -69,8 +67,8 @@ try_status chan_recv_or_done(chan_core* c, void* out, done_waiter* w, detail::so
 
 // One case of a select, in the order the user wrote it.
 struct select_case {
-  chan_core* c;    // null: never ready
-  void* elem;      // send: the value; receive: raw storage for the value (or null)
+  chan_core* c;  // null: never ready
+  void* elem;    // send: the value; receive: raw storage for the value (or null)
   bool is_send;
 };
 

@@ -109,7 +109,8 @@ inline bool lock_free_ring(const chan_core* c) noexcept { return c && head_of(c)
 // Every exit is a tail call or a return, so that the out-of-line callers in chan.cpp save
 // no registers (bench chan_spsc_128).
 template <class Put, class Fail>
-inline bool ring_push_or(chan_core* c, Put put, Fail fail) noexcept(noexcept(fail(true)) && noexcept(put(nullptr, nullptr, 0))) {
+inline bool ring_push_or(chan_core* c, Put put,
+                         Fail fail) noexcept(noexcept(fail(true)) && noexcept(put(nullptr, nullptr, 0))) {
   const ring_shape& r = ring_of(c);
   ring_ends& e = ends(c);
   std::uint64_t t = e.tail_hint.load(std::memory_order_relaxed);
@@ -130,7 +131,8 @@ inline bool ring_push_or(chan_core* c, Put put, Fail fail) noexcept(noexcept(fai
 }
 
 template <class Take, class Fail>
-inline bool ring_pop_or(chan_core* c, Take take, Fail fail) noexcept(noexcept(fail(true)) && noexcept(take(nullptr, nullptr, 0))) {
+inline bool ring_pop_or(chan_core* c, Take take,
+                        Fail fail) noexcept(noexcept(fail(true)) && noexcept(take(nullptr, nullptr, 0))) {
   const ring_shape& r = ring_of(c);
   ring_ends& e = ends(c);
   std::uint64_t h = e.head_hint.load(std::memory_order_relaxed);

@@ -33,19 +33,19 @@ enum class wait_reason : std::uint8_t {
   chan_receive_nil,  // "chan receive (nil chan)"
   chan_send_nil,     // "chan send (nil chan)"
   select,
-  select_no_cases,   // "select (no cases)"
+  select_no_cases,  // "select (no cases)"
   sleep,
-  mutex_lock,        // "sync.Mutex.Lock"
-  rw_mutex_rlock,    // "sync.RWMutex.RLock"
-  rw_mutex_lock,     // "sync.RWMutex.Lock"
-  wait_group_wait,   // "sync.WaitGroup.Wait"
-  cond_wait,         // "sync.Cond.Wait"
+  mutex_lock,       // "sync.Mutex.Lock"
+  rw_mutex_rlock,   // "sync.RWMutex.RLock"
+  rw_mutex_lock,    // "sync.RWMutex.Lock"
+  wait_group_wait,  // "sync.WaitGroup.Wait"
+  cond_wait,        // "sync.Cond.Wait"
   semacquire,
-  io_wait,           // "IO wait"
-  syscall,           // inside go::blocking: "syscall" (the goroutine runs; its state says so)
-  main_wait,         // the thread inside go::run waiting for main to return
-  synctest_run,      // "synctest.Run": waiting for a bubble to finish
-  synctest_wait,     // "synctest.Wait"
+  io_wait,        // "IO wait"
+  syscall,        // inside go::blocking: "syscall" (the goroutine runs; its state says so)
+  main_wait,      // the thread inside go::run waiting for main to return
+  synctest_run,   // "synctest.Run": waiting for a bubble to finish
+  synctest_wait,  // "synctest.Wait"
 };
 
 const char* to_string(wait_reason r) noexcept;

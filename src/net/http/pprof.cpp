@@ -238,8 +238,8 @@ response serve_index() {
     entries.push_back({p.name(), p.name() + "?debug=1", p.count(), about});
   }
   entries.push_back({"cmdline", "cmdline", -1, "The command line invocation of the current program."});
-  entries.push_back({"profile", "profile?seconds=30", -1,
-                     "CPU profile; ?seconds=N sets its length. Open it with go tool pprof."});
+  entries.push_back(
+      {"profile", "profile?seconds=30", -1, "CPU profile; ?seconds=N sets its length. Open it with go tool pprof."});
   entries.push_back({"trace", "trace?seconds=1", -1, "An execution trace; ?seconds=N sets its length."});
   std::string body =
       "<html>\n<head>\n<title>/debug/pprof/</title>\n</head>\n<body>\n/debug/pprof/\n<br>\n"
@@ -250,7 +250,8 @@ response serve_index() {
             html_escape(e.href) + "\">" + html_escape(e.name) + "</a></td></tr>\n";
   }
   body += "</table>\n<br>\n<p>Profile Descriptions:</p>\n<ul>\n";
-  for (const index_entry& e : entries) body += "<li><div class=profile-name>" + e.name + ": </div> " + e.about + "</li>\n";
+  for (const index_entry& e : entries)
+    body += "<li><div class=profile-name>" + e.name + ": </div> " + e.about + "</li>\n";
   body += "</ul>\n</body>\n</html>\n";
   response r;
   r.content_type = "text/html; charset=utf-8";
@@ -307,7 +308,8 @@ void serve_conn(const go::net::conn& c) {
   }
   if (end > max_head) return send(c, error_response(431, "431 Request Header Fields Too Large"), false);
   request req;
-  if (!parse_head(std::string_view(head).substr(0, end), req)) return send(c, error_response(400, "400 Bad Request"), false);
+  if (!parse_head(std::string_view(head).substr(0, end), req))
+    return send(c, error_response(400, "400 Bad Request"), false);
   if (req.method != "GET" && req.method != "HEAD") return send(c, error_response(405, "Method Not Allowed"), false);
   send(c, route(req), req.method == "HEAD");
 }

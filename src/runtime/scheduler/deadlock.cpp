@@ -36,8 +36,8 @@ int process_threads() noexcept {
 bool nothing_can_run(int workers) noexcept {
   if (sched().main_waiting.load() <= 0) return false;
   if (netpoll_waiters.load() > 0) return false;  // a peer may still write
-  if (sched().npidle.load() + sched().retired_sleeping.load() + sched().locked_sleeping.load() +
-          sched().ndead.load() != workers) {
+  if (sched().npidle.load() + sched().retired_sleeping.load() + sched().locked_sleeping.load() + sched().ndead.load() !=
+      workers) {
     return false;  // a worker runs a goroutine, maybe in a blocking call
   }
   if (earliest_timer() != INT64_MAX || any_work_anywhere()) return false;

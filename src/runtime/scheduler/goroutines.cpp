@@ -65,7 +65,6 @@ goroutine* new_record_slab() {
   return list;
 }
 
-
 // Takes a batch of records from the shared pool: its first record (the rest follow through
 // sched_next, batch_len in all), or null.
 goroutine* take_shared_records() noexcept {
@@ -163,7 +162,6 @@ std::uint64_t new_goroutine_id(worker* w) noexcept {
   }
   return w->next_id++;
 }
-
 
 std::size_t heap_closure_align(std::size_t align) noexcept { return std::max<std::size_t>(align, 16); }
 

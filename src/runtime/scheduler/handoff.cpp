@@ -125,7 +125,8 @@ bool handoff_slot(worker* w, int s) noexcept {
     spare = pass_slot_locked(w, s);
   }
   finish_pass(w, s, spare);
-  trace_event(trace_kind::slot_handoff, nullptr, static_cast<std::uint64_t>(w->id) << 32 | static_cast<std::uint32_t>(s));
+  trace_event(trace_kind::slot_handoff, nullptr,
+              static_cast<std::uint64_t>(w->id) << 32 | static_cast<std::uint32_t>(s));
   return true;
 }
 

@@ -44,8 +44,6 @@
 
 namespace go::detail {
 
-
-
 void idle_push_locked(worker* w) noexcept {
   w->idle_next = sched().idle;
   sched().idle = w;
@@ -132,7 +130,8 @@ void reset_spinning(worker* w) noexcept {
 std::int64_t earliest_timer() noexcept {
   std::int64_t t = INT64_MAX;
   int n = sched().nworkers.load(std::memory_order_acquire);
-  for (int i = 0; i < n; ++i) t = std::min(t, sched().workers[i].load(std::memory_order_acquire)->timers.next_when.load());
+  for (int i = 0; i < n; ++i)
+    t = std::min(t, sched().workers[i].load(std::memory_order_acquire)->timers.next_when.load());
   return t;
 }
 
@@ -252,7 +251,6 @@ void netpoll_first_waiter() noexcept {
 }
 
 void netpoll_register(const netpoller* p) noexcept { the_poller.store(p, std::memory_order_release); }
-
 
 void add_timer(timer* t) noexcept {
   ensure_started();

@@ -93,9 +93,9 @@ struct sched_state {
   std::atomic<int> nworkers{0};
   std::atomic<std::size_t> default_stack{stack_default_reservation()};
   bool debug_migrate = false;
-  std::atomic<int> max_threads{10000};  // set_max_threads (Go's debug.SetMaxThreads)
-  std::atomic<int> nlocked{0};  // goroutines wired to their thread (lock_os_thread)
-  std::atomic<worker*> slots[max_workers] = {};  // slot -> the worker holding it
+  std::atomic<int> max_threads{10000};                   // set_max_threads (Go's debug.SetMaxThreads)
+  std::atomic<int> nlocked{0};                           // goroutines wired to their thread (lock_os_thread)
+  std::atomic<worker*> slots[max_workers] = {};          // slot -> the worker holding it
   std::atomic<worker*> workers[max_threads_limit] = {};  // every worker ever started, by id
 
   alignas(64) runtime_lock lock{lock_rank::sched};  // guards: global queue, idle list

@@ -153,7 +153,8 @@ void prepare(worker* w, goroutine* g) noexcept {
   // or notified by a wake that arrived meanwhile, which its next park must still see.
   // Only a run queue's owner changes a runnable state (a wake of a runnable goroutine is
   // fatal), so a load and a store do; no locked instruction.
-  if (g->state.load(std::memory_order_acquire) == park_runnable) g->state.store(park_running, std::memory_order_relaxed);
+  if (g->state.load(std::memory_order_acquire) == park_runnable)
+    g->state.store(park_running, std::memory_order_relaxed);
   before_resume(g);  // not while a profile or dump reads its stack (unwind.cpp)
   g->last_worker = w;
   w->current.store(g, std::memory_order_relaxed);
@@ -225,8 +226,7 @@ goroutine* finish_pending(worker* w) noexcept {
       }
       free_goroutine(w, g);
       return nullptr;
-    case switch_action::none:
-      break;
+    case switch_action::none: break;
   }
   return nullptr;
 }
@@ -417,8 +417,8 @@ void switch_to_scheduler(worker* w, goroutine* g, switch_action action) noexcept
   // stack pointer is below its base, the goroutine has overflowed into its neighbour.
   char* sp_now = static_cast<char*>(__builtin_frame_address(0));
   if (!g->stk.guarded && sp_now < g->stk.base + 256) {
-    std::fprintf(stderr, "goroutine %llu: stack overflow (stack size %zu)\n",
-                 static_cast<unsigned long long>(g->id), g->stk.size);
+    std::fprintf(stderr, "goroutine %llu: stack overflow (stack size %zu)\n", static_cast<unsigned long long>(g->id),
+                 g->stk.size);
     std::abort();
   }
   trace_event(trace_kind::go_stop, g, static_cast<std::uint64_t>(action));
@@ -460,9 +460,8 @@ void yield() noexcept {
   // global queue, the inbox, its every-61st tick): going behind nobody is staying, so
   // skip the two switches (yield_pingpong at GOMAXPROCS=2 with a goroutine per worker).
   if (w->runq.empty() && sched().global_size.load(std::memory_order_relaxed) == 0 &&
-      w->timers.next_when.load(std::memory_order_relaxed) == INT64_MAX &&
-      !w->inbox.load(std::memory_order_relaxed) && !w->bub && !sched().debug_migrate &&
-      take_tick(w)) {
+      w->timers.next_when.load(std::memory_order_relaxed) == INT64_MAX && !w->inbox.load(std::memory_order_relaxed) &&
+      !w->bub && !sched().debug_migrate && take_tick(w)) {
     return;
   }
   switch_to_scheduler(w, g, switch_action::yield);

@@ -59,7 +59,7 @@ bool retake(slot_view* views, std::int64_t now) noexcept {
     } else if (now - e.slice_since >= force_handoff_ns && v->current.load(std::memory_order_relaxed) &&
                !v->preempt.load(std::memory_order_relaxed)) {
       v->preempt.store(true, std::memory_order_relaxed);  // a chain of hand-offs: end its slice
-      e.slice_since = now;  // not a hand-off: sysmon keeps backing off
+      e.slice_since = now;                                // not a hand-off: sysmon keeps backing off
     }
     if (v->in_syscall.load(std::memory_order_acquire)) {
       if (e.syscall_tick != st) {  // a new call since the last look
@@ -126,8 +126,8 @@ void* sysmon_main(void*) {
 }  // namespace
 
 bool any_worker_busy() noexcept {
-  int asleep = sched().npidle.load() + sched().retired_sleeping.load() + sched().locked_sleeping.load() +
-               sched().ndead.load();
+  int asleep =
+      sched().npidle.load() + sched().retired_sleeping.load() + sched().locked_sleeping.load() + sched().ndead.load();
   return sched().nworkers.load() > asleep;
 }
 

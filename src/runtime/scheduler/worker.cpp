@@ -81,7 +81,8 @@ task* steal_work(worker* w) noexcept {
       std::uint32_t got = v->runq.grab(batch, last);
       if (got == 0) continue;
       task* t = batch[got - 1];
-      for (std::uint32_t i = 0; i + 1 < got; ++i) w->runq.slots[(tail + i) % run_queue::capacity].store(batch[i], std::memory_order_relaxed);
+      for (std::uint32_t i = 0; i + 1 < got; ++i)
+        w->runq.slots[(tail + i) % run_queue::capacity].store(batch[i], std::memory_order_relaxed);
       if (got > 1) w->runq.tail.store(tail + got - 1, std::memory_order_seq_cst);
       w->steals.store(w->steals.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       return t;
@@ -304,7 +305,6 @@ void start_runtime() {
   start_schedtrace();
   runtime_started.store(true, std::memory_order_release);
 }
-
 
 void init_worker_thread(worker* w) noexcept {
   tls_worker = w;

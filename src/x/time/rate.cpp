@@ -38,7 +38,8 @@ duration sub(steady_clock::time_point t, steady_clock::time_point u) noexcept {
 
 steady_clock::time_point add(steady_clock::time_point t, duration d) noexcept {
   std::int64_t a = t.time_since_epoch().count(), b = steady_clock::duration(d).count(), r;
-  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? steady_clock::time_point::max() : steady_clock::time_point::min();
+  if (__builtin_add_overflow(a, b, &r))
+    return b > 0 ? steady_clock::time_point::max() : steady_clock::time_point::min();
   return steady_clock::time_point(steady_clock::duration(r));
 }
 
