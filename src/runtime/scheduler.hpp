@@ -44,6 +44,26 @@ struct eh_state {
   unsigned uncaught = 0;
 };
 
+// wait_site_words is a goroutine's wait site as three relaxed atomic words: written as the
+// goroutine parks, read by dumps and profiles on other threads, which may race with its
+// next park. A read never sees a torn word; one that races with a park may pair the file of
+// one wait with the line of the next.
+struct wait_site_words {
+  std::atomic<const char*> file{""}, function{""};
+  std::atomic<std::uint64_t> line_column{0};
+
+  void store(const detail::source_location& s) noexcept {
+    file.store(s.file_name(), std::memory_order_relaxed);
+    function.store(s.function_name(), std::memory_order_relaxed);
+    line_column.store(std::uint64_t{s.line()} << 32 | s.column(), std::memory_order_relaxed);
+  }
+  detail::source_location load() const noexcept {
+    std::uint64_t lc = line_column.load(std::memory_order_relaxed);
+    return detail::source_location::make(file.load(std::memory_order_relaxed), function.load(std::memory_order_relaxed),
+                                         static_cast<unsigned>(lc >> 32), static_cast<unsigned>(lc));
+  }
+};
+
 // A goroutine (Go's g). Not cache-line aligned: that takes 40% more memory per record and
 // slows spawn_join (docs/tuning.md).
 struct goroutine : task {
@@ -59,13 +79,13 @@ struct goroutine : task {
   void* closure = nullptr;  // inline_closure or heap
   alignas(16) unsigned char inline_closure[closure_inline_size];
 
-  // Diagnostics: why and where it is blocked, since when, who created it. `reason` (and
-  // syscall_pc) are atomic, accessed relaxed: written by the goroutine or its worker, read
-  // by profiles and dumps while it runs.
+  // Diagnostics: why and where it is blocked, since when, who created it. `reason`,
+  // wait_site, wait_since (and syscall_pc) are atomic, accessed relaxed: written by the
+  // goroutine or its worker, read by profiles and dumps while it runs.
   std::atomic<wait_reason> reason{wait_reason::none};
-  detail::source_location wait_site;
-  std::int64_t wait_since = 0;  // about when it parked (its worker's clock)
-  void* spawn_pc = nullptr;     // in the function that called go::spawn
+  wait_site_words wait_site;
+  std::atomic<std::int64_t> wait_since{0};  // about when it parked (its worker's clock)
+  void* spawn_pc = nullptr;                 // in the function that called go::spawn
   std::uint64_t parent_id = 0;
   bubble* bub = nullptr;  // the synctest bubble it belongs to, if any (bubble.hpp)
 
@@ -171,8 +191,8 @@ struct worker {
 inline void prepare_park(worker* w, goroutine* g, wait_reason reason, detail::source_location site,
                          void (*unlock)(void*), void* arg, bool sole) noexcept {
   g->reason.store(reason, std::memory_order_relaxed);
-  g->wait_site = site;
-  g->wait_since = w->clock;
+  g->wait_site.store(site);
+  g->wait_since.store(w->clock, std::memory_order_relaxed);
   w->park_unlock = unlock;
   w->park_arg = arg;
   w->park_sole = sole;

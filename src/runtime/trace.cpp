@@ -109,12 +109,14 @@ void trace_event_slow(trace_kind kind, goroutine* g, std::uint64_t arg) noexcept
   trace_record r{nanotime(), g ? g->id : 0, arg, nullptr, 0, 0, kind, wait_reason::none};
   if (kind == trace_kind::go_stop) {
     switch (static_cast<switch_action>(arg)) {
-      case switch_action::park:
+      case switch_action::park: {
         r.kind = trace_kind::go_block;
         r.reason = g->reason.load(std::memory_order_relaxed);
-        r.file = g->wait_site.file_name();
-        r.line = g->wait_site.line();
+        detail::source_location site = g->wait_site.load();
+        r.file = site.file_name();
+        r.line = site.line();
         break;
+      }
       case switch_action::yield: r.kind = trace_kind::go_yield; break;
       default: r.kind = trace_kind::go_exit; break;
     }

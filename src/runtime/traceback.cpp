@@ -445,7 +445,7 @@ snapshot take_snapshot(goroutine* g, bool running_here, bool walk) {
   } else {
     header += state_name(g, state);
     if (state == park_parked) {
-      std::int64_t minutes = (coarse_nanotime() - g->wait_since) / 60'000'000'000;
+      std::int64_t minutes = (coarse_nanotime() - g->wait_since.load(std::memory_order_relaxed)) / 60'000'000'000;
       if (minutes >= 1) header += ", " + std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
     }
   }
@@ -453,7 +453,7 @@ snapshot take_snapshot(goroutine* g, bool running_here, bool walk) {
   s.running_here = running_here;
   if (!running_here && state == park_parked) {
     s.parked = true;
-    s.site = g->wait_site;
+    s.site = g->wait_site.load();
     if (walk && g->kind != parker_kind::coroutine) s.pcs = parked_frames(g);  // no stack to walk
   } else if (!running_here && state == park_running &&
              g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {

@@ -37,6 +37,10 @@ struct source_location {
 #endif
 
   constexpr source_location() noexcept = default;
+  static constexpr source_location make(const char* file, const char* function, unsigned line,
+                                        unsigned column) noexcept {
+    return source_location(file, function, line, column);
+  }
   constexpr const char* file_name() const noexcept { return file_; }
   constexpr const char* function_name() const noexcept { return function_; }
   constexpr unsigned line() const noexcept { return line_; }

@@ -141,7 +141,7 @@ void* enter_blocking() noexcept {
   goroutine* g = w->current.load(std::memory_order_relaxed);
   if (!g || g->kind == parker_kind::coroutine) return nullptr;  // no stack to finish the call on elsewhere
   g->syscall_pc.store(__builtin_return_address(0), std::memory_order_relaxed);
-  g->wait_since = w->clock;
+  g->wait_since.store(w->clock, std::memory_order_relaxed);
   g->reason.store(wait_reason::syscall, std::memory_order_relaxed);
   w->syscall_tick.store(w->syscall_tick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   w->in_syscall.store(true, std::memory_order_release);
