@@ -9,6 +9,14 @@
 // it peeks at emptiness without the lock and skips the waiters of selects already won.
 #pragma once
 
+// A waiter is a local of the goroutine that parks (its stack is parked with it), and it
+// leaves the list before that function returns: g++ 12's -Wdangling-pointer, which sees the
+// address of a local stored in the list once the push is inlined, is off in this header.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
+
 namespace go::detail {
 
 template <class T>
@@ -75,3 +83,7 @@ class wait_list {
 };
 
 }  // namespace go::detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
