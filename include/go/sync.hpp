@@ -83,12 +83,13 @@ class rw_mutex;
 class cond;
 template <class T>
 class task;
-class lock_awaiter;
-class rw_lock_awaiter;
-class rlock_awaiter;
 class wait_group_awaiter;
 
 namespace detail {
+
+struct mutex_lock_op;  // go/task.hpp's async_lock and async_rlock
+struct rw_lock_op;
+struct rw_rlock_op;
 
 struct waiter_space;  // go/task.hpp
 
@@ -172,8 +173,8 @@ class mutex {
 
  private:
   friend class rw_mutex;
-  friend class lock_awaiter;
-  friend class rw_lock_awaiter;
+  friend struct detail::mutex_lock_op;
+  friend struct detail::rw_lock_op;
 
   // state_: bit 0 locked, bit 1 a woken waiter is running, bit 2 starving; the rest counts
   // the waiters parked on sema_ (Go's mutexLocked, mutexWoken, mutexStarving).
@@ -307,8 +308,8 @@ class rw_mutex {
   }
 
  private:
-  friend class rw_lock_awaiter;
-  friend class rlock_awaiter;
+  friend struct detail::rw_lock_op;
+  friend struct detail::rw_rlock_op;
 
   static constexpr std::int32_t max_readers = 1 << 30;
 

@@ -549,60 +549,50 @@ class slow_path {
 
 }  // namespace detail
 
-// lock_awaiter: co_await go::async_lock(mu) locks mu (mu.lock(): sync.Mutex.Lock).
+namespace detail {
+
+// The three locks' two halves, as lock_awaiter runs them: ready() is the lock's fast path
+// (true: held, nothing to wait for), slow() the task that finishes the lock from where
+// ready() stopped. Each is the blocking form's own step (go/sync.hpp), not a copy of it.
+struct mutex_lock_op {
+  mutex& m;
+  bool ready() noexcept { return m.lock_fast(); }
+  task<void> slow(source_location site) { return m.lock_slow_async(wait_reason::mutex_lock, site); }
+};
+struct rw_lock_op {
+  rw_mutex& rw;
+  bool writer_held = false;  // ready() took writer_, and only the readers are left to wait for
+  bool ready() noexcept {
+    writer_held = rw.writer_.lock_fast();
+    return writer_held && !rw.announce_writer();
+  }
+  task<void> slow(source_location site) { return rw.lock_slow_async(writer_held, site); }
+};
+struct rw_rlock_op {
+  rw_mutex& rw;
+  bool ready() noexcept { return rw.r_lock_fast(); }
+  task<void> slow(source_location site) {
+    return semacquire_async(rw.reader_sem_, false, wait_reason::rw_mutex_rlock, site);
+  }
+};
+
+}  // namespace detail
+
+// lock_awaiter: co_await go::async_lock(mu) locks mu (mu.lock(): sync.Mutex.Lock),
+// go::async_lock(rw) locks rw for writing (rw.lock()), and go::async_rlock(rw) for reading
+// (rw.r_lock()). It does not suspend when the lock's fast path takes it.
+template <class Op>
 class [[nodiscard]] lock_awaiter {
  public:
-  lock_awaiter(mutex& m, detail::source_location site) noexcept : m_(m), site_(site) {}
+  lock_awaiter(Op op, detail::source_location site) noexcept : op_(op), site_(site) {}
   lock_awaiter(const lock_awaiter&) = delete;
   lock_awaiter& operator=(const lock_awaiter&) = delete;
-  bool await_ready() noexcept { return m_.lock_fast(); }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
-    return slow_.start(m_.lock_slow_async(detail::wait_reason::mutex_lock, site_), h);
-  }
+  bool await_ready() noexcept { return op_.ready(); }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept { return slow_.start(op_.slow(site_), h); }
   void await_resume() noexcept { slow_.result(); }
 
  private:
-  mutex& m_;
-  detail::source_location site_;
-  detail::slow_path<void> slow_;
-};
-
-// rw_lock_awaiter: co_await go::async_lock(rw) locks rw for writing (rw.lock()).
-class [[nodiscard]] rw_lock_awaiter {
- public:
-  rw_lock_awaiter(rw_mutex& rw, detail::source_location site) noexcept : rw_(rw), site_(site) {}
-  rw_lock_awaiter(const rw_lock_awaiter&) = delete;
-  rw_lock_awaiter& operator=(const rw_lock_awaiter&) = delete;
-  bool await_ready() noexcept {
-    writer_held_ = rw_.writer_.lock_fast();
-    return writer_held_ && !rw_.announce_writer();
-  }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
-    return slow_.start(rw_.lock_slow_async(writer_held_, site_), h);
-  }
-  void await_resume() noexcept { slow_.result(); }
-
- private:
-  rw_mutex& rw_;
-  detail::source_location site_;
-  bool writer_held_ = false;
-  detail::slow_path<void> slow_;
-};
-
-// rlock_awaiter: co_await go::async_rlock(rw) locks rw for reading (rw.r_lock()).
-class [[nodiscard]] rlock_awaiter {
- public:
-  rlock_awaiter(rw_mutex& rw, detail::source_location site) noexcept : rw_(rw), site_(site) {}
-  rlock_awaiter(const rlock_awaiter&) = delete;
-  rlock_awaiter& operator=(const rlock_awaiter&) = delete;
-  bool await_ready() noexcept { return rw_.r_lock_fast(); }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
-    return slow_.start(detail::semacquire_async(rw_.reader_sem_, false, detail::wait_reason::rw_mutex_rlock, site_), h);
-  }
-  void await_resume() noexcept { slow_.result(); }
-
- private:
-  rw_mutex& rw_;
+  Op op_;
   detail::source_location site_;
   detail::slow_path<void> slow_;
 };
@@ -622,14 +612,17 @@ class [[nodiscard]] wait_group_awaiter {
   detail::waiter_space w_;
 };
 
-inline lock_awaiter async_lock(mutex& m, detail::source_location site = detail::source_location::current()) {
-  return lock_awaiter(m, site);
+inline lock_awaiter<detail::mutex_lock_op> async_lock(
+    mutex& m, detail::source_location site = detail::source_location::current()) {
+  return {detail::mutex_lock_op{m}, site};
 }
-inline rw_lock_awaiter async_lock(rw_mutex& rw, detail::source_location site = detail::source_location::current()) {
-  return rw_lock_awaiter(rw, site);
+inline lock_awaiter<detail::rw_lock_op> async_lock(rw_mutex& rw,
+                                                   detail::source_location site = detail::source_location::current()) {
+  return {detail::rw_lock_op{rw}, site};
 }
-inline rlock_awaiter async_rlock(rw_mutex& rw, detail::source_location site = detail::source_location::current()) {
-  return rlock_awaiter(rw, site);
+inline lock_awaiter<detail::rw_rlock_op> async_rlock(
+    rw_mutex& rw, detail::source_location site = detail::source_location::current()) {
+  return {detail::rw_rlock_op{rw}, site};
 }
 inline wait_group_awaiter async_wait(wait_group& wg,
                                      detail::source_location site = detail::source_location::current()) {
