@@ -278,7 +278,7 @@ inline void unlock_held_but(chan_core* c, const lock_set& held) noexcept {
 // that need not wait, to a parked receiver or into the buffer: true, all unlocked. On a
 // closed channel it unlocks all and throws. Otherwise false, all still locked. (Go's
 // chansend after the lock; a select's send case the same.)
-inline bool send_now(chan_core* c, void* elem, const lock_set& held = {}) {
+[[gnu::always_inline]] inline bool send_now(chan_core* c, void* elem, const lock_set& held = {}) {
   if (c->closed.load(std::memory_order_seq_cst)) {  // seq_cst: see chan_close_begin
     unlock_held(c, held);
     throw_send_on_closed();
@@ -298,7 +298,7 @@ inline bool send_now(chan_core* c, void* elem, const lock_set& held = {}) {
 // recv_now completes a receive on c (locked, with the channels of `held` if any) that need
 // not wait: ok (a value from a parked sender or the buffer) or closed (closed and drained),
 // all unlocked; otherwise would_block, all still locked. (Go's chanrecv after the lock.)
-inline try_status recv_now(chan_core* c, void* out, const lock_set& held = {}) noexcept {
+[[gnu::always_inline]] inline try_status recv_now(chan_core* c, void* out, const lock_set& held = {}) noexcept {
   if (c->closed.load(std::memory_order_seq_cst) && (c->cap == 0 || ring_empty_locked(c))) {
     unlock_held(c, held);
     return try_status::closed;
