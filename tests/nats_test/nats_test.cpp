@@ -675,6 +675,103 @@ TEST(NatsWorkerPool, KilledWorkerLosesNoJob) {
   EXPECT_EQ(info.messages, 0u) << "jobs left unacknowledged";
 }
 
+// --- worker_pool over a core NATS queue group ---
+
+nats::subscription must_queue_subscribe(const nats::conn& nc, std::size_t capacity = 1024) {
+  auto [sub, err] = nc.queue_subscribe("tasks", "workers", capacity);
+  if (err) throw std::runtime_error(err.message());
+  if (auto e = nc.flush()) throw std::runtime_error(e.message());
+  return sub;
+}
+
+// Two pools (two processes' worth: a connection each) in one queue group share a run's jobs:
+// each job is done by exactly one of them, and a job sent as a request gets its result as
+// the reply.
+TEST(NatsWorkerPool, QueueGroupPoolsDoEveryJobOnce) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto res = subscribe_results(nc);
+  auto na = must_connect(server), nb = must_connect(server);
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  auto echo = [](const go::context&, const nats::msg& job) { return std::string(job.data()) + " done"; };
+  nats::worker_pool a(ctx, must_queue_subscribe(na), {.workers = 4, .results_subject = "results"}, echo);
+  nats::worker_pool b(ctx, must_queue_subscribe(nb), {.workers = 4, .results_subject = "results"}, echo);
+  constexpr int jobs = 200;
+  for (int i = 0; i < jobs; ++i) ASSERT_FALSE(nc.publish("tasks", std::to_string(i)));
+  res.wait_for(jobs, 10s);
+  auto [reply, rerr] = nc.request("tasks", "asked", 5s);
+  ASSERT_FALSE(rerr) << rerr.message();
+  EXPECT_EQ(reply.data(), "asked done");
+  cancel();
+  EXPECT_FALSE(a.wait());
+  EXPECT_FALSE(b.wait());
+  EXPECT_EQ(res.per_job.size(), static_cast<std::size_t>(jobs)) << "jobs lost";
+  for (auto& [job, n] : res.per_job) EXPECT_EQ(n, 1) << "job " << job << " done " << n << " times";
+  EXPECT_FALSE(recv_within(res.sub.messages(), 50ms)) << "a result too many (the request's went to its reply)";
+  EXPECT_GT(a.stats().acked, 0u);
+  EXPECT_GT(b.stats().acked, 0u);
+  EXPECT_EQ(a.stats().acked + b.stats().acked, static_cast<std::uint64_t>(jobs) + 1);
+}
+
+// Cancellation stops the pool taking jobs, not doing them: the jobs the server gave it
+// before (those in the channel, not started, included) are all done, and the group's later
+// jobs go to the other member, none to the cancelled one's drained subscription.
+TEST(NatsWorkerPool, QueueGroupCancellationFinishesTheJobsInHand) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto res = subscribe_results(nc);
+  auto slow = [](const go::context&, const nats::msg& job) {
+    go::sleep(20ms);
+    return std::string(job.data());
+  };
+  auto na = must_connect(server);
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  nats::worker_pool a(ctx, must_queue_subscribe(na), {.workers = 4, .results_subject = "results"}, slow);
+  constexpr int first = 40, later = 20;
+  for (int i = 0; i < first; ++i) ASSERT_FALSE(nc.publish("tasks", std::to_string(i)));
+  ASSERT_FALSE(nc.flush());  // the server has given all of them to a, its group's only member
+  res.wait_for(4, 10s);
+  cancel();  // a has 4 in hand and the rest waiting in its channel
+  EXPECT_FALSE(a.wait());
+  EXPECT_EQ(a.stats().acked, static_cast<std::uint64_t>(first));
+  res.wait_for(first, 1s);
+  EXPECT_EQ(res.total, first);
+
+  auto nb = must_connect(server);
+  auto [ctx2, cancel2] = go::with_cancel(go::background());
+  nats::worker_pool b(ctx2, must_queue_subscribe(nb), {.workers = 4, .results_subject = "results"}, slow);
+  for (int i = first; i < first + later; ++i) ASSERT_FALSE(nc.publish("tasks", std::to_string(i)));
+  res.wait_for(first + later, 10s);
+  cancel2();
+  EXPECT_FALSE(b.wait());
+  EXPECT_EQ(b.stats().acked, static_cast<std::uint64_t>(later)) << "a job went to the cancelled pool";
+  EXPECT_EQ(res.per_job.size(), static_cast<std::size_t>(first + later));
+  EXPECT_EQ(res.total, first + later);
+}
+
+// A throwing handler over a queue group drops its job (core NATS cannot redeliver it) and
+// counts it as failed; the pool goes on.
+TEST(NatsWorkerPool, QueueGroupThrowingHandlerCountsTheJobFailed) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto res = subscribe_results(nc);
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  nats::worker_pool pool(ctx, must_queue_subscribe(nc), {.workers = 2, .results_subject = "results"},
+                         [](const go::context&, const nats::msg& job) -> std::string {
+                           if (job.data() == "bad") throw std::runtime_error("bad job");
+                           return std::string(job.data());
+                         });
+  ASSERT_FALSE(nc.publish("tasks", "bad"));
+  ASSERT_FALSE(nc.publish("tasks", "good"));
+  res.wait_for(1, 5s);
+  cancel();
+  EXPECT_FALSE(pool.wait());
+  EXPECT_EQ(res.total, 1);
+  EXPECT_EQ(res.per_job.count("good"), 1u);
+  EXPECT_EQ(pool.stats().failed, 1u);
+  EXPECT_EQ(pool.stats().acked, 1u);
+}
+
 // --- faults: the server restarted ---
 
 // expect_event receives events until one of kind k (or fails after 10 s).
