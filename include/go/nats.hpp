@@ -177,7 +177,10 @@ struct options {
   std::string user{}, password{};                                // user/password authentication
   std::string token{};                                           // token authentication
   // TLS as libnats offers it: secure requires TLS; ca_file is a PEM file of trusted
-  // certificates; cert_file and key_file a client certificate chain and its key.
+  // certificates; cert_file and key_file a client certificate chain and its key. A server
+  // that requires TLS gets it without secure. A handshake that fails (the server's
+  // certificate not signed by ca_file...) fails connect with "nats: TLS: " and OpenSSL's
+  // reason ("SSL handshake error: 20:unable to get local issuer certificate:...").
   bool secure = false;
   std::string ca_file{}, cert_file{}, key_file{};
   std::chrono::milliseconds connect_timeout{2000};

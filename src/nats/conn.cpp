@@ -295,12 +295,23 @@ std::pair<conn, error> connect(const options& opts) {
   set(natsOptions_SetReconnectedCB(o, on_reconnected, holder));
   set(natsOptions_SetClosedCB(o, on_closed, holder));
   set(natsOptions_SetErrorHandler(o, on_error, holder));
-  if (s == NATS_OK) s = go::blocking([&] { return natsConnection_Connect(&c->nc, o); });
+  // libnats says why a TLS handshake failed only in the connecting thread's last error.
+  std::string why;
+  if (s == NATS_OK) {
+    s = go::blocking([&] {
+      natsStatus r = natsConnection_Connect(&c->nc, o);
+      if (r == NATS_SSL_ERROR) {
+        why = nats_GetLastError(nullptr);
+        if (why.starts_with('(')) why.erase(0, std::min(why.size(), why.find("): ") + 3));  // "(conn.c:733): "
+      }
+      return r;
+    });
+  }
   if (s != NATS_OK) {
     delete holder;  // a connection that never opened makes no callback
     c->nc = nullptr;
-    error err = detail::error_from(s);
-    return {{}, err};
+    if (s == NATS_SSL_ERROR && !why.empty()) return {{}, make_error("nats: TLS: " + why)};
+    return {{}, detail::error_from(s)};
   }
   conn out;
   out.state_ = std::move(c);

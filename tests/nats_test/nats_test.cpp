@@ -4,13 +4,20 @@
 // ms) so that the whole file runs in a few seconds.
 #include "go/nats.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -320,6 +327,159 @@ TEST(Nats, CloseEndsSubscriptionsAndTheEventChannel) {
   for (const nats::event& e : nc.events()) kinds.push_back(e.what);
   EXPECT_EQ(kinds, (std::vector{nats::event::kind::disconnected, nats::event::kind::closed}));
   EXPECT_EQ(nc.publish("c", "x"), nats::errc::connection_closed);
+}
+
+// --- send_asap ---
+
+// raw_subscriber subscribes to a subject over a plain socket, speaking the NATS protocol
+// itself, so that nothing of libnats stands between the publisher and what arrives.
+class raw_subscriber {
+ public:
+  raw_subscriber(int port, const std::string& subject) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("raw connect");
+    std::string hello = "CONNECT {\"verbose\":false}\r\nSUB " + subject + " 1\r\nPING\r\n";
+    if (::write(fd_, hello.data(), hello.size()) != static_cast<ssize_t>(hello.size()))
+      throw std::runtime_error("raw write");
+    if (!read_until("PONG\r\n")) throw std::runtime_error("raw subscriber: no PONG");  // the server has the SUB
+  }
+  raw_subscriber(const raw_subscriber&) = delete;
+  raw_subscriber& operator=(const raw_subscriber&) = delete;
+  ~raw_subscriber() { ::close(fd_); }
+
+  // read_until reads until what has arrived contains text, consumes up to its end, and says
+  // whether it came (false after 5 s: a failure, not a threshold).
+  bool read_until(const std::string& text) {
+    for (;;) {
+      if (auto at = in_.find(text); at != std::string::npos) {
+        in_.erase(0, at + text.size());
+        return true;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 5000) != 1) return false;
+      char buf[4096];
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) return false;
+      in_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  std::string in_;
+};
+
+// With send_asap a publish leaves the client before publish returns: nothing is left in its
+// write buffer, and the raw subscriber receives every message though nothing flushes. By
+// default a publish waits in the write buffer for libnats's flusher thread, which sends it
+// a little later (still without a flush call). The observable is the order of events, not
+// a duration: the default's flusher would have to run between publish's return and the
+// buffered() that follows it, every one of 20 times, for the default's check to fail.
+TEST(Nats, SendAsapWritesEachPublishBeforeItReturns) {
+  nats_server server;
+  raw_subscriber raw(server.port(), "asap");
+  auto asap = must_connect(server, {.send_asap = true});
+  for (int i = 0; i < 20; ++i) {
+    std::string data = "asap " + std::to_string(i);
+    ASSERT_FALSE(asap.publish("asap", data));
+    EXPECT_EQ(asap.buffered(), 0) << "publish " << i << " returned with its bytes still in the buffer";
+    ASSERT_TRUE(raw.read_until(data + "\r\n")) << "publish " << i << " never arrived";
+  }
+
+  auto buffered = must_connect(server);
+  int held = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::string data = "buffered " + std::to_string(i);
+    ASSERT_FALSE(buffered.publish("asap", data));
+    if (buffered.buffered() > 0) ++held;
+    ASSERT_TRUE(raw.read_until(data + "\r\n")) << "the flusher never sent publish " << i;
+  }
+  EXPECT_GT(held, 0) << "without send_asap, no publish waited for the flusher";
+}
+
+// --- TLS ---
+
+// tls_files makes a throwaway CA, a server certificate it signs (for 127.0.0.1 and
+// localhost) and a second, unrelated CA, with openssl, in a temporary folder; a nats-server
+// configuration whose tls{} block serves that certificate; and removes them at the end.
+// available() is false, and why() says why, when openssl is not installed.
+class tls_files {
+ public:
+  tls_files() {
+    char tmpl[] = "/tmp/gocxx-nats-tls-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
+      why_ = "openssl not installed (tools/apt-install openssl): TLS not tested";
+      return;
+    }
+    auto ec_key = [](const std::string& key) {
+      return " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + key;
+    };
+    std::string d = dir_ + "/";
+    run("openssl req -x509 -days 1 -subj /CN=gocxx-test-ca" + ec_key(d + "ca.key") + " -out " + d + "ca.pem");
+    run("openssl req -x509 -days 1 -subj /CN=gocxx-other-ca" + ec_key(d + "other.key") + " -out " + d + "other.pem");
+    run("openssl req -subj /CN=localhost" + ec_key(d + "server.key") + " -out " + d + "server.csr");
+    write(d + "ext.cnf", "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+    run("openssl x509 -req -days 1 -in " + d + "server.csr -CA " + d + "ca.pem -CAkey " + d +
+        "ca.key -CAcreateserial -out " + d + "server.pem -extfile " + d + "ext.cnf");
+    write(d + "server.conf", "tls {\n  cert_file: \"" + d + "server.pem\"\n  key_file: \"" + d + "server.key\"\n}\n");
+  }
+  tls_files(const tls_files&) = delete;
+  tls_files& operator=(const tls_files&) = delete;
+  ~tls_files() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  bool available() const { return why_.empty(); }
+  const std::string& why() const { return why_; }
+  std::string ca() const { return dir_ + "/ca.pem"; }
+  std::string other_ca() const { return dir_ + "/other.pem"; }
+  std::string server_config() const { return dir_ + "/server.conf"; }
+
+ private:
+  static void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+  static void run(const std::string& command) {
+    if (std::system((command + " >/dev/null 2>&1").c_str()) != 0) throw std::runtime_error("failed: " + command);
+  }
+  std::string dir_, why_;
+};
+
+TEST(NatsTls, ConnectsWithTheServersCAAndCarriesMessages) {
+  tls_files tls;
+  if (!tls.available()) GTEST_SKIP() << tls.why();
+  nats_server server({"-c", tls.server_config()});
+  auto [nc, err] = nats::connect({.servers = {server.url()}, .secure = true, .ca_file = tls.ca()});
+  ASSERT_FALSE(err) << err.message();
+  auto [sub, serr] = nc.subscribe("tls.x", 4);
+  ASSERT_FALSE(serr);
+  ASSERT_FALSE(nc.publish("tls.x", "secret"));
+  auto m = recv_within(sub.messages(), 5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data(), "secret");
+}
+
+// A server whose certificate the client's CA did not sign: connect fails, saying why in
+// OpenSSL's words (libnats's status alone reads "SSL Error").
+TEST(NatsTls, AServerSignedByAnotherCAIsRefusedSayingWhy) {
+  tls_files tls;
+  if (!tls.available()) GTEST_SKIP() << tls.why();
+  nats_server server({"-c", tls.server_config()});
+  auto [nc, err] = nats::connect({.servers = {server.url()}, .secure = true, .ca_file = tls.other_ca()});
+  ASSERT_TRUE(err);
+  EXPECT_TRUE(err.message().starts_with("nats: TLS: SSL handshake error: ")) << err.message();
+  EXPECT_NE(err.message().find("unable to get local issuer certificate"), std::string::npos) << err.message();
+  EXPECT_EQ(nc.publish("x", "y"), nats::errc::connection_closed);
+}
+
+TEST(NatsTls, ASecureClientRefusesAPlainServer) {
+  nats_server server;
+  auto [nc, err] = nats::connect({.servers = {server.url()}, .secure = true});
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err.message(), "nats: Secure Connection not available");
 }
 
 // --- JetStream ---
