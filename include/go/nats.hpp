@@ -26,10 +26,10 @@
 //   nats.ErrTimeout, ErrNoResponders, ...          go::nats::errc::timeout, no_responders, ... (Go's messages)
 //
 // Guarantees
-// - libnats calls back on threads of its own (a dispatcher per subscription, one for
-//   connection events). Those callbacks only hand the message to our channel without
-//   blocking (channels work from plain threads) and never run user code: user code runs in
-//   whatever goroutine or thread receives from the channel.
+// - libnats calls back on threads of its own (one delivery thread for the subscriptions of
+//   the whole process, one for connection events). Those callbacks only hand the message to
+//   our channel without blocking (channels work from plain threads) and never run user
+//   code: user code runs in whatever goroutine or thread receives from the channel.
 // - Slow consumers (nats.go's ChanSubscribe policy): a subscription's channel is bounded
 //   (the capacity given to subscribe). A message that finds it full is dropped, counted in
 //   dropped(), and the first drop after a delivery is reported on events() as an error event

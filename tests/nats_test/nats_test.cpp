@@ -169,6 +169,34 @@ TEST(Nats, SubscribersRunInGoroutinesNotOnLibnatsThreads) {
   EXPECT_NE(*id, 0u);
 }
 
+int thread_count() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// Subscriptions share libnats's one delivery thread (its global delivery pool) rather than
+// each starting a thread of its own: 20 subscriptions, each delivering, leave the process
+// with about as many threads as before them (the runtime may start one or two workers).
+TEST(Nats, SubscriptionsShareOneDeliveryThread) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [warm, werr] = nc.subscribe("warm", 4);  // the pool's thread starts with its first subscription
+  ASSERT_FALSE(werr);
+  ASSERT_FALSE(nc.publish("warm", "x"));
+  ASSERT_TRUE(recv_within(warm.messages(), 5s));
+  int before = thread_count();
+  std::vector<nats::subscription> subs;
+  for (int i = 0; i < 20; ++i) {
+    auto [sub, err] = nc.subscribe("many." + std::to_string(i), 4);
+    ASSERT_FALSE(err);
+    subs.push_back(sub);
+    ASSERT_FALSE(nc.publish("many." + std::to_string(i), "x"));
+  }
+  for (auto& sub : subs) ASSERT_TRUE(recv_within(sub.messages(), 5s));
+  EXPECT_LT(thread_count() - before, 5) << "a thread per subscription";
+}
+
 void serve_echo(const nats::subscription& sub) {
   go::spawn([msgs = sub.messages()] {
     for (nats::msg m : msgs) (void)m.respond("echo " + std::string(m.data()));
