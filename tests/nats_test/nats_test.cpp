@@ -490,6 +490,20 @@ TEST(NatsTls, ConnectsWithTheServersCAAndCarriesMessages) {
   EXPECT_EQ(m->data(), "secret");
 }
 
+// A server that requires TLS gets it from a client that did not ask for it (libnats upgrades
+// the connection as nats.go does); the certificate is still verified.
+TEST(NatsTls, AServerRequiringTlsGetsItWithoutSecure) {
+  tls_files tls;
+  if (!tls.available()) GTEST_SKIP() << tls.why();
+  nats_server server({"-c", tls.server_config()});
+  auto [nc, err] = nats::connect({.servers = {server.url()}, .ca_file = tls.ca()});
+  ASSERT_FALSE(err) << err.message();
+  EXPECT_FALSE(nc.flush());
+  auto [plain, perr] = nats::connect({.servers = {server.url()}});
+  ASSERT_TRUE(perr);
+  EXPECT_TRUE(perr.message().starts_with("nats: TLS: SSL handshake error: ")) << perr.message();
+}
+
 // A server whose certificate the client's CA did not sign: connect fails, saying why in
 // OpenSSL's words (libnats's status alone reads "SSL Error").
 TEST(NatsTls, AServerSignedByAnotherCAIsRefusedSayingWhy) {
