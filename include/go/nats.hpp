@@ -22,13 +22,14 @@
 //   msg.Ack(), AckSync(), Nak(), NakWithDelay(d),  m.ack(), m.ack_sync(), m.nak(), m.nak(d),
 //   Term(), InProgress()                           m.term(), m.in_progress()
 //   (a pool of goroutines over a pull consumer)    go::nats::worker_pool pool(ctx, c, workers, f)
+//   (a pool of goroutines over a queue group)      go::nats::worker_pool pool(ctx, sub, workers, f)
 //   nats.ErrTimeout, ErrNoResponders, ...          go::nats::errc::timeout, no_responders, ... (Go's messages)
 //
 // Guarantees
-// - libnats calls back on threads of its own (a dispatcher per subscription, one for
-//   connection events). Those callbacks only hand the message to our channel without
-//   blocking (channels work from plain threads) and never run user code: user code runs in
-//   whatever goroutine or thread receives from the channel.
+// - libnats calls back on threads of its own (one delivery thread for the subscriptions of
+//   the whole process, one for connection events). Those callbacks only hand the message to
+//   our channel without blocking (channels work from plain threads) and never run user
+//   code: user code runs in whatever goroutine or thread receives from the channel.
 // - Slow consumers (nats.go's ChanSubscribe policy): a subscription's channel is bounded
 //   (the capacity given to subscribe). A message that finds it full is dropped, counted in
 //   dropped(), and the first drop after a delivery is reported on events() as an error event
@@ -81,6 +82,21 @@
 //   lost: every job is either acknowledged by this pool or naked back to the server.
 // - A worker process that dies mid-job (SIGKILL) acknowledges nothing: the server redelivers
 //   its jobs to the other workers once ack_wait passes.
+//
+// Worker pool over a core NATS queue group (at most once)
+// - The same pool over a subscription (normally a queue_subscribe: the group's members share
+//   the jobs, each job going to one member). f's result is published to the job's reply
+//   subject when it has one (the requester gets it as its reply), else to
+//   options.results_subject when there is one. Core NATS has no acknowledgement: a job
+//   counts as acked once f has returned and its result is published. f throwing counts the
+//   job as failed and drops it (nothing redelivers it; a requester gets no reply).
+// - The subscription's capacity bounds the jobs a member holds: a job that finds it full is
+//   dropped (the slow-consumer policy above), so give it room for a burst.
+// - Cancelling ctx: the pool drains the subscription (the server stops sending jobs to this
+//   member and sends them to the others), then finishes every job already delivered to it,
+//   those waiting in the channel included (f sees ctx done), flushes the connection, and
+//   wait() returns. A job the server gave this member before the drain is handled here;
+//   after it, no job comes here.
 //
 // Example:
 //   auto [nc, err] = go::nats::connect({.servers = {"nats://127.0.0.1:4222"}});
@@ -161,7 +177,10 @@ struct options {
   std::string user{}, password{};                                // user/password authentication
   std::string token{};                                           // token authentication
   // TLS as libnats offers it: secure requires TLS; ca_file is a PEM file of trusted
-  // certificates; cert_file and key_file a client certificate chain and its key.
+  // certificates; cert_file and key_file a client certificate chain and its key. A server
+  // that requires TLS gets it without secure. A handshake that fails (the server's
+  // certificate not signed by ca_file...) fails connect with "nats: TLS: " and OpenSSL's
+  // reason ("SSL handshake error: 20:unable to get local issuer certificate:...").
   bool secure = false;
   std::string ca_file{}, cert_file{}, key_file{};
   std::chrono::milliseconds connect_timeout{2000};
@@ -234,6 +253,7 @@ class subscription {
 
  private:
   friend struct detail::subscription_state;
+  friend class worker_pool;
   std::shared_ptr<detail::subscription_state> state_;
   recv_chan<msg> messages_;
 };
@@ -372,11 +392,13 @@ struct worker_pool_options {
 struct worker_pool_stats {
   std::uint64_t acked = 0;   // completed, result published, acknowledgement confirmed
   std::uint64_t naked = 0;   // given back to the server (f threw, or not started at cancellation)
-  std::uint64_t failed = 0;  // acknowledgement or publish failed (the job will be redelivered)
+  std::uint64_t failed = 0;  // acknowledgement or publish failed (the job will be redelivered);
+                             // over a queue group: f threw or the publish failed (the job is lost)
 };
 
 // worker_pool runs f(ctx, msg) -> std::string on `workers` goroutines for a pull consumer's
-// messages (see the top for results and cancellation).
+// messages, or for a subscription's (a core NATS queue group); see the top for results and
+// cancellation.
 //
 // Example:
 //   go::nats::worker_pool pool(ctx, consumer, {.workers = 4, .results_subject = "done"},
@@ -390,6 +412,9 @@ class worker_pool {
  public:
   using handler = std::function<std::string(const context&, const msg&)>;
   worker_pool(const context& parent, pull_consumer consumer, worker_pool_options opts, handler f);
+  // Over a core NATS subscription, normally nc.queue_subscribe(subject, group, capacity);
+  // options.nak_delay and ack_sync do not apply.
+  worker_pool(const context& parent, subscription jobs, worker_pool_options opts, handler f);
   worker_pool(const worker_pool&) = delete;
   worker_pool& operator=(const worker_pool&) = delete;
   // The destructor cancels the pool and waits for it (see wait).
@@ -398,7 +423,8 @@ class worker_pool {
   // cancel stops the pool as cancelling its context does.
   void cancel() const noexcept;
   // wait returns once the pool has stopped (its context done) and every job it fetched is
-  // acknowledged or naked: nil, or the first error of the consumer, a publish or an ack.
+  // acknowledged or naked (over a queue group: every job delivered to it is handled): nil,
+  // or the first error of the consumer, the drain, a publish or an ack.
   error wait();
   worker_pool_stats stats() const noexcept;
 

@@ -2,9 +2,10 @@
 // connection events. src/nats/state.hpp has the ownership and the lock rules; the public
 // guarantees are at the top of include/go/nats.hpp.
 //
-// The delivery protocol: a libnats dispatcher thread calls on_message with a natsMsg that
-// it hands over; on_message wraps it in a msg and try_sends it into the subscription's
-// bounded channel. It never blocks and never calls user code, so the dispatcher keeps up
+// The delivery protocol: libnats's delivery thread (one for the process: every connection
+// uses its global delivery pool, of one thread) calls on_message with a natsMsg that it
+// hands over; on_message wraps it in a msg and try_sends it into the subscription's
+// bounded channel. It never blocks and never calls user code, so the delivery thread keeps up
 // whatever the receiver does; a full channel drops the message (the slow-consumer policy).
 #include <nats/nats.h>
 
@@ -124,7 +125,7 @@ struct subscription_sink {
   chan<msg> messages;
   std::shared_ptr<subscription_core> core;
   std::shared_ptr<event_sink> events;
-  bool slow = false;  // only the dispatcher thread touches it
+  bool slow = false;  // only the delivery thread touches it
 };
 
 // Frees a sink in a goroutine: never on the libnats thread that calls this (state.hpp).
@@ -284,6 +285,11 @@ std::pair<conn, error> connect(const options& opts) {
   set(natsOptions_SetReconnectWait(o, detail::millis(opts.reconnect_wait)));
   set(natsOptions_SetReconnectBufSize(o, opts.reconnect_buffer_bytes));
   if (opts.send_asap) set(natsOptions_SetSendAsap(o, true));
+  // One libnats delivery thread for every subscription of the process instead of a thread
+  // per subscription: our handlers only try_send, so they never hold it up, and one thread
+  // readying the receivers of every subscription costs far less CPU than one per
+  // subscription (bench/nats_compare.sh's qpub: docs/nats.md).
+  set(natsOptions_UseGlobalMessageDelivery(o, true));
   if (s != NATS_OK) return {{}, detail::error_from(s)};
 
   auto c = std::make_shared<connection_state>();
@@ -295,12 +301,23 @@ std::pair<conn, error> connect(const options& opts) {
   set(natsOptions_SetReconnectedCB(o, on_reconnected, holder));
   set(natsOptions_SetClosedCB(o, on_closed, holder));
   set(natsOptions_SetErrorHandler(o, on_error, holder));
-  if (s == NATS_OK) s = go::blocking([&] { return natsConnection_Connect(&c->nc, o); });
+  // libnats says why a TLS handshake failed only in the connecting thread's last error.
+  std::string why;
+  if (s == NATS_OK) {
+    s = go::blocking([&] {
+      natsStatus r = natsConnection_Connect(&c->nc, o);
+      if (r == NATS_SSL_ERROR) {
+        why = nats_GetLastError(nullptr);
+        if (why.starts_with('(')) why.erase(0, std::min(why.size(), why.find("): ") + 3));  // "(conn.c:733): "
+      }
+      return r;
+    });
+  }
   if (s != NATS_OK) {
     delete holder;  // a connection that never opened makes no callback
     c->nc = nullptr;
-    error err = detail::error_from(s);
-    return {{}, err};
+    if (s == NATS_SSL_ERROR && !why.empty()) return {{}, make_error("nats: TLS: " + why)};
+    return {{}, detail::error_from(s)};
   }
   conn out;
   out.state_ = std::move(c);

@@ -4,13 +4,20 @@
 // ms) so that the whole file runs in a few seconds.
 #include "go/nats.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -160,6 +167,34 @@ TEST(Nats, SubscribersRunInGoroutinesNotOnLibnatsThreads) {
   auto id = recv_within(go::recv_chan<std::uint64_t>(ids), 5s);
   ASSERT_TRUE(id);
   EXPECT_NE(*id, 0u);
+}
+
+int thread_count() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// Subscriptions share libnats's one delivery thread (its global delivery pool) rather than
+// each starting a thread of its own: 20 subscriptions, each delivering, leave the process
+// with about as many threads as before them (the runtime may start one or two workers).
+TEST(Nats, SubscriptionsShareOneDeliveryThread) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [warm, werr] = nc.subscribe("warm", 4);  // the pool's thread starts with its first subscription
+  ASSERT_FALSE(werr);
+  ASSERT_FALSE(nc.publish("warm", "x"));
+  ASSERT_TRUE(recv_within(warm.messages(), 5s));
+  int before = thread_count();
+  std::vector<nats::subscription> subs;
+  for (int i = 0; i < 20; ++i) {
+    auto [sub, err] = nc.subscribe("many." + std::to_string(i), 4);
+    ASSERT_FALSE(err);
+    subs.push_back(sub);
+    ASSERT_FALSE(nc.publish("many." + std::to_string(i), "x"));
+  }
+  for (auto& sub : subs) ASSERT_TRUE(recv_within(sub.messages(), 5s));
+  EXPECT_LT(thread_count() - before, 5) << "a thread per subscription";
 }
 
 void serve_echo(const nats::subscription& sub) {
@@ -320,6 +355,173 @@ TEST(Nats, CloseEndsSubscriptionsAndTheEventChannel) {
   for (const nats::event& e : nc.events()) kinds.push_back(e.what);
   EXPECT_EQ(kinds, (std::vector{nats::event::kind::disconnected, nats::event::kind::closed}));
   EXPECT_EQ(nc.publish("c", "x"), nats::errc::connection_closed);
+}
+
+// --- send_asap ---
+
+// raw_subscriber subscribes to a subject over a plain socket, speaking the NATS protocol
+// itself, so that nothing of libnats stands between the publisher and what arrives.
+class raw_subscriber {
+ public:
+  raw_subscriber(int port, const std::string& subject) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("raw connect");
+    std::string hello = "CONNECT {\"verbose\":false}\r\nSUB " + subject + " 1\r\nPING\r\n";
+    if (::write(fd_, hello.data(), hello.size()) != static_cast<ssize_t>(hello.size()))
+      throw std::runtime_error("raw write");
+    if (!read_until("PONG\r\n")) throw std::runtime_error("raw subscriber: no PONG");  // the server has the SUB
+  }
+  raw_subscriber(const raw_subscriber&) = delete;
+  raw_subscriber& operator=(const raw_subscriber&) = delete;
+  ~raw_subscriber() { ::close(fd_); }
+
+  // read_until reads until what has arrived contains text, consumes up to its end, and says
+  // whether it came (false after 5 s: a failure, not a threshold).
+  bool read_until(const std::string& text) {
+    for (;;) {
+      if (auto at = in_.find(text); at != std::string::npos) {
+        in_.erase(0, at + text.size());
+        return true;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 5000) != 1) return false;
+      char buf[4096];
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) return false;
+      in_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  std::string in_;
+};
+
+// With send_asap a publish leaves the client before publish returns: nothing is left in its
+// write buffer, and the raw subscriber receives every message though nothing flushes. By
+// default a publish waits in the write buffer for libnats's flusher thread, which sends it
+// a little later (still without a flush call). The observable is the order of events, not
+// a duration: the default's flusher would have to run between publish's return and the
+// buffered() that follows it, every one of 20 times, for the default's check to fail.
+TEST(Nats, SendAsapWritesEachPublishBeforeItReturns) {
+  nats_server server;
+  raw_subscriber raw(server.port(), "asap");
+  auto asap = must_connect(server, {.send_asap = true});
+  for (int i = 0; i < 20; ++i) {
+    std::string data = "asap " + std::to_string(i);
+    ASSERT_FALSE(asap.publish("asap", data));
+    EXPECT_EQ(asap.buffered(), 0) << "publish " << i << " returned with its bytes still in the buffer";
+    ASSERT_TRUE(raw.read_until(data + "\r\n")) << "publish " << i << " never arrived";
+  }
+
+  auto buffered = must_connect(server);
+  int held = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::string data = "buffered " + std::to_string(i);
+    ASSERT_FALSE(buffered.publish("asap", data));
+    if (buffered.buffered() > 0) ++held;
+    ASSERT_TRUE(raw.read_until(data + "\r\n")) << "the flusher never sent publish " << i;
+  }
+  EXPECT_GT(held, 0) << "without send_asap, no publish waited for the flusher";
+}
+
+// --- TLS ---
+
+// tls_files makes a throwaway CA, a server certificate it signs (for 127.0.0.1 and
+// localhost) and a second, unrelated CA, with openssl, in a temporary folder; a nats-server
+// configuration whose tls{} block serves that certificate; and removes them at the end.
+// available() is false, and why() says why, when openssl is not installed.
+class tls_files {
+ public:
+  tls_files() {
+    char tmpl[] = "/tmp/gocxx-nats-tls-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
+      why_ = "openssl not installed (tools/apt-install openssl): TLS not tested";
+      return;
+    }
+    auto ec_key = [](const std::string& key) {
+      return " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + key;
+    };
+    std::string d = dir_ + "/";
+    run("openssl req -x509 -days 1 -subj /CN=gocxx-test-ca" + ec_key(d + "ca.key") + " -out " + d + "ca.pem");
+    run("openssl req -x509 -days 1 -subj /CN=gocxx-other-ca" + ec_key(d + "other.key") + " -out " + d + "other.pem");
+    run("openssl req -subj /CN=localhost" + ec_key(d + "server.key") + " -out " + d + "server.csr");
+    write(d + "ext.cnf", "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+    run("openssl x509 -req -days 1 -in " + d + "server.csr -CA " + d + "ca.pem -CAkey " + d +
+        "ca.key -CAcreateserial -out " + d + "server.pem -extfile " + d + "ext.cnf");
+    write(d + "server.conf", "tls {\n  cert_file: \"" + d + "server.pem\"\n  key_file: \"" + d + "server.key\"\n}\n");
+  }
+  tls_files(const tls_files&) = delete;
+  tls_files& operator=(const tls_files&) = delete;
+  ~tls_files() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  bool available() const { return why_.empty(); }
+  const std::string& why() const { return why_; }
+  std::string ca() const { return dir_ + "/ca.pem"; }
+  std::string other_ca() const { return dir_ + "/other.pem"; }
+  std::string server_config() const { return dir_ + "/server.conf"; }
+
+ private:
+  static void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+  static void run(const std::string& command) {
+    if (std::system((command + " >/dev/null 2>&1").c_str()) != 0) throw std::runtime_error("failed: " + command);
+  }
+  std::string dir_, why_;
+};
+
+TEST(NatsTls, ConnectsWithTheServersCAAndCarriesMessages) {
+  tls_files tls;
+  if (!tls.available()) GTEST_SKIP() << tls.why();
+  nats_server server({"-c", tls.server_config()});
+  auto [nc, err] = nats::connect({.servers = {server.url()}, .secure = true, .ca_file = tls.ca()});
+  ASSERT_FALSE(err) << err.message();
+  auto [sub, serr] = nc.subscribe("tls.x", 4);
+  ASSERT_FALSE(serr);
+  ASSERT_FALSE(nc.publish("tls.x", "secret"));
+  auto m = recv_within(sub.messages(), 5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data(), "secret");
+}
+
+// A server that requires TLS gets it from a client that did not ask for it (libnats upgrades
+// the connection as nats.go does); the certificate is still verified.
+TEST(NatsTls, AServerRequiringTlsGetsItWithoutSecure) {
+  tls_files tls;
+  if (!tls.available()) GTEST_SKIP() << tls.why();
+  nats_server server({"-c", tls.server_config()});
+  auto [nc, err] = nats::connect({.servers = {server.url()}, .ca_file = tls.ca()});
+  ASSERT_FALSE(err) << err.message();
+  EXPECT_FALSE(nc.flush());
+  auto [plain, perr] = nats::connect({.servers = {server.url()}});
+  ASSERT_TRUE(perr);
+  EXPECT_TRUE(perr.message().starts_with("nats: TLS: SSL handshake error: ")) << perr.message();
+}
+
+// A server whose certificate the client's CA did not sign: connect fails, saying why in
+// OpenSSL's words (libnats's status alone reads "SSL Error").
+TEST(NatsTls, AServerSignedByAnotherCAIsRefusedSayingWhy) {
+  tls_files tls;
+  if (!tls.available()) GTEST_SKIP() << tls.why();
+  nats_server server({"-c", tls.server_config()});
+  auto [nc, err] = nats::connect({.servers = {server.url()}, .secure = true, .ca_file = tls.other_ca()});
+  ASSERT_TRUE(err);
+  EXPECT_TRUE(err.message().starts_with("nats: TLS: SSL handshake error: ")) << err.message();
+  EXPECT_NE(err.message().find("unable to get local issuer certificate"), std::string::npos) << err.message();
+  EXPECT_EQ(nc.publish("x", "y"), nats::errc::connection_closed);
+}
+
+TEST(NatsTls, ASecureClientRefusesAPlainServer) {
+  nats_server server;
+  auto [nc, err] = nats::connect({.servers = {server.url()}, .secure = true});
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err.message(), "nats: Secure Connection not available");
 }
 
 // --- JetStream ---
@@ -673,6 +875,103 @@ TEST(NatsWorkerPool, KilledWorkerLosesNoJob) {
   EXPECT_GE(std::stoi(redone.substr(redone.rfind(' ') + 1)), 2) << redone;
   auto [info, err] = j.js.stream_info("JOBS");
   EXPECT_EQ(info.messages, 0u) << "jobs left unacknowledged";
+}
+
+// --- worker_pool over a core NATS queue group ---
+
+nats::subscription must_queue_subscribe(const nats::conn& nc, std::size_t capacity = 1024) {
+  auto [sub, err] = nc.queue_subscribe("tasks", "workers", capacity);
+  if (err) throw std::runtime_error(err.message());
+  if (auto e = nc.flush()) throw std::runtime_error(e.message());
+  return sub;
+}
+
+// Two pools (two processes' worth: a connection each) in one queue group share a run's jobs:
+// each job is done by exactly one of them, and a job sent as a request gets its result as
+// the reply.
+TEST(NatsWorkerPool, QueueGroupPoolsDoEveryJobOnce) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto res = subscribe_results(nc);
+  auto na = must_connect(server), nb = must_connect(server);
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  auto echo = [](const go::context&, const nats::msg& job) { return std::string(job.data()) + " done"; };
+  nats::worker_pool a(ctx, must_queue_subscribe(na), {.workers = 4, .results_subject = "results"}, echo);
+  nats::worker_pool b(ctx, must_queue_subscribe(nb), {.workers = 4, .results_subject = "results"}, echo);
+  constexpr int jobs = 200;
+  for (int i = 0; i < jobs; ++i) ASSERT_FALSE(nc.publish("tasks", std::to_string(i)));
+  res.wait_for(jobs, 10s);
+  auto [reply, rerr] = nc.request("tasks", "asked", 5s);
+  ASSERT_FALSE(rerr) << rerr.message();
+  EXPECT_EQ(reply.data(), "asked done");
+  cancel();
+  EXPECT_FALSE(a.wait());
+  EXPECT_FALSE(b.wait());
+  EXPECT_EQ(res.per_job.size(), static_cast<std::size_t>(jobs)) << "jobs lost";
+  for (auto& [job, n] : res.per_job) EXPECT_EQ(n, 1) << "job " << job << " done " << n << " times";
+  EXPECT_FALSE(recv_within(res.sub.messages(), 50ms)) << "a result too many (the request's went to its reply)";
+  EXPECT_GT(a.stats().acked, 0u);
+  EXPECT_GT(b.stats().acked, 0u);
+  EXPECT_EQ(a.stats().acked + b.stats().acked, static_cast<std::uint64_t>(jobs) + 1);
+}
+
+// Cancellation stops the pool taking jobs, not doing them: the jobs the server gave it
+// before (those in the channel, not started, included) are all done, and the group's later
+// jobs go to the other member, none to the cancelled one's drained subscription.
+TEST(NatsWorkerPool, QueueGroupCancellationFinishesTheJobsInHand) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto res = subscribe_results(nc);
+  auto slow = [](const go::context&, const nats::msg& job) {
+    go::sleep(20ms);
+    return std::string(job.data());
+  };
+  auto na = must_connect(server);
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  nats::worker_pool a(ctx, must_queue_subscribe(na), {.workers = 4, .results_subject = "results"}, slow);
+  constexpr int first = 40, later = 20;
+  for (int i = 0; i < first; ++i) ASSERT_FALSE(nc.publish("tasks", std::to_string(i)));
+  ASSERT_FALSE(nc.flush());  // the server has given all of them to a, its group's only member
+  res.wait_for(4, 10s);
+  cancel();  // a has 4 in hand and the rest waiting in its channel
+  EXPECT_FALSE(a.wait());
+  EXPECT_EQ(a.stats().acked, static_cast<std::uint64_t>(first));
+  res.wait_for(first, 1s);
+  EXPECT_EQ(res.total, first);
+
+  auto nb = must_connect(server);
+  auto [ctx2, cancel2] = go::with_cancel(go::background());
+  nats::worker_pool b(ctx2, must_queue_subscribe(nb), {.workers = 4, .results_subject = "results"}, slow);
+  for (int i = first; i < first + later; ++i) ASSERT_FALSE(nc.publish("tasks", std::to_string(i)));
+  res.wait_for(first + later, 10s);
+  cancel2();
+  EXPECT_FALSE(b.wait());
+  EXPECT_EQ(b.stats().acked, static_cast<std::uint64_t>(later)) << "a job went to the cancelled pool";
+  EXPECT_EQ(res.per_job.size(), static_cast<std::size_t>(first + later));
+  EXPECT_EQ(res.total, first + later);
+}
+
+// A throwing handler over a queue group drops its job (core NATS cannot redeliver it) and
+// counts it as failed; the pool goes on.
+TEST(NatsWorkerPool, QueueGroupThrowingHandlerCountsTheJobFailed) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto res = subscribe_results(nc);
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  nats::worker_pool pool(ctx, must_queue_subscribe(nc), {.workers = 2, .results_subject = "results"},
+                         [](const go::context&, const nats::msg& job) -> std::string {
+                           if (job.data() == "bad") throw std::runtime_error("bad job");
+                           return std::string(job.data());
+                         });
+  ASSERT_FALSE(nc.publish("tasks", "bad"));
+  ASSERT_FALSE(nc.publish("tasks", "good"));
+  res.wait_for(1, 5s);
+  cancel();
+  EXPECT_FALSE(pool.wait());
+  EXPECT_EQ(res.total, 1);
+  EXPECT_EQ(res.per_job.count("good"), 1u);
+  EXPECT_EQ(pool.stats().failed, 1u);
+  EXPECT_EQ(pool.stats().acked, 1u);
 }
 
 // --- faults: the server restarted ---
