@@ -485,6 +485,50 @@ TEST(TaskNet, AStacklessAndAStackfulReaderOfOneSocketTakeTurns) {
   });
 }
 
+// One read of one byte from c: the byte, or the error's message.
+go::task<std::string> read_one_byte(go::net::conn c) {
+  std::array<std::byte, 1> buf;
+  auto [n, err] = co_await go::net::async_read(c, buf);
+  co_return err ? err.message() : text(std::span(buf).first(n));
+}
+
+// A second stackless reader of a socket waits in line for the read lock, parked on the
+// lock's semaphore (not runnable, so it costs no CPU), while the first waits for data; each
+// gets the data in the order they came.
+TEST(TaskNet, ASecondStacklessReaderParksInLineForTheSocket) {
+  go::run([] {
+    auto [c, s] = tcp_pair();
+    auto first = in_stackless(read_one_byte(c));
+    dump_once_it_shows("[IO wait]");
+    auto second = in_stackless(read_one_byte(c));
+    std::string dump = dump_once_it_shows("[semacquire]");
+    EXPECT_NE(dump.find("[semacquire]"), std::string::npos) << dump;
+    s.write(bytes("a"));
+    EXPECT_EQ(*first.recv(), "a");
+    s.write(bytes("b"));
+    EXPECT_EQ(*second.recv(), "b");
+    c.close();
+    s.close();
+  });
+}
+
+TEST(TaskNet, CloseWakesAStacklessReaderInLineForTheSocket) {
+  go::run([] {
+    auto [c, s] = tcp_pair();
+    auto first = in_stackless(read_error(c));
+    dump_once_it_shows("[IO wait]");
+    auto second = in_stackless(read_error(c));
+    std::string dump = dump_once_it_shows("[semacquire]");
+    EXPECT_NE(dump.find("[semacquire]"), std::string::npos) << dump;
+    c.close();
+    for (go::error err : {*first.recv(), *second.recv()}) {
+      EXPECT_TRUE(err.is(go::net::err_closed)) << err.message();
+      EXPECT_NE(err.message().find("use of closed network connection"), std::string::npos) << err.message();
+    }
+    s.close();
+  });
+}
+
 // A goroutine that waits for I/O keeps the program alive: the peer here is another process,
 // which writes after a while. Were the stackless reader not counted as waiting for the
 // network, the main goroutine's receive would be reported as a deadlock.

@@ -26,8 +26,10 @@
 //   EAGAIN) allocates nothing and does not suspend. One that waits takes a small frame from
 //   the coroutine frame pool (task.hpp) for as long as it waits.
 // - The socket (or file) must outlive the co_await: pass a handle that the coroutine holds.
-// - Two stackless goroutines reading (or writing) one socket at once are served one after
-//   the other, as in Go; the second waits by yielding until the first is done.
+// - Two goroutines reading (or writing) one socket at once, of either kind, are served one
+//   after the other in the order they came, as in Go: the second waits in line on the
+//   socket's read (write) lock, parked with wait reason "semacquire", until the first is
+//   done; close wakes it with "use of closed network connection".
 // - async_dial is a task: it resolves names with getaddrinfo on the goroutine's worker thread
 //   (go::blocking cannot hand the processor off in a stackless goroutine), then waits for the
 //   connect by suspending; ctx's cancel and deadline apply as to net::dial. Its string
