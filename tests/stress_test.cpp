@@ -1,6 +1,8 @@
 // Stress tests (ctest label `stress`, a binary of their own): long randomized runs that mix
 // goroutines spawned and joined, channels closed while others send, select with timeouts and
-// default, mutexes, wait groups and context trees cancelled at random points. Each test
+// default, mutexes, wait groups, context trees cancelled at random points, and stackless
+// goroutines (go::task) sharing channels, a mutex and a wait group with stackful goroutines
+// and plain threads. Each test
 // repeats rounds until its share of the time budget is spent. A round draws everything from
 // one seed: GOMAXPROCS (and whether it changes mid-round), whether the round runs inside
 // go::run or on the test's plain thread, whether some parties are plain OS threads, the sizes
@@ -424,6 +426,7 @@ struct channel_round {
   item per_producer = 0;
   std::vector<std::atomic<std::uint8_t>> sent;      // per item: its send returned
   std::vector<std::atomic<std::uint8_t>> received;  // per item: times received
+  std::atomic<std::uint64_t> received_sum{0};       // of the values received
   std::array<std::atomic<int>, 2> closes{};         // close() calls that returned, per channel
   std::atomic<long> producers_left{0};
   problems& p;
@@ -461,6 +464,7 @@ class consumer_log {
       return;
     }
     round_.received[v].fetch_add(1);
+    round_.received_sum.fetch_add(v);
     const long producer = v / round_.per_producer, index = v % round_.per_producer;
     long& last = last_[static_cast<std::size_t>(producer * 2 + c)];
     if (index <= last) {
@@ -513,28 +517,38 @@ void produce(channel_round& round, long producer, std::uint64_t seed) {
   }
 }
 
-void consume_both(channel_round& round, std::uint64_t seed) {
-  rng r(seed);
-  const close_plan plan = draw_close_plan(r, round.per_producer);
-  consumer_log log(round);
-  std::array<go::chan<item>, 2> live = round.chans;  // a closed channel's entry turns nil
-  auto on = [&](int c) {
-    return [&log, &live, c](std::optional<item> v) {
+// receiving is a consumer of both channels: what it received, and which channels are still
+// open (a closed channel's entry turns nil, Go's idiom).
+struct receiving {
+  explicit receiving(channel_round& round) : log(round), live(round.chans) {}
+  // on is the handler of channel c's receive case.
+  auto on(int c) {
+    return [this, c](std::optional<item> v) {
       if (v) {
         log.got(c, *v);
       } else {
         live[c] = nullptr;
       }
     };
-  };
-  while (live[0] != nullptr || live[1] != nullptr) {
-    const long before = log.count();
+  }
+  bool open() const { return live[0] != nullptr || live[1] != nullptr; }
+
+  consumer_log log;
+  std::array<go::chan<item>, 2> live;
+};
+
+void consume_both(channel_round& round, std::uint64_t seed) {
+  rng r(seed);
+  const close_plan plan = draw_close_plan(r, round.per_producer);
+  receiving rx(round);
+  while (rx.open()) {
+    const long before = rx.log.count();
     switch (r.below(3)) {
-      case 0: go::select(go::recv_case(live[0], on(0)), go::recv_case(live[1], on(1))); break;
+      case 0: go::select(go::recv_case(rx.live[0], rx.on(0)), go::recv_case(rx.live[1], rx.on(1))); break;
       case 1: {
         const auto d = r.micros(300);
         const auto start = steady_clock::now();
-        go::select(go::recv_case(live[0], on(0)), go::recv_case(live[1], on(1)),
+        go::select(go::recv_case(rx.live[0], rx.on(0)), go::recv_case(rx.live[1], rx.on(1)),
                    go::recv_case(go::after(d), [&](std::optional<steady_clock::time_point> t) {
                      if (!t || *t < start + d || steady_clock::now() < start + d) {
                        round.p.add("go::after(" + std::to_string(d.count()) + "us) fired early");
@@ -543,12 +557,13 @@ void consume_both(channel_round& round, std::uint64_t seed) {
         break;
       }
       default:
-        if (go::select(go::recv_case(live[0], on(0)), go::recv_case(live[1], on(1)), go::default_case()) == 2) {
+        if (go::select(go::recv_case(rx.live[0], rx.on(0)), go::recv_case(rx.live[1], rx.on(1)), go::default_case()) ==
+            2) {
           go::yield();
         }
         break;
     }
-    if (before <= plan.after && plan.after < log.count()) round.close(plan.chan);
+    if (before <= plan.after && plan.after < rx.log.count()) round.close(plan.chan);
   }
 }
 
@@ -586,9 +601,8 @@ std::size_t draw_capacity(rng& r) {
   }
 }
 
-void channels_with_close_races(std::uint64_t seed, bool threads, problems& p) {
-  rng r(seed);
-  channel_round round(p);
+// draw_channels gives a round its two channels, its producers and their values.
+void draw_channels(channel_round& round, rng& r) {
   for (auto& ch : round.chans) ch = go::make_chan<item>(draw_capacity(r));
   round.producers = r.between(1, 6);
   round.per_producer = static_cast<item>(r.between(1, scaled(4000)));
@@ -596,22 +610,17 @@ void channels_with_close_races(std::uint64_t seed, bool threads, problems& p) {
   const auto items = static_cast<std::size_t>(round.producers) * round.per_producer;
   round.sent = std::vector<std::atomic<std::uint8_t>>(items);
   round.received = std::vector<std::atomic<std::uint8_t>>(items);
-  {
-    crew parties(r.next(), threads);
-    for (long c = r.between(1, 4); c > 0; --c) parties.start([&round, s = r.next()] { consume_both(round, s); });
-    for (long c = r.between(0, 2); c > 0; --c) {
-      parties.start([&round, ch = static_cast<int>(r.below(2)), s = r.next()] { consume_one(round, ch, s); });
-    }
-    for (long i = 0; i < round.producers; ++i) parties.start([&round, i, s = r.next()] { produce(round, i, s); });
-    for (long c = r.between(0, 2); c > 0; --c) {
-      parties.start([&round, ch = static_cast<int>(r.below(2)), d = r.micros(3000)] {
-        go::sleep(d);
-        round.close(ch);
-      });
-    }
-  }
+}
+
+// check_deliveries checks a finished channel round: every value whose send returned was
+// received exactly once, the others never (so the sums agree), each channel was closed once
+// and is drained.
+void check_deliveries(const channel_round& round, problems& p) {
+  const std::size_t items = round.sent.size();
   long sent = 0, mismatched = 0;
+  std::uint64_t sent_sum = 0;
   for (std::size_t v = 0; v < items; ++v) {
+    if (round.sent[v]) sent_sum += v;
     sent += round.sent[v];
     if (round.sent[v] != round.received[v] && ++mismatched <= 3) {
       p.add("value " + std::to_string(v) + ": sent " + std::to_string(round.sent[v]) + " time(s), received " +
@@ -627,6 +636,31 @@ void channels_with_close_races(std::uint64_t seed, bool threads, problems& p) {
     }
     if (round.chans[c].len() != 0) p.add("channel " + std::to_string(c) + " not drained");
   }
+  if (round.received_sum != sent_sum) {
+    p.add("values received sum to " + std::to_string(round.received_sum.load()) + ", those sent to " +
+          std::to_string(sent_sum));
+  }
+}
+
+void channels_with_close_races(std::uint64_t seed, bool threads, problems& p) {
+  rng r(seed);
+  channel_round round(p);
+  draw_channels(round, r);
+  {
+    crew parties(r.next(), threads);
+    for (long c = r.between(1, 4); c > 0; --c) parties.start([&round, s = r.next()] { consume_both(round, s); });
+    for (long c = r.between(0, 2); c > 0; --c) {
+      parties.start([&round, ch = static_cast<int>(r.below(2)), s = r.next()] { consume_one(round, ch, s); });
+    }
+    for (long i = 0; i < round.producers; ++i) parties.start([&round, i, s = r.next()] { produce(round, i, s); });
+    for (long c = r.between(0, 2); c > 0; --c) {
+      parties.start([&round, ch = static_cast<int>(r.below(2)), d = r.micros(3000)] {
+        go::sleep(d);
+        round.close(ch);
+      });
+    }
+  }
+  check_deliveries(round, p);
 }
 
 // Workers increment a plain counter under a go::mutex with a read-modify-write that may
@@ -921,7 +955,272 @@ void context_trees(std::uint64_t seed, bool threads, problems& p) {
   if (!sem.try_acquire(sem_size)) p.add("semaphore not full at the end");
 }
 
-constexpr std::array<scenario, 4> all_scenarios{spawn_trees, channels_with_close_races, mutexes, context_trees};
+// Stackful goroutines, stackless goroutines (go::task) and plain threads as parties of one
+// round: they send numbered values on two shared channels (either may be unbuffered), receive
+// them with select (async_select in a stackless goroutine) or receive loops, close the
+// channels while others send, increment a counter under one go::mutex with a read-modify-write
+// that waits in the middle, and all report to one wait_group that a stackful goroutine (or the
+// test's thread) and a stackless goroutine both wait on. Every value whose send returned is
+// received exactly once and the others never, the sums of the values sent and received agree,
+// every increment is counted, and each waiter on the wait_group sees every party finished.
+
+// pause_stackless is pause for a stackless goroutine: it yields or sleeps by co_await, calls
+// go::blocking (which keeps its worker's slot), or computes past sysmon's hand-off time.
+go::task<void> pause_stackless(rng& r) {
+  switch (r.below(16)) {
+    case 0:
+    case 1: co_await go::async_yield(); break;
+    case 2:
+    case 3: co_await go::async_sleep(r.micros(200)); break;
+    case 4: go::blocking([d = r.micros(100)] { std::this_thread::sleep_for(d); }); break;
+    case 5:
+      if (r.one_in(64)) spin_for(r.micros(12000));
+      break;
+    default: break;
+  }
+}
+
+go::task<void> produce_stackless(channel_round& round, long producer, std::uint64_t seed) {
+  rng r(seed);
+  const close_plan plan = draw_close_plan(r, round.per_producer);
+  std::array<bool, 2> open{true, true};  // as far as this producer knows
+  for (item i = 0; i < round.per_producer && (open[0] || open[1]); ++i) {
+    const int c = !open[0] ? 1 : !open[1] ? 0 : static_cast<int>(r.below(2));
+    const go::chan<item> ch = round.chans[c];
+    const item v = static_cast<item>(producer) * round.per_producer + i;
+    bool sent = false;
+    try {
+      switch (r.below(4)) {
+        case 0:
+          co_await go::async_send(ch, v);
+          sent = true;
+          break;
+        case 1:
+          for (long tries = r.between(0, 3); !(sent = ch.try_send(v)) && tries > 0; --tries) {
+            co_await go::async_yield();
+          }
+          break;
+        case 2: {
+          const auto timeout = go::after(r.micros(500));
+          co_await go::async_select(go::send_case(ch, v, [&] { sent = true; }), go::recv_case(timeout));
+          break;
+        }
+        default: co_await go::async_select(go::send_case(ch, v, [&] { sent = true; }), go::default_case()); break;
+      }
+    } catch (const go::chan_error& e) {
+      if (std::string_view(e.what()) != "send on closed channel") round.p.add(std::string("send threw: ") + e.what());
+      open[c] = false;
+    }
+    if (sent) round.sent[v].store(1);
+    if (plan.after == static_cast<long>(i)) round.close(plan.chan);
+    co_await pause_stackless(r);
+  }
+  if (round.producers_left.fetch_sub(1) == 1) {
+    round.close(0);
+    round.close(1);
+  }
+}
+
+go::task<void> consume_stackless(channel_round& round, std::uint64_t seed) {
+  rng r(seed);
+  const close_plan plan = draw_close_plan(r, round.per_producer);
+  receiving rx(round);
+  while (rx.open()) {
+    const long before = rx.log.count();
+    switch (r.below(3)) {
+      case 0:
+        co_await go::async_select(go::recv_case(rx.live[0], rx.on(0)), go::recv_case(rx.live[1], rx.on(1)));
+        break;
+      case 1: {
+        const auto timeout = go::after(r.micros(300));
+        co_await go::async_select(go::recv_case(rx.live[0], rx.on(0)), go::recv_case(rx.live[1], rx.on(1)),
+                                  go::recv_case(timeout));
+        break;
+      }
+      default:
+        if (co_await go::async_select(go::recv_case(rx.live[0], rx.on(0)), go::recv_case(rx.live[1], rx.on(1)),
+                                      go::default_case()) == 2) {
+          co_await go::async_yield();
+        }
+        break;
+    }
+    if (before <= plan.after && plan.after < rx.log.count()) round.close(plan.chan);
+  }
+}
+
+go::task<void> consume_one_stackless(channel_round& round, int c) {
+  consumer_log log(round);
+  const go::chan<item> ch = round.chans[c];
+  while (auto v = co_await go::async_recv(ch)) log.got(c, *v);
+}
+
+go::task<void> close_stackless(channel_round& round, int c, std::chrono::microseconds d) {
+  co_await go::async_sleep(d);
+  round.close(c);
+}
+
+// shared_counter is a plain counter under a go::mutex that every kind of party increments.
+struct shared_counter {
+  go::mutex mu;
+  long value = 0;  // guarded by mu
+  std::atomic<long> increments{0};
+};
+
+void increment_stackful(shared_counter& counter, long times, std::uint64_t seed) {
+  rng r(seed);
+  for (; times > 0; --times) {
+    std::lock_guard lock(counter.mu);
+    const long v = counter.value;
+    pause(r);
+    counter.value = v + 1;
+    counter.increments.fetch_add(1);
+  }
+}
+
+go::task<void> increment_stackless(shared_counter& counter, long times, std::uint64_t seed) {
+  rng r(seed);
+  for (; times > 0; --times) {
+    if (r.one_in(4) && counter.mu.try_lock()) {
+      // try_lock is called as in a stackful goroutine
+    } else {
+      co_await go::async_lock(counter.mu);
+    }
+    const long v = counter.value;
+    co_await pause_stackless(r);
+    counter.value = v + 1;
+    counter.increments.fetch_add(1);
+    counter.mu.unlock();
+  }
+}
+
+// mixed_crew runs each party as a stackful goroutine, a stackless goroutine or (when threads
+// are allowed) a plain OS thread, drawn at random, and joins them all through one wait_group
+// waited on by the joining thread or goroutine and by a stackless goroutine at once.
+class mixed_crew {
+ public:
+  mixed_crew(std::uint64_t seed, bool threads, problems& p) : r_(seed), threads_allowed_(threads), p_(p) {}
+  mixed_crew(const mixed_crew&) = delete;
+  mixed_crew& operator=(const mixed_crew&) = delete;
+  ~mixed_crew() { join(); }
+
+  // start runs a party: stackful() as a stackful goroutine or a thread, or the task that
+  // stackless() returns as a stackless goroutine.
+  template <class Stackful, class Stackless>
+  void start(Stackful stackful, Stackless stackless) {
+    wg_.add(1);
+    ++started_;
+    switch (r_.below(3)) {
+      case 0: go::spawn(finish(stackless(), this)); return;
+      case 1:
+        if (threads_allowed_ && threads_.size() < 4) {
+          threads_.emplace_back([this, f = std::move(stackful)]() mutable {
+            f();
+            finished();
+          });
+          return;
+        }
+        break;
+      default: break;
+    }
+    go::spawn([this, f = std::move(stackful)]() mutable {
+      f();
+      finished();
+    });
+  }
+
+  void join() {
+    if (started_ == 0) return;
+    auto watched = go::make_chan<void>();
+    go::spawn(watch(this, watched));
+    wg_.wait();
+    if (finished_ != started_) {
+      p_.add("wait_group: wait returned with " + std::to_string(finished_.load()) + " of " + std::to_string(started_) +
+             " parties finished");
+    }
+    watched.recv();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    started_ = 0;
+    finished_ = 0;
+  }
+
+ private:
+  void finished() {
+    finished_.fetch_add(1);
+    wg_.done();
+  }
+  static go::task<void> finish(go::task<void> party, mixed_crew* crew) {
+    co_await std::move(party);
+    crew->finished();
+  }
+  static go::task<void> watch(mixed_crew* crew, go::chan<void> watched) {
+    co_await go::async_wait(crew->wg_);
+    if (crew->finished_ != crew->started_) {
+      crew->p_.add("wait_group: async_wait returned with " + std::to_string(crew->finished_.load()) + " of " +
+                   std::to_string(crew->started_) + " parties finished");
+    }
+    watched.close();
+  }
+
+  rng r_;
+  bool threads_allowed_;
+  problems& p_;
+  go::wait_group wg_;
+  long started_ = 0;  // by the starting thread only
+  std::atomic<long> finished_{0};
+  std::vector<std::thread> threads_;
+};
+
+void mixed_goroutine_kinds(std::uint64_t seed, bool threads, problems& p) {
+  rng r(seed);
+  channel_round round(p);
+  draw_channels(round, r);
+  shared_counter counter;
+  long increments = 0;
+  {
+    mixed_crew parties(r.next(), threads, p);
+    for (long c = r.between(1, 4); c > 0; --c) {
+      const std::uint64_t s = r.next();
+      parties.start([&round, s] { consume_both(round, s); }, [&round, s] { return consume_stackless(round, s); });
+    }
+    for (long c = r.between(0, 2); c > 0; --c) {
+      const int ch = static_cast<int>(r.below(2));
+      const std::uint64_t s = r.next();
+      parties.start([&round, ch, s] { consume_one(round, ch, s); },
+                    [&round, ch] { return consume_one_stackless(round, ch); });
+    }
+    for (long i = 0; i < round.producers; ++i) {
+      const std::uint64_t s = r.next();
+      parties.start([&round, i, s] { produce(round, i, s); },
+                    [&round, i, s] { return produce_stackless(round, i, s); });
+    }
+    for (long c = r.between(0, 2); c > 0; --c) {
+      const int ch = static_cast<int>(r.below(2));
+      const auto d = r.micros(3000);
+      parties.start(
+          [&round, ch, d] {
+            go::sleep(d);
+            round.close(ch);
+          },
+          [&round, ch, d] { return close_stackless(round, ch, d); });
+    }
+    for (long w = r.between(1, 8); w > 0; --w) {
+      const long times = r.between(1, scaled(200));
+      const std::uint64_t s = r.next();
+      increments += times;
+      parties.start([&counter, times, s] { increment_stackful(counter, times, s); },
+                    [&counter, times, s] { return increment_stackless(counter, times, s); });
+    }
+  }
+  check_deliveries(round, p);
+  if (counter.value != increments || counter.increments != increments) {
+    p.add("mutex: counter " + std::to_string(counter.value) + " after " + std::to_string(counter.increments.load()) +
+          " of " + std::to_string(increments) + " increments");
+  }
+}
+
+constexpr std::array<scenario, 5> all_scenarios{spawn_trees, channels_with_close_races, mutexes, context_trees,
+                                                mixed_goroutine_kinds};
 
 }  // namespace
 
@@ -932,6 +1231,8 @@ TEST(Stress, ChannelsWithCloseRaces) { run_rounds(std::span(&all_scenarios[1], 1
 TEST(Stress, Mutexes) { run_rounds(std::span(&all_scenarios[2], 1)); }
 
 TEST(Stress, ContextTrees) { run_rounds(std::span(&all_scenarios[3], 1)); }
+
+TEST(Stress, MixedGoroutineKinds) { run_rounds(std::span(&all_scenarios[4], 1)); }
 
 // Rounds that run up to four scenarios at once.
 TEST(Stress, Everything) { run_rounds(all_scenarios, 4); }

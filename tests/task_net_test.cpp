@@ -3,11 +3,15 @@
 // The blocking forms' own behaviours are net_test.cpp's; these pin down that the awaitables
 // give the same results and wait (and wake) as a stackful goroutine does.
 #include <gtest/gtest.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
+#include <optional>
+#include <atomic>
 #include <array>
 #include <chrono>
 #include <cstdlib>
@@ -23,6 +27,7 @@
 #include "go/runtime.hpp"
 #include "go/task.hpp"
 #include "go/time.hpp"
+#include "net/addr.hpp"
 #include "test_scale.hpp"
 
 using namespace std::chrono_literals;
@@ -407,6 +412,90 @@ TEST(TaskNet, CancellingTheContextAbortsAnAsyncDial) {
   });
 }
 
+TEST(TaskNet, AsyncDialLooksUpAName) {
+  go::run([] {
+    auto [ln, err] = go::net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err) << err.message();
+    const std::string port = std::to_string(ln.addr().port());
+    auto out = go::make_chan<go::net::conn_result>(1);
+    go::spawn(
+        [](std::string address, go::chan<go::net::conn_result> out) -> go::task<void> {
+          go::net::conn_result r = co_await go::net::async_dial("tcp", address);
+          co_await go::async_send(out, std::move(r));
+        },
+        "localhost:" + port, out);
+    go::net::conn_result r = *out.recv();
+    ASSERT_FALSE(r.err) << r.err.message();
+    EXPECT_EQ(r.conn.remote_addr().string(), "127.0.0.1:" + port);
+    r.conn.close();
+    ln.close();
+  });
+}
+
+// held_lookup stands in for getaddrinfo (go::detail::lookup_name) while a held_lookups
+// lives: it waits until the test lets lookups go on, then finds 127.0.0.1.
+std::atomic<int> lookups_held{0};
+std::atomic<bool> lookups_may_go{false};
+
+int held_lookup(const char*, const char* service, const addrinfo* hints, addrinfo** res) {
+  lookups_held.fetch_add(1);
+  while (!lookups_may_go.load()) std::this_thread::sleep_for(1ms);
+  return getaddrinfo("127.0.0.1", service, hints, res);
+}
+
+struct held_lookups {
+  held_lookups() {
+    lookups_held = 0;
+    lookups_may_go = false;
+    go::detail::lookup_name = &held_lookup;
+  }
+  ~held_lookups() {
+    lookups_may_go = true;
+    go::detail::lookup_name = &getaddrinfo;
+  }
+  held_lookups(const held_lookups&) = delete;
+  held_lookups& operator=(const held_lookups&) = delete;
+};
+
+// The first of ch's values within 5 s, or nothing.
+std::optional<go::error> within_5s(const go::chan<go::error>& ch) {
+  std::optional<go::error> got;
+  go::select(go::recv_case(ch, [&](std::optional<go::error> e) { got = e; }), go::recv_case(go::after(5s)));
+  return got;
+}
+
+// A stackless dial looks a name up off its worker thread: at GOMAXPROCS=1 the main goroutine
+// runs while the lookup hangs, and cancelling the dial's context ends the dial then.
+TEST(TaskNet, CancellingTheContextEndsAnAsyncDialWhileItLooksUp) {
+  held_lookups held;
+  gocxx_test::max_procs_scope procs(1);
+  go::run([] {
+    auto [ctx, cancel] = go::with_cancel(go::background());
+    auto out = in_stackless(dial_error(ctx, "held.example:80"));
+    while (lookups_held == 0) go::sleep(1ms);
+    cancel();
+    std::optional<go::error> err = within_5s(out);
+    lookups_may_go = true;
+    ASSERT_TRUE(err) << "the dial waited for its lookup";
+    EXPECT_EQ(err->message(), "dial tcp: lookup held.example: operation was canceled");
+  });
+}
+
+TEST(TaskNet, AnAsyncDialsTimeoutEndsItWhileItLooksUp) {
+  held_lookups held;
+  go::run([] {
+    auto out = in_stackless([]() -> go::task<go::error> {
+      co_return (
+          co_await go::net::async_dial(go::net::dialer{.timeout = 50ms}, go::background(), "tcp", "held.example:80"))
+          .err;
+    }());
+    std::optional<go::error> err = within_5s(out);
+    lookups_may_go = true;
+    ASSERT_TRUE(err) << "the dial waited for its lookup";
+    EXPECT_EQ(err->message(), "dial tcp: lookup held.example: i/o timeout");
+  });
+}
+
 TEST(TaskNet, PipeWriteOfMoreThanThePipeHoldsAndReadToEof) {
   go::run([] {
     auto [r, w, err] = go::os::pipe();
@@ -481,6 +570,50 @@ TEST(TaskNet, AStacklessAndAStackfulReaderOfOneSocketTakeTurns) {
     std::string second = *out.recv();
     EXPECT_EQ(first + second, "ab");
     c.close();
+    s.close();
+  });
+}
+
+// One read of one byte from c: the byte, or the error's message.
+go::task<std::string> read_one_byte(go::net::conn c) {
+  std::array<std::byte, 1> buf;
+  auto [n, err] = co_await go::net::async_read(c, buf);
+  co_return err ? err.message() : text(std::span(buf).first(n));
+}
+
+// A second stackless reader of a socket waits in line for the read lock, parked on the
+// lock's semaphore (not runnable, so it costs no CPU), while the first waits for data; each
+// gets the data in the order they came.
+TEST(TaskNet, ASecondStacklessReaderParksInLineForTheSocket) {
+  go::run([] {
+    auto [c, s] = tcp_pair();
+    auto first = in_stackless(read_one_byte(c));
+    dump_once_it_shows("[IO wait]");
+    auto second = in_stackless(read_one_byte(c));
+    std::string dump = dump_once_it_shows("[semacquire]");
+    EXPECT_NE(dump.find("[semacquire]"), std::string::npos) << dump;
+    s.write(bytes("a"));
+    EXPECT_EQ(*first.recv(), "a");
+    s.write(bytes("b"));
+    EXPECT_EQ(*second.recv(), "b");
+    c.close();
+    s.close();
+  });
+}
+
+TEST(TaskNet, CloseWakesAStacklessReaderInLineForTheSocket) {
+  go::run([] {
+    auto [c, s] = tcp_pair();
+    auto first = in_stackless(read_error(c));
+    dump_once_it_shows("[IO wait]");
+    auto second = in_stackless(read_error(c));
+    std::string dump = dump_once_it_shows("[semacquire]");
+    EXPECT_NE(dump.find("[semacquire]"), std::string::npos) << dump;
+    c.close();
+    for (go::error err : {*first.recv(), *second.recv()}) {
+      EXPECT_TRUE(err.is(go::net::err_closed)) << err.message();
+      EXPECT_NE(err.message().find("use of closed network connection"), std::string::npos) << err.message();
+    }
     s.close();
   });
 }

@@ -3,14 +3,15 @@
 // sharing one object with stackful goroutines and plain threads. Ported from Go's sync tests
 // in stackless form: TestMutex (the hammer), TestMutexFairness, TestParallelReaders,
 // TestRWMutex (the hammer), TestWaitGroup, TestCondSignal, TestCondSignalGenerations and
-// TestCondBroadcast. Not ported: the misuse tests (a misuse is the same call in either form),
-// Once and Pool (they have no awaitable form).
+// TestCondBroadcast. Not ported: the misuse tests (a misuse is the same call in either form)
+// and Pool (it has no awaitable form); Once's awaitable has tests of its own.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
 #include <shared_mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -562,6 +563,184 @@ TEST(TaskSync, ErrgroupWaitWithNothingRunning) {
       co_await go::async_send(out, !err);
     });
     EXPECT_TRUE(*out.recv());
+  });
+}
+
+// go under a limit: stackless spawners (async_go) and stackful ones (go) share one group of
+// limit 3. Never more than 3 functions run at once, every function runs exactly once, and
+// with the group full a stackless spawner waits, suspended, until a slot frees.
+TEST(TaskSync, ErrgroupGoUnderALimitWaitsForASlot) {
+  max_procs_scope procs(4);
+  go::run([] {
+    go::errgroup g;
+    constexpr int limit = 3;
+    g.set_limit(limit);
+    std::atomic<int> active{0}, most{0}, ran{0};
+    auto work = [&] {
+      const int now = active.fetch_add(1) + 1;
+      for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);) {
+      }
+      go::sleep(100us);
+      ran.fetch_add(1);
+      active.fetch_sub(1);
+    };
+    const int per = static_cast<int>(scaled(200));
+    constexpr int stackless = 3, stackful = 2;
+    go::wait_group spawners;
+    spawners.add(stackless + stackful);
+    for (int i = 0; i < stackless; ++i) {
+      go::spawn([&]() -> go::task<void> {
+        for (int k = 0; k < per; ++k) co_await go::async_go(g, work);
+        spawners.done();
+      });
+    }
+    for (int i = 0; i < stackful; ++i) {
+      go::spawn([&] {
+        for (int k = 0; k < per; ++k) g.go(work);
+        spawners.done();
+      });
+    }
+    spawners.wait();
+    EXPECT_FALSE(g.wait());
+    EXPECT_EQ(ran.load(), (stackless + stackful) * per);
+    EXPECT_LE(most.load(), limit);
+    EXPECT_GE(most.load(), 1);
+
+    // The group full: the stackless spawner waits for the slot's channel.
+    g.set_limit(1);
+    auto release = go::make_chan<void>();
+    g.go([release] { release.recv(); });
+    auto started = go::make_chan<void>(1);
+    auto spawned = go::make_chan<void>(1);
+    go::spawn([&g, started, spawned]() -> go::task<void> {
+      co_await go::async_go(g, [started] { started.send(); });
+      co_await go::async_send(spawned);
+    });
+    std::string dump = dump_once_it_shows("[chan send]");
+    EXPECT_NE(dump.find("[chan send]"), std::string::npos) << dump;
+    EXPECT_FALSE(ready_now(spawned));
+    release.close();
+    spawned.recv();
+    started.recv();
+    EXPECT_FALSE(g.wait());
+  });
+}
+
+// With a slot free, or no limit, async_go starts the function without suspending.
+TEST(TaskSync, ErrgroupGoWithASlotFreeDoesNotSuspend) {
+  go::run([] {
+    go::errgroup g;
+    std::atomic<int> ran{0};
+    auto work = [&ran] { ran.fetch_add(1); };
+    {
+      auto go_now = go::async_go(g, work);
+      EXPECT_TRUE(go_now.await_ready());
+      go_now.await_resume();
+    }
+    g.set_limit(1);
+    {
+      auto go_now = go::async_go(g, work);
+      EXPECT_TRUE(go_now.await_ready());
+      go_now.await_resume();
+    }
+    EXPECT_FALSE(g.wait());
+    EXPECT_EQ(ran.load(), 2);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// once
+
+// One once, callers of both kinds: the first (stackful, its f blocked until released) runs
+// f; the stackless callers (async_call) and the other stackful ones wait, stackless ones
+// suspended on the once's mutex, until f has returned; none runs its own f; each sees what
+// f did.
+TEST(TaskSync, OnceRunsFOnceWhileStacklessAndStackfulCallersWait) {
+  max_procs_scope procs(4);
+  go::run([] {
+    go::once o;
+    std::atomic<int> calls{0};
+    int value = 0;  // written by f, read by every caller after its call
+    auto release = go::make_chan<void>();
+    auto in_f = go::make_chan<void>(1);
+    go::spawn([&, release, in_f] {
+      o.call([&] {
+        in_f.send();
+        release.recv();
+        calls.fetch_add(1);
+        value = 42;
+      });
+    });
+    in_f.recv();
+    constexpr int stackless = 4, stackful = 2;
+    auto seen = go::make_chan<int>(stackless + stackful);
+    for (int i = 0; i < stackless; ++i) {
+      go::spawn([&o, &calls, &value, seen]() -> go::task<void> {
+        co_await go::async_call(o, [&calls] { calls.fetch_add(1); });
+        co_await go::async_send(seen, value);
+      });
+    }
+    for (int i = 0; i < stackful; ++i) {
+      go::spawn([&o, &calls, &value, seen] {
+        o.call([&calls] { calls.fetch_add(1); });
+        seen.send(value);
+      });
+    }
+    std::string dump = dump_once_it_shows("[sync.Mutex.Lock]");
+    EXPECT_NE(dump.find("[sync.Mutex.Lock]"), std::string::npos) << dump;
+    EXPECT_FALSE(ready_now(seen));
+    release.close();
+    for (int i = 0; i < stackless + stackful; ++i) EXPECT_EQ(*seen.recv(), 42);
+    EXPECT_EQ(calls.load(), 1);
+  });
+}
+
+// A stackless first caller whose f is a task (it awaits inside f): stackful callers wait for
+// it; a done once's async_call does not suspend; f's exception reaches the first caller
+// only, and the once is done after it.
+TEST(TaskSync, OnceAsyncCallAwaitsATaskAndRethrowsItsException) {
+  go::run([] {
+    go::once o;
+    std::atomic<int> calls{0};
+    auto in_f = go::make_chan<void>(1);
+    auto release = go::make_chan<void>();
+    auto first = go::make_chan<bool>(1);
+    go::spawn([&o, &calls, in_f, release, first]() -> go::task<void> {
+      co_await go::async_call(o, [&calls, in_f, release]() -> go::task<void> {
+        co_await go::async_send(in_f);
+        co_await go::async_recv(release);
+        calls.fetch_add(1);
+      });
+      co_await go::async_send(first, true);
+    });
+    in_f.recv();
+    auto second = go::make_chan<void>(1);
+    go::spawn([&o, &calls, second] {
+      o.call([&calls] { calls.fetch_add(1); });
+      second.send();
+    });
+    EXPECT_FALSE(received_within(second, 20ms));
+    release.close();
+    EXPECT_TRUE(*first.recv());
+    second.recv();
+    EXPECT_EQ(calls.load(), 1);
+    EXPECT_TRUE(go::async_call(o, [] {}).await_ready());
+
+    go::once failing;
+    auto outcome = go::make_chan<std::string>(2);
+    for (int i = 0; i < 2; ++i) {
+      go::spawn([&failing, outcome]() -> go::task<void> {
+        std::string what = "returned";
+        try {
+          co_await go::async_call(failing, [] { throw std::runtime_error("f failed"); });
+        } catch (const std::runtime_error& e) {
+          what = e.what();
+        }
+        co_await go::async_send(outcome, what);
+      });
+    }
+    std::string a = *outcome.recv(), b = *outcome.recv();
+    EXPECT_EQ(a < b ? a + "," + b : b + "," + a, "f failed,returned");
   });
 }
 

@@ -26,12 +26,18 @@
 //   EAGAIN) allocates nothing and does not suspend. One that waits takes a small frame from
 //   the coroutine frame pool (task.hpp) for as long as it waits.
 // - The socket (or file) must outlive the co_await: pass a handle that the coroutine holds.
-// - Two stackless goroutines reading (or writing) one socket at once are served one after
-//   the other, as in Go; the second waits by yielding until the first is done.
-// - async_dial is a task: it resolves names with getaddrinfo on the goroutine's worker thread
-//   (go::blocking cannot hand the processor off in a stackless goroutine), then waits for the
-//   connect by suspending; ctx's cancel and deadline apply as to net::dial. Its string
-//   arguments are copied into its frame.
+// - Two goroutines reading (or writing) one socket at once, of either kind, are served one
+//   after the other in the order they came, as in Go: the second waits in line on the
+//   socket's read (write) lock, parked with wait reason "semacquire", until the first is
+//   done; close wakes it with "use of closed network connection".
+// - async_dial is a task. A host that is a name is looked up with getaddrinfo on a stackful
+//   goroutine of its own, inside go::blocking, so no processor stalls however slow the
+//   lookup (a stackless goroutine cannot hand its processor off itself); the dial waits for
+//   it by suspending. ctx's cancel and deadline, and the dialer's timeout and deadline, end
+//   the dial as they end net::dial's, and also while the lookup runs, which net::dial waits
+//   out ("dial tcp: lookup <name>: operation was canceled", "... i/o timeout"; the lookup's
+//   goroutine ends when getaddrinfo returns). Then it waits for the connect by suspending.
+//   Its string arguments are copied into its frame.
 //
 // Example: an echo server, one stackless goroutine per connection
 //   go::task<void> echo(go::net::conn c) {

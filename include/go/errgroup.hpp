@@ -8,6 +8,7 @@
 //   g.SetLimit(n)                            g.set_limit(n);                   (n < 0: no limit)
 //   err := g.Wait()                          go::error err = g.wait();
 //     in a stackless goroutine (go/task.hpp)    go::error err = co_await go::async_wait(g);
+//   g.Go(f) in a stackless goroutine         co_await go::async_go(g, f);     (waits for a slot)
 //   context.Cause(ctx) after a failure       go::cause(ctx): the first error
 //   a panic in f crashes the program         g.set_recover(false)   (by default an exception is f's error)
 //
@@ -20,6 +21,9 @@
 //   errc::canceled when wait() cancelled it without one (Go's WithCancelCause).
 // - co_await go::async_wait(g) is wait() in a stackless goroutine: the same wait, context
 //   cancellation and result. It does not suspend when every function has returned already.
+// - co_await go::async_go(g, f) is go(f) in a stackless goroutine: it waits for a slot of the
+//   limit by suspending (on the same channel, first come first served with go's callers),
+//   then starts f in a new goroutine. It does not suspend when a slot is free.
 // - The functions may return go::error or void.
 // - set_limit(n) bounds the number of active goroutines to n: go blocks until one can start,
 //   try_go returns false instead. A limit of 0 makes go block forever and try_go fail. A
@@ -122,6 +126,8 @@ class errgroup {
 
  private:
   friend class errgroup_wait_awaiter;
+  template <class F>
+  friend class errgroup_go_awaiter;
 
   struct state {
     wait_group wg;
@@ -221,6 +227,37 @@ class [[nodiscard]] errgroup_wait_awaiter {
 inline errgroup_wait_awaiter async_wait(const errgroup& g,
                                         detail::source_location site = detail::source_location::current()) {
   return errgroup_wait_awaiter(g, site);
+}
+
+// errgroup_go_awaiter: co_await go::async_go(g, f) is g.go(f) in a stackless goroutine: with
+// a limit, it waits by suspending until a slot is free (the slot channel's send, as go's
+// blocking send), then starts f in a new goroutine as go does (see the top).
+template <class F>
+class [[nodiscard]] errgroup_go_awaiter {
+ public:
+  errgroup_go_awaiter(errgroup& g, F f, detail::source_location site)
+      : g_(g), f_(std::move(f)), slot_(g.s_->sem), send_(slot_.core(), detail::void_elem{}, site) {}
+  errgroup_go_awaiter(const errgroup_go_awaiter&) = delete;
+  errgroup_go_awaiter& operator=(const errgroup_go_awaiter&) = delete;
+  bool await_ready() { return slot_ == nullptr || slot_.try_send(); }  // try_go's test
+  bool await_suspend(std::coroutine_handle<> h) { return send_.await_suspend(h); }
+  void await_resume() {
+    send_.await_resume();  // nothing unless the send waited
+    g_.start(std::move(f_), std::move(slot_));
+  }
+
+ private:
+  errgroup g_;  // a handle: the group lives while it is awaited
+  F f_;
+  chan<void> slot_;  // nil without a limit
+  send_awaiter<void> send_;
+};
+
+template <class F>
+  requires std::invocable<std::decay_t<F>&>
+errgroup_go_awaiter<std::decay_t<F>> async_go(errgroup& g, F&& f,
+                                              detail::source_location site = detail::source_location::current()) {
+  return errgroup_go_awaiter<std::decay_t<F>>(g, std::forward<F>(f), site);
 }
 
 }  // namespace go

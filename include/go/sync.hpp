@@ -396,6 +396,8 @@ class cond {
 // first f returns, then returns without calling its own f. If f throws, as Go's Once after a
 // panic, once considers it done: the exception propagates from that first call and later
 // calls return without calling their f. f must not call call on the same once (deadlock).
+// In a stackless goroutine, co_await go::async_call(o, f) is o.call(f) (go/task.hpp), in
+// any mix with call.
 //
 // Example:
 //   go::once load_once;
@@ -415,21 +417,37 @@ class once {
   void call(F&& f) {
     // The acquire load pairs with the release store after f: a call that sees done sees
     // everything f did (BM_once_done).
-    if (done_.load(std::memory_order_acquire) != 0) return;
+    if (is_done()) return;
     call_slow(std::forward<F>(f));
   }
 
  private:
   template <class F>
   void call_slow(F&& f) {
-    std::lock_guard lock(mutex_);
-    if (done_.load(std::memory_order_relaxed) != 0) return;
-    struct mark_done {
-      std::atomic<std::uint32_t>& done;
-      ~mark_done() { done.store(1, std::memory_order_release); }
-    } on_exit{done_};
-    std::invoke(std::forward<F>(f));
+    mutex_.lock();
+    running r(*this);
+    if (r.first) std::invoke(std::forward<F>(f));
   }
+
+  template <class F>
+  friend class once_awaiter;
+
+  bool is_done() const noexcept { return done_.load(std::memory_order_acquire) != 0; }
+
+  // running is call's step once mutex_ is held, shared by call and async_call (go/task.hpp):
+  // `first` says whether f is to run; when it goes, it marks the once done (f returned or
+  // threw) and unlocks mutex_.
+  struct running {
+    explicit running(once& o) noexcept : o(o), first(o.done_.load(std::memory_order_relaxed) == 0) {}
+    running(const running&) = delete;
+    running& operator=(const running&) = delete;
+    ~running() {
+      if (first) o.done_.store(1, std::memory_order_release);
+      o.mutex_.unlock();
+    }
+    once& o;
+    const bool first;
+  };
 
   std::atomic<std::uint32_t> done_{0};
   mutex mutex_;

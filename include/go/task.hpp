@@ -17,11 +17,13 @@
 //   rw.Lock(); rw.RLock()                co_await go::async_lock(rw);  co_await go::async_rlock(rw);
 //   wg.Wait()                            co_await go::async_wait(wg);
 //   c.Wait()   (sync.Cond)               co_await go::async_wait(c);         (relocks c.L)
+//   once.Do(f)                           co_await go::async_call(once, f);   (go::once)
 //   err := sem.Acquire(ctx, n)           go::error err = co_await go::async_acquire(sem, ctx, n);
 //   err := g.Wait()   (errgroup)         go::error err = co_await go::async_wait(g);
+//   g.Go(f)   (errgroup, under a limit)  co_await go::async_go(g, f);
 //   err := lim.Wait(ctx)   (rate)        go::error err = co_await go::async_wait(lim, ctx);
 //   err := lim.WaitN(ctx, n)             go::error err = co_await go::async_wait_n(lim, ctx, n);
-//     (these four are in go/semaphore.hpp, go/errgroup.hpp and go/rate.hpp)
+//     (these five are in go/semaphore.hpp, go/errgroup.hpp and go/rate.hpp)
 //   <-ctx.Done()                         co_await go::async_recv(ctx.done());  (done() is a channel)
 //   return y                             co_return y;
 //   c.Read(b), ln.Accept(), net.Dial...  co_await go::net::async_read(c, buf), ... (go/async_io.hpp)
@@ -37,7 +39,8 @@
 // live across a co_await, usually a few hundred bytes) and its goroutine record. It blocks
 // only at a co_await of the awaitables above: a plain function it calls cannot block. A
 // blocking call there (ch.send, ch.recv, go::sleep, go::select without a default, a
-// contended mutex's lock, wg.wait, sem.acquire, errgroup's go under a limit) ends the process
+// contended mutex's lock, wg.wait, sem.acquire, errgroup's go under a limit, once.call while
+// another goroutine runs f) ends the process
 // with "fatal error: blocking call in a stackless goroutine (use co_await)". A
 // stackful goroutine (go::spawn of a function that does not return a task) can call any
 // code and block anywhere, and costs a page of stack at least. README.md has the trade-off.
@@ -49,7 +52,7 @@
 //   deadlock detection ("all goroutines are asleep"), and runs on the run queues, `next`
 //   slot and work stealing of the stackful ones. It may resume on another worker thread
 //   after any co_await that waited, as a stackful goroutine does after a park.
-// - A mutex, rw_mutex, wait_group, cond, semaphore, errgroup or rate limiter serves both
+// - A mutex, rw_mutex, wait_group, cond, once, semaphore, errgroup or rate limiter serves both
 //   kinds of goroutine and plain threads in any mix, with the guarantees of its blocking
 //   calls (go/sync.hpp: fairness, starvation mode's hand-off, the memory model, the mutex
 //   profile): an awaitable is its blocking call's algorithm on the same queue, and takes
@@ -628,6 +631,49 @@ inline wait_group_awaiter async_wait(wait_group& wg,
                                      detail::source_location site = detail::source_location::current()) {
   return wait_group_awaiter(wg, site);
 }
+// once_awaiter: co_await go::async_call(o, f) is o.call(f) (Go's once.Do(f)) in a stackless
+// goroutine: the first caller of either form runs f, the others wait (suspended, as on a
+// contended mutex) until it has returned, then go on without running theirs. f is a plain
+// function, which must not block, or returns task<void>, which the first caller awaits;
+// what f throws propagates from the first caller's co_await, and the once is done anyway
+// (go/sync.hpp). When the once is done, the co_await neither suspends nor allocates.
+template <class F>
+class [[nodiscard]] once_awaiter {
+ public:
+  once_awaiter(once& o, F f, detail::source_location site) : o_(o), f_(std::move(f)), site_(site) {}
+  once_awaiter(const once_awaiter&) = delete;
+  once_awaiter& operator=(const once_awaiter&) = delete;
+  bool await_ready() const noexcept { return o_.is_done(); }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+    return slow_.start(call_slow(o_, std::move(f_), site_), h);
+  }
+  void await_resume() { slow_.result(); }
+
+ private:
+  static task<void> call_slow(once& o, F f, detail::source_location site) {
+    co_await async_lock(o.mutex_, site);
+    once::running r(o);
+    if (!r.first) co_return;
+    if constexpr (detail::is_task<std::invoke_result_t<F&>>::value) {
+      co_await std::invoke(f);
+    } else {
+      std::invoke(f);
+    }
+  }
+
+  once& o_;
+  F f_;
+  detail::source_location site_;
+  detail::slow_path<void> slow_;
+};
+
+template <class F>
+  requires std::invocable<std::decay_t<F>&>
+once_awaiter<std::decay_t<F>> async_call(once& o, F&& f,
+                                         detail::source_location site = detail::source_location::current()) {
+  return once_awaiter<std::decay_t<F>>(o, std::forward<F>(f), site);
+}
+
 // async_wait(cond&) is declared with go::cond (go/sync.hpp): co_await go::async_wait(c) is
 // c.wait(): it unlocks c.L, waits for a signal or broadcast, and locks c.L again, with
 // async_lock or async_rlock when c.L is a go::mutex, a go::rw_mutex or its r_locker (any

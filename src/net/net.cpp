@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "go/async_io.hpp"
 #include "go/chan.hpp"
@@ -194,10 +197,12 @@ struct dial_plan {
   go::detail::network_kind k;
   std::int64_t deadline = 0;
   go::detail::resolved r;
+  std::string name_to_look_up;  // a stackless dial's: the host, when it is a name
   go::error err;
 };
 
-dial_plan plan_dial(const dialer& d, const go::context& parent, std::string_view network, std::string_view address) {
+dial_plan plan_dial(const dialer& d, const go::context& parent, std::string_view network, std::string_view address,
+                    bool lookup = true) {
   dial_plan p;
   p.k = go::detail::parse_network(network);
   if (!p.k.ok) return p.err = unknown_network("dial", network), p;
@@ -206,9 +211,37 @@ dial_plan plan_dial(const dialer& d, const go::context& parent, std::string_view
     p.deadline = earliest(p.deadline, go::detail::deadline_after(d.timeout.count()));
   if (auto cd = parent.deadline()) p.deadline = earliest(p.deadline, go::detail::deadline_ns(*cd));
   if (go::error e = parent.err()) return p.err = op_err("dial", network, d.local_addr, {}, ctx_error(e)), p;
-  p.r = go::detail::resolve(p.k, address, false);
+  p.r = go::detail::resolve(p.k, address, false, lookup ? nullptr : &p.name_to_look_up);
   if (p.r.err) p.err = op_err("dial", network, d.local_addr, {}, p.r.err);
   return p;
+}
+
+// lookup_off_worker looks up p.name_to_look_up for a stackless dial and puts the addresses (or
+// the error) in p.r. getaddrinfo may block for long, and a stackless goroutine cannot hand
+// its processor off (its go::blocking keeps it), so the lookup runs on a stackful goroutine
+// of its own, whose go::blocking lets the processor run other goroutines meanwhile, and the
+// dial waits for the result by suspending. It gives up on the lookup when ctx ends or the
+// dial's deadline passes first, with Go's "lookup <name>: operation was canceled" or "i/o
+// timeout"; the lookup then finishes unobserved into its channel's buffer.
+task<void> lookup_off_worker(dial_plan& p, const go::context& ctx, std::string_view address) {
+  auto found = make_chan<go::detail::resolved>(1);
+  go::spawn([found, k = p.k, address = std::string(address)] { found.send(go::detail::resolve(k, address, false)); });
+  go::context within = ctx;
+  go::cancel_func cancel;
+  if (p.deadline) {
+    auto [c, f] = go::with_timeout(ctx, std::chrono::nanoseconds(p.deadline - go::detail::now_ns()));
+    within = c, cancel = f;
+  }
+  std::optional<go::detail::resolved> r;
+  co_await async_select(recv_case(found, [&](std::optional<go::detail::resolved> v) { r = std::move(v); }),
+                        recv_case(within.done()));
+  cancel();
+  if (r) {
+    p.r = std::move(*r);
+  } else {
+    std::string why = ctx_error(within.err()).message();
+    p.r = {{}, go::error(std::make_exception_ptr(dns_error(why, p.name_to_look_up, false)))};
+  }
 }
 
 // dial_expired: the deadline passed before the dial of `to` (the first error if none yet).
@@ -245,7 +278,11 @@ conn_result dialer::dial(const go::context& parent, std::string_view network, st
 }
 
 task<conn_result> async_dial(dialer d, go::context ctx, std::string network, std::string address) {
-  dial_plan p = plan_dial(d, ctx, network, address);
+  dial_plan p = plan_dial(d, ctx, network, address, false);
+  if (!p.err && !p.name_to_look_up.empty()) {
+    co_await lookup_off_worker(p, ctx, address);
+    if (p.r.err) p.err = op_err("dial", network, d.local_addr, {}, p.r.err);
+  }
   if (p.err) co_return conn_result{{}, p.err};
   go::error first;
   for (const addr& to : p.r.addrs) {

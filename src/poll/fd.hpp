@@ -87,7 +87,7 @@ int fd_connect(poll_fd* f, const sockaddr* to, socklen_t len) noexcept;
 
 // The halves of the operations above, for callers that wait in their own way (a stackless
 // goroutine's awaiter, fd_async.cpp). The caller holds the direction's lock (mu's rw_lock or
-// try_rw_lock; fd_rw_unlock releases it) and calls fd_prepare (or fd_read_begin), then a step:
+// rw_lock_step; fd_rw_unlock releases it) and calls fd_prepare (or fd_read_begin), then a step:
 // one attempt, which is done (the result in *out, or *err) or would block (wait): the caller
 // waits for readiness in that direction (poll_arm, park, poll_woken) and steps again. A step
 // that makes progress and then would block keeps it in *out (fd_write_step's n).

@@ -3,9 +3,9 @@
 //
 // An io_op runs the same steps as the blocking operation (fd.hpp: lock, prepare, step, wait,
 // step...), split at the waits:
-// - io_start (the awaiter's await_ready) takes the direction's lock without waiting
-//   (try_rw_lock), checks close and deadlines and makes the first attempt. Done: the
-//   coroutine goes on with no suspension and nothing allocated.
+// - io_start (the awaiter's await_ready) takes the direction's lock, or finds it held and
+//   queues for it (rw_lock_step), checks close and deadlines and makes the first attempt.
+//   Done: the coroutine goes on with no suspension and nothing allocated.
 // - Otherwise the awaiter transfers to io_wait, a coroutine of its own (a pooled frame),
 //   which loops: wait for readiness (poll_arm, then park_coroutine with wait reason "IO
 //   wait" at the user's co_await line; poll_woken once resumed), step again, until done; then
@@ -15,20 +15,25 @@
 //
 // States of op->state:
 //   st_done  the result is in op; the lock (if taken) is released
-//   st_busy  another reader (writer) holds the lock: io_wait yields and calls io_start again
+//   st_queued  another reader (writer) holds the lock and this op counts as its waiter:
+//              io_wait sleeps on the direction's semaphore (semacquire_async, wait reason
+//              "semacquire", FIFO with the stackful lockers of rw_lock) and calls io_start
+//              again once woken, as rw_lock takes another round
 //   st_wait  the lock is held, the next attempt must wait for readiness
 //
 // Invariants
 // - The lock is held exactly in st_wait, and from io_start's lock to the end of the attempt
 //   that moves to st_done (finish releases it). connect takes no lock: the socket is not
 //   shared until the dial returns it.
-// - At most one io_op per direction waits on a descriptor (the lock), so the poller's
-//   one-waiter-per-direction rule holds as for the blocking path, and a stackful and a
+// - At most one io_op per direction waits for readiness on a descriptor (the lock's holder),
+//   so the poller's one-waiter-per-direction rule holds as for the blocking path; the others
+//   wait in line on the direction's semaphore with the stackful lockers, so a stackful and a
 //   stackless goroutine may use one socket in turn.
-// - The goroutine parks only through poll_arm's protocol (netpoll.cpp): close and deadlines
+// - The lock's holder parks only through poll_arm's protocol (netpoll.cpp): close and deadlines
 //   wake it through the direction's word exactly as they wake a stackful one, and
 //   netpoll_waiters counts it while it waits.
 #include <coroutine>
+#include <new>
 
 #include "go/async_io.hpp"
 #include "poll/fd.hpp"
@@ -39,7 +44,7 @@ namespace go::detail {
 
 namespace {
 
-enum : std::uint8_t { st_done, st_busy, st_wait };
+enum : std::uint8_t { st_done, st_queued, st_wait };
 
 int mode_of(io_kind k) noexcept {
   return k == io_kind::read || k == io_kind::read_from || k == io_kind::accept ? 'r' : 'w';
@@ -114,13 +119,13 @@ bool io_start(io_op* op) noexcept {
     return false;
   }
   bool read = mode_of(op->kind) == 'r';
-  switch (f->mu.try_rw_lock(read)) {
+  switch (f->mu.rw_lock_step(read)) {
     case fd_mutex::lock_taken: break;
     case fd_mutex::lock_closed:
       op->err = fd_closing;
       op->state = st_done;
       return true;
-    case fd_mutex::lock_busy: op->state = st_busy; return false;
+    case fd_mutex::lock_queued: op->state = st_queued; return false;
   }
   if (op->kind == io_kind::read) {
     if (op->len == 0) return finish(op, 0);  // Go: a zero-byte read returns at once
@@ -137,8 +142,14 @@ bool io_start(io_op* op) noexcept {
 }
 
 go::task<void> io_wait(io_op* op, source_location site) {
-  while (op->state == st_busy) {
-    co_await async_yield();
+  while (op->state == st_queued) {
+    sema& s = mode_of(op->kind) == 'r' ? op->f->rsema : op->f->wsema;
+    try {
+      co_await semacquire_async(s, false, wait_reason::semacquire, site);
+    } catch (const std::bad_alloc&) {  // no frame for the wait: give up the place in line
+      io_abandon(op);
+      co_return;
+    }
     if (io_start(op)) co_return;
   }
   for (;;) {

@@ -61,12 +61,30 @@ class fd_mutex {
     }
   }
 
-  // rw_lock takes the read (read = true) or write lock and a reference; false if closed.
+  // rw_lock takes the read (read = true) or write lock and a reference; false if closed. It
+  // waits in line on s (FIFO) while the lock is held.
   bool rw_lock(bool read, sema& s) noexcept {
+    for (;;) {
+      switch (rw_lock_step(read)) {
+        case lock_taken: return true;
+        case lock_closed: return false;
+        case lock_queued: semacquire(s, false, wait_reason::semacquire, source_location::current()); break;
+      }
+    }
+  }
+
+  // rw_lock_step is one round of rw_lock, for a caller that sleeps on the semaphore in its
+  // own way (a stackless goroutine, fd_async.cpp): lock_taken (the lock and a reference),
+  // lock_closed, or lock_queued: the lock is held and the caller now counts as one of its
+  // waiters, so it must acquire the direction's semaphore once (rw_unlock or close releases
+  // it) and then take another round. A caller that gives up instead leaves one permit in the
+  // semaphore, which costs the next waiter one extra round and nothing else.
+  enum lock_step_result { lock_taken, lock_closed, lock_queued };
+  lock_step_result rw_lock_step(bool read) noexcept {
     const std::uint64_t bit = read ? rlock : wlock, wait = read ? rwait : wwait, mask = read ? rwait_mask : wwait_mask;
     std::uint64_t old = state_.load(std::memory_order_relaxed);
     for (;;) {
-      if (old & closed) return false;
+      if (old & closed) return lock_closed;
       std::uint64_t next;
       if ((old & bit) == 0) {
         next = (old | bit) + ref;
@@ -76,25 +94,8 @@ class fd_mutex {
         if ((next & mask) == 0) fatal(overflow_msg);
       }
       if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel)) {
-        if ((old & bit) == 0) return true;
-        semacquire(s, false, wait_reason::semacquire, source_location::current());
-        old = state_.load(std::memory_order_relaxed);  // the unlocker took us off the count
+        return (old & bit) == 0 ? lock_taken : lock_queued;
       }
-    }
-  }
-
-  // try_rw_lock is rw_lock that never waits (a stackless goroutine cannot sleep on the
-  // semaphore): lock_taken, lock_closed, or lock_busy (another reader or writer holds it).
-  enum try_result { lock_taken, lock_closed, lock_busy };
-  try_result try_rw_lock(bool read) noexcept {
-    const std::uint64_t bit = read ? rlock : wlock;
-    std::uint64_t old = state_.load(std::memory_order_relaxed);
-    for (;;) {
-      if (old & closed) return lock_closed;
-      if (old & bit) return lock_busy;
-      std::uint64_t next = (old | bit) + ref;
-      if ((next & ref_mask) == 0) fatal(overflow_msg);
-      if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return lock_taken;
     }
   }
 
