@@ -171,6 +171,71 @@ TEST(Pprof, GoroutineProfileReadsBackWithGoToolPprof) {
   std::remove(path.c_str());
 }
 
+// Each goroutine's labels are its sample's labels, beside its state, for both kinds of
+// goroutine: the text form prints them as Go does, `go tool pprof -tags` lists them and
+// -tagfocus picks the goroutines by them.
+TEST(Pprof, GoroutineProfileCarriesLabels) {
+  std::string path = temp_file("goroutine_labels");
+  go::run([&] {
+    auto ch = go::make_chan<int>();
+    auto done = go::make_chan<void>();
+    int base = go::num_goroutine();
+    go::pprof::with_labels({{"worker", "stackful"}}, [&] {
+      for (int i = 0; i < 2; ++i) go::spawn(pprof_blocked_receiver, ch);
+    });
+    go::pprof::with_labels({{"worker", "stackless"}}, [&] { go::spawn(pprof_stackless_receiver(ch, done)); });
+    wait_for_goroutines(base + 3);
+    std::ostringstream out;
+    go::pprof::lookup("goroutine")->write_to(out, 1);
+    std::string text = out.str();
+    EXPECT_NE(text.find("\n2 @"), std::string::npos) << text;
+    EXPECT_NE(text.find("# labels: {\"state\":\"chan receive\", \"worker\":\"stackful\"}"), std::string::npos) << text;
+    EXPECT_NE(text.find("# labels: {\"state\":\"chan receive\", \"worker\":\"stackless\"}"), std::string::npos) << text;
+    write_profile("goroutine", path);
+    for (int i = 0; i < 3; ++i) ch.send(i);
+    done.recv();
+  });
+  if (!have_go()) GTEST_SKIP() << "go is not installed";
+  std::string tags = pprof("-tags", path);
+  EXPECT_NE(tags.find("worker"), std::string::npos) << tags;
+  EXPECT_NE(tags.find("stackful"), std::string::npos) << tags;
+  EXPECT_NE(tags.find("stackless"), std::string::npos) << tags;
+  std::string stackful = pprof("-traces -tagfocus=worker=stackful", path);
+  EXPECT_NE(stackful.find("pprof_blocked_receiver"), std::string::npos) << stackful;
+  EXPECT_EQ(stackful.find("(stackless)"), std::string::npos) << stackful;
+  std::string stackless = pprof("-traces -tagfocus=worker=stackless", path);
+  EXPECT_NE(stackless.find("(stackless)"), std::string::npos) << stackless;
+  EXPECT_EQ(stackless.find("pprof_blocked_receiver"), std::string::npos) << stackless;
+  std::remove(path.c_str());
+}
+
+// Goroutines that replace their labels, and exit with them, while profiles read them from
+// another thread (labels.hpp): run it under ThreadSanitizer and AddressSanitizer too.
+TEST(Pprof, GoroutineProfileWhileGoroutinesRelabelAndExit) {
+  go::run([] {
+    std::atomic<bool> stop{false};
+    go::wait_group wg;
+    for (int w = 0; w < 3; ++w) {
+      wg.go([w, &stop] {
+        for (int i = 0; !stop.load(); ++i) {
+          go::pprof::set_goroutine_labels({{"worker", std::to_string(w)}, {"round", std::to_string(i)}});
+          go::wait_group inner;
+          inner.go([] { go::yield(); });  // exits with a copy of the labels
+          inner.wait();
+          go::yield();
+        }
+      });
+    }
+    for (int i = 0; i < 20; ++i) {
+      std::ostringstream out;
+      go::pprof::lookup("goroutine")->write_to(out, 1);
+      EXPECT_NE(out.str().find("goroutine profile: total"), std::string::npos);
+    }
+    stop.store(true);
+    wg.wait();
+  });
+}
+
 TEST(Pprof, BlockProfileHasChannelWaitsAndNotSleeps) {
   if (!have_go()) GTEST_SKIP() << "go is not installed";
   std::string path = temp_file("block");

@@ -17,13 +17,17 @@
 //   net/http/pprof                            go/pprof_http.hpp
 //
 // Profiles
-// - "goroutine": every goroutine that exists, by stack. Goroutines with the same stack and
-//   the same state form one sample; the state is the sample's label "state", in the words of
-//   Go's goroutine dump ("chan receive", "sync.Mutex.Lock", "runnable", "running"). A
-//   goroutine running on another worker has no stack in the profile (the profile does not
-//   stop the world): its one frame is named "(running)"; a runnable one "(not started)". Like
-//   the goroutine dump, the profile reads the stacks of parked goroutines one at a time,
-//   each held parked while it is read: a worker about to resume that goroutine waits.
+// - "goroutine": every goroutine that exists, by stack. Goroutines with the same stack, the
+//   same state and the same labels form one sample; the state is the sample's label "state",
+//   in the words of Go's goroutine dump ("chan receive", "sync.Mutex.Lock", "runnable",
+//   "running"), beside the goroutines' own labels (stackful and stackless alike), which
+//   `go tool pprof -tags` lists and the text form prints as Go's does
+//   (`# labels: {"state":"chan receive", "worker":"a"}`). A goroutine running on another
+//   worker has no stack in the profile (the profile does not stop the world): its one frame
+//   is named "(running)"; a runnable one "(not started)"; a stackless one (go::task), whose
+//   suspended frames are not a stack to walk, "(stackless)". Like the goroutine dump, the
+//   profile reads the stacks of parked goroutines one at a time, each held parked while it
+//   is read: a worker about to resume that goroutine waits.
 // - "block": where goroutines waited, and for how long, sampled as set_block_profile_rate
 //   says: channel operations, select, go::mutex and rw_mutex, wait_group, cond, semaphores.
 //   Sleeps, timers and network waits are not in it, as in Go. The stack is the waiter's.
@@ -59,7 +63,7 @@
 // set, which a goroutine it spawns inherits (a copy taken at the spawn). with_labels(l, f)
 // runs f with the goroutine's labels and l merged (l's values win), then restores them, even
 // if f throws; set_goroutine_labels replaces them. Outside a goroutine both do nothing (a
-// plain thread has no labels). Only the CPU profile records them.
+// plain thread has no labels). The CPU and goroutine profiles record them.
 //
 // Format. write_to(out) writes profile.proto, gzip-compressed, which `go tool pprof` and
 // every pprof tool reads: `go tool pprof -top prog goroutine.pb.gz`, or `-traces`. Frames

@@ -213,8 +213,8 @@ label_node* hold_goroutine_labels() noexcept {
 void restore_goroutine_labels(label_node* labels) noexcept {
   goroutine* g = current_goroutine();
   // A handler on this thread reads the old node or the new one, each alive while it runs.
-  label_node* old = g ? g->labels.exchange(labels, std::memory_order_relaxed) : labels;
-  labels_release(old);
+  if (g) labels_replace(g->labels, labels);
+  else labels_release(labels);
 }
 
 }  // namespace go::detail

@@ -5,7 +5,9 @@
 // (for_each_goroutine), without stopping anybody: a parked or runnable goroutine's stack is
 // walked as the goroutine dump walks it (unwind.cpp: held parked while it is read, a worker
 // about to resume it waits); the caller's own stack is unwound in place;
-// a goroutine running elsewhere shows no stack. Symbolizing happens after the lock.
+// a goroutine running elsewhere shows no stack. Each goroutine's labels are read through
+// labels_of (labels.hpp), whatever its state, and become the sample's labels beside
+// "state". Symbolizing happens after the lock.
 //
 // Block and mutex profiles. Each is a table of buckets keyed by stack (return addresses,
 // innermost first), guarded by its own std::mutex, a leaf: nothing else is locked while it
@@ -23,6 +25,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <ostream>
@@ -31,6 +34,7 @@
 #include <tuple>
 
 #include "go/runtime.hpp"
+#include "runtime/labels.hpp"
 #include "runtime/rand.hpp"
 #include "runtime/profile.hpp"
 #include "runtime/profile_proto.hpp"
@@ -165,8 +169,18 @@ namespace {
 struct goroutine_record {
   std::vector<std::uintptr_t> pcs;
   std::string state;
-  std::string leaf;  // no stack: why
+  std::string leaf;                                         // no stack: why
+  std::vector<std::pair<std::string, std::string>> labels;  // the goroutine's, sorted by key
 };
+
+// The labels of g, read from any thread (labels.hpp).
+std::vector<std::pair<std::string, std::string>> labels_copy(goroutine* g) {
+  label_node* n = labels_of(g->labels);
+  if (!n) return {};
+  std::vector<std::pair<std::string, std::string>> copy = n->labels;
+  labels_release(n);
+  return copy;
+}
 
 std::vector<goroutine_record> goroutine_records() {
   struct ctx {
@@ -175,7 +189,7 @@ std::vector<goroutine_record> goroutine_records() {
   };
   std::vector<goroutine_record> all;
   goroutine* self = current_goroutine();
-  if (self) all.push_back({own_frames(), "running", ""});
+  if (self) all.push_back({own_frames(), "running", "", labels_copy(self)});
   ctx c{&all, self};
   for_each_goroutine(
       [](goroutine* g, void* arg) {
@@ -184,6 +198,7 @@ std::vector<goroutine_record> goroutine_records() {
         if (g == c->self || state == park_dead) return;
         goroutine_record r;
         r.state = state_name(g, state);
+        r.labels = labels_copy(g);
         // Parked: the saved registers start the walk (as the dump's; a runnable goroutine's
         // context is its worker's to write, so it is not read).
         if (g->kind == parker_kind::coroutine) {
@@ -194,7 +209,7 @@ std::vector<goroutine_record> goroutine_records() {
           if (void* pc = g->syscall_pc.load(std::memory_order_relaxed))
             r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
         }
-        if (r.pcs.empty()) r.leaf = state == park_running ? "(running)" : "(not started)";
+        if (r.pcs.empty() && r.leaf.empty()) r.leaf = state == park_running ? "(running)" : "(not started)";
         c->all->push_back(std::move(r));
       },
       &c);
@@ -207,11 +222,18 @@ profile_builder goroutine_profile() {
   p.period_type = {"goroutine", "count"};
   p.time_nanos =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::map<std::tuple<std::vector<std::uintptr_t>, std::string, std::string>, std::int64_t> groups;
-  for (goroutine_record& r : goroutine_records()) ++groups[{std::move(r.pcs), r.state, r.leaf}];
+  using labels = std::vector<std::pair<std::string, std::string>>;
+  std::map<std::tuple<std::vector<std::uintptr_t>, std::string, std::string, labels>, std::int64_t> groups;
+  for (goroutine_record& r : goroutine_records()) {
+    ++groups[{std::move(r.pcs), std::move(r.state), std::move(r.leaf), std::move(r.labels)}];
+  }
   for (auto& [key, n] : groups) {
-    auto& [pcs, state, leaf] = key;
-    p.samples.push_back({pcs, {n}, {{"state", state}}, leaf});
+    auto& [pcs, state, leaf, goroutine_labels] = key;
+    labels all = goroutine_labels;
+    all.insert(std::upper_bound(all.begin(), all.end(), std::pair<std::string, std::string>("state", ""),
+                                [](const auto& a, const auto& b) { return a.first < b.first; }),
+               {"state", state});
+    p.samples.push_back({pcs, {n}, std::move(all), leaf});
   }
   return p;
 }
@@ -235,8 +257,32 @@ profile_builder build(const std::string& name) {
   return bucket_profile(mutex_table());
 }
 
+// A string quoted as Go's %q quotes a label: quotes, backslashes and control characters
+// escaped, the rest (UTF-8 included) as it is.
+std::string go_quote(const std::string& s) {
+  std::string q = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      q += '\\';
+      q += static_cast<char>(c);
+    } else if (c == '\n') {
+      q += "\\n";
+    } else if (c == '\t') {
+      q += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      q += hex;
+    } else {
+      q += static_cast<char>(c);
+    }
+  }
+  return q + "\"";
+}
+
 // The legacy text form (debug 1): per sample its values, "@" and its addresses, then its
-// labels and one "#" line per frame.
+// labels on one line as Go prints them (`# labels: {"k":"v", "state":"chan receive"}`) and
+// one "#" line per frame.
 void write_text(std::ostream& out, const std::string& name, const profile_builder& p) {
   std::vector<std::uintptr_t> calls;
   std::int64_t total = 0;
@@ -254,7 +300,13 @@ void write_text(std::ostream& out, const std::string& name, const profile_builde
     line << " @";
     for (std::uintptr_t pc : s.pcs) line << " 0x" << std::hex << pc << std::dec;
     out << line.str() << "\n";
-    for (const auto& [k, v] : s.labels) out << "# labels: {\"" << k << "\":\"" << v << "\"}\n";
+    if (!s.labels.empty()) {
+      out << "# labels: {";
+      for (std::size_t i = 0; i < s.labels.size(); ++i) {
+        out << (i ? ", " : "") << go_quote(s.labels[i].first) << ":" << go_quote(s.labels[i].second);
+      }
+      out << "}\n";
+    }
     if (!s.leaf.empty()) out << "#\t" << s.leaf << "\n";
     for (std::uintptr_t pc : s.pcs) {
       for (const code_frame& f : frames_at(pc - 1)) {
