@@ -15,6 +15,7 @@
 
 #include "go/go.hpp"
 #include "go/pprof.hpp"
+#include "go/task.hpp"
 #include "go_tool.hpp"
 #include "test_scale.hpp"
 
@@ -45,6 +46,24 @@ __attribute__((noinline)) std::uint64_t cpuprof_spin_b(int rounds) {
   std::uint64_t x = burn(rounds, 1013904223ULL);
   asm volatile("");
   return x;
+}
+
+__attribute__((noinline)) std::uint64_t cpuprof_spin_stackless(int rounds) {
+  std::uint64_t x = burn(rounds, 2891336453ULL);
+  asm volatile("");
+  return x;
+}
+
+// A stackless goroutine that labels itself and burns CPU on its worker's stack, yielding
+// between rounds (go::yield does nothing in a stackless goroutine). Spawned, not awaited: a
+// coroutine that another awaits may be inlined into it (clang).
+go::task<void> cpuprof_stackless_spinner(int rounds, go::wait_group* wg) {
+  go::pprof::set_goroutine_labels({{"worker", "stackless"}});
+  for (int r = 0; r < rounds; ++r) {
+    cpuprof_spin_stackless(1);
+    co_await go::async_yield();
+  }
+  wg->done();
 }
 
 std::string temp_file(const std::string& name) {
@@ -166,6 +185,32 @@ TEST(PprofCpu, SpinningFunctionShowsUpUnderItsLabels) {
   std::string b = gocxx_test::pprof("-top -tagfocus=worker=b", path);
   EXPECT_NE(b.find("cpuprof_spin_b"), std::string::npos) << b;
   EXPECT_EQ(b.find("cpuprof_spin_a"), std::string::npos) << b;
+  std::remove(path.c_str());
+}
+
+// A stackless goroutine runs on its worker's scheduler stack, not a stack of its own; its
+// samples carry its labels all the same.
+TEST(PprofCpu, StacklessGoroutineSamplesCarryItsLabels) {
+  if (!gocxx_test::have_go()) GTEST_SKIP() << "go is not installed";
+  std::string path = temp_file("stackless_labels");
+  {
+    std::ofstream f(path, std::ios::binary);
+    go::pprof::start_cpu_profile(f);
+    go::run([] {
+      go::wait_group wg;
+      wg.go([] { go::pprof::with_labels({{"worker", "stackful"}}, [] { cpuprof_spin_a(200); }); });
+      wg.add(1);
+      go::spawn(cpuprof_stackless_spinner(200, &wg));
+      wg.wait();
+    });
+    go::pprof::stop_cpu_profile();
+  }
+  std::string stackless = gocxx_test::pprof("-top -tagfocus=worker=stackless", path);
+  EXPECT_NE(stackless.find("cpuprof_spin_stackless"), std::string::npos) << stackless;
+  EXPECT_EQ(stackless.find("cpuprof_spin_a"), std::string::npos) << stackless;
+  std::string stackful = gocxx_test::pprof("-top -tagfocus=worker=stackful", path);
+  EXPECT_NE(stackful.find("cpuprof_spin_a"), std::string::npos) << stackful;
+  EXPECT_EQ(stackful.find("cpuprof_spin_stackless"), std::string::npos) << stackful;
   std::remove(path.c_str());
 }
 

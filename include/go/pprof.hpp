@@ -46,9 +46,10 @@
 //   frame pointers, so build the code to profile with -fno-omit-frame-pointer (GCC and
 //   clang omit them at -O1 and above). Without them a sample has its innermost function and
 //   whichever callers the chain of saved frame pointers still reaches.
-// - A sample carries the labels of the goroutine the signal interrupted, when that
-//   goroutine has a stack of its own and was running on it; a sample in the scheduler, in a
-//   stackless goroutine (go::task), or on a plain thread has none.
+// - A sample carries the labels of the goroutine the signal interrupted: a stackful one
+//   running on its own stack, or a stackless one (go::task) running on its worker's stack
+//   (with it, the few instructions of the scheduler around its resumption). A sample
+//   elsewhere in the scheduler, or on a plain thread, has none.
 // - The profiler owns SIGPROF while on, and leaves its handler installed after stop (a
 //   signal already sent must not kill the program); a program's own SIGPROF handler is
 //   replaced. A system call interrupted by the signal restarts (SA_RESTART), except those

@@ -86,8 +86,11 @@ std::mutex counts_mutex;  // guards counts; a leaf
 using sample_key = std::pair<std::vector<std::uintptr_t>, std::vector<std::pair<std::string, std::string>>>;
 std::map<sample_key, std::int64_t> counts;
 
-// The bounds of the stack the interrupted thread is on, and the goroutine it runs there, if
-// the interrupted stack pointer is in one of the goroutine's (labels.hpp).
+// The bounds of the stack the interrupted thread is on, and the goroutine it was running
+// there (labels.hpp): a stackful goroutine if the interrupted stack pointer is in the
+// goroutine's stack; a stackless one (task.cpp) if it is in the worker's scheduler stack
+// while the worker runs it, which includes the scheduler's few instructions around its
+// resumption (as a sample in Go's schedule() is charged to the goroutine it is starting).
 struct stack_bounds {
   std::uintptr_t hi = 0;  // 0: unknown, walk nothing beyond the first frame
   goroutine* g = nullptr;
@@ -102,7 +105,9 @@ stack_bounds bounds_of(std::uintptr_t sp) noexcept {
     if (sp >= lo && sp < hi) return {hi, g};
   }
   auto lo = reinterpret_cast<std::uintptr_t>(w->g0_stack_bottom);
-  if (lo && sp >= lo && sp < lo + w->g0_stack_size) return {lo + w->g0_stack_size, nullptr};
+  if (lo && sp >= lo && sp < lo + w->g0_stack_size) {
+    return {lo + w->g0_stack_size, g && g->kind == parker_kind::coroutine ? g : nullptr};
+  }
   return {};
 }
 

@@ -8,8 +8,9 @@
 //
 // Who reads a goroutine's field:
 // - the goroutine itself, and the SIGPROF handler, which runs on the thread of the goroutine
-//   it interrupted: only the goroutine writes its field (labels_replace), so the node it
-//   reads stays alive for the whole handler, which may take a reference of its own with one
+//   it interrupted (a stackless goroutine included: it runs on its worker's thread until it
+//   suspends): only the goroutine writes its field (labels_replace), so the node it reads
+//   stays alive for the whole handler, which may take a reference of its own with one
 //   atomic increment (no allocation).
 // - the goroutine profile, on another thread, through labels_of, while the goroutine may
 //   replace its labels or exit. The reader announces itself in `label_readers` before it
