@@ -36,12 +36,17 @@
 //   time that waiter waited, sampled as set_mutex_profile_fraction says.
 //
 // CPU profile. Between start_cpu_profile and stop_cpu_profile, SIGPROF interrupts the
-// program 100 times per second of CPU time it uses (setitimer(ITIMER_PROF): one timer for
-// the process, whose signal Linux sends to a thread that is running) and records where the
-// interrupted thread was: the address it was at and the return addresses found by following
-// frame pointers, with the labels of the goroutine it was running. stop writes the samples
-// to `out` as profile.proto, with sample types samples/count and cpu/nanoseconds and the
-// labels on the samples (`go tool pprof -tagfocus=worker=a`).
+// program 100 times per second of CPU time it uses and records where the interrupted thread
+// was. As Go's (since 1.18, on Linux), each worker thread has a timer of its own on its own
+// CPU time, whose signal goes to that thread, so each thread's samples follow the CPU it
+// uses however many are busy; a worker thread started during the profile gets one as it
+// starts. The other threads (the program's own, and a worker whose timer the kernel refuses)
+// share one process-wide timer (setitimer(ITIMER_PROF)), whose signal Linux sends to a thread
+// of its choosing, one at a time. A sample records the address the thread was at, the
+// return addresses found by following frame pointers, and the labels of the goroutine it
+// was running. stop writes the samples to `out` as profile.proto, with sample types
+// samples/count and cpu/nanoseconds and the labels on the samples
+// (`go tool pprof -tagfocus=worker=a`).
 // - Stacks: the innermost function is always right; its callers are found only through
 //   frame pointers, so build the code to profile with -fno-omit-frame-pointer (GCC and
 //   clang omit them at -O1 and above). Without them a sample has its innermost function and
@@ -74,7 +79,9 @@
 // internals. write_to(out, 1) writes the legacy text form of each sample instead, and for
 // "goroutine", write_to(out, 2) writes the goroutine dump (go::dump_goroutines).
 //
-// Costs. CPU profile: off, nothing. On, a signal per 10 ms of CPU time, whose handler walks
+// Costs. CPU profile: off, nothing (a worker thread that starts or ends takes a lock to
+// list itself for the timers). On, a timer per worker thread, made at start and deleted at
+// stop, and a signal per 10 ms of CPU time, whose handler walks
 // at most 64 frames and stores them in a fixed ring (no allocation, no lock), and a thread
 // that drains the ring 10 times a second; stop symbolizes. Labels: a spawn copies one
 // pointer and bumps a count when the spawner has labels; with_labels allocates the merged
