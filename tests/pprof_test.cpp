@@ -18,6 +18,7 @@
 #include "go/pprof.hpp"
 #include "go/task.hpp"
 #include "go_tool.hpp"
+#include "runtime/unwind.hpp"
 
 using namespace std::chrono_literals;
 using gocxx_test::have_go;
@@ -75,6 +76,24 @@ void write_profile(const std::string& name, const std::string& path, int debug =
 }
 
 std::string at_line(int line) { return "pprof_test.cpp:" + std::to_string(line); }
+
+// The goroutines in a goroutine profile's text form (debug 1) whose stacks have `function`.
+int goroutines_in(const std::string& text, const std::string& function) {
+  int n = 0;
+  std::istringstream in(text);
+  int count = 0;
+  bool counted = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(" @") != std::string::npos && !line.empty() && line[0] != '#') {
+      count = std::atoi(line.c_str());
+      counted = false;
+    } else if (!counted && line.find(function) != std::string::npos) {
+      n += count;
+      counted = true;
+    }
+  }
+  return n;
+}
 
 void wait_for_goroutines(int n) {
   for (int i = 0; i < 500 && go::num_goroutine() < n; ++i) go::sleep(1ms);
@@ -144,6 +163,28 @@ TEST(Pprof, GoroutineProfileWhileGoroutinesParkAndResume) {
     stop.store(true);
     wg.wait();
     forever.send(1);
+  });
+}
+
+// A profile holds every parked stack it reads with one barrier, however many goroutines are
+// parked (unwind.hpp), and still walks each.
+TEST(Pprof, GoroutineProfilePaysOneBarrierForAllParkedStacks) {
+  go::run([] {
+    auto ch = go::make_chan<int>();
+    int base = go::num_goroutine();
+    for (int i = 0; i < 50; ++i) go::spawn(pprof_blocked_receiver, ch);
+    wait_for_goroutines(base + 50);
+    std::string text;
+    for (int i = 0; i < 100 && goroutines_in(text, "pprof_blocked_receiver") < 50; ++i) {  // until all park
+      if (i) go::sleep(10ms);
+      std::uint64_t before = go::detail::stack_read_barriers();
+      std::ostringstream out;
+      go::pprof::lookup("goroutine")->write_to(out, 1);
+      EXPECT_LE(go::detail::stack_read_barriers() - before, 1u);
+      text = out.str();
+    }
+    EXPECT_EQ(goroutines_in(text, "pprof_blocked_receiver"), 50) << text;
+    for (int i = 0; i < 50; ++i) ch.send(i);
   });
 }
 

@@ -25,9 +25,10 @@
 //   (`# labels: {"state":"chan receive", "worker":"a"}`). A goroutine running on another
 //   worker has no stack in the profile (the profile does not stop the world): its one frame
 //   is named "(running)"; a runnable one "(not started)"; a stackless one (go::task), whose
-//   suspended frames are not a stack to walk, "(stackless)". Like the goroutine dump, the
-//   profile reads the stacks of parked goroutines one at a time, each held parked while it
-//   is read: a worker about to resume that goroutine waits.
+//   suspended frames are not a stack to walk, "(stackless)". The profile holds the parked
+//   goroutines' stacks still as one batch and reads them one at a time: a worker about to
+//   resume one of them takes it back from the batch (it then shows as "(running)"), or, while
+//   its stack is being read, waits for that read.
 // - "block": where goroutines waited, and for how long, sampled as set_block_profile_rate
 //   says: channel operations, select, go::mutex and rw_mutex, wait_group, cond, semaphores.
 //   Sleeps, timers and network waits are not in it, as in Go. The stack is the waiter's.

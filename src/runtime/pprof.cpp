@@ -1,10 +1,11 @@
 // The profiles of go/pprof.hpp: goroutine, block and mutex (Go's runtime/pprof and the
 // profiling half of runtime/mprof.go).
 //
-// Goroutine profile. Read at one moment under the registry of goroutine records
-// (for_each_goroutine), without stopping anybody: a parked or runnable goroutine's stack is
-// walked as the goroutine dump walks it (unwind.cpp: held parked while it is read, a worker
-// about to resume it waits); the caller's own stack is unwound in place;
+// Goroutine profile. The goroutines are listed under the registry of goroutine records
+// (for_each_goroutine), then read without stopping anybody: the parked ones' stacks are held
+// as one batch, with one barrier for the profile, and walked as the goroutine dump walks
+// them (unwind.hpp: a worker about to resume one takes it back unless it is being read, and
+// then waits for that one); the caller's own stack is unwound in place;
 // a goroutine running elsewhere shows no stack. Each goroutine's labels are read through
 // labels_of (labels.hpp), whatever its state, and become the sample's labels beside
 // "state". Symbolizing happens after the lock.
@@ -183,37 +184,60 @@ std::vector<std::pair<std::string, std::string>> labels_copy(goroutine* g) {
 }
 
 std::vector<goroutine_record> goroutine_records() {
+  // A goroutine listed, with its kind as it was then (a record being reused writes it).
+  struct listed {
+    goroutine* g;
+    bool stackless;
+  };
   struct ctx {
-    std::vector<goroutine_record>* all;
+    std::vector<listed>* all;
     goroutine* self;
   };
-  std::vector<goroutine_record> all;
+  std::vector<goroutine_record> records;
   goroutine* self = current_goroutine();
-  if (self) all.push_back({own_frames(), "running", "", labels_copy(self)});
+  if (self) records.push_back({own_frames(), "running", "", labels_copy(self)});
+  std::vector<listed> all;
   ctx c{&all, self};
   for_each_goroutine(
       [](goroutine* g, void* arg) {
         auto* c = static_cast<ctx*>(arg);
-        std::uint32_t state = g->state.load(std::memory_order_acquire);
-        if (g == c->self || state == park_dead) return;
-        goroutine_record r;
-        r.state = state_name(g, state);
-        r.labels = labels_copy(g);
-        // Parked: the saved registers start the walk (as the dump's; a runnable goroutine's
-        // context is its worker's to write, so it is not read).
-        if (g->kind == parker_kind::coroutine) {
-          r.leaf = "(stackless)";  // its frame is not a stack to walk (task.cpp)
-        } else if (state == park_parked) {
-          r.pcs = parked_frames(g);
-        } else if (state == park_running && g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
-          if (void* pc = g->syscall_pc.load(std::memory_order_relaxed))
-            r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
-        }
-        if (r.pcs.empty() && r.leaf.empty()) r.leaf = state == park_running ? "(running)" : "(not started)";
-        c->all->push_back(std::move(r));
+        if (g == c->self || g->state.load(std::memory_order_acquire) == park_dead) return;
+        c->all->push_back({g, g->kind == parker_kind::coroutine});
       },
       &c);
-  return all;
+  // The parked stacks, held with one barrier (unwind.hpp); a record is never freed, so the
+  // pointers stay valid after the registry's lock (one may be another goroutine's by now).
+  held_stacks held;
+  for (const listed& l : all) {
+    if (!l.stackless && l.g->state.load(std::memory_order_acquire) == park_parked) held.add(l.g);
+  }
+  held.hold();
+  for (const listed& l : all) {
+    goroutine* g = l.g;
+    bool taken = held.take(g);
+    std::uint32_t state = g->state.load(std::memory_order_acquire);
+    if (state != park_dead) {
+      goroutine_record r;
+      r.state = state_name(g, state);
+      r.labels = labels_copy(g);
+      // Parked and held: the saved registers start the walk (as the dump's; a runnable
+      // goroutine's context is its worker's to write, so it is not read).
+      if (l.stackless) {
+        r.leaf = "(stackless)";  // its frame is not a stack to walk (task.cpp)
+      } else if (taken && state == park_parked) {
+        r.pcs = held.frames(g);
+      } else if (state == park_running && g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
+        if (void* pc = g->syscall_pc.load(std::memory_order_relaxed))
+          r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
+      }
+      // Parked but not held: it ran after it was listed.
+      bool ran = state == park_running || state == park_parked;
+      if (r.pcs.empty() && r.leaf.empty()) r.leaf = ran ? "(running)" : "(not started)";
+      records.push_back(std::move(r));
+    }
+    if (taken) held.release(g);
+  }
+  return records;
 }
 
 profile_builder goroutine_profile() {

@@ -106,6 +106,8 @@ struct goroutine : task {
   // Its profiler labels, with a reference of its own; written only by the goroutine (and by
   // its spawner before it starts), read by the SIGPROF handler on its thread (labels.hpp).
   std::atomic<label_node*> labels{nullptr};
+  // Whether a profile or dump holds its stack still to read it (unwind.hpp's stack_hold).
+  std::atomic<std::uint8_t> stack_hold{0};
 };
 
 // A worker thread's CPU-profile timer (cpuprof.cpp): a POSIX timer on the thread's own CPU
