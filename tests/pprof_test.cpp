@@ -18,6 +18,7 @@
 #include "go/pprof.hpp"
 #include "go/task.hpp"
 #include "go_tool.hpp"
+#include "runtime/unwind.hpp"
 
 using namespace std::chrono_literals;
 using gocxx_test::have_go;
@@ -75,6 +76,24 @@ void write_profile(const std::string& name, const std::string& path, int debug =
 }
 
 std::string at_line(int line) { return "pprof_test.cpp:" + std::to_string(line); }
+
+// The goroutines in a goroutine profile's text form (debug 1) whose stacks have `function`.
+int goroutines_in(const std::string& text, const std::string& function) {
+  int n = 0;
+  std::istringstream in(text);
+  int count = 0;
+  bool counted = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(" @") != std::string::npos && !line.empty() && line[0] != '#') {
+      count = std::atoi(line.c_str());
+      counted = false;
+    } else if (!counted && line.find(function) != std::string::npos) {
+      n += count;
+      counted = true;
+    }
+  }
+  return n;
+}
 
 void wait_for_goroutines(int n) {
   for (int i = 0; i < 500 && go::num_goroutine() < n; ++i) go::sleep(1ms);
@@ -147,6 +166,28 @@ TEST(Pprof, GoroutineProfileWhileGoroutinesParkAndResume) {
   });
 }
 
+// A profile holds every parked stack it reads with one barrier, however many goroutines are
+// parked (unwind.hpp), and still walks each.
+TEST(Pprof, GoroutineProfilePaysOneBarrierForAllParkedStacks) {
+  go::run([] {
+    auto ch = go::make_chan<int>();
+    int base = go::num_goroutine();
+    for (int i = 0; i < 50; ++i) go::spawn(pprof_blocked_receiver, ch);
+    wait_for_goroutines(base + 50);
+    std::string text;
+    for (int i = 0; i < 100 && goroutines_in(text, "pprof_blocked_receiver") < 50; ++i) {  // until all park
+      if (i) go::sleep(10ms);
+      std::uint64_t before = go::detail::stack_read_barriers();
+      std::ostringstream out;
+      go::pprof::lookup("goroutine")->write_to(out, 1);
+      EXPECT_LE(go::detail::stack_read_barriers() - before, 1u);
+      text = out.str();
+    }
+    EXPECT_EQ(goroutines_in(text, "pprof_blocked_receiver"), 50) << text;
+    for (int i = 0; i < 50; ++i) ch.send(i);
+  });
+}
+
 TEST(Pprof, GoroutineProfileReadsBackWithGoToolPprof) {
   if (!have_go()) GTEST_SKIP() << "go is not installed";
   std::string path = temp_file("goroutine");
@@ -169,6 +210,71 @@ TEST(Pprof, GoroutineProfileReadsBackWithGoToolPprof) {
   std::string top = pprof("-top", path);
   EXPECT_NE(top.find("pprof_blocked_receiver"), std::string::npos) << top;
   std::remove(path.c_str());
+}
+
+// Each goroutine's labels are its sample's labels, beside its state, for both kinds of
+// goroutine: the text form prints them as Go does, `go tool pprof -tags` lists them and
+// -tagfocus picks the goroutines by them.
+TEST(Pprof, GoroutineProfileCarriesLabels) {
+  std::string path = temp_file("goroutine_labels");
+  go::run([&] {
+    auto ch = go::make_chan<int>();
+    auto done = go::make_chan<void>();
+    int base = go::num_goroutine();
+    go::pprof::with_labels({{"worker", "stackful"}}, [&] {
+      for (int i = 0; i < 2; ++i) go::spawn(pprof_blocked_receiver, ch);
+    });
+    go::pprof::with_labels({{"worker", "stackless"}}, [&] { go::spawn(pprof_stackless_receiver(ch, done)); });
+    wait_for_goroutines(base + 3);
+    std::ostringstream out;
+    go::pprof::lookup("goroutine")->write_to(out, 1);
+    std::string text = out.str();
+    EXPECT_NE(text.find("\n2 @"), std::string::npos) << text;
+    EXPECT_NE(text.find("# labels: {\"state\":\"chan receive\", \"worker\":\"stackful\"}"), std::string::npos) << text;
+    EXPECT_NE(text.find("# labels: {\"state\":\"chan receive\", \"worker\":\"stackless\"}"), std::string::npos) << text;
+    write_profile("goroutine", path);
+    for (int i = 0; i < 3; ++i) ch.send(i);
+    done.recv();
+  });
+  if (!have_go()) GTEST_SKIP() << "go is not installed";
+  std::string tags = pprof("-tags", path);
+  EXPECT_NE(tags.find("worker"), std::string::npos) << tags;
+  EXPECT_NE(tags.find("stackful"), std::string::npos) << tags;
+  EXPECT_NE(tags.find("stackless"), std::string::npos) << tags;
+  std::string stackful = pprof("-traces -tagfocus=worker=stackful", path);
+  EXPECT_NE(stackful.find("pprof_blocked_receiver"), std::string::npos) << stackful;
+  EXPECT_EQ(stackful.find("(stackless)"), std::string::npos) << stackful;
+  std::string stackless = pprof("-traces -tagfocus=worker=stackless", path);
+  EXPECT_NE(stackless.find("(stackless)"), std::string::npos) << stackless;
+  EXPECT_EQ(stackless.find("pprof_blocked_receiver"), std::string::npos) << stackless;
+  std::remove(path.c_str());
+}
+
+// Goroutines that replace their labels, and exit with them, while profiles read them from
+// another thread (labels.hpp): run it under ThreadSanitizer and AddressSanitizer too.
+TEST(Pprof, GoroutineProfileWhileGoroutinesRelabelAndExit) {
+  go::run([] {
+    std::atomic<bool> stop{false};
+    go::wait_group wg;
+    for (int w = 0; w < 3; ++w) {
+      wg.go([w, &stop] {
+        for (int i = 0; !stop.load(); ++i) {
+          go::pprof::set_goroutine_labels({{"worker", std::to_string(w)}, {"round", std::to_string(i)}});
+          go::wait_group inner;
+          inner.go([] { go::yield(); });  // exits with a copy of the labels
+          inner.wait();
+          go::yield();
+        }
+      });
+    }
+    for (int i = 0; i < 20; ++i) {
+      std::ostringstream out;
+      go::pprof::lookup("goroutine")->write_to(out, 1);
+      EXPECT_NE(out.str().find("goroutine profile: total"), std::string::npos);
+    }
+    stop.store(true);
+    wg.wait();
+  });
 }
 
 TEST(Pprof, BlockProfileHasChannelWaitsAndNotSleeps) {

@@ -17,13 +17,18 @@
 //   net/http/pprof                            go/pprof_http.hpp
 //
 // Profiles
-// - "goroutine": every goroutine that exists, by stack. Goroutines with the same stack and
-//   the same state form one sample; the state is the sample's label "state", in the words of
-//   Go's goroutine dump ("chan receive", "sync.Mutex.Lock", "runnable", "running"). A
-//   goroutine running on another worker has no stack in the profile (the profile does not
-//   stop the world): its one frame is named "(running)"; a runnable one "(not started)". Like
-//   the goroutine dump, the profile reads the stacks of parked goroutines one at a time,
-//   each held parked while it is read: a worker about to resume that goroutine waits.
+// - "goroutine": every goroutine that exists, by stack. Goroutines with the same stack, the
+//   same state and the same labels form one sample; the state is the sample's label "state",
+//   in the words of Go's goroutine dump ("chan receive", "sync.Mutex.Lock", "runnable",
+//   "running"), beside the goroutines' own labels (stackful and stackless alike), which
+//   `go tool pprof -tags` lists and the text form prints as Go's does
+//   (`# labels: {"state":"chan receive", "worker":"a"}`). A goroutine running on another
+//   worker has no stack in the profile (the profile does not stop the world): its one frame
+//   is named "(running)"; a runnable one "(not started)"; a stackless one (go::task), whose
+//   suspended frames are not a stack to walk, "(stackless)". The profile holds the parked
+//   goroutines' stacks still as one batch and reads them one at a time: a worker about to
+//   resume one of them takes it back from the batch (it then shows as "(running)"), or, while
+//   its stack is being read, waits for that read.
 // - "block": where goroutines waited, and for how long, sampled as set_block_profile_rate
 //   says: channel operations, select, go::mutex and rw_mutex, wait_group, cond, semaphores.
 //   Sleeps, timers and network waits are not in it, as in Go. The stack is the waiter's.
@@ -32,19 +37,25 @@
 //   time that waiter waited, sampled as set_mutex_profile_fraction says.
 //
 // CPU profile. Between start_cpu_profile and stop_cpu_profile, SIGPROF interrupts the
-// program 100 times per second of CPU time it uses (setitimer(ITIMER_PROF): one timer for
-// the process, whose signal Linux sends to a thread that is running) and records where the
-// interrupted thread was: the address it was at and the return addresses found by following
-// frame pointers, with the labels of the goroutine it was running. stop writes the samples
-// to `out` as profile.proto, with sample types samples/count and cpu/nanoseconds and the
-// labels on the samples (`go tool pprof -tagfocus=worker=a`).
+// program 100 times per second of CPU time it uses and records where the interrupted thread
+// was. As Go's (since 1.18, on Linux), each worker thread has a timer of its own on its own
+// CPU time, whose signal goes to that thread, so each thread's samples follow the CPU it
+// uses however many are busy; a worker thread started during the profile gets one as it
+// starts. The other threads (the program's own, and a worker whose timer the kernel refuses)
+// share one process-wide timer (setitimer(ITIMER_PROF)), whose signal Linux sends to a thread
+// of its choosing, one at a time. A sample records the address the thread was at, the
+// return addresses found by following frame pointers, and the labels of the goroutine it
+// was running. stop writes the samples to `out` as profile.proto, with sample types
+// samples/count and cpu/nanoseconds and the labels on the samples
+// (`go tool pprof -tagfocus=worker=a`).
 // - Stacks: the innermost function is always right; its callers are found only through
 //   frame pointers, so build the code to profile with -fno-omit-frame-pointer (GCC and
 //   clang omit them at -O1 and above). Without them a sample has its innermost function and
 //   whichever callers the chain of saved frame pointers still reaches.
-// - A sample carries the labels of the goroutine the signal interrupted, when that
-//   goroutine has a stack of its own and was running on it; a sample in the scheduler, in a
-//   stackless goroutine (go::task), or on a plain thread has none.
+// - A sample carries the labels of the goroutine the signal interrupted: a stackful one
+//   running on its own stack, or a stackless one (go::task) running on its worker's stack
+//   (with it, the few instructions of the scheduler around its resumption). A sample
+//   elsewhere in the scheduler, or on a plain thread, has none.
 // - The profiler owns SIGPROF while on, and leaves its handler installed after stop (a
 //   signal already sent must not kill the program); a program's own SIGPROF handler is
 //   replaced. A system call interrupted by the signal restarts (SA_RESTART), except those
@@ -59,7 +70,7 @@
 // set, which a goroutine it spawns inherits (a copy taken at the spawn). with_labels(l, f)
 // runs f with the goroutine's labels and l merged (l's values win), then restores them, even
 // if f throws; set_goroutine_labels replaces them. Outside a goroutine both do nothing (a
-// plain thread has no labels). Only the CPU profile records them.
+// plain thread has no labels). The CPU and goroutine profiles record them.
 //
 // Format. write_to(out) writes profile.proto, gzip-compressed, which `go tool pprof` and
 // every pprof tool reads: `go tool pprof -top prog goroutine.pb.gz`, or `-traces`. Frames
@@ -69,7 +80,9 @@
 // internals. write_to(out, 1) writes the legacy text form of each sample instead, and for
 // "goroutine", write_to(out, 2) writes the goroutine dump (go::dump_goroutines).
 //
-// Costs. CPU profile: off, nothing. On, a signal per 10 ms of CPU time, whose handler walks
+// Costs. CPU profile: off, nothing (a worker thread that starts or ends takes a lock to
+// list itself for the timers). On, a timer per worker thread, made at start and deleted at
+// stop, and a signal per 10 ms of CPU time, whose handler walks
 // at most 64 frames and stores them in a fixed ring (no allocation, no lock), and a thread
 // that drains the ring 10 times a second; stop symbolizes. Labels: a spawn copies one
 // pointer and bumps a count when the spawner has labels; with_labels allocates the merged

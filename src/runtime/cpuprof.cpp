@@ -2,8 +2,18 @@
 // SIGPROF half of signal_unix.go, and runtime/pprof's profile writer and label.go).
 //
 // Pieces:
-// - The timer: setitimer(ITIMER_PROF) at `hz`, one for the process; Linux sends its SIGPROF
-//   to a thread that is using CPU when it fires.
+// - The timers (Go's setThreadCPUProfiler and validSIGPROF, runtime/os_linux.go). Each worker
+//   thread has one of its own while a profile runs: a POSIX timer on that thread's CPU clock
+//   (timer_create on its pthread_getcpuclockid, SIGEV_THREAD_ID), so that its SIGPROF comes
+//   every 10 ms of that thread's CPU time, to that thread. One process-wide timer
+//   (setitimer(ITIMER_PROF)) samples the other threads: its signal comes every 10 ms of the
+//   whole process's CPU time, to a thread Linux picks (the one running when it fires, or
+//   any other that does not block it), and Linux sends at most one at a time, so with it
+//   alone the samples of busy threads land on others or are lost. The handler counts a
+//   signal from the thread's own timer (si_code SI_TIMER) on a thread that has one, and one
+//   from setitimer (SI_KERNEL) on a thread that has none; a signal sent otherwise (kill)
+//   always. A worker thread started during a profile arms its timer as it starts
+//   (cpu_profile_thread_start); one whose timer cannot be made is sampled by setitimer.
 // - The handler (on_sigprof) runs on the interrupted thread and must be async-signal-safe:
 //   it reads the interrupted registers, walks frame pointers within the stack the thread
 //   was on (reads are bounded by that stack, so a chain through a frame without a frame
@@ -19,15 +29,20 @@
 //
 // Protocol. start, under control_mutex: reset the ring and counts, set `profiling`, install
 // the handler (once; it stays installed, since a SIGPROF sent before stop may arrive after
-// it), start the drainer, arm the timer. stop, under control_mutex: disarm the timer, clear
-// `profiling`, wait until no handler is inside (`in_handler` is 0), stop and join the
-// drainer, drain, write. A handler increments in_handler before it reads profiling, and stop
-// clears profiling before it reads in_handler (both sequentially consistent), so after stop's
-// wait no handler touches the ring until the next start.
+// it), start the drainer, arm the timers (the workers' under timers_mutex, then setitimer).
+// stop, under control_mutex: disarm the timers, clear `profiling`, wait until no handler is
+// inside (`in_handler` is 0), stop and join the drainer, drain, write. A handler increments
+// in_handler before it reads profiling, and stop clears profiling before it reads
+// in_handler (both sequentially consistent), so after stop's wait no handler touches the
+// ring until the next start.
 //
-// Lock order: control_mutex, then counts_mutex (a leaf). The handler takes neither.
+// Lock order: control_mutex, then counts_mutex or timers_mutex (leaves). The handler takes
+// none.
+#include <pthread.h>
 #include <signal.h>
 #include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -45,7 +60,9 @@
 #include "go/pprof.hpp"
 #include "platform/context.hpp"
 #include "runtime/labels.hpp"
+#include "runtime/profile.hpp"
 #include "runtime/profile_proto.hpp"
+#include "runtime/rand.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/scheduler/sched.hpp"
 
@@ -82,12 +99,19 @@ std::mutex drainer_mutex;
 std::condition_variable drainer_wake;
 bool drainer_stop = false;  // under drainer_mutex
 
+std::mutex timers_mutex;          // guards timed_threads, timers_on, and workers' cpu_timer; a leaf
+worker* timed_threads = nullptr;  // the worker threads that run now, through cpu_timer.next
+bool timers_on = false;           // between start and stop: worker threads have timers
+
 std::mutex counts_mutex;  // guards counts; a leaf
 using sample_key = std::pair<std::vector<std::uintptr_t>, std::vector<std::pair<std::string, std::string>>>;
 std::map<sample_key, std::int64_t> counts;
 
-// The bounds of the stack the interrupted thread is on, and the goroutine it runs there, if
-// the interrupted stack pointer is in one of the goroutine's (labels.hpp).
+// The bounds of the stack the interrupted thread is on, and the goroutine it was running
+// there (labels.hpp): a stackful goroutine if the interrupted stack pointer is in the
+// goroutine's stack; a stackless one (task.cpp) if it is in the worker's scheduler stack
+// while the worker runs it, which includes the scheduler's few instructions around its
+// resumption (as a sample in Go's schedule() is charged to the goroutine it is starting).
 struct stack_bounds {
   std::uintptr_t hi = 0;  // 0: unknown, walk nothing beyond the first frame
   goroutine* g = nullptr;
@@ -102,14 +126,26 @@ stack_bounds bounds_of(std::uintptr_t sp) noexcept {
     if (sp >= lo && sp < hi) return {hi, g};
   }
   auto lo = reinterpret_cast<std::uintptr_t>(w->g0_stack_bottom);
-  if (lo && sp >= lo && sp < lo + w->g0_stack_size) return {lo + w->g0_stack_size, nullptr};
+  if (lo && sp >= lo && sp < lo + w->g0_stack_size) {
+    return {lo + w->g0_stack_size, g && g->kind == parker_kind::coroutine ? g : nullptr};
+  }
   return {};
 }
 
-void on_sigprof(int, siginfo_t*, void* ucontext) {
+// Whether the handler counts this signal (Go's validSIGPROF): on a thread with a timer of its
+// own only that timer's, elsewhere only setitimer's; a signal sent otherwise always.
+bool counts_signal(const siginfo_t* info) noexcept {
+  bool from_setitimer = info->si_code == SI_KERNEL, from_own_timer = info->si_code == SI_TIMER;
+  if (!from_setitimer && !from_own_timer) return true;
+  worker* w = current_worker();
+  if (w && w->cpu_timer.valid.load(std::memory_order_relaxed)) return from_own_timer;
+  return from_setitimer;
+}
+
+void on_sigprof(int, siginfo_t* info, void* ucontext) {
   int saved_errno = errno;
   in_handler.fetch_add(1);
-  if (profiling.load()) {
+  if (profiling.load() && counts_signal(info)) {
     platform::interrupted r = platform::interrupted_registers(ucontext);
     std::uint64_t pos = head.load(std::memory_order_relaxed);
     cpu_sample* s = nullptr;
@@ -198,12 +234,79 @@ void set_timer(std::int64_t every_ns) {
   if (setitimer(ITIMER_PROF, &t, nullptr) != 0) throw std::system_error(errno, std::generic_category(), "setitimer");
 }
 
+// Arms a timer on w's thread's CPU clock that sends SIGPROF to that thread every period, the
+// first after a random part of one (threads that start together do not sample in step).
+// Leaves the thread to setitimer if the kernel cannot. Under timers_mutex.
+void arm_thread_timer(worker* w) noexcept {
+  thread_cpu_timer& t = w->cpu_timer;
+  clockid_t clock;
+  if (t.armed || pthread_getcpuclockid(t.thread, &clock) != 0) return;
+  sigevent ev{};
+  ev.sigev_notify = SIGEV_THREAD_ID;
+  ev.sigev_signo = SIGPROF;
+  ev._sigev_un._tid = t.tid;  // sigev_notify_thread_id, which glibc 2.36 does not name
+  if (timer_create(clock, &ev, &t.id) != 0) return;
+  static std::uint64_t seed = static_cast<std::uint64_t>(nanotime());
+  itimerspec spec{};
+  spec.it_interval.tv_nsec = period_ns;
+  spec.it_value.tv_nsec = 1 + static_cast<long>(cheaprand(seed) % period_ns);
+  if (timer_settime(t.id, 0, &spec, nullptr) != 0) {
+    timer_delete(t.id);
+    return;
+  }
+  t.armed = true;
+  t.valid.store(true, std::memory_order_relaxed);
+}
+
+// Deletes w's thread's timer, if armed: setitimer samples the thread again. Under
+// timers_mutex.
+void disarm_thread_timer(worker* w) noexcept {
+  thread_cpu_timer& t = w->cpu_timer;
+  if (!t.armed) return;
+  t.valid.store(false, std::memory_order_relaxed);
+  timer_delete(t.id);
+  t.armed = false;
+}
+
+void set_thread_timers(bool on) noexcept {
+  std::lock_guard lk(timers_mutex);
+  timers_on = on;
+  for (worker* w = timed_threads; w; w = w->cpu_timer.next) {
+    if (on) arm_thread_timer(w);
+    else disarm_thread_timer(w);
+  }
+}
+
 std::int64_t wall_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 }  // namespace
+
+void cpu_profile_thread_start(worker* w) noexcept {
+  std::lock_guard lk(timers_mutex);
+  thread_cpu_timer& t = w->cpu_timer;
+  t.tid = static_cast<int>(gettid());
+  t.thread = pthread_self();
+  t.prev = nullptr;
+  t.next = timed_threads;
+  if (timed_threads) timed_threads->cpu_timer.prev = w;
+  timed_threads = w;
+  t.registered = true;
+  if (timers_on) arm_thread_timer(w);
+}
+
+void cpu_profile_thread_exit(worker* w) noexcept {
+  std::lock_guard lk(timers_mutex);
+  thread_cpu_timer& t = w->cpu_timer;
+  if (!t.registered) return;
+  disarm_thread_timer(w);
+  (t.prev ? t.prev->cpu_timer.next : timed_threads) = t.next;
+  if (t.next) t.next->cpu_timer.prev = t.prev;
+  t.prev = t.next = nullptr;
+  t.registered = false;
+}
 
 label_node* hold_goroutine_labels() noexcept {
   goroutine* g = current_goroutine();
@@ -213,8 +316,8 @@ label_node* hold_goroutine_labels() noexcept {
 void restore_goroutine_labels(label_node* labels) noexcept {
   goroutine* g = current_goroutine();
   // A handler on this thread reads the old node or the new one, each alive while it runs.
-  label_node* old = g ? g->labels.exchange(labels, std::memory_order_relaxed) : labels;
-  labels_release(old);
+  if (g) labels_replace(g->labels, labels);
+  else labels_release(labels);
 }
 
 }  // namespace go::detail
@@ -256,9 +359,11 @@ void start_cpu_profile(std::ostream& o) {
   started_ns = nanotime();
   started_wall_ns = wall_ns();
   profiling.store(true);
+  set_thread_timers(true);
   try {
     set_timer(period_ns);
   } catch (...) {
+    set_thread_timers(false);
     profiling.store(false);
     stop_drainer();
     out = nullptr;
@@ -269,6 +374,7 @@ void start_cpu_profile(std::ostream& o) {
 void stop_cpu_profile() {
   std::lock_guard lk(control_mutex);
   if (!out) return;
+  set_thread_timers(false);
   set_timer(0);
   profiling.store(false);
   while (in_handler.load() != 0) std::this_thread::yield();

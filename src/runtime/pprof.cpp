@@ -1,11 +1,14 @@
 // The profiles of go/pprof.hpp: goroutine, block and mutex (Go's runtime/pprof and the
 // profiling half of runtime/mprof.go).
 //
-// Goroutine profile. Read at one moment under the registry of goroutine records
-// (for_each_goroutine), without stopping anybody: a parked or runnable goroutine's stack is
-// walked as the goroutine dump walks it (unwind.cpp: held parked while it is read, a worker
-// about to resume it waits); the caller's own stack is unwound in place;
-// a goroutine running elsewhere shows no stack. Symbolizing happens after the lock.
+// Goroutine profile. The goroutines are listed under the registry of goroutine records
+// (for_each_goroutine), then read without stopping anybody: the parked ones' stacks are held
+// as one batch, with one barrier for the profile, and walked as the goroutine dump walks
+// them (unwind.hpp: a worker about to resume one takes it back unless it is being read, and
+// then waits for that one); the caller's own stack is unwound in place;
+// a goroutine running elsewhere shows no stack. Each goroutine's labels are read through
+// labels_of (labels.hpp), whatever its state, and become the sample's labels beside
+// "state". Symbolizing happens after the lock.
 //
 // Block and mutex profiles. Each is a table of buckets keyed by stack (return addresses,
 // innermost first), guarded by its own std::mutex, a leaf: nothing else is locked while it
@@ -23,6 +26,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <ostream>
@@ -31,6 +35,7 @@
 #include <tuple>
 
 #include "go/runtime.hpp"
+#include "runtime/labels.hpp"
 #include "runtime/rand.hpp"
 #include "runtime/profile.hpp"
 #include "runtime/profile_proto.hpp"
@@ -165,40 +170,74 @@ namespace {
 struct goroutine_record {
   std::vector<std::uintptr_t> pcs;
   std::string state;
-  std::string leaf;  // no stack: why
+  std::string leaf;                                         // no stack: why
+  std::vector<std::pair<std::string, std::string>> labels;  // the goroutine's, sorted by key
 };
 
+// The labels of g, read from any thread (labels.hpp).
+std::vector<std::pair<std::string, std::string>> labels_copy(goroutine* g) {
+  label_node* n = labels_of(g->labels);
+  if (!n) return {};
+  std::vector<std::pair<std::string, std::string>> copy = n->labels;
+  labels_release(n);
+  return copy;
+}
+
 std::vector<goroutine_record> goroutine_records() {
+  // A goroutine listed, with its kind as it was then (a record being reused writes it).
+  struct listed {
+    goroutine* g;
+    bool stackless;
+  };
   struct ctx {
-    std::vector<goroutine_record>* all;
+    std::vector<listed>* all;
     goroutine* self;
   };
-  std::vector<goroutine_record> all;
+  std::vector<goroutine_record> records;
   goroutine* self = current_goroutine();
-  if (self) all.push_back({own_frames(), "running", ""});
+  if (self) records.push_back({own_frames(), "running", "", labels_copy(self)});
+  std::vector<listed> all;
   ctx c{&all, self};
   for_each_goroutine(
       [](goroutine* g, void* arg) {
         auto* c = static_cast<ctx*>(arg);
-        std::uint32_t state = g->state.load(std::memory_order_acquire);
-        if (g == c->self || state == park_dead) return;
-        goroutine_record r;
-        r.state = state_name(g, state);
-        // Parked: the saved registers start the walk (as the dump's; a runnable goroutine's
-        // context is its worker's to write, so it is not read).
-        if (g->kind == parker_kind::coroutine) {
-          r.leaf = "(stackless)";  // its frame is not a stack to walk (task.cpp)
-        } else if (state == park_parked) {
-          r.pcs = parked_frames(g);
-        } else if (state == park_running && g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
-          if (void* pc = g->syscall_pc.load(std::memory_order_relaxed))
-            r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
-        }
-        if (r.pcs.empty()) r.leaf = state == park_running ? "(running)" : "(not started)";
-        c->all->push_back(std::move(r));
+        if (g == c->self || g->state.load(std::memory_order_acquire) == park_dead) return;
+        c->all->push_back({g, g->kind == parker_kind::coroutine});
       },
       &c);
-  return all;
+  // The parked stacks, held with one barrier (unwind.hpp); a record is never freed, so the
+  // pointers stay valid after the registry's lock (one may be another goroutine's by now).
+  held_stacks held;
+  for (const listed& l : all) {
+    if (!l.stackless && l.g->state.load(std::memory_order_acquire) == park_parked) held.add(l.g);
+  }
+  held.hold();
+  for (const listed& l : all) {
+    goroutine* g = l.g;
+    bool taken = held.take(g);
+    std::uint32_t state = g->state.load(std::memory_order_acquire);
+    if (state != park_dead) {
+      goroutine_record r;
+      r.state = state_name(g, state);
+      r.labels = labels_copy(g);
+      // Parked and held: the saved registers start the walk (as the dump's; a runnable
+      // goroutine's context is its worker's to write, so it is not read).
+      if (l.stackless) {
+        r.leaf = "(stackless)";  // its frame is not a stack to walk (task.cpp)
+      } else if (taken && state == park_parked) {
+        r.pcs = held.frames(g);
+      } else if (state == park_running && g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
+        if (void* pc = g->syscall_pc.load(std::memory_order_relaxed))
+          r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
+      }
+      // Parked but not held: it ran after it was listed.
+      bool ran = state == park_running || state == park_parked;
+      if (r.pcs.empty() && r.leaf.empty()) r.leaf = ran ? "(running)" : "(not started)";
+      records.push_back(std::move(r));
+    }
+    if (taken) held.release(g);
+  }
+  return records;
 }
 
 profile_builder goroutine_profile() {
@@ -207,11 +246,18 @@ profile_builder goroutine_profile() {
   p.period_type = {"goroutine", "count"};
   p.time_nanos =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::map<std::tuple<std::vector<std::uintptr_t>, std::string, std::string>, std::int64_t> groups;
-  for (goroutine_record& r : goroutine_records()) ++groups[{std::move(r.pcs), r.state, r.leaf}];
+  using labels = std::vector<std::pair<std::string, std::string>>;
+  std::map<std::tuple<std::vector<std::uintptr_t>, std::string, std::string, labels>, std::int64_t> groups;
+  for (goroutine_record& r : goroutine_records()) {
+    ++groups[{std::move(r.pcs), std::move(r.state), std::move(r.leaf), std::move(r.labels)}];
+  }
   for (auto& [key, n] : groups) {
-    auto& [pcs, state, leaf] = key;
-    p.samples.push_back({pcs, {n}, {{"state", state}}, leaf});
+    auto& [pcs, state, leaf, goroutine_labels] = key;
+    labels all = goroutine_labels;
+    all.insert(std::upper_bound(all.begin(), all.end(), std::pair<std::string, std::string>("state", ""),
+                                [](const auto& a, const auto& b) { return a.first < b.first; }),
+               {"state", state});
+    p.samples.push_back({pcs, {n}, std::move(all), leaf});
   }
   return p;
 }
@@ -235,8 +281,32 @@ profile_builder build(const std::string& name) {
   return bucket_profile(mutex_table());
 }
 
+// A string quoted as Go's %q quotes a label: quotes, backslashes and control characters
+// escaped, the rest (UTF-8 included) as it is.
+std::string go_quote(const std::string& s) {
+  std::string q = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      q += '\\';
+      q += static_cast<char>(c);
+    } else if (c == '\n') {
+      q += "\\n";
+    } else if (c == '\t') {
+      q += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      q += hex;
+    } else {
+      q += static_cast<char>(c);
+    }
+  }
+  return q + "\"";
+}
+
 // The legacy text form (debug 1): per sample its values, "@" and its addresses, then its
-// labels and one "#" line per frame.
+// labels on one line as Go prints them (`# labels: {"k":"v", "state":"chan receive"}`) and
+// one "#" line per frame.
 void write_text(std::ostream& out, const std::string& name, const profile_builder& p) {
   std::vector<std::uintptr_t> calls;
   std::int64_t total = 0;
@@ -254,7 +324,13 @@ void write_text(std::ostream& out, const std::string& name, const profile_builde
     line << " @";
     for (std::uintptr_t pc : s.pcs) line << " 0x" << std::hex << pc << std::dec;
     out << line.str() << "\n";
-    for (const auto& [k, v] : s.labels) out << "# labels: {\"" << k << "\":\"" << v << "\"}\n";
+    if (!s.labels.empty()) {
+      out << "# labels: {";
+      for (std::size_t i = 0; i < s.labels.size(); ++i) {
+        out << (i ? ", " : "") << go_quote(s.labels[i].first) << ":" << go_quote(s.labels[i].second);
+      }
+      out << "}\n";
+    }
     if (!s.leaf.empty()) out << "#\t" << s.leaf << "\n";
     for (std::uintptr_t pc : s.pcs) {
       for (const code_frame& f : frames_at(pc - 1)) {

@@ -1,4 +1,5 @@
-// The profiling hooks in the runtime's blocking paths (pprof.cpp owns the profiles).
+// The profiling hooks in the runtime's blocking paths (pprof.cpp owns the profiles), and in
+// the life of a worker thread (cpuprof.cpp's per-thread timers).
 //
 // Off (both rates 0, the default) a hook is one relaxed load of a global and a branch that
 // is not taken: park_with's (bench chan_sync, chan_pingpong) and semacquire's. On, the park
@@ -32,6 +33,13 @@ inline suspended_block* block_suspend(wait_reason r) noexcept {
   if (__builtin_expect(block_profile_rate.load(std::memory_order_relaxed) == 0, 1)) return nullptr;
   return block_suspend_slow(r);
 }
+
+// cpu_profile_thread_start registers the calling thread, worker w's, for a CPU-profile timer
+// of its own (armed at once if a profile runs); cpu_profile_thread_exit disarms it and
+// unregisters the thread, which must be w's and about to end.
+struct worker;
+void cpu_profile_thread_start(worker* w) noexcept;
+void cpu_profile_thread_exit(worker* w) noexcept;
 
 // block_start returns the time a park for `r` starts if the block profile is on and counts
 // such waits, else 0; a park that got one calls record_block(start) once it resumes.

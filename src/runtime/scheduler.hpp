@@ -2,6 +2,7 @@
 // protocols are in scheduler/sched.hpp and the files of that folder (docs/runtime.md).
 #pragma once
 
+#include <pthread.h>
 #include <time.h>
 
 #include <atomic>
@@ -105,6 +106,22 @@ struct goroutine : task {
   // Its profiler labels, with a reference of its own; written only by the goroutine (and by
   // its spawner before it starts), read by the SIGPROF handler on its thread (labels.hpp).
   std::atomic<label_node*> labels{nullptr};
+  // Whether a profile or dump holds its stack still to read it (unwind.hpp's stack_hold).
+  std::atomic<std::uint8_t> stack_hold{0};
+};
+
+// A worker thread's CPU-profile timer (cpuprof.cpp): a POSIX timer on the thread's own CPU
+// clock that sends SIGPROF to that thread, armed while a CPU profile runs. `valid` is read by
+// the SIGPROF handler on the thread; the rest is cpuprof.cpp's, under its timers lock.
+struct thread_cpu_timer {
+  std::atomic<bool> valid{false};  // armed: the thread is sampled by it, not by setitimer
+  bool armed = false;
+  bool registered = false;  // in cpuprof.cpp's list of worker threads
+  int tid = 0;
+  pthread_t thread{};
+  timer_t id{};
+  worker* prev = nullptr;  // that list
+  worker* next = nullptr;
 };
 
 // What a goroutine asks its worker to do once it is off its stack.
@@ -182,6 +199,8 @@ struct worker {
   std::atomic<task*> inbox{nullptr};          // written under inbox_lock
 
   bubble* bub = nullptr;  // set on a synctest bubble's worker, which runs only its goroutines
+
+  thread_cpu_timer cpu_timer;  // the CPU profile's timer on this thread (cpuprof.cpp)
 };
 
 // prepare_park records, for goroutine g about to park on its worker w, why, where and since

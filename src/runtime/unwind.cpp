@@ -13,22 +13,34 @@
 // otherwise (an expression, or a register not tracked here) ends the walk. The outermost
 // frame, gocxx_context_entry, marks the return address undefined, which ends it too.
 //
-// Holding the stack still. A goroutine is not stopped for the walk, but it is not let resume
-// during it either, so that its stack does not change under the reads (and ThreadSanitizer
-// sees the reads ordered before the goroutine's next writes):
+// Holding the stacks still. A goroutine is not stopped for the walk, but it is not let
+// resume during it either, so that its stack does not change under the reads (and
+// ThreadSanitizer sees the reads ordered before the goroutine's next writes). A reader holds
+// a batch of goroutines (a whole goroutine profile) with one barrier, and reads them one by
+// one; a worker about to resume a goroutine of the batch that is not being read takes it
+// back, so it waits at most for the read of that one goroutine, never for the batch:
 //
-//   reader (parked_frames, one at a time)          worker resuming g (prepare, before_resume)
-//   stack_being_read = g                           g->state = running
-//   membarrier (a full barrier on every thread      compiler barrier
-//     of the process that runs now)                if stack_being_read == g (acquire):
-//   if g->state == parked: walk                       wait until it is not
-//   stack_being_read = nullptr (release)           switch to g's stack
+//   reader (held_stacks, one batch at a time)    worker resuming g (prepare, before_resume)
+//   for each g: g->stack_hold = held             g->state = running
+//   stacks_held = true                           compiler barrier
+//   membarrier (a full barrier on every thread   if stacks_held (acquire):
+//     of the process that runs now)                if g->stack_hold is held:
+//   for each g:                                      CAS held -> free: g is no longer held
+//     CAS g->stack_hold held -> reading:             (the reader's CAS then fails)
+//       if g->state == parked: walk                if it is reading: wait until free
+//       g->stack_hold = free (release)           switch to g's stack
+//     (failed: the worker took g back)
+//   every g->stack_hold = free, stacks_held = false (release)
 //
-// Either the worker's load comes after the membarrier's barrier on its CPU, and then it sees
-// g and waits; or it came before, and then its store of running, earlier in its program, is
-// visible to the reader's load of the state after the membarrier, and the reader does not
-// walk. The resuming side pays a load of a global (written only by readers) and a compiler
-// barrier, no fence: the asymmetric barrier is the reader's, which is rare. Without
+// Either the worker's load of stacks_held comes after the membarrier's barrier on its CPU,
+// and then it sees the batch and g's hold, which the CAS on the one word settles: the
+// worker takes g back before the reader starts on it, or waits for the reader's release; or
+// its load came before, and then its store of running, earlier in its program, is visible to
+// the reader's load of the state after the membarrier, and the reader does not walk. A
+// goroutine that resumed before the barrier and parked again since is walked: its next
+// resumption sees the batch. The resuming side pays a load of a global (written only by
+// readers) and a compiler barrier, no fence: the asymmetric barrier is the reader's, which
+// is rare, and one per batch (bench chan_sync guards the resuming side). Without
 // membarrier(2) (an old kernel, an emulator), MEMBARRIER_CMD_GLOBAL is tried, then nothing:
 // the walk goes on as below without the guarantee.
 //
@@ -327,9 +339,12 @@ bool cfa_rules_at(std::uintptr_t pc, cfa_rules& rules) {
   return run_cfa_program(f, pc_begin, pc, code_align, data_align, initial, rules, bases);
 }
 
+std::atomic<std::uint64_t> barriers{0};  // stack_read_barriers
+
 // A full barrier on every running thread of the process (the top of the file); false if
 // the kernel offers none.
 bool barrier_on_every_thread() noexcept {
+  barriers.fetch_add(1, std::memory_order_relaxed);
   static const int command = [] {
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
       return static_cast<int>(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
@@ -340,27 +355,70 @@ bool barrier_on_every_thread() noexcept {
   return command != 0 && syscall(SYS_membarrier, command, 0, 0) == 0;
 }
 
-std::mutex read_mutex;  // one reader at a time: stack_being_read has one slot
+std::mutex read_mutex;  // one batch at a time: a goroutine has one stack_hold
 
 std::vector<std::uintptr_t> walk_parked(goroutine* g);
 
 }  // namespace
 
-std::atomic<goroutine*> stack_being_read{nullptr};
+std::atomic<bool> stacks_held{false};
 
 void wait_stack_read(goroutine* g) noexcept {
-  while (stack_being_read.load(std::memory_order_acquire) == g) sched_yield();
+  for (;;) {
+    std::uint8_t hold = g->stack_hold.load(std::memory_order_acquire);
+    if (hold == stack_free) return;
+    if (hold == stack_held) {
+      if (g->stack_hold.compare_exchange_weak(hold, stack_free, std::memory_order_acquire)) return;
+      continue;
+    }
+    sched_yield();  // being read
+  }
 }
 
-std::vector<std::uintptr_t> parked_frames(goroutine* g) {
-  std::lock_guard lk(read_mutex);
-  stack_being_read.store(g, std::memory_order_relaxed);
+held_stacks::held_stacks() : lock_(read_mutex) {}
+
+held_stacks::~held_stacks() {
+  for (goroutine* g : batch_) g->stack_hold.store(stack_free, std::memory_order_release);
+  stacks_held.store(false, std::memory_order_release);
+}
+
+void held_stacks::add(goroutine* g) {
+  batch_.push_back(g);
+  g->stack_hold.store(stack_held, std::memory_order_relaxed);
+}
+
+void held_stacks::hold() noexcept {
+  if (batch_.empty()) return;
+  stacks_held.store(true, std::memory_order_relaxed);
   barrier_on_every_thread();
+}
+
+bool held_stacks::take(goroutine* g) noexcept {
+  std::uint8_t hold = stack_held;
+  return g->stack_hold.compare_exchange_strong(hold, stack_reading, std::memory_order_acquire,
+                                               std::memory_order_relaxed);
+}
+
+std::vector<std::uintptr_t> held_stacks::frames(goroutine* g) {
+  if (g->state.load(std::memory_order_acquire) != park_parked) return {};
+  return walk_parked(g);
+}
+
+void held_stacks::release(goroutine* g) noexcept { g->stack_hold.store(stack_free, std::memory_order_release); }
+
+std::vector<std::uintptr_t> parked_frames(goroutine* g) {
+  held_stacks held;
+  held.add(g);
+  held.hold();
   std::vector<std::uintptr_t> pcs;
-  if (g->state.load(std::memory_order_acquire) == park_parked) pcs = walk_parked(g);
-  stack_being_read.store(nullptr, std::memory_order_release);
+  if (held.take(g)) {
+    pcs = held.frames(g);
+    held.release(g);
+  }
   return pcs;
 }
+
+std::uint64_t stack_read_barriers() noexcept { return barriers.load(std::memory_order_relaxed); }
 
 namespace {
 

@@ -4,27 +4,63 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 namespace go::detail {
 
 struct goroutine;
 
-// The goroutine whose stack parked_frames is reading, if any (unwind.cpp has the protocol).
-extern std::atomic<goroutine*> stack_being_read;
+// A goroutine's stack_hold (scheduler.hpp): free, held by a batch (the worker that resumes
+// it may take it back), or being read (that worker waits). unwind.cpp has the protocol.
+enum stack_hold : std::uint8_t { stack_free = 0, stack_held = 1, stack_reading = 2 };
+
+// Whether a batch of stacks is held now (unwind.cpp).
+extern std::atomic<bool> stacks_held;
 void wait_stack_read(goroutine* g) noexcept;
 
 // before_resume is called by the worker about to switch to g, after it has marked g running
-// and before g's stack is used: it waits while parked_frames reads that stack. Off a
-// profile or dump, one load of a global that nobody writes, and a branch (bench chan_sync).
+// and before g's stack is used: if g's stack is held for a reader it takes it back, and if it
+// is being read it waits. Off a profile or dump, one load of a global that nobody writes,
+// and a branch (bench chan_sync).
 inline void before_resume(goroutine* g) noexcept {
   std::atomic_signal_fence(std::memory_order_seq_cst);  // the membarrier orders the rest
-  if (__builtin_expect(stack_being_read.load(std::memory_order_acquire) == g, 0)) wait_stack_read(g);
+  if (__builtin_expect(stacks_held.load(std::memory_order_acquire), 0)) wait_stack_read(g);
 }
 
-// parked_frames returns the return addresses on the stack of g, which is parked (or was a
-// moment ago), innermost first; empty if it has no saved context or is no longer parked.
-// g cannot resume while its stack is read (before_resume).
+// held_stacks holds the stacks of a batch of goroutines still while they are read, with one
+// barrier for the whole batch: add() each goroutine that is parked (or was a moment ago),
+// hold() once, then for each, take() it and, if that succeeds, read its state and frames()
+// and release() it. A goroutine whose worker resumes it before it is taken is no longer
+// held (take fails) and is not waited for; one taken is not resumed until released. The
+// destructor lets every goroutine of the batch go. One batch at a time in the process: the
+// constructor waits for the one before; it must not be made under the registry of goroutine
+// records (for_each_goroutine), whose callers take it the other way round.
+class held_stacks {
+ public:
+  held_stacks();
+  ~held_stacks();
+  held_stacks(const held_stacks&) = delete;
+  held_stacks& operator=(const held_stacks&) = delete;
+
+  void add(goroutine* g);
+  void hold() noexcept;
+  bool take(goroutine* g) noexcept;
+  // frames returns the return addresses on the stack of g, taken, innermost first; empty
+  // if it is not parked or has no saved context.
+  std::vector<std::uintptr_t> frames(goroutine* g);
+  void release(goroutine* g) noexcept;
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+  std::vector<goroutine*> batch_;
+};
+
+// parked_frames returns the frames of g, parked (or parked a moment ago), as a batch of one;
+// empty if it is no longer parked.
 std::vector<std::uintptr_t> parked_frames(goroutine* g);
+
+// stack_read_barriers returns how many barriers (membarrier calls) stack reads have made.
+std::uint64_t stack_read_barriers() noexcept;
 
 }  // namespace go::detail

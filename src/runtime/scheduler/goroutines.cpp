@@ -129,7 +129,7 @@ void free_goroutine(worker* w, goroutine* g) noexcept {
   g->reason.store(wait_reason::none, std::memory_order_relaxed);
   g->bub = nullptr;
   g->last_worker = nullptr;  // may be a synctest bubble's, freed with its bubble
-  labels_release(g->labels.exchange(nullptr, std::memory_order_relaxed));
+  labels_replace(g->labels, nullptr);
   if (g->tsan_fiber) {
     platform::tsan_destroy_fiber(g->tsan_fiber);
     g->tsan_fiber = nullptr;
@@ -188,8 +188,9 @@ void init_record(goroutine* g, parker_kind kind, worker* w, bubble* bub, void* s
   goroutine* parent = current_goroutine();
   g->parent_id = parent ? parent->id : 0;
   // The spawner is running here, so its labels stay alive while we take a reference.
+  // Release: a goroutine profile that reads the field reads the node (labels.hpp).
   g->labels.store(parent ? labels_retain(parent->labels.load(std::memory_order_relaxed)) : nullptr,
-                  std::memory_order_relaxed);
+                  std::memory_order_release);
   g->bub = bub;
   g->eh = {};
   g->saved_errno = 0;

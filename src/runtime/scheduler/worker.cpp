@@ -7,6 +7,7 @@
 #include "runtime/scheduler/sched.hpp"
 #include "runtime/bubble.hpp"
 #include "runtime/netpoll.hpp"
+#include "runtime/profile.hpp"
 #include "runtime/rand.hpp"
 #include "runtime/stack.hpp"
 
@@ -321,10 +322,12 @@ void init_worker_thread(worker* w) noexcept {
     pthread_attr_destroy(&attr);
   }
   install_overflow_handler(w);
+  cpu_profile_thread_start(w);
 }
 
 void fini_worker_thread(worker* w) noexcept {
   if (tls_worker != w) return;
+  cpu_profile_thread_exit(w);
   uninstall_overflow_handler();
   tls_worker = nullptr;
 }
