@@ -107,8 +107,11 @@ std::int64_t millis(std::chrono::nanoseconds d) noexcept {
 }
 
 connection_state::~connection_state() {
+  // The connection first: closing it joins the read loop, which may still hold a
+  // subscription it looked up (state.hpp).
+  if (nc) natsConnection_Destroy(nc);
   if (responses) natsSubscription_Destroy(responses);
-  if (nc) natsConnection_Destroy(nc);  // closes it first if need be
+  for (natsSubscription* sub : retired) natsSubscription_Destroy(sub);
 }
 
 }  // namespace detail

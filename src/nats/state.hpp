@@ -4,9 +4,10 @@
 //   conn ------------------------------> connection_state (natsConnection; closed and
 //                                         destroyed with the last reference)
 //   subscription -> subscription_state -> subscription_core -> connection_state
-//                    (unsubscribes when    (natsSubscription_Destroy with the last
-//                     the last handle       reference: a message acknowledges through
-//                     goes)                 its natsSubscription, so messages hold it)
+//                    (unsubscribes when    (retires its natsSubscription to the
+//                     the last handle       connection with the last reference: a
+//                     goes)                 message acknowledges through its
+//                                           natsSubscription, so messages hold it)
 //   msg -> message_state -> subscription_core (or, for a reply, connection_state)
 //
 // libnats's callbacks get raw pointers to sinks, which hold only what a callback touches:
@@ -18,6 +19,16 @@
 // A sink may hold the last reference to messages and so to a natsSubscription or a
 // natsConnection, whose destruction must not run on a libnats thread (it would destroy the
 // object whose thread it is on, or join that thread): sinks are freed in a goroutine.
+//
+// A natsSubscription is destroyed only after its connection is closed (connection_state's
+// destructor). libnats 3.4's read loop looks a subscription up under its table lock, drops
+// the lock and then uses the subscription without holding a reference to it (fixed in
+// libnats 3.10, nats.c#638): natsSubscription_Destroy on a subscription the server is still
+// sending to (a pull consumer whose last pull request is outstanding, a late reply to the
+// request multiplexer) can free it under the read loop, which then writes to freed memory.
+// natsConnection_Destroy joins the read loop, so destroying subscriptions after it is safe.
+// A retired subscription is unsubscribed or a pull consumer's (which nothing sends to
+// without a pull request), and costs its natsSubscription until the connection closes.
 //
 // Locks: connection_state::mu guards the request multiplexer's table. The response
 // subscription's handler takes it, and so does request(); no libnats call is made with it
@@ -34,6 +45,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "go/chan.hpp"
 #include "go/nats.hpp"
@@ -62,6 +74,13 @@ struct connection_state {
   natsSubscription* responses = nullptr;               // guarded by mu
   std::uint64_t next_token = 0;                        // guarded by mu
   std::unordered_map<std::string, chan<msg>> waiting;  // guarded by mu
+  std::vector<natsSubscription*> retired;              // guarded by mu; destroyed after nc
+
+  // retire hands over a subscription to destroy once nc is closed (see the top).
+  void retire(natsSubscription* sub) {
+    std::lock_guard lock(mu);
+    retired.push_back(sub);
+  }
 
   ~connection_state();
   static conn handle(std::shared_ptr<connection_state> c) {
@@ -77,7 +96,9 @@ struct subscription_core {
   std::shared_ptr<void> js;  // the jsCtx of a pull consumer, which libnats uses to acknowledge
   std::atomic<std::uint64_t> dropped{0};
   ~subscription_core() {
-    if (sub) natsSubscription_Destroy(sub);
+    if (!sub) return;
+    if (conn) conn->retire(sub);
+    else natsSubscription_Destroy(sub);
   }
 };
 
