@@ -273,15 +273,22 @@ task* pop_local(worker* w) noexcept {
   }
 }
 
-// The goroutine a switching goroutine may hand the CPU to directly, or null when the
-// scheduler loop must run (it checks timers, the global queue, the inbox, and sleeps).
-goroutine* next_direct(worker* w) noexcept {
-  if (sched().debug_migrate || w->bub) return nullptr;
+// The goroutine of either kind that may run next without a pass through find_runnable, or
+// null when the scheduler loop must run (it checks timers, the global queue, the inbox, and
+// sleeps).
+task* next_local_direct(worker* w) noexcept {
+  if (sched().debug_migrate || w->bub || w->exit_thread) return nullptr;
   if (w->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX) return nullptr;
   if (w->inbox.load(std::memory_order_relaxed)) return nullptr;
   if (!holds_slot(w) || w->lockedg || sched().nlocked.load(std::memory_order_relaxed) != 0) return nullptr;
   if (!take_tick(w)) return nullptr;
-  task* t = pop_local(w);
+  return pop_local(w);
+}
+
+// The goroutine a switching goroutine may hand the CPU to directly: next_local_direct's,
+// unless it is stackless.
+goroutine* next_direct(worker* w) noexcept {
+  task* t = next_local_direct(w);
   if (t && t->kind == parker_kind::coroutine) {
     // A stackless goroutine runs on the scheduler stack: back to the front for g0.
     runq_put(w, t, true);
@@ -311,6 +318,9 @@ void execute(worker* w, goroutine* g) noexcept {
     std::memset(static_cast<void*>(w->eh_globals), 0, sizeof(eh_state));
     w->current.store(nullptr, std::memory_order_relaxed);
     goroutine* again = finish_pending(w);
+    // On the scheduler stack either kind can run next: the next local goroutine runs here,
+    // as next_direct hands a switching goroutine's CPU to one.
+    if (!again) again = static_cast<goroutine*>(next_local_direct(w));
     if (!again) return;
     g = again;
   }
