@@ -23,6 +23,12 @@
 //                  connections; each round writes 64 bytes on every client, reads and writes
 //                  them back on every server end, and reads every reply. Four system calls
 //                  per message; no epoll, since every read finds its data.
+//   dial_1thread   net_dial_8's connection with nothing to wait for: one thread, one listener;
+//                  each connection is socket, connect (loopback completes it in the call),
+//                  accept4, TCP_NODELAY on both ends as Go sets it, the client's 1-byte write,
+//                  the server's read and write back, the client's read, and both closes.
+//                  Eleven system calls, against about 30 that Go or gocxx make (non-blocking
+//                  connect, SO_ERROR, epoll registration, keep-alive options).
 //
 // Usage: net_floor [-scenario NAME] [-n N] [-reps R]; prints `NAME NS_PER_OP ns/op N` lines,
 // the median of R runs (default 5).
@@ -59,18 +65,25 @@ void die(const char* what) {
   std::exit(1);
 }
 
+// loopback_listener returns a TCP socket listening on 127.0.0.1 at a free port, *addr set
+// to its address.
+int loopback_listener(int backlog, sockaddr_in* addr) {
+  int ln = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (ln < 0) die("socket");
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof *addr;
+  if (::bind(ln, reinterpret_cast<sockaddr*>(addr), sizeof *addr) != 0) die("bind");
+  if (::listen(ln, backlog) != 0) die("listen");
+  if (::getsockname(ln, reinterpret_cast<sockaddr*>(addr), &len) != 0) die("getsockname");
+  return ln;
+}
+
 // tcp_pair returns a connected loopback TCP pair (client, server end), blocking, with
 // TCP_NODELAY as Go sets it.
 std::pair<int, int> tcp_pair() {
-  int ln = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (ln < 0) die("socket");
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(ln, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("bind");
-  if (::listen(ln, 1) != 0) die("listen");
-  if (::getsockname(ln, reinterpret_cast<sockaddr*>(&addr), &len) != 0) die("getsockname");
+  int ln = loopback_listener(1, &addr);
   int c = ::socket(AF_INET, SOCK_STREAM, 0);
   if (c < 0 || ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("connect");
   int s = ::accept(ln, nullptr, nullptr);
@@ -260,6 +273,31 @@ double echo_64x64(int n) {
   return ns / (static_cast<double>(rounds) * conns);
 }
 
+// dial_1thread: see the top of the file. Nanoseconds per connection.
+double dial_1thread(int n) {
+  sockaddr_in addr{};
+  int ln = loopback_listener(128, &addr);
+  auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0 || ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("connect");
+    int s = ::accept4(ln, nullptr, nullptr, SOCK_CLOEXEC);
+    if (s < 0) die("accept4");
+    int one = 1;
+    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char b = 1;
+    if (::write(c, &b, 1) != 1 || ::read(s, &b, 1) != 1 || ::write(s, &b, 1) != 1 || ::read(c, &b, 1) != 1) {
+      die("dial_1thread io");
+    }
+    ::close(s);
+    ::close(c);
+  }
+  double ns = std::chrono::duration<double, std::nano>(clock_type::now() - start).count();
+  ::close(ln);
+  return ns / n;
+}
+
 struct scenario {
   const char* name;
   int default_n;
@@ -271,7 +309,7 @@ const std::vector<scenario> scenarios{
 #ifdef GOCXX_NET_FLOOR_URING
     {"rtt_uring", 50'000, rtt_uring},
 #endif
-    {"echo_64x64", 200'000, echo_64x64},
+    {"echo_64x64", 200'000, echo_64x64},  {"dial_1thread", 4'000, dial_1thread},
 };
 
 }  // namespace
