@@ -437,15 +437,19 @@ TEST(TaskSync, CondWaitRelocksReadLockersAndOtherLockers) {
       co_await go::async_rlock(rw);
       co_await go::async_send(waiting, 1);
       co_await go::async_wait(on_read);
-      co_await go::async_send(held, !rw.try_lock());  // a reader is inside: no writer
+      // A reader is inside: no writer. Unlocked before the send: main locks rw once it has
+      // both answers.
+      bool reader_inside = !rw.try_lock();
       rw.r_unlock();
+      co_await go::async_send(held, reader_inside);
     });
     go::spawn([&, waiting, held]() -> go::task<void> {
       plain.lock();
       co_await go::async_send(waiting, 2);
       co_await go::async_wait(on_plain);
-      co_await go::async_send(held, !plain.try_lock());
+      bool relocked = !plain.try_lock();
       plain.unlock();
+      co_await go::async_send(held, relocked);
     });
     waiting.recv();
     waiting.recv();
