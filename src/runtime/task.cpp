@@ -8,7 +8,8 @@
 // things differ:
 // - Running it. execute() (schedule.cpp) calls resume_coroutine on the worker's scheduler
 //   stack instead of switching stacks. A stackful goroutine that switches out hands a
-//   stackless one back to the scheduler loop rather than to its own stack (next_direct).
+//   stackless one to the scheduler stack rather than to its own (next_direct), where
+//   execute runs it next (next_local_direct).
 // - Leaving the CPU. A stackful goroutine calls switch_to_scheduler, which records in its
 //   worker the action (park, yield, exit) that the scheduler performs once the goroutine is
 //   off its stack (finish_pending). A stackless one suspends: its awaiter's await_suspend
