@@ -545,6 +545,11 @@ TEST(NetDeathTest, AcceptKeepsServingOnceDescriptorsFreeUp) {
 // A read that returned less than it asked for left the socket empty: the next one waits for
 // the poller's edge instead of trying a system call that fails with EAGAIN.
 TEST(Net, AShortReadWaitsForTheNextEdgeInsteadOfFailingWithEagain) {
+#ifdef GOCXX_TEST_EMULATED
+  // Under qemu-user the count depends on how the emulator schedules the two threads: one
+  // run in three of the aarch64 suite counted an EAGAIN in nearly every round.
+  GTEST_SKIP() << "the EAGAIN count is timing-dependent under emulation";
+#endif
   gocxx_test::max_procs_scope scope(2);
   go::run([] {
     auto [c, s] = tcp_pair();
