@@ -617,7 +617,8 @@ TEST(TaskSync, ErrgroupGoUnderALimitWaitsForASlot) {
     auto started = go::make_chan<void>(1);
     auto spawned = go::make_chan<void>(1);
     go::spawn([&g, started, spawned]() -> go::task<void> {
-      co_await go::async_go(g, [started] { started.send(); });
+      auto f = [started] { started.send(); };  // a local: see OnceAsyncCallAwaitsATask...
+      co_await go::async_go(g, f);
       co_await go::async_send(spawned);
     });
     std::string dump = dump_once_it_shows("[chan send]");
@@ -710,11 +711,14 @@ TEST(TaskSync, OnceAsyncCallAwaitsATaskAndRethrowsItsException) {
     auto release = go::make_chan<void>();
     auto first = go::make_chan<bool>(1);
     go::spawn([&o, &calls, in_f, release, first]() -> go::task<void> {
-      co_await go::async_call(o, [&calls, in_f, release]() -> go::task<void> {
+      // A local, not a temporary in the co_await's operand: g++ 12 destroys such a lambda
+      // twice (README, "Stackful or stackless"), releasing its channels twice.
+      auto f = [&calls, in_f, release]() -> go::task<void> {
         co_await go::async_send(in_f);
         co_await go::async_recv(release);
         calls.fetch_add(1);
-      });
+      };
+      co_await go::async_call(o, f);
       co_await go::async_send(first, true);
     });
     in_f.recv();
