@@ -114,6 +114,32 @@ TEST(Diagnostics, DumpListsEveryLiveGoroutineAndNoFinishedOne) {
   });
 }
 
+// Goroutines that start and exit while dumps read every record from another thread: a
+// record is reused with a new identity under the dump's feet (run it under ThreadSanitizer).
+TEST(Diagnostics, DumpWhileGoroutinesStartAndExit) {
+  go::run([] {
+    std::atomic<bool> stop{false};
+    go::wait_group wg;
+    for (int w = 0; w < 3; ++w) {
+      wg.go([&stop] {
+        while (!stop.load()) {
+          go::wait_group inner;
+          inner.go([] { go::yield(); });
+          inner.go([] {});
+          inner.wait();
+        }
+      });
+    }
+    for (int i = 0; i < 20; ++i) {
+      std::ostringstream out;
+      go::dump_goroutines(out);
+      EXPECT_NE(out.str().find("goroutine "), std::string::npos);
+    }
+    stop.store(true);
+    wg.wait();
+  });
+}
+
 TEST(Diagnostics, DeadlockIsReportedWithTheDump) {
   if (!gocxx_test::deadlock_detected) GTEST_SKIP() << "other threads in the process: detection is off";
   GTEST_FLAG_SET(death_test_style, "threadsafe");

@@ -154,11 +154,17 @@ TEST(Pprof, GoroutineProfileWhileGoroutinesParkAndResume) {
         there.close();
       });
     }
-    go::sleep(10ms);  // for the receiver to park
-    for (int i = 0; i < 20; ++i) {
+    auto profile = [] {
       std::ostringstream out;
       go::pprof::lookup("goroutine")->write_to(out, 1);
-      EXPECT_NE(out.str().find("pprof_blocked_receiver"), std::string::npos) << out.str();
+      return out.str();
+    };
+    // Once the receiver has parked (a loaded machine may take a while to run it), every
+    // profile finds it.
+    for (int k = 0; k < 500 && profile().find("pprof_blocked_receiver") == std::string::npos; ++k) go::sleep(10ms);
+    for (int i = 0; i < 20; ++i) {
+      std::string text = profile();
+      EXPECT_NE(text.find("pprof_blocked_receiver"), std::string::npos) << text;
     }
     stop.store(true);
     wg.wait();

@@ -61,7 +61,9 @@ std::string deadlock_report(bubble* b) {
   for_each_goroutine(
       [](goroutine* g, void* arg) {
         auto* c = static_cast<ctx*>(arg);
-        if (g->bub != c->b || g->state.load(std::memory_order_acquire) == park_dead) return;
+        if (listed(g->bub).load(std::memory_order_relaxed) != c->b ||
+            g->state.load(std::memory_order_acquire) == park_dead)
+          return;
         *c->out << "\n";
         print_goroutine(*c->out, g, false);
       },

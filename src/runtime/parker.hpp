@@ -17,6 +17,16 @@ enum class parker_kind : std::uint8_t { goroutine, thread, coroutine };
 // park_state of a goroutine (see park.cpp for the protocol).
 enum : std::uint32_t { park_running = 0, park_parked = 1, park_notified = 2, park_runnable = 3, park_dead = 4 };
 
+// listed(field): a record's identity field (its kind, and a goroutine's id, parent, spawn
+// site and bubble), as a dump or profile that lists every record reads it and as a reuse of
+// the record writes it. The record's own code reads these after the synchronization that
+// handed the record over; a listing has no such order with a reuse, so both go through
+// relaxed atomics (plain moves on x86-64 and arm64).
+template <class T>
+std::atomic_ref<T> listed(T& field) noexcept {
+  return std::atomic_ref<T>(field);
+}
+
 struct parker {
   parker_kind kind;
   // goroutine: park_running/parked/notified/runnable; thread: 0 = no token, 1 = token.

@@ -185,34 +185,34 @@ std::vector<std::pair<std::string, std::string>> labels_copy(goroutine* g) {
 
 std::vector<goroutine_record> goroutine_records() {
   // A goroutine listed, with its kind as it was then (a record being reused writes it).
-  struct listed {
+  struct listing {
     goroutine* g;
     bool stackless;
   };
   struct ctx {
-    std::vector<listed>* all;
+    std::vector<listing>* all;
     goroutine* self;
   };
   std::vector<goroutine_record> records;
   goroutine* self = current_goroutine();
   if (self) records.push_back({own_frames(), "running", "", labels_copy(self)});
-  std::vector<listed> all;
+  std::vector<listing> all;
   ctx c{&all, self};
   for_each_goroutine(
       [](goroutine* g, void* arg) {
         auto* c = static_cast<ctx*>(arg);
         if (g == c->self || g->state.load(std::memory_order_acquire) == park_dead) return;
-        c->all->push_back({g, g->kind == parker_kind::coroutine});
+        c->all->push_back({g, listed(g->kind).load(std::memory_order_relaxed) == parker_kind::coroutine});
       },
       &c);
   // The parked stacks, held with one barrier (unwind.hpp); a record is never freed, so the
   // pointers stay valid after the registry's lock (one may be another goroutine's by now).
   held_stacks held;
-  for (const listed& l : all) {
+  for (const listing& l : all) {
     if (!l.stackless && l.g->state.load(std::memory_order_acquire) == park_parked) held.add(l.g);
   }
   held.hold();
-  for (const listed& l : all) {
+  for (const listing& l : all) {
     goroutine* g = l.g;
     bool taken = held.take(g);
     std::uint32_t state = g->state.load(std::memory_order_acquire);

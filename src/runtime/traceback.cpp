@@ -436,10 +436,10 @@ struct snapshot {
 snapshot take_snapshot(goroutine* g, bool running_here, bool walk) {
   snapshot s;
   std::uint32_t state = g->state.load(std::memory_order_acquire);
-  s.id = g->id;
-  s.parent_id = g->parent_id;
-  s.spawn_pc = reinterpret_cast<std::uintptr_t>(g->spawn_pc);
-  std::string header = "goroutine " + std::to_string(g->id) + " [";
+  s.id = listed(g->id).load(std::memory_order_relaxed);
+  s.parent_id = listed(g->parent_id).load(std::memory_order_relaxed);
+  s.spawn_pc = reinterpret_cast<std::uintptr_t>(listed(g->spawn_pc).load(std::memory_order_relaxed));
+  std::string header = "goroutine " + std::to_string(s.id) + " [";
   if (running_here) {
     header += "running";
   } else {
@@ -454,7 +454,8 @@ snapshot take_snapshot(goroutine* g, bool running_here, bool walk) {
   if (!running_here && state == park_parked) {
     s.parked = true;
     s.site = g->wait_site.load();
-    if (walk && g->kind != parker_kind::coroutine) s.pcs = parked_frames(g);  // no stack to walk
+    if (walk && listed(g->kind).load(std::memory_order_relaxed) != parker_kind::coroutine)
+      s.pcs = parked_frames(g);  // no stack to walk
   } else if (!running_here && state == park_running &&
              g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
     // In go::blocking on another thread: its stack moves, but the call site does not.

@@ -182,16 +182,17 @@ bool in_goroutine() noexcept { return current_goroutine() != nullptr; }
 // init_record fills a new goroutine's identity and state (a pooled record may have been
 // either kind before).
 void init_record(goroutine* g, parker_kind kind, worker* w, bubble* bub, void* spawn_pc) noexcept {
-  g->kind = kind;
-  g->id = new_goroutine_id(w);
-  g->spawn_pc = spawn_pc;
+  // A dump or profile may be listing g (parker.hpp's listed).
+  listed(g->kind).store(kind, std::memory_order_relaxed);
+  listed(g->id).store(new_goroutine_id(w), std::memory_order_relaxed);
+  listed(g->spawn_pc).store(spawn_pc, std::memory_order_relaxed);
   goroutine* parent = current_goroutine();
-  g->parent_id = parent ? parent->id : 0;
+  listed(g->parent_id).store(parent ? parent->id : 0, std::memory_order_relaxed);
   // The spawner is running here, so its labels stay alive while we take a reference.
   // Release: a goroutine profile that reads the field reads the node (labels.hpp).
   g->labels.store(parent ? labels_retain(parent->labels.load(std::memory_order_relaxed)) : nullptr,
                   std::memory_order_release);
-  g->bub = bub;
+  listed(g->bub).store(bub, std::memory_order_relaxed);
   g->eh = {};
   g->saved_errno = 0;
   // Release: a profile or dump that sees the state reads the fields above.
