@@ -20,6 +20,7 @@
 #include "go/chan.hpp"
 #include "go/context.hpp"
 #include "go/io.hpp"
+#include "go/metrics.hpp"
 #include "go/net.hpp"
 #include "go/os.hpp"
 #include "go/runtime.hpp"
@@ -227,6 +228,29 @@ TEST(Net, DialingAClosedPortIsRefused) {
     ASSERT_NE(op, nullptr);
     EXPECT_EQ(op->op(), "dial");
     EXPECT_FALSE(op->timeout());
+  });
+}
+
+// Over loopback the kernel completes the handshake inside connect (the listener need not
+// accept): the dial finds the connection made, with its peer, and returns without parking
+// to wait for the poller.
+TEST(Net, ALoopbackDialDoesNotWaitForThePoller) {
+  go::run([] {
+    auto [ln, err] = go::net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    const std::string a = ln.addr().string();
+    constexpr int dials = 20;
+    std::vector<go::net::conn> conns;
+    const std::uint64_t parks_before = go::runtime_metrics().parks;
+    for (int i = 0; i < dials; ++i) {
+      auto [c, derr] = go::net::dial("tcp", a);
+      ASSERT_FALSE(derr) << derr.message();
+      EXPECT_EQ(c.remote_addr().string(), a);
+      conns.push_back(c);
+    }
+    EXPECT_LT(go::runtime_metrics().parks - parks_before, static_cast<std::uint64_t>(dials) / 2);
+    for (auto& c : conns) c.close();
+    ln.close();
   });
 }
 

@@ -157,7 +157,7 @@ conn_result dial_finish(dial_attempt& a, const go::detail::network_kind& k, cons
   poll_fd* f = conn_access::get(a.c);
   if (deadline) go::detail::fd_set_deadline(f, 0, 'w');
   fill_local(f);
-  fill_remote(f);
+  if (f->rlen == 0) fill_remote(f);  // else the connect found it (fd_connect_start)
   if (f->rlen == 0 && k.sotype == SOCK_STREAM) return {{}, syscall_err("getpeername", ENOTCONN)};
   if (f->rlen == 0) {  // a connected datagram socket: the peer is where we connected
     std::memcpy(&f->raddr, to.sockaddr_ptr(), to.sockaddr_len());

@@ -106,7 +106,8 @@ fd_step fd_sendto_step(poll_fd* f, std::span<const std::byte> p, const sockaddr*
                        fd_result* out) noexcept;
 fd_step fd_accept_step(poll_fd* f, sockaddr_storage* from, socklen_t* len, int* s, int* err) noexcept;
 // fd_connect_start starts connecting (no lock: the socket is not shared yet): 0 connected, an
-// errno value, or EINPROGRESS: wait until writable, then fd_connect_step until done.
+// errno value, or EINPROGRESS: wait until writable, then fd_connect_step until done. A
+// connection found made records its peer in raddr.
 int fd_connect_start(poll_fd* f, const sockaddr* to, socklen_t len) noexcept;
 fd_step fd_connect_step(poll_fd* f, int* err) noexcept;
 
