@@ -116,3 +116,35 @@ TEST(Metrics, SchedtracePrintsGosLineEveryPeriod) {
       "needspinning=0 idlethreads=[0-9]+ runqueue=[0-9]+ \\[[0-9 ]+\\]\n(.|\n)*SCHED");
   unsetenv("GODEBUG");
 }
+
+TEST(Metrics, ScheddetailAddsALinePerSlotAndPerWorker) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  setenv("GODEBUG", "schedtrace=20,scheddetail=1", 1);
+  EXPECT_EXIT(
+      {
+        go::set_max_procs(2);
+        go::run([] {
+          go::spawn([] { go::sleep(10s); });  // a timer pending on some worker
+          go::sleep(150ms);
+        });
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0),
+      "SCHED [0-9]+ms: [^\n]*\n"
+      "  P0: status=[0-2] schedtick=[0-9]+ syscalltick=[0-9]+ m=[0-9]+ runqsize=[0-9]+ timerslen=[0-9]+\n"
+      "  P1: [^\n]*\n"
+      "(  M[0-9]+: p=-?[0-9]+ curg=-?[0-9]+ blocked=(true|false) timerwaiter=(true|false) timerslen=[0-9]+ "
+      "nexttimer=(none|-?[0-9]+us) inbox=(true|false)\n)+"
+      "(.|\n)*timerslen=[1-9][0-9]* nexttimer=[0-9]+us");  // the sleeper's timer
+  unsetenv("GODEBUG");
+}
+
+TEST(Metrics, SchedtraceNowReportsTheState) {
+  go::run([] {
+    std::string s = go::detail::schedtrace_now(true);
+    EXPECT_TRUE(std::regex_search(s, std::regex("^SCHED [0-9]+ms: gomaxprocs=")));
+    EXPECT_TRUE(std::regex_search(s, std::regex("\n  P[0-9]+: status=[0-2] "))) << s;
+    EXPECT_TRUE(std::regex_search(s, std::regex("\n  M[0-9]+: p=-?[0-9]+ curg=[0-9]+ "))) << s;  // ours
+    EXPECT_EQ(go::detail::schedtrace_now(false).find("  P0:"), std::string::npos);
+  });
+}

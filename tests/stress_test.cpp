@@ -223,6 +223,7 @@ class round_monitor {
       }
       std::fprintf(stderr, "stress: round %s ran longer than %lld s\n", round_.c_str(),
                    static_cast<long long>(limit.count()));
+      std::cerr << go::detail::schedtrace_now(true);  // who holds what, and the timers
       go::dump_goroutines(std::cerr);
       std::abort();
     }

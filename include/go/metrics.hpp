@@ -17,6 +17,10 @@
 // (one line): time since the runtime started, GOMAXPROCS, slots whose worker is idle, threads
 // of the runtime, workers spinning, 0 (Go's needspinning, which we do not track), spare and
 // retired workers asleep, the global run queue's length, and each slot's local run queue.
+// GODEBUG=schedtrace=N,scheddetail=1 adds Go's detail after each line: one line per slot
+// (Go's P: its status, ticks, worker, run queue and timers) and one per worker (Go's M: its
+// slot, its goroutine, whether it is in go::blocking, and its timers, which belong to workers
+// here: how many, how far the earliest is, and whether it is the one that waits for them).
 //
 // Example:
 //   go::metrics m = go::runtime_metrics();
@@ -24,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace go {
@@ -55,5 +60,11 @@ struct metrics {
 
 // runtime_metrics returns the scheduler's state now (see the top for how exact it is).
 metrics runtime_metrics();
+
+namespace detail {
+// schedtrace_now returns the SCHED line as GODEBUG=schedtrace prints it, and with `detailed`
+// the scheddetail lines after it (a hang's diagnosis: the stress tests' watchdog).
+std::string schedtrace_now(bool detailed);
+}  // namespace detail
 
 }  // namespace go

@@ -39,25 +39,68 @@ int runtime_threads() {
          runtime_extra_threads.load(std::memory_order_relaxed);  // + 1: sysmon
 }
 
-// GODEBUG=...,schedtrace=N,...: N, or 0.
-long schedtrace_period_ms() {
+// GODEBUG=...,key=N,...: N, or 0.
+long godebug_number(const std::string& key) {
   const char* e = std::getenv("GODEBUG");
   if (!e) return 0;
   std::string s = e;
   for (std::size_t at = 0; at <= s.size();) {
     std::size_t comma = s.find(',', at);
     std::string item = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-    if (item.rfind("schedtrace=", 0) == 0) return std::atol(item.c_str() + 11);
+    if (item.rfind(key + "=", 0) == 0) return std::atol(item.c_str() + key.size() + 1);
     if (comma == std::string::npos) break;
     at = comma + 1;
   }
   return 0;
 }
 
+// The id of the goroutine w runs, or -1.
+long long current_id(worker* w) {
+  goroutine* g = w->current.load(std::memory_order_relaxed);
+  return g ? static_cast<long long>(listed(g->id).load(std::memory_order_relaxed)) : -1;
+}
+
+// Go's scheddetail lines: one per slot (Go's P) and one per worker (Go's M). Timers belong to
+// workers here, so each M line has its heap's length and how far its earliest timer is
+// from now; an M line also says whether its inbox (debug migration) holds goroutines.
+std::string scheddetail_lines() {
+  std::string out;
+  char line[256];
+  int nprocs = sched().nprocs.load(std::memory_order_relaxed);
+  for (int s = 0; s < nprocs; ++s) {
+    worker* w = sched().slots[s].load(std::memory_order_acquire);
+    if (!w) continue;
+    int status = w->in_syscall.load(std::memory_order_relaxed) ? 2 : current_id(w) >= 0 ? 1 : 0;  // Go's _P*
+    std::snprintf(line, sizeof line, "  P%d: status=%d schedtick=%u syscalltick=%u m=%d runqsize=%d timerslen=%zu\n", s,
+                  status, w->sched_tick.load(std::memory_order_relaxed),
+                  w->syscall_tick.load(std::memory_order_relaxed), w->id, local_queue_length(w),
+                  w->timers.size.load(std::memory_order_relaxed));
+    out += line;
+  }
+  std::int64_t now = nanotime();
+  worker* waiter = sched().timer_waiter.load(std::memory_order_relaxed);
+  int n = sched().nworkers.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) {
+    worker* w = sched().workers[i].load(std::memory_order_acquire);
+    int slot = w->slot.load(std::memory_order_relaxed);
+    std::int64_t next = w->timers.next_when.load(std::memory_order_relaxed);
+    std::string next_timer = next == INT64_MAX ? "none" : std::to_string((next - now) / 1000) + "us";
+    std::snprintf(line, sizeof line,
+                  "  M%d: p=%d curg=%lld blocked=%s timerwaiter=%s timerslen=%zu nexttimer=%s inbox=%s\n", w->id,
+                  slot == no_slot ? -1 : slot, current_id(w),
+                  w->in_syscall.load(std::memory_order_relaxed) ? "true" : "false", w == waiter ? "true" : "false",
+                  w->timers.size.load(std::memory_order_relaxed), next_timer.c_str(),
+                  w->inbox.load(std::memory_order_relaxed) ? "true" : "false");
+    out += line;
+  }
+  return out;
+}
+
 }  // namespace
 
-// One line of Go's schedtrace (runtime/proc.go, schedtrace with detailed = false).
-std::string schedtrace_line(std::int64_t since_start_ns) {
+// One line of Go's schedtrace (runtime/proc.go, schedtrace), and with `detailed` the
+// scheddetail lines after it.
+std::string schedtrace_line(std::int64_t since_start_ns, bool detailed) {
   int nprocs = sched().nprocs.load(std::memory_order_relaxed);
   std::string queues;
   for (int s = 0; s < nprocs; ++s) {
@@ -75,19 +118,32 @@ std::string schedtrace_line(std::int64_t since_start_ns) {
                 sched().retired_sleeping.load(std::memory_order_relaxed) +
                     sched().locked_sleeping.load(std::memory_order_relaxed),
                 static_cast<long long>(sched().global_size.load(std::memory_order_relaxed)));
-  return line + queues + "]\n";
+  std::string out = line + queues + "]\n";
+  if (detailed) out += scheddetail_lines();
+  return out;
+}
+
+namespace {
+std::atomic<std::int64_t> runtime_start{0};  // SCHED lines count from here
+}  // namespace
+
+std::string schedtrace_now(bool detailed) {
+  ensure_started();
+  return schedtrace_line(nanotime() - runtime_start.load(std::memory_order_relaxed), detailed);
 }
 
 void start_schedtrace() noexcept {
-  long period = schedtrace_period_ms();
-  if (period <= 0) return;
-  runtime_extra_threads.fetch_add(1, std::memory_order_relaxed);
   std::int64_t start = nanotime();
+  runtime_start.store(start, std::memory_order_relaxed);
+  long period = godebug_number("schedtrace");
+  if (period <= 0) return;
+  bool detailed = godebug_number("scheddetail") == 1;
+  runtime_extra_threads.fetch_add(1, std::memory_order_relaxed);
   try {
-    std::thread([period, start] {
+    std::thread([period, start, detailed] {
       for (;;) {
         std::this_thread::sleep_for(std::chrono::milliseconds(period));
-        std::string line = schedtrace_line(nanotime() - start);
+        std::string line = schedtrace_line(nanotime() - start, detailed);
         std::fputs(line.c_str(), stderr);
       }
     }).detach();
