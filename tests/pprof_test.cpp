@@ -311,11 +311,6 @@ TEST(Pprof, BlockProfileHasChannelWaitsAndNotSleeps) {
 // is to the function that blocked.
 TEST(Pprof, BlockProfileHasStacklessWaits) {
   if (!have_go()) GTEST_SKIP() << "go is not installed";
-#ifdef __clang__
-  // Built by clang (CI's ThreadSanitizer job), the stack taken at the suspension ends at the
-  // worker thread's start, without the coroutine's frame: not yet understood.
-  GTEST_SKIP() << "clang: the coroutine's frame is missing from the suspension's stack";
-#endif
   std::string path = temp_file("block_stackless");
   go::set_block_profile_rate(1);
   go::run([&] {
