@@ -477,8 +477,9 @@ namespace {
 
 // --- formatting ---
 
-// What a dump shows of one goroutine, read at one moment (under the registry's lock), so
-// that symbolizing (a subprocess) happens after the lock is released.
+// What a dump shows of one goroutine, read at one moment (under the registry's lock, or
+// while its stack is held), so that symbolizing (a subprocess) happens after the lock is
+// released.
 struct snapshot {
   std::uint64_t id = 0, parent_id = 0;
   std::string header;  // "goroutine 7 [chan receive, 2 minutes]:"
@@ -587,21 +588,55 @@ void symbolize_snapshots(const std::vector<snapshot>& all) {
   symbolize_all(std::move(pcs));
 }
 
-std::vector<snapshot> snapshot_all(goroutine* self) {
+// A goroutine as listed under the registry's lock: its snapshot without frames, and its kind
+// as it was then (a record being reused writes it).
+struct listed_goroutine {
+  goroutine* g;
+  bool stackless;
+  snapshot s;
+};
+
+// list_goroutines lists every goroutine but self and the dead, without frames.
+std::vector<listed_goroutine> list_goroutines(goroutine* self) {
   struct ctx {
-    std::vector<snapshot>* all;
+    std::vector<listed_goroutine>* all;
     goroutine* self;
   };
-  std::vector<snapshot> all;
+  std::vector<listed_goroutine> all;
   ctx c{&all, self};
   for_each_goroutine(
       [](goroutine* g, void* arg) {
         auto* c = static_cast<ctx*>(arg);
         if (g == c->self || g->state.load(std::memory_order_acquire) == park_dead) return;
-        c->all->push_back(take_snapshot(g, false, true));
+        bool stackless = listed(g->kind).load(std::memory_order_relaxed) == parker_kind::coroutine;
+        c->all->push_back({g, stackless, take_snapshot(g, false, false)});
       },
       &c);
   return all;
+}
+
+// snapshot_all lists every goroutine but self, with frames. The parked stacks are held with
+// one barrier for all (unwind.hpp), after the registry's lock, as the goroutine profile holds
+// them (a record is never freed, so the pointers stay valid). A goroutine still parked when
+// its stack is taken is read again then, so that its header, site and frames are of one park;
+// one that ran since it was listed keeps what the listing saw, without frames.
+std::vector<snapshot> snapshot_all(goroutine* self) {
+  std::vector<listed_goroutine> all = list_goroutines(self);
+  read_stacks(
+      all, [](const listed_goroutine& l) { return !l.stackless && l.s.parked ? l.g : nullptr; },
+      [](listed_goroutine& l, held_stacks* held) {
+        // Taken, g does not run until released: parked now, it is the goroutine listed
+        // unless its record was reused since (the id tells).
+        if (!held || l.g->state.load(std::memory_order_acquire) != park_parked ||
+            listed(l.g->id).load(std::memory_order_relaxed) != l.s.id)
+          return;
+        l.s = take_snapshot(l.g, false, false);
+        l.s.pcs = held->frames(l.g);
+      });
+  std::vector<snapshot> snapshots;
+  snapshots.reserve(all.size());
+  for (listed_goroutine& l : all) snapshots.push_back(std::move(l.s));
+  return snapshots;
 }
 
 }  // namespace
@@ -628,8 +663,8 @@ void dump_after_overflow(goroutine* g) noexcept {
   try {
     std::ostringstream out;
     out << "\n" << take_snapshot(g, true, false).header << "\n\n";
-    std::vector<snapshot> all = snapshot_all(g);
-    for (const snapshot& s : all) {
+    for (const listed_goroutine& l : list_goroutines(g)) {
+      const snapshot& s = l.s;
       out << s.header << "\n";
       if (s.parked)
         out << "\tblocked at " << s.site.file_name() << ":" << s.site.line() << " in " << s.site.function_name()
