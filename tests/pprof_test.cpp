@@ -95,9 +95,49 @@ int goroutines_in(const std::string& text, const std::string& function) {
   return n;
 }
 
+// The goroutines in a goroutine dump (debug 2) that have `function` among their frames (not
+// only in the "blocked at" line, which the dump writes without walking the stack).
+int goroutines_dumped_in(const std::string& dump, const std::string& function) {
+  int n = 0;
+  bool counted = false;
+  std::istringstream in(dump);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("goroutine ", 0) == 0) {
+      counted = false;
+    } else if (!counted && line[0] != '\t' && line.rfind("created by ", 0) != 0 &&
+               line.find(function) != std::string::npos) {
+      ++n;
+      counted = true;
+    }
+  }
+  return n;
+}
+
 void wait_for_goroutines(int n) {
   for (int i = 0; i < 500 && go::num_goroutine() < n; ++i) go::sleep(1ms);
   go::sleep(20ms);  // and for them to park
+}
+
+// Parks 50 goroutines in pprof_blocked_receiver and writes the goroutine profile at `debug`
+// until count finds them all in it, each writing paying at most one barrier.
+void expect_one_barrier_for_parked_stacks(int debug, int (*count)(const std::string&, const std::string&)) {
+  go::run([&] {
+    auto ch = go::make_chan<int>();
+    int base = go::num_goroutine();
+    for (int i = 0; i < 50; ++i) go::spawn(pprof_blocked_receiver, ch);
+    wait_for_goroutines(base + 50);
+    std::string text;
+    for (int i = 0; i < 100 && count(text, "pprof_blocked_receiver") < 50; ++i) {  // until all park
+      if (i) go::sleep(10ms);
+      std::uint64_t before = go::detail::stack_read_barriers();
+      std::ostringstream out;
+      go::pprof::lookup("goroutine")->write_to(out, debug);
+      EXPECT_LE(go::detail::stack_read_barriers() - before, 1u);
+      text = out.str();
+    }
+    EXPECT_EQ(count(text, "pprof_blocked_receiver"), 50) << text;
+    for (int i = 0; i < 50; ++i) ch.send(i);
+  });
 }
 
 }  // namespace
@@ -175,23 +215,12 @@ TEST(Pprof, GoroutineProfileWhileGoroutinesParkAndResume) {
 // A profile holds every parked stack it reads with one barrier, however many goroutines are
 // parked (unwind.hpp), and still walks each.
 TEST(Pprof, GoroutineProfilePaysOneBarrierForAllParkedStacks) {
-  go::run([] {
-    auto ch = go::make_chan<int>();
-    int base = go::num_goroutine();
-    for (int i = 0; i < 50; ++i) go::spawn(pprof_blocked_receiver, ch);
-    wait_for_goroutines(base + 50);
-    std::string text;
-    for (int i = 0; i < 100 && goroutines_in(text, "pprof_blocked_receiver") < 50; ++i) {  // until all park
-      if (i) go::sleep(10ms);
-      std::uint64_t before = go::detail::stack_read_barriers();
-      std::ostringstream out;
-      go::pprof::lookup("goroutine")->write_to(out, 1);
-      EXPECT_LE(go::detail::stack_read_barriers() - before, 1u);
-      text = out.str();
-    }
-    EXPECT_EQ(goroutines_in(text, "pprof_blocked_receiver"), 50) << text;
-    for (int i = 0; i < 50; ++i) ch.send(i);
-  });
+  expect_one_barrier_for_parked_stacks(1, goroutines_in);
+}
+
+// So does the goroutine dump (debug 2, go::dump_goroutines).
+TEST(Pprof, GoroutineDumpPaysOneBarrierForAllParkedStacks) {
+  expect_one_barrier_for_parked_stacks(2, goroutines_dumped_in);
 }
 
 TEST(Pprof, GoroutineProfileReadsBackWithGoToolPprof) {
@@ -311,11 +340,6 @@ TEST(Pprof, BlockProfileHasChannelWaitsAndNotSleeps) {
 // is to the function that blocked.
 TEST(Pprof, BlockProfileHasStacklessWaits) {
   if (!have_go()) GTEST_SKIP() << "go is not installed";
-#ifdef __clang__
-  // Built by clang (CI's ThreadSanitizer job), the stack taken at the suspension ends at the
-  // worker thread's start, without the coroutine's frame: not yet understood.
-  GTEST_SKIP() << "clang: the coroutine's frame is missing from the suspension's stack";
-#endif
   std::string path = temp_file("block_stackless");
   go::set_block_profile_rate(1);
   go::run([&] {

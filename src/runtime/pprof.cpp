@@ -207,36 +207,33 @@ std::vector<goroutine_record> goroutine_records() {
       &c);
   // The parked stacks, held with one barrier (unwind.hpp); a record is never freed, so the
   // pointers stay valid after the registry's lock (one may be another goroutine's by now).
-  held_stacks held;
-  for (const listing& l : all) {
-    if (!l.stackless && l.g->state.load(std::memory_order_acquire) == park_parked) held.add(l.g);
-  }
-  held.hold();
-  for (const listing& l : all) {
-    goroutine* g = l.g;
-    bool taken = held.take(g);
-    std::uint32_t state = g->state.load(std::memory_order_acquire);
-    if (state != park_dead) {
-      goroutine_record r;
-      r.state = state_name(g, state);
-      r.labels = labels_copy(g);
-      // Parked and held: the saved registers start the walk (as the dump's; a runnable
-      // goroutine's context is its worker's to write, so it is not read).
-      if (l.stackless) {
-        r.leaf = "(stackless)";  // its frame is not a stack to walk (task.cpp)
-      } else if (taken && state == park_parked) {
-        r.pcs = held.frames(g);
-      } else if (state == park_running && g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
-        if (void* pc = g->syscall_pc.load(std::memory_order_relaxed))
-          r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
-      }
-      // Parked but not held: it ran after it was listed.
-      bool ran = state == park_running || state == park_parked;
-      if (r.pcs.empty() && r.leaf.empty()) r.leaf = ran ? "(running)" : "(not started)";
-      records.push_back(std::move(r));
-    }
-    if (taken) held.release(g);
-  }
+  read_stacks(
+      all,
+      [](const listing& l) {
+        return !l.stackless && l.g->state.load(std::memory_order_acquire) == park_parked ? l.g : nullptr;
+      },
+      [&](const listing& l, held_stacks* held) {
+        goroutine* g = l.g;
+        std::uint32_t state = g->state.load(std::memory_order_acquire);
+        if (state == park_dead) return;
+        goroutine_record r;
+        r.state = state_name(g, state);
+        r.labels = labels_copy(g);
+        // Parked and held: the saved registers start the walk (as the dump's; a runnable
+        // goroutine's context is its worker's to write, so it is not read).
+        if (l.stackless) {
+          r.leaf = "(stackless)";  // its frame is not a stack to walk (task.cpp)
+        } else if (held && state == park_parked) {
+          r.pcs = held->frames(g);
+        } else if (state == park_running && g->reason.load(std::memory_order_relaxed) == wait_reason::syscall) {
+          if (void* pc = g->syscall_pc.load(std::memory_order_relaxed))
+            r.pcs.push_back(reinterpret_cast<std::uintptr_t>(pc));
+        }
+        // Parked but not held: it ran after it was listed.
+        bool ran = state == park_running || state == park_parked;
+        if (r.pcs.empty() && r.leaf.empty()) r.leaf = ran ? "(running)" : "(not started)";
+        records.push_back(std::move(r));
+      });
   return records;
 }
 

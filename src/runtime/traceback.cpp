@@ -28,7 +28,9 @@
 // calls inlined at an address show as frames of their own, as Go shows them. Results are
 // cached by address for the life of the process. Without addr2line, or for code without
 // debug information, a frame is its function (dladdr, or the object's .symtab) plus offset,
-// and `object +0xoffset`, which addr2line can resolve later.
+// and `object +0xoffset`, which addr2line can resolve later. GNU addr2line loses some of the
+// calls clang inlines; a frame whose inlined callee is the runtime's is still told the
+// user's by its function's entry (mend_lost_inlining), its line then unknown.
 //
 // Frames of the runtime are left out, as Go leaves out runtime.*: code from gocxx's own
 // sources and headers (go/*.hpp), the C++ standard headers, and the C++ runtime's objects.
@@ -288,17 +290,18 @@ bool is_runtime_object(std::string_view path) {
 std::mutex symbols_mutex;                                                     // guards symbol_cache
 auto& symbol_cache = *new std::map<std::uintptr_t, std::vector<code_frame>>;  // by pc, innermost first
 
-// Parses addr2line's answer for one object into the cache: "0x<address>" lines, each
+// Parses addr2line's answer for one object into `into`: "0x<address>" lines, each
 // followed by function and file:line pairs, innermost inlined call first.
 void parse_addr2line(const std::string& text, const object_address& object,
-                     const std::map<std::uintptr_t, std::uintptr_t>& pc_of) {
+                     const std::map<std::uintptr_t, std::uintptr_t>& pc_of,
+                     std::map<std::uintptr_t, std::vector<code_frame>>& into) {
   std::istringstream in(text);
   std::string line;
   std::vector<code_frame>* frames = nullptr;
   while (std::getline(in, line)) {
     if (line.rfind("0x", 0) == 0) {
       auto it = pc_of.find(std::strtoull(line.c_str(), nullptr, 16));
-      frames = it == pc_of.end() ? nullptr : &symbol_cache[it->second];
+      frames = it == pc_of.end() ? nullptr : &into[it->second];
       if (frames) frames->clear();
       continue;
     }
@@ -317,15 +320,8 @@ void parse_addr2line(const std::string& text, const object_address& object,
   }
 }
 
-}  // namespace
-
-void symbolize_all(std::vector<std::uintptr_t> pcs) {
-  std::sort(pcs.begin(), pcs.end());
-  pcs.erase(std::unique(pcs.begin(), pcs.end()), pcs.end());
-  std::lock_guard lk(symbols_mutex);
-  // Only addresses not cached yet: a cached entry never changes, since printers hold
-  // pointers into it without the lock.
-  std::erase_if(pcs, [](std::uintptr_t pc) { return symbol_cache.count(pc) != 0; });
+// Runs addr2line on pcs, once per object, and puts its answers into `into`.
+void addr2line_all(const std::vector<std::uintptr_t>& pcs, std::map<std::uintptr_t, std::vector<code_frame>>& into) {
   std::map<std::string, std::map<std::uintptr_t, std::uintptr_t>> by_object;  // path -> address -> pc
   for (std::uintptr_t pc : pcs) {
     object_address a = locate(pc);
@@ -339,16 +335,76 @@ void symbolize_all(std::vector<std::uintptr_t> pcs) {
       std::vector<std::uintptr_t> part(
           addresses.begin() + static_cast<std::ptrdiff_t>(i),
           addresses.begin() + static_cast<std::ptrdiff_t>(std::min(addresses.size(), i + per_run)));
-      parse_addr2line(run_addr2line(path, part), {path, 0}, pc_of);
+      parse_addr2line(run_addr2line(path, part), {path, 0}, pc_of, into);
     }
   }
+}
+
+// Whether a function, by its name, belongs to the runtime or the standard library whatever
+// file its code is in.
+bool is_runtime_function(std::string_view name) {
+  for (std::string_view ns : {"go::", "std::", "__gnu_cxx::"}) {
+    if (name.substr(0, ns.size()) == ns) return true;
+  }
+  return false;
+}
+
+// mend_lost_inlining mends the answers for pcs (just parsed into the cache) whose inlined
+// calls addr2line lost. GNU addr2line (2.40) drops an inlined call whose addresses clang's
+// DWARF 5 gives as a range list (DW_FORM_rnglistx): at such a pc it names the function
+// that holds the code but gives the callee's file:line, as if the callee's code were the
+// function's own. When the callee is the runtime's (an awaitable's await_suspend inlined
+// into the coroutine that awaits, in a header of go/), the user's function would be left out
+// as the runtime's. A pc is checked when its outermost frame is in a header of the runtime
+// but its function is not the runtime's by name: addr2line at the function's entry gives
+// the file the function is in, and if that is the user's, so is the frame; its line, the
+// lost call's, stays unknown.
+void mend_lost_inlining(const std::vector<std::uintptr_t>& pcs) {
+  std::map<std::uintptr_t, std::uintptr_t> entry_of;  // pc -> its function's first address
+  for (std::uintptr_t pc : pcs) {
+    const code_frame& outer = symbol_cache[pc].back();
+    if (!outer.runtime || outer.file.empty() || is_own_source(outer.file)) continue;
+    std::uintptr_t offset = 0;
+    std::string symbol = symbol_name(pc, &offset);
+    if (!symbol.empty() && offset != 0 && !is_runtime_function(symbol)) entry_of[pc] = pc - offset;
+  }
+  if (entry_of.empty()) return;
+  std::vector<std::uintptr_t> entries;
+  for (auto& [pc, entry] : entry_of) entries.push_back(entry);
+  std::map<std::uintptr_t, std::vector<code_frame>> at_entry;
+  addr2line_all(entries, at_entry);
+  for (auto& [pc, entry] : entry_of) {
+    auto it = at_entry.find(entry);
+    if (it == at_entry.end() || it->second.empty()) continue;
+    const code_frame& start = it->second.back();
+    if (start.runtime || start.file.empty()) continue;
+    code_frame& outer = symbol_cache[pc].back();
+    outer.file = start.file;
+    outer.line = 0;
+    outer.runtime = false;
+  }
+}
+
+}  // namespace
+
+void symbolize_all(std::vector<std::uintptr_t> pcs) {
+  std::sort(pcs.begin(), pcs.end());
+  pcs.erase(std::unique(pcs.begin(), pcs.end()), pcs.end());
+  std::lock_guard lk(symbols_mutex);
+  // Only addresses not cached yet: a cached entry never changes, since printers hold
+  // pointers into it without the lock.
+  std::erase_if(pcs, [](std::uintptr_t pc) { return symbol_cache.count(pc) != 0; });
+  addr2line_all(pcs, symbol_cache);
+  for (std::uintptr_t pc : pcs) {
+    if (symbol_cache[pc].empty()) symbol_cache[pc].push_back({});
+  }
+  mend_lost_inlining(pcs);
   // The function itself is named by the symbol table, whose names are whole: addr2line
   // names a lambda "operator()", so such a frame, inlined or not, takes the name of the
   // function that holds it (which names the lambda: "f()::{lambda()#1}..."). Where addr2line
   // knew no line, the name has the offset, and the place is the object and the address in it.
   for (std::uintptr_t pc : pcs) {
     auto& frames = symbol_cache[pc];
-    if (frames.empty()) frames.push_back({});
     code_frame& outer = frames.back();
     std::uintptr_t offset = 0;
     std::string symbol = symbol_name(pc, &offset);
@@ -421,8 +477,9 @@ namespace {
 
 // --- formatting ---
 
-// What a dump shows of one goroutine, read at one moment (under the registry's lock), so
-// that symbolizing (a subprocess) happens after the lock is released.
+// What a dump shows of one goroutine, read at one moment (under the registry's lock, or
+// while its stack is held), so that symbolizing (a subprocess) happens after the lock is
+// released.
 struct snapshot {
   std::uint64_t id = 0, parent_id = 0;
   std::string header;  // "goroutine 7 [chan receive, 2 minutes]:"
@@ -531,21 +588,55 @@ void symbolize_snapshots(const std::vector<snapshot>& all) {
   symbolize_all(std::move(pcs));
 }
 
-std::vector<snapshot> snapshot_all(goroutine* self) {
+// A goroutine as listed under the registry's lock: its snapshot without frames, and its kind
+// as it was then (a record being reused writes it).
+struct listed_goroutine {
+  goroutine* g;
+  bool stackless;
+  snapshot s;
+};
+
+// list_goroutines lists every goroutine but self and the dead, without frames.
+std::vector<listed_goroutine> list_goroutines(goroutine* self) {
   struct ctx {
-    std::vector<snapshot>* all;
+    std::vector<listed_goroutine>* all;
     goroutine* self;
   };
-  std::vector<snapshot> all;
+  std::vector<listed_goroutine> all;
   ctx c{&all, self};
   for_each_goroutine(
       [](goroutine* g, void* arg) {
         auto* c = static_cast<ctx*>(arg);
         if (g == c->self || g->state.load(std::memory_order_acquire) == park_dead) return;
-        c->all->push_back(take_snapshot(g, false, true));
+        bool stackless = listed(g->kind).load(std::memory_order_relaxed) == parker_kind::coroutine;
+        c->all->push_back({g, stackless, take_snapshot(g, false, false)});
       },
       &c);
   return all;
+}
+
+// snapshot_all lists every goroutine but self, with frames. The parked stacks are held with
+// one barrier for all (unwind.hpp), after the registry's lock, as the goroutine profile holds
+// them (a record is never freed, so the pointers stay valid). A goroutine still parked when
+// its stack is taken is read again then, so that its header, site and frames are of one park;
+// one that ran since it was listed keeps what the listing saw, without frames.
+std::vector<snapshot> snapshot_all(goroutine* self) {
+  std::vector<listed_goroutine> all = list_goroutines(self);
+  read_stacks(
+      all, [](const listed_goroutine& l) { return !l.stackless && l.s.parked ? l.g : nullptr; },
+      [](listed_goroutine& l, held_stacks* held) {
+        // Taken, g does not run until released: parked now, it is the goroutine listed
+        // unless its record was reused since (the id tells).
+        if (!held || l.g->state.load(std::memory_order_acquire) != park_parked ||
+            listed(l.g->id).load(std::memory_order_relaxed) != l.s.id)
+          return;
+        l.s = take_snapshot(l.g, false, false);
+        l.s.pcs = held->frames(l.g);
+      });
+  std::vector<snapshot> snapshots;
+  snapshots.reserve(all.size());
+  for (listed_goroutine& l : all) snapshots.push_back(std::move(l.s));
+  return snapshots;
 }
 
 }  // namespace
@@ -572,8 +663,8 @@ void dump_after_overflow(goroutine* g) noexcept {
   try {
     std::ostringstream out;
     out << "\n" << take_snapshot(g, true, false).header << "\n\n";
-    std::vector<snapshot> all = snapshot_all(g);
-    for (const snapshot& s : all) {
+    for (const listed_goroutine& l : list_goroutines(g)) {
+      const snapshot& s = l.s;
       out << s.header << "\n";
       if (s.parked)
         out << "\tblocked at " << s.site.file_name() << ":" << s.site.line() << " in " << s.site.function_name()

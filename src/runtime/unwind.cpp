@@ -407,14 +407,13 @@ std::vector<std::uintptr_t> held_stacks::frames(goroutine* g) {
 void held_stacks::release(goroutine* g) noexcept { g->stack_hold.store(stack_free, std::memory_order_release); }
 
 std::vector<std::uintptr_t> parked_frames(goroutine* g) {
-  held_stacks held;
-  held.add(g);
-  held.hold();
+  std::vector<goroutine*> one{g};
   std::vector<std::uintptr_t> pcs;
-  if (held.take(g)) {
-    pcs = held.frames(g);
-    held.release(g);
-  }
+  read_stacks(
+      one, [](goroutine* g) { return g; },
+      [&](goroutine* g, held_stacks* held) {
+        if (held) pcs = held->frames(g);
+      });
   return pcs;
 }
 

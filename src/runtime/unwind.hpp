@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -55,6 +56,28 @@ class held_stacks {
   std::unique_lock<std::mutex> lock_;
   std::vector<goroutine*> batch_;
 };
+
+// read_stacks reads the stacks of a list of goroutines with one barrier for all: for each
+// item, walk(item) names the goroutine whose stack to hold (parked, or parked a moment ago)
+// or is null (stackless, running); then visit(item, held) is called for each item in order,
+// held non-null while that goroutine's stack is taken: held->frames(g) walks it, and g does
+// not resume before visit returns. Not under the registry of goroutine records (held_stacks).
+template <class Item, class Walk, class Visit>
+void read_stacks(std::vector<Item>& items, Walk walk, Visit visit) {
+  held_stacks held;
+  std::vector<goroutine*> to_take;
+  to_take.reserve(items.size());
+  for (Item& item : items) {
+    to_take.push_back(walk(item));
+    if (to_take.back()) held.add(to_take.back());
+  }
+  held.hold();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    bool taken = to_take[i] && held.take(to_take[i]);
+    visit(items[i], taken ? &held : nullptr);
+    if (taken) held.release(to_take[i]);
+  }
+}
 
 // parked_frames returns the frames of g, parked (or parked a moment ago), as a batch of one;
 // empty if it is no longer parked.
