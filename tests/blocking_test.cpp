@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "go/go.hpp"
+#include "go/metrics.hpp"
 #include "runtime/scheduler.hpp"
 #include "test_scale.hpp"
 
@@ -56,6 +57,7 @@ bool finished_within(std::future<void>& done, std::chrono::seconds limit) {
 // goroutine writes 10 ms later. Without a hand-off the writer never runs.
 TEST(Blocking, PipeReadAtMaxProcs1LetsTheWriterRun) {
   max_procs_scope procs(1);
+  std::uint64_t retaken = go::runtime_metrics().slots_retaken;
   pipe_fds p;
   std::promise<void> done;
   auto fut = done.get_future();
@@ -73,6 +75,7 @@ TEST(Blocking, PipeReadAtMaxProcs1LetsTheWriterRun) {
   if (!ok) p.write_byte();  // unblock the reader before failing
   EXPECT_TRUE(ok) << "the goroutine blocked in read(2) held the only worker";
   fut.wait();
+  EXPECT_GT(go::runtime_metrics().slots_retaken, retaken);
 }
 
 TEST(Blocking, EightBlockedReadsAtMaxProcs2) {

@@ -129,6 +129,8 @@ struct sched_state {
   std::atomic<int> locked_sleeping{0};   // workers waiting for their locked goroutine
   std::atomic<int> ndead{0};             // workers whose thread ended (lock_os_thread)
   worker* spares = nullptr;              // workers without a slot asleep in retire(), under lock
+  // Slots that sysmon handed off (metrics::slots_retaken).
+  std::atomic<std::uint64_t> slots_retaken{0};
 };
 
 extern std::atomic<sched_state*> the_sched;

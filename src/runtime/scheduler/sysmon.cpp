@@ -79,6 +79,7 @@ bool retake(slot_view* views, std::int64_t now) noexcept {
       if (!waited_for) continue;
     }
     if (handoff_slot(v, s)) {
+      sched().slots_retaken.fetch_add(1, std::memory_order_relaxed);
       took = true;
       e.holder = nullptr;
     }
