@@ -163,6 +163,46 @@ TEST(Blocking, UnmarkedSleepForDoesNotStopAPingPong) {
   wg.wait();
 }
 
+// A goroutine that spawns for long without parking keeps its slot while the other worker
+// steals and runs what it spawns: sysmon retakes nothing (Go preempts such a goroutine but
+// takes the P only of one in a system call; bench spawn_join at GOMAXPROCS=2). sysmon rightly
+// retakes the slot when nobody took from the queues for 10 ms, as happens when a loaded
+// machine keeps the other worker off the CPU; the spawned goroutines then stop running for
+// about as long. A round in which they stopped for 8 ms does not count; the test skips if
+// every round was so disturbed.
+TEST(Blocking, SpawningForLongKeepsTheSlotWhileTheOtherWorkerTakesTheWork) {
+  if (gocxx_test::sanitized) GTEST_SKIP() << "needs the other worker to keep up with the spawns";
+  max_procs_scope procs(2);
+  bool undisturbed = false;
+  go::run([&] {
+    go::sleep(1ms);  // both workers started
+    for (int round = 0; round < 20 && !undisturbed; ++round) {
+      std::uint64_t retaken = go::runtime_metrics().slots_retaken;
+      std::atomic<std::int64_t> last_run{0}, longest_gap{0};
+      go::wait_group wg;
+      auto end = std::chrono::steady_clock::now() + 50ms;
+      while (std::chrono::steady_clock::now() < end) {
+        for (int i = 0; i < 1000; ++i) {
+          wg.add(1);
+          go::spawn([&] {
+            std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+            std::int64_t before = last_run.exchange(now);
+            std::int64_t gap = before == 0 ? 0 : now - before;
+            for (std::int64_t g = longest_gap.load(); gap > g && !longest_gap.compare_exchange_weak(g, gap);) {
+            }
+            wg.done();
+          });
+        }
+      }
+      wg.wait();
+      if (longest_gap.load() >= std::chrono::steady_clock::duration(8ms).count()) continue;
+      undisturbed = true;
+      EXPECT_EQ(go::runtime_metrics().slots_retaken, retaken) << "round " << round;
+    }
+  });
+  if (!undisturbed) GTEST_SKIP() << "the OS kept the other worker off the CPU in every round";
+}
+
 TEST(Blocking, ReturnsTheResultAndPropagatesExceptions) {
   go::run([] {
     EXPECT_EQ(go::blocking([](int a, int b) { return a + b; }, 2, 3), 5);

@@ -102,6 +102,9 @@ struct sched_state {
   task* global_head = nullptr;
   task* global_tail = nullptr;
   std::atomic<std::int64_t> global_size{0};
+  // Takes from the global queue since the start, written under lock: sysmon tells a queue
+  // that others serve from one that nobody takes from (sysmon.cpp).
+  std::atomic<std::uint64_t> global_taken{0};
 
   worker* idle = nullptr;
   std::atomic<int> npidle{0};
