@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "go/go.hpp"
+#include "go/metrics.hpp"
 #include "runtime/scheduler.hpp"
 #include "test_scale.hpp"
 
@@ -56,6 +57,7 @@ bool finished_within(std::future<void>& done, std::chrono::seconds limit) {
 // goroutine writes 10 ms later. Without a hand-off the writer never runs.
 TEST(Blocking, PipeReadAtMaxProcs1LetsTheWriterRun) {
   max_procs_scope procs(1);
+  std::uint64_t retaken = go::runtime_metrics().slots_retaken;
   pipe_fds p;
   std::promise<void> done;
   auto fut = done.get_future();
@@ -73,6 +75,7 @@ TEST(Blocking, PipeReadAtMaxProcs1LetsTheWriterRun) {
   if (!ok) p.write_byte();  // unblock the reader before failing
   EXPECT_TRUE(ok) << "the goroutine blocked in read(2) held the only worker";
   fut.wait();
+  EXPECT_GT(go::runtime_metrics().slots_retaken, retaken);
 }
 
 TEST(Blocking, EightBlockedReadsAtMaxProcs2) {
@@ -158,6 +161,46 @@ TEST(Blocking, UnmarkedSleepForDoesNotStopAPingPong) {
   });
   EXPECT_TRUE(fut.get()) << "the ping-pong waited for the thread blocked in sleep_for";
   wg.wait();
+}
+
+// A goroutine that spawns for long without parking keeps its slot while the other worker
+// steals and runs what it spawns: sysmon retakes nothing (Go preempts such a goroutine but
+// takes the P only of one in a system call; bench spawn_join at GOMAXPROCS=2). sysmon rightly
+// retakes the slot when nobody took from the queues for 10 ms, as happens when a loaded
+// machine keeps the other worker off the CPU; the spawned goroutines then stop running for
+// about as long. A round in which they stopped for 8 ms does not count; the test skips if
+// every round was so disturbed.
+TEST(Blocking, SpawningForLongKeepsTheSlotWhileTheOtherWorkerTakesTheWork) {
+  if (gocxx_test::sanitized) GTEST_SKIP() << "needs the other worker to keep up with the spawns";
+  max_procs_scope procs(2);
+  bool undisturbed = false;
+  go::run([&] {
+    go::sleep(1ms);  // both workers started
+    for (int round = 0; round < 20 && !undisturbed; ++round) {
+      std::uint64_t retaken = go::runtime_metrics().slots_retaken;
+      std::atomic<std::int64_t> last_run{0}, longest_gap{0};
+      go::wait_group wg;
+      auto end = std::chrono::steady_clock::now() + 50ms;
+      while (std::chrono::steady_clock::now() < end) {
+        for (int i = 0; i < 1000; ++i) {
+          wg.add(1);
+          go::spawn([&] {
+            std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+            std::int64_t before = last_run.exchange(now);
+            std::int64_t gap = before == 0 ? 0 : now - before;
+            for (std::int64_t g = longest_gap.load(); gap > g && !longest_gap.compare_exchange_weak(g, gap);) {
+            }
+            wg.done();
+          });
+        }
+      }
+      wg.wait();
+      if (longest_gap.load() >= std::chrono::steady_clock::duration(8ms).count()) continue;
+      undisturbed = true;
+      EXPECT_EQ(go::runtime_metrics().slots_retaken, retaken) << "round " << round;
+    }
+  });
+  if (!undisturbed) GTEST_SKIP() << "the OS kept the other worker off the CPU in every round";
 }
 
 TEST(Blocking, ReturnsTheResultAndPropagatesExceptions) {

@@ -49,6 +49,9 @@ struct metrics {
   int idle_procs = 0;        // slot holders asleep without work
   int spinning_workers = 0;  // workers looking for work to steal
   std::int64_t global_run_queue = 0;
+  // Slots the monitor gave to another thread because their goroutine was inside go::blocking
+  // or had run for long while goroutines waited (Go's retake), since the start.
+  std::uint64_t slots_retaken = 0;
   std::vector<int> local_run_queues;     // by slot, the `next` slot included
   std::uint64_t steals = 0;              // run queue batches taken from other workers, since the start
   std::uint64_t parks = 0;               // goroutine parks that switched out, since the start

@@ -18,9 +18,10 @@
 // - A goroutine runs until it blocks, yields or returns: C++ code cannot be preempted safely
 //   in the middle. A worker thread runs goroutines only while it holds one of GOMAXPROCS
 //   processors (Go's P). A monitor thread takes the processor from a goroutine that has run
-//   for 10 ms without switching, or that has been inside go::blocking for a moment, and
-//   gives it to another thread, so the goroutines queued behind it keep running (Go's
-//   sysmon and hand-off): that goroutine keeps its thread, not its processor. Mark calls that
+//   for 10 ms without switching while goroutines or timers queued behind it wait that no
+//   other processor takes, or that has been inside go::blocking for a moment, and gives it
+//   to another thread, so those goroutines keep running (Go's sysmon and hand-off): that
+//   goroutine keeps its thread, not its processor. Mark calls that
 //   may block their thread (read(2) on a pipe, a database client) with go::blocking; an
 //   unmarked one stalls the goroutines behind it for about 10 ms. go::yield() in a long
 //   computation lets the others run without a thread switch.

@@ -196,6 +196,7 @@ metrics runtime_metrics() {
     m.local_run_queues.push_back(w ? local_queue_length(w) : 0);
   }
   m.threads = runtime_threads();
+  m.slots_retaken = sched().slots_retaken.load(std::memory_order_relaxed);
   m.idle_procs = sched().npidle.load(std::memory_order_relaxed);
   m.spinning_workers = sched().nmspinning.load(std::memory_order_relaxed);
   m.global_run_queue = sched().global_size.load(std::memory_order_relaxed);

@@ -102,6 +102,9 @@ struct sched_state {
   task* global_head = nullptr;
   task* global_tail = nullptr;
   std::atomic<std::int64_t> global_size{0};
+  // Takes from the global queue since the start, written under lock: sysmon tells a queue
+  // that others serve from one that nobody takes from (sysmon.cpp).
+  std::atomic<std::uint64_t> global_taken{0};
 
   worker* idle = nullptr;
   std::atomic<int> npidle{0};
@@ -129,6 +132,8 @@ struct sched_state {
   std::atomic<int> locked_sleeping{0};   // workers waiting for their locked goroutine
   std::atomic<int> ndead{0};             // workers whose thread ended (lock_os_thread)
   worker* spares = nullptr;              // workers without a slot asleep in retire(), under lock
+  // Slots that sysmon handed off (metrics::slots_retaken).
+  std::atomic<std::uint64_t> slots_retaken{0};
 };
 
 extern std::atomic<sched_state*> the_sched;

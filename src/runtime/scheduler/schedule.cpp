@@ -69,6 +69,7 @@ task* global_pop_locked() noexcept {
   if (sched().global_tail == t) sched().global_tail = rest;
   t->sched_next = nullptr;
   sched().global_size.fetch_sub(1, std::memory_order_relaxed);
+  sched().global_taken.store(sched().global_taken.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return t;
 }
 
@@ -79,6 +80,7 @@ task* global_take_batch_locked() noexcept {
   sched().global_head = b->batch_next;
   if (sched().global_tail == b) sched().global_tail = nullptr;
   sched().global_size.fetch_sub(b->batch_len, std::memory_order_relaxed);
+  sched().global_taken.store(sched().global_taken.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return b;
 }
 

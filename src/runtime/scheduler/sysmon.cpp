@@ -3,10 +3,15 @@
 // goes to a spare worker when its holder has been
 // - inside one go::blocking call since sysmon's previous look (at least 20 us), unless
 //   nothing waits for the slot and other workers are idle or spinning (then after 10 ms);
-// - running one goroutine for 10 ms (Go's forcePreemptNS) while something waits for the slot:
-//   a goroutine in its queue, a timer in its heap, or goroutines in the global queue. C++
-//   code cannot be preempted safely, so that goroutine keeps its thread but not its slot:
-//   this is our form of Go's preemption.
+// - running one goroutine for 10 ms (Go's forcePreemptNS) while something waits for the slot
+//   that no other worker serves: a timer in its heap, goroutines in the global queue that
+//   nobody has taken from for 10 ms, or goroutines in its own queue that nobody has stolen
+//   for 10 ms while nobody took from the global queue either (the other workers take from
+//   the global queue before they steal: while they drain it they have not come to this
+//   queue yet). C++ code cannot be preempted safely, so that goroutine keeps its thread but
+//   not its slot: this is our form of Go's preemption. A goroutine that spawns for long while
+//   the others run what it spawns keeps its slot (bench spawn_join at GOMAXPROCS=2), as in
+//   Go, which preempts a running goroutine but takes the P only of one in a system call.
 // It sleeps 20 us between looks, doubling up to 10 ms after 1 ms without a hand-off, and
 // sleeps until woken while every worker sleeps (no wake-ups in an idle program). It also
 // polls the network when nobody did for 10 ms, runs the due timers of workers without a
@@ -30,15 +35,39 @@ constexpr std::int64_t force_handoff_ns = 10'000'000;
 
 std::atomic<std::uint32_t> sysmon_sleeping{0};  // futex word: 1 while sysmon sleeps for good
 
+// What sysmon saw of a run queue at its looks: the count of takes from it, the last look
+// that saw the count change, and the last that saw it change or the queue empty. Judged over
+// force_handoff_ns, not between two looks (20 us apart at first), so a worker that takes from
+// the queue every few milliseconds counts as serving it.
+struct queue_view {
+  std::uint64_t taken = 0;
+  std::int64_t taken_at = 0, served_at = 0;
+
+  void look(bool empty, std::uint64_t now_taken, std::int64_t now) noexcept {
+    if (now_taken != taken) {
+      taken = now_taken;
+      taken_at = now;
+    }
+    if (empty || taken_at == now) served_at = now;
+  }
+  // Whether it has held goroutines that nobody took for force_handoff_ns.
+  bool stuck(std::int64_t now) const noexcept { return now - served_at >= force_handoff_ns; }
+  bool taken_lately(std::int64_t now) const noexcept { return now - taken_at < force_handoff_ns; }
+};
+
 // What sysmon saw of the holder of a slot at its last look.
 struct slot_view {
   worker* holder = nullptr;
   std::uint32_t sched_tick = 0, syscall_tick = 0, slice_tick = 0;
   std::int64_t since = 0, syscall_since = 0, slice_since = 0;
+  queue_view runq;  // its ring's head counts the takes (thieves', and its spills)
 };
+
+queue_view global_view;
 
 bool retake(slot_view* views, std::int64_t now) noexcept {
   bool took = false;
+  global_view.look(sched().global_size.load() == 0, sched().global_taken.load(std::memory_order_relaxed), now);
   int n = sched().nprocs.load(std::memory_order_relaxed);
   for (int s = 0; s < n; ++s) {
     worker* v = sched().slots[s].load(std::memory_order_acquire);
@@ -48,6 +77,9 @@ bool retake(slot_view* views, std::int64_t now) noexcept {
     std::uint32_t st = v->syscall_tick.load(std::memory_order_relaxed);
     std::uint32_t sl = v->slice_tick.load(std::memory_order_relaxed);
     bool new_holder = e.holder != v;
+    std::uint32_t head = v->runq.head.load(std::memory_order_relaxed);
+    if (new_holder) e.runq = {head, now, now};
+    e.runq.look(v->runq.empty(), head, now);
     if (new_holder || e.sched_tick != t) {
       e.holder = v;
       e.sched_tick = t;
@@ -73,14 +105,16 @@ bool retake(slot_view* views, std::int64_t now) noexcept {
     } else {
       e.syscall_tick = st;
       if (!v->current.load(std::memory_order_relaxed) || now - e.since < force_handoff_ns) continue;
-      bool waited_for = !v->runq.empty() || v->inbox.load(std::memory_order_relaxed) ||
-                        v->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX ||
-                        (sched().global_size.load() > 0 && sched().npidle.load() == 0);
+      bool waited_for = global_view.stuck(now) || (e.runq.stuck(now) && !global_view.taken_lately(now)) ||
+                        v->inbox.load(std::memory_order_relaxed) ||
+                        v->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX;
       if (!waited_for) continue;
     }
     if (handoff_slot(v, s)) {
+      sched().slots_retaken.fetch_add(1, std::memory_order_relaxed);
       took = true;
       e.holder = nullptr;
+      global_view.served_at = now;  // by the slot's new holder: one hand-off is enough for it
     }
   }
   // Workers without a slot that still run a goroutine: what they queued goes where a worker
