@@ -29,8 +29,9 @@
 // cached by address for the life of the process. Without addr2line, or for code without
 // debug information, a frame is its function (dladdr, or the object's .symtab) plus offset,
 // and `object +0xoffset`, which addr2line can resolve later. GNU addr2line loses some of the
-// calls clang inlines; a frame whose inlined callee is the runtime's is still told the
-// user's by its function's entry (mend_lost_inlining), its line then unknown.
+// calls clang inlines, so a build by clang uses LLVM's addr2line where one is installed; with
+// GNU's, a frame whose inlined callee is the runtime's is still told the user's by its
+// function's entry (mend_lost_inlining), its line then unknown.
 //
 // Frames of the runtime are left out, as Go leaves out runtime.*: code from gocxx's own
 // sources and headers (go/*.hpp), the C++ standard headers, and the C++ runtime's objects.
@@ -206,12 +207,35 @@ std::string symbol_with_offset(std::uintptr_t pc) {
 
 // --- addr2line ---
 
+// The symbolizer: GNU addr2line, or in a build by clang LLVM's, where installed, which takes
+// the same options, prints the same answers, and reads the inlined calls that GNU addr2line
+// loses in clang's debug information (mend_lost_inlining).
+const char* addr2line_program() {
+  static const char* const program = [] {
+#ifdef __clang__
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/bin:/bin";
+    for (const char* name : {"llvm-addr2line", "llvm-addr2line-19", "llvm-addr2line-18", "llvm-addr2line-17",
+                             "llvm-addr2line-16", "llvm-addr2line-15", "llvm-addr2line-14"}) {
+      for (std::size_t at = 0; at <= dirs.size();) {
+        std::size_t colon = std::min(dirs.find(':', at), dirs.size());
+        std::string file = dirs.substr(at, colon - at) + "/" + name;
+        if (access(file.c_str(), X_OK) == 0) return name;
+        at = colon + 1;
+      }
+    }
+#endif
+    return "addr2line";
+  }();
+  return program;
+}
+
 // Runs `addr2line -a -f -C -i -e path addresses...` and returns what it printed ("" if it
 // could not run or took longer than a dump should wait).
 std::string run_addr2line(const std::string& path, const std::vector<std::uintptr_t>& addresses) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return "";
-  std::vector<std::string> args = {"addr2line", "-a", "-f", "-C", "-i", "-e", path};
+  std::vector<std::string> args = {addr2line_program(), "-a", "-f", "-C", "-i", "-e", path};
   for (std::uintptr_t a : addresses) {
     char hex[32];
     std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(a));
@@ -226,7 +250,7 @@ std::string run_addr2line(const std::string& path, const std::vector<std::uintpt
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, "addr2line", &actions, nullptr, argv.data(), environ);
+  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
   std::string text;
