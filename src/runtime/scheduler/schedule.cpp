@@ -238,14 +238,14 @@ void finish_switch(worker* w) noexcept {
   if (goroutine* again = finish_pending(w)) runq_put(w, again, true);
 }
 
-// pop_local takes the next goroutine from w's own queue, applying the time slice of the
-// `next` slot. Null if the queue is empty.
 // new_slice notes that a goroutine starts a time slice of its own (worker::slice_tick).
 task* new_slice(worker* w, task* t) noexcept {
   w->slice_tick.store(w->slice_tick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return t;
 }
 
+// pop_local takes the next goroutine from w's own queue, applying the time slice of the
+// `next` slot. Null if the queue is empty.
 task* pop_local(worker* w) noexcept {
   for (;;) {
     bool from_next = false;
