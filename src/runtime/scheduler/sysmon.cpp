@@ -37,8 +37,8 @@ std::atomic<std::uint32_t> sysmon_sleeping{0};  // futex word: 1 while sysmon sl
 
 // What sysmon saw of a run queue at its looks: the count of takes from it, the last look
 // that saw the count change, and the last that saw it change or the queue empty. Judged over
-// force_handoff_ns, not between two looks (20 us apart at first), so a worker that takes from
-// the queue every few milliseconds counts as serving it.
+// force_handoff_ns, not between two looks (sysmon_min_delay_ns apart at first), so a worker
+// that takes from the queue every few milliseconds counts as serving it.
 struct queue_view {
   std::uint64_t taken = 0;
   std::int64_t taken_at = 0, served_at = 0;
