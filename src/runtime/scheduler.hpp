@@ -66,7 +66,10 @@ struct wait_site_words {
 };
 
 // A goroutine (Go's g). Not cache-line aligned: that takes 40% more memory per record and
-// slows spawn_join (docs/tuning.md).
+// slows spawn_join (docs/tuning.md). The fields that spawning, running and exiting touch come
+// first, in the record's first four lines; those of parking and profiles after them: a
+// million goroutines that start and end miss in memory on every line they touch (bench
+// spawn_join).
 struct goroutine : task {
   goroutine() noexcept : task(parker_kind::goroutine) {}
 
@@ -80,34 +83,33 @@ struct goroutine : task {
   void* closure = nullptr;  // inline_closure or heap
   alignas(16) unsigned char inline_closure[closure_inline_size];
 
-  // Diagnostics: why and where it is blocked, since when, who created it. `reason`,
-  // wait_site, wait_since (and syscall_pc) are atomic, accessed relaxed: written by the
-  // goroutine or its worker, read by profiles and dumps while it runs.
+  // Diagnostics: why it is blocked, who created it (`reason` is atomic, accessed relaxed:
+  // written by the goroutine or its worker, read by profiles and dumps while it runs).
   std::atomic<wait_reason> reason{wait_reason::none};
-  wait_site_words wait_site;
-  std::atomic<std::int64_t> wait_since{0};  // about when it parked (its worker's clock)
-  void* spawn_pc = nullptr;                 // in the function that called go::spawn
+  std::uint32_t closure_align = 16;  // of a heap closure
+  void* spawn_pc = nullptr;          // in the function that called go::spawn
   std::uint64_t parent_id = 0;
   bubble* bub = nullptr;  // the synctest bubble it belongs to, if any (bubble.hpp)
 
-  // go::blocking's call site (a return address), while reason is wait_reason::syscall.
-  std::atomic<void*> syscall_pc{nullptr};
-  // lock_os_thread: the worker this goroutine is wired to, and the nesting depth.
-  worker* locked_to = nullptr;
-  std::uint32_t lock_depth = 0;
-
   eh_state eh;
   int saved_errno = 0;
-  std::uint32_t closure_align = 16;  // of a heap closure
+  std::uint32_t lock_depth = 0;  // lock_os_thread's nesting depth
   worker* last_worker = nullptr;
-  void* tsan_fiber = nullptr;
-  void* asan_fake_stack = nullptr;
-  suspended_block* block_event = nullptr;  // a stackless goroutine's profiled wait (profile.hpp)
   // Its profiler labels, with a reference of its own; written only by the goroutine (and by
   // its spawner before it starts), read by the SIGPROF handler on its thread (labels.hpp).
   std::atomic<label_node*> labels{nullptr};
+  worker* locked_to = nullptr;  // lock_os_thread: the worker this goroutine is wired to
+  void* tsan_fiber = nullptr;
+  suspended_block* block_event = nullptr;  // a stackless goroutine's profiled wait (profile.hpp)
+
+  // Where and since when it is blocked (and syscall_pc), relaxed atomics as `reason`.
+  wait_site_words wait_site;
+  std::atomic<std::int64_t> wait_since{0};  // about when it parked (its worker's clock)
+  // go::blocking's call site (a return address), while reason is wait_reason::syscall.
+  std::atomic<void*> syscall_pc{nullptr};
   // Whether a profile or dump holds its stack still to read it (unwind.hpp's stack_hold).
   std::atomic<std::uint8_t> stack_hold{0};
+  void* asan_fake_stack = nullptr;
 };
 
 // A worker thread's CPU-profile timer (cpuprof.cpp): a POSIX timer on the thread's own CPU
