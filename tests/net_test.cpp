@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -250,6 +251,43 @@ TEST(Net, ALoopbackDialDoesNotWaitForThePoller) {
     }
     EXPECT_LT(go::runtime_metrics().parks - parks_before, static_cast<std::uint64_t>(dials) / 2);
     for (auto& c : conns) c.close();
+    ln.close();
+  });
+}
+
+int sock_opt(int fd, int level, int name) {
+  int v = -1;
+  socklen_t len = sizeof v;
+  EXPECT_EQ(getsockopt(fd, level, name, &v, &len), 0);
+  return v;
+}
+
+// Go's TCP conns, dialed or accepted: TCP_NODELAY, and keep-alive every 15 s with 9 probes.
+void expect_go_tcp_options(int fd) {
+  EXPECT_EQ(sock_opt(fd, IPPROTO_TCP, TCP_NODELAY), 1);
+  EXPECT_EQ(sock_opt(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
+  EXPECT_EQ(sock_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE), 15);
+  EXPECT_EQ(sock_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL), 15);
+  EXPECT_EQ(sock_opt(fd, IPPROTO_TCP, TCP_KEEPCNT), 9);
+}
+
+TEST(Net, BothEndsOfATcpConnHaveGosOptions) {
+  go::run([] {
+    auto [c, s] = tcp_pair();
+    expect_go_tcp_options(c.fd());
+    expect_go_tcp_options(s.fd());
+    c.close();
+    s.close();
+  });
+}
+
+// An accepted socket starts as a copy of its listener, options included: the listener carries
+// the conn options so that accept need not set them on every conn.
+TEST(Net, ATcpListenerCarriesTheOptionsItsConnsInherit) {
+  go::run([] {
+    auto [ln, err] = go::net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err) << err.message();
+    expect_go_tcp_options(ln.fd());
     ln.close();
   });
 }
