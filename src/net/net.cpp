@@ -90,8 +90,7 @@ void set_tcp_conn_opts(int fd, std::chrono::nanoseconds keep_alive) noexcept {
 poll_fd* new_socket(const go::detail::network_kind& k, int family, int* err) {
   int s = ::socket(family, k.sotype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (s < 0) return *err = errno, nullptr;
-  poll_fd* f = go::detail::fd_new(s);
-  f->is_socket = true;
+  poll_fd* f = go::detail::fd_new(s, true);
   f->is_stream = k.sotype == SOCK_STREAM;
   f->zero_read_is_eof = k.sotype != SOCK_DGRAM;
   f->family = family;
@@ -420,8 +419,7 @@ conn_result accepted(poll_fd* l, int s, const sockaddr_storage& from, socklen_t 
     go::error inner = err > 0 ? syscall_err("accept4", err) : go::detail::poll_error(err, false);
     return {{}, op_err("accept", l->net, {}, local_of(l), inner)};
   }
-  poll_fd* f = go::detail::fd_new(s);
-  f->is_socket = true;
+  poll_fd* f = go::detail::fd_new(s, true);
   f->is_stream = l->is_stream;
   f->zero_read_is_eof = l->zero_read_is_eof;
   f->family = l->family;
