@@ -27,8 +27,17 @@
 //                  each connection is socket, connect (loopback completes it in the call),
 //                  accept4, TCP_NODELAY on both ends as Go sets it, the client's 1-byte write,
 //                  the server's read and write back, the client's read, and both closes.
-//                  Eleven system calls, against about 30 that Go or gocxx make (non-blocking
-//                  connect, SO_ERROR, epoll registration, keep-alive options).
+//                  Eleven system calls, against about 30 that Go makes (non-blocking connect,
+//                  SO_ERROR, epoll registration, keep-alive options).
+//   dial_calls     the system calls gocxx makes for net_dial_8's connection at GOMAXPROCS=1,
+//                  by hand in one thread with no runtime, in its order: the client's
+//                  non-blocking socket, connect (EINPROGRESS), getpeername, getsockname,
+//                  TCP_NODELAY and the four keep-alive options, its write, its read that
+//                  fails with EAGAIN and the epoll registration that wait makes; accept4 (on a
+//                  listener that carries the options), getsockname, the server's read, write
+//                  and close; epoll_wait; the client's read, epoll_ctl DEL and close. 21 calls
+//                  (gocxx shares an epoll_wait among several connections): what gocxx
+//                  takes beyond this is the runtime's own work.
 //
 // Usage: net_floor [-scenario NAME] [-n N] [-reps R]; prints `NAME NS_PER_OP ns/op N` lines,
 // the median of R runs (default 5).
@@ -298,6 +307,59 @@ double dial_1thread(int n) {
   return ns / n;
 }
 
+// set_conn_opts sets what Go sets on a TCP conn: TCP_NODELAY and keep-alive (15 s, 9 probes).
+void set_conn_opts(int fd) {
+  int one = 1, secs = 15, probes = 9;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof secs);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof secs);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+}
+
+// dial_calls: see the top of the file. Nanoseconds per connection.
+double dial_calls(int n) {
+  sockaddr_in addr{};
+  int ln = loopback_listener(128, &addr);
+  set_conn_opts(ln);
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) die("epoll_create1");
+  auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c < 0) die("socket");
+    if (::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 || errno != EINPROGRESS) die("connect");
+    sockaddr_storage peer, local;
+    socklen_t len = sizeof peer;
+    if (::getpeername(c, reinterpret_cast<sockaddr*>(&peer), &len) != 0) die("getpeername");
+    len = sizeof local;
+    ::getsockname(c, reinterpret_cast<sockaddr*>(&local), &len);
+    set_conn_opts(c);
+    char b = 1;
+    if (::send(c, &b, 1, MSG_NOSIGNAL) != 1 || ::read(c, &b, 1) != -1 || errno != EAGAIN) die("client io");
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = c;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev) != 0) die("epoll_ctl");
+    len = sizeof peer;
+    int s = ::accept4(ln, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (s < 0) die("accept4");
+    len = sizeof local;
+    ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &len);
+    if (::read(s, &b, 1) != 1 || ::send(s, &b, 1, MSG_NOSIGNAL) != 1) die("server io");
+    ::close(s);
+    epoll_event events[8];
+    if (::epoll_wait(ep, events, 8, 0) < 1) die("epoll_wait");
+    if (::read(c, &b, 1) != 1) die("client read");
+    ::epoll_ctl(ep, EPOLL_CTL_DEL, c, &ev);
+    ::close(c);
+  }
+  double ns = std::chrono::duration<double, std::nano>(clock_type::now() - start).count();
+  ::close(ep);
+  ::close(ln);
+  return ns / n;
+}
+
 struct scenario {
   const char* name;
   int default_n;
@@ -309,7 +371,7 @@ const std::vector<scenario> scenarios{
 #ifdef GOCXX_NET_FLOOR_URING
     {"rtt_uring", 50'000, rtt_uring},
 #endif
-    {"echo_64x64", 200'000, echo_64x64},  {"dial_1thread", 4'000, dial_1thread},
+    {"echo_64x64", 200'000, echo_64x64},  {"dial_1thread", 4'000, dial_1thread},  {"dial_calls", 4'000, dial_calls},
 };
 
 }  // namespace

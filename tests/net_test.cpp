@@ -4,12 +4,14 @@
 #include <sys/socket.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -251,6 +253,84 @@ TEST(Net, ALoopbackDialDoesNotWaitForThePoller) {
     EXPECT_LT(go::runtime_metrics().parks - parks_before, static_cast<std::uint64_t>(dials) / 2);
     for (auto& c : conns) c.close();
     ln.close();
+  });
+}
+
+int sock_opt(int fd, int level, int name) {
+  int v = -1;
+  socklen_t len = sizeof v;
+  EXPECT_EQ(getsockopt(fd, level, name, &v, &len), 0);
+  return v;
+}
+
+// Go's TCP conns, dialed or accepted: TCP_NODELAY, and keep-alive every 15 s with 9 probes.
+void expect_go_tcp_options(int fd) {
+  EXPECT_EQ(sock_opt(fd, IPPROTO_TCP, TCP_NODELAY), 1);
+  EXPECT_EQ(sock_opt(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
+  EXPECT_EQ(sock_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE), 15);
+  EXPECT_EQ(sock_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL), 15);
+  EXPECT_EQ(sock_opt(fd, IPPROTO_TCP, TCP_KEEPCNT), 9);
+}
+
+TEST(Net, BothEndsOfATcpConnHaveGosOptions) {
+  go::run([] {
+    auto [c, s] = tcp_pair();
+    expect_go_tcp_options(c.fd());
+    expect_go_tcp_options(s.fd());
+    c.close();
+    s.close();
+  });
+}
+
+// An accepted socket starts as a copy of its listener, options included: the listener carries
+// the conn options so that accept need not set them on every conn.
+TEST(Net, ATcpListenerCarriesTheOptionsItsConnsInherit) {
+  go::run([] {
+    auto [ln, err] = go::net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err) << err.message();
+    expect_go_tcp_options(ln.fd());
+    ln.close();
+  });
+}
+
+// in_epoll_set: whether fd is registered in an epoll set of this process (the poller's), as
+// /proc/self/fdinfo lists an epoll fd's targets ("tfd: N").
+bool in_epoll_set(int fd) {
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec).string() != "anon_inode:[eventpoll]") continue;
+    std::FILE* info = std::fopen(("/proc/self/fdinfo/" + e.path().filename().string()).c_str(), "r");
+    if (!info) continue;
+    char line[256];
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, info)) {
+      int tfd = -1;
+      found = std::sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd;
+    }
+    std::fclose(info);
+    if (found) return true;
+  }
+  return false;
+}
+
+// A socket joins the poller's epoll set only when a goroutine first has to wait on it: the
+// two ends of a loopback conn whose reads find their data never do, and one whose reader
+// then waits does, and its reader is woken by the data that follows.
+TEST(Net, ASocketJoinsThePollerOnlyWhenItFirstWaits) {
+  go::run([] {
+    auto [c, s] = tcp_pair();
+    ASSERT_FALSE(c.write(bytes("x")).err);
+    EXPECT_EQ(read_exactly(s, 1), "x");
+    EXPECT_FALSE(in_epoll_set(c.fd()));
+    EXPECT_FALSE(in_epoll_set(s.fd()));
+    auto got = go::make_chan<std::string>(1);
+    go::spawn([c = c, got] { got << read_exactly(c, 1); });
+    while (!in_epoll_set(c.fd())) go::sleep(1ms);  // the reader waits
+    EXPECT_FALSE(in_epoll_set(s.fd()));
+    ASSERT_FALSE(s.write(bytes("y")).err);
+    EXPECT_EQ(*got.recv(), "y");
+    c.close();
+    s.close();
   });
 }
 

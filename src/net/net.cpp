@@ -67,22 +67,30 @@ go::error invalid() { return os::err_invalid; }
 
 void set_int_opt(int fd, int level, int name, int v) noexcept { ::setsockopt(fd, level, name, &v, sizeof v); }
 
+// set_keep_alive turns keep-alive on with Go's settings (KeepAliveConfig's defaults: idle and
+// interval `period`, 9 probes). The timings go first: setting TCP_KEEPIDLE on a connected
+// socket that already has SO_KEEPALIVE re-arms its keep-alive timer, a second time for nothing.
 void set_keep_alive(int fd, std::chrono::nanoseconds period) noexcept {
   if (period < std::chrono::nanoseconds::zero()) return;
   if (period == std::chrono::nanoseconds::zero()) period = default_keep_alive;
   int secs = static_cast<int>(std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(period).count()));
-  set_int_opt(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
   set_int_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, secs);
   set_int_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL, secs);
   set_int_opt(fd, IPPROTO_TCP, TCP_KEEPCNT, 9);
+  set_int_opt(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+}
+
+// set_tcp_conn_opts gives a TCP socket what Go gives every TCP conn: TCP_NODELAY and keep-alive.
+void set_tcp_conn_opts(int fd, std::chrono::nanoseconds keep_alive) noexcept {
+  set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+  set_keep_alive(fd, keep_alive);
 }
 
 // new_socket makes a non-blocking, close-on-exec socket registered with the poller.
 poll_fd* new_socket(const go::detail::network_kind& k, int family, int* err) {
   int s = ::socket(family, k.sotype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (s < 0) return *err = errno, nullptr;
-  poll_fd* f = go::detail::fd_new(s);
-  f->is_socket = true;
+  poll_fd* f = go::detail::fd_new(s, true);
   f->is_stream = k.sotype == SOCK_STREAM;
   f->zero_read_is_eof = k.sotype != SOCK_DGRAM;
   f->family = family;
@@ -163,10 +171,7 @@ conn_result dial_finish(dial_attempt& a, const go::detail::network_kind& k, cons
     std::memcpy(&f->raddr, to.sockaddr_ptr(), to.sockaddr_len());
     f->rlen = to.sockaddr_len();
   }
-  if (k.sotype == SOCK_STREAM && k.family != AF_UNIX) {
-    set_int_opt(f->sysfd, IPPROTO_TCP, TCP_NODELAY, 1);
-    set_keep_alive(f->sysfd, d.keep_alive);
-  }
+  if (k.sotype == SOCK_STREAM && k.family != AF_UNIX) set_tcp_conn_opts(f->sysfd, d.keep_alive);
   return {std::move(a.c), {}};
 }
 
@@ -356,6 +361,10 @@ poll_fd* bind_socket(const go::detail::network_kind& k, const addr& at, go::erro
   };
   if (family != AF_UNIX) {
     if (k.sotype == SOCK_STREAM) set_int_opt(f->sysfd, SOL_SOCKET, SO_REUSEADDR, 1);
+    // A TCP socket that accept returns is a copy of its listener, options included (Linux's
+    // sk_clone_lock; the copy starts its own keep-alive timer): set once here, they spare
+    // every accepted conn the five system calls that would set them (accepted).
+    if (k.sotype == SOCK_STREAM) set_tcp_conn_opts(f->sysfd, default_keep_alive);
     if (k.sotype == SOCK_DGRAM) set_int_opt(f->sysfd, SOL_SOCKET, SO_BROADCAST, 1);
     if (family == AF_INET6) set_int_opt(f->sysfd, IPPROTO_IPV6, IPV6_V6ONLY, k.family == AF_INET6 ? 1 : 0);
   }
@@ -410,8 +419,7 @@ conn_result accepted(poll_fd* l, int s, const sockaddr_storage& from, socklen_t 
     go::error inner = err > 0 ? syscall_err("accept4", err) : go::detail::poll_error(err, false);
     return {{}, op_err("accept", l->net, {}, local_of(l), inner)};
   }
-  poll_fd* f = go::detail::fd_new(s);
-  f->is_socket = true;
+  poll_fd* f = go::detail::fd_new(s, true);
   f->is_stream = l->is_stream;
   f->zero_read_is_eof = l->zero_read_is_eof;
   f->family = l->family;
@@ -419,11 +427,7 @@ conn_result accepted(poll_fd* l, int s, const sockaddr_storage& from, socklen_t 
   f->net = l->net;
   std::memcpy(&f->raddr, &from, len);
   f->rlen = len;
-  fill_local(f);
-  if (l->family != AF_UNIX) {
-    set_int_opt(s, IPPROTO_TCP, TCP_NODELAY, 1);
-    set_keep_alive(s, default_keep_alive);
-  }
+  fill_local(f);  // TCP_NODELAY and keep-alive came with the listener's options (bind_socket)
   return {conn_access::make_conn(f), {}};
 }
 

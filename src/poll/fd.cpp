@@ -39,7 +39,10 @@ namespace {
 // Larger reads and writes are split, as Go's maxRW (some kernels reject them).
 constexpr std::size_t max_rw = std::size_t{1} << 30;
 
-int poll_error(poll_result r) noexcept { return r == poll_result::closing ? fd_closing : fd_timeout; }
+int poll_error(const poll_fd* f, poll_result r) noexcept {
+  if (r == poll_result::unregistered) return f->pd->register_err.load(std::memory_order_relaxed);
+  return r == poll_result::closing ? fd_closing : fd_timeout;
+}
 
 std::atomic<std::uint64_t> read_eagain{0};
 
@@ -71,7 +74,7 @@ class op_lock {
 // wait waits for readiness after EAGAIN; 0 to retry, else the error.
 int wait(poll_fd* f, int mode) noexcept {
   poll_result r = poll_wait(f->pd, mode);
-  return r == poll_result::ok ? 0 : poll_error(r);
+  return r == poll_result::ok ? 0 : poll_error(f, r);
 }
 
 // drive runs step (one attempt) until it is done, waiting for readiness in `mode` between
@@ -144,20 +147,23 @@ void fd_decref(poll_fd* f) noexcept {
   if (f->mu.decref()) destroy(f);
 }
 
-poll_fd* fd_new(int sysfd) noexcept {
+poll_fd* fd_new(int sysfd, bool socket) noexcept {
   auto* f = new poll_fd;
   f->sysfd = sysfd;
-  f->pd = poll_open(sysfd);  // null for a regular file: then calls block the thread
+  f->is_socket = socket;
+  // Null for a regular file: then calls block the thread. A socket is registered when it
+  // first has to wait (poll_desc.hpp).
+  f->pd = poll_open(sysfd, socket);
   return f;
 }
 
 int fd_prepare(poll_fd* f, int mode) noexcept {
   if (!f->pd) return 0;
   poll_result r = poll_prepare(f->pd, mode);
-  return r == poll_result::ok ? 0 : poll_error(r);
+  return r == poll_result::ok ? 0 : poll_error(f, r);
 }
 
-int fd_poll_error(poll_result r) noexcept { return poll_error(r); }
+int fd_poll_error(const poll_fd* f, poll_result r) noexcept { return poll_error(f, r); }
 
 void fd_rw_unlock(poll_fd* f, bool read) noexcept {
   if (f->mu.rw_unlock(read, read ? f->rsema : f->wsema)) destroy(f);
@@ -170,7 +176,7 @@ int fd_read_begin(poll_fd* f, bool* wait_first) noexcept {
   *wait_first = drained && !poll_ready(f->pd, 'r') && !poll_hung_up(f->pd);
   if (!*wait_first) return fd_prepare(f, 'r');
   poll_result r = poll_check(f->pd, 'r');
-  return r == poll_result::ok ? 0 : poll_error(r);
+  return r == poll_result::ok ? 0 : poll_error(f, r);
 }
 
 fd_step fd_read_step(poll_fd* f, std::span<std::byte> p, fd_result* out) noexcept {

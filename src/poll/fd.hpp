@@ -3,9 +3,10 @@
 // poll descriptor only on EAGAIN, so a goroutine blocked on I/O holds no thread.
 //
 // Invariants
-// - sysfd is non-blocking and close-on-exec, and registered with the poller (pd) if the
-//   poller can wait on it; a regular file cannot be (pd is null): its calls block the thread,
-//   inside go::blocking so the processor is handed off.
+// - sysfd is non-blocking and close-on-exec, and has a poll descriptor (pd) if the poller can
+//   wait on it: registered from the start, or for a socket from its first wait (poll_arm); a
+//   regular file cannot be waited on (pd is null): its calls block the thread, inside
+//   go::blocking so the processor is handed off.
 // - mu (fd_mutex.hpp) keeps sysfd open while an operation uses it, and serializes reads and
 //   writes (one waiter per direction on pd). sysfd is closed by whoever drops mu's last
 //   reference after close; pd goes back to the poller's cache then.
@@ -69,8 +70,9 @@ struct poll_fd {
 };
 
 // fd_new wraps sysfd (already non-blocking and close-on-exec) and registers it with the
-// poller if the poller can wait on it. Returns the object with one handle.
-poll_fd* fd_new(int sysfd) noexcept;
+// poller if the poller can wait on it; a socket (`socket`: sets is_socket) only once it first
+// has to wait. Returns the object with one handle.
+poll_fd* fd_new(int sysfd, bool socket = false) noexcept;
 
 fd_result fd_read(poll_fd* f, std::span<std::byte> p) noexcept;
 // Reads that failed with EAGAIN, process-wide: what fd_read's readiness rule saves shows here
@@ -93,7 +95,8 @@ int fd_connect(poll_fd* f, const sockaddr* to, socklen_t len) noexcept;
 // that makes progress and then would block keeps it in *out (fd_write_step's n).
 enum class fd_step : std::uint8_t { done, wait };
 int fd_prepare(poll_fd* f, int mode) noexcept;  // 0, or close or a passed deadline
-int fd_poll_error(poll_result r) noexcept;      // fd_closing or fd_timeout
+// fd_poll_error: fd_closing, fd_timeout, or the errno value of a registration that failed.
+int fd_poll_error(const poll_fd* f, poll_result r) noexcept;
 void fd_rw_unlock(poll_fd* f, bool read) noexcept;
 // fd_read_begin is fd_prepare for a read: *wait_first when the last read drained the socket
 // and no readiness came since (fd.cpp's top), so the first attempt waits.

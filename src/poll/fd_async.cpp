@@ -96,7 +96,7 @@ struct readiness {
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
     poll_result r = poll_arm(op->f->pd, mode_of(op->kind), current_parker(), &armed);
-    if (r != poll_result::ok) err = fd_poll_error(r);
+    if (r != poll_result::ok) err = fd_poll_error(op->f, r);
     if (!armed) return false;
     return park_coroutine(h.address(), wait_reason::io_wait, site, nullptr, nullptr, false);
   }

@@ -1,7 +1,10 @@
 // The netpoller: epoll, edge-triggered (Go's runtime/netpoll.go and netpoll_epoll.go).
 //
 // Every pollable fd is registered once, for both directions (EPOLLIN | EPOLLOUT | EPOLLRDHUP
-// | EPOLLET), with its poll_desc (poll_desc.hpp) as the event's data. A goroutine first tries
+// | EPOLLET), with its poll_desc (poll_desc.hpp) as the event's data: when it is opened, or
+// for a socket when a goroutine first has to wait on it (poll_arm, before the waiter publishes
+// itself). EPOLL_CTL_ADD queues an event for the readiness the socket already has, so the
+// edges that came before the registration are not lost. A goroutine first tries
 // its system call; only on EAGAIN does it wait, publishing itself in the direction's word
 // (rg or wg) and parking with wait reason "IO wait". The scheduler calls poll()
 // (netpoll.hpp), which turns each event into a readiness of its descriptor's directions.
@@ -220,7 +223,23 @@ void arm(timer* t, std::int64_t d) noexcept {
 
 }  // namespace
 
-poll_desc* poll_open(int fd) noexcept {
+namespace {
+
+// add_to_epoll registers pd's fd; 0 or the errno value. EEXIST is success: a concurrent
+// first waiter of the other direction registered it, and epoll_ctl reports EEXIST only once
+// that registration is complete (both run under the epoll set's mutex).
+int add_to_epoll(poll_desc* pd) noexcept {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = pd;
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, pd->fd, &ev) != 0 && errno != EEXIST) return errno;
+  pd->registered.store(true, std::memory_order_release);
+  return 0;
+}
+
+}  // namespace
+
+poll_desc* poll_open(int fd, bool defer) noexcept {
   static std::once_flag once;
   std::call_once(once, init_poller);
   poll_desc* pd = cache_alloc();
@@ -231,13 +250,12 @@ poll_desc* poll_open(int fd) noexcept {
     pd->rg.store(pd_nil, std::memory_order_relaxed);
     pd->wg.store(pd_nil, std::memory_order_relaxed);
     pd->read_hup.store(false, std::memory_order_relaxed);
+    pd->registered.store(false, std::memory_order_relaxed);
+    pd->register_err.store(0, std::memory_order_relaxed);
     set_info(pd, false);
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.ptr = pd;
-  if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    int e = errno;
+  if (defer) return pd;
+  if (int e = add_to_epoll(pd)) {
     poll_close(pd);
     errno = e;
     return nullptr;
@@ -246,9 +264,9 @@ poll_desc* poll_open(int fd) noexcept {
 }
 
 void poll_close(poll_desc* pd) noexcept {
-  if (pd->fd >= 0) {
+  if (pd->fd >= 0 && pd->registered.load(std::memory_order_acquire)) {
     epoll_event ev{};
-    epoll_ctl(epfd, EPOLL_CTL_DEL, pd->fd, &ev);  // fails harmlessly if never added
+    epoll_ctl(epfd, EPOLL_CTL_DEL, pd->fd, &ev);
   }
   {
     std::lock_guard lk(pd->lock);
@@ -298,6 +316,13 @@ void poll_set_deadline(poll_desc* pd, std::int64_t when, int mode) noexcept {
 poll_result poll_arm(poll_desc* pd, int mode, parker* me, bool* armed) noexcept {
   std::atomic<std::uintptr_t>& gp = mode == 'r' ? pd->rg : pd->wg;
   *armed = false;
+  if (!pd->registered.load(std::memory_order_acquire)) {
+    // The caller's lock on the fd keeps pd->fd open (fd.hpp).
+    if (int e = add_to_epoll(pd)) {
+      pd->register_err.store(e, std::memory_order_relaxed);
+      return poll_result::unregistered;
+    }
+  }
   for (;;) {
     if (poll_result r = poll_check(pd, mode); r != poll_result::ok) return r;
     std::uintptr_t old = gp.load(std::memory_order_acquire);

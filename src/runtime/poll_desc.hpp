@@ -20,8 +20,10 @@ namespace go::detail {
 inline constexpr std::uintptr_t pd_nil = 0;
 inline constexpr std::uintptr_t pd_ready = 1;
 
-// What prepare and wait report (Go's pollNoError, pollErrClosing, pollErrTimeout).
-enum class poll_result : std::uint8_t { ok, closing, timeout };
+// What prepare and wait report (Go's pollNoError, pollErrClosing, pollErrTimeout), and
+// unregistered: a descriptor opened with its registration deferred could not be registered
+// when it first had to wait (the errno value is in register_err).
+enum class poll_result : std::uint8_t { ok, closing, timeout, unregistered };
 
 struct poll_desc;
 
@@ -36,6 +38,12 @@ struct poll_desc {
   // Set by the poller once an event said the peer hung up (or the socket failed): no edge
   // follows, so a read after a short read must not wait for one (fd.cpp).
   std::atomic<bool> read_hup{false};
+  // Whether fd is in the epoll set. A socket's registration waits for its first wait
+  // (poll_open's `defer`): most sockets of request-response traffic find their data and
+  // room every time, or never wait on one side, and are spared the epoll_ctl calls that add
+  // them and take them out. Set once, by the first waiter, before it publishes itself.
+  std::atomic<bool> registered{false};
+  std::atomic<int> register_err{0};  // why registering failed (poll_result::unregistered)
   int fd = -1;
 
   runtime_lock lock{lock_rank::poll_desc};  // guards the deadlines, the timers' arming and `info`'s writes
@@ -46,8 +54,11 @@ struct poll_desc {
 };
 
 // poll_open registers fd (non-blocking) with the poller: edge-triggered, both directions, once.
-// Returns null with errno set if the poller cannot wait on fd (a regular file: EPERM).
-poll_desc* poll_open(int fd) noexcept;
+// Returns null with errno set if the poller cannot wait on fd (a regular file: EPERM). With
+// `defer` (for a socket, which the poller can always wait on) the registration is made by the
+// first wait instead (poll_arm): registering then reports the readiness that came before, so
+// no edge is lost.
+poll_desc* poll_open(int fd, bool defer = false) noexcept;
 
 // poll_close unregisters the descriptor and returns it to the cache. poll_evict must have run
 // and nobody may wait on it any more (the fd layer's last reference is gone).
@@ -87,7 +98,8 @@ inline bool poll_ready(const poll_desc* pd, int mode) noexcept {
 poll_result poll_wait(poll_desc* pd, int mode) noexcept;
 
 // poll_wait's halves, for a waiter that parks in its own way (a stackless goroutine,
-// poll/fd_async.cpp). poll_arm returns an error (close, a passed deadline), or ok with
+// poll/fd_async.cpp). poll_arm registers a deferred descriptor first (unregistered if it
+// cannot), then returns an error (close, a passed deadline), or ok with
 // *armed false: readiness was pending and is consumed, retry the system call; or ok with
 // *armed true: `me` is published in the direction's word and must park (wait reason
 // "IO wait"); its wake may already be on its way. Once woken, poll_woken takes it out of the
