@@ -157,6 +157,8 @@ struct message_state {
   natsMsg* m = nullptr;
   std::shared_ptr<subscription_core> sub;  // for a subscription's message
   std::shared_ptr<connection_state> conn;  // for respond
+  bool jetstream = false;                  // fetched from a pull consumer: it can be acknowledged
+  std::atomic<bool> acked{false};          // acked, naked or termed: later acknowledgements do nothing
   ~message_state() {
     if (m) destroy_message(m);
   }
@@ -170,8 +172,19 @@ struct message_state {
   static message_state* of(const msg& m) noexcept { return m.state_.get(); }
 };
 
+// A durable pull consumer. libnats's pull subscription (`core`) creates or binds the
+// consumer and is not fetched from: fetch sends the pull requests itself, with `inbox` as
+// their reply subject, and takes the messages from `pulls`, a plain synchronous subscription
+// on it (src/nats/jetstream.cpp says why).
 struct consumer_state {
   std::shared_ptr<subscription_core> core;
+  std::shared_ptr<subscription_core> pulls;
+  std::string inbox;
+  std::string next_subject;  // "$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>"
+  std::atomic<bool> fetching{false};
+  ~consumer_state() {
+    if (pulls && pulls->sub) natsSubscription_Unsubscribe(pulls->sub);
+  }
 };
 
 }  // namespace go::nats::detail

@@ -904,10 +904,32 @@ TEST(NatsJetStream, AckOnACoreMessageIsAnError) {
   ASSERT_FALSE(nc.publish("x", "y"));
   auto m = recv_within(sub.messages(), 5s);
   ASSERT_TRUE(m);
-  // A core message's subscription has no JetStream side: libnats says so.
-  EXPECT_TRUE(m->ack());
+  EXPECT_EQ(m->ack(), nats::errc::not_jetstream_message);
   EXPECT_EQ(m->num_delivered(), 0u);
   EXPECT_EQ(nats::msg().ack(), nats::errc::invalid_argument);
+}
+
+// A core message with a reply subject is no JetStream message either: every
+// acknowledgement says so and sends nothing (libnats's natsMsg_Ack would follow the
+// JetStream side its subscription does not have).
+TEST(NatsJetStream, AckOnACoreMessageWithAReplyIsAnError) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("x", 4);
+  ASSERT_FALSE(err);
+  auto [acks, aerr] = nc.subscribe("r.>", 4);
+  ASSERT_FALSE(aerr);
+  ASSERT_FALSE(nc.publish_request("x", "r.1", "y"));
+  auto m = recv_within(sub.messages(), 5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->ack(), nats::errc::not_jetstream_message);
+  EXPECT_EQ(m->nak(), nats::errc::not_jetstream_message);
+  EXPECT_EQ(m->nak(1s), nats::errc::not_jetstream_message);
+  EXPECT_EQ(m->term(), nats::errc::not_jetstream_message);
+  EXPECT_EQ(m->in_progress(), nats::errc::not_jetstream_message);
+  EXPECT_EQ(m->ack_sync(), nats::errc::not_jetstream_message);
+  ASSERT_FALSE(nc.flush());
+  EXPECT_FALSE(acks.messages().try_recv()) << "an acknowledgement was sent";
 }
 
 // --- worker_pool ---
