@@ -89,4 +89,8 @@ if(GOCXX_BUILD_BENCH)
   add_executable(nats_peer ${PROJECT_SOURCE_DIR}/bench/nats_peer.cpp)
   target_link_libraries(nats_peer PRIVATE gocxx::nats)
   target_compile_options(nats_peer PRIVATE ${GOCXX_WARNINGS})
+  # Request/reply with libnats alone: the floor under nats_peer's reqrep (docs/nats.md).
+  add_executable(nats_floor ${PROJECT_SOURCE_DIR}/bench/nats_floor.cpp)
+  target_link_libraries(nats_floor PRIVATE PkgConfig::GOCXX_LIBNATS Threads::Threads)
+  target_compile_options(nats_floor PRIVATE ${GOCXX_WARNINGS})
 endif()
