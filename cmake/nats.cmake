@@ -81,6 +81,12 @@ if(GOCXX_BUILD_TESTS)
   target_compile_definitions(gocxx_nats_tests PRIVATE GOCXX_NATS_SERVER="${GOCXX_NATS_SERVER}"
     GOCXX_NATS_TEST_WORKER="$<TARGET_FILE:gocxx_nats_test_worker>")
   add_dependencies(gocxx_nats_tests gocxx_nats_test_worker)
+  # The tests of what needs libnats's privately declared functions skip without them.
+  foreach(have GOCXX_NATS_HAVE_MSG_FILTER GOCXX_NATS_HAVE_MSG_FREE)
+    if(${have})
+      target_compile_definitions(gocxx_nats_tests PRIVATE ${have})
+    endif()
+  endforeach()
   gtest_discover_tests(gocxx_nats_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 60 LABELS nats)
 endif()
 
