@@ -55,9 +55,9 @@ struct poll_desc {
 
 // poll_open registers fd (non-blocking) with the poller: edge-triggered, both directions, once.
 // Returns null with errno set if the poller cannot wait on fd (a regular file: EPERM). With
-// `defer` (for a socket, which the poller can always wait on) the registration is made by the
-// first wait instead (poll_arm): registering then reports the readiness that came before, so
-// no edge is lost.
+// `defer` (for a socket, which the poller can always wait on) its first wait registers it
+// (poll_arm), and registering reports the readiness the socket already has, so no edge is
+// lost.
 poll_desc* poll_open(int fd, bool defer = false) noexcept;
 
 // poll_close unregisters the descriptor and returns it to the cache. poll_evict must have run
