@@ -24,6 +24,30 @@ add_library(gocxx::nats ALIAS gocxx_nats)
 target_link_libraries(gocxx_nats PUBLIC gocxx::gocxx PRIVATE PkgConfig::GOCXX_LIBNATS)
 target_include_directories(gocxx_nats PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_compile_options(gocxx_nats PRIVATE ${GOCXX_WARNINGS})
+# libnats's per-connection message filter, which the request multiplexer uses to take
+# replies on the reader thread (src/nats/state.hpp): exported by libnats but declared only
+# in its private headers, so looked for by linking against it; without it replies go
+# through libnats's delivery thread.
+include(CheckCXXSourceCompiles)
+set(CMAKE_REQUIRED_LIBRARIES PkgConfig::GOCXX_LIBNATS)
+check_cxx_source_compiles([[
+#include <nats/nats.h>
+extern "C" void natsConn_setFilterWithClosure(natsConnection*, void (*)(natsConnection*, natsMsg**, void*), void*);
+int main() { natsConn_setFilterWithClosure(nullptr, nullptr, nullptr); }
+]] GOCXX_NATS_HAVE_MSG_FILTER)
+if(GOCXX_NATS_HAVE_MSG_FILTER)
+  target_compile_definitions(gocxx_nats PRIVATE GOCXX_NATS_HAVE_MSG_FILTER)
+endif()
+# natsMsg_free, which frees a message where natsMsg_Destroy would wake libnats's
+# garbage-collector thread to free it (src/nats/state.hpp): exported, privately declared.
+check_cxx_source_compiles([[
+extern "C" void natsMsg_free(void*);
+int main() { natsMsg_free(nullptr); }
+]] GOCXX_NATS_HAVE_MSG_FREE)
+if(GOCXX_NATS_HAVE_MSG_FREE)
+  target_compile_definitions(gocxx_nats PRIVATE GOCXX_NATS_HAVE_MSG_FREE)
+endif()
+unset(CMAKE_REQUIRED_LIBRARIES)
 
 # The nats-server the tests and the example start; the tests fail, saying so, without it.
 find_program(GOCXX_NATS_SERVER NAMES nats-server)
@@ -51,11 +75,18 @@ if(GOCXX_BUILD_TESTS)
   target_link_libraries(gocxx_nats_test_worker PRIVATE gocxx::nats)
   target_compile_options(gocxx_nats_test_worker PRIVATE ${GOCXX_WARNINGS})
   add_executable(gocxx_nats_tests ${PROJECT_SOURCE_DIR}/tests/nats_test/nats_test.cpp)
-  target_link_libraries(gocxx_nats_tests PRIVATE gocxx::nats GTest::gtest GTest::gtest_main)
+  # Some tests use libnats directly, to hold up its delivery thread.
+  target_link_libraries(gocxx_nats_tests PRIVATE gocxx::nats PkgConfig::GOCXX_LIBNATS GTest::gtest GTest::gtest_main)
   target_compile_options(gocxx_nats_tests PRIVATE ${GOCXX_WARNINGS})
   target_compile_definitions(gocxx_nats_tests PRIVATE GOCXX_NATS_SERVER="${GOCXX_NATS_SERVER}"
     GOCXX_NATS_TEST_WORKER="$<TARGET_FILE:gocxx_nats_test_worker>")
   add_dependencies(gocxx_nats_tests gocxx_nats_test_worker)
+  # The tests of what needs libnats's privately declared functions skip without them.
+  foreach(have GOCXX_NATS_HAVE_MSG_FILTER GOCXX_NATS_HAVE_MSG_FREE)
+    if(${have})
+      target_compile_definitions(gocxx_nats_tests PRIVATE ${have})
+    endif()
+  endforeach()
   gtest_discover_tests(gocxx_nats_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 60 LABELS nats)
 endif()
 
@@ -64,4 +95,8 @@ if(GOCXX_BUILD_BENCH)
   add_executable(nats_peer ${PROJECT_SOURCE_DIR}/bench/nats_peer.cpp)
   target_link_libraries(nats_peer PRIVATE gocxx::nats)
   target_compile_options(nats_peer PRIVATE ${GOCXX_WARNINGS})
+  # Request/reply with libnats alone: the floor under nats_peer's reqrep (docs/nats.md).
+  add_executable(nats_floor ${PROJECT_SOURCE_DIR}/bench/nats_floor.cpp)
+  target_link_libraries(nats_floor PRIVATE PkgConfig::GOCXX_LIBNATS Threads::Threads)
+  target_compile_options(nats_floor PRIVATE ${GOCXX_WARNINGS})
 endif()

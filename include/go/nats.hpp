@@ -38,11 +38,13 @@
 // - A subscription's channel is closed once the subscription ends (unsubscribe, drain, the
 //   connection closed), after every message delivered to it: `for (auto m : sub.messages())`
 //   ends then. Messages already in the channel stay receivable.
-// - request(ctx, ...) waits in the goroutine, not in a thread: it ends with the reply, with
-//   errc::no_responders, or with ctx.err() (errc::deadline_exceeded past the deadline,
-//   errc::canceled on cancellation) as soon as ctx is done. request(subject, data, timeout)
-//   ends with errc::timeout instead, as nats.go's Request. Replies to all requests of a
-//   connection share one subscription (nats.go's response multiplexer).
+// - request(ctx, ...) ends with the reply, with errc::no_responders, or with ctx.err()
+//   (errc::deadline_exceeded past the deadline, errc::canceled on cancellation) as soon as
+//   ctx is done. request(subject, data, timeout) ends with errc::timeout instead, as nats.go's
+//   Request. Replies to all requests of a connection share one subscription (nats.go's
+//   response multiplexer). Up to max_procs() requests of a connection at once wait inside
+//   go::blocking, woken by libnats's reader thread directly; the others wait in their
+//   goroutine, so many waiting requests do not hold a thread each.
 // - Calls that may block a thread inside libnats (connect, flush, JetStream API requests,
 //   js publish, fetch, ack_sync) run inside go::blocking, so the goroutine's processor moves
 //   to another thread meanwhile.

@@ -7,17 +7,36 @@
 // hands over; on_message wraps it in a msg and try_sends it into the subscription's
 // bounded channel. It never blocks and never calls user code, so the delivery thread keeps up
 // whatever the receiver does; a full channel drops the message (the slow-consumer policy).
+// Replies to requests skip the delivery thread where libnats exports its message filter
+// (state.hpp).
 #include <nats/nats.h>
 
 #include <algorithm>
 #include <string>
 #include <utility>
 
+#include "go/context.hpp"
 #include "go/nats.hpp"
 #include "go/runtime.hpp"
 #include "go/select.hpp"
 #include "go/time.hpp"
 #include "nats/state.hpp"
+
+#ifdef GOCXX_NATS_HAVE_MSG_FILTER
+// libnats's per-connection message filter, as its private headers (conn.h, natsp.h) declare
+// it: the reader thread calls it with each message it has parsed, holding none of libnats's
+// locks, before routing the message to its subscription; a filter that sets *msg to null
+// has taken the message. cmake/nats.cmake checks that libnats exports it.
+extern "C" {
+using natsMsgFilter = void (*)(natsConnection* nc, natsMsg** msg, void* closure);
+void natsConn_setFilterWithClosure(natsConnection* nc, natsMsgFilter f, void* closure);
+}
+#endif
+#ifdef GOCXX_NATS_HAVE_MSG_FREE
+// Frees a natsMsg and its headers: what libnats's garbage collector calls for each message
+// natsMsg_Destroy hands it (its private msg.h declares it; cmake/nats.cmake checks it).
+extern "C" void natsMsg_free(void* msg);
+#endif
 
 namespace go::nats {
 
@@ -101,6 +120,14 @@ error error_from(natsStatus s, jsErrCode js) {
   return make_error(what);
 }
 
+void destroy_message(natsMsg* m) noexcept {
+#ifdef GOCXX_NATS_HAVE_MSG_FREE
+  natsMsg_free(m);
+#else
+  natsMsg_Destroy(m);
+#endif
+}
+
 std::int64_t millis(std::chrono::nanoseconds d) noexcept {
   if (d <= std::chrono::nanoseconds::zero()) return 0;
   return std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
@@ -175,22 +202,64 @@ void on_error(natsConnection*, natsSubscription*, natsStatus s, void* closure) {
   post_event(**static_cast<std::shared_ptr<event_sink>*>(closure), {event::kind::error, detail::error_from(s)});
 }
 
-// The response multiplexer's handler: hands the reply to the request waiting on its token.
-void on_response(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
-  auto* c = static_cast<connection_state*>(closure);
-  std::string_view subject = natsMsg_GetSubject(m);
-  chan<msg> waiter;
-  {
-    std::lock_guard lock(c->mu);
-    auto it = c->waiting.find(std::string(subject.substr(std::min(subject.size(), c->inbox.size() + 1))));
-    if (it != c->waiting.end()) waiter = it->second;
-  }
-  if (waiter == nullptr) {
-    natsMsg_Destroy(m);  // a late reply: its request has returned
+// The slot of the request waiting for the reply on `subject` (in c's inbox), or null for
+// a late reply, whose request has returned.
+std::shared_ptr<detail::reply_slot> waiter_of(connection_state& c, std::string_view subject) {
+  std::lock_guard lock(c.mu);
+  auto it = c.waiting.find(std::string(subject.substr(std::min(subject.size(), c.inbox.size() + 1))));
+  return it != c.waiting.end() ? it->second : nullptr;
+}
+
+// Hands m to the slot's request and wakes it; a second reply is dropped.
+void deliver(detail::reply_slot& slot, natsMsg* m) {
+  if (slot.ch != nullptr) {
+    (void)slot.ch.try_send(message_state::make(m, nullptr, nullptr));
     return;
   }
-  // The waiter's channel has room for one reply; a second reply is dropped.
-  (void)waiter.try_send(message_state::make(m, nullptr, nullptr));
+  {
+    std::lock_guard lock(slot.mu);
+    if (slot.done) {
+      detail::destroy_message(m);
+      return;
+    }
+    slot.m = m;
+    slot.done = true;
+  }
+  slot.cv.notify_one();
+}
+
+// The response multiplexer's handler: hands the reply to the request waiting on its token.
+void on_response(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
+  auto waiter = waiter_of(*static_cast<connection_state*>(closure), natsMsg_GetSubject(m));
+  if (waiter == nullptr) {
+    detail::destroy_message(m);
+    return;
+  }
+  deliver(*waiter, m);
+}
+
+#ifdef GOCXX_NATS_HAVE_MSG_FILTER
+// The connection's filter (state.hpp): on the reader thread, takes a reply that a request
+// waits for and hands it over as on_response would; leaves every other message to libnats,
+// a late reply included (on_response destroys it).
+void on_any_message(natsConnection*, natsMsg** m, void* closure) {
+  auto* c = static_cast<connection_state*>(closure);
+  if (!c->has_inbox.load(std::memory_order_acquire) || c->overlap.load(std::memory_order_acquire)) return;
+  std::string_view subject = natsMsg_GetSubject(*m);
+  const std::string& inbox = c->inbox;  // set before has_inbox, never changed after
+  if (subject.size() <= inbox.size() || !subject.starts_with(inbox) || subject[inbox.size()] != '.') return;
+  auto waiter = waiter_of(*c, subject);
+  if (waiter == nullptr) return;
+  deliver(*waiter, *m);
+  *m = nullptr;
+}
+#endif
+
+// Whether a subscription on `subject` could match the inbox of the request multiplexer
+// ("_INBOX.<nuid>.<token>"): its first token is ">", "*" or "_INBOX".
+bool may_match_inbox(std::string_view subject) {
+  std::string_view first = subject.substr(0, subject.find('.'));
+  return first == ">" || first == "*" || first == "_INBOX";
 }
 
 std::pair<subscription, error> subscribe_impl(const std::shared_ptr<connection_state>& c, std::string_view subject,
@@ -200,6 +269,8 @@ std::pair<subscription, error> subscribe_impl(const std::shared_ptr<connection_s
   core->conn = c;
   auto* sink = new subscription_sink{make_chan<msg>(std::max<std::size_t>(capacity, 1)), core, c->sink};
   std::string subj(subject);
+  // Before the server can send to it: from now on the filter leaves replies to libnats.
+  if (may_match_inbox(subj)) c->overlap.store(true, std::memory_order_release);
   natsSubscription* sub = nullptr;
   natsStatus s = group ? natsConnection_QueueSubscribe(&sub, c->nc, subj.c_str(), group, on_message, sink)
                        : natsConnection_Subscribe(&sub, c->nc, subj.c_str(), on_message, sink);
@@ -322,6 +393,10 @@ std::pair<conn, error> connect(const options& opts) {
     if (s == NATS_SSL_ERROR && !why.empty()) return {{}, make_error("nats: TLS: " + why)};
     return {{}, detail::error_from(s)};
   }
+#ifdef GOCXX_NATS_HAVE_MSG_FILTER
+  // c outlives the filter's calls: ~connection_state destroys nc, joining its reader, first.
+  natsConn_setFilterWithClosure(c->nc, on_any_message, c.get());
+#endif
   conn out;
   out.state_ = std::move(c);
   return {std::move(out), {}};
@@ -355,7 +430,7 @@ std::pair<msg, error> conn::request(const context& ctx, std::string_view subject
   if (!state_) return {{}, to_error(errc::connection_closed)};
   if (error err = ctx.err()) return {{}, err};
   connection_state& c = *state_;
-  auto reply = make_chan<msg>(1);
+  auto slot = std::make_shared<detail::reply_slot>();
   std::string token, reply_subject;
   {
     std::lock_guard lock(c.mu);
@@ -367,23 +442,26 @@ std::pair<msg, error> conn::request(const context& ctx, std::string_view subject
       natsSubscription* sub = nullptr;
       natsStatus s = natsConnection_Subscribe(&sub, c.nc, (prefix + ".*").c_str(), on_response, &c);
       if (s != NATS_OK) return {{}, detail::error_from(s)};
-      // The handler touches c, which outlives sub: ~connection_state destroys sub first,
-      // and libnats stops dispatching to a destroyed subscription.
       c.responses = sub;
       c.inbox = std::move(prefix);
+      c.has_inbox.store(true, std::memory_order_release);
     }
     token = std::to_string(++c.next_token);
     reply_subject = c.inbox + "." + token;
-    c.waiting.emplace(token, reply);
+    if (c.blocked < go::max_procs()) ++c.blocked;
+    else slot->ch = make_chan<msg>(1);
+    c.waiting.emplace(token, slot);
   }
   struct unregister {
     connection_state& c;
     const std::string& token;
+    bool blocked;
     ~unregister() {
       std::lock_guard lock(c.mu);
       c.waiting.erase(token);
+      if (blocked) --c.blocked;
     }
-  } cleanup{c, token};
+  } cleanup{c, token, slot->ch == nullptr};
   std::string subj(subject);
   if (natsStatus s = natsConnection_PublishRequest(c.nc, subj.c_str(), reply_subject.c_str(), data.data(),
                                                    static_cast<int>(data.size()));
@@ -391,19 +469,31 @@ std::pair<msg, error> conn::request(const context& ctx, std::string_view subject
     return {{}, detail::error_from(s)};
   }
   msg out;
-  bool got = false;
-  if (auto r = reply.try_recv(); r) {
-    out = std::move(*r.value);
-    got = true;
-  } else {
-    go::select(go::recv_case(reply,
+  if (slot->ch != nullptr) {
+    go::select(go::recv_case(slot->ch,
                              [&](std::optional<msg> m) {
-                               out = std::move(*m);
-                               got = true;
+                               if (m) out = std::move(*m);
                              }),
                go::recv_case(ctx.done()));
+  } else {
+    // The thread waits for the reply itself: libnats's reader thread wakes it directly,
+    // where a goroutine would need a worker woken to run it (state.hpp).
+    go::stop_func stop = go::after_func(ctx, [slot] {
+      {
+        std::lock_guard lock(slot->mu);
+        slot->done = true;
+      }
+      slot->cv.notify_one();
+    });
+    natsMsg* m = go::blocking([&] {
+      std::unique_lock lock(slot->mu);
+      slot->cv.wait(lock, [&] { return slot->done; });
+      return std::exchange(slot->m, nullptr);
+    });
+    stop();
+    if (m) out = message_state::make(m, nullptr, nullptr);
   }
-  if (!got) return {{}, ctx.err()};
+  if (!out) return {{}, ctx.err()};
   if (natsMsg_IsNoResponders(message_state::of(out)->m)) return {{}, to_error(errc::no_responders)};
   return {std::move(out), {}};
 }

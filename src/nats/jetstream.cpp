@@ -1,6 +1,23 @@
 // JetStream over libnats: streams, durable pull consumers, fetch, acknowledgements.
 // Every JetStream API call is a request to the server that blocks its thread inside
 // libnats, so each runs in go::blocking. src/nats/state.hpp has the ownership rules.
+//
+// Fetching. libnats's natsSubscription_Fetch publishes its pull request through the
+// connection's write buffer, which its flusher thread writes only about 1 ms after being
+// woken (it waits for more), and a fetch waits for that every time. So fetch does what
+// libnats's fetch does with the request in its own hands: the pull request (JSON: batch,
+// expires or no_wait) is published to "$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>" with
+// the consumer's own inbox as reply subject, and natsConnection_FlushTimeout writes it at
+// once, with the acknowledgements buffered since the last fetch; the server's answers
+// arrive on a synchronous subscription on that inbox: messages, then possibly a status
+// message (a message without data whose "Status" header is 404 no messages for a no_wait
+// request, 408 request expired, 100 idle heartbeat, 409 and others errors). As libnats's
+// simple fetch: what is queued already is taken first, then a no_wait request for the rest
+// (when that is more than one), and when that finds nothing a request that waits until the
+// fetch's slice ends (its expiry 10 ms shorter, so that the server ends it first).
+// Acknowledgements are publishes to the message's reply subject ("+ACK", "-NAK",
+// "-NAK {"delay":ns}", "+TERM", "+WPI"), as libnats's natsMsg_Ack and the others, which
+// work only on messages of libnats's own JetStream subscriptions.
 #include <nats/nats.h>
 
 #include <algorithm>
@@ -24,6 +41,8 @@ namespace {
 // A fetch in flight cannot be interrupted; fetch waits in slices of at most this long and
 // checks ctx between them, which bounds how late it notices cancellation.
 constexpr std::chrono::milliseconds fetch_slice{100};
+// How long ack_sync waits for the server's confirmation (libnats's default JetStream wait).
+constexpr std::int64_t ack_sync_wait_ms = 5000;
 
 jsCtx* js_of(const std::shared_ptr<void>& js) { return static_cast<jsCtx*>(js.get()); }
 
@@ -32,38 +51,45 @@ jsCtx* js_of(const std::shared_ptr<void>& js) { return static_cast<jsCtx*>(js.ge
 // --- msg: acknowledgements ---
 
 namespace {
-template <class F>
-error ack_with(const std::shared_ptr<message_state>& s, F f) {
+// acknowledge publishes body to a fetched message's reply subject; a final one (all but
+// in_progress) marks the message acknowledged, after which acknowledgements do nothing
+// (as libnats's). sync waits for the server's confirmation.
+error acknowledge(const std::shared_ptr<message_state>& s, std::string_view body, bool final, bool sync = false) {
   if (!s) return to_error(errc::invalid_argument);
-  if (!s->sub) return to_error(errc::not_jetstream_message);
-  return error_from(f(s->m));
+  if (!s->jetstream) return to_error(errc::not_jetstream_message);
+  if (s->acked.load(std::memory_order_acquire)) return {};
+  const char* reply = natsMsg_GetReply(s->m);
+  if (!reply || !*reply) return to_error(errc::not_jetstream_message);
+  natsConnection* nc = s->sub->conn->nc;
+  std::string b(body);
+  natsStatus st = NATS_OK;
+  if (sync) {
+    st = go::blocking([&] {
+      natsMsg* confirmation = nullptr;
+      natsStatus r = natsConnection_RequestString(&confirmation, nc, reply, b.c_str(), ack_sync_wait_ms);
+      natsMsg_Destroy(confirmation);
+      return r;
+    });
+  } else {
+    st = natsConnection_PublishString(nc, reply, b.c_str());
+  }
+  if (st == NATS_OK && final) s->acked.store(true, std::memory_order_release);
+  return error_from(st);
 }
 }  // namespace
 
-error msg::ack() const {
-  return ack_with(state_, [](natsMsg* m) { return natsMsg_Ack(m, nullptr); });
-}
-error msg::ack_sync() const {
-  return ack_with(state_, [](natsMsg* m) {
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    return go::blocking([&] { return natsMsg_AckSync(m, nullptr, &jerr); });
-  });
-}
-error msg::nak() const {
-  return ack_with(state_, [](natsMsg* m) { return natsMsg_Nak(m, nullptr); });
-}
+error msg::ack() const { return acknowledge(state_, "+ACK", true); }
+error msg::ack_sync() const { return acknowledge(state_, "+ACK", true, true); }
+error msg::nak() const { return acknowledge(state_, "-NAK", true); }
 error msg::nak(std::chrono::nanoseconds delay) const {
-  return ack_with(state_, [&](natsMsg* m) { return natsMsg_NakWithDelay(m, detail::millis(delay), nullptr); });
+  if (delay <= std::chrono::nanoseconds::zero()) return nak();
+  return acknowledge(state_, "-NAK {\"delay\":" + std::to_string(delay.count()) + "}", true);
 }
-error msg::term() const {
-  return ack_with(state_, [](natsMsg* m) { return natsMsg_Term(m, nullptr); });
-}
-error msg::in_progress() const {
-  return ack_with(state_, [](natsMsg* m) { return natsMsg_InProgress(m, nullptr); });
-}
+error msg::term() const { return acknowledge(state_, "+TERM", true); }
+error msg::in_progress() const { return acknowledge(state_, "+WPI", false); }
 
 std::uint64_t msg::num_delivered() const {
-  if (!state_ || !state_->sub) return 0;
+  if (!state_ || !state_->jetstream) return 0;
   jsMsgMetaData* meta = nullptr;
   if (natsMsg_GetMetaData(&meta, state_->m) != NATS_OK) return 0;
   std::uint64_t n = meta->NumDelivered;
@@ -176,40 +202,169 @@ std::pair<pull_consumer, error> jetstream::pull_subscribe(std::string_view subje
   natsStatus s = go::blocking(
       [&] { return js_PullSubscribe(&sub, js_of(js_), subj.c_str(), cfg.durable.c_str(), nullptr, &so, &jerr); });
   if (s != NATS_OK) return {{}, error_from(s, jerr)};
+  auto st = std::make_shared<detail::consumer_state>();
+  st->core = std::make_shared<detail::subscription_core>();
+  st->core->conn = state_;
+  st->core->sub = sub;
+  st->core->js = js_;
+  // The consumer's stream and name, for the subject of the pull requests: libnats found the
+  // stream by the subject and keeps neither where it can be read (its consumer info call
+  // fails on a subscription that bound an existing consumer), so the stream is looked up
+  // the same way; an ephemeral consumer's name comes from its info.
+  std::string stream, name = cfg.durable;
+  s = go::blocking([&] {
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Stream.Info.SubjectsFilter = subj.c_str();
+    jsStreamNamesList* names = nullptr;
+    natsStatus r = js_StreamNames(&names, js_of(js_), &jo, &jerr);
+    if (r != NATS_OK) return r;
+    if (names->Count > 0) stream = names->List[0];
+    jsStreamNamesList_Destroy(names);
+    if (!name.empty()) return NATS_OK;
+    jsConsumerInfo* ci = nullptr;
+    r = natsSubscription_GetConsumerInfo(&ci, sub, nullptr, &jerr);
+    if (r == NATS_OK) name = ci->Name;
+    jsConsumerInfo_Destroy(ci);
+    return r;
+  });
+  if (s == NATS_OK && stream.empty()) s = NATS_NOT_FOUND;
+  if (s != NATS_OK) {
+    natsSubscription_Unsubscribe(sub);
+    return {{}, s == NATS_NOT_FOUND ? to_error(errc::stream_not_found) : error_from(s, jerr)};
+  }
+  st->next_subject = "$JS.API.CONSUMER.MSG.NEXT." + stream + "." + name;
+  natsInbox* inbox = nullptr;
+  if (s = natsInbox_Create(&inbox); s != NATS_OK) return {{}, error_from(s)};
+  st->inbox = inbox;
+  natsInbox_Destroy(inbox);
+  natsSubscription* pulls = nullptr;
+  if (s = natsConnection_SubscribeSync(&pulls, state_->nc, st->inbox.c_str()); s != NATS_OK) {
+    return {{}, error_from(s)};
+  }
+  st->pulls = std::make_shared<detail::subscription_core>();
+  st->pulls->conn = state_;
+  st->pulls->sub = pulls;
   pull_consumer out;
-  out.state_ = std::make_shared<detail::consumer_state>();
-  out.state_->core = std::make_shared<detail::subscription_core>();
-  out.state_->core->conn = state_;
-  out.state_->core->sub = sub;
-  out.state_->core->js = js_;
+  out.state_ = std::move(st);
   return {std::move(out), {}};
 }
 
 // --- pull_consumer ---
 
+namespace {
+
+// What a message on a consumer's inbox is (see the top).
+enum class answer { message, heartbeat, no_messages, expired, no_responders, failed };
+
+answer answer_of(natsMsg* m, std::string& why) {
+  if (natsMsg_GetDataLength(m) > 0) return answer::message;
+  if (natsMsg_IsNoResponders(m)) return answer::no_responders;
+  const char* status = nullptr;
+  if (natsMsgHeader_Get(m, "Status", &status) != NATS_OK || !status) return answer::message;
+  std::string_view code(status);
+  if (code.starts_with("100")) return answer::heartbeat;
+  if (code.starts_with("404")) return answer::no_messages;
+  if (code.starts_with("408")) return answer::expired;
+  const char* desc = nullptr;
+  why = "nats: " + std::string(code);
+  if (natsMsgHeader_Get(m, "Description", &desc) == NATS_OK && desc) why += std::string(" ") + desc;
+  return answer::failed;
+}
+
+// pull fetches up to n messages from c within ms milliseconds (see the top): those queued
+// already, then one no_wait request for the rest, and unless no_wait_only, when that found
+// nothing, one request that waits. On a thread that may block (inside go::blocking).
+natsStatus pull(detail::consumer_state& c, int n, std::int64_t ms, bool no_wait_only, std::vector<natsMsg*>& out,
+                std::string& why) {
+  natsSubscription* sub = c.pulls->sub;
+  natsConnection* nc = c.pulls->conn->nc;
+  auto take = [&](natsMsg* m) {
+    answer a = answer_of(m, why);
+    if (a == answer::message) out.push_back(m);
+    else detail::destroy_message(m);
+    return a;
+  };
+  // What came after an earlier fetch gave up (its answer's status messages are ignored).
+  natsMsg* m = nullptr;
+  while (static_cast<int>(out.size()) < n && natsSubscription_NextMsg(&m, sub, 0) == NATS_OK) (void)take(m);
+  if (static_cast<int>(out.size()) == n) return NATS_OK;
+  std::int64_t deadline = nats_Now() + ms;
+  bool no_wait = no_wait_only || n - static_cast<int>(out.size()) > 1;
+  for (bool send = true;;) {
+    std::int64_t left = deadline - nats_Now();
+    if (left <= 0) return NATS_TIMEOUT;
+    if (send) {
+      send = false;
+      std::string req = "{\"batch\":" + std::to_string(n - static_cast<int>(out.size()));
+      if (no_wait) {
+        req += ",\"no_wait\":true}";
+      } else {
+        std::int64_t expires = left >= 20 ? left - 10 : left;  // ends before our wait does
+        req += ",\"expires\":" + std::to_string(expires * 1'000'000) + "}";
+      }
+      natsStatus s = natsConnection_PublishRequest(nc, c.next_subject.c_str(), c.inbox.c_str(), req.data(),
+                                                   static_cast<int>(req.size()));
+      if (s != NATS_OK) return s;
+      // Writes it now rather than after the flusher's wait; an error here (disconnected)
+      // leaves it to be sent on reconnecting, and the wait below to say what happened.
+      (void)natsConnection_FlushTimeout(nc, left);
+      left = deadline - nats_Now();
+      if (left <= 0) left = 1;
+    }
+    natsStatus s = natsSubscription_NextMsg(&m, sub, left);
+    if (s == NATS_NO_RESPONDERS) return s;  // libnats recognises a 503 itself
+    if (s != NATS_OK) return s;
+    switch (take(m)) {
+      case answer::message:
+        if (static_cast<int>(out.size()) == n) return NATS_OK;
+        break;
+      case answer::heartbeat: break;
+      case answer::no_messages:
+        if (!out.empty() || no_wait_only) return NATS_OK;
+        no_wait = false;  // nothing there yet: wait for the first
+        send = true;
+        break;
+      case answer::expired: return out.empty() ? NATS_TIMEOUT : NATS_OK;
+      case answer::no_responders: return NATS_NO_RESPONDERS;
+      case answer::failed: return NATS_ERR;
+    }
+  }
+}
+
+}  // namespace
+
 std::pair<std::vector<msg>, error> pull_consumer::fetch(const context& ctx, int n) const {
   if (!state_) return {{}, to_error(errc::invalid_subscription)};
   n = std::max(n, 1);
-  natsSubscription* sub = state_->core->sub;
+  detail::consumer_state& c = *state_;
+  if (c.fetching.exchange(true, std::memory_order_acquire)) {
+    return {{}, make_error("nats: concurrent fetch request not allowed")};
+  }
+  struct done {
+    detail::consumer_state& c;
+    ~done() { c.fetching.store(false, std::memory_order_release); }
+  } release{c};
   for (;;) {
     if (error err = ctx.err()) return {{}, err};
     auto slice = std::chrono::duration_cast<std::chrono::nanoseconds>(fetch_slice);
     if (auto d = ctx.deadline()) slice = std::min(slice, std::chrono::nanoseconds(*d - go::now()));
     if (slice <= std::chrono::nanoseconds::zero()) continue;  // ctx.err() is set, or is about to be
-    natsMsgList list{};
-    jsErrCode jerr = static_cast<jsErrCode>(0);
+    std::vector<natsMsg*> got;
+    std::string why;
     std::int64_t ms = detail::millis(slice);
-    natsStatus s = go::blocking([&] { return natsSubscription_Fetch(&list, sub, n, ms, &jerr); });
-    if (s == NATS_TIMEOUT) continue;
-    if (s != NATS_OK) return {{}, error_from(s, jerr)};
+    natsStatus s = go::blocking([&] { return pull(c, n, ms, false, got, why); });
     std::vector<msg> out;
-    out.reserve(static_cast<std::size_t>(list.Count));
-    for (int i = 0; i < list.Count; ++i) {
-      out.push_back(message_state::make(list.Msgs[i], state_->core, nullptr));
-      list.Msgs[i] = nullptr;  // now owned by out
+    out.reserve(got.size());
+    for (natsMsg* m : got) {
+      msg one = message_state::make(m, c.pulls, nullptr);
+      message_state::of(one)->jetstream = true;
+      out.push_back(std::move(one));
     }
-    natsMsgList_Destroy(&list);
     if (!out.empty()) return {std::move(out), {}};
+    if (s == NATS_TIMEOUT || s == NATS_OK) continue;
+    if (s == NATS_ERR && !why.empty()) return {{}, make_error(why)};
+    return {{}, error_from(s)};
   }
 }
 
@@ -238,29 +393,30 @@ recv_chan<msg> pull_consumer::messages(const context& ctx, int n) const {
 void pull_consumer::nak_stragglers(int n) const {
   if (!state_) return;
   // The server answers a pull request until the request expires, which may be just after
-  // fetch gave up on it: messages can arrive after the last fetch and wait in libnats's
-  // queue, unacknowledged, for ack_wait. Wait out the last request, then take what came
-  // (a no-wait request returns what is queued, and at most n more) and give it back.
+  // fetch gave up on it: messages can arrive after the last fetch and wait in the inbox,
+  // unacknowledged, for ack_wait. Wait out the last request, then take what came (a no-wait
+  // request returns what is queued, and at most n more) and give it back.
   go::sleep(fetch_slice);
-  natsSubscription* sub = state_->core->sub;
+  detail::consumer_state& c = *state_;
+  if (c.fetching.exchange(true, std::memory_order_acquire)) return;
   for (;;) {
-    jsFetchRequest req;
-    jsFetchRequest_Init(&req);
-    req.Batch = n;
-    req.NoWait = true;
-    natsMsgList list{};
-    natsStatus s = go::blocking([&] { return natsSubscription_FetchRequest(&list, sub, &req); });
-    if (s != NATS_OK || list.Count == 0) {
-      natsMsgList_Destroy(&list);
-      return;
+    std::vector<natsMsg*> got;
+    std::string why;
+    std::int64_t ms = detail::millis(fetch_slice);
+    (void)go::blocking([&] { return pull(c, n, ms, true, got, why); });
+    for (natsMsg* m : got) {
+      msg one = message_state::make(m, c.pulls, nullptr);
+      message_state::of(one)->jetstream = true;
+      (void)one.nak();
     }
-    for (int i = 0; i < list.Count; ++i) natsMsg_Nak(list.Msgs[i], nullptr);
-    natsMsgList_Destroy(&list);
+    if (got.empty()) break;
   }
+  c.fetching.store(false, std::memory_order_release);
 }
 
 error pull_consumer::unsubscribe() const {
   if (!state_) return to_error(errc::invalid_subscription);
+  (void)natsSubscription_Drain(state_->pulls->sub);
   return error_from(natsSubscription_Drain(state_->core->sub));
 }
 

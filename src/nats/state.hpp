@@ -30,16 +30,34 @@
 // A retired subscription is unsubscribed or a pull consumer's (which nothing sends to
 // without a pull request), and costs its natsSubscription until the connection closes.
 //
+// Replies to requests: the request multiplexer's subscription on "<inbox>.*" exists so that
+// the server sends the replies, but where libnats exports its message filter
+// (GOCXX_NATS_HAVE_MSG_FILTER) the connection's filter, which libnats's reader thread calls
+// with every message before routing it, takes each reply whose token has a waiting request
+// and hands it over there (reply_slot), one thread hand-off fewer than through the delivery
+// thread; a request whose thread waits for the reply is then woken by the reader thread
+// directly, with no worker to wake for a goroutine. The filter cannot see which subscription a message is for, so it takes replies only while no
+// subscription of ours could match the inbox too (`overlap`: a subject beginning with ">",
+// "*" or "_INBOX"); it then never takes a message meant for another subscription.
+//
+// Messages are freed by destroy_message on the thread that drops the last msg: a received
+// natsMsg that natsMsg_Destroy frees is handed to libnats's garbage-collector thread instead,
+// which it wakes for each message that finds it waiting (every reply of a request/reply
+// exchange, for one). Where libnats exports natsMsg_free (GOCXX_NATS_HAVE_MSG_FREE), the
+// function that thread would call, destroy_message calls it; else natsMsg_Destroy.
+//
 // Locks: connection_state::mu guards the request multiplexer's table. The response
-// subscription's handler takes it, and so does request(); no libnats call is made with it
-// held except natsConnection_Subscribe at the first request (libnats never calls a handler
-// inline from Subscribe), so libnats's own locks are never taken inside ours while a
-// libnats thread holds one of its locks and waits for ours.
+// subscription's handler and the filter take it, and so does request(); no libnats call is
+// made with it held except natsConnection_Subscribe at the first request (libnats never
+// calls a handler inline from Subscribe), so libnats's own locks are never taken inside ours
+// while a libnats thread holds one of its locks and waits for ours. The reader thread calls
+// the filter holding none of libnats's locks.
 #pragma once
 
 #include <nats/nats.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -52,6 +70,9 @@
 
 namespace go::nats::detail {
 
+// destroy_message frees a message that libnats handed over (see the top).
+void destroy_message(natsMsg* m) noexcept;
+
 // error_from converts a libnats status into a go::error (nil for NATS_OK).
 error error_from(natsStatus s, jsErrCode js = static_cast<jsErrCode>(0));
 
@@ -63,18 +84,34 @@ struct event_sink {
   chan<void> closed;  // closed by the closed callback
 };
 
+// Where a request waits for its reply. Up to max_procs() requests of a connection at once
+// wait with their thread blocked (inside go::blocking) on `cv`, which the thread that
+// delivers the reply (libnats's reader thread through the filter) wakes directly; more would
+// hold a thread each, so the others wait as goroutines on `ch`, which that thread readies.
+struct reply_slot {
+  std::mutex mu;
+  std::condition_variable cv;
+  chan<msg> ch;          // set (capacity 1) for a request waiting as a goroutine
+  natsMsg* m = nullptr;  // guarded by mu: the reply, for a request waiting on cv
+  bool done = false;     // guarded by mu: a reply came, or the request's context ended
+};
+
 struct connection_state {
   natsConnection* nc = nullptr;
   std::shared_ptr<event_sink> sink;
 
   // The request multiplexer (nats.go's respMux): one subscription on "<inbox>.*"; each
-  // request waits on its own one-value channel, registered under its token.
+  // request waits on its own reply_slot, registered under its token.
   std::mutex mu;
-  std::string inbox;                                   // guarded by mu; empty until the first request
-  natsSubscription* responses = nullptr;               // guarded by mu
-  std::uint64_t next_token = 0;                        // guarded by mu
-  std::unordered_map<std::string, chan<msg>> waiting;  // guarded by mu
-  std::vector<natsSubscription*> retired;              // guarded by mu; destroyed after nc
+  std::string inbox;                      // guarded by mu; empty until the first request
+  std::atomic<bool> has_inbox{false};     // inbox is set, and never changes again
+  natsSubscription* responses = nullptr;  // guarded by mu
+  std::uint64_t next_token = 0;           // guarded by mu
+  int blocked = 0;                        // guarded by mu: requests waiting on a reply_slot's cv
+  std::unordered_map<std::string, std::shared_ptr<reply_slot>> waiting;  // guarded by mu
+  std::vector<natsSubscription*> retired;                                // guarded by mu; destroyed after nc
+  // A subscription of ours may match the inbox: the filter leaves replies to libnats.
+  std::atomic<bool> overlap{false};
 
   // retire hands over a subscription to destroy once nc is closed (see the top).
   void retire(natsSubscription* sub) {
@@ -120,8 +157,10 @@ struct message_state {
   natsMsg* m = nullptr;
   std::shared_ptr<subscription_core> sub;  // for a subscription's message
   std::shared_ptr<connection_state> conn;  // for respond
+  bool jetstream = false;                  // fetched from a pull consumer: it can be acknowledged
+  std::atomic<bool> acked{false};          // acked, naked or termed: later acknowledgements do nothing
   ~message_state() {
-    if (m) natsMsg_Destroy(m);
+    if (m) destroy_message(m);
   }
   static msg make(natsMsg* m, std::shared_ptr<subscription_core> sub, std::shared_ptr<connection_state> conn) {
     auto s = std::make_shared<message_state>();
@@ -133,8 +172,19 @@ struct message_state {
   static message_state* of(const msg& m) noexcept { return m.state_.get(); }
 };
 
+// A durable pull consumer. libnats's pull subscription (`core`) creates or binds the
+// consumer and is not fetched from: fetch sends the pull requests itself, with `inbox` as
+// their reply subject, and takes the messages from `pulls`, a plain synchronous subscription
+// on it (src/nats/jetstream.cpp says why).
 struct consumer_state {
   std::shared_ptr<subscription_core> core;
+  std::shared_ptr<subscription_core> pulls;
+  std::string inbox;
+  std::string next_subject;  // "$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>"
+  std::atomic<bool> fetching{false};
+  ~consumer_state() {
+    if (pulls && pulls->sub) natsSubscription_Unsubscribe(pulls->sub);
+  }
 };
 
 }  // namespace go::nats::detail

@@ -5,6 +5,7 @@
 #include "go/nats.hpp"
 
 #include <arpa/inet.h>
+#include <nats/nats.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -203,6 +205,22 @@ void serve_echo(const nats::subscription& sub) {
   });
 }
 
+// An echo responder on a connection of its own (kept while the pair lives).
+struct echo_responder {
+  nats::conn nc;
+  nats::subscription sub;
+};
+
+echo_responder start_echo(const nats_server& server) {
+  echo_responder r{must_connect(server), {}};
+  auto [sub, err] = r.nc.subscribe("svc.echo", 64);
+  if (err) throw std::runtime_error("subscribe: " + err.message());
+  r.sub = sub;
+  serve_echo(sub);
+  if (auto ferr = r.nc.flush()) throw std::runtime_error("flush: " + ferr.message());
+  return r;
+}
+
 TEST(Nats, RequestGetsTheResponderReply) {
   nats_server server;
   auto nc = must_connect(server);
@@ -280,6 +298,165 @@ TEST(Nats, RequestEndsWhenItsContextIsCancelled) {
   });
   auto [reply, rerr] = nc.request(ctx, "svc.silent", "x");
   EXPECT_EQ(rerr, go::errc::canceled);
+}
+
+// A request's reply does not wait for libnats's delivery thread: with that thread (one for
+// the process) held up by a raw libnats subscription whose handler waits, a request still
+// gets its reply, which the connection's reader thread hands to the request (state.hpp).
+// The responder is a raw synchronous subscription served by a plain thread, so it does not
+// need the delivery thread either.
+TEST(Nats, RequestRepliesDoNotWaitForTheDeliveryThread) {
+#ifndef GOCXX_NATS_HAVE_MSG_FILTER
+  GTEST_SKIP() << "this libnats exports no message filter: replies go through its delivery thread";
+#endif
+  nats_server server;
+  std::string url = server.url();
+  natsOptions* o = nullptr;
+  ASSERT_EQ(natsOptions_Create(&o), NATS_OK);
+  ASSERT_EQ(natsOptions_SetURL(o, url.c_str()), NATS_OK);
+  ASSERT_EQ(natsOptions_UseGlobalMessageDelivery(o, true), NATS_OK);
+  natsConnection* raw = nullptr;
+  natsStatus cs = natsConnection_Connect(&raw, o);
+  natsOptions_Destroy(o);
+  ASSERT_EQ(cs, NATS_OK);
+  struct gate {
+    std::atomic<bool> entered{false}, open{false};
+  } g;
+  auto hold = [](natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
+    auto* g = static_cast<gate*>(closure);
+    g->entered = true;
+    while (!g->open) std::this_thread::sleep_for(1ms);
+    natsMsg_Destroy(m);
+  };
+  natsSubscription* blocker = nullptr;
+  natsSubscription* echo = nullptr;
+  ASSERT_EQ(natsConnection_Subscribe(&blocker, raw, "block", hold, &g), NATS_OK);
+  ASSERT_EQ(natsConnection_SubscribeSync(&echo, raw, "svc.echo"), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishString(raw, "block", "x"), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(raw), NATS_OK);
+  for (int i = 0; i < 5000 && !g.entered; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(g.entered) << "the delivery thread never ran the holding handler";
+
+  std::thread responder([&] {
+    natsMsg* m = nullptr;
+    if (natsSubscription_NextMsg(&m, echo, 10000) != NATS_OK) return;
+    natsConnection_PublishString(raw, natsMsg_GetReply(m), "pong");
+    natsConnection_Flush(raw);
+    natsMsg_Destroy(m);
+  });
+  auto nc = must_connect(server);
+  auto [reply, err] = nc.request("svc.echo", "ping", 5s);
+  g.open = true;
+  responder.join();
+  EXPECT_FALSE(err) << err.message();
+  EXPECT_EQ(reply.data(), "pong");
+  natsSubscription_Destroy(echo);
+  natsSubscription_Destroy(blocker);
+  natsConnection_Destroy(raw);
+}
+
+// A subscription that matches the request multiplexer's inbox too (">" here) still gets the
+// replies the server sends it: the reader thread takes replies only while no subscription
+// of the connection could match them (state.hpp).
+TEST(Nats, ASubscriptionOnEverySubjectStillGetsTheReplies) {
+  nats_server server;
+  auto echo = start_echo(server);
+  auto nc = must_connect(server);
+  auto [all, aerr] = nc.subscribe(">", 64);
+  ASSERT_FALSE(aerr);
+  ASSERT_FALSE(nc.flush());
+  for (int i = 0; i < 3; ++i) {
+    auto [reply, rerr] = nc.request("svc.echo", "hi", 5s);
+    ASSERT_FALSE(rerr) << rerr.message();
+    EXPECT_EQ(reply.data(), "echo hi");
+  }
+  // ">" gets the 3 requests (nc's own publishes) and the 3 replies.
+  int replies = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto m = recv_within(all.messages(), 5s);
+    ASSERT_TRUE(m) << "message " << i << " never came";
+    if (m->data() == "echo hi") ++replies;
+  }
+  EXPECT_EQ(replies, 3);
+}
+
+// A waiting request holds its thread only while few others do (max_procs() per connection,
+// state.hpp): 64 requests waiting at once for a responder that never answers leave the
+// process with about as many threads as before them, and all end when cancelled.
+TEST(Nats, ManyWaitingRequestsDoNotHoldAThreadEach) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("svc.silent", 128);
+  ASSERT_FALSE(err);
+  (void)nc.request("svc.none", "warm", 5s);  // no responders, at once: the multiplexer exists now
+  int before = thread_count();
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  go::wait_group wg;
+  std::atomic<int> cancelled{0};
+  for (int i = 0; i < 64; ++i) {
+    wg.go([&, ctx = ctx] {
+      if (nc.request(ctx, "svc.silent", "x").second == go::errc::canceled) cancelled.fetch_add(1);
+    });
+  }
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(recv_within(sub.messages(), 5s)) << "request " << i << " never came";
+  int during = thread_count();
+  cancel();
+  wg.wait();
+  EXPECT_EQ(cancelled.load(), 64);
+  EXPECT_LT(during - before, 16) << "a thread per waiting request";
+}
+
+std::vector<int> thread_ids() {
+  std::vector<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    out.push_back(std::stoi(e.path().filename().string()));
+  }
+  return out;
+}
+
+long voluntary_switches(int tid) {
+  std::ifstream status("/proc/self/task/" + std::to_string(tid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("voluntary_ctxt_switches:")) return std::stol(line.substr(line.find(':') + 1));
+  }
+  return 0;
+}
+
+// Messages are freed by whoever drops the last msg, not by libnats's garbage-collector
+// thread, which natsMsg_Destroy wakes for each message that finds it waiting (state.hpp).
+// That thread starts, with libnats's timer and callback threads, when libnats is first
+// opened; opened here from a thread of our own, their ids are the threads that appear. Over
+// 200 requests (two messages dropped each: the request at the responder, the reply here)
+// those threads sleep and wake far fewer times than once per message.
+TEST(Nats, DroppedMessagesDoNotWakeLibnatsThreads) {
+#ifndef GOCXX_NATS_HAVE_MSG_FREE
+  GTEST_SKIP() << "this libnats exports no natsMsg_free: its garbage collector frees messages";
+#endif
+  std::vector<int> lib;
+  std::thread([&] {
+    auto before = thread_ids();
+    if (nats_Open(-1) != NATS_OK) return;
+    for (int tid : thread_ids()) {
+      if (std::find(before.begin(), before.end(), tid) == before.end()) lib.push_back(tid);
+    }
+  }).join();
+  if (lib.empty()) GTEST_SKIP() << "libnats was opened before this test (ctest runs each test in its own process)";
+  nats_server server;
+  auto echo = start_echo(server);
+  auto nc = must_connect(server);
+  ASSERT_FALSE(nc.request("svc.echo", "warm", 5s).second);
+  auto switches = [&] {
+    long n = 0;
+    for (int tid : lib) n += voluntary_switches(tid);
+    return n;
+  };
+  long before = switches();
+  for (int i = 0; i < 200; ++i) {
+    auto [reply, rerr] = nc.request("svc.echo", "x", 5s);
+    ASSERT_FALSE(rerr) << rerr.message();
+  }
+  EXPECT_LT(switches() - before, 100) << "libnats's threads woke for the messages dropped";
 }
 
 TEST(Nats, InvalidSubjectsAreRejected) {
@@ -733,10 +910,32 @@ TEST(NatsJetStream, AckOnACoreMessageIsAnError) {
   ASSERT_FALSE(nc.publish("x", "y"));
   auto m = recv_within(sub.messages(), 5s);
   ASSERT_TRUE(m);
-  // A core message's subscription has no JetStream side: libnats says so.
-  EXPECT_TRUE(m->ack());
+  EXPECT_EQ(m->ack(), nats::errc::not_jetstream_message);
   EXPECT_EQ(m->num_delivered(), 0u);
   EXPECT_EQ(nats::msg().ack(), nats::errc::invalid_argument);
+}
+
+// A core message with a reply subject is no JetStream message either: every
+// acknowledgement says so and sends nothing (libnats's natsMsg_Ack would follow the
+// JetStream side its subscription does not have).
+TEST(NatsJetStream, AckOnACoreMessageWithAReplyIsAnError) {
+  nats_server server;
+  auto nc = must_connect(server);
+  auto [sub, err] = nc.subscribe("x", 4);
+  ASSERT_FALSE(err);
+  auto [acks, aerr] = nc.subscribe("r.>", 4);
+  ASSERT_FALSE(aerr);
+  ASSERT_FALSE(nc.publish_request("x", "r.1", "y"));
+  auto m = recv_within(sub.messages(), 5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->ack(), nats::errc::not_jetstream_message);
+  EXPECT_EQ(m->nak(), nats::errc::not_jetstream_message);
+  EXPECT_EQ(m->nak(1s), nats::errc::not_jetstream_message);
+  EXPECT_EQ(m->term(), nats::errc::not_jetstream_message);
+  EXPECT_EQ(m->in_progress(), nats::errc::not_jetstream_message);
+  EXPECT_EQ(m->ack_sync(), nats::errc::not_jetstream_message);
+  ASSERT_FALSE(nc.flush());
+  EXPECT_FALSE(acks.messages().try_recv()) << "an acknowledgement was sent";
 }
 
 // --- worker_pool ---
