@@ -263,14 +263,14 @@ bool may_match_inbox(std::string_view subject) {
 }
 
 std::pair<subscription, error> subscribe_impl(const std::shared_ptr<connection_state>& c, std::string_view subject,
-                                              const char* group, std::size_t capacity) {
+                                              const char* group, std::size_t capacity, bool own_inbox = false) {
   if (!c) return {{}, to_error(errc::connection_closed)};
   auto core = std::make_shared<subscription_core>();
   core->conn = c;
   auto* sink = new subscription_sink{make_chan<msg>(std::max<std::size_t>(capacity, 1)), core, c->sink};
   std::string subj(subject);
   // Before the server can send to it: from now on the filter leaves replies to libnats.
-  if (may_match_inbox(subj)) c->overlap.store(true, std::memory_order_release);
+  if (!own_inbox && may_match_inbox(subj)) c->overlap.store(true, std::memory_order_release);
   natsSubscription* sub = nullptr;
   natsStatus s = group ? natsConnection_QueueSubscribe(&sub, c->nc, subj.c_str(), group, on_message, sink)
                        : natsConnection_Subscribe(&sub, c->nc, subj.c_str(), on_message, sink);
@@ -414,6 +414,11 @@ error conn::publish_request(std::string_view subject, std::string_view reply, st
   std::string subj(subject), rep(reply);
   return detail::error_from(
       natsConnection_PublishRequest(state_->nc, subj.c_str(), rep.c_str(), data.data(), static_cast<int>(data.size())));
+}
+
+std::pair<subscription, error> detail::subscribe_inbox(const std::shared_ptr<connection_state>& c,
+                                                       std::string_view inbox, std::size_t capacity) {
+  return subscribe_impl(c, inbox, nullptr, capacity, true);
 }
 
 std::pair<subscription, error> conn::subscribe(std::string_view subject, std::size_t capacity) const {

@@ -9,18 +9,25 @@
 // expires or no_wait) is published to "$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>" with
 // the consumer's own inbox as reply subject, and natsConnection_FlushTimeout writes it at
 // once, with the acknowledgements buffered since the last fetch; the server's answers
-// arrive on a synchronous subscription on that inbox: messages, then possibly a status
+// arrive on an ordinary subscription on that inbox, delivered into a channel that fetch
+// receives from, so that no thread waits for them (a synchronous subscription would keep a
+// thread blocked for each fetch, woken, a context switch each time, for each message that
+// finds it waiting): messages, then possibly a status
 // message (a message without data whose "Status" header is 404 no messages for a no_wait
 // request, 408 request expired, 100 idle heartbeat, 409 and others errors). As libnats's
 // simple fetch: what is queued already is taken first, then a no_wait request for the rest
 // (when that is more than one), and when that finds nothing a request that waits until the
-// fetch's slice ends (its expiry 10 ms shorter, so that the server ends it first).
+// fetch's slice ends (its expiry 10 ms shorter, so that the server ends it first). Only
+// the flush, which waits for the server's PONG, blocks a thread. The channel holds
+// pulled_capacity messages, which bounds what one fetch asks for; past it the subscription's
+// slow-consumer policy drops a message, which the server delivers again after ack_wait.
 // Acknowledgements are publishes to the message's reply subject ("+ACK", "-NAK",
 // "-NAK {"delay":ns}", "+TERM", "+WPI"), as libnats's natsMsg_Ack and the others, which
 // work only on messages of libnats's own JetStream subscriptions.
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +35,7 @@
 #include "go/nats.hpp"
 #include "go/patterns.hpp"
 #include "go/runtime.hpp"
+#include "go/select.hpp"
 #include "go/time.hpp"
 #include "nats/state.hpp"
 
@@ -41,6 +49,8 @@ namespace {
 // A fetch in flight cannot be interrupted; fetch waits in slices of at most this long and
 // checks ctx between them, which bounds how late it notices cancellation.
 constexpr std::chrono::milliseconds fetch_slice{100};
+// The capacity of a consumer's inbox channel, and so the most one fetch asks for.
+constexpr int pulled_capacity = 4096;
 // How long ack_sync waits for the server's confirmation (libnats's default JetStream wait).
 constexpr std::int64_t ack_sync_wait_ms = 5000;
 
@@ -238,13 +248,11 @@ std::pair<pull_consumer, error> jetstream::pull_subscribe(std::string_view subje
   if (s = natsInbox_Create(&inbox); s != NATS_OK) return {{}, error_from(s)};
   st->inbox = inbox;
   natsInbox_Destroy(inbox);
-  natsSubscription* pulls = nullptr;
-  if (s = natsConnection_SubscribeSync(&pulls, state_->nc, st->inbox.c_str()); s != NATS_OK) {
-    return {{}, error_from(s)};
-  }
-  st->pulls = std::make_shared<detail::subscription_core>();
-  st->pulls->conn = state_;
-  st->pulls->sub = pulls;
+  auto [pulled, perr] = detail::subscribe_inbox(state_, st->inbox, pulled_capacity);
+  if (perr) return {{}, perr};
+  st->pulls = detail::subscription_state::core_of(pulled);
+  st->pulled = pulled.messages();
+  st->pulls_sub = std::move(pulled);
   pull_consumer out;
   out.state_ = std::move(st);
   return {std::move(out), {}};
@@ -272,28 +280,33 @@ answer answer_of(natsMsg* m, std::string& why) {
   return answer::failed;
 }
 
-// pull fetches up to n messages from c within ms milliseconds (see the top): those queued
+// pull fetches up to n messages from c within `slice` (see the top): those queued
 // already, then one no_wait request for the rest, and unless no_wait_only, when that found
-// nothing, one request that waits. On a thread that may block (inside go::blocking).
-natsStatus pull(detail::consumer_state& c, int n, std::int64_t ms, bool no_wait_only, std::vector<natsMsg*>& out,
-                std::string& why) {
-  natsSubscription* sub = c.pulls->sub;
+// nothing, one request that waits. In a goroutine.
+natsStatus pull(detail::consumer_state& c, int n, std::chrono::nanoseconds slice, bool no_wait_only,
+                std::vector<msg>& out, std::string& why) {
   natsConnection* nc = c.pulls->conn->nc;
-  auto take = [&](natsMsg* m) {
-    answer a = answer_of(m, why);
-    if (a == answer::message) out.push_back(m);
-    else detail::destroy_message(m);
+  auto take = [&](msg one) {
+    answer a = answer_of(message_state::of(one)->m, why);
+    if (a == answer::message) {
+      message_state::of(one)->jetstream = true;
+      out.push_back(std::move(one));
+    }
     return a;
   };
   // What came after an earlier fetch gave up (its answer's status messages are ignored).
-  natsMsg* m = nullptr;
-  while (static_cast<int>(out.size()) < n && natsSubscription_NextMsg(&m, sub, 0) == NATS_OK) (void)take(m);
+  while (static_cast<int>(out.size()) < n) {
+    auto r = c.pulled.try_recv();
+    if (!r) break;
+    (void)take(std::move(*r.value));
+  }
   if (static_cast<int>(out.size()) == n) return NATS_OK;
-  std::int64_t deadline = nats_Now() + ms;
+  auto deadline = go::now() + slice;
+  auto timeout = go::after(slice);
   bool no_wait = no_wait_only || n - static_cast<int>(out.size()) > 1;
   for (bool send = true;;) {
-    std::int64_t left = deadline - nats_Now();
-    if (left <= 0) return NATS_TIMEOUT;
+    std::int64_t left = detail::millis(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - go::now()));
+    if (deadline <= go::now()) return NATS_TIMEOUT;
     if (send) {
       send = false;
       std::string req = "{\"batch\":" + std::to_string(n - static_cast<int>(out.size()));
@@ -308,14 +321,19 @@ natsStatus pull(detail::consumer_state& c, int n, std::int64_t ms, bool no_wait_
       if (s != NATS_OK) return s;
       // Writes it now rather than after the flusher's wait; an error here (disconnected)
       // leaves it to be sent on reconnecting, and the wait below to say what happened.
-      (void)natsConnection_FlushTimeout(nc, left);
-      left = deadline - nats_Now();
-      if (left <= 0) left = 1;
+      (void)go::blocking([&] { return natsConnection_FlushTimeout(nc, left); });
     }
-    natsStatus s = natsSubscription_NextMsg(&m, sub, left);
-    if (s == NATS_NO_RESPONDERS) return s;  // libnats recognises a 503 itself
-    if (s != NATS_OK) return s;
-    switch (take(m)) {
+    std::optional<msg> got;
+    bool closed = false, expired = false;
+    go::select(go::recv_case(c.pulled,
+                             [&](std::optional<msg> v) {
+                               if (v) got = std::move(v);
+                               else closed = true;
+                             }),
+               go::recv_case(timeout, [&] { expired = true; }));
+    if (expired) return NATS_TIMEOUT;
+    if (closed) return NATS_CONNECTION_CLOSED;
+    switch (take(std::move(*got))) {
       case answer::message:
         if (static_cast<int>(out.size()) == n) return NATS_OK;
         break;
@@ -336,7 +354,7 @@ natsStatus pull(detail::consumer_state& c, int n, std::int64_t ms, bool no_wait_
 
 std::pair<std::vector<msg>, error> pull_consumer::fetch(const context& ctx, int n) const {
   if (!state_) return {{}, to_error(errc::invalid_subscription)};
-  n = std::max(n, 1);
+  n = std::clamp(n, 1, pulled_capacity);
   detail::consumer_state& c = *state_;
   if (c.fetching.exchange(true, std::memory_order_acquire)) {
     return {{}, make_error("nats: concurrent fetch request not allowed")};
@@ -350,17 +368,9 @@ std::pair<std::vector<msg>, error> pull_consumer::fetch(const context& ctx, int 
     auto slice = std::chrono::duration_cast<std::chrono::nanoseconds>(fetch_slice);
     if (auto d = ctx.deadline()) slice = std::min(slice, std::chrono::nanoseconds(*d - go::now()));
     if (slice <= std::chrono::nanoseconds::zero()) continue;  // ctx.err() is set, or is about to be
-    std::vector<natsMsg*> got;
-    std::string why;
-    std::int64_t ms = detail::millis(slice);
-    natsStatus s = go::blocking([&] { return pull(c, n, ms, false, got, why); });
     std::vector<msg> out;
-    out.reserve(got.size());
-    for (natsMsg* m : got) {
-      msg one = message_state::make(m, c.pulls, nullptr);
-      message_state::of(one)->jetstream = true;
-      out.push_back(std::move(one));
-    }
+    std::string why;
+    natsStatus s = pull(c, n, slice, false, out, why);
     if (!out.empty()) return {std::move(out), {}};
     if (s == NATS_TIMEOUT || s == NATS_OK) continue;
     if (s == NATS_ERR && !why.empty()) return {{}, make_error(why)};
@@ -400,15 +410,10 @@ void pull_consumer::nak_stragglers(int n) const {
   detail::consumer_state& c = *state_;
   if (c.fetching.exchange(true, std::memory_order_acquire)) return;
   for (;;) {
-    std::vector<natsMsg*> got;
+    std::vector<msg> got;
     std::string why;
-    std::int64_t ms = detail::millis(fetch_slice);
-    (void)go::blocking([&] { return pull(c, n, ms, true, got, why); });
-    for (natsMsg* m : got) {
-      msg one = message_state::make(m, c.pulls, nullptr);
-      message_state::of(one)->jetstream = true;
-      (void)one.nak();
-    }
+    (void)pull(c, std::clamp(n, 1, pulled_capacity), fetch_slice, true, got, why);
+    for (msg& one : got) (void)one.nak();
     if (got.empty()) break;
   }
   c.fetching.store(false, std::memory_order_release);

@@ -148,6 +148,7 @@ struct subscription_state {
     out.messages_ = std::move(messages);
     return out;
   }
+  static std::shared_ptr<subscription_core> core_of(const subscription& s) { return s.state_->core; }
   ~subscription_state() {
     if (core && core->sub) natsSubscription_Unsubscribe(core->sub);
   }
@@ -172,19 +173,24 @@ struct message_state {
   static message_state* of(const msg& m) noexcept { return m.state_.get(); }
 };
 
+// subscribe_inbox is conn::subscribe for an inbox of our own ("_INBOX.<nuid>", from
+// natsInbox_Create), which cannot match the request multiplexer's: the filter keeps taking
+// replies (conn::subscribe leaves them to libnats for any subject that may match).
+std::pair<subscription, error> subscribe_inbox(const std::shared_ptr<connection_state>& c, std::string_view inbox,
+                                               std::size_t capacity);
+
 // A durable pull consumer. libnats's pull subscription (`core`) creates or binds the
 // consumer and is not fetched from: fetch sends the pull requests itself, with `inbox` as
-// their reply subject, and takes the messages from `pulls`, a plain synchronous subscription
-// on it (src/nats/jetstream.cpp says why).
+// their reply subject, and receives the server's answers from `pulled`, the channel of
+// `pulls_sub`, an ordinary subscription on it (src/nats/jetstream.cpp says why).
 struct consumer_state {
   std::shared_ptr<subscription_core> core;
-  std::shared_ptr<subscription_core> pulls;
+  subscription pulls_sub;
+  std::shared_ptr<subscription_core> pulls;  // pulls_sub's
+  recv_chan<msg> pulled;
   std::string inbox;
   std::string next_subject;  // "$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>"
   std::atomic<bool> fetching{false};
-  ~consumer_state() {
-    if (pulls && pulls->sub) natsSubscription_Unsubscribe(pulls->sub);
-  }
 };
 
 }  // namespace go::nats::detail

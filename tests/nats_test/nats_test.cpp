@@ -801,6 +801,31 @@ TEST(NatsJetStream, FetchHonoursTheContextDeadline) {
   cancel();
 }
 
+// A fetch waits for the server's answers on a channel, not in a blocked thread: 32 fetches
+// waiting on an empty stream hold far fewer than 32 threads.
+TEST(NatsJetStream, ManyWaitingFetchesDoNotHoldAThreadEach) {
+  nats_server server;
+  auto j = work_queue(server);
+  std::vector<nats::pull_consumer> consumers;
+  for (int i = 0; i < 32; ++i) consumers.push_back(must_pull(j, {.durable = "w"}));
+  (void)fetch_within(consumers[0], 1, 50ms);  // the connection's threads exist now
+  int before = thread_count();
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  go::wait_group wg;
+  std::atomic<int> cancelled{0};
+  for (const auto& c : consumers) {
+    wg.go([&, c, ctx = ctx] {
+      if (c.fetch(ctx, 1).second == go::errc::canceled) cancelled.fetch_add(1);
+    });
+  }
+  go::sleep(300ms);
+  int during = thread_count();
+  cancel();
+  wg.wait();
+  EXPECT_EQ(cancelled.load(), 32);
+  EXPECT_LT(during - before, 16) << "a thread per waiting fetch";
+}
+
 // libnats 3.4's read loop uses a subscription it looked up without a reference to it
 // (state.hpp): destroying a pull consumer's natsSubscription while the server still sends
 // the rest of a batch to it freed it under the read loop (heap corruption in one run of
