@@ -354,7 +354,7 @@ class pull_consumer {
  private:
   friend class ::go::nats::jetstream;
   friend class worker_pool;
-  void nak_stragglers(int n) const;
+  void nak_stragglers() const;
   std::shared_ptr<detail::consumer_state> state_;
 };
 

@@ -281,10 +281,10 @@ answer answer_of(natsMsg* m, std::string& why) {
 }
 
 // pull fetches up to n messages from c within `slice` (see the top): those queued
-// already, then one no_wait request for the rest, and unless no_wait_only, when that found
-// nothing, one request that waits. In a goroutine.
-natsStatus pull(detail::consumer_state& c, int n, std::chrono::nanoseconds slice, bool no_wait_only,
-                std::vector<msg>& out, std::string& why) {
+// already, then one no_wait request for the rest, and when that found nothing, one request
+// that waits. In a goroutine.
+natsStatus pull(detail::consumer_state& c, int n, std::chrono::nanoseconds slice, std::vector<msg>& out,
+                std::string& why) {
   natsConnection* nc = c.pulls->conn->nc;
   auto take = [&](msg one) {
     answer a = answer_of(message_state::of(one)->m, why);
@@ -303,7 +303,7 @@ natsStatus pull(detail::consumer_state& c, int n, std::chrono::nanoseconds slice
   if (static_cast<int>(out.size()) == n) return NATS_OK;
   auto deadline = go::now() + slice;
   auto timeout = go::after(slice);
-  bool no_wait = no_wait_only || n - static_cast<int>(out.size()) > 1;
+  bool no_wait = n - static_cast<int>(out.size()) > 1;
   for (bool send = true;;) {
     std::int64_t left = detail::millis(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - go::now()));
     if (deadline <= go::now()) return NATS_TIMEOUT;
@@ -339,7 +339,7 @@ natsStatus pull(detail::consumer_state& c, int n, std::chrono::nanoseconds slice
         break;
       case answer::heartbeat: break;
       case answer::no_messages:
-        if (!out.empty() || no_wait_only) return NATS_OK;
+        if (!out.empty()) return NATS_OK;
         no_wait = false;  // nothing there yet: wait for the first
         send = true;
         break;
@@ -370,7 +370,7 @@ std::pair<std::vector<msg>, error> pull_consumer::fetch(const context& ctx, int 
     if (slice <= std::chrono::nanoseconds::zero()) continue;  // ctx.err() is set, or is about to be
     std::vector<msg> out;
     std::string why;
-    natsStatus s = pull(c, n, slice, false, out, why);
+    natsStatus s = pull(c, n, slice, out, why);
     if (!out.empty()) return {std::move(out), {}};
     if (s == NATS_TIMEOUT || s == NATS_OK) continue;
     if (s == NATS_ERR && !why.empty()) return {{}, make_error(why)};
@@ -394,27 +394,29 @@ recv_chan<msg> pull_consumer::messages(const context& ctx, int n) const {
         }
       }
     }
-    self.nak_stragglers(n);
+    self.nak_stragglers();
     out.close();
   });
   return out;
 }
 
-void pull_consumer::nak_stragglers(int n) const {
+void pull_consumer::nak_stragglers() const {
   if (!state_) return;
   // The server answers a pull request until the request expires, which may be just after
   // fetch gave up on it: messages can arrive after the last fetch and wait in the inbox,
-  // unacknowledged, for ack_wait. Wait out the last request, then take what came (a no-wait
-  // request returns what is queued, and at most n more) and give it back.
+  // unacknowledged, for ack_wait. Wait out the last request, then give back what came. No
+  // new request is sent: it would take more jobs from the stream only to nak them, and a
+  // nak without delay makes them deliverable again at once, to this consumer too.
   go::sleep(fetch_slice);
   detail::consumer_state& c = *state_;
   if (c.fetching.exchange(true, std::memory_order_acquire)) return;
   for (;;) {
-    std::vector<msg> got;
+    auto r = c.pulled.try_recv();
+    if (!r || !r.value) break;
     std::string why;
-    (void)pull(c, std::clamp(n, 1, pulled_capacity), fetch_slice, true, got, why);
-    for (msg& one : got) (void)one.nak();
-    if (got.empty()) break;
+    if (answer_of(message_state::of(*r.value)->m, why) != answer::message) continue;
+    message_state::of(*r.value)->jetstream = true;
+    (void)r.value->nak();
   }
   c.fetching.store(false, std::memory_order_release);
 }

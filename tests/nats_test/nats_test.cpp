@@ -928,6 +928,54 @@ TEST(NatsJetStream, MessagesFetchesIntoAChannelUntilTheContextEnds) {
   EXPECT_EQ(msgs.try_recv().status, go::chan_status::closed);
 }
 
+// Cancelled while the stream still holds jobs, messages closes its channel and leaves the
+// jobs on the stream: it takes none only to give it back (a nak without delay makes a job
+// deliverable again at once, so that would never end), and none is left to wait out its
+// ack_wait.
+TEST(NatsJetStream, MessagesCancelledWhileJobsRemainClosesAndLeavesThem) {
+  nats_server server;
+  auto j = work_queue(server);
+  for (int i = 0; i < 200; ++i) ASSERT_FALSE(j.js.publish_async("jobs.a", std::to_string(i)));
+  ASSERT_FALSE(j.js.publish_async_complete());
+  auto c = must_pull(j, {.durable = "w", .ack_wait = 30s});
+  auto [ctx, cancel] = go::with_cancel(go::background());
+  auto msgs = c.messages(ctx, 8);
+  for (int i = 0; i < 5; ++i) {
+    auto m = recv_within(msgs, 5s);
+    ASSERT_TRUE(m);
+    EXPECT_FALSE(m->ack());
+  }
+  cancel();
+  // What is in the channel already is the receiver's to give back.
+  bool closed = false;
+  for (auto deadline = go::now() + 10s; !closed && go::now() < deadline;) {
+    go::select(go::recv_case(msgs,
+                             [&](std::optional<nats::msg> m) {
+                               if (m) EXPECT_FALSE(m->nak());
+                               else closed = true;
+                             }),
+               go::recv_case(go::after(100ms)));
+  }
+  ASSERT_TRUE(closed) << "messages did not close its channel after its context ended";
+  // Every job left comes to the next fetches well within ack_wait, each once.
+  std::set<std::string> rest;
+  for (auto deadline = go::now() + 10s; rest.size() < 195 && go::now() < deadline;) {
+    for (nats::msg& m : fetch_within(c, 50, 1s)) {
+      rest.insert(std::string(m.data()));
+      EXPECT_FALSE(m.ack());
+    }
+  }
+  EXPECT_EQ(rest.size(), 195u) << "a job was kept, to come back only after ack_wait";
+  // The server applies acknowledgements asynchronously.
+  std::uint64_t left = 1;
+  for (auto deadline = go::now() + 5s; left > 0 && go::now() < deadline; go::sleep(10ms)) {
+    auto [si, serr] = j.js.stream_info("JOBS");
+    ASSERT_FALSE(serr);
+    left = si.messages;
+  }
+  EXPECT_EQ(left, 0u);
+}
+
 TEST(NatsJetStream, AckOnACoreMessageIsAnError) {
   nats_server server;
   auto nc = must_connect(server);
