@@ -161,6 +161,33 @@ void echo_many(int procs) {
 TEST(Net, EchoGoroutinePerConnectionOneProc) { echo_many(1); }
 TEST(Net, EchoGoroutinePerConnectionTwoProcs) { echo_many(2); }
 
+// An accepted conn's local address is the one its peer reached: the listener's own when it
+// listens on one address, and the concrete address, not the wildcard, when it listens on all.
+TEST(Net, AnAcceptedConnsAddressesAreThoseOfItsPeersEnds) {
+  go::run([] {
+    for (const char* where : {"127.0.0.1:0", "0.0.0.0:0", ":0"}) {
+      auto [ln, err] = go::net::listen("tcp", where);
+      ASSERT_FALSE(err) << where << ": " << err.message();
+      auto accepted = go::make_chan<go::net::conn>(1);
+      go::spawn([ln = ln, accepted] {
+        auto [c, err] = ln.accept();
+        if (!err) accepted.send(c);
+        else accepted.close();
+      });
+      auto [c, derr] = go::net::dial("tcp", "127.0.0.1:" + std::to_string(ln.addr().port()));
+      ASSERT_FALSE(derr) << derr.message();
+      auto s = accepted.recv();
+      ASSERT_TRUE(s) << where;
+      EXPECT_EQ(s->local_addr().string(), c.remote_addr().string()) << where;
+      EXPECT_EQ(s->local_addr().string(), "127.0.0.1:" + std::to_string(ln.addr().port())) << where;
+      EXPECT_EQ(s->remote_addr().string(), c.local_addr().string()) << where;
+      s->close();
+      c.close();
+      ln.close();
+    }
+  });
+}
+
 TEST(Net, MalformedAddressesFailWithGosMessages) {
   go::run([] {
     struct {

@@ -413,6 +413,19 @@ conn_result listen_packet(std::string_view network, std::string_view address) {
 
 namespace {
 
+// listens_on_one_address: the IP listener l is bound to one address, not a wildcard, so
+// every conn it accepts has l's address as its own. A Unix socket's is asked for.
+bool listens_on_one_address(const poll_fd* l) noexcept {
+  if (l->llen == 0) return false;
+  if (l->laddr.ss_family == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(&l->laddr)->sin_addr.s_addr != htonl(INADDR_ANY);
+  }
+  if (l->laddr.ss_family == AF_INET6) {
+    return !IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(&l->laddr)->sin6_addr);
+  }
+  return false;
+}
+
 // accepted makes the conn of socket s that accept took from listener l (s < 0: err failed it).
 conn_result accepted(poll_fd* l, int s, const sockaddr_storage& from, socklen_t len, int err) {
   if (s < 0) {
@@ -427,7 +440,13 @@ conn_result accepted(poll_fd* l, int s, const sockaddr_storage& from, socklen_t 
   f->net = l->net;
   std::memcpy(&f->raddr, &from, len);
   f->rlen = len;
-  fill_local(f);  // TCP_NODELAY and keep-alive came with the listener's options (bind_socket)
+  // TCP_NODELAY and keep-alive came with the listener's options (bind_socket).
+  if (listens_on_one_address(l)) {
+    f->laddr = l->laddr;
+    f->llen = l->llen;
+  } else {
+    fill_local(f);
+  }
   return {conn_access::make_conn(f), {}};
 }
 
