@@ -269,8 +269,16 @@ void dump_all(std::ostream& out);
 [[noreturn]] void fatal_with_dump(const char* msg) noexcept;
 
 // The runtime's global state, created on first use and never destroyed (goroutines may
-// still run while static destructors do).
-void ensure_started() noexcept;
+// still run while static destructors do). ensure_started creates it unless it exists; every
+// spawn calls it, hence the inlined check.
+extern std::atomic<bool> runtime_started;  // the_sched is set and every worker exists
+void start_runtime_once() noexcept;
+inline void ensure_started() noexcept {
+  // `started`, not the_sched: the_sched is published before the workers exist (they need
+  // it), and a caller must not see a runtime without workers (worker_count() == 0).
+  if (__builtin_expect(runtime_started.load(std::memory_order_acquire), 1)) return;
+  start_runtime_once();
+}
 int worker_count() noexcept;
 worker* worker_at(int i) noexcept;
 

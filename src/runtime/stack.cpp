@@ -61,6 +61,7 @@
 #include "platform/sanitizer.hpp"
 #include "runtime/panic.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/scheduler/sched.hpp"
 
 namespace go::detail {
 
@@ -250,8 +251,8 @@ std::size_t stack_default_reservation() noexcept {
 }
 
 std::size_t stack_round(std::size_t size) noexcept {
-  std::size_t page = page_size();
-  return (size + page - 1) / page * page;
+  std::size_t page = page_size();  // a power of two
+  return (size + page - 1) & ~(page - 1);
 }
 
 // A cache line of its own: two workers' caches allocated one after the other would share a
@@ -299,7 +300,11 @@ void unmap(stack s) noexcept {
   if (s.counted) guarded_live.fetch_sub(1, std::memory_order_relaxed);
 }
 
-std::size_t default_size() noexcept { return stack_round(default_stack_size()); }
+// default_stack_size() in whole pages, without its call: every spawn and exit reads it.
+std::size_t default_size() noexcept {
+  ensure_started();
+  return stack_round(sched().default_stack.load(std::memory_order_relaxed));
+}
 
 // Drops stacks of a size that is no longer the default (set_default_stack_size).
 template <class Container>
@@ -331,7 +336,15 @@ stack stack_map(std::size_t size) {
   return one[0];
 }
 
-void stack_reserve(stack_cache* cache) {
+// Whether cache's next stack is of the default size: stack_reserve and stack_take have
+// nothing else to do (every spawn, twice; bench spawn_join).
+bool cache_ready(stack_cache* cache, std::size_t size) noexcept {
+  return !cache->free.empty() && cache->free.back().size == size;
+}
+
+// stack_reserve's work when the cache is not ready, out of line: its locks and maps would
+// make the ready case save and restore every register.
+__attribute__((noinline)) void stack_reserve_slow(stack_cache* cache) {
   std::size_t size = default_size();
   if (cache) {
     drop_stale(cache->free, size);
@@ -357,7 +370,13 @@ void stack_reserve(stack_cache* cache) {
   }
 }
 
-stack stack_take(stack_cache* cache) noexcept {
+void stack_reserve(stack_cache* cache) {
+  if (cache && cache_ready(cache, default_size())) return;
+  stack_reserve_slow(cache);
+}
+
+// stack_take when the cache is not ready, out of line as stack_reserve_slow.
+__attribute__((noinline)) stack stack_take_slow(stack_cache* cache) noexcept {
   for (;;) {
     try {
       stack_reserve(cache);
@@ -381,8 +400,28 @@ stack stack_take(stack_cache* cache) noexcept {
   }
 }
 
-void stack_release(stack_cache* cache, stack s) noexcept {
-  if (!s.base) return;
+stack stack_take(stack_cache* cache) noexcept {
+  if (!cache || !cache_ready(cache, default_size())) return stack_take_slow(cache);
+  stack s = cache->free.back();
+  cache->free.pop_back();
+  count_in_use(cache, 1);
+  return s;
+}
+
+// Moves the coldest half of a full cache to the shared pool. Beyond its cap the pool is
+// trimmed by idle workers (stack_trim), not here: a burst of exits must not pay a munmap
+// each. Out of line, as stack_reserve_slow.
+__attribute__((noinline)) void spill_half(stack_cache* cache) noexcept {
+  std::lock_guard lk(spare_mutex);
+  std::size_t half = worker_cache_cap / 2;
+  shared.free.insert(shared.free.begin(), cache->free.begin(), cache->free.begin() + static_cast<std::ptrdiff_t>(half));
+  cache->free.erase(cache->free.begin(), cache->free.begin() + static_cast<std::ptrdiff_t>(half));
+  shared_any_used = true;
+}
+
+// stack_release of a stack that is not of the default size, or from a thread without a
+// cache: out of line, as stack_reserve_slow.
+__attribute__((noinline)) void stack_release_slow(stack_cache* cache, stack s) noexcept {
   count_in_use(cache, -1);
   if (s.size != default_size()) {
     unmap(s);
@@ -390,23 +429,23 @@ void stack_release(stack_cache* cache, stack s) noexcept {
   }
   if constexpr (platform::asan) platform::asan_unpoison(s.base, s.size);
   s.used = true;
-  if (cache) {
-    cache->free.push_back(s);
-    cache->any_used = true;
-    if (cache->free.size() <= worker_cache_cap) return;
-    // Spill the coldest half to the shared pool. Beyond its cap the pool is trimmed by
-    // idle workers (stack_trim), not here: a burst of exits must not pay a munmap each.
-    std::lock_guard lk(spare_mutex);
-    std::size_t half = worker_cache_cap / 2;
-    shared.free.insert(shared.free.begin(), cache->free.begin(),
-                       cache->free.begin() + static_cast<std::ptrdiff_t>(half));
-    cache->free.erase(cache->free.begin(), cache->free.begin() + static_cast<std::ptrdiff_t>(half));
-    shared_any_used = true;
-    return;
-  }
   std::lock_guard lk(spare_mutex);
   shared.free.insert(shared.free.begin(), s);
   shared_any_used = true;
+}
+
+void stack_release(stack_cache* cache, stack s) noexcept {
+  if (!s.base) return;
+  if (!cache || s.size != default_size()) {
+    stack_release_slow(cache, s);
+    return;
+  }
+  count_in_use(cache, -1);
+  if constexpr (platform::asan) platform::asan_unpoison(s.base, s.size);
+  s.used = true;
+  cache->free.push_back(s);
+  cache->any_used = true;
+  if (cache->free.size() > worker_cache_cap) spill_half(cache);
 }
 
 void stack_release_deep_pages() noexcept {

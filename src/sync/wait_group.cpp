@@ -59,6 +59,13 @@ void wait_group::add_slow(int delta, std::uint64_t state) {
   }
 }
 
+// A waiter is wait's local, and it leaves the list before wait returns: g++ 12's
+// -Wdangling-pointer, which sees the local's address stored in the list once this is
+// inlined into wait, is off here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
 bool wait_group::wait_queue(void* w) noexcept {
   detail::lock(lock_);
   std::uint64_t state = state_.load(std::memory_order_acquire);
@@ -74,6 +81,9 @@ bool wait_group::wait_queue(void* w) noexcept {
   waiters_ = self;
   return true;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 void wait_group::wait(source_location site) noexcept {
   if (at_zero()) return;

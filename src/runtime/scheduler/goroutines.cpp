@@ -165,11 +165,6 @@ std::uint64_t new_goroutine_id(worker* w) noexcept {
 
 std::size_t heap_closure_align(std::size_t align) noexcept { return std::max<std::size_t>(align, 16); }
 
-void free_closure(goroutine* g) noexcept {
-  if (g->closure != g->inline_closure) ::operator delete(g->closure, std::align_val_t(g->closure_align));
-  g->closure = nullptr;
-}
-
 void for_each_goroutine(void (*f)(goroutine* g, void* arg), void* arg) {
   std::lock_guard lk(allgs_mutex);
   for (goroutine* slab : allg_slabs) {

@@ -72,6 +72,7 @@
 #include <climits>
 #include <cstdint>
 #include <mutex>
+#include <new>
 
 #include "runtime/scheduler.hpp"
 
@@ -137,7 +138,6 @@ struct sched_state {
 };
 
 extern std::atomic<sched_state*> the_sched;
-extern std::atomic<bool> runtime_started;  // the_sched is set and every worker exists
 
 // initial-exec: the library is position-independent (it may be linked into a shared
 // library), which makes every access a general-dynamic one, relaxed in an executable to
@@ -236,7 +236,11 @@ void resume_coroutine(worker* w, goroutine* g) noexcept;
 
 // goroutines.cpp
 void free_goroutine(worker* w, goroutine* g) noexcept;
-void free_closure(goroutine* g) noexcept;
+// free_closure frees g's closure if it is on the heap (at every goroutine's exit).
+inline void free_closure(goroutine* g) noexcept {
+  if (g->closure != g->inline_closure) ::operator delete(g->closure, std::align_val_t(g->closure_align));
+  g->closure = nullptr;
+}
 void return_records(worker* w) noexcept;
 
 // Elsewhere in the runtime.

@@ -339,12 +339,7 @@ __attribute__((noinline)) goroutine* current_goroutine() noexcept {
   return w ? w->current.load(std::memory_order_relaxed) : nullptr;
 }
 
-void ensure_started() noexcept {
-  // `started`, not the_sched: the_sched is published before the workers exist (they need
-  // it), and a caller must not see a runtime without workers (worker_count() == 0).
-  if (__builtin_expect(runtime_started.load(std::memory_order_acquire), 1)) return;
-  std::call_once(start_once, start_runtime);
-}
+void start_runtime_once() noexcept { std::call_once(start_once, start_runtime); }
 
 int worker_count() noexcept { return sched().nworkers.load(std::memory_order_acquire); }
 worker* worker_at(int i) noexcept { return sched().workers[i].load(std::memory_order_acquire); }
