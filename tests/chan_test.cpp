@@ -272,18 +272,19 @@ TEST(Chan, CloseWakesThousandsOfReceiversAndSelectsWhileOthersRace) {
   });
 }
 
+// Each goroutine blocks before the next is started (synctest::wait: a yield does not
+// promise that the goroutine it lets run gets as far as blocking).
 TEST(Chan, BlockedSendersAndReceiversAreServedFifo) {
-  int old = go::set_max_procs(1);
-  go::run([] {
+  go::synctest::run([] {
     auto ch = go::make_chan<int>();
     auto order = go::make_chan<int>(10);
-    // Receivers block in order 0..9 (one worker: each runs until it blocks).
+    // Receivers block in order 0..9.
     for (int i = 0; i < 10; ++i) {
       go::spawn([ch, order, i] {
         ch.recv();
         order << i;
       });
-      go::yield();
+      go::synctest::wait();
     }
     for (int i = 0; i < 10; ++i) {
       ch << i;
@@ -292,11 +293,10 @@ TEST(Chan, BlockedSendersAndReceiversAreServedFifo) {
     // Senders block in order 0..9; a receiver gets their values in that order.
     for (int i = 0; i < 10; ++i) {
       go::spawn([ch, i] { ch << i; });
-      go::yield();
+      go::synctest::wait();
     }
     for (int i = 0; i < 10; ++i) EXPECT_EQ(*ch.recv(), i);
   });
-  go::set_max_procs(old);
 }
 
 TEST(Chan, ThreadsAndGoroutinesMix) {
