@@ -171,11 +171,14 @@ TEST(Nats, SubscribersRunInGoroutinesNotOnLibnatsThreads) {
   EXPECT_NE(*id, 0u);
 }
 
-int thread_count() {
+// The entries of a folder of /proc/self: its threads (task) or its descriptors (fd).
+int entries(const char* folder) {
   int n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(folder)) ++n;
   return n;
 }
+
+int thread_count() { return entries("/proc/self/task"); }
 
 // Subscriptions share libnats's one delivery thread (its global delivery pool) rather than
 // each starting a thread of its own: 20 subscriptions, each delivering, leave the process
@@ -1470,6 +1473,43 @@ TEST(NatsFaults, ServerRestartReconnectsDeliversBufferedPublishesAndResumesConsu
     }
   }
   for (int i = 0; i < 5; ++i) EXPECT_EQ(jobs[i].data(), std::to_string(i));
+}
+
+int fd_count() { return entries("/proc/self/fd"); }
+
+// A connection on the event loop (send_asap) survives a server restart: libnats takes the
+// old socket off the loop (its goroutines return, and our duplicate of it is closed) and
+// attaches the new one; what was published meanwhile arrives, the subscription and a
+// request work again, and the process holds no more descriptors than before the crash.
+TEST(NatsFaults, ServerRestartReattachesAConnectionOnTheEventLoop) {
+  nats_server server;
+  nats::options o{.reconnect_wait = 50ms};
+  o.max_reconnect = -1;
+  o.send_asap = true;
+  auto nc = must_connect(server, o);
+  auto [sub, serr] = nc.subscribe("r", 64);
+  ASSERT_FALSE(serr);
+  auto [svc, verr] = nc.subscribe("svc.echo", 64);
+  ASSERT_FALSE(verr);
+  serve_echo(svc);
+  ASSERT_FALSE(nc.flush());
+  int fds = fd_count();
+
+  server.crash();
+  expect_event(nc, nats::event::kind::disconnected);
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(nc.publish("r", std::to_string(i))) << "not buffered";
+  server.start();
+  expect_event(nc, nats::event::kind::reconnected);
+  for (int i = 0; i < 10; ++i) {
+    auto m = recv_within(sub.messages(), 5s);
+    ASSERT_TRUE(m) << "buffered publish " << i << " lost";
+    EXPECT_EQ(m->data(), std::to_string(i));
+  }
+  auto [reply, rerr] = nc.request("svc.echo", "again", 5s);
+  ASSERT_FALSE(rerr) << rerr.message();
+  EXPECT_EQ(reply.data(), "echo again");
+  for (int i = 0; i < 500 && fd_count() > fds; ++i) go::sleep(10ms);
+  EXPECT_LE(fd_count(), fds) << "the old socket's duplicate is still open";
 }
 
 }  // namespace
