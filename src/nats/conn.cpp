@@ -448,8 +448,9 @@ std::pair<conn, error> connect(const options& opts) {
   // reads and writes the socket (event_loop.cpp): no libnats reader thread, and a message
   // reaches its receiving goroutine from the goroutine that read it. Without it libnats's
   // reader thread reads: it keeps a stream of messages off the workers' CPUs (docs/nats.md).
-  if (opts.send_asap) {
-    set(detail::use_event_loop(o, &c->loop));
+  natsStatus loop_status = NATS_OK;
+  if (opts.send_asap && detail::use_event_loop(o, &c->loop, &loop_status)) {
+    set(loop_status);
     c->on_loop = true;
   }
   c->sink = std::make_shared<event_sink>();

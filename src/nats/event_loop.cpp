@@ -29,13 +29,16 @@
 #include "nats/state.hpp"
 #include "runtime/poll_desc.hpp"
 
-// libnats's reference count on a connection (its private conn.h declares them): a goroutine
-// of an attachment may still be about to call ProcessReadEvent when the connection is
-// destroyed, so each attachment holds a reference until its goroutines have returned.
+#ifdef GOCXX_NATS_HAVE_CONN_RETAIN
+// libnats's reference count on a connection (its private conn.h declares them; cmake/
+// nats.cmake checks that libnats exports them): a goroutine of an attachment may still be
+// about to call ProcessReadEvent when the connection is destroyed, so each attachment holds
+// a reference until its goroutines have returned. Without them no connection uses the loop.
 extern "C" {
 void natsConn_retain(natsConnection* nc);
 void natsConn_release(natsConnection* nc);
 }
+#endif
 
 namespace go::nats::detail {
 
@@ -85,7 +88,8 @@ void write_loop(std::shared_ptr<attachment> a) {
   a->exit();
 }
 
-natsStatus on_attach(void** user_data, void* loop, natsConnection* nc, natsSock fd) {
+// The loop's callbacks (unused where libnats lacks natsConn_retain: use_event_loop).
+[[maybe_unused]] natsStatus on_attach(void** user_data, void* loop, natsConnection* nc, natsSock fd) {
   int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return NATS_SYS_ERROR;
   go::detail::poll_desc* pd = go::detail::poll_open(dup);
@@ -99,7 +103,9 @@ natsStatus on_attach(void** user_data, void* loop, natsConnection* nc, natsSock 
   a->pd = pd;
   a->kick = make_chan<void>(1);
   a->done = make_chan<void>();
+#ifdef GOCXX_NATS_HAVE_CONN_RETAIN
   natsConn_retain(nc);  // the lock is held and recursive
+#endif
   static_cast<event_loop*>(loop)->add(a);
   *user_data = a.get();
   go::spawn(read_loop, a);
@@ -107,12 +113,12 @@ natsStatus on_attach(void** user_data, void* loop, natsConnection* nc, natsSock 
   return NATS_OK;
 }
 
-natsStatus on_read(void* user_data, bool add) {
+[[maybe_unused]] natsStatus on_read(void* user_data, bool add) {
   if (!add) static_cast<attachment*>(user_data)->stop();
   return NATS_OK;
 }
 
-natsStatus on_write(void* user_data, bool add) {
+[[maybe_unused]] natsStatus on_write(void* user_data, bool add) {
   auto* a = static_cast<attachment*>(user_data);
   a->write_wanted.store(add, std::memory_order_release);
   if (add) {
@@ -122,7 +128,7 @@ natsStatus on_write(void* user_data, bool add) {
   return NATS_OK;
 }
 
-natsStatus on_detach(void* user_data) {
+[[maybe_unused]] natsStatus on_detach(void* user_data) {
   static_cast<attachment*>(user_data)->stop();
   return NATS_OK;
 }
@@ -167,7 +173,9 @@ void attachment::exit() noexcept {
   }
   go::detail::poll_close(pd);
   ::close(fd);
+#ifdef GOCXX_NATS_HAVE_CONN_RETAIN
   natsConn_release(nc);
+#endif
   done.close();
 }
 
@@ -199,8 +207,14 @@ void event_loop::write_now() {
   if (a != nullptr) a->write_rest_later(a->write_once());
 }
 
-natsStatus use_event_loop(natsOptions* o, event_loop* loop) {
-  return natsOptions_SetEventLoop(o, loop, on_attach, on_read, on_write, on_detach);
+bool use_event_loop(natsOptions* o, event_loop* loop, natsStatus* s) {
+#ifdef GOCXX_NATS_HAVE_CONN_RETAIN
+  *s = natsOptions_SetEventLoop(o, loop, on_attach, on_read, on_write, on_detach);
+  return true;
+#else
+  (void)o, (void)loop, (void)s;
+  return false;
+#endif
 }
 
 }  // namespace go::nats::detail

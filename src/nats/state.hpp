@@ -162,8 +162,10 @@ struct event_loop {
   void write_now();
 };
 
-// use_event_loop makes the connection made with o run on `loop` (event_loop.cpp).
-natsStatus use_event_loop(natsOptions* o, event_loop* loop);
+// use_event_loop makes the connection made with o run on `loop` (event_loop.cpp), setting
+// *s to what libnats says, and returns true; false where this libnats lacks what the loop
+// needs (GOCXX_NATS_HAVE_CONN_RETAIN): then o is left as it was.
+bool use_event_loop(natsOptions* o, event_loop* loop, natsStatus* s);
 
 // write_through runs f, a publish of ours, so that a write it asks the event loop for
 // (with send_asap, every publish; else a full buffer) is made on this thread before it
