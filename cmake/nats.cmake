@@ -47,6 +47,18 @@ int main() { natsMsg_free(nullptr); }
 if(GOCXX_NATS_HAVE_MSG_FREE)
   target_compile_definitions(gocxx_nats PRIVATE GOCXX_NATS_HAVE_MSG_FREE)
 endif()
+# natsConn_retain and natsConn_release, with which the event loop's goroutines keep a
+# connection alive until they return (src/nats/event_loop.cpp): exported, privately
+# declared; without them send_asap connections keep libnats's reader thread.
+check_cxx_source_compiles([[
+#include <nats/nats.h>
+extern "C" void natsConn_retain(natsConnection*);
+extern "C" void natsConn_release(natsConnection*);
+int main() { natsConn_retain(nullptr); natsConn_release(nullptr); }
+]] GOCXX_NATS_HAVE_CONN_RETAIN)
+if(GOCXX_NATS_HAVE_CONN_RETAIN)
+  target_compile_definitions(gocxx_nats PRIVATE GOCXX_NATS_HAVE_CONN_RETAIN)
+endif()
 unset(CMAKE_REQUIRED_LIBRARIES)
 
 # The nats-server the tests and the example start; the tests fail, saying so, without it.
@@ -82,7 +94,7 @@ if(GOCXX_BUILD_TESTS)
     GOCXX_NATS_TEST_WORKER="$<TARGET_FILE:gocxx_nats_test_worker>")
   add_dependencies(gocxx_nats_tests gocxx_nats_test_worker)
   # The tests of what needs libnats's privately declared functions skip without them.
-  foreach(have GOCXX_NATS_HAVE_MSG_FILTER GOCXX_NATS_HAVE_MSG_FREE)
+  foreach(have GOCXX_NATS_HAVE_MSG_FILTER GOCXX_NATS_HAVE_MSG_FREE GOCXX_NATS_HAVE_CONN_RETAIN)
     if(${have})
       target_compile_definitions(gocxx_nats_tests PRIVATE ${have})
     endif()

@@ -7,8 +7,9 @@
 // hands over; on_message wraps it in a msg and try_sends it into the subscription's
 // bounded channel. It never blocks and never calls user code, so the delivery thread keeps up
 // whatever the receiver does; a full channel drops the message (the slow-consumer policy).
-// Replies to requests skip the delivery thread where libnats exports its message filter
-// (state.hpp).
+// Replies to requests and the messages of routed subscriptions skip the delivery thread
+// where libnats exports its message filter: the goroutine that reads the connection hands
+// them over the same way (offer; state.hpp).
 #include <nats/nats.h>
 
 #include <algorithm>
@@ -24,9 +25,10 @@
 
 #ifdef GOCXX_NATS_HAVE_MSG_FILTER
 // libnats's per-connection message filter, as its private headers (conn.h, natsp.h) declare
-// it: the reader thread calls it with each message it has parsed, holding none of libnats's
-// locks, before routing the message to its subscription; a filter that sets *msg to null
-// has taken the message. cmake/nats.cmake checks that libnats exports it.
+// it: the reading side (our goroutine, in event-loop mode) calls it with each message it has
+// parsed for a subscription that exists, holding none of libnats's locks, before routing the
+// message to it; a filter that sets *msg to null has taken the message. cmake/nats.cmake
+// checks that libnats exports it.
 extern "C" {
 using natsMsgFilter = void (*)(natsConnection* nc, natsMsg** msg, void* closure);
 void natsConn_setFilterWithClosure(natsConnection* nc, natsMsgFilter f, void* closure);
@@ -134,11 +136,37 @@ std::int64_t millis(std::chrono::nanoseconds d) noexcept {
 }
 
 connection_state::~connection_state() {
-  // The connection first: closing it joins the read loop, which may still hold a
-  // subscription it looked up (state.hpp).
-  if (nc) natsConnection_Destroy(nc);
+  // Closing flushes and waits for the server's PONG, which a goroutine of the event loop
+  // reads: the processor is handed over meanwhile. Then the loop's goroutines, which read
+  // and may still hold a subscription they looked up, return before subscriptions go.
+  if (nc) go::blocking(natsConnection_Destroy, nc);
+  loop.wait();
   if (responses) natsSubscription_Destroy(responses);
   for (natsSubscription* sub : retired) natsSubscription_Destroy(sub);
+}
+
+void offer(subscription_sink& s, natsMsg* m) {
+  msg wrapped = message_state::make(m, s.core, s.core->conn);
+  std::lock_guard lock(s.mu);
+  if (s.closed) return;
+  if (s.messages.try_send(std::move(wrapped))) {
+    s.slow = false;
+    return;
+  }
+  s.core->dropped.fetch_add(1, std::memory_order_relaxed);
+  if (!s.slow) {
+    s.slow = true;
+    (void)s.events->events.try_send(event{event::kind::error, to_error(errc::slow_consumer)});
+  }
+}
+
+void connection_state::unroute(const std::string& subject, const subscription_core* core) {
+  std::lock_guard lock(mu);
+  auto it = routes.find(subject);
+  if (it == routes.end()) return;
+  auto& members = it->second.members;
+  std::erase_if(members, [&](const auto& s) { return s->core.get() == core; });
+  if (members.empty() && !it->second.shared) routes.erase(it);
 }
 
 }  // namespace detail
@@ -150,13 +178,7 @@ using detail::event_sink;
 using detail::message_state;
 using detail::subscription_core;
 
-// What a subscription's callbacks touch; see state.hpp for its lifetime.
-struct subscription_sink {
-  chan<msg> messages;
-  std::shared_ptr<subscription_core> core;
-  std::shared_ptr<event_sink> events;
-  bool slow = false;  // only the delivery thread touches it
-};
+using detail::subscription_sink;
 
 // Frees a sink in a goroutine: never on the libnats thread that calls this (state.hpp).
 template <class T>
@@ -166,23 +188,21 @@ void release_off_thread(T* p) {
 
 void post_event(event_sink& s, event e) { (void)s.events.try_send(std::move(e)); }
 
+// The closure of a subscription's callbacks: the sink, shared with its route if it has one.
+using sink_holder = std::shared_ptr<subscription_sink>;
+
 void on_message(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
-  auto* sink = static_cast<subscription_sink*>(closure);
-  if (sink->messages.try_send(message_state::make(m, sink->core, sink->core->conn))) {
-    sink->slow = false;
-    return;
-  }
-  sink->core->dropped.fetch_add(1, std::memory_order_relaxed);
-  if (!sink->slow) {
-    sink->slow = true;
-    post_event(*sink->events, {event::kind::error, to_error(errc::slow_consumer)});
-  }
+  detail::offer(**static_cast<sink_holder*>(closure), m);
 }
 
 void on_subscription_complete(void* closure) {
-  auto* sink = static_cast<subscription_sink*>(closure);
-  sink->messages.close();
-  release_off_thread(sink);
+  auto* holder = static_cast<sink_holder*>(closure);
+  {
+    std::lock_guard lock((*holder)->mu);
+    (*holder)->closed = true;
+    (*holder)->messages.close();
+  }
+  release_off_thread(holder);
 }
 
 void on_disconnected(natsConnection*, void* closure) {
@@ -211,22 +231,7 @@ std::shared_ptr<detail::reply_slot> waiter_of(connection_state& c, std::string_v
 }
 
 // Hands m to the slot's request and wakes it; a second reply is dropped.
-void deliver(detail::reply_slot& slot, natsMsg* m) {
-  if (slot.ch != nullptr) {
-    (void)slot.ch.try_send(message_state::make(m, nullptr, nullptr));
-    return;
-  }
-  {
-    std::lock_guard lock(slot.mu);
-    if (slot.done) {
-      detail::destroy_message(m);
-      return;
-    }
-    slot.m = m;
-    slot.done = true;
-  }
-  slot.cv.notify_one();
-}
+void deliver(detail::reply_slot& slot, natsMsg* m) { (void)slot.ch.try_send(message_state::make(m, nullptr, nullptr)); }
 
 // The response multiplexer's handler: hands the reply to the request waiting on its token.
 void on_response(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
@@ -239,19 +244,38 @@ void on_response(natsConnection*, natsSubscription*, natsMsg* m, void* closure) 
 }
 
 #ifdef GOCXX_NATS_HAVE_MSG_FILTER
-// The connection's filter (state.hpp): on the reader thread, takes a reply that a request
-// waits for and hands it over as on_response would; leaves every other message to libnats,
-// a late reply included (on_response destroys it).
+// The connection's filter (state.hpp): on the reading goroutine, takes a reply that a
+// request waits for and hands it over as on_response would, and a message for a routed
+// subscription, offered as on_message would; leaves every other message to libnats, a late
+// reply included (on_response destroys it).
 void on_any_message(natsConnection*, natsMsg** m, void* closure) {
   auto* c = static_cast<connection_state*>(closure);
-  if (!c->has_inbox.load(std::memory_order_acquire) || c->overlap.load(std::memory_order_acquire)) return;
   std::string_view subject = natsMsg_GetSubject(*m);
-  const std::string& inbox = c->inbox;  // set before has_inbox, never changed after
-  if (subject.size() <= inbox.size() || !subject.starts_with(inbox) || subject[inbox.size()] != '.') return;
-  auto waiter = waiter_of(*c, subject);
-  if (waiter == nullptr) return;
-  deliver(*waiter, *m);
+  if (c->has_inbox.load(std::memory_order_acquire) && !c->overlap.load(std::memory_order_acquire)) {
+    const std::string& inbox = c->inbox;  // set before has_inbox, never changed after
+    if (subject.size() > inbox.size() && subject.starts_with(inbox) && subject[inbox.size()] == '.') {
+      auto waiter = waiter_of(*c, subject);
+      if (waiter == nullptr) return;
+      deliver(*waiter, *m);
+      *m = nullptr;
+      return;
+    }
+  }
+  if (!c->has_routes.load(std::memory_order_acquire) || c->wildcard.load(std::memory_order_acquire)) return;
+  std::shared_ptr<subscription_sink> target;
+  {
+    std::lock_guard lock(c->mu);
+    if (c->wildcard.load(std::memory_order_relaxed)) return;
+    auto it = c->routes.find(subject);
+    if (it == c->routes.end() || it->second.members.empty()) return;
+    detail::route& r = it->second;
+    target = r.members[r.next++ % r.members.size()];
+  }
+  detail::offer(*target, *m);
   *m = nullptr;
+  // The last reference (the route went meanwhile) may hold the last one to the connection,
+  // whose destructor waits for this goroutine: dropped elsewhere.
+  if (target.use_count() == 1) release_off_thread(new std::shared_ptr<subscription_sink>(std::move(target)));
 }
 #endif
 
@@ -262,27 +286,74 @@ bool may_match_inbox(std::string_view subject) {
   return first == ">" || first == "*" || first == "_INBOX";
 }
 
+// Whether a subject has a wildcard token ("*" or ">").
+bool has_wildcard(std::string_view subject) {
+  for (std::size_t at = 0;;) {
+    std::size_t dot = subject.find('.', at);
+    std::string_view token = subject.substr(at, dot == std::string_view::npos ? dot : dot - at);
+    if (token == "*" || token == ">") return true;
+    if (dot == std::string_view::npos) return false;
+    at = dot + 1;
+  }
+}
+
+// Routes the subscription's messages through the filter (state.hpp) where that is safe: a
+// literal subject, not an inbox of libnats's, that no other subscription of ours has but
+// members of the same queue group; a wildcard subscription turns routing off for the
+// connection. Before the subscription exists, so that none of its messages takes libnats's
+// way first.
+void route_subscription(connection_state& c, const std::string& subject, const char* group, bool own_inbox,
+                        const std::shared_ptr<subscription_sink>& sink) {
+  std::lock_guard lock(c.mu);
+  if (has_wildcard(subject)) {
+    c.wildcard.store(true, std::memory_order_release);
+    return;
+  }
+  if (!own_inbox && subject.starts_with("_INBOX")) return;
+  std::string_view g = group ? group : "";
+  auto [it, fresh] = c.routes.try_emplace(subject);
+  detail::route& r = it->second;
+  if (r.shared) return;
+  if (fresh || (!g.empty() && r.group == g)) {
+    if (fresh) r.group = g;
+    r.members.push_back(sink);
+    sink->core->routed = subject;
+  } else {
+    r.members.clear();
+    r.shared = true;
+  }
+  c.has_routes.store(true, std::memory_order_release);
+}
+
 std::pair<subscription, error> subscribe_impl(const std::shared_ptr<connection_state>& c, std::string_view subject,
                                               const char* group, std::size_t capacity, bool own_inbox = false) {
   if (!c) return {{}, to_error(errc::connection_closed)};
   auto core = std::make_shared<subscription_core>();
   core->conn = c;
-  auto* sink = new subscription_sink{make_chan<msg>(std::max<std::size_t>(capacity, 1)), core, c->sink};
+  auto sink = std::make_shared<subscription_sink>();
+  sink->messages = make_chan<msg>(std::max<std::size_t>(capacity, 1));
+  sink->core = core;
+  sink->events = c->sink;
+  auto* holder = new sink_holder(sink);
   std::string subj(subject);
   // Before the server can send to it: from now on the filter leaves replies to libnats.
   if (!own_inbox && may_match_inbox(subj)) c->overlap.store(true, std::memory_order_release);
+  route_subscription(*c, subj, group, own_inbox, sink);
   natsSubscription* sub = nullptr;
-  natsStatus s = group ? natsConnection_QueueSubscribe(&sub, c->nc, subj.c_str(), group, on_message, sink)
-                       : natsConnection_Subscribe(&sub, c->nc, subj.c_str(), on_message, sink);
+  natsStatus s = group ? natsConnection_QueueSubscribe(&sub, c->nc, subj.c_str(), group, on_message, holder)
+                       : natsConnection_Subscribe(&sub, c->nc, subj.c_str(), on_message, holder);
   if (s != NATS_OK) {
-    delete sink;  // libnats made no subscription, so it never calls back
+    if (!core->routed.empty()) c->unroute(core->routed, core.get());
+    delete holder;  // libnats made no subscription, so it never calls back
     return {{}, detail::error_from(s)};
   }
   core->sub = sub;
   subscription out = detail::subscription_state::make(core, sink->messages);
-  if (natsSubscription_SetOnCompleteCB(sub, on_subscription_complete, sink) != NATS_OK) {
+  if (natsSubscription_SetOnCompleteCB(sub, on_subscription_complete, holder) != NATS_OK) {
     // Closed already (the connection closed in between): its handler may still run once,
-    // so the sink is left to leak rather than freed under it; the channel must still end.
+    // so the holder is left to leak rather than freed under it; the channel must still end.
+    std::lock_guard lock(sink->mu);
+    sink->closed = true;
     sink->messages.close();
   }
   return {std::move(out), {}};
@@ -310,18 +381,24 @@ error msg::respond(std::string_view data) const {
   if (!c) return to_error(errc::connection_closed);
   const char* reply = natsMsg_GetReply(state_->m);
   if (!reply || !*reply) return make_error("nats: message does not have a reply");
-  return detail::error_from(natsConnection_Publish(c->nc, reply, data.data(), static_cast<int>(data.size())));
+  return detail::error_from(detail::write_through(
+      [&] { return natsConnection_Publish(c->nc, reply, data.data(), static_cast<int>(data.size())); }));
 }
 
 // --- subscription ---
 
 error subscription::unsubscribe() const {
   if (!state_) return to_error(errc::invalid_subscription);
-  return detail::error_from(natsSubscription_Unsubscribe(state_->core->sub));
+  const auto& core = state_->core;
+  if (!core->routed.empty()) core->conn->unroute(core->routed, core.get());
+  return detail::error_from(natsSubscription_Unsubscribe(core->sub));
 }
 error subscription::drain() const {
   if (!state_) return to_error(errc::invalid_subscription);
-  return detail::error_from(natsSubscription_Drain(state_->core->sub));
+  const auto& core = state_->core;
+  // What is still on its way to it then goes through libnats, after what the filter gave.
+  if (!core->routed.empty()) core->conn->unroute(core->routed, core.get());
+  return detail::error_from(natsSubscription_Drain(core->sub));
 }
 std::uint64_t subscription::dropped() const noexcept {
   return state_ ? state_->core->dropped.load(std::memory_order_relaxed) : 0;
@@ -367,6 +444,15 @@ std::pair<conn, error> connect(const options& opts) {
   if (s != NATS_OK) return {{}, detail::error_from(s)};
 
   auto c = std::make_shared<connection_state>();
+  // With send_asap (each publish written at once: latency before throughput) our netpoller
+  // reads and writes the socket (event_loop.cpp): no libnats reader thread, and a message
+  // reaches its receiving goroutine from the goroutine that read it. Without it libnats's
+  // reader thread reads: it keeps a stream of messages off the workers' CPUs (docs/nats.md).
+  natsStatus loop_status = NATS_OK;
+  if (opts.send_asap && detail::use_event_loop(o, &c->loop, &loop_status)) {
+    set(loop_status);
+    c->on_loop = true;
+  }
   c->sink = std::make_shared<event_sink>();
   c->sink->events = make_chan<event>(std::max<std::size_t>(opts.events_capacity, 1));
   c->sink->closed = make_chan<void>();
@@ -390,11 +476,13 @@ std::pair<conn, error> connect(const options& opts) {
   if (s != NATS_OK) {
     delete holder;  // a connection that never opened makes no callback
     c->nc = nullptr;
+    c->loop.stop_all();  // libnats detaches nothing it attached before failing
     if (s == NATS_SSL_ERROR && !why.empty()) return {{}, make_error("nats: TLS: " + why)};
     return {{}, detail::error_from(s)};
   }
 #ifdef GOCXX_NATS_HAVE_MSG_FILTER
-  // c outlives the filter's calls: ~connection_state destroys nc, joining its reader, first.
+  // c outlives the filter's calls: ~connection_state closes nc and waits for the goroutines
+  // that read it first.
   natsConn_setFilterWithClosure(c->nc, on_any_message, c.get());
 #endif
   conn out;
@@ -405,15 +493,17 @@ std::pair<conn, error> connect(const options& opts) {
 error conn::publish(std::string_view subject, std::string_view data) const {
   if (!state_) return to_error(errc::connection_closed);
   std::string subj(subject);
-  return detail::error_from(
-      natsConnection_Publish(state_->nc, subj.c_str(), data.data(), static_cast<int>(data.size())));
+  return detail::error_from(detail::write_through(
+      [&] { return natsConnection_Publish(state_->nc, subj.c_str(), data.data(), static_cast<int>(data.size())); }));
 }
 
 error conn::publish_request(std::string_view subject, std::string_view reply, std::string_view data) const {
   if (!state_) return to_error(errc::connection_closed);
   std::string subj(subject), rep(reply);
-  return detail::error_from(
-      natsConnection_PublishRequest(state_->nc, subj.c_str(), rep.c_str(), data.data(), static_cast<int>(data.size())));
+  return detail::error_from(detail::write_through([&] {
+    return natsConnection_PublishRequest(state_->nc, subj.c_str(), rep.c_str(), data.data(),
+                                         static_cast<int>(data.size()));
+  }));
 }
 
 std::pair<subscription, error> detail::subscribe_inbox(const std::shared_ptr<connection_state>& c,
@@ -453,51 +543,30 @@ std::pair<msg, error> conn::request(const context& ctx, std::string_view subject
     }
     token = std::to_string(++c.next_token);
     reply_subject = c.inbox + "." + token;
-    if (c.blocked < go::max_procs()) ++c.blocked;
-    else slot->ch = make_chan<msg>(1);
     c.waiting.emplace(token, slot);
   }
   struct unregister {
     connection_state& c;
     const std::string& token;
-    bool blocked;
     ~unregister() {
       std::lock_guard lock(c.mu);
       c.waiting.erase(token);
-      if (blocked) --c.blocked;
     }
-  } cleanup{c, token, slot->ch == nullptr};
+  } cleanup{c, token};
   std::string subj(subject);
-  if (natsStatus s = natsConnection_PublishRequest(c.nc, subj.c_str(), reply_subject.c_str(), data.data(),
-                                                   static_cast<int>(data.size()));
+  if (natsStatus s = detail::write_through([&] {
+        return natsConnection_PublishRequest(c.nc, subj.c_str(), reply_subject.c_str(), data.data(),
+                                             static_cast<int>(data.size()));
+      });
       s != NATS_OK) {
     return {{}, detail::error_from(s)};
   }
   msg out;
-  if (slot->ch != nullptr) {
-    go::select(go::recv_case(slot->ch,
-                             [&](std::optional<msg> m) {
-                               if (m) out = std::move(*m);
-                             }),
-               go::recv_case(ctx.done()));
-  } else {
-    // The thread waits for the reply itself: libnats's reader thread wakes it directly,
-    // where a goroutine would need a worker woken to run it (state.hpp).
-    go::stop_func stop = go::after_func(ctx, [slot] {
-      {
-        std::lock_guard lock(slot->mu);
-        slot->done = true;
-      }
-      slot->cv.notify_one();
-    });
-    natsMsg* m = go::blocking([&] {
-      std::unique_lock lock(slot->mu);
-      slot->cv.wait(lock, [&] { return slot->done; });
-      return std::exchange(slot->m, nullptr);
-    });
-    stop();
-    if (m) out = message_state::make(m, nullptr, nullptr);
-  }
+  go::select(go::recv_case(slot->ch,
+                           [&](std::optional<msg> m) {
+                             if (m) out = std::move(*m);
+                           }),
+             go::recv_case(ctx.done()));
   if (!out) return {{}, ctx.err()};
   if (natsMsg_IsNoResponders(message_state::of(out)->m)) return {{}, to_error(errc::no_responders)};
   return {std::move(out), {}};
@@ -529,7 +598,8 @@ error conn::drain(std::chrono::nanoseconds timeout) const {
 }
 
 void conn::close() const {
-  if (state_) natsConnection_Close(state_->nc);
+  // As the destructor: closing waits for a PONG that a goroutine of the event loop reads.
+  if (state_) go::blocking(natsConnection_Close, state_->nc);
 }
 
 bool conn::is_closed() const noexcept { return !state_ || natsConnection_IsClosed(state_->nc); }

@@ -7,8 +7,9 @@
 // woken (it waits for more), and a fetch waits for that every time. So fetch does what
 // libnats's fetch does with the request in its own hands: the pull request (JSON: batch,
 // expires or no_wait) is published to "$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>" with
-// the consumer's own inbox as reply subject, and natsConnection_FlushTimeout writes it at
-// once, with the acknowledgements buffered since the last fetch; the server's answers
+// the consumer's own inbox as reply subject, and is written at once, with the
+// acknowledgements buffered since the last fetch (by natsConnection_FlushTimeout, or on an
+// event loop from the fetching goroutine, event_loop::write_now); the server's answers
 // arrive on an ordinary subscription on that inbox, delivered into a channel that fetch
 // receives from, so that no thread waits for them (a synchronous subscription would keep a
 // thread blocked for each fetch, woken, a context switch each time, for each message that
@@ -319,9 +320,12 @@ natsStatus pull(detail::consumer_state& c, int n, std::chrono::nanoseconds slice
       natsStatus s = natsConnection_PublishRequest(nc, c.next_subject.c_str(), c.inbox.c_str(), req.data(),
                                                    static_cast<int>(req.size()));
       if (s != NATS_OK) return s;
-      // Writes it now rather than after the flusher's wait; an error here (disconnected)
-      // leaves it to be sent on reconnecting, and the wait below to say what happened.
-      (void)go::blocking([&] { return natsConnection_FlushTimeout(nc, left); });
+      // Writes it now rather than after the flusher's wait: on the event loop from this
+      // goroutine, waiting for nothing; else by a flush, which waits for the server's PONG.
+      // While disconnected it waits in the reconnect buffer, and the wait below says what
+      // happened.
+      if (c.pulls->conn->on_loop) c.pulls->conn->loop.write_now();
+      else (void)go::blocking([&] { return natsConnection_FlushTimeout(nc, left); });
     }
     std::optional<msg> got;
     bool closed = false, expired = false;

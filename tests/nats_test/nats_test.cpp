@@ -171,11 +171,14 @@ TEST(Nats, SubscribersRunInGoroutinesNotOnLibnatsThreads) {
   EXPECT_NE(*id, 0u);
 }
 
-int thread_count() {
+// The entries of a folder of /proc/self: its threads (task) or its descriptors (fd).
+int entries(const char* folder) {
   int n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(folder)) ++n;
   return n;
 }
+
+int thread_count() { return entries("/proc/self/task"); }
 
 // Subscriptions share libnats's one delivery thread (its global delivery pool) rather than
 // each starting a thread of its own: 20 subscriptions, each delivering, leave the process
@@ -300,43 +303,62 @@ TEST(Nats, RequestEndsWhenItsContextIsCancelled) {
   EXPECT_EQ(rerr, go::errc::canceled);
 }
 
-// A request's reply does not wait for libnats's delivery thread: with that thread (one for
-// the process) held up by a raw libnats subscription whose handler waits, a request still
-// gets its reply, which the connection's reader thread hands to the request (state.hpp).
-// The responder is a raw synchronous subscription served by a plain thread, so it does not
-// need the delivery thread either.
+// held_delivery_thread holds up libnats's delivery thread (one for the process) with a raw
+// libnats connection whose subscription's handler waits until the object goes; held() says
+// whether the handler runs. raw() is the connection, for a test's own raw subscriptions.
+class held_delivery_thread {
+ public:
+  explicit held_delivery_thread(const nats_server& server) {
+    std::string url = server.url();
+    natsOptions* o = nullptr;
+    if (natsOptions_Create(&o) != NATS_OK) return;
+    bool ok = natsOptions_SetURL(o, url.c_str()) == NATS_OK &&
+              natsOptions_UseGlobalMessageDelivery(o, true) == NATS_OK && natsConnection_Connect(&raw_, o) == NATS_OK;
+    natsOptions_Destroy(o);
+    if (!ok || natsConnection_Subscribe(&blocker_, raw_, "block", hold, this) != NATS_OK ||
+        natsConnection_PublishString(raw_, "block", "x") != NATS_OK || natsConnection_Flush(raw_) != NATS_OK) {
+      return;
+    }
+    for (int i = 0; i < 5000 && !entered_; ++i) std::this_thread::sleep_for(1ms);
+  }
+  held_delivery_thread(const held_delivery_thread&) = delete;
+  held_delivery_thread& operator=(const held_delivery_thread&) = delete;
+  ~held_delivery_thread() {
+    release();
+    if (blocker_) natsSubscription_Destroy(blocker_);
+    if (raw_) natsConnection_Destroy(raw_);
+  }
+  bool held() const { return entered_; }
+  void release() { open_ = true; }
+  natsConnection* raw() const { return raw_; }
+
+ private:
+  static void hold(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
+    auto* self = static_cast<held_delivery_thread*>(closure);
+    self->entered_ = true;
+    while (!self->open_) std::this_thread::sleep_for(1ms);
+    natsMsg_Destroy(m);
+  }
+  natsConnection* raw_ = nullptr;
+  natsSubscription* blocker_ = nullptr;
+  std::atomic<bool> entered_{false}, open_{false};
+};
+
+// A request's reply does not wait for libnats's delivery thread: with that thread held up,
+// a request still gets its reply, which the connection's reading side hands to the request
+// (state.hpp). The responder is a raw synchronous subscription served by a plain thread, so
+// it does not need the delivery thread either.
 TEST(Nats, RequestRepliesDoNotWaitForTheDeliveryThread) {
 #ifndef GOCXX_NATS_HAVE_MSG_FILTER
   GTEST_SKIP() << "this libnats exports no message filter: replies go through its delivery thread";
 #endif
   nats_server server;
-  std::string url = server.url();
-  natsOptions* o = nullptr;
-  ASSERT_EQ(natsOptions_Create(&o), NATS_OK);
-  ASSERT_EQ(natsOptions_SetURL(o, url.c_str()), NATS_OK);
-  ASSERT_EQ(natsOptions_UseGlobalMessageDelivery(o, true), NATS_OK);
-  natsConnection* raw = nullptr;
-  natsStatus cs = natsConnection_Connect(&raw, o);
-  natsOptions_Destroy(o);
-  ASSERT_EQ(cs, NATS_OK);
-  struct gate {
-    std::atomic<bool> entered{false}, open{false};
-  } g;
-  auto hold = [](natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
-    auto* g = static_cast<gate*>(closure);
-    g->entered = true;
-    while (!g->open) std::this_thread::sleep_for(1ms);
-    natsMsg_Destroy(m);
-  };
-  natsSubscription* blocker = nullptr;
+  held_delivery_thread gate(server);
+  ASSERT_TRUE(gate.held()) << "the delivery thread never ran the holding handler";
+  natsConnection* raw = gate.raw();
   natsSubscription* echo = nullptr;
-  ASSERT_EQ(natsConnection_Subscribe(&blocker, raw, "block", hold, &g), NATS_OK);
   ASSERT_EQ(natsConnection_SubscribeSync(&echo, raw, "svc.echo"), NATS_OK);
-  ASSERT_EQ(natsConnection_PublishString(raw, "block", "x"), NATS_OK);
   ASSERT_EQ(natsConnection_Flush(raw), NATS_OK);
-  for (int i = 0; i < 5000 && !g.entered; ++i) std::this_thread::sleep_for(1ms);
-  ASSERT_TRUE(g.entered) << "the delivery thread never ran the holding handler";
-
   std::thread responder([&] {
     natsMsg* m = nullptr;
     if (natsSubscription_NextMsg(&m, echo, 10000) != NATS_OK) return;
@@ -346,13 +368,73 @@ TEST(Nats, RequestRepliesDoNotWaitForTheDeliveryThread) {
   });
   auto nc = must_connect(server);
   auto [reply, err] = nc.request("svc.echo", "ping", 5s);
-  g.open = true;
+  gate.release();
   responder.join();
   EXPECT_FALSE(err) << err.message();
   EXPECT_EQ(reply.data(), "pong");
   natsSubscription_Destroy(echo);
-  natsSubscription_Destroy(blocker);
-  natsConnection_Destroy(raw);
+}
+
+// A subscription's messages do not wait for libnats's delivery thread either: with that
+// thread held up, a subscription on a literal subject gets what is published to it, handed
+// over by the reading side of its connection (state.hpp), on the event loop (send_asap)
+// and on libnats's reader thread alike.
+TEST(Nats, SubscriptionMessagesDoNotWaitForTheDeliveryThread) {
+#ifndef GOCXX_NATS_HAVE_MSG_FILTER
+  GTEST_SKIP() << "this libnats exports no message filter: messages go through its delivery thread";
+#endif
+  nats_server server;
+  held_delivery_thread gate(server);
+  ASSERT_TRUE(gate.held()) << "the delivery thread never ran the holding handler";
+  for (bool asap : {true, false}) {
+    auto nc = must_connect(server, {.send_asap = asap});
+    auto [sub, err] = nc.subscribe("direct", 16);
+    ASSERT_FALSE(err);
+    ASSERT_FALSE(nc.flush());
+    for (int i = 0; i < 10; ++i) ASSERT_FALSE(nc.publish("direct", std::to_string(i)));
+    int got = 0;
+    for (; got < 10; ++got) {
+      auto m = recv_within(sub.messages(), 5s);
+      if (!m) break;
+      EXPECT_EQ(m->data(), std::to_string(got));
+    }
+    EXPECT_EQ(got, 10) << "messages waited for the delivery thread, send_asap " << asap;
+  }
+}
+
+// Subscriptions whose subjects overlap on one connection each get every message once, in
+// order: two on one literal subject, and a wildcard one made while messages flow to a
+// literal one (messages taken by the reader before it, libnats's delivery thread after).
+TEST(Nats, OverlappingSubscriptionsGetEveryMessageOnceInOrder) {
+  nats_server server;
+  for (bool asap : {true, false}) {
+    auto nc = must_connect(server, {.send_asap = asap});
+    auto [first, e1] = nc.subscribe("ov.a", 256);
+    ASSERT_FALSE(e1);
+    ASSERT_FALSE(nc.flush());
+    for (int i = 0; i < 50; ++i) ASSERT_FALSE(nc.publish("ov.a", std::to_string(i)));
+    auto [second, e2] = nc.subscribe("ov.a", 256);
+    ASSERT_FALSE(e2);
+    auto [wild, e3] = nc.subscribe("ov.*", 256);
+    ASSERT_FALSE(e3);
+    ASSERT_FALSE(nc.flush());
+    for (int i = 50; i < 100; ++i) ASSERT_FALSE(nc.publish("ov.a", std::to_string(i)));
+    ASSERT_FALSE(nc.flush());
+    for (int i = 0; i < 100; ++i) {
+      auto m = recv_within(first.messages(), 5s);
+      ASSERT_TRUE(m) << "message " << i << " never came, send_asap " << asap;
+      EXPECT_EQ(m->data(), std::to_string(i));
+    }
+    for (auto* s : {&second, &wild}) {
+      for (int i = 50; i < 100; ++i) {
+        auto m = recv_within(s->messages(), 5s);
+        ASSERT_TRUE(m) << "message " << i << " never came, send_asap " << asap;
+        EXPECT_EQ(m->data(), std::to_string(i));
+      }
+    }
+    go::sleep(50ms);
+    for (auto* s : {&first, &second, &wild}) EXPECT_FALSE(s->messages().try_recv()) << "a message came twice";
+  }
 }
 
 // A subscription that matches the request multiplexer's inbox too (">" here) still gets the
@@ -404,6 +486,74 @@ TEST(Nats, ManyWaitingRequestsDoNotHoldAThreadEach) {
   wg.wait();
   EXPECT_EQ(cancelled.load(), 64);
   EXPECT_LT(during - before, 16) << "a thread per waiting request";
+}
+
+// Each connection's socket is read and written by goroutines woken by our netpoller
+// (libnats's event-loop mode), not by a libnats reader thread of its own: 8 connections with
+// send_asap (which starts no flusher thread either), each getting the reply to a request,
+// leave the process with about as many threads as before them (the runtime may start a
+// worker or two).
+TEST(Nats, ConnectionsStartNoReaderThread) {
+#ifndef GOCXX_NATS_HAVE_CONN_RETAIN
+  GTEST_SKIP() << "this libnats exports no natsConn_retain: no connection uses the event loop";
+#endif
+  nats_server server;
+  auto echo = start_echo(server);
+  auto warm = must_connect(server, {.send_asap = true});
+  ASSERT_FALSE(warm.request("svc.echo", "warm", 5s).second);
+  int before = thread_count();
+  std::vector<nats::conn> conns;
+  for (int i = 0; i < 8; ++i) {
+    conns.push_back(must_connect(server, {.send_asap = true}));
+    auto [reply, err] = conns.back().request("svc.echo", "x", 5s);
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(reply.data(), "echo x");
+  }
+  EXPECT_LT(thread_count() - before, 4) << "a thread per connection";
+}
+
+// With one processor, a goroutine's calls that wait inside libnats for the server (flush,
+// JetStream's API requests and publish, fetch, ack_sync) on a connection on the event loop
+// (send_asap) hand the processor over, and the goroutine that reads the socket answers
+// them; requests wait as goroutines beside them.
+TEST(Nats, CallsThatWaitForTheServerWorkOnOneProcessor) {
+#ifndef GOCXX_NATS_HAVE_CONN_RETAIN
+  GTEST_SKIP() << "this libnats exports no natsConn_retain: no connection uses the event loop";
+#endif
+  int was = go::set_max_procs(1);
+  struct restore {
+    int n;
+    ~restore() { go::set_max_procs(n); }
+  } restore_procs{was};
+  nats_server server;
+  auto echo = start_echo(server);
+  go::wait_group wg;
+  wg.go([&] {
+    auto nc = must_connect(server, {.send_asap = true});
+    EXPECT_FALSE(nc.flush());
+    for (int i = 0; i < 20; ++i) {
+      auto [reply, err] = nc.request("svc.echo", std::to_string(i), 5s);
+      ASSERT_FALSE(err) << err.message();
+      EXPECT_EQ(reply.data(), "echo " + std::to_string(i));
+    }
+    auto [js, jerr] = nc.jetstream();
+    ASSERT_FALSE(jerr) << jerr.message();
+    ASSERT_FALSE(js.add_stream({.name = "ONE", .subjects = {"one.>"}, .work_queue = true}));
+    for (int i = 0; i < 5; ++i) ASSERT_FALSE(js.publish("one.a", std::to_string(i)));
+    auto [c, cerr] = js.pull_subscribe("one.>", {.durable = "w"});
+    ASSERT_FALSE(cerr) << cerr.message();
+    std::size_t got = 0;
+    for (int tries = 0; got < 5 && tries < 50; ++tries) {
+      auto [ctx, cancel] = go::with_timeout(go::background(), 1s);
+      auto [batch, ferr] = c.fetch(ctx, 5);
+      cancel();
+      for (auto& m : batch) EXPECT_FALSE(m.ack_sync());
+      got += batch.size();
+    }
+    EXPECT_EQ(got, 5u);
+    nc.close();
+  });
+  wg.wait();
 }
 
 std::vector<int> thread_ids() {
@@ -1329,6 +1479,46 @@ TEST(NatsFaults, ServerRestartReconnectsDeliversBufferedPublishesAndResumesConsu
     }
   }
   for (int i = 0; i < 5; ++i) EXPECT_EQ(jobs[i].data(), std::to_string(i));
+}
+
+int fd_count() { return entries("/proc/self/fd"); }
+
+// A connection on the event loop (send_asap) survives a server restart: libnats takes the
+// old socket off the loop (its goroutines return, and our duplicate of it is closed) and
+// attaches the new one; what was published meanwhile arrives, the subscription and a
+// request work again, and the process holds no more descriptors than before the crash.
+TEST(NatsFaults, ServerRestartReattachesAConnectionOnTheEventLoop) {
+#ifndef GOCXX_NATS_HAVE_CONN_RETAIN
+  GTEST_SKIP() << "this libnats exports no natsConn_retain: no connection uses the event loop";
+#endif
+  nats_server server;
+  nats::options o{.reconnect_wait = 50ms};
+  o.max_reconnect = -1;
+  o.send_asap = true;
+  auto nc = must_connect(server, o);
+  auto [sub, serr] = nc.subscribe("r", 64);
+  ASSERT_FALSE(serr);
+  auto [svc, verr] = nc.subscribe("svc.echo", 64);
+  ASSERT_FALSE(verr);
+  serve_echo(svc);
+  ASSERT_FALSE(nc.flush());
+  int fds = fd_count();
+
+  server.crash();
+  expect_event(nc, nats::event::kind::disconnected);
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(nc.publish("r", std::to_string(i))) << "not buffered";
+  server.start();
+  expect_event(nc, nats::event::kind::reconnected);
+  for (int i = 0; i < 10; ++i) {
+    auto m = recv_within(sub.messages(), 5s);
+    ASSERT_TRUE(m) << "buffered publish " << i << " lost";
+    EXPECT_EQ(m->data(), std::to_string(i));
+  }
+  auto [reply, rerr] = nc.request("svc.echo", "again", 5s);
+  ASSERT_FALSE(rerr) << rerr.message();
+  EXPECT_EQ(reply.data(), "echo again");
+  for (int i = 0; i < 500 && fd_count() > fds; ++i) go::sleep(10ms);
+  EXPECT_LE(fd_count(), fds) << "the old socket's duplicate is still open";
 }
 
 }  // namespace
