@@ -381,8 +381,9 @@ error msg::respond(std::string_view data) const {
   if (!c) return to_error(errc::connection_closed);
   const char* reply = natsMsg_GetReply(state_->m);
   if (!reply || !*reply) return make_error("nats: message does not have a reply");
-  return detail::error_from(detail::write_through(
-      [&] { return natsConnection_Publish(c->nc, reply, data.data(), static_cast<int>(data.size())); }));
+  return detail::error_from(detail::write_through(c->on_loop ? &c->loop : nullptr, [&] {
+    return natsConnection_Publish(c->nc, reply, data.data(), static_cast<int>(data.size()));
+  }));
 }
 
 // --- subscription ---
@@ -493,14 +494,15 @@ std::pair<conn, error> connect(const options& opts) {
 error conn::publish(std::string_view subject, std::string_view data) const {
   if (!state_) return to_error(errc::connection_closed);
   std::string subj(subject);
-  return detail::error_from(detail::write_through(
-      [&] { return natsConnection_Publish(state_->nc, subj.c_str(), data.data(), static_cast<int>(data.size())); }));
+  return detail::error_from(detail::write_through(state_->on_loop ? &state_->loop : nullptr, [&] {
+    return natsConnection_Publish(state_->nc, subj.c_str(), data.data(), static_cast<int>(data.size()));
+  }));
 }
 
 error conn::publish_request(std::string_view subject, std::string_view reply, std::string_view data) const {
   if (!state_) return to_error(errc::connection_closed);
   std::string subj(subject), rep(reply);
-  return detail::error_from(detail::write_through([&] {
+  return detail::error_from(detail::write_through(state_->on_loop ? &state_->loop : nullptr, [&] {
     return natsConnection_PublishRequest(state_->nc, subj.c_str(), rep.c_str(), data.data(),
                                          static_cast<int>(data.size()));
   }));
@@ -554,10 +556,12 @@ std::pair<msg, error> conn::request(const context& ctx, std::string_view subject
     }
   } cleanup{c, token};
   std::string subj(subject);
-  if (natsStatus s = detail::write_through([&] {
-        return natsConnection_PublishRequest(c.nc, subj.c_str(), reply_subject.c_str(), data.data(),
-                                             static_cast<int>(data.size()));
-      });
+  if (natsStatus s = detail::write_through(c.on_loop ? &c.loop : nullptr,
+                                           [&] {
+                                             return natsConnection_PublishRequest(c.nc, subj.c_str(),
+                                                                                  reply_subject.c_str(), data.data(),
+                                                                                  static_cast<int>(data.size()));
+                                           });
       s != NATS_OK) {
     return {{}, detail::error_from(s)};
   }

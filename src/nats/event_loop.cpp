@@ -44,6 +44,10 @@ namespace go::nats::detail {
 
 namespace {
 
+// How many bytes a connection on the loop may hold unsent before a publish waits
+// (event_loop::wait_for_room): 32 of libnats's default 32 KiB write buffers.
+constexpr int max_unsent = 1 << 20;
+
 // write_through's state on its thread: whether a publish of ours is under way, and the
 // attachment whose write(add) it made.
 thread_local bool writing_through = false;
@@ -205,6 +209,19 @@ void event_loop::write_now() {
     if (!attachments.empty()) a = attachments.back();
   }
   if (a != nullptr) a->write_rest_later(a->write_once());
+}
+
+void event_loop::wait_for_room() {
+  std::shared_ptr<attachment> a;
+  {
+    std::lock_guard lock(mu);
+    if (!attachments.empty()) a = attachments.back();
+  }
+  // Polled: the wait is rare (a server or network slower than the publisher), and so it
+  // needs nothing from the writer goroutine's path.
+  while (a != nullptr && !a->stopped.load(std::memory_order_acquire) && natsConnection_Buffered(a->nc) > max_unsent) {
+    go::sleep(std::chrono::milliseconds(1));
+  }
 }
 
 bool use_event_loop(natsOptions* o, event_loop* loop, natsStatus* s) {

@@ -113,6 +113,13 @@ class nats_server {
     }
   }
 
+  // pause stops the server's process (SIGSTOP): it reads nothing until resume (SIGCONT).
+  void pause() {
+    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  }
+  void resume() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+  }
   // stop ends the server (SIGTERM, SIGKILL after 5 s) and waits for it; crash ends it with
   // SIGKILL at once.
   void crash() {

@@ -402,6 +402,40 @@ TEST(Nats, SubscriptionMessagesDoNotWaitForTheDeliveryThread) {
   }
 }
 
+// On the event loop (send_asap), while more than the loop's bound is unsent a publish waits,
+// as one without the loop blocks in its write: a server that reads nothing makes publishes
+// wait instead of the write buffer growing without bound, and they all go out once it reads.
+TEST(Nats, PublishesWaitWhileTheServerReadsNothing) {
+#ifndef GOCXX_NATS_HAVE_CONN_RETAIN
+  GTEST_SKIP() << "this libnats exports no natsConn_retain: no connection uses the event loop";
+#endif
+  nats_server server;
+  auto nc = must_connect(server, {.send_asap = true});
+  ASSERT_FALSE(nc.flush());
+  const std::string big(64 * 1024, 'x');
+  constexpr int n = 512;  // 32 MiB, more than the two ends' socket buffers hold
+  std::atomic<int> published{0};
+  std::atomic<bool> failed{false};
+  server.pause();
+  go::spawn([&, nc] {
+    for (int i = 0; i < n; ++i) {
+      if (nc.publish("big", big)) {
+        failed = true;
+        return;
+      }
+      published.fetch_add(1);
+    }
+  });
+  go::sleep(1s);
+  EXPECT_LT(published.load(), n) << "every publish returned while the server read nothing";
+  EXPECT_LE(nc.buffered(), 2 << 20) << "the write buffer grew while the server read nothing";
+  server.resume();
+  for (auto deadline = go::now() + 30s; published.load() < n && !failed && go::now() < deadline;) go::sleep(10ms);
+  EXPECT_FALSE(failed.load());
+  EXPECT_EQ(published.load(), n);
+  EXPECT_FALSE(nc.flush());
+}
+
 // Subscriptions whose subjects overlap on one connection each get every message once, in
 // order: two on one literal subject, and a wildcard one made while messages flow to a
 // literal one (messages taken by the reader before it, libnats's delivery thread after).
