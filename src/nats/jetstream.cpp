@@ -321,11 +321,18 @@ natsStatus pull(detail::consumer_state& c, int n, std::chrono::nanoseconds slice
                                                    static_cast<int>(req.size()));
       if (s != NATS_OK) return s;
       // Writes it now rather than after the flusher's wait: on the event loop from this
-      // goroutine, waiting for nothing; else by a flush, which waits for the server's PONG.
-      // While disconnected it waits in the reconnect buffer, and the wait below says what
-      // happened.
-      if (c.pulls->conn->on_loop) c.pulls->conn->loop.write_now();
-      else (void)go::blocking([&] { return natsConnection_FlushTimeout(nc, left); });
+      // goroutine, waiting for nothing; else by a flush, which holds a thread until the
+      // server's PONG, so one at a time per connection: a request published while another
+      // fetch's flush is under way goes with it or, if it came after that flush's write,
+      // with libnats's flusher. While disconnected it waits in the reconnect buffer, and
+      // the wait below says what happened.
+      detail::connection_state& conn = *c.pulls->conn;
+      if (conn.on_loop) {
+        conn.loop.write_now();
+      } else if (!conn.flushing.exchange(true, std::memory_order_acquire)) {
+        (void)go::blocking([&] { return natsConnection_FlushTimeout(nc, left); });
+        conn.flushing.store(false, std::memory_order_release);
+      }
     }
     std::optional<msg> got;
     bool closed = false, expired = false;

@@ -223,8 +223,9 @@ struct string_hash {
 struct connection_state {
   natsConnection* nc = nullptr;
   std::shared_ptr<event_sink> sink;
-  event_loop loop;       // outlives nc: the destructor destroys nc first
-  bool on_loop = false;  // nc runs on loop (with send_asap), else on libnats's reader thread
+  event_loop loop;                    // outlives nc: the destructor destroys nc first
+  bool on_loop = false;               // nc runs on loop (with send_asap), else on libnats's reader thread
+  std::atomic<bool> flushing{false};  // a fetch's flush is under way (jetstream.cpp's pull)
 
   // The request multiplexer (nats.go's respMux): one subscription on "<inbox>.*"; each
   // request waits on its own reply_slot, registered under its token.
