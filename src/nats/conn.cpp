@@ -381,9 +381,8 @@ error msg::respond(std::string_view data) const {
   if (!c) return to_error(errc::connection_closed);
   const char* reply = natsMsg_GetReply(state_->m);
   if (!reply || !*reply) return make_error("nats: message does not have a reply");
-  return detail::error_from(detail::write_through(c->on_loop ? &c->loop : nullptr, [&] {
-    return natsConnection_Publish(c->nc, reply, data.data(), static_cast<int>(data.size()));
-  }));
+  return detail::error_from(detail::write_through(
+      *c, [&] { return natsConnection_Publish(c->nc, reply, data.data(), static_cast<int>(data.size())); }));
 }
 
 // --- subscription ---
@@ -494,7 +493,7 @@ std::pair<conn, error> connect(const options& opts) {
 error conn::publish(std::string_view subject, std::string_view data) const {
   if (!state_) return to_error(errc::connection_closed);
   std::string subj(subject);
-  return detail::error_from(detail::write_through(state_->on_loop ? &state_->loop : nullptr, [&] {
+  return detail::error_from(detail::write_through(*state_, [&] {
     return natsConnection_Publish(state_->nc, subj.c_str(), data.data(), static_cast<int>(data.size()));
   }));
 }
@@ -502,7 +501,7 @@ error conn::publish(std::string_view subject, std::string_view data) const {
 error conn::publish_request(std::string_view subject, std::string_view reply, std::string_view data) const {
   if (!state_) return to_error(errc::connection_closed);
   std::string subj(subject), rep(reply);
-  return detail::error_from(detail::write_through(state_->on_loop ? &state_->loop : nullptr, [&] {
+  return detail::error_from(detail::write_through(*state_, [&] {
     return natsConnection_PublishRequest(state_->nc, subj.c_str(), rep.c_str(), data.data(),
                                          static_cast<int>(data.size()));
   }));
@@ -556,7 +555,7 @@ std::pair<msg, error> conn::request(const context& ctx, std::string_view subject
     }
   } cleanup{c, token};
   std::string subj(subject);
-  if (natsStatus s = detail::write_through(c.on_loop ? &c.loop : nullptr,
+  if (natsStatus s = detail::write_through(c,
                                            [&] {
                                              return natsConnection_PublishRequest(c.nc, subj.c_str(),
                                                                                   reply_subject.c_str(), data.data(),

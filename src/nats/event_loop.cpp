@@ -202,24 +202,21 @@ void event_loop::wait() {
   for (auto& a : all) a->done.recv();
 }
 
-void event_loop::write_now() {
-  std::shared_ptr<attachment> a;
-  {
-    std::lock_guard lock(mu);
-    if (!attachments.empty()) a = attachments.back();
-  }
-  if (a != nullptr) a->write_rest_later(a->write_once());
+std::shared_ptr<attachment> event_loop::latest() {
+  std::lock_guard lock(mu);
+  return attachments.empty() ? nullptr : attachments.back();
 }
 
-void event_loop::wait_for_room() {
-  std::shared_ptr<attachment> a;
-  {
-    std::lock_guard lock(mu);
-    if (!attachments.empty()) a = attachments.back();
-  }
+void event_loop::write_now() {
+  if (std::shared_ptr<attachment> a = latest()) a->write_rest_later(a->write_once());
+}
+
+void event_loop::wait_for_room(natsConnection* nc) {
+  if (natsConnection_Buffered(nc) <= max_unsent) return;
+  std::shared_ptr<attachment> a = latest();
   // Polled: the wait is rare (a server or network slower than the publisher), and so it
   // needs nothing from the writer goroutine's path.
-  while (a != nullptr && !a->stopped.load(std::memory_order_acquire) && natsConnection_Buffered(a->nc) > max_unsent) {
+  while (a != nullptr && !a->stopped.load(std::memory_order_acquire) && natsConnection_Buffered(nc) > max_unsent) {
     go::sleep(std::chrono::milliseconds(1));
   }
 }

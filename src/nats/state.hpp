@@ -153,6 +153,8 @@ struct event_loop {
   std::vector<std::shared_ptr<attachment>> attachments;  // guarded by mu
 
   void add(std::shared_ptr<attachment> a);
+  // latest is the attachment of the socket libnats attached last (null before the first).
+  std::shared_ptr<attachment> latest();
   // stop_all stops every attachment: for a connect that failed, which makes no detach.
   void stop_all();
   // wait returns once every attachment's goroutines have returned (all stopped first).
@@ -160,10 +162,11 @@ struct event_loop {
   // write_now writes the connection's write buffer from this thread, without a PING or
   // waiting for anything, and leaves what the socket does not take to the writer goroutine.
   void write_now();
-  // wait_for_room returns once at most max_unsent bytes are left unsent (event_loop.cpp), or
-  // the socket is detached: a publish on a connection without the loop blocks in its write
-  // while the socket is full, and libnats's buffer on the loop would take everything instead.
-  void wait_for_room();
+  // wait_for_room returns once at most max_unsent bytes of nc's are left unsent
+  // (event_loop.cpp), or the socket is detached: a publish on a connection without the loop
+  // blocks in its write while the socket is full, and libnats's buffer on the loop would
+  // take everything instead.
+  void wait_for_room(natsConnection* nc);
 };
 
 // use_event_loop makes the connection made with o run on `loop` (event_loop.cpp), setting
@@ -171,21 +174,8 @@ struct event_loop {
 // needs (GOCXX_NATS_HAVE_CONN_RETAIN): then o is left as it was.
 bool use_event_loop(natsOptions* o, event_loop* loop, natsStatus* s);
 
-// write_through runs f, a publish of ours, so that a write it asks the event loop for
-// (with send_asap, every publish; else a full buffer) is made on this thread before it
-// returns, as libnats's own loop-less connections write, instead of waking the writer
-// goroutine; what the socket does not take at once is left to the writer goroutine. loop is
-// the connection's, or null when it is not on one.
 void begin_write_through() noexcept;
 void end_write_through() noexcept;
-template <class F>
-natsStatus write_through(event_loop* loop, F&& f) {
-  begin_write_through();
-  natsStatus s = f();
-  end_write_through();
-  if (loop != nullptr) loop->wait_for_room();
-  return s;
-}
 
 struct subscription_core;
 
@@ -261,6 +251,19 @@ struct connection_state {
     return out;
   }
 };
+
+// write_through runs f, a publish of ours on c, so that a write it asks the event loop for
+// (with send_asap, every publish; else a full buffer) is made on this thread before it
+// returns, as libnats's own loop-less connections write, instead of waking the writer
+// goroutine; what the socket does not take at once is left to the writer goroutine.
+template <class F>
+natsStatus write_through(connection_state& c, F&& f) {
+  begin_write_through();
+  natsStatus s = f();
+  end_write_through();
+  if (c.on_loop) c.loop.wait_for_room(c.nc);
+  return s;
+}
 
 struct subscription_core {
   natsSubscription* sub = nullptr;
