@@ -8,6 +8,7 @@
 # the nats_peer of OTHER_BUILD_DIR when given (an A/B of two builds, printed as "other").
 # Builds what is missing: nats_peer and nats_floor in BUILD_DIR (default build; needs
 # libnats-dev) and the Go peer (bench/peers/nats, nats.go from the module proxy).
+# NATS_COMPARE_ONLY=SCENARIO (qpub, reqrep or jsq) runs that scenario alone.
 # Results: docs/nats.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,9 @@ for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break;
 url=nats://127.0.0.1:$port
 echo "nats-server $(nats-server --version | awk '{print $2}'), $(go version | awk '{print $3}'), nats.go $(grep 'nats.go v' bench/peers/nats/go.mod | awk '{print $3}'), libnats $(pkg-config --modversion libnats), $(nproc) CPUs"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+only=${NATS_COMPARE_ONLY:-}
 for scenario in "qpub 500000" "reqrep 20000" "jsq 100000"; do
+  [ -z "$only" ] || [ "${scenario%% *}" = "$only" ] || continue
   for _ in $(seq "$reps"); do
     "$build/nats_peer" "$url" $scenario
     if [ -n "$other" ]; then echo -n "other: "; "$other/nats_peer" "$url" $scenario; fi
