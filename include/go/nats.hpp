@@ -169,6 +169,9 @@ struct connection_state;
 struct subscription_state;
 struct message_state;
 struct consumer_state;
+// returned_messages_freed counts the received messages that, dropped by their receivers, were
+// freed by the side that reads their connection (src/nats/message_pool.hpp); for tests.
+std::uint64_t returned_messages_freed() noexcept;
 }  // namespace detail
 
 // options configures connect (nats.Options). Durations are rounded down to milliseconds,

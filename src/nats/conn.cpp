@@ -145,8 +145,26 @@ connection_state::~connection_state() {
   for (natsSubscription* sub : retired) natsSubscription_Destroy(sub);
 }
 
+msg message_state::make(natsMsg* m, std::shared_ptr<subscription_core> sub) {
+  message_pool* pool = sub && sub->conn ? &sub->conn->messages : nullptr;
+  std::shared_ptr<message_state> s;
+  if (pool && natsMsg_GetDataLength(m) <= message_pool::max_returned_bytes && pool->try_lock()) {
+    struct unlock {
+      message_pool* p;
+      ~unlock() { p->unlock(); }
+    } guard{pool};
+    s = std::allocate_shared<message_state>(message_allocator<message_state>(pool));
+    s->home = pool->last_allocated();
+  } else {
+    s = std::make_shared<message_state>();
+  }
+  s->m = m;
+  s->sub = std::move(sub);
+  return msg(std::move(s));
+}
+
 void offer(subscription_sink& s, natsMsg* m) {
-  msg wrapped = message_state::make(m, s.core, s.core->conn);
+  msg wrapped = message_state::make(m, s.core);
   std::lock_guard lock(s.mu);
   if (s.closed) return;
   if (s.messages.try_send(std::move(wrapped))) {
@@ -231,7 +249,7 @@ std::shared_ptr<detail::reply_slot> waiter_of(connection_state& c, std::string_v
 }
 
 // Hands m to the slot's request and wakes it; a second reply is dropped.
-void deliver(detail::reply_slot& slot, natsMsg* m) { (void)slot.ch.try_send(message_state::make(m, nullptr, nullptr)); }
+void deliver(detail::reply_slot& slot, natsMsg* m) { (void)slot.ch.try_send(message_state::make_reply(m)); }
 
 // The response multiplexer's handler: hands the reply to the request waiting on its token.
 void on_response(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
@@ -377,8 +395,8 @@ std::string_view msg::data() const noexcept {
 
 error msg::respond(std::string_view data) const {
   if (!state_) return to_error(errc::invalid_argument);
-  const auto& c = state_->sub ? state_->sub->conn : state_->conn;
-  if (!c) return to_error(errc::connection_closed);
+  if (!state_->sub || !state_->sub->conn) return to_error(errc::connection_closed);
+  const auto& c = state_->sub->conn;
   const char* reply = natsMsg_GetReply(state_->m);
   if (!reply || !*reply) return make_error("nats: message does not have a reply");
   return detail::error_from(detail::write_through(

@@ -8,7 +8,7 @@
 //                     the last handle       connection with the last reference: a
 //                     goes)                 message acknowledges through its
 //                                           natsSubscription, so messages hold it)
-//   msg -> message_state -> subscription_core (or, for a reply, connection_state)
+//   msg -> message_state -> subscription_core (none for a reply)
 //
 // The socket: a connection with send_asap runs in libnats's event-loop mode on our
 // netpoller (event_loop.cpp): two goroutines per attached socket read and write it, so it
@@ -59,11 +59,16 @@
 //   delivered earlier stays ahead of them (the order of a subscription's messages is kept).
 //   unsubscribe and drain take a subscription out of its route first.
 
-// Messages are freed by destroy_message on the thread that drops the last msg: a received
-// natsMsg that natsMsg_Destroy frees is handed to libnats's garbage-collector thread instead,
-// which it wakes for each message that finds it waiting (every reply of a request/reply
-// exchange, for one). Where libnats exports natsMsg_free (GOCXX_NATS_HAVE_MSG_FREE), the
-// function that thread would call, destroy_message calls it; else natsMsg_Destroy.
+// Messages are freed by destroy_message: a received natsMsg that natsMsg_Destroy frees is
+// handed to libnats's garbage-collector thread instead, which it wakes for each message that
+// finds it waiting (every reply of a request/reply exchange, for one). Where libnats exports
+// natsMsg_free (GOCXX_NATS_HAVE_MSG_FREE), the function that thread would call,
+// destroy_message calls it; else natsMsg_Destroy. A subscription's message (up to
+// message_pool::max_returned_bytes of data) lives in a block of its connection's
+// message_pool, and the thread that drops the last msg gives the block back with the
+// natsMsg in it; the reading side frees it (message_pool.hpp says why). Replies, and
+// messages made while another thread makes one on the same connection, are freed on the
+// thread that drops the last msg.
 //
 // Locks: connection_state::mu guards the request multiplexer's table and the routes. The
 // response subscription's handler and the filter take it, and so do request() and
@@ -88,6 +93,7 @@
 
 #include "go/chan.hpp"
 #include "go/nats.hpp"
+#include "nats/message_pool.hpp"
 
 namespace go::detail {
 struct poll_desc;
@@ -233,6 +239,9 @@ struct connection_state {
   std::unordered_map<std::string, route, string_hash, std::equal_to<>> routes;  // guarded by mu
   std::atomic<bool> has_routes{false};                                          // routes has had an entry
   std::atomic<bool> wildcard{false};  // a subscription of ours has had a wildcard
+  // The blocks of its subscriptions' messages, given back to the reading side
+  // (message_pool.hpp); destroyed after nc and the loop, with nothing left to read.
+  message_pool messages;
 
   // unroute takes core's subscription out of its route (its last handle went, or it was
   // unsubscribed or drained); a subject whose route was turned off stays with libnats.
@@ -296,18 +305,27 @@ struct subscription_state {
 
 struct message_state {
   natsMsg* m = nullptr;
-  std::shared_ptr<subscription_core> sub;  // for a subscription's message
-  std::shared_ptr<connection_state> conn;  // for respond
+  std::shared_ptr<subscription_core> sub;  // for a subscription's message (not a reply): its connection
+  message_block* home = nullptr;           // the pool's block it lives in, if any (message_pool.hpp)
   bool jetstream = false;                  // fetched from a pull consumer: it can be acknowledged
   std::atomic<bool> acked{false};          // acked, naked or termed: later acknowledgements do nothing
+  // A pooled message leaves m to its block, which its connection's reading side frees, and
+  // sub (the connection's lifeline) to the block's allocator, which gives the block back.
   ~message_state() {
-    if (m) destroy_message(m);
+    if (home) {
+      home->m = m;
+      home->keep = std::move(sub);
+    } else if (m) {
+      destroy_message(m);
+    }
   }
-  static msg make(natsMsg* m, std::shared_ptr<subscription_core> sub, std::shared_ptr<connection_state> conn) {
+  // make wraps a message that a subscription's sub received, in a block of its connection's
+  // pool where no other thread is making one there, else through std::allocator.
+  static msg make(natsMsg* m, std::shared_ptr<subscription_core> sub);
+  // make_reply wraps a reply to a request (no subscription of the caller's).
+  static msg make_reply(natsMsg* m) {
     auto s = std::make_shared<message_state>();
     s->m = m;
-    s->sub = std::move(sub);
-    s->conn = std::move(conn);
     return msg(std::move(s));
   }
   static message_state* of(const msg& m) noexcept { return m.state_.get(); }

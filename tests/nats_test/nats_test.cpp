@@ -402,6 +402,31 @@ TEST(Nats, SubscriptionMessagesDoNotWaitForTheDeliveryThread) {
   }
 }
 
+// Messages that their receivers drop are freed by the side that reads their connection, so
+// that its allocations and the frees meet in one thread's cache (src/nats/message_pool.hpp):
+// a first batch, dropped on the test's thread, is freed there while a second batch is read;
+// a third, given back just before the connection closes, is freed with it (LeakSanitizer
+// checks that), on the event loop (send_asap) and on libnats's reader thread alike.
+TEST(Nats, DroppedMessagesAreFreedByTheReadingSide) {
+  nats_server server;
+  for (bool asap : {false, true}) {
+    auto nc = must_connect(server, {.send_asap = asap});
+    auto [sub, err] = nc.queue_subscribe("pooled", "workers", 2048);
+    ASSERT_FALSE(err);
+    ASSERT_FALSE(nc.flush());
+    auto messages = sub.messages();
+    auto exchange = [&](int n) {
+      for (int i = 0; i < n; ++i) ASSERT_FALSE(nc.publish("pooled", "x"));
+      for (int i = 0; i < n; ++i) ASSERT_TRUE(recv_within(messages, 5s)) << "message " << i << " of " << n;
+    };
+    std::uint64_t before = go::nats::detail::returned_messages_freed();
+    exchange(1000);
+    exchange(300);
+    EXPECT_GE(go::nats::detail::returned_messages_freed() - before, 1000u) << "send_asap " << asap;
+    exchange(100);
+  }
+}
+
 // On the event loop (send_asap), while more than the loop's bound is unsent a publish waits,
 // as one without the loop blocks in its write: a server that reads nothing makes publishes
 // wait instead of the write buffer growing without bound, and they all go out once it reads.
