@@ -70,6 +70,8 @@
 // Strict overcommit (vm.overcommit_memory = 2): the kernel then charges a stack's whole
 // reservation against the commit limit when it is mapped, so the default is 256 KiB there;
 // a larger stack_size may make spawn throw std::bad_alloc long before memory is used.
+// A stack may reserve at most 1 GiB, Go's limit: a larger stack_size or default makes spawn
+// or set_default_stack_size throw std::invalid_argument (GOCXX_STACK_SIZE is then ignored).
 // docs/runtime.md has the details.
 //
 // Example:

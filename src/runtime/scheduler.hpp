@@ -14,6 +14,7 @@
 #include "go/detail/park.hpp"
 #include "go/detail/source_location.hpp"
 #include "go/runtime.hpp"
+#include "platform/sanitizer.hpp"
 #include "runtime/parker.hpp"
 #include "runtime/lock.hpp"
 #include "runtime/runq.hpp"
@@ -25,11 +26,12 @@ namespace go::detail {
 // A task is what the run queues hold. They never look inside it: resuming it is the
 // scheduler's business (a stack switch for a goroutine; a coroutine resume later).
 struct task : parker {
-  task* sched_next = nullptr;  // global run queue and free lists
-  // While the task heads a batch of the global run queue: the next batch, and how many
-  // tasks the batch (this one and those after it through sched_next) holds.
-  task* batch_next = nullptr;
+  // While the task heads a batch of the global run queue: how many tasks the batch (this one
+  // and those after it through sched_next) holds, and the next batch. batch_len comes first
+  // to fill the parker's tail padding.
   std::uint32_t batch_len = 0;
+  task* sched_next = nullptr;  // global run queue and free lists
+  task* batch_next = nullptr;
   using parker::parker;
 };
 
@@ -65,11 +67,12 @@ struct wait_site_words {
   }
 };
 
-// A goroutine (Go's g). Not cache-line aligned: that takes 40% more memory per record and
-// slows spawn_join (docs/tuning.md). The fields that spawning, running and exiting touch come
-// first, in the record's first four lines; those of parking and profiles after them: a
-// million goroutines that start and end miss in memory on every line they touch (bench
-// spawn_join).
+// A goroutine (Go's g): 256 bytes outside sanitizer builds (the static_assert below). Not
+// cache-line aligned: that takes 40% more memory per record. The size itself counts: a
+// million goroutines that start and end miss in memory on every line they touch, and
+// spawn_join's time grows with the record even by fields it never touches (docs/tuning.md).
+// The fields that spawning, running and exiting touch come first, in the first four lines;
+// those of parking and profiles after them.
 struct goroutine : task {
   goroutine() noexcept : task(parker_kind::goroutine) {}
 
@@ -80,37 +83,53 @@ struct goroutine : task {
   std::uint64_t id = 0;
 
   const closure_ops* ops = nullptr;
-  void* closure = nullptr;  // inline_closure or heap
-  alignas(16) unsigned char inline_closure[closure_inline_size];
-
-  // Diagnostics: why it is blocked, who created it (`reason` is atomic, accessed relaxed:
-  // written by the goroutine or its worker, read by profiles and dumps while it runs).
+  // Diagnostics: why it is blocked (atomic, accessed relaxed: written by the goroutine or its
+  // worker, read by profiles and dumps while it runs).
   std::atomic<wait_reason> reason{wait_reason::none};
-  std::uint32_t closure_align = 16;  // of a heap closure
-  void* spawn_pc = nullptr;          // in the function that called go::spawn
+  // Whether a profile or dump holds its stack still to read it (unwind.hpp's stack_hold).
+  std::atomic<std::uint8_t> stack_hold{0};
+  // The alignment of a closure on the heap, whose address is then inline_closure's first
+  // word; 0 while the closure is in inline_closure (closure_of).
+  std::uint32_t closure_align = 0;
+  // go::blocking's call site (a return address), while reason is wait_reason::syscall; here,
+  // before inline_closure's alignment, it fills what would be padding.
+  std::atomic<void*> syscall_pc{nullptr};
+  union {
+    alignas(16) unsigned char inline_closure[closure_inline_size];
+    suspended_block* block_event;  // a stackless goroutine's profiled wait (profile.hpp): it has no closure
+  };
+
+  void* spawn_pc = nullptr;  // in the function that called go::spawn
   std::uint64_t parent_id = 0;
   bubble* bub = nullptr;  // the synctest bubble it belongs to, if any (bubble.hpp)
-
-  eh_state eh;
-  int saved_errno = 0;
-  std::uint32_t lock_depth = 0;  // lock_os_thread's nesting depth
-  worker* last_worker = nullptr;
   // Its profiler labels, with a reference of its own; written only by the goroutine (and by
   // its spawner before it starts), read by the SIGPROF handler on its thread (labels.hpp).
   std::atomic<label_node*> labels{nullptr};
-  worker* locked_to = nullptr;  // lock_os_thread: the worker this goroutine is wired to
-  void* tsan_fiber = nullptr;
-  suspended_block* block_event = nullptr;  // a stackless goroutine's profiled wait (profile.hpp)
 
-  // Where and since when it is blocked (and syscall_pc), relaxed atomics as `reason`.
+  // The line that every run and exit touches, with sp and stk's.
+  eh_state eh;
+  int saved_errno = 0;
+  std::uint32_t lock_depth = 0;  // lock_os_thread's nesting depth
+  // The worker it last ran on; while lock_depth > 0 the one it is wired to (locked_to).
+  worker* last_worker = nullptr;
+
+  // Where and since when it is blocked, relaxed atomics as `reason`.
   wait_site_words wait_site;
   std::atomic<std::int64_t> wait_since{0};  // about when it parked (its worker's clock)
-  // go::blocking's call site (a return address), while reason is wait_reason::syscall.
-  std::atomic<void*> syscall_pc{nullptr};
-  // Whether a profile or dump holds its stack still to read it (unwind.hpp's stack_hold).
-  std::atomic<std::uint8_t> stack_hold{0};
-  void* asan_fake_stack = nullptr;
+  [[no_unique_address]] platform::fiber_state fiber;
 };
+#if !defined(GOCXX_TSAN) && !defined(GOCXX_ASAN)
+static_assert(sizeof(goroutine) == 256, "a goroutine record is four cache lines (see above)");
+#endif
+
+// The closure a stackful goroutine runs.
+inline void* closure_of(goroutine* g) noexcept {
+  return g->closure_align ? *reinterpret_cast<void**>(g->inline_closure) : g->inline_closure;
+}
+
+// lock_os_thread: the worker g is wired to, or null. A wired goroutine runs only on that
+// worker, so it is the last one it ran on.
+inline worker* locked_to(const goroutine* g) noexcept { return g->lock_depth ? g->last_worker : nullptr; }
 
 // A worker thread's CPU-profile timer (cpuprof.cpp): a POSIX timer on the thread's own CPU
 // clock that sends SIGPROF to that thread, armed while a CPU profile runs. `valid` is read by

@@ -190,7 +190,7 @@ void map_slab(std::size_t size, int count, std::vector<stack>& out) {
                      advise_pages(base, slot, 0, count, MADV_GUARD_INSTALL);
   for (int i = 0; i < count; ++i) {
     char* slot_start = base + static_cast<std::size_t>(i) * slot;
-    stack s{slot_start + page, size, all_guarded, false};
+    stack s{slot_start + page, static_cast<std::uint32_t>(size), all_guarded, false};
     if (!all_guarded) s.guarded = guard(slot_start, page, &s.counted);
     out.push_back(s);
   }
@@ -211,7 +211,7 @@ void on_segv(int sig, siginfo_t* info, void* context) {
       if (!report_begin()) _exit(2);
       char msg[160];
       int n = std::snprintf(msg, sizeof msg, "goroutine %llu: stack overflow (stack size %zu)\n",
-                            static_cast<unsigned long long>(g->id), g->stk.size);
+                            static_cast<unsigned long long>(g->id), std::size_t{g->stk.size});
       if (n > 0) (void)!write(2, msg, static_cast<std::size_t>(n));
       // Then the dump, as after a panic. This is a signal handler: the dump allocates and
       // takes the registry's lock, and report_end flushes stdio, which the overflowing code

@@ -8,14 +8,22 @@
 
 namespace go::detail {
 
+// Sixteen bytes without padding, so that it is passed and returned in two registers and
+// copied as two whole words (stack_take, stack_release: every spawn and exit); a copy of
+// fifteen bytes is made of overlapping loads that wait for the stores before them.
 struct stack {
-  char* base = nullptr;  // lowest usable byte (the guard page, if any, is just below)
-  std::size_t size = 0;  // usable bytes
+  char* base = nullptr;    // lowest usable byte (the guard page, if any, is just below)
+  std::uint32_t size = 0;  // usable bytes, at most max_stack_size
   bool guarded = false;
   bool counted = false;  // guarded by a PROT_NONE page, counted against the map-count budget
   bool used = false;     // pooled after running a goroutine; its deep pages not yet released
+  std::uint8_t unused = 0;
   char* top() const noexcept { return base + size; }
 };
+static_assert(sizeof(stack) == 16);
+
+// The largest stack a goroutine may have: 1 GiB, Go's limit (runtime.maxstacksize).
+inline constexpr std::size_t max_stack_size = std::size_t{1} << 30;
 
 // The default stack size (go::default_stack_size) before GOCXX_STACK_SIZE or
 // set_default_stack_size: 8 MiB of address space, a thread's; 256 KiB under strict
@@ -33,7 +41,8 @@ void stack_reserve(stack_cache* cache);
 // stack_take hands out a default-size stack (the most recently freed: its top is hot).
 // Returns an empty stack if none can be mapped.
 stack stack_take(stack_cache* cache) noexcept;
-// stack_map maps a stack of `size` bytes of its own; throws std::bad_alloc.
+// stack_map maps a stack of `size` bytes of its own (at most max_stack_size); throws
+// std::bad_alloc.
 stack stack_map(std::size_t size);
 // stack_release returns a stack: default-size ones to the cache (beyond the caches' caps
 // they are unmapped, so RSS falls after a burst), others are unmapped.

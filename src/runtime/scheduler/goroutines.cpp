@@ -126,14 +126,10 @@ void return_records(worker* w) noexcept {
 void free_goroutine(worker* w, goroutine* g) noexcept {
   g->state.store(park_dead, std::memory_order_relaxed);
   g->sp = nullptr;
-  g->reason.store(wait_reason::none, std::memory_order_relaxed);
-  g->bub = nullptr;
-  g->last_worker = nullptr;  // may be a synctest bubble's, freed with its bubble
-  labels_replace(g->labels, nullptr);
-  if (g->tsan_fiber) {
-    platform::tsan_destroy_fiber(g->tsan_fiber);
-    g->tsan_fiber = nullptr;
-  }
+  // Only g and its exit write the field, so without labels there is nothing to swap (the
+  // swap is a full barrier: it waits for the stores above).
+  if (g->labels.load(std::memory_order_relaxed)) labels_replace(g->labels, nullptr);
+  platform::tsan_destroy(g->fiber);
   stack_release(w ? w->stacks : nullptr, g->stk);
   g->stk = {};
   if (!w) {
@@ -188,6 +184,10 @@ void init_record(goroutine* g, parker_kind kind, worker* w, bubble* bub, void* s
   g->labels.store(parent ? labels_retain(parent->labels.load(std::memory_order_relaxed)) : nullptr,
                   std::memory_order_release);
   listed(g->bub).store(bub, std::memory_order_relaxed);
+  // Set here, not cleared at exit (where these lines may have left the cache): a dead
+  // record's last_worker may be a synctest bubble's, freed with its bubble.
+  g->reason.store(wait_reason::none, std::memory_order_relaxed);
+  g->last_worker = nullptr;
   g->eh = {};
   g->saved_errno = 0;
   // Release: a profile or dump that sees the state reads the fields above.
@@ -201,6 +201,7 @@ __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_
   bubble* bub = w ? w->bub : nullptr;
   if (bub) w = nullptr;  // a bubble's worker keeps no pools: use the shared ones
   stack stk;
+  if (stack_size > max_stack_size) throw std::invalid_argument("go::spawn: stack_size above 1 GiB");
   if (stack_size != 0 && stack_round(stack_size) != stack_round(default_stack_size())) {
     stk = stack_map(stack_size);  // a stack of its own size, mapped now
   } else {
@@ -209,10 +210,11 @@ __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_
   goroutine* g;
   try {
     g = alloc_goroutine(w);
-    g->closure = g->inline_closure;
+    g->closure_align = 0;
     if (size > closure_inline_size || align > 16) {
       try {
-        g->closure = ::operator new(size, std::align_val_t(heap_closure_align(align)));
+        *reinterpret_cast<void**>(g->inline_closure) =
+            ::operator new(size, std::align_val_t(heap_closure_align(align)));
         g->closure_align = static_cast<std::uint32_t>(heap_closure_align(align));
       } catch (...) {
         free_goroutine(w, g);
@@ -226,7 +228,7 @@ __attribute__((noinline)) void* new_goroutine(std::size_t stack_size, std::size_
   g->stk = stk;
   g->ops = ops;
   init_record(g, parker_kind::goroutine, w, bub, __builtin_return_address(0));
-  *storage = g->closure;
+  *storage = closure_of(g);
   return g;
 }
 
@@ -240,7 +242,8 @@ __attribute__((noinline)) void* new_coroutine(void* handle) {
   goroutine* g = alloc_goroutine(w);
   g->sp = handle;
   g->ops = nullptr;
-  g->closure = nullptr;
+  g->closure_align = 0;
+  g->block_event = nullptr;
   init_record(g, parker_kind::coroutine, w, bub, __builtin_return_address(0));
   return g;
 }
@@ -275,6 +278,7 @@ std::size_t default_stack_size() noexcept {
 void set_default_stack_size(std::size_t bytes) {
   ensure_started();
   if (bytes < 16 * 1024) throw std::invalid_argument("go::set_default_stack_size: at least 16 KiB");
+  if (bytes > max_stack_size) throw std::invalid_argument("go::set_default_stack_size: at most 1 GiB");
   sched().default_stack.store(bytes);
 }
 

@@ -99,7 +99,7 @@ void wait_locked(worker* w, goroutine* g) noexcept {
 // x found g runnable, but g is wired to another worker's thread: that thread runs it, with
 // x's slot if it has none (x then gives up its thread at its next schedule).
 void start_locked(worker* x, goroutine* g) noexcept {
-  worker* owner = g->locked_to;
+  worker* owner = locked_to(g);
   {
     std::lock_guard lk(sched().lock);
     if (owner->slot.load(std::memory_order_relaxed) == no_slot) {
@@ -192,8 +192,8 @@ void lock_os_thread() noexcept {
   worker* w = current_worker();
   goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
   if (!g || w->bub || g->kind == parker_kind::coroutine) return;  // it never leaves this thread mid-run
+  // g->last_worker is w, so from here locked_to(g) is w.
   if (g->lock_depth++ != 0) return;
-  g->locked_to = w;
   w->lockedg = g;
   sched().nlocked.fetch_add(1, std::memory_order_relaxed);
 }
@@ -203,7 +203,6 @@ void unlock_os_thread() noexcept {
   goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
   if (!g || g->lock_depth == 0) return;
   if (--g->lock_depth != 0) return;
-  g->locked_to = nullptr;
   w->lockedg = nullptr;
   sched().nlocked.fetch_sub(1, std::memory_order_relaxed);
 }

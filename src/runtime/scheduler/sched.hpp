@@ -238,8 +238,8 @@ void resume_coroutine(worker* w, goroutine* g) noexcept;
 void free_goroutine(worker* w, goroutine* g) noexcept;
 // free_closure frees g's closure if it is on the heap (at every goroutine's exit).
 inline void free_closure(goroutine* g) noexcept {
-  if (g->closure != g->inline_closure) ::operator delete(g->closure, std::align_val_t(g->closure_align));
-  g->closure = nullptr;
+  if (g->closure_align) ::operator delete(closure_of(g), std::align_val_t(g->closure_align));
+  g->closure_align = 0;
 }
 void return_records(worker* w) noexcept;
 

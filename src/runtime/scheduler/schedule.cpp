@@ -141,8 +141,9 @@ extern "C" void goroutine_main(void* arg) {
   finish_switch(current_worker());
   select_cache* sel = ::new (static_cast<void*>(select_cache_of(g))) select_cache;
   // No handler: an exception that escapes is a panic, reported at the throw (panic.cpp).
-  g->ops->invoke(g->closure);
-  g->ops->destroy(g->closure);
+  void* closure = closure_of(g);
+  g->ops->invoke(closure);
+  g->ops->destroy(closure);
   free_closure(g);
   sel->~select_cache();  // withdraws its waiters, drops its channels
   switch_to_scheduler(current_worker(), g, switch_action::exit);
@@ -168,7 +169,7 @@ void prepare(worker* w, goroutine* g) noexcept {
     }
     if constexpr (platform::asan) platform::asan_unpoison(g->stk.base, g->stk.size);
     g->sp = platform::make_context(g->stk.top() - sizeof(select_cache), &goroutine_main, g);  // select_cache_of
-    if constexpr (platform::tsan) g->tsan_fiber = platform::tsan_create_fiber();
+    platform::tsan_create(g->fiber);
   }
   std::memcpy(w->eh_globals, &g->eh, sizeof(eh_state));
   *w->errno_at = g->saved_errno;
@@ -202,7 +203,7 @@ goroutine* finish_pending(worker* w) noexcept {
       return g;
     }
     case switch_action::yield:
-      if (g->bub || sched().debug_migrate || !holds_slot(w)) {
+      if (w->bub || sched().debug_migrate || !holds_slot(w)) {
         ready(g, false);  // without a slot: to the global queue, for a worker that has one
       } else if (sched().global_size.load(std::memory_order_relaxed) > 0) {
         global_put(g);
@@ -211,7 +212,9 @@ goroutine* finish_pending(worker* w) noexcept {
       }
       return nullptr;
     case switch_action::exit:
-      if (bubble* b = g->bub) {
+      // A bubble's goroutines run only on its worker (bubble.hpp), so w->bub is g->bub: the
+      // worker's field is in cache, the record's line with bub often is not (spawn_join).
+      if (bubble* b = w->bub) {
         --b->live;
         sched().external_created.fetch_sub(1, std::memory_order_relaxed);
         free_goroutine(nullptr, g);  // a bubble's worker keeps no pools
@@ -221,7 +224,6 @@ goroutine* finish_pending(worker* w) noexcept {
       if (g->lock_depth != 0) {
         // Returned while wired to this thread: the thread ends with it (worker_main).
         g->lock_depth = 0;
-        g->locked_to = nullptr;
         w->lockedg = nullptr;
         w->exit_thread = true;
         sched().nlocked.fetch_sub(1, std::memory_order_relaxed);
@@ -300,7 +302,7 @@ goroutine* next_direct(worker* w) noexcept {
 }
 
 void execute(worker* w, goroutine* g) noexcept {
-  if (g->locked_to && g->locked_to != w) {
+  if (worker* owner = locked_to(g); owner && owner != w) {
     start_locked(w, g);  // it runs only on its own thread
     return;
   }
@@ -312,7 +314,7 @@ void execute(worker* w, goroutine* g) noexcept {
     if (g->kind == parker_kind::coroutine) {
       resume_coroutine(w, g);  // on this stack, until it suspends (task.cpp)
     } else {
-      platform::tsan_switch_to(g->tsan_fiber);
+      platform::tsan_switch_to(g->fiber);
       platform::asan_start_switch(&w->asan_fake_stack, g->stk.base, g->stk.size);
       platform::switch_context(&w->g0_sp, g->sp);
       platform::asan_finish_switch(w->asan_fake_stack);
@@ -430,7 +432,7 @@ void switch_to_scheduler(worker* w, goroutine* g, switch_action action) noexcept
   char* sp_now = static_cast<char*>(__builtin_frame_address(0));
   if (!g->stk.guarded && sp_now < g->stk.base + 256) {
     std::fprintf(stderr, "goroutine %llu: stack overflow (stack size %zu)\n", static_cast<unsigned long long>(g->id),
-                 g->stk.size);
+                 std::size_t{g->stk.size});
     std::abort();
   }
   trace_event(trace_kind::go_stop, g, static_cast<std::uint64_t>(action));
@@ -438,10 +440,10 @@ void switch_to_scheduler(worker* w, goroutine* g, switch_action action) noexcept
   w->switched_from = g;
   g->saved_errno = *w->errno_at;
   std::memcpy(&g->eh, w->eh_globals, sizeof(eh_state));
-  void** fake_stack = action == switch_action::exit ? nullptr : &g->asan_fake_stack;
+  void** fake_stack = action == switch_action::exit ? nullptr : platform::asan_fake_stack_of(g->fiber);
   if (goroutine* next = next_direct(w)) {
     prepare(w, next);
-    platform::tsan_switch_to(next->tsan_fiber);
+    platform::tsan_switch_to(next->fiber);
     platform::asan_start_switch(fake_stack, next->stk.base, next->stk.size);
     platform::switch_context(&g->sp, next->sp);
   } else {
@@ -450,7 +452,7 @@ void switch_to_scheduler(worker* w, goroutine* g, switch_action action) noexcept
     platform::switch_context(&g->sp, w->g0_sp);
   }
   // Resumed, maybe on another worker: finish the switch that brought us back.
-  platform::asan_finish_switch(g->asan_fake_stack);
+  platform::asan_finish_switch(platform::asan_fake_stack(g->fiber));
   finish_switch(current_worker());
 }
 

@@ -295,7 +295,9 @@ void start_runtime() {
   if (const char* e = std::getenv("GOCXX_DEBUG_MIGRATE")) s->debug_migrate = e[0] && e[0] != '0';
   if (const char* e = std::getenv("GOCXX_STACK_SIZE")) {
     long v = std::atol(e);
-    if (v >= 16 * 1024) s->default_stack.store(static_cast<std::size_t>(v));
+    if (v >= 16 * 1024 && static_cast<unsigned long>(v) <= max_stack_size) {
+      s->default_stack.store(static_cast<std::size_t>(v));
+    }
   }
   the_sched.store(s, std::memory_order_release);
   int n = std::clamp(default_max_procs(), 1, max_workers);
