@@ -148,11 +148,9 @@ connection_state::~connection_state() {
 msg message_state::make(natsMsg* m, std::shared_ptr<subscription_core> sub) {
   message_pool* pool = sub && sub->conn ? &sub->conn->messages : nullptr;
   std::shared_ptr<message_state> s;
-  if (pool && natsMsg_GetDataLength(m) <= message_pool::max_returned_bytes && pool->try_lock()) {
-    struct unlock {
-      message_pool* p;
-      ~unlock() { p->unlock(); }
-    } guard{pool};
+  std::unique_lock<message_pool> busy;
+  if (pool && natsMsg_GetDataLength(m) <= message_pool::max_returned_bytes) busy = {*pool, std::try_to_lock};
+  if (busy.owns_lock()) {
     s = std::allocate_shared<message_state>(message_allocator<message_state>(pool));
     s->home = pool->last_allocated();
   } else {

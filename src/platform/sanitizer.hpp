@@ -55,8 +55,6 @@ struct fiber_state {
 #ifdef GOCXX_TSAN
 inline constexpr bool tsan = true;
 inline void* tsan_current_fiber() noexcept { return __tsan_get_current_fiber(); }
-inline void* tsan_create_fiber() noexcept { return __tsan_create_fiber(0); }
-inline void tsan_destroy_fiber(void* f) noexcept { __tsan_destroy_fiber(f); }
 // Switching synchronizes the two fibers, as a real thread hand-off would: the scheduler
 // acquired the goroutine from a run queue, and the goroutine must see that edge.
 inline void tsan_switch_to(void* f) noexcept { __tsan_switch_to_fiber(f, 0); }
@@ -69,8 +67,6 @@ inline void tsan_switch_to(fiber_state& f) noexcept { __tsan_switch_to_fiber(f.t
 #else
 inline constexpr bool tsan = false;
 inline void* tsan_current_fiber() noexcept { return nullptr; }
-inline void* tsan_create_fiber() noexcept { return nullptr; }
-inline void tsan_destroy_fiber(void*) noexcept {}
 inline void tsan_switch_to(void*) noexcept {}
 inline void tsan_create(fiber_state&) noexcept {}
 inline void tsan_destroy(fiber_state&) noexcept {}

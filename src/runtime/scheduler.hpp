@@ -71,8 +71,8 @@ struct wait_site_words {
 // cache-line aligned: that takes 40% more memory per record. The size itself counts: a
 // million goroutines that start and end miss in memory on every line they touch, and
 // spawn_join's time grows with the record even by fields it never touches (docs/tuning.md).
-// The fields that spawning, running and exiting touch come first, in the first four lines;
-// those of parking and profiles after them.
+// Spawning writes all four lines; running and exiting touch two (the first, with sp and stk,
+// and the last, from eh); parking the last and reason's.
 struct goroutine : task {
   goroutine() noexcept : task(parker_kind::goroutine) {}
 
