@@ -135,11 +135,24 @@ std::int64_t millis(std::chrono::nanoseconds d) noexcept {
   return std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
 
+void connection_state::close_with(void (*close)(natsConnection*)) {
+  go::blocking([&] {
+    if (on_loop) {
+      // As libnats's close would flush (it waits up to 500 ms for the PONG), but before the
+      // reader stops; what is published meanwhile makes libnats's flush wait in vain.
+      if (natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED && natsConnection_Buffered(nc) > 0) {
+        (void)natsConnection_FlushTimeout(nc, 500);
+      }
+      loop.stop_reading();
+    }
+    close(nc);
+  });
+}
+
 connection_state::~connection_state() {
-  // Closing flushes and waits for the server's PONG, which a goroutine of the event loop
-  // reads: the processor is handed over meanwhile. Then the loop's goroutines, which read
-  // and may still hold a subscription they looked up, return before subscriptions go.
-  if (nc) go::blocking(natsConnection_Destroy, nc);
+  // Then the loop's goroutines, which read and may still hold a subscription they looked
+  // up, return before subscriptions go.
+  if (nc) close_with(natsConnection_Destroy);
   loop.wait();
   if (responses) natsSubscription_Destroy(responses);
   for (natsSubscription* sub : retired) natsSubscription_Destroy(sub);
@@ -172,8 +185,21 @@ void offer(subscription_sink& s, natsMsg* m) {
   s.core->dropped.fetch_add(1, std::memory_order_relaxed);
   if (!s.slow) {
     s.slow = true;
-    (void)s.events->events.try_send(event{event::kind::error, to_error(errc::slow_consumer)});
+    s.events->post(event{event::kind::error, to_error(errc::slow_consumer)});
   }
+}
+
+void event_sink::post(event e) {
+  std::lock_guard lock(mu);
+  if (!done) (void)events.try_send(std::move(e));
+}
+
+void event_sink::close() {
+  std::lock_guard lock(mu);
+  if (std::exchange(done, true)) return;
+  (void)events.try_send(event{event::kind::closed, {}});
+  events.close();
+  closed.close();
 }
 
 void connection_state::unroute(const std::string& subject, const subscription_core* core) {
@@ -202,7 +228,7 @@ void release_off_thread(T* p) {
   go::spawn([p] { delete p; });
 }
 
-void post_event(event_sink& s, event e) { (void)s.events.try_send(std::move(e)); }
+void post_event(event_sink& s, event e) { s.post(std::move(e)); }
 
 // The closure of a subscription's callbacks: the sink, shared with its route if it has one.
 using sink_holder = std::shared_ptr<subscription_sink>;
@@ -229,9 +255,7 @@ void on_reconnected(natsConnection*, void* closure) {
 }
 void on_closed(natsConnection*, void* closure) {
   auto* holder = static_cast<std::shared_ptr<event_sink>*>(closure);
-  post_event(**holder, {event::kind::closed, {}});
-  (*holder)->events.close();
-  (*holder)->closed.close();
+  (*holder)->close();
   release_off_thread(holder);
 }
 void on_error(natsConnection*, natsSubscription*, natsStatus s, void* closure) {
@@ -617,8 +641,7 @@ error conn::drain(std::chrono::nanoseconds timeout) const {
 }
 
 void conn::close() const {
-  // As the destructor: closing waits for a PONG that a goroutine of the event loop reads.
-  if (state_) go::blocking(natsConnection_Close, state_->nc);
+  if (state_) state_->close_with(natsConnection_Close);
 }
 
 bool conn::is_closed() const noexcept { return !state_ || natsConnection_IsClosed(state_->nc); }

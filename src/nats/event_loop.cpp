@@ -14,7 +14,16 @@
 //   (ours inside ProcessReadEvent, libnats's ping timer, a publishing thread, close), right
 //   before libnats closes the socket to reconnect or to close; a reconnection attaches a new
 //   socket with a new attachment, and detach is called once, at close, for the last one.
-// Callbacks run with libnats's lock held, so they never call libnats: they set flags and
+// - ProcessReadEvent checks the socket under the lock, then reads it without the lock; a
+//   close under the lock from another thread can come between, so the read would race
+//   the close or take a reused descriptor's bytes (libnats's own adapters have the same
+//   gap). Our closes (Close, Destroy) first flush, while the reader still reads the PONG,
+//   then stop_reading, which waits on read_mu for the reader to leave ProcessReadEvent for
+//   good. libnats's own closes (a drain's end, a reconnect after a failed write or a stale
+//   connection) cannot be ordered so from outside it; a reconnect after a failed read
+//   closes on the reader itself.
+// Callbacks run with libnats's lock held, so they never call libnats (nor take read_mu,
+// which the reader holds while ProcessReadEvent waits for that lock): they set flags and
 // wake goroutines. The poller waits on a duplicate of libnats's socket, so that libnats's
 // close can never leave the poller with a descriptor number reused by another file; the
 // duplicate is closed when both goroutines have returned, which read(remove) brings about.
@@ -23,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <utility>
 
 #include "go/go.hpp"
@@ -59,7 +69,11 @@ thread_local attachment* asked_through = nullptr;
 void read_loop(std::shared_ptr<attachment> a) {
   while (!a->stopped.load(std::memory_order_acquire)) {
     if (go::detail::poll_prepare(a->pd, 'r') != go::detail::poll_result::ok) break;
-    natsConnection_ProcessReadEvent(a->nc);
+    {
+      std::lock_guard lock(a->read_mu);  // never parks inside: callbacks only try_send
+      if (a->reading_stopped) break;
+      natsConnection_ProcessReadEvent(a->nc);
+    }
     int unread = 0;
     if (go::detail::poll_hung_up(a->pd) || ioctl(a->fd, FIONREAD, &unread) != 0 || unread > 0) continue;
     if (go::detail::poll_wait(a->pd, 'r') != go::detail::poll_result::ok) break;
@@ -185,7 +199,23 @@ void attachment::exit() noexcept {
 
 void event_loop::add(std::shared_ptr<attachment> a) {
   std::lock_guard lock(mu);
+  a->reading_stopped = reading_stopped;  // not shared yet
   attachments.push_back(std::move(a));
+}
+
+void event_loop::stop_reading() {
+  std::vector<std::shared_ptr<attachment>> all;
+  {
+    // Not held while waiting for a reader: one can be waiting for libnats's lock, which
+    // on_attach holds while it waits for mu (add).
+    std::lock_guard lock(mu);
+    reading_stopped = true;
+    all = attachments;
+  }
+  for (auto& a : all) {
+    std::lock_guard reading(a->read_mu);
+    a->reading_stopped = true;
+  }
 }
 
 void event_loop::stop_all() {

@@ -110,9 +110,21 @@ error error_from(natsStatus s, jsErrCode js = static_cast<jsErrCode>(0));
 // millis converts a duration into libnats's milliseconds, at least 1 for a positive one.
 std::int64_t millis(std::chrono::nanoseconds d) noexcept;
 
+// A connection's events. The closed callback closes both channels, and a subscription's
+// slow-consumer error can come after it (a message its reader had already taken): post
+// drops an event once the channels are closed instead of sending on a closed channel.
 struct event_sink {
   chan<event> events;
-  chan<void> closed;  // closed by the closed callback
+  chan<void> closed;
+
+  // post try_sends e unless the connection has closed (any thread).
+  void post(event e);
+  // close posts the closed event and closes both channels (the closed callback).
+  void close();
+
+ private:
+  std::mutex mu;
+  bool done = false;  // guarded by mu
 };
 
 // Where a request waits for its reply: a channel of capacity 1, into which the goroutine
@@ -133,6 +145,8 @@ struct attachment {
   chan<void> done;                      // closed when both goroutines have returned
   std::mutex mu;                        // serializes stop's eviction with the closing of pd
   std::mutex write_mu;                  // serializes write_once
+  std::mutex read_mu;                   // held by the reader across ProcessReadEvent
+  bool reading_stopped = false;         // guarded by read_mu: the reader calls it no more
   std::atomic<bool> stopped{false};
   std::atomic<bool> write_wanted{false};  // libnats's write(add) stands
   std::atomic<bool> rest{false};          // a write_once elsewhere left bytes for the writer
@@ -157,8 +171,13 @@ struct attachment {
 struct event_loop {
   std::mutex mu;
   std::vector<std::shared_ptr<attachment>> attachments;  // guarded by mu
+  bool reading_stopped = false;                          // guarded by mu: stop_reading ran
 
   void add(std::shared_ptr<attachment> a);
+  // stop_reading returns once no reader of this loop's attachments, attached now or later,
+  // is in ProcessReadEvent or will call it again. A close of ours (Close, Destroy) comes
+  // after it: libnats closes the socket under its lock but reads it outside (event_loop.cpp).
+  void stop_reading();
   // latest is the attachment of the socket libnats attached last (null before the first).
   std::shared_ptr<attachment> latest();
   // stop_all stops every attachment: for a connect that failed, which makes no detach.
@@ -252,6 +271,11 @@ struct connection_state {
     std::lock_guard lock(mu);
     retired.push_back(sub);
   }
+
+  // close_with closes nc with close (natsConnection_Close or _Destroy), off the processor
+  // (go::blocking). On the loop, what is buffered is flushed first, while the reader still
+  // reads the PONG, and then the reader stops (event_loop::stop_reading).
+  void close_with(void (*close)(natsConnection*));
 
   ~connection_state();
   static conn handle(std::shared_ptr<connection_state> c) {

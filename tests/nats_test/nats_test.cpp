@@ -325,6 +325,9 @@ class held_delivery_thread {
   held_delivery_thread& operator=(const held_delivery_thread&) = delete;
   ~held_delivery_thread() {
     release();
+    // The delivery thread runs on after the connection's destruction: hold must be done
+    // with this object first.
+    while (entered_ && !left_) std::this_thread::sleep_for(1ms);
     if (blocker_) natsSubscription_Destroy(blocker_);
     if (raw_) natsConnection_Destroy(raw_);
   }
@@ -338,10 +341,11 @@ class held_delivery_thread {
     self->entered_ = true;
     while (!self->open_) std::this_thread::sleep_for(1ms);
     natsMsg_Destroy(m);
+    self->left_ = true;  // the last touch of self
   }
   natsConnection* raw_ = nullptr;
   natsSubscription* blocker_ = nullptr;
-  std::atomic<bool> entered_{false}, open_{false};
+  std::atomic<bool> entered_{false}, open_{false}, left_{false};
 };
 
 // A request's reply does not wait for libnats's delivery thread: with that thread held up,
@@ -1609,6 +1613,57 @@ TEST(NatsFaults, ServerRestartReattachesAConnectionOnTheEventLoop) {
   EXPECT_EQ(reply.data(), "echo again");
   for (int i = 0; i < 500 && fd_count() > fds; ++i) go::sleep(10ms);
   EXPECT_LE(fd_count(), fds) << "the old socket's duplicate is still open";
+}
+
+// A connection on the event loop closes while messages arrive, by close() and by its last
+// handle going: libnats closes its socket under its lock but the loop's reading goroutine
+// reads it outside that lock, so the reader leaves for good before the close (ThreadSanitizer
+// reports the close racing the read otherwise; without it, a read could take another file's
+// bytes once the descriptor number is reused). Each close returns, the subscription's channel
+// closes, and no descriptor is left open.
+TEST(Nats, ClosingAConnectionOnTheEventLoopWhileMessagesArrive) {
+#ifndef GOCXX_NATS_HAVE_CONN_RETAIN
+  GTEST_SKIP() << "this libnats exports no natsConn_retain: no connection uses the event loop";
+#endif
+  nats_server server;
+  auto publisher = must_connect(server);
+  std::atomic<bool> stop{false};
+  go::wait_group flooding;
+  flooding.add(1);
+  go::spawn([&, publisher] {
+    for (int i = 1; !stop.load(std::memory_order_relaxed); ++i) {
+      (void)publisher.publish("flood", "x");
+      if (i % 64 == 0) go::yield();
+    }
+    flooding.done();
+  });
+  int fds = 0;  // after the first round, which starts the netpoller
+  constexpr int rounds = 40;
+  for (int r = 0; r < rounds; ++r) {
+    if (r == 1) fds = fd_count();
+    go::recv_chan<nats::msg> messages;
+    {
+      auto nc = must_connect(server, {.send_asap = true});
+      auto [sub, err] = nc.subscribe("flood", 256);
+      ASSERT_FALSE(err);
+      messages = sub.messages();
+      ASSERT_TRUE(recv_within(messages, 5s)) << "round " << r << ": no message arrived";
+      if (r % 2 == 0) {
+        nc.close();
+        EXPECT_TRUE(nc.is_closed()) << "round " << r;
+      }
+    }
+    bool closed = false;
+    for (auto deadline = go::now() + 10s; !closed && go::now() < deadline;) {
+      go::select(go::recv_case(messages, [&](std::optional<nats::msg> m) { closed = !m; }),
+                 go::recv_case(go::after(deadline - go::now())));
+    }
+    ASSERT_TRUE(closed) << "round " << r << ": the subscription's channel is still open 10 s after the close";
+  }
+  stop = true;
+  flooding.wait();
+  for (int i = 0; i < 500 && fd_count() > fds; ++i) go::sleep(10ms);
+  EXPECT_LE(fd_count(), fds) << "a closed connection's socket or its duplicate is still open";
 }
 
 }  // namespace
