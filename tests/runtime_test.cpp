@@ -433,6 +433,33 @@ TEST(Runtime, ErrnoSurvivesPark) {
   go::set_max_procs(old);
 }
 
+TEST(Runtime, GoroutinesSpilledToTheGlobalQueueEachRunOnce) {
+  // One goroutine spawns far more than a worker's ring holds: the ring spills batches to
+  // the global queue, which the worker takes back whole and, every 61st schedule, one
+  // goroutine at a time. Each goroutine runs exactly once, at one worker and at two.
+  for (int procs : {1, 2}) {
+    int old = go::set_max_procs(procs);
+    go::run([procs] {
+      constexpr int n = 20000;
+      std::vector<std::atomic<int>> runs(n);
+      go::wait_group wg;
+      wg.add(n);
+      for (int i = 0; i < n; ++i) {
+        go::spawn([&runs, &wg, i] {
+          runs[i].fetch_add(1, std::memory_order_relaxed);
+          if (i % 7 == 0) go::yield();  // some go through the global queue one at a time
+          wg.done();
+        });
+      }
+      wg.wait();
+      int wrong = 0;
+      for (int i = 0; i < n; ++i) wrong += runs[i].load() != 1;
+      EXPECT_EQ(wrong, 0) << "goroutines that did not run exactly once, GOMAXPROCS " << procs;
+    });
+    go::set_max_procs(old);
+  }
+}
+
 TEST(Runtime, GoroutinesMigrateBetweenWorkers) {
   // Goroutines woken by a plain thread go to the global queue, and whichever worker is free
   // takes them: with two workers, some goroutine resumes on a different thread.

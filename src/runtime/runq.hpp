@@ -52,6 +52,14 @@ struct run_queue {
     return pop_head();
   }
 
+  // prefetch_head asks the CPU to load the record of the task at the head, which is
+  // likely the next to run and cold by then (owner only; a stale slot is harmless).
+  void prefetch_head() const noexcept {
+    std::uint32_t h = head.load(std::memory_order_relaxed);
+    if (h == tail.load(std::memory_order_relaxed)) return;
+    const char* t = reinterpret_cast<const char*>(slots[h % capacity].load(std::memory_order_relaxed));
+    for (int line = 0; line < 4; ++line) __builtin_prefetch(t + 64 * line);
+  }
   task* pop_head() noexcept {
     std::uint32_t h = head.load(std::memory_order_acquire);
     for (;;) {
@@ -62,6 +70,22 @@ struct run_queue {
     }
   }
 
+  // take moves up to max tasks from the head of the ring into out[]. Any thread.
+  std::uint32_t take(task** out, std::uint32_t max) noexcept {
+    for (;;) {
+      std::uint32_t h = head.load(std::memory_order_acquire);
+      std::uint32_t tl = tail.load(std::memory_order_acquire);
+      std::uint32_t n = tl - h;
+      if (n > capacity) continue;  // read head and tail inconsistently; retry
+      if (n > max) n = max;
+      if (n == 0) return 0;
+      for (std::uint32_t i = 0; i < n; ++i) out[i] = slots[(h + i) % capacity].load(std::memory_order_relaxed);
+      if (head.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return n;
+    }
+  }
+  std::uint32_t size() const noexcept {
+    return tail.load(std::memory_order_relaxed) - head.load(std::memory_order_relaxed);
+  }
   // grab moves up to half of this queue into out[] (at least one if any). With
   // take_next, the next slot may be taken when the ring is empty. Any thread.
   std::uint32_t grab(task** out, bool take_next) noexcept {

@@ -25,12 +25,17 @@ namespace go::detail {
 
 // A task is what the run queues hold. They never look inside it: resuming it is the
 // scheduler's business (a stack switch for a goroutine; a coroutine resume later).
+struct task_block;  // scheduler/sched.hpp
+
 struct task : parker {
-  // While the task heads a batch of the global run queue: how many tasks the batch (this one
-  // and those after it through sched_next) holds, and the next batch. batch_len comes first
-  // to fill the parker's tail padding.
+  // While the task heads a batch of the global run queue: how many tasks the batch holds,
+  // the tasks after this one (in a block, while batch_len > 1), and the next batch.
+  // batch_len comes first to fill the parker's tail padding.
   std::uint32_t batch_len = 0;
-  task* sched_next = nullptr;  // global run queue and free lists
+  union {
+    task* sched_next = nullptr;  // free lists and inboxes
+    task_block* batch_rest;
+  };
   task* batch_next = nullptr;
   using parker::parker;
 };
@@ -203,6 +208,7 @@ struct worker {
   std::uint64_t rng = 0;
 
   stack_cache* stacks = nullptr;
+  task_block* spare_block = nullptr;  // for this worker's next spill to the global queue
   goroutine* free_gs = nullptr;
   int n_free_gs = 0;
   std::uint64_t next_id = 0, id_limit = 0;

@@ -22,14 +22,16 @@ namespace go::detail {
 
 bool drain_to_global(worker* w) noexcept {
   bool moved = false;
-  task* batch[run_queue::capacity / 2];
   for (;;) {
-    std::uint32_t n = w->runq.grab(batch, true);
-    if (n == 0) return moved;
-    delay_at(delay_point::pass_drain);  // the batch is in no queue until it is put
-    for (std::uint32_t i = 0; i + 1 < n; ++i) batch[i]->sched_next = batch[i + 1];
+    task_block* b = new_block();
+    std::uint32_t n = w->runq.grab(b->tasks, true);
+    if (n > 0) delay_at(delay_point::pass_drain);  // the batch is in no queue until it is put
     std::lock_guard lk(sched().lock);
-    global_put_batch_locked(batch[0], batch[n - 1], static_cast<int>(n));
+    if (n == 0) {
+      free_block_locked(b);
+      return moved;
+    }
+    global_put_block_locked(b, n);
     moved = true;
   }
 }

@@ -99,9 +99,10 @@ struct sched_state {
   std::atomic<worker*> slots[max_workers] = {};          // slot -> the worker holding it
   std::atomic<worker*> workers[max_threads_limit] = {};  // every worker ever started, by id
 
-  alignas(64) runtime_lock lock{lock_rank::sched};  // guards: global queue, idle list
+  alignas(64) runtime_lock lock{lock_rank::sched};  // guards: global queue, idle list, free_blocks
   task* global_head = nullptr;
   task* global_tail = nullptr;
+  task_block* free_blocks = nullptr;
   std::atomic<std::int64_t> global_size{0};
   // Takes from the global queue since the start, written under lock: sysmon tells a queue
   // that others serve from one that nobody takes from (sysmon.cpp).
@@ -177,9 +178,22 @@ inline bool holds_slot(worker* w) noexcept {
 // its slot (exit_blocking).
 enum : std::uint32_t { wake_spinning = 1, wake_poke = 2, wake_inbox = 4, wake_taken = 8 };
 
+// The tasks of a global run queue batch (task::batch_rest): tasks[0] heads it, and those
+// from `first` on are still queued after the head. A worker takes a batch by copying the
+// array into its ring, without touching the tasks' records, which are cold by then.
+struct task_block {
+  std::uint32_t first = 1;
+  task_block* next_free = nullptr;
+  task* tasks[run_queue::capacity / 2 + 1];
+};
+
 // schedule.cpp
-void global_put_batch_locked(task* first, task* last, int n) noexcept;
+task_block* new_block() noexcept;  // from sched's free list (under its lock) or the heap
+void free_block_locked(task_block* b) noexcept;
+// global_put_block_locked queues b->tasks[0..n) as one batch (n >= 1; b freed if n == 1).
+void global_put_block_locked(task_block* b, std::uint32_t n) noexcept;
 void global_put_locked(task* t) noexcept;
+void move_ring_to_global(worker* w) noexcept;
 task* global_pop_locked() noexcept;
 task* global_take_batch_locked() noexcept;
 task* run_batch(worker* w, task* b) noexcept;

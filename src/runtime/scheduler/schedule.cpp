@@ -27,7 +27,9 @@
 #include "runtime/unwind.hpp"
 
 #include <cstring>
+#include <iterator>
 #include <mutex>
+#include <utility>
 
 #include "platform/context.hpp"
 #include "platform/sanitizer.hpp"
@@ -38,32 +40,74 @@ namespace go::detail {
 // --- global run queue ---
 //
 // A FIFO of batches: a full ring spills half of itself as one batch (runq_put_tail), other
-// puts are batches of one. A worker takes a whole batch under the lock in O(1) and moves it
-// to its ring after unlocking: taking tasks one by one walked cold goroutine records, a
-// cache miss each, while holding sched.lock (docs/tuning.md, spawn_join).
+// puts are batches of one. A batch of more than one keeps its tasks in a task_block, so a
+// worker takes a whole batch under the lock in O(1) and moves it to its ring after unlocking
+// by copying an array: a chain through the tasks' records made that move a cache miss per
+// task, one after the other (docs/tuning.md, skynet and spawn_join). Blocks are reused:
+// each worker keeps the last one it emptied for its next spill, the rest go to a free list.
 
-void global_put_batch_locked(task* first, task* last, int n) noexcept {
-  last->sched_next = nullptr;
-  first->batch_next = nullptr;
-  first->batch_len = static_cast<std::uint32_t>(n);
-  if (sched().global_tail) sched().global_tail->batch_next = first;
-  else sched().global_head = first;
-  sched().global_tail = first;
+task_block* new_block() noexcept {
+  {
+    std::lock_guard lk(sched().lock);
+    if (task_block* b = sched().free_blocks) {
+      sched().free_blocks = b->next_free;
+      return b;
+    }
+  }
+  return new task_block;
+}
+
+void free_block_locked(task_block* b) noexcept {
+  b->next_free = sched().free_blocks;
+  sched().free_blocks = b;
+}
+
+namespace {
+
+void global_append_locked(task* head, std::uint32_t n) noexcept {
+  head->batch_next = nullptr;
+  head->batch_len = n;
+  if (sched().global_tail) sched().global_tail->batch_next = head;
+  else sched().global_head = head;
+  sched().global_tail = head;
   sched().global_size.fetch_add(n, std::memory_order_seq_cst);
 }
 
-void global_put_locked(task* t) noexcept { global_put_batch_locked(t, t, 1); }
+}  // namespace
+
+void global_put_block_locked(task_block* b, std::uint32_t n) noexcept {
+  task* head = b->tasks[0];
+  if (n > 1) {
+    b->first = 1;
+    head->batch_rest = b;
+  } else {
+    head->sched_next = nullptr;
+    free_block_locked(b);
+  }
+  global_append_locked(head, n);
+}
+
+void global_put_locked(task* t) noexcept {
+  t->sched_next = nullptr;
+  global_append_locked(t, 1);
+}
 
 // Takes the first task of the first batch.
 task* global_pop_locked() noexcept {
   task* t = sched().global_head;
   if (!t) return nullptr;
-  task* rest = t->batch_len > 1 ? t->sched_next : nullptr;
-  if (rest) {
+  task* rest = t->batch_next;
+  if (t->batch_len > 1) {
+    task_block* b = t->batch_rest;
+    rest = b->tasks[b->first++];
     rest->batch_len = t->batch_len - 1;
     rest->batch_next = t->batch_next;
-  } else {
-    rest = t->batch_next;
+    if (rest->batch_len > 1) {
+      rest->batch_rest = b;
+    } else {
+      rest->sched_next = nullptr;
+      free_block_locked(b);
+    }
   }
   sched().global_head = rest;
   if (sched().global_tail == t) sched().global_tail = rest;
@@ -73,7 +117,7 @@ task* global_pop_locked() noexcept {
   return t;
 }
 
-// Takes the first batch: a chain through sched_next of batch_len tasks, or null.
+// Takes the first batch (its head, with batch_len and batch_rest), or null.
 task* global_take_batch_locked() noexcept {
   task* b = sched().global_head;
   if (!b) return nullptr;
@@ -85,13 +129,19 @@ task* global_take_batch_locked() noexcept {
 }
 
 // run_batch returns a taken batch's first task to run and moves the rest to w's ring (lock
-// not held: a full ring spills to the global queue).
+// not held: a full ring spills to the global queue). w is the calling thread's worker.
 task* run_batch(worker* w, task* b) noexcept {
-  task* t = b->sched_next;
-  for (std::uint32_t i = 1; i < b->batch_len; ++i) {
-    task* next = t->sched_next;
-    runq_put_tail(w, t);
-    t = next;
+  if (b->batch_len > 1) {
+    task_block* blk = b->batch_rest;
+    for (std::uint32_t i = blk->first, end = blk->first + b->batch_len - 1; i < end; ++i) {
+      runq_put_tail(w, blk->tasks[i]);
+    }
+    if (!w->spare_block) {
+      w->spare_block = blk;
+    } else {
+      std::lock_guard lk(sched().lock);
+      free_block_locked(blk);
+    }
   }
   b->sched_next = nullptr;
   return b;
@@ -116,12 +166,12 @@ void global_put(task* t) noexcept {
 // Pushes t on w's ring, spilling half the ring (and t) to the global queue when full.
 void runq_put_tail(worker* w, task* t) noexcept {
   if (w->runq.push_tail(t)) return;
-  task* batch[run_queue::capacity / 2 + 1];
-  std::uint32_t n = w->runq.grab(batch, false);
-  batch[n++] = t;
-  for (std::uint32_t i = 0; i + 1 < n; ++i) batch[i]->sched_next = batch[i + 1];
+  task_block* b = std::exchange(w->spare_block, nullptr);
+  if (!b) b = new_block();
+  std::uint32_t n = w->runq.grab(b->tasks, false);
+  b->tasks[n++] = t;
   std::lock_guard lk(sched().lock);
-  global_put_batch_locked(batch[0], batch[n - 1], static_cast<int>(n));
+  global_put_block_locked(b, n);
 }
 
 void runq_put(worker* w, task* t, bool next) noexcept {
@@ -253,6 +303,7 @@ task* pop_local(worker* w) noexcept {
     bool from_next = false;
     task* t = w->runq.pop(&from_next);
     if (!t) return nullptr;
+    w->runq.prefetch_head();
     if (!from_next) {
       w->next_streak = 0;
       return new_slice(w, t);
@@ -338,8 +389,24 @@ task* take_inbox(worker* w) noexcept {
   return t;
 }
 
-// move_inbox moves everything in w's inbox to the global queue, in one batch; returns
-// whether there was anything. It takes the inbox lock without peeking first: retire()'s
+// move_ring_to_global moves what w's ring holds to the global queue, a block at a time
+// (w is the calling thread's worker).
+void move_ring_to_global(worker* w) noexcept {
+  for (;;) {
+    task_block* b = std::exchange(w->spare_block, nullptr);
+    if (!b) b = new_block();
+    std::uint32_t n = w->runq.take(b->tasks, std::size(b->tasks));
+    std::lock_guard lk(sched().lock);
+    if (n == 0) {
+      free_block_locked(b);
+      return;
+    }
+    global_put_block_locked(b, n);
+  }
+}
+
+// move_inbox moves everything in w's inbox to the global queue, in batches of a block's
+// size; returns whether there was anything. It takes the inbox lock without peeking first: retire()'s
 // argument (top of this file) orders the lock's acquisition after the writer's push.
 bool move_inbox(worker* w) noexcept {
   task* first;
@@ -349,11 +416,13 @@ bool move_inbox(worker* w) noexcept {
     if (!first) return false;
     w->inbox.store(nullptr, std::memory_order_relaxed);
   }
-  task* last = first;
-  int n = 1;
-  for (; last->sched_next; last = last->sched_next) ++n;
-  std::lock_guard lk(sched().lock);
-  global_put_batch_locked(first, last, n);
+  for (task* t = first; t;) {
+    task_block* b = new_block();
+    std::uint32_t n = 0;
+    for (; t && n < std::size(b->tasks); t = t->sched_next) b->tasks[n++] = t;
+    std::lock_guard lk(sched().lock);
+    global_put_block_locked(b, n);
+  }
   return true;
 }
 
@@ -420,6 +489,15 @@ void ready(task* t, bool next) noexcept {
     } else {
       runq_put(w, t, true);
     }
+  } else if (w && !w->bub) {
+    // Without a slot (sysmon took it while a goroutine ran long, or w is beyond
+    // GOMAXPROCS): what it readies goes to the global queue in blocks, not one by one (a
+    // spawner that lost its slot readies thousands, and a worker with a slot would take
+    // each under the lock). It gathers in w's ring, moved when it holds a block's worth or
+    // the global queue has run dry; sysmon moves what is left (sysmon.cpp's retake).
+    runq_put_tail(w, t);
+    if (w->runq.size() < run_queue::capacity / 2 && sched().global_size.load(std::memory_order_relaxed) > 0) return;
+    move_ring_to_global(w);  // unlocking is an exchange: a full barrier
   } else {
     global_put(t);  // unlocking is an exchange: a full barrier
   }
