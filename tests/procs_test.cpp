@@ -12,6 +12,7 @@
 
 #include "go/go.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/scheduler/sched.hpp"
 
 using namespace std::chrono_literals;
 
@@ -120,6 +121,48 @@ TEST(Procs, GoroutineSentToAWorkerRetiredAgainBeforeItLookedRuns) {
       },
       testing::ExitedWithCode(0), "");
   unsetenv("GOCXX_DEBUG_MIGRATE");
+  unsetenv("GOMAXPROCS");
+}
+
+// A goroutine that returns from go::blocking on a worker beyond GOMAXPROCS (lowered while it
+// was inside) goes back to the queue, and its worker keeps its slot's number until GOMAXPROCS
+// covers it again. Taking an idle worker's slot instead left slots[] pointing at it for the
+// old slot as well, so raising GOMAXPROCS started nobody for that slot (a stress round hung
+// with GOMAXPROCS 3 served by one worker).
+// end_a_blocking_call_beyond_gomaxprocs makes a goroutine on slot 1 (of 2) enter go::blocking,
+// lowers GOMAXPROCS to 1 while it is inside, raises it to 2 once the call has ended, and
+// returns the exit status: 0 when both slots have a worker that holds them again.
+int end_a_blocking_call_beyond_gomaxprocs() {
+  std::atomic<bool> in_call{false};
+  std::atomic<bool> lowered{false};
+  std::atomic<bool> done{false};
+  for (int attempt = 0; attempt < 200 && !in_call; ++attempt) {
+    go::spawn([&] {
+      if (go::detail::current_worker()->slot.load() != 1 || in_call.exchange(true)) return;
+      go::blocking([&] {
+        while (!lowered) std::this_thread::sleep_for(1ms);
+        std::this_thread::sleep_for(50ms);  // slot 0's worker goes idle meanwhile
+      });
+      done = true;
+    });
+    std::this_thread::sleep_for(5ms);
+  }
+  if (!in_call) return 3;  // no goroutine ran on slot 1
+  go::set_max_procs(1);
+  lowered = true;
+  if (!wait_for([&] { return done.load(); }, 30s)) return 4;
+  go::set_max_procs(2);
+  auto served = [](int s) {
+    go::detail::worker* w = go::detail::sched().slots[s].load();
+    return w && w->slot.load() == s;
+  };
+  return wait_for([&] { return served(0) && served(1); }, 10s) ? 0 : 1;
+}
+
+TEST(Procs, ABlockingCallEndingBeyondGomaxprocsLeavesNoSlotUnserved) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  setenv("GOMAXPROCS", "2", 1);
+  EXPECT_EXIT(std::exit(end_a_blocking_call_beyond_gomaxprocs()), testing::ExitedWithCode(0), "");
   unsetenv("GOMAXPROCS");
 }
 

@@ -165,9 +165,14 @@ void exit_blocking(void* token) noexcept {
   if (holds_slot(w)) return;
   worker* idle = nullptr;
   {
+    // Only a worker without a slot takes an idle worker's. One beyond GOMAXPROCS keeps its
+    // slot's number, and slots[] its entry, until GOMAXPROCS covers it again (retire):
+    // taking another slot would leave that entry pointing at a worker that no longer holds
+    // it, and set_max_procs would start nobody for it.
     std::lock_guard lk(sched().lock);
     idle = sched().idle;
-    if (idle && idle->slot.load(std::memory_order_relaxed) < sched().nprocs.load(std::memory_order_relaxed)) {
+    if (idle && w->slot.load(std::memory_order_relaxed) == no_slot &&
+        idle->slot.load(std::memory_order_relaxed) < sched().nprocs.load(std::memory_order_relaxed)) {
       idle_pop_locked();
       int s = idle->slot.load(std::memory_order_relaxed);
       idle->slot.store(no_slot, std::memory_order_seq_cst);
