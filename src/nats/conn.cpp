@@ -135,13 +135,16 @@ std::int64_t millis(std::chrono::nanoseconds d) noexcept {
   return std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
 
+// The timeout of the flush that libnats's own close makes (conn.c, _close).
+constexpr std::int64_t close_flush_ms = 500;
+
 void connection_state::close_with(void (*close)(natsConnection*)) {
   go::blocking([&] {
     if (on_loop) {
-      // As libnats's close would flush (it waits up to 500 ms for the PONG), but before the
-      // reader stops; what is published meanwhile makes libnats's flush wait in vain.
+      // The flush libnats's close makes, with its timeout, made while the reader still reads
+      // the PONG; what is published after it makes libnats's own flush wait in vain.
       if (natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED && natsConnection_Buffered(nc) > 0) {
-        (void)natsConnection_FlushTimeout(nc, 500);
+        (void)natsConnection_FlushTimeout(nc, close_flush_ms);
       }
       loop.stop_reading();
     }
