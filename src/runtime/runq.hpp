@@ -70,44 +70,39 @@ struct run_queue {
     }
   }
 
-  // take moves up to max tasks from the head of the ring into out[]. Any thread.
-  std::uint32_t take(task** out, std::uint32_t max) noexcept {
+  // take moves up to max tasks from the head of the ring into out[]; with half, no more
+  // than half of what it holds (rounded up). Any thread.
+  std::uint32_t take(task** out, std::uint32_t max, bool half = false) noexcept {
     for (;;) {
       std::uint32_t h = head.load(std::memory_order_acquire);
       std::uint32_t tl = tail.load(std::memory_order_acquire);
       std::uint32_t n = tl - h;
       if (n > capacity) continue;  // read head and tail inconsistently; retry
+      if (half) n -= n / 2;
       if (n > max) n = max;
       if (n == 0) return 0;
       for (std::uint32_t i = 0; i < n; ++i) out[i] = slots[(h + i) % capacity].load(std::memory_order_relaxed);
       if (head.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return n;
     }
   }
+  // take_next moves the next slot's task into out[0]; returns 1, or 0 if it is empty. Any
+  // thread.
+  std::uint32_t take_next(task** out) noexcept {
+    task* nx = next.load(std::memory_order_acquire);
+    while (nx && !next.compare_exchange_weak(nx, nullptr, std::memory_order_acq_rel)) {
+    }
+    if (!nx) return 0;
+    out[0] = nx;
+    return 1;
+  }
   std::uint32_t size() const noexcept {
     return tail.load(std::memory_order_relaxed) - head.load(std::memory_order_relaxed);
   }
-  // grab moves up to half of this queue into out[] (at least one if any). With
-  // take_next, the next slot may be taken when the ring is empty. Any thread.
-  std::uint32_t grab(task** out, bool take_next) noexcept {
-    for (;;) {
-      std::uint32_t h = head.load(std::memory_order_acquire);
-      std::uint32_t tl = tail.load(std::memory_order_acquire);
-      std::uint32_t n = tl - h;
-      n = n - n / 2;
-      if (n == 0) {
-        if (!take_next) return 0;
-        task* nx = next.load(std::memory_order_acquire);
-        if (!nx) return 0;
-        if (next.compare_exchange_strong(nx, nullptr, std::memory_order_acq_rel)) {
-          out[0] = nx;
-          return 1;
-        }
-        continue;
-      }
-      if (n > capacity / 2) continue;  // read head and tail inconsistently; retry
-      for (std::uint32_t i = 0; i < n; ++i) out[i] = slots[(h + i) % capacity].load(std::memory_order_relaxed);
-      if (head.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return n;
-    }
+  // grab moves up to half of this queue into out[] (at least one if any; out holds
+  // capacity / 2). With with_next, the next slot is taken when the ring is empty. Any thread.
+  std::uint32_t grab(task** out, bool with_next) noexcept {
+    if (std::uint32_t n = take(out, capacity / 2, true)) return n;
+    return with_next ? take_next(out) : 0;
   }
 };
 

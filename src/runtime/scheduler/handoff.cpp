@@ -13,6 +13,7 @@
 // it runnable hands it over with its own slot if the waiting worker has none (start_locked)
 // and gives up its thread. A locked goroutine that returns ends its thread (worker_main).
 #include "runtime/scheduler/sched.hpp"
+#include <iterator>
 #include <mutex>
 
 #include "platform/futex.hpp"
@@ -20,11 +21,15 @@
 
 namespace go::detail {
 
+// drain_to_global moves what w queues (its ring, then its next slot) to the global queue, a
+// block at a time; returns whether there was anything. Any thread: w's own (a worker that
+// lost its slot), or sysmon's when it retakes w's slot.
 bool drain_to_global(worker* w) noexcept {
   bool moved = false;
   for (;;) {
     task_block* b = new_block();
-    std::uint32_t n = w->runq.grab(b->tasks, true);
+    std::uint32_t n = w->runq.take(b->tasks, std::size(b->tasks));
+    if (n == 0) n = w->runq.take_next(b->tasks);
     if (n > 0) delay_at(delay_point::pass_drain);  // the batch is in no queue until it is put
     std::lock_guard lk(sched().lock);
     if (n == 0) {

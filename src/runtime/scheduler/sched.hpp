@@ -193,7 +193,6 @@ void free_block_locked(task_block* b) noexcept;
 // global_put_block_locked queues b->tasks[0..n) as one batch (n >= 1; b freed if n == 1).
 void global_put_block_locked(task_block* b, std::uint32_t n) noexcept;
 void global_put_locked(task* t) noexcept;
-void move_ring_to_global(worker* w) noexcept;
 task* global_pop_locked() noexcept;
 task* global_take_batch_locked() noexcept;
 task* run_batch(worker* w, task* b) noexcept;

@@ -389,22 +389,6 @@ task* take_inbox(worker* w) noexcept {
   return t;
 }
 
-// move_ring_to_global moves what w's ring holds to the global queue, a block at a time
-// (w is the calling thread's worker).
-void move_ring_to_global(worker* w) noexcept {
-  for (;;) {
-    task_block* b = std::exchange(w->spare_block, nullptr);
-    if (!b) b = new_block();
-    std::uint32_t n = w->runq.take(b->tasks, std::size(b->tasks));
-    std::lock_guard lk(sched().lock);
-    if (n == 0) {
-      free_block_locked(b);
-      return;
-    }
-    global_put_block_locked(b, n);
-  }
-}
-
 // move_inbox moves everything in w's inbox to the global queue, in batches of a block's
 // size; returns whether there was anything. It takes the inbox lock without peeking first: retire()'s
 // argument (top of this file) orders the lock's acquisition after the writer's push.
@@ -497,7 +481,7 @@ void ready(task* t, bool next) noexcept {
     // the global queue has run dry; sysmon moves what is left (sysmon.cpp's retake).
     runq_put_tail(w, t);
     if (w->runq.size() < run_queue::capacity / 2 && sched().global_size.load(std::memory_order_relaxed) > 0) return;
-    move_ring_to_global(w);  // unlocking is an exchange: a full barrier
+    drain_to_global(w);  // unlocking is an exchange: a full barrier
   } else {
     global_put(t);  // unlocking is an exchange: a full barrier
   }
