@@ -131,7 +131,8 @@ class task;
 
 namespace detail {
 
-// The frame pool (runtime/task.cpp). frame_alloc throws std::bad_alloc.
+// A coroutine frame from the small-object pool (runtime/small_alloc.hpp); frame_alloc
+// throws std::bad_alloc.
 void* frame_alloc(std::size_t bytes);
 void frame_free(void* p, std::size_t bytes) noexcept;
 

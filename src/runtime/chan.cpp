@@ -89,6 +89,7 @@
 #include "go/runtime.hpp"
 #include "platform/huge_pages.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/small_alloc.hpp"
 
 namespace go::detail {
 
@@ -130,32 +131,72 @@ void slots_free(unsigned char* p, std::size_t bytes, std::size_t align) noexcept
 
 }  // namespace
 
-chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
+namespace {
+
+// chan_layout is where a channel's parts lie. Its block holds, for an unbuffered channel, its
+// chan_core; for a buffered one the ring block (its shape, then a cache line per end), the
+// chan_core, and then the slots (each an 8-byte stamp and the element, aligned for both)
+// when the whole fits the small-object pool or the capacity is 1. Otherwise the slots are an
+// allocation of their own (slots_alloc). A block that fits the pool comes from it.
+struct chan_layout {
+  std::size_t align;        // of the block
+  std::size_t block_bytes;  // with the slots when they are inline
+  std::size_t header;       // ring block and chan_core, rounded up to align (buffered only)
+  std::size_t stride;       // of a slot
+  std::size_t elem_offset;  // of the element in its slot
+  std::size_t slot_align;
+  int index_bits;  // capacity <= 2^index_bits
+  bool inline_slots;
+  bool pooled;
+};
+
+chan_layout layout_of(const elem_ops* ops, std::size_t capacity) {
+  chan_layout l{};
   if (capacity == 0) {
-    std::size_t align = std::max<std::size_t>(alignof(chan_core), ops->align);
-    void* mem = ::operator new(sizeof(chan_core), std::align_val_t(align));
+    l.align = std::max<std::size_t>(alignof(chan_core), ops->align);
+    l.block_bytes = sizeof(chan_core);
+  } else {
+    l.slot_align = std::max<std::size_t>(8, ops->align);
+    l.elem_offset = ops->size ? std::max<std::size_t>(8, ops->align) : 8;
+    l.stride = (l.elem_offset + ops->size + l.slot_align - 1) / l.slot_align * l.slot_align;
+    l.align = std::max<std::size_t>(64, ops->align);
+    l.header = (sizeof(ring_block) + sizeof(chan_core) + l.align - 1) / l.align * l.align;
+    while ((std::size_t{1} << l.index_bits) < capacity) ++l.index_bits;
+    if (l.index_bits > 48 || l.stride > UINT32_MAX || capacity > (SIZE_MAX - l.header) / l.stride)
+      throw std::bad_alloc();
+    l.inline_slots = capacity == 1 || l.header + capacity * l.stride <= small_max;
+    l.block_bytes = l.header + (l.inline_slots ? capacity * l.stride : 0);
+  }
+  l.pooled = l.align <= small_align && l.block_bytes <= small_max;
+  return l;
+}
+
+void* block_alloc(const chan_layout& l) {
+  return l.pooled ? small_alloc(l.block_bytes) : ::operator new(l.block_bytes, std::align_val_t(l.align));
+}
+
+void block_free(void* p, const chan_layout& l) noexcept {
+  if (l.pooled) small_free(p, l.block_bytes);
+  else ::operator delete(p, std::align_val_t(l.align));
+}
+
+}  // namespace
+
+chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
+  chan_layout l = layout_of(ops, capacity);
+  void* mem = block_alloc(l);
+  if (capacity == 0) {
     auto* c = ::new (mem) chan_core;
     c->ops = ops;
     return c;
   }
-  // Buffered: the ring block (its shape, then a cache line per end), the chan_core; then
-  // the slots, each an 8-byte stamp and the element, aligned for both, in an allocation of
-  // their own (slots_alloc). A channel of capacity 1 keeps its one slot after its chan_core.
-  std::size_t slot_align = std::max<std::size_t>(8, ops->align);
-  std::size_t elem_offset = ops->size ? std::max<std::size_t>(8, ops->align) : 8;
-  std::size_t stride = (elem_offset + ops->size + slot_align - 1) / slot_align * slot_align;
-  std::size_t align = std::max<std::size_t>(64, ops->align);
-  std::size_t header = (sizeof(ring_block) + sizeof(chan_core) + align - 1) / align * align;
-  int index_bits = 0;
-  while ((std::size_t{1} << index_bits) < capacity) ++index_bits;
-  if (index_bits > 48 || stride > UINT32_MAX || capacity > (SIZE_MAX - header) / stride) throw std::bad_alloc();
-  bool one = capacity == 1;
-  void* mem = ::operator new(header + (one ? stride : 0), std::align_val_t(align));
-  unsigned char* slots = static_cast<unsigned char*>(mem) + header;
-  if (!one) {
-    slots = slots_alloc(capacity * stride, slot_align);
+  unsigned char* slots = static_cast<unsigned char*>(mem) + l.header;
+  if (l.inline_slots) {
+    std::memset(slots, 0, capacity * l.stride);  // a zero stamp is "free for lap 0"
+  } else {
+    slots = slots_alloc(capacity * l.stride, l.slot_align);
     if (!slots) {
-      ::operator delete(mem, std::align_val_t(align));
+      block_free(mem, l);
       throw std::bad_alloc();
     }
   }
@@ -165,11 +206,11 @@ chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
   c->ops = ops;
   block->shape.slots = slots;
   block->shape.cap = capacity;
-  block->shape.stride = static_cast<std::uint32_t>(stride);
-  block->shape.elem_offset = static_cast<std::uint32_t>(elem_offset);
-  block->shape.index_mask = (std::uint64_t{1} << index_bits) - 1;
-  block->shape.slow = std::uint64_t{2} << index_bits;
-  block->shape.pos_mask = ~(std::uint64_t{3} << index_bits);
+  block->shape.stride = static_cast<std::uint32_t>(l.stride);
+  block->shape.elem_offset = static_cast<std::uint32_t>(l.elem_offset);
+  block->shape.index_mask = (std::uint64_t{1} << l.index_bits) - 1;
+  block->shape.slow = std::uint64_t{2} << l.index_bits;
+  block->shape.pos_mask = ~(std::uint64_t{3} << l.index_bits);
   return c;
 }
 
@@ -177,26 +218,25 @@ void chan_retain(chan_core* c) noexcept { c->refs.fetch_add(1, std::memory_order
 
 void chan_release(chan_core* c) noexcept {
   if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  // Nobody can reach the channel any more: destroy the values still buffered.
-  std::size_t align = std::max<std::size_t>(alignof(chan_core), c->ops->align);
+  chan_layout l = layout_of(c->ops, c->cap);
   if (c->cap == 0) {
     c->~chan_core();
-    ::operator delete(static_cast<void*>(c), std::align_val_t(align));
+    block_free(c, l);
     return;
   }
+  // Nobody can reach the channel any more: destroy the values still buffered.
   if (c->cap == 1) {
     if (c->slot_full.load(std::memory_order_relaxed)) elem_destroy(c->ops, ring_of(c).elem(0));
   } else {
     std::uint64_t h = ring_of(c).pos(ends(c).head.load(std::memory_order_relaxed));
     std::uint64_t t = ring_of(c).pos(ends(c).tail.load(std::memory_order_relaxed));
     for (; h != t; h = ring_of(c).next(h)) elem_destroy(c->ops, ring_of(c).elem(h));
-    slots_free(ring_of(c).slots, c->cap * ring_of(c).stride, std::max<std::size_t>(8, c->ops->align));
+    if (!l.inline_slots) slots_free(ring_of(c).slots, c->cap * l.stride, l.slot_align);
   }
-  align = std::max<std::size_t>(64, c->ops->align);
   ring_block* block = &block_of(c);
   c->~chan_core();
   block->~ring_block();
-  ::operator delete(static_cast<void*>(block), std::align_val_t(align));
+  block_free(block, l);
 }
 
 namespace {

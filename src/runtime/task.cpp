@@ -1,5 +1,5 @@
-// Stackless goroutines (go/task.hpp): C++20 coroutines run as goroutines, and the pool their
-// frames come from.
+// Stackless goroutines (go/task.hpp): C++20 coroutines run as goroutines. Their frames come
+// from the small-object pool (small_alloc.hpp).
 //
 // A stackless goroutine is a goroutine record (scheduler.hpp) of kind coroutine: no stack,
 // no closure; its `sp` holds the coroutine to resume. Everything that holds goroutines (run
@@ -36,23 +36,13 @@
 // - A blocking call on the goroutine's thread that is not an awaitable (park.cpp's park) is
 //   fatal: there is no stack to switch away from.
 //
-// The frame pool. Frames are rounded up to a class of frame_class_bytes multiples, up to
-// frame_classes of them; larger ones come from operator new. Each thread caches free frames
-// per class (no lock); a cache that grows past frame_cache_max gives half to a shared pool,
-// a stack of batches per class under a mutex, from which an empty cache takes a batch before
-// it carves new frames (frame_carve of them in one allocation). A frame freed on another
-// worker goes to that worker's cache, as a goroutine record does. Frames are never handed
-// back to the allocator. Under AddressSanitizer every frame comes from operator new and
-// goes back to it, so that a frame used after it is freed, or freed twice, is reported.
 #include <algorithm>
 #include <coroutine>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <new>
 
 #include "go/task.hpp"
-#include "platform/sanitizer.hpp"
 #include "runtime/chan.hpp"
 #include "runtime/profile.hpp"
 #include "runtime/rand.hpp"
@@ -65,103 +55,6 @@ namespace go::detail {
 
 static_assert(sizeof(waiter) <= sizeof(waiter_space) && alignof(waiter) <= alignof(waiter_space));
 static_assert(sizeof(timer) <= sizeof(timer_space) && alignof(timer) <= alignof(timer_space));
-
-// --- The frame pool ---
-
-namespace {
-
-constexpr std::size_t frame_class_bytes = 64;
-constexpr std::size_t frame_classes = 16;  // frames up to 1 KiB are pooled
-constexpr int frame_cache_max = 256;
-constexpr int frame_carve = 64;
-
-struct free_frame {
-  free_frame* next;
-  free_frame* batch_next;  // the first frame of a batch in the shared pool: the next batch
-};
-
-struct shared_frames {
-  std::mutex mu;
-  free_frame* batches[frame_classes] = {};  // each a list of frame_cache_max / 2 frames
-};
-
-shared_frames& shared_pool() noexcept {
-  static shared_frames* s = new shared_frames;  // never destroyed: frames outlive statics
-  return *s;
-}
-
-struct frame_cache {
-  free_frame* free[frame_classes] = {};
-  int count[frame_classes] = {};
-
-  ~frame_cache() {  // a thread that ends gives its frames to the others
-    for (std::size_t k = 0; k < frame_classes; ++k) {
-      while (count[k] >= frame_cache_max / 2) give_batch(k);
-    }
-  }
-
-  void give_batch(std::size_t k) noexcept {
-    free_frame* first = free[k];
-    free_frame* last = first;
-    for (int i = 1; i < frame_cache_max / 2; ++i) last = last->next;
-    free[k] = last->next;
-    last->next = nullptr;
-    count[k] -= frame_cache_max / 2;
-    shared_frames& s = shared_pool();
-    std::lock_guard lk(s.mu);
-    first->batch_next = s.batches[k];
-    s.batches[k] = first;
-  }
-
-  void refill(std::size_t k) {
-    {
-      shared_frames& s = shared_pool();
-      std::lock_guard lk(s.mu);
-      if (free_frame* b = s.batches[k]) {
-        s.batches[k] = b->batch_next;
-        free[k] = b;
-        count[k] = frame_cache_max / 2;
-        return;
-      }
-    }
-    std::size_t size = (k + 1) * frame_class_bytes;
-    auto* block = static_cast<unsigned char*>(::operator new(size* frame_carve, std::align_val_t(frame_class_bytes)));
-    for (int i = frame_carve - 1; i >= 0; --i) {
-      auto* f = reinterpret_cast<free_frame*>(block + static_cast<std::size_t>(i) * size);
-      f->next = free[k];
-      free[k] = f;
-    }
-    count[k] = frame_carve;
-  }
-};
-
-__attribute__((tls_model("initial-exec"))) thread_local frame_cache frames;
-
-}  // namespace
-
-void* frame_alloc(std::size_t bytes) {
-  std::size_t k = (bytes + frame_class_bytes - 1) / frame_class_bytes - 1;
-  if (platform::asan || k >= frame_classes) return ::operator new(bytes);
-  frame_cache& c = frames;
-  if (!c.free[k]) c.refill(k);
-  free_frame* f = c.free[k];
-  c.free[k] = f->next;
-  --c.count[k];
-  return f;
-}
-
-void frame_free(void* p, std::size_t bytes) noexcept {
-  std::size_t k = (bytes + frame_class_bytes - 1) / frame_class_bytes - 1;
-  if (platform::asan || k >= frame_classes) {
-    ::operator delete(p);
-    return;
-  }
-  frame_cache& c = frames;
-  auto* f = static_cast<free_frame*>(p);
-  f->next = c.free[k];
-  c.free[k] = f;
-  if (++c.count[k] > frame_cache_max) c.give_batch(k);
-}
 
 // --- Running and suspending ---
 
