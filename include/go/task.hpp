@@ -335,7 +335,9 @@ class [[nodiscard]] send_awaiter {
  public:
   send_awaiter(detail::chan_core* c, detail::stored_t<T> v, detail::source_location site)
       : c_(c), v_(std::move(v)), site_(site) {}
-  bool await_ready() {
+  // Inlined into the coroutine, as chan::send is into its caller, and so is the ring's fast
+  // path beneath it (chan_ring.hpp).
+  [[gnu::always_inline]] bool await_ready() {
     if constexpr (detail::ring_inline<detail::stored_t<T>>) return detail::ring_send_inline(c_, v_);
     return false;
   }
@@ -343,7 +345,7 @@ class [[nodiscard]] send_awaiter {
     parked_ = detail::chan_send_suspend(c_, &v_, &w_, h.address(), site_);
     return parked_;
   }
-  void await_resume() const {
+  [[gnu::always_inline]] void await_resume() const {
     if (parked_ && !detail::waiter_succeeded(&w_)) throw chan_error("send on closed channel");
   }
 
@@ -364,7 +366,7 @@ class [[nodiscard]] recv_awaiter {
 
  public:
   recv_awaiter(detail::chan_core* c, detail::source_location site) noexcept : c_(c), site_(site) {}
-  bool await_ready() {
+  [[gnu::always_inline]] bool await_ready() {
     if constexpr (detail::ring_inline<E>) {
       if (detail::ring_recv_inline<E>(c_, buf_)) {
         status_ = 1;
@@ -377,7 +379,7 @@ class [[nodiscard]] recv_awaiter {
     status_ = detail::chan_recv_suspend(c_, buf_, &w_, h.address(), site_);
     return status_ == 0;
   }
-  auto await_resume() {
+  [[gnu::always_inline]] auto await_resume() {
     bool ok = status_ == 0 ? detail::waiter_succeeded(&w_) : status_ == 1;
     if constexpr (std::is_void_v<T>) {
       return ok;

@@ -98,6 +98,11 @@ inline ring_ends& ends(const chan_core* c) noexcept { return block_of(c).ends; }
 // operations touch no other (bench chan_popular: a thousand channels).
 inline bool lock_free_ring(const chan_core* c) noexcept { return c && head_of(c).cap > 1; }
 
+// ring_op_noexcept: ring_push_or (ring_pop_or) with these callbacks throws nothing.
+template <class Move, class Fail>
+inline constexpr bool ring_op_noexcept = std::is_nothrow_invocable_v<Fail&, bool> &&
+                                         std::is_nothrow_invocable_v<Move&, void*, std::uint64_t*, std::uint64_t>;
+
 // ring_push_or and ring_pop_or make one lock-free attempt on c's ring (c buffered), from
 // the end's hint (ring_ends), and leave the hint at the end they claimed. Once a
 // slot is claimed, put(elem_slot, stamp_word, stamp) moves the value in and publishes the
@@ -107,10 +112,12 @@ inline bool lock_free_ring(const chan_core* c) noexcept { return c && head_of(c)
 // the operation ahead is still moving its value: take the lock.
 //
 // Every exit is a tail call or a return, so that the out-of-line callers in chan.cpp save
-// no registers (bench chan_spsc_128).
+// no registers (bench chan_spsc_128). Always inlined, as are ring_send_inline and
+// ring_recv_inline: g++ leaves them out of line in a coroutine's body, where an awaiter's
+// fast path then costs a chain of calls (bench stackless_worker_pool_4x1m).
 template <class Put, class Fail>
-inline bool ring_push_or(chan_core* c, Put put,
-                         Fail fail) noexcept(noexcept(fail(true)) && noexcept(put(nullptr, nullptr, 0))) {
+[[gnu::always_inline]] inline bool ring_push_or(chan_core* c, Put put,
+                                                Fail fail) noexcept(ring_op_noexcept<Put, Fail>) {
   const ring_shape& r = ring_of(c);
   ring_ends& e = ends(c);
   std::uint64_t t = e.tail_hint.load(std::memory_order_relaxed);
@@ -131,8 +138,8 @@ inline bool ring_push_or(chan_core* c, Put put,
 }
 
 template <class Take, class Fail>
-inline bool ring_pop_or(chan_core* c, Take take,
-                        Fail fail) noexcept(noexcept(fail(true)) && noexcept(take(nullptr, nullptr, 0))) {
+[[gnu::always_inline]] inline bool ring_pop_or(chan_core* c, Take take,
+                                               Fail fail) noexcept(ring_op_noexcept<Take, Fail>) {
   const ring_shape& r = ring_of(c);
   ring_ends& e = ends(c);
   std::uint64_t h = e.head_hint.load(std::memory_order_relaxed);
@@ -162,7 +169,7 @@ inline constexpr bool ring_inline = std::is_trivially_copyable_v<T> && sizeof(T)
 // ring_send_inline sends v into c's ring if c is buffered, has room and no waiter, and
 // says whether it did; false: the caller calls chan_send (or chan_try_send).
 template <class T>
-inline bool ring_send_inline(chan_core* c, const T& v) noexcept {
+[[gnu::always_inline]] inline bool ring_send_inline(chan_core* c, const T& v) noexcept {
   if (!lock_free_ring(c)) return false;
   return ring_push_or(
       c,
@@ -179,7 +186,7 @@ inline bool ring_send_inline(chan_core* c, const T& v) noexcept {
 // holds a value and has no waiter, and says whether it did; false: the caller calls
 // chan_recv (or chan_try_recv).
 template <class T>
-inline bool ring_recv_inline(chan_core* c, void* out) noexcept {
+[[gnu::always_inline]] inline bool ring_recv_inline(chan_core* c, void* out) noexcept {
   if (!lock_free_ring(c)) return false;
   return ring_pop_or(
       c,
