@@ -129,10 +129,6 @@ void slots_free(unsigned char* p, std::size_t bytes, std::size_t align) noexcept
   else ::operator delete(p, std::align_val_t(align));
 }
 
-}  // namespace
-
-namespace {
-
 // chan_layout is where a channel's parts lie. Its block holds, for an unbuffered channel, its
 // chan_core; for a buffered one the ring block (its shape, then a cache line per end), the
 // chan_core, and then the slots (each an 8-byte stamp and the element, aligned for both)
