@@ -2,9 +2,10 @@
 //
 // A channel is a chan_core (one cache line: lock, capacity, wait queues); a buffered one
 // also has its ring block in the lines before it (the ring's shape, then head and tail, a
-// cache line each) and `cap` slots, each an 8-byte stamp and an element (in a zeroed
-// allocation of their own; a channel of capacity 1 has its one slot after its chan_core
-// and no stamps, see below). Elements move by the elem_ops of
+// cache line each) and `cap` slots, each an 8-byte stamp and an element (zeroed; after the
+// chan_core in the same block when the whole fits the small-object pool, else an
+// allocation of their own: chan_layout below; a channel of capacity 1 has its one slot
+// after its chan_core and no stamps, see below). Elements move by the elem_ops of
 // their type (memcpy for trivially copyable types, the move constructor otherwise); an
 // empty element type has size 0 and nothing is ever stored or copied.
 //

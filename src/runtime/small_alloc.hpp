@@ -1,6 +1,6 @@
 // The small-object pool: stackless goroutines' frames (go/task.hpp's frame_alloc) and
-// channels' blocks (chan.cpp) come from it, without malloc's locks and without its
-// memalign, which splits and frees a chunk for every aligned allocation.
+// channels' blocks (chan.cpp) come from it, cache-line aligned without glibc's memalign,
+// which splits and frees a chunk for every aligned allocation.
 //
 // Blocks are rounded up to a class of small_align multiples, up to small_max bytes; larger
 // ones come from operator new. Every block is aligned to small_align. small_free must be
