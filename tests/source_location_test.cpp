@@ -37,3 +37,32 @@ TEST(SourceLocation, DefaultConstructedIsEmpty) {
   EXPECT_STREQ(none.function_name(), "");
   EXPECT_EQ(none.line(), 0u);
 }
+
+namespace {
+
+go::detail::call_site awaited_at(go::detail::call_site site = go::detail::call_site::current()) { return site; }
+
+}  // namespace
+
+// call_site, what an awaiter keeps: the caller's position, built into a source_location only
+// when asked; one word where the standard library has std::source_location.
+TEST(CallSite, ADefaultArgumentIsTheCallersPosition) {
+  const unsigned line = __LINE__ + 1;
+  go::detail::source_location site = awaited_at().location();
+  EXPECT_EQ(site.line(), line);
+  EXPECT_NE(std::strstr(site.file_name(), "source_location_test.cpp"), nullptr) << site.file_name();
+  EXPECT_NE(std::strstr(site.function_name(), "TestBody"), nullptr) << site.function_name();
+  EXPECT_GT(site.column(), 0u);
+#if defined(__cpp_lib_source_location)
+  static_assert(sizeof(go::detail::call_site) == sizeof(void*));
+#endif
+}
+
+TEST(CallSite, OfASourceLocationGivesItBack) {
+  const auto s = go::detail::source_location::make("f.cpp", "fn", 12, 3);
+  go::detail::source_location back = go::detail::call_site::of(s).location();
+  EXPECT_EQ(back.file_name(), s.file_name());
+  EXPECT_EQ(back.function_name(), s.function_name());
+  EXPECT_EQ(back.line(), 12u);
+  EXPECT_EQ(back.column(), 3u);
+}

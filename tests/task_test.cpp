@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -591,6 +592,80 @@ TEST(Task, DumpShowsASleepingStacklessGoroutine) {
     go::spawn([]() -> go::task<void> { co_await go::async_sleep(1h); });
     std::string dump = dump_once_it_shows("[sleep]");
     EXPECT_NE(dump.find("[sleep]"), std::string::npos) << dump;
+  });
+}
+
+// Each awaiter keeps its co_await's position until it suspends: a dump shows every goroutine
+// blocked at its own line, whichever awaiter it waits in, and so does a wait the library
+// continues in a coroutine of its own (cond's wait relocking its mutex).
+TEST(Task, DumpShowsTheCoAwaitLineOfEachAwaiter) {
+  go::run([] {
+    auto never = go::make_chan<int>(), quiet = go::make_chan<int>();
+    go::mutex mu, cm;
+    go::cond c(cm);
+    go::wait_group wg;
+    wg.add(1);
+    mu.lock();
+    std::vector<int> lines;
+    go::spawn([never]() -> go::task<void> { co_await go::async_send(never, 1); });
+    lines.push_back(__LINE__ - 1);
+    go::spawn([quiet]() -> go::task<void> { co_await go::async_select(go::recv_case(quiet), go::recv_case(quiet)); });
+    lines.push_back(__LINE__ - 1);
+    go::spawn([]() -> go::task<void> { co_await go::async_sleep(1h); });
+    lines.push_back(__LINE__ - 1);
+    go::spawn([&mu]() -> go::task<void> {
+      co_await go::async_lock(mu);
+      mu.unlock();
+    });
+    lines.push_back(__LINE__ - 4);
+    go::spawn([&wg]() -> go::task<void> { co_await go::async_wait(wg); });
+    lines.push_back(__LINE__ - 1);
+    go::spawn([&cm, &c]() -> go::task<void> {
+      co_await go::async_lock(cm);
+      co_await go::async_wait(c);
+      cm.unlock();
+    });
+    const int cond_line = __LINE__ - 3;
+    auto at_line = [](int line) { return "task_test.cpp:" + std::to_string(line); };
+    // The dump once `pred` holds for it (5 s at most), or the last one taken.
+    auto dump_once = [](auto pred) {
+      std::string dump;
+      for (int k = 0; k < 500; ++k) {
+        std::ostringstream out;
+        go::dump_goroutines(out);
+        dump = out.str();
+        if (pred(dump)) break;
+        go::sleep(10ms);
+      }
+      return dump;
+    };
+    // The reason in the header of the goroutine whose entry holds `at`.
+    auto reason_at = [](const std::string& dump, std::size_t at) {
+      auto open = dump.rfind('[', dump.rfind("goroutine ", at) == std::string::npos ? 0 : at);
+      return dump.substr(open, dump.find(']', open) - open + 1);
+    };
+    std::string dump = dump_once([&](const std::string& d) {
+      for (int line : lines) {
+        if (d.find(at_line(line)) == std::string::npos) return false;
+      }
+      return d.find(at_line(cond_line)) != std::string::npos;
+    });
+    for (int line : lines) EXPECT_NE(dump.find(at_line(line)), std::string::npos) << line << "\n" << dump;
+    // Woken with cm held, the waiter blocks relocking it: at the line of its co_await.
+    cm.lock();
+    c.signal();
+    dump = dump_once([&](const std::string& d) {
+      auto at = d.find(at_line(cond_line));
+      return at != std::string::npos && reason_at(d, at) == "[sync.Mutex.Lock]";
+    });
+    auto at = dump.find(at_line(cond_line));
+    ASSERT_NE(at, std::string::npos) << dump;
+    EXPECT_EQ(reason_at(dump, at), "[sync.Mutex.Lock]") << dump;
+    cm.unlock();
+    mu.unlock();
+    wg.done();
+    never.recv();
+    quiet.close();
   });
 }
 

@@ -209,7 +209,7 @@ class recv_ops {
     bool operator==(std::default_sentinel_t) const { return !receive().has_value(); }
 
    private:
-    std::optional<T>& receive() const {
+    [[gnu::always_inline]] std::optional<T>& receive() const {
       if (!received_) {
         v_ = recv_value<T>(c_, site_);  // a dump shows the range-for's line
         received_ = true;

@@ -67,6 +67,10 @@
 
 namespace go {
 
+class GOCXX_CALL_SITE_ABI errgroup_wait_awaiter;
+template <class F>
+class GOCXX_CALL_SITE_ABI errgroup_go_awaiter;
+
 class errgroup {
  public:
   struct with_context_result;
@@ -211,9 +215,9 @@ inline errgroup::with_context_result errgroup::with_context(const context& paren
 // errgroup_wait_awaiter: co_await go::async_wait(g) is g.wait() in a stackless goroutine: it
 // waits for every function to return, cancels the group's context and returns the first
 // error (see the top).
-class [[nodiscard]] errgroup_wait_awaiter {
+class [[nodiscard]] GOCXX_CALL_SITE_ABI errgroup_wait_awaiter {
  public:
-  errgroup_wait_awaiter(const errgroup& g, detail::source_location site) noexcept
+  errgroup_wait_awaiter(const errgroup& g, detail::call_site site) noexcept
       : s_(g.s_), wait_(async_wait(s_->wg, site)) {}
   bool await_ready() const noexcept { return wait_.await_ready(); }
   bool await_suspend(std::coroutine_handle<> h) noexcept { return wait_.await_suspend(h); }
@@ -224,8 +228,7 @@ class [[nodiscard]] errgroup_wait_awaiter {
   wait_group_awaiter wait_;
 };
 
-inline errgroup_wait_awaiter async_wait(const errgroup& g,
-                                        detail::source_location site = detail::source_location::current()) {
+inline errgroup_wait_awaiter async_wait(const errgroup& g, detail::call_site site = detail::call_site::current()) {
   return errgroup_wait_awaiter(g, site);
 }
 
@@ -233,9 +236,9 @@ inline errgroup_wait_awaiter async_wait(const errgroup& g,
 // a limit, it waits by suspending until a slot is free (the slot channel's send, as go's
 // blocking send), then starts f in a new goroutine as go does (see the top).
 template <class F>
-class [[nodiscard]] errgroup_go_awaiter {
+class [[nodiscard]] GOCXX_CALL_SITE_ABI errgroup_go_awaiter {
  public:
-  errgroup_go_awaiter(errgroup& g, F f, detail::source_location site)
+  errgroup_go_awaiter(errgroup& g, F f, detail::call_site site)
       : g_(g), f_(std::move(f)), slot_(g.s_->sem), send_(slot_.core(), detail::void_elem{}, site) {}
   errgroup_go_awaiter(const errgroup_go_awaiter&) = delete;
   errgroup_go_awaiter& operator=(const errgroup_go_awaiter&) = delete;
@@ -256,7 +259,7 @@ class [[nodiscard]] errgroup_go_awaiter {
 template <class F>
   requires std::invocable<std::decay_t<F>&>
 errgroup_go_awaiter<std::decay_t<F>> async_go(errgroup& g, F&& f,
-                                              detail::source_location site = detail::source_location::current()) {
+                                              detail::call_site site = detail::call_site::current()) {
   return errgroup_go_awaiter<std::decay_t<F>>(g, std::forward<F>(f), site);
 }
 

@@ -74,6 +74,8 @@ struct semaphore_waiter : context_hook {
 
 }  // namespace detail
 
+class GOCXX_CALL_SITE_ABI acquire_awaiter;
+
 // semaphore is a weighted semaphore of a fixed size (Go's semaphore.Weighted).
 class semaphore {
  public:
@@ -118,9 +120,9 @@ class semaphore {
 
 // acquire_awaiter: co_await go::async_acquire(s, ctx, n) takes n from s, waiting until it is
 // available or ctx is done, and returns what s.acquire(ctx, n) returns (see the top).
-class [[nodiscard]] acquire_awaiter {
+class [[nodiscard]] GOCXX_CALL_SITE_ABI acquire_awaiter {
  public:
-  acquire_awaiter(semaphore& s, context ctx, std::int64_t n, detail::source_location site) noexcept
+  acquire_awaiter(semaphore& s, context ctx, std::int64_t n, detail::call_site site) noexcept
       : s_(s), ctx_(std::move(ctx)), n_(n), site_(site) {}
   acquire_awaiter(const acquire_awaiter&) = delete;
   acquire_awaiter& operator=(const acquire_awaiter&) = delete;
@@ -130,7 +132,7 @@ class [[nodiscard]] acquire_awaiter {
     return step_ == detail::semaphore_waiter::done;
   }
   bool await_suspend(std::coroutine_handle<> h) {
-    if (step_ == detail::semaphore_waiter::park) return semaphore::acquire_suspend(h.address(), site_);
+    if (step_ == detail::semaphore_waiter::park) return semaphore::acquire_suspend(h.address(), site_.location());
     done_.emplace(ctx_.done().core(), site_);  // never: wait for ctx alone
     return !done_->await_ready() && done_->await_suspend(h);
   }
@@ -147,7 +149,7 @@ class [[nodiscard]] acquire_awaiter {
   semaphore& s_;
   context ctx_;
   std::int64_t n_;
-  detail::source_location site_;
+  detail::call_site site_;
   detail::semaphore_waiter::step step_ = detail::semaphore_waiter::done;
   error err_;
   detail::semaphore_waiter w_;
@@ -155,7 +157,7 @@ class [[nodiscard]] acquire_awaiter {
 };
 
 inline acquire_awaiter async_acquire(semaphore& s, const context& ctx, std::int64_t n = 1,
-                                     detail::source_location site = detail::source_location::current()) {
+                                     detail::call_site site = detail::call_site::current()) {
   return acquire_awaiter(s, ctx, n, site);
 }
 

@@ -83,7 +83,9 @@ class rw_mutex;
 class cond;
 template <class T>
 class task;
-class wait_group_awaiter;
+class GOCXX_CALL_SITE_ABI wait_group_awaiter;
+template <class F>
+class GOCXX_CALL_SITE_ABI once_awaiter;
 
 namespace detail {
 

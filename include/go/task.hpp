@@ -331,9 +331,9 @@ template <class F, class... Args>
 // send_awaiter: co_await go::async_send(ch, v) sends v on ch (Go's `ch <- v`), waiting for
 // a receiver or room in the buffer. Throws chan_error("send on closed channel").
 template <class T>
-class [[nodiscard]] send_awaiter {
+class [[nodiscard]] GOCXX_CALL_SITE_ABI send_awaiter {
  public:
-  send_awaiter(detail::chan_core* c, detail::stored_t<T> v, detail::source_location site)
+  send_awaiter(detail::chan_core* c, detail::stored_t<T> v, detail::call_site site)
       : c_(c), v_(std::move(v)), site_(site) {}
   // Inlined into the coroutine, as chan::send is into its caller, and so is the ring's fast
   // path beneath it (chan_ring.hpp).
@@ -342,7 +342,7 @@ class [[nodiscard]] send_awaiter {
     return false;
   }
   bool await_suspend(std::coroutine_handle<> h) {
-    parked_ = detail::chan_send_suspend(c_, &v_, &w_, h.address(), site_);
+    parked_ = detail::chan_send_suspend(c_, &v_, &w_, h.address(), site_.location());
     return parked_;
   }
   [[gnu::always_inline]] void await_resume() const {
@@ -352,7 +352,7 @@ class [[nodiscard]] send_awaiter {
  private:
   detail::chan_core* c_;
   detail::stored_t<T> v_;
-  detail::source_location site_;
+  detail::call_site site_;
   bool parked_ = false;
   detail::waiter_space w_;
 };
@@ -361,11 +361,11 @@ class [[nodiscard]] send_awaiter {
 // value, or an empty optional once ch is closed and drained. For chan<void>: true, or false
 // once closed and drained.
 template <class T>
-class [[nodiscard]] recv_awaiter {
+class [[nodiscard]] GOCXX_CALL_SITE_ABI recv_awaiter {
   using E = detail::stored_t<T>;
 
  public:
-  recv_awaiter(detail::chan_core* c, detail::source_location site) noexcept : c_(c), site_(site) {}
+  recv_awaiter(detail::chan_core* c, detail::call_site site) noexcept : c_(c), site_(site) {}
   [[gnu::always_inline]] bool await_ready() {
     if constexpr (detail::ring_inline<E>) {
       if (detail::ring_recv_inline<E>(c_, buf_)) {
@@ -376,7 +376,7 @@ class [[nodiscard]] recv_awaiter {
     return false;
   }
   bool await_suspend(std::coroutine_handle<> h) {
-    status_ = detail::chan_recv_suspend(c_, buf_, &w_, h.address(), site_);
+    status_ = detail::chan_recv_suspend(c_, buf_, &w_, h.address(), site_.location());
     return status_ == 0;
   }
   [[gnu::always_inline]] auto await_resume() {
@@ -394,7 +394,7 @@ class [[nodiscard]] recv_awaiter {
 
  private:
   detail::chan_core* c_;
-  detail::source_location site_;
+  detail::call_site site_;
   int status_ = 0;
   detail::waiter_space w_;
   alignas(E) unsigned char buf_[sizeof(E)];
@@ -402,25 +402,25 @@ class [[nodiscard]] recv_awaiter {
 
 template <class T>
 send_awaiter<T> async_send(const chan<T>& ch, detail::stored_t<T> v,
-                           detail::source_location site = detail::source_location::current()) {
+                           detail::call_site site = detail::call_site::current()) {
   return send_awaiter<T>(ch.core(), std::move(v), site);
 }
 template <class T>
 send_awaiter<T> async_send(const send_chan<T>& ch, detail::stored_t<T> v,
-                           detail::source_location site = detail::source_location::current()) {
+                           detail::call_site site = detail::call_site::current()) {
   return send_awaiter<T>(ch.core(), std::move(v), site);
 }
 template <class T>
   requires std::is_void_v<T>
-send_awaiter<T> async_send(const chan<T>& ch, detail::source_location site = detail::source_location::current()) {
+send_awaiter<T> async_send(const chan<T>& ch, detail::call_site site = detail::call_site::current()) {
   return send_awaiter<T>(ch.core(), detail::void_elem{}, site);
 }
 template <class T>
-recv_awaiter<T> async_recv(const chan<T>& ch, detail::source_location site = detail::source_location::current()) {
+recv_awaiter<T> async_recv(const chan<T>& ch, detail::call_site site = detail::call_site::current()) {
   return recv_awaiter<T>(ch.core(), site);
 }
 template <class T>
-recv_awaiter<T> async_recv(const recv_chan<T>& ch, detail::source_location site = detail::source_location::current()) {
+recv_awaiter<T> async_recv(const recv_chan<T>& ch, detail::call_site site = detail::call_site::current()) {
   return recv_awaiter<T>(ch.core(), site);
 }
 
@@ -431,7 +431,7 @@ recv_awaiter<T> async_recv(const recv_chan<T>& ch, detail::source_location site 
 // keeps the cases; the co_await's line is where a dump shows the goroutine blocked.
 template <class... In>
   requires detail::handlers_return_one_type<detail::case_result_t<In>...>
-class [[nodiscard]] async_select {
+class [[nodiscard]] GOCXX_CALL_SITE_ABI async_select {
   static constexpr int n_default = (0 + ... + (detail::is_default<std::remove_cvref_t<In>>::value ? 1 : 0));
   static_assert(n_default <= 1, "async_select: at most one default_case");
   static constexpr int n_chan = static_cast<int>(sizeof...(In)) - n_default;
@@ -441,7 +441,7 @@ class [[nodiscard]] async_select {
   using result = detail::select_result_t<detail::case_result_t<In>...>;
 
  public:
-  async_select(In&&... cases, detail::source_location site = detail::source_location::current())
+  async_select(In&&... cases, detail::call_site site = detail::call_site::current())
       : cases_(std::forward<In>(cases)...), site_(site) {}
 
   bool await_ready() const noexcept { return false; }
@@ -465,7 +465,8 @@ class [[nodiscard]] async_select {
     st_.locks = locks_.data();
     st_.waiters = waiters_.data();
     st_.order = order_.data();
-    chosen_ = detail::select_suspend(raw_.data(), n_chan, n_default == 0, &received_, &st_, h.address(), site_);
+    chosen_ =
+        detail::select_suspend(raw_.data(), n_chan, n_default == 0, &received_, &st_, h.address(), site_.location());
     return chosen_ == -1;
   }
   result await_resume() {
@@ -476,7 +477,7 @@ class [[nodiscard]] async_select {
 
  private:
   std::tuple<std::remove_cvref_t<In>...> cases_;
-  detail::source_location site_;
+  detail::call_site site_;
   int chosen_ = -1;
   int default_position_ = -1;
   bool received_ = false;
@@ -493,24 +494,23 @@ async_select(In&&...) -> async_select<In...>;
 
 // sleep_awaiter: co_await go::async_sleep(d) pauses the goroutine for at least d (Go's
 // time.Sleep); a zero or negative d goes on at once.
-class [[nodiscard]] sleep_awaiter {
+class [[nodiscard]] GOCXX_CALL_SITE_ABI sleep_awaiter {
  public:
-  sleep_awaiter(std::int64_t ns, detail::source_location site) noexcept : ns_(ns), site_(site) {}
+  sleep_awaiter(std::int64_t ns, detail::call_site site) noexcept : ns_(ns), site_(site) {}
   bool await_ready() const noexcept { return ns_ <= 0; }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
-    return detail::sleep_suspend(&t_, detail::deadline_after(ns_), h.address(), site_);
+    return detail::sleep_suspend(&t_, detail::deadline_after(ns_), h.address(), site_.location());
   }
   void await_resume() const noexcept {}
 
  private:
   std::int64_t ns_;
-  detail::source_location site_;
+  detail::call_site site_;
   detail::timer_space t_;
 };
 
 template <class Rep, class Period>
-sleep_awaiter async_sleep(std::chrono::duration<Rep, Period> d,
-                          detail::source_location site = detail::source_location::current()) {
+sleep_awaiter async_sleep(std::chrono::duration<Rep, Period> d, detail::call_site site = detail::call_site::current()) {
   return sleep_awaiter(detail::duration_ns(d), site);
 }
 
@@ -588,50 +588,52 @@ struct rw_rlock_op {
 // go::async_lock(rw) locks rw for writing (rw.lock()), and go::async_rlock(rw) for reading
 // (rw.r_lock()). It does not suspend when the lock's fast path takes it.
 template <class Op>
-class [[nodiscard]] lock_awaiter {
+class [[nodiscard]] GOCXX_CALL_SITE_ABI lock_awaiter {
  public:
-  lock_awaiter(Op op, detail::source_location site) noexcept : op_(op), site_(site) {}
+  lock_awaiter(Op op, detail::call_site site) noexcept : op_(op), site_(site) {}
   lock_awaiter(const lock_awaiter&) = delete;
   lock_awaiter& operator=(const lock_awaiter&) = delete;
   bool await_ready() noexcept { return op_.ready(); }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept { return slow_.start(op_.slow(site_), h); }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
+    return slow_.start(op_.slow(site_.location()), h);
+  }
   void await_resume() noexcept { slow_.result(); }
 
  private:
   Op op_;
-  detail::source_location site_;
+  detail::call_site site_;
   detail::slow_path<void> slow_;
 };
 
 // wait_group_awaiter: co_await go::async_wait(wg) waits until wg's counter is zero
 // (wg.wait()); it does not suspend if it is zero already.
-class [[nodiscard]] wait_group_awaiter {
+class [[nodiscard]] GOCXX_CALL_SITE_ABI wait_group_awaiter {
  public:
-  wait_group_awaiter(wait_group& wg, detail::source_location site) noexcept : wg_(wg), site_(site) {}
+  wait_group_awaiter(wait_group& wg, detail::call_site site) noexcept : wg_(wg), site_(site) {}
   bool await_ready() const noexcept { return wg_.at_zero(); }
-  bool await_suspend(std::coroutine_handle<> h) noexcept { return wg_.wait_suspend(&w_, h.address(), site_); }
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    return wg_.wait_suspend(&w_, h.address(), site_.location());
+  }
   void await_resume() const noexcept {}
 
  private:
   wait_group& wg_;
-  detail::source_location site_;
+  detail::call_site site_;
   detail::waiter_space w_;
 };
 
-inline lock_awaiter<detail::mutex_lock_op> async_lock(
-    mutex& m, detail::source_location site = detail::source_location::current()) {
+inline lock_awaiter<detail::mutex_lock_op> async_lock(mutex& m, detail::call_site site = detail::call_site::current()) {
   return {detail::mutex_lock_op{m}, site};
 }
 inline lock_awaiter<detail::rw_lock_op> async_lock(rw_mutex& rw,
-                                                   detail::source_location site = detail::source_location::current()) {
+                                                   detail::call_site site = detail::call_site::current()) {
   return {detail::rw_lock_op{rw}, site};
 }
-inline lock_awaiter<detail::rw_rlock_op> async_rlock(
-    rw_mutex& rw, detail::source_location site = detail::source_location::current()) {
+inline lock_awaiter<detail::rw_rlock_op> async_rlock(rw_mutex& rw,
+                                                     detail::call_site site = detail::call_site::current()) {
   return {detail::rw_rlock_op{rw}, site};
 }
-inline wait_group_awaiter async_wait(wait_group& wg,
-                                     detail::source_location site = detail::source_location::current()) {
+inline wait_group_awaiter async_wait(wait_group& wg, detail::call_site site = detail::call_site::current()) {
   return wait_group_awaiter(wg, site);
 }
 // once_awaiter: co_await go::async_call(o, f) is o.call(f) (Go's once.Do(f)) in a stackless
@@ -641,9 +643,9 @@ inline wait_group_awaiter async_wait(wait_group& wg,
 // what f throws propagates from the first caller's co_await, and the once is done anyway
 // (go/sync.hpp). When the once is done, the co_await neither suspends nor allocates.
 template <class F>
-class [[nodiscard]] once_awaiter {
+class [[nodiscard]] GOCXX_CALL_SITE_ABI once_awaiter {
  public:
-  once_awaiter(once& o, F f, detail::source_location site) : o_(o), f_(std::move(f)), site_(site) {}
+  once_awaiter(once& o, F f, detail::call_site site) : o_(o), f_(std::move(f)), site_(site) {}
   once_awaiter(const once_awaiter&) = delete;
   once_awaiter& operator=(const once_awaiter&) = delete;
   bool await_ready() const noexcept { return o_.is_done(); }
@@ -653,7 +655,7 @@ class [[nodiscard]] once_awaiter {
   void await_resume() { slow_.result(); }
 
  private:
-  static task<void> call_slow(once& o, F f, detail::source_location site) {
+  static task<void> call_slow(once& o, F f, detail::call_site site) {
     co_await async_lock(o.mutex_, site);
     once::running r(o);
     if (!r.first) co_return;
@@ -666,14 +668,13 @@ class [[nodiscard]] once_awaiter {
 
   once& o_;
   F f_;
-  detail::source_location site_;
+  detail::call_site site_;
   detail::slow_path<void> slow_;
 };
 
 template <class F>
   requires std::invocable<std::decay_t<F>&>
-once_awaiter<std::decay_t<F>> async_call(once& o, F&& f,
-                                         detail::source_location site = detail::source_location::current()) {
+once_awaiter<std::decay_t<F>> async_call(once& o, F&& f, detail::call_site site = detail::call_site::current()) {
   return once_awaiter<std::decay_t<F>>(o, std::forward<F>(f), site);
 }
 

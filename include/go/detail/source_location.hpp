@@ -18,6 +18,8 @@
 #if __has_include(<source_location>)
 #include <source_location>
 #endif
+#include <bit>
+#include <cstdint>
 #include <type_traits>
 
 namespace go::detail {
@@ -58,5 +60,43 @@ struct source_location {
 
 // Passed by value to the library's functions: the same layout with every compiler.
 static_assert(std::is_trivially_copyable_v<source_location> && std::is_standard_layout_v<source_location>);
+
+// call_site: where a co_await was written, as an awaiter keeps it until it suspends. A
+// coroutine keeps its awaiters, and the arguments that built them, in its frame, so what an
+// awaiter holds is stored at every co_await, fast path included. Where the standard library
+// has std::source_location, a call_site is one word: the address of the record the compiler
+// emits once per call site, or (of) of a source_location that outlives the awaiter, marked
+// by the low bit; both records have the layout that std::source_location's builtin fixes
+// (file, function, line, column). Elsewhere it holds a source_location. location() is what
+// the library's functions take, built only on the path that suspends.
+//
+// The two representations differ in size, so every class that holds a call_site carries
+// GOCXX_CALL_SITE_ABI: its mangled names then name the representation, and code built by two
+// compilers never shares one definition of, say, send_awaiter<int> with two layouts.
+#if defined(__cpp_lib_source_location)
+#define GOCXX_CALL_SITE_ABI [[gnu::abi_tag("gocxx_site_std")]]
+struct GOCXX_CALL_SITE_ABI call_site {
+  static call_site current(std::source_location s = std::source_location::current()) noexcept {
+    return call_site{std::bit_cast<std::uintptr_t>(s)};
+  }
+  // s must outlive every awaiter built with the result (a coroutine's parameter does).
+  static call_site of(const source_location& s) noexcept { return call_site{reinterpret_cast<std::uintptr_t>(&s) | 1}; }
+  source_location location() const noexcept {
+    if (word_ & 1) return *reinterpret_cast<const source_location*>(word_ & ~std::uintptr_t{1});
+    auto s = std::bit_cast<std::source_location>(word_);
+    return source_location::make(s.file_name(), s.function_name(), s.line(), s.column());
+  }
+  std::uintptr_t word_;
+};
+static_assert(sizeof(std::source_location) == sizeof(std::uintptr_t) && alignof(source_location) > 1);
+#else
+#define GOCXX_CALL_SITE_ABI [[gnu::abi_tag("gocxx_site_own")]]
+struct GOCXX_CALL_SITE_ABI call_site {
+  static constexpr call_site current(source_location s = source_location::current()) noexcept { return call_site{s}; }
+  static constexpr call_site of(const source_location& s) noexcept { return call_site{s}; }
+  constexpr source_location location() const noexcept { return s_; }
+  source_location s_;
+};
+#endif
 
 }  // namespace go::detail

@@ -151,7 +151,7 @@ namespace go {
 task<error> async_wait_n(rate::limiter& lim, context ctx, int n, detail::source_location site) {
   rate::steady_clock::time_point t = go::now();
   rate::reservation r;
-  co_await async_lock(lim.mu_, site);
+  co_await async_lock(lim.mu_, detail::call_site::of(site));
   error err = lim.wait_reserve_locked(ctx, n, t, r);
   lim.mu_.unlock();
   if (err) co_return err;
@@ -160,10 +160,11 @@ task<error> async_wait_n(rate::limiter& lim, context ctx, int n, detail::source_
   timer tm = new_timer(delay);
   auto fired = go::recv_case(tm.c());
   auto cancelled = go::recv_case(ctx.done(), [&] { err = ctx.err(); });
-  co_await async_select<decltype(fired), decltype(cancelled)>(std::move(fired), std::move(cancelled), site);
+  co_await async_select<decltype(fired), decltype(cancelled)>(std::move(fired), std::move(cancelled),
+                                                              detail::call_site::of(site));
   if (err) {
     tm.stop();
-    co_await async_lock(lim.mu_, site);
+    co_await async_lock(lim.mu_, detail::call_site::of(site));
     r.cancel_locked(go::now());
     lim.mu_.unlock();
   }
