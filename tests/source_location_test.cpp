@@ -40,7 +40,7 @@ TEST(SourceLocation, DefaultConstructedIsEmpty) {
 
 namespace {
 
-go::detail::call_site awaited_at(go::detail::call_site site = go::detail::call_site::current()) { return site; }
+go::detail::call_site awaited_at(go::detail::call_site::arg site = GOCXX_CALL_SITE) { return site; }
 
 }  // namespace
 

@@ -272,23 +272,28 @@ TEST(TaskSync, RWMutexWriterWaitsForReadersAndBlocksNewOnes) {
   go::run([] {
     go::rw_mutex rw;
     auto order = go::make_chan<std::string>(4);
+    auto unlocked = go::make_chan<void>(2);  // rw outlives the unlocks that use it
     rw.r_lock();
-    go::spawn([&rw, order]() -> go::task<void> {
+    go::spawn([&rw, order, unlocked]() -> go::task<void> {
       co_await go::async_lock(rw);
       co_await go::async_send(order, std::string("writer"));
       rw.unlock();
+      co_await go::async_send(unlocked);
     });
     dump_once_it_shows("[sync.RWMutex.Lock]");
-    go::spawn([&rw, order]() -> go::task<void> {
+    go::spawn([&rw, order, unlocked]() -> go::task<void> {
       co_await go::async_rlock(rw);
       co_await go::async_send(order, std::string("reader"));
       rw.r_unlock();
+      co_await go::async_send(unlocked);
     });
     dump_once_it_shows("[sync.RWMutex.RLock]");
     EXPECT_FALSE(ready_now(order));
     rw.r_unlock();
     EXPECT_EQ(*order.recv(), "writer");
     EXPECT_EQ(*order.recv(), "reader");
+    unlocked.recv();
+    unlocked.recv();
   });
 }
 
@@ -824,16 +829,19 @@ TEST(TaskSync, ContextDoneIsAwaitedAsAChannel) {
 TEST(TaskSync, DumpShowsAStacklessGoroutineWaitingForAMutex) {
   go::run([] {
     go::mutex mu;
+    auto unlocked = go::make_chan<void>(1);  // mu outlives the unlock that uses it
     mu.lock();
-    go::spawn([&mu]() -> go::task<void> {
+    go::spawn([&mu, unlocked]() -> go::task<void> {
       co_await go::async_lock(mu);  // the line the dump shows
       mu.unlock();
+      co_await go::async_send(unlocked);
     });
-    constexpr int await_line = __LINE__ - 3;
+    constexpr int await_line = __LINE__ - 4;
     std::string dump = dump_once_it_shows("[sync.Mutex.Lock]");
     EXPECT_NE(dump.find("[sync.Mutex.Lock]"), std::string::npos) << dump;
     EXPECT_NE(dump.find("task_sync_test.cpp:" + std::to_string(await_line)), std::string::npos) << dump;
     mu.unlock();
+    unlocked.recv();
   });
 }
 

@@ -605,6 +605,7 @@ TEST(Task, DumpShowsTheCoAwaitLineOfEachAwaiter) {
     go::cond c(cm);
     go::wait_group wg;
     wg.add(1);
+    auto finished = go::make_chan<void>(3);  // the locks and wg outlive the goroutines that use them
     mu.lock();
     std::vector<int> lines;
     go::spawn([never]() -> go::task<void> { co_await go::async_send(never, 1); });
@@ -613,20 +614,26 @@ TEST(Task, DumpShowsTheCoAwaitLineOfEachAwaiter) {
     lines.push_back(__LINE__ - 1);
     go::spawn([]() -> go::task<void> { co_await go::async_sleep(1h); });
     lines.push_back(__LINE__ - 1);
-    go::spawn([&mu]() -> go::task<void> {
+    go::spawn([&mu, finished]() -> go::task<void> {
       co_await go::async_lock(mu);
       mu.unlock();
+      co_await go::async_send(finished);
     });
     lines.push_back(__LINE__ - 4);
-    go::spawn([&wg]() -> go::task<void> { co_await go::async_wait(wg); });
-    lines.push_back(__LINE__ - 1);
-    go::spawn([&cm, &c]() -> go::task<void> {
+    go::spawn([&wg, finished]() -> go::task<void> {
+      co_await go::async_wait(wg);
+      co_await go::async_send(finished);
+    });
+    lines.push_back(__LINE__ - 3);
+    go::spawn([&cm, &c, finished]() -> go::task<void> {
       co_await go::async_lock(cm);
       co_await go::async_wait(c);
       cm.unlock();
+      co_await go::async_send(finished);
     });
-    const int cond_line = __LINE__ - 3;
-    auto at_line = [](int line) { return "task_test.cpp:" + std::to_string(line); };
+    const int cond_line = __LINE__ - 4;
+    // A "blocked at" line: the position, then the function (a "created by" ends at the line).
+    auto at_line = [](int line) { return "task_test.cpp:" + std::to_string(line) + " in "; };
     // The dump once `pred` holds for it (5 s at most), or the last one taken.
     auto dump_once = [](auto pred) {
       std::string dump;
@@ -666,6 +673,7 @@ TEST(Task, DumpShowsTheCoAwaitLineOfEachAwaiter) {
     wg.done();
     never.recv();
     quiet.close();
+    for (int k = 0; k < 3; ++k) finished.recv();
   });
 }
 

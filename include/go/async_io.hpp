@@ -183,25 +183,25 @@ using accept_awaiter = detail::io_awaiter<conn_result, &detail::net_accept_resul
 
 // async_read: conn::read (one read: the bytes available, io::eof at the end of the stream).
 inline conn_awaiter async_read(const conn& c, std::span<std::byte> p,
-                               detail::call_site site = detail::call_site::current()) noexcept {
+                               detail::call_site::arg site = GOCXX_CALL_SITE) noexcept {
   return {detail::make_io_op(conn_access::get(c), detail::io_kind::read, p.data(), p.size()), site};
 }
 
 // async_write: conn::write (all of p, or the count written and the error).
 inline conn_awaiter async_write(const conn& c, std::span<const std::byte> p,
-                                detail::call_site site = detail::call_site::current()) noexcept {
+                                detail::call_site::arg site = GOCXX_CALL_SITE) noexcept {
   return {detail::make_io_op(conn_access::get(c), detail::io_kind::write, p.data(), p.size()), site};
 }
 
 // async_read_from: conn::read_from (one datagram and its sender).
 inline read_from_awaiter async_read_from(const conn& c, std::span<std::byte> p,
-                                         detail::call_site site = detail::call_site::current()) noexcept {
+                                         detail::call_site::arg site = GOCXX_CALL_SITE) noexcept {
   return {detail::make_io_op(conn_access::get(c), detail::io_kind::read_from, p.data(), p.size()), site};
 }
 
 // async_write_to: conn::write_to (one datagram to `to`, which must outlive the co_await).
 inline conn_awaiter async_write_to(const conn& c, std::span<const std::byte> p, const net::addr& to,
-                                   detail::call_site site = detail::call_site::current()) noexcept {
+                                   detail::call_site::arg site = GOCXX_CALL_SITE) noexcept {
   detail::io_op op = detail::make_io_op(conn_access::get(c), detail::io_kind::write_to, p.data(), p.size());
   op.addr = const_cast<sockaddr*>(to.sockaddr_ptr());
   op.addr_len = to.sockaddr_len();
@@ -209,7 +209,7 @@ inline conn_awaiter async_write_to(const conn& c, std::span<const std::byte> p, 
 }
 
 // async_accept: listener::accept (the next connection).
-inline accept_awaiter async_accept(const listener& l, detail::call_site site = detail::call_site::current()) noexcept {
+inline accept_awaiter async_accept(const listener& l, detail::call_site::arg site = GOCXX_CALL_SITE) noexcept {
   return {detail::make_io_op(conn_access::get(l), detail::io_kind::accept, nullptr, 0), site};
 }
 
@@ -227,11 +227,11 @@ using file_awaiter = detail::io_awaiter<io::result, &detail::file_io_result>;
 // async_read and async_write: file::read and file::write. A file the poller cannot wait on
 // (a regular file) blocks the worker thread, as go::blocking does in a stackless goroutine.
 inline file_awaiter async_read(const file& f, std::span<std::byte> p,
-                               detail::call_site site = detail::call_site::current()) noexcept {
+                               detail::call_site::arg site = GOCXX_CALL_SITE) noexcept {
   return {detail::make_io_op(file_access::get(f), detail::io_kind::read, p.data(), p.size()), site};
 }
 inline file_awaiter async_write(const file& f, std::span<const std::byte> p,
-                                detail::call_site site = detail::call_site::current()) noexcept {
+                                detail::call_site::arg site = GOCXX_CALL_SITE) noexcept {
   return {detail::make_io_op(file_access::get(f), detail::io_kind::write, p.data(), p.size()), site};
 }
 

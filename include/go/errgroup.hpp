@@ -217,8 +217,7 @@ inline errgroup::with_context_result errgroup::with_context(const context& paren
 // error (see the top).
 class [[nodiscard]] GOCXX_CALL_SITE_ABI errgroup_wait_awaiter {
  public:
-  errgroup_wait_awaiter(const errgroup& g, detail::call_site site) noexcept
-      : s_(g.s_), wait_(async_wait(s_->wg, site)) {}
+  errgroup_wait_awaiter(const errgroup& g, detail::call_site site) noexcept : s_(g.s_), wait_(s_->wg, site) {}
   bool await_ready() const noexcept { return wait_.await_ready(); }
   bool await_suspend(std::coroutine_handle<> h) noexcept { return wait_.await_suspend(h); }
   error await_resume() { return s_->finish(); }
@@ -228,7 +227,7 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI errgroup_wait_awaiter {
   wait_group_awaiter wait_;
 };
 
-inline errgroup_wait_awaiter async_wait(const errgroup& g, detail::call_site site = detail::call_site::current()) {
+inline errgroup_wait_awaiter async_wait(const errgroup& g, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return errgroup_wait_awaiter(g, site);
 }
 
@@ -258,8 +257,7 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI errgroup_go_awaiter {
 
 template <class F>
   requires std::invocable<std::decay_t<F>&>
-errgroup_go_awaiter<std::decay_t<F>> async_go(errgroup& g, F&& f,
-                                              detail::call_site site = detail::call_site::current()) {
+errgroup_go_awaiter<std::decay_t<F>> async_go(errgroup& g, F&& f, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return errgroup_go_awaiter<std::decay_t<F>>(g, std::forward<F>(f), site);
 }
 

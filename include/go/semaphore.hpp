@@ -157,7 +157,7 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI acquire_awaiter {
 };
 
 inline acquire_awaiter async_acquire(semaphore& s, const context& ctx, std::int64_t n = 1,
-                                     detail::call_site site = detail::call_site::current()) {
+                                     detail::call_site::arg site = GOCXX_CALL_SITE) {
   return acquire_awaiter(s, ctx, n, site);
 }
 

@@ -401,26 +401,25 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI recv_awaiter {
 };
 
 template <class T>
-send_awaiter<T> async_send(const chan<T>& ch, detail::stored_t<T> v,
-                           detail::call_site site = detail::call_site::current()) {
+send_awaiter<T> async_send(const chan<T>& ch, detail::stored_t<T> v, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return send_awaiter<T>(ch.core(), std::move(v), site);
 }
 template <class T>
 send_awaiter<T> async_send(const send_chan<T>& ch, detail::stored_t<T> v,
-                           detail::call_site site = detail::call_site::current()) {
+                           detail::call_site::arg site = GOCXX_CALL_SITE) {
   return send_awaiter<T>(ch.core(), std::move(v), site);
 }
 template <class T>
   requires std::is_void_v<T>
-send_awaiter<T> async_send(const chan<T>& ch, detail::call_site site = detail::call_site::current()) {
+send_awaiter<T> async_send(const chan<T>& ch, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return send_awaiter<T>(ch.core(), detail::void_elem{}, site);
 }
 template <class T>
-recv_awaiter<T> async_recv(const chan<T>& ch, detail::call_site site = detail::call_site::current()) {
+recv_awaiter<T> async_recv(const chan<T>& ch, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return recv_awaiter<T>(ch.core(), site);
 }
 template <class T>
-recv_awaiter<T> async_recv(const recv_chan<T>& ch, detail::call_site site = detail::call_site::current()) {
+recv_awaiter<T> async_recv(const recv_chan<T>& ch, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return recv_awaiter<T>(ch.core(), site);
 }
 
@@ -441,8 +440,9 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI async_select {
   using result = detail::select_result_t<detail::case_result_t<In>...>;
 
  public:
-  async_select(In&&... cases, detail::call_site site = detail::call_site::current())
+  async_select(In&&... cases, detail::call_site::arg site = GOCXX_CALL_SITE)
       : cases_(std::forward<In>(cases)...), site_(site) {}
+  async_select(In&&... cases, detail::call_site site) : cases_(std::forward<In>(cases)...), site_(site) {}
 
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
@@ -510,7 +510,7 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI sleep_awaiter {
 };
 
 template <class Rep, class Period>
-sleep_awaiter async_sleep(std::chrono::duration<Rep, Period> d, detail::call_site site = detail::call_site::current()) {
+sleep_awaiter async_sleep(std::chrono::duration<Rep, Period> d, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return sleep_awaiter(detail::duration_ns(d), site);
 }
 
@@ -622,18 +622,16 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI wait_group_awaiter {
   detail::waiter_space w_;
 };
 
-inline lock_awaiter<detail::mutex_lock_op> async_lock(mutex& m, detail::call_site site = detail::call_site::current()) {
+inline lock_awaiter<detail::mutex_lock_op> async_lock(mutex& m, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return {detail::mutex_lock_op{m}, site};
 }
-inline lock_awaiter<detail::rw_lock_op> async_lock(rw_mutex& rw,
-                                                   detail::call_site site = detail::call_site::current()) {
+inline lock_awaiter<detail::rw_lock_op> async_lock(rw_mutex& rw, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return {detail::rw_lock_op{rw}, site};
 }
-inline lock_awaiter<detail::rw_rlock_op> async_rlock(rw_mutex& rw,
-                                                     detail::call_site site = detail::call_site::current()) {
+inline lock_awaiter<detail::rw_rlock_op> async_rlock(rw_mutex& rw, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return {detail::rw_rlock_op{rw}, site};
 }
-inline wait_group_awaiter async_wait(wait_group& wg, detail::call_site site = detail::call_site::current()) {
+inline wait_group_awaiter async_wait(wait_group& wg, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return wait_group_awaiter(wg, site);
 }
 // once_awaiter: co_await go::async_call(o, f) is o.call(f) (Go's once.Do(f)) in a stackless
@@ -656,7 +654,7 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI once_awaiter {
 
  private:
   static task<void> call_slow(once& o, F f, detail::call_site site) {
-    co_await async_lock(o.mutex_, site);
+    co_await lock_awaiter<detail::mutex_lock_op>({o.mutex_}, site);
     once::running r(o);
     if (!r.first) co_return;
     if constexpr (detail::is_task<std::invoke_result_t<F&>>::value) {
@@ -674,7 +672,7 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI once_awaiter {
 
 template <class F>
   requires std::invocable<std::decay_t<F>&>
-once_awaiter<std::decay_t<F>> async_call(once& o, F&& f, detail::call_site site = detail::call_site::current()) {
+once_awaiter<std::decay_t<F>> async_call(once& o, F&& f, detail::call_site::arg site = GOCXX_CALL_SITE) {
   return once_awaiter<std::decay_t<F>>(o, std::forward<F>(f), site);
 }
 

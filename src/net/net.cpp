@@ -299,7 +299,7 @@ task<conn_result> async_dial(dialer d, go::context ctx, std::string network, std
       int err = go::detail::fd_connect_start(f, to.sockaddr_ptr(), to.sockaddr_len());
       if (err == EINPROGRESS) {
         go::detail::io_op op = go::detail::make_io_op(f, go::detail::io_kind::connect, nullptr, 0);
-        err = co_await go::detail::io_awaiter<int, &connect_error>(op, go::detail::call_site::current());
+        err = co_await go::detail::io_awaiter<int, &connect_error>(op, GOCXX_CALL_SITE);
       }
       if (dial_cancelled(a)) {
         co_await async_recv(a.interrupted);

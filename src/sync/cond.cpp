@@ -129,10 +129,14 @@ go::task<void> async_wait(cond& c, source_location site) {
   co_await cond_park(c.wait_queue(ticket, &self), c.lock_, site);
   // L again, with the awaitable of a go:: lock: its lock() would block the goroutine.
   switch (c.L.kind_) {
-    case locker::kind::mutex: co_await async_lock(*static_cast<mutex*>(c.L.object_), call_site::of(site)); break;
-    case locker::kind::rw_mutex: co_await async_lock(*static_cast<rw_mutex*>(c.L.object_), call_site::of(site)); break;
+    case locker::kind::mutex:
+      co_await lock_awaiter<mutex_lock_op>({*static_cast<mutex*>(c.L.object_)}, call_site::of(site));
+      break;
+    case locker::kind::rw_mutex:
+      co_await lock_awaiter<rw_lock_op>({*static_cast<rw_mutex*>(c.L.object_)}, call_site::of(site));
+      break;
     case locker::kind::rw_mutex_read:
-      co_await async_rlock(*static_cast<rw_mutex*>(c.L.object_), call_site::of(site));
+      co_await lock_awaiter<rw_rlock_op>({*static_cast<rw_mutex*>(c.L.object_)}, call_site::of(site));
       break;
     case locker::kind::other: c.L.lock(); break;
   }

@@ -62,39 +62,56 @@ struct source_location {
 static_assert(std::is_trivially_copyable_v<source_location> && std::is_standard_layout_v<source_location>);
 
 // call_site: where a co_await was written, as an awaiter keeps it until it suspends. A
-// coroutine keeps its awaiters, and the arguments that built them, in its frame, so what an
-// awaiter holds is stored at every co_await, fast path included. Where the standard library
-// has std::source_location, a call_site is one word: the address of the record the compiler
-// emits once per call site, or (of) of a source_location that outlives the awaiter, marked
-// by the low bit; both records have the layout that std::source_location's builtin fixes
-// (file, function, line, column). Elsewhere it holds a source_location. location() is what
-// the library's functions take, built only on the path that suspends.
+// coroutine keeps its awaiters, and the temporaries of the expressions that built them, in
+// its frame, so what an awaiter holds is stored at every co_await, fast path included.
+// Where the standard library has std::source_location, a call_site is one word: the address
+// of the record the compiler emits once per call site, or (of) of a source_location that
+// outlives the awaiter, marked by the low bit; both records have the layout that
+// std::source_location's builtin fixes (file, function, line, column). Elsewhere it holds a
+// source_location. location() is what the library's functions take, built only on the path
+// that suspends.
+//
+// An awaitable's function takes `call_site::arg site = GOCXX_CALL_SITE`: the caller's
+// position as a pointer, not a class, so the co_await keeps no temporary of it in the frame.
+// It is a macro because the compiler gives a default argument the caller's position only
+// where the builtin itself is the default argument (or std::source_location::current(),
+// which is a class).
 //
 // The two representations differ in size, so every class that holds a call_site carries
 // GOCXX_CALL_SITE_ABI: its mangled names then name the representation, and code built by two
 // compilers never shares one definition of, say, send_awaiter<int> with two layouts.
-#if defined(__cpp_lib_source_location)
+#if defined(__cpp_lib_source_location) && __has_builtin(__builtin_source_location)
 #define GOCXX_CALL_SITE_ABI [[gnu::abi_tag("gocxx_site_std")]]
+#define GOCXX_CALL_SITE __builtin_source_location()
 struct GOCXX_CALL_SITE_ABI call_site {
-  static call_site current(std::source_location s = std::source_location::current()) noexcept {
-    return call_site{std::bit_cast<std::uintptr_t>(s)};
-  }
+  using arg = const void*;
+
+  call_site(arg record) noexcept : word_(reinterpret_cast<std::uintptr_t>(record)) {}  // NOLINT: implicit
   // s must outlive every awaiter built with the result (a coroutine's parameter does).
-  static call_site of(const source_location& s) noexcept { return call_site{reinterpret_cast<std::uintptr_t>(&s) | 1}; }
+  static call_site of(const source_location& s) noexcept { return call_site(&s, 1); }
   source_location location() const noexcept {
     if (word_ & 1) return *reinterpret_cast<const source_location*>(word_ & ~std::uintptr_t{1});
     auto s = std::bit_cast<std::source_location>(word_);
     return source_location::make(s.file_name(), s.function_name(), s.line(), s.column());
   }
+
+ private:
+  call_site(const source_location* s, std::uintptr_t mark) noexcept
+      : word_(reinterpret_cast<std::uintptr_t>(s) | mark) {}
   std::uintptr_t word_;
 };
 static_assert(sizeof(std::source_location) == sizeof(std::uintptr_t) && alignof(source_location) > 1);
 #else
 #define GOCXX_CALL_SITE_ABI [[gnu::abi_tag("gocxx_site_own")]]
+#define GOCXX_CALL_SITE ::go::detail::source_location::current()
 struct GOCXX_CALL_SITE_ABI call_site {
-  static constexpr call_site current(source_location s = source_location::current()) noexcept { return call_site{s}; }
-  static constexpr call_site of(const source_location& s) noexcept { return call_site{s}; }
+  using arg = source_location;
+
+  constexpr call_site(arg s) noexcept : s_(s) {}  // NOLINT: implicit
+  static constexpr call_site of(const source_location& s) noexcept { return call_site(s); }
   constexpr source_location location() const noexcept { return s_; }
+
+ private:
   source_location s_;
 };
 #endif

@@ -151,7 +151,7 @@ namespace go {
 task<error> async_wait_n(rate::limiter& lim, context ctx, int n, detail::source_location site) {
   rate::steady_clock::time_point t = go::now();
   rate::reservation r;
-  co_await async_lock(lim.mu_, detail::call_site::of(site));
+  co_await lock_awaiter<detail::mutex_lock_op>({lim.mu_}, detail::call_site::of(site));
   error err = lim.wait_reserve_locked(ctx, n, t, r);
   lim.mu_.unlock();
   if (err) co_return err;
@@ -164,7 +164,7 @@ task<error> async_wait_n(rate::limiter& lim, context ctx, int n, detail::source_
                                                               detail::call_site::of(site));
   if (err) {
     tm.stop();
-    co_await async_lock(lim.mu_, detail::call_site::of(site));
+    co_await lock_awaiter<detail::mutex_lock_op>({lim.mu_}, detail::call_site::of(site));
     r.cancel_locked(go::now());
     lim.mu_.unlock();
   }
