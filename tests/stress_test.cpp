@@ -195,12 +195,15 @@ class round_monitor {
   round_monitor& operator=(const round_monitor&) = delete;
 
   void begin(const std::string& round) {
-    std::lock_guard lock(mu_);
-    current_.store(nullptr);
-    round_ = round;
-    abort_note_ = "stress: aborted in round " + round + "\n";
-    current_.store(abort_note_.c_str(), std::memory_order_release);
-    deadline_ = steady_clock::now() + limit;
+    {
+      std::lock_guard lock(mu_);
+      current_.store(nullptr);
+      round_ = round;
+      abort_note_ = "stress: aborted in round " + round + "\n";
+      current_.store(abort_note_.c_str(), std::memory_order_release);
+      deadline_ = steady_clock::now() + limit;
+    }
+    cv_.notify_one();  // the watchdog waits for the previous deadline, or for ever between rounds
   }
   void end() {
     std::lock_guard lock(mu_);
