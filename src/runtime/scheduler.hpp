@@ -331,8 +331,10 @@ void sysmon_poll_io() noexcept;  // polls the network if nobody did for 10 ms
 // (tests/procs_test.cpp). Each point is on a cold path, where it costs a relaxed load and a
 // branch that is never taken outside such a test.
 enum class delay_point : std::uint8_t {
-  retire_wake,  // retire(): a worker beyond GOMAXPROCS woke, before it looks at nprocs again
-  pass_drain,   // drain_to_global(): goroutines taken from a queue, not yet in the global one
+  retire_wake,         // retire(): a worker beyond GOMAXPROCS woke, before it looks at nprocs again
+  pass_drain,          // drain_to_global(): goroutines taken from a queue, not yet in the global one
+  timer_wait_publish,  // sleep_idle(): the timer waiter published its deadline, before it looks again
+  timer_wait_recheck,  // sleep_idle(): the timer waiter looked again, before it settles its deadline
 };
 void set_delay(delay_point p, std::int64_t ns) noexcept;  // 0: no delay
 

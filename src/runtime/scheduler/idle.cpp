@@ -21,7 +21,14 @@
 // Timers (timer.hpp). Each worker's heap is checked on every schedule. One idle worker,
 // the timer waiter, sleeps until the earliest deadline over all heaps; every other idle
 // worker sleeps without a timeout. A timer added earlier than the waiter's deadline pokes
-// the waiter (or, if there is none, an idle worker, which then becomes the waiter).
+// the waiter (or, if there is none, an idle worker, which then becomes the waiter). No lost
+// timer: the waiter publishes its deadline (timer_wait_until), then reads every heap's
+// earliest again, while add_timer first pushes and then reads the published deadline; with
+// sequentially consistent operations on both sides, the waiter's second look sees the timer
+// or add_timer sees the deadline. The waiter sleeps until the earlier of its two looks, never
+// past what it published: the published one may be earlier than the second look's (the
+// earliest timer fired or moved in between), and a timer that add_timer found not earlier
+// than it poked nobody (test TimerWaiter.TimerAddedWhileTheWaiterLooksAgainFires).
 //
 // The netpoller (netpoll.hpp). At most one thread polls at a time (`polling`): a worker that
 // finds nothing to run polls without blocking unless someone polls already; the timer waiter
@@ -186,9 +193,18 @@ void sleep_idle(worker* w) noexcept {
     std::int64_t deadline = INT64_MAX;
     std::int64_t wake_at = INT64_MAX;  // also wakes to trim the stack pool (stack_trim_due)
     if (waiter) {
-      sched().timer_wait_until.store(earliest_timer(), std::memory_order_seq_cst);
-      deadline = earliest_timer();  // recheck after publishing (add_timer reads it after pushing)
+      // Publish, then look again (add_timer pushes, then reads what we published). Sleep
+      // until the earlier of the two: a timer added meanwhile that was not earlier than
+      // the published deadline poked nobody, and the second look may have missed it.
+      deadline = earliest_timer();
       sched().timer_wait_until.store(deadline, std::memory_order_seq_cst);
+      delay_at(delay_point::timer_wait_publish);
+      std::int64_t again = earliest_timer();
+      delay_at(delay_point::timer_wait_recheck);
+      if (again < deadline) {
+        deadline = again;
+        sched().timer_wait_until.store(deadline, std::memory_order_seq_cst);
+      }
       wake_at = std::min(deadline, stack_trim_due());
     }
     std::int64_t now = wake_at == INT64_MAX ? 0 : nanotime();

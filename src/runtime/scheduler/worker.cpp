@@ -104,7 +104,7 @@ bool any_work_anywhere() noexcept {
 }
 
 // Test hooks (scheduler.hpp, set_delay): the delay at each point, in nanoseconds.
-std::atomic<std::int64_t> delays[static_cast<int>(delay_point::pass_drain) + 1];
+std::atomic<std::int64_t> delays[static_cast<int>(delay_point::timer_wait_recheck) + 1];
 
 void delay_at(delay_point p) noexcept {
   std::int64_t ns = delays[static_cast<int>(p)].load(std::memory_order_relaxed);
