@@ -1236,27 +1236,10 @@ TEST(Stress, Mutexes) { run_rounds(std::span(&all_scenarios[2], 1)); }
 
 TEST(Stress, ContextTrees) { run_rounds(std::span(&all_scenarios[3], 1)); }
 
-// mixed_goroutine_kinds runs only with GOCXX_STRESS_MIXED=1 for now: a fresh-clone CI run
-// under ThreadSanitizer with forced migration hung in it once, at GOMAXPROCS 8, with a
-// stackless goroutine parked in a 200 us async_sleep (pause_stackless) for five minutes, a
-// wake-up lost or a timer that never fired (issue 26). Until that is found, the gating
-// rounds leave it out and the scenario reproduces it on demand.
-bool mixed_kinds_enabled() {
-  const char* e = std::getenv("GOCXX_STRESS_MIXED");
-  return e && e[0] == '1';
-}
-
-std::span<const scenario> gating_scenarios() {
-  return std::span(all_scenarios.data(), all_scenarios.size() - (mixed_kinds_enabled() ? 0 : 1));
-}
-
-TEST(Stress, MixedGoroutineKinds) {
-  if (!mixed_kinds_enabled()) GTEST_SKIP() << "set GOCXX_STRESS_MIXED=1: it once hung under TSan (issue 26)";
-  run_rounds(std::span(&all_scenarios[4], 1));
-}
+TEST(Stress, MixedGoroutineKinds) { run_rounds(std::span(&all_scenarios[4], 1)); }
 
 // Rounds that run up to four scenarios at once.
-TEST(Stress, Everything) { run_rounds(gating_scenarios(), 4); }
+TEST(Stress, Everything) { run_rounds(all_scenarios, 4); }
 
 namespace {
 
@@ -1299,7 +1282,7 @@ TEST(Stress, EverythingWhileProfiling) {
     }
     written = trace_out.bytes + profile_out.bytes;
   });
-  run_rounds(gating_scenarios(), 4);
+  run_rounds(all_scenarios, 4);
   done.store(true);
   observer.join();
   go::set_block_profile_rate(0);
