@@ -15,9 +15,10 @@
 //   ends: take the lock) and MARK (tail only: closed). A slot's stamp says whose turn it
 //   is: equal to lap L, it is free for a send at position L + index; equal to L + 1, it
 //   holds that send's value for a receive at the same position, which sets it to
-//   L + one_lap, free for the next lap. So zeroed slots are all free for lap 0, and a large
-//   buffer's pages are touched only as it fills.
-// - Without the lock (ring_push_or, ring_pop_or in go/detail/chan_ring.hpp), a send claims
+//   L + one_lap, free for the next lap (ring_shape's free_stamp, full_stamp and
+//   taken_stamp). So zeroed slots are all free for lap 0, and a large buffer's pages are
+//   touched only as it fills.
+// - Without the lock (ring_push_from, ring_pop_from in go/detail/chan_ring.hpp), a send claims
 //   the tail by a compare-exchange when the stamp says free, moves its value in and
 //   publishes the stamp (release); a receive claims the head when the stamp says full,
 //   moves the value out and frees the stamp. One atomic read-modify-write per operation,
@@ -262,12 +263,12 @@ void buf_swap_head(chan_core* c, void* out, void* elem) noexcept {
   std::uint64_t h = e.head.load(std::memory_order_relaxed), hp = r.pos(h);
   std::uint64_t t = e.tail.load(std::memory_order_relaxed), tp = r.pos(t);  // hp + one_lap
   std::atomic_ref<std::uint64_t> stamp = r.stamp(hp);
-  wait_stamp(stamp, r.lap(hp) + 1);
+  wait_stamp(stamp, ring_shape::full_stamp(r.lap(hp)));
   void* p = r.elem(hp);
   if (out) elem_move(ops, out, p);
   elem_destroy(ops, p);
   elem_move(ops, p, elem);
-  stamp.store(r.lap(tp) + 1, std::memory_order_release);
+  stamp.store(ring_shape::full_stamp(r.lap(tp)), std::memory_order_release);  // the tail's value now
   set_end(e.head, e.head_hint, r.next(hp) | (h & ~hp));
   set_end(e.tail, e.tail_hint, r.next(tp) | (t & ~tp));
 }
@@ -328,51 +329,31 @@ constexpr int ring_retries = 4;
 constexpr std::uint32_t ring_contended_hold = 64;
 
 ring_retry ring_push_contended(chan_core* c, void* elem) noexcept {
-  std::atomic<std::uint64_t>& tail = ends(c).tail;
-  const std::uint64_t flags = ~ring_of(c).pos_mask;
-  std::uint64_t t = tail.load(std::memory_order_relaxed);
   for (int backoff = 0; backoff < ring_retries; ++backoff) {
-    if (t & flags) return ring_retry::not_ready;
-    std::uint64_t* word = ring_of(c).stamp_word(t);
-    std::atomic_ref<std::uint64_t> stamp(*word);
-    const std::uint64_t lap = ring_of(c).lap(t);
-    std::uint64_t s = stamp.load(std::memory_order_acquire);
-    if (s == lap) {  // the slot is free for this lap
-      if (tail.compare_exchange_weak(t, ring_of(c).next(t), std::memory_order_seq_cst, std::memory_order_relaxed)) {
-        ends(c).tail_hint.store(ring_of(c).next(t), std::memory_order_relaxed);
-        ring_move_in(c->ops, ring_of(c).elem(t), elem, word, lap + 1);
-        return ring_retry::done;
-      }
-    } else if (s + ring_of(c).one_lap() == lap + 1) {
-      return ring_retry::not_ready;  // last lap's value: full, or its receiver is moving it out
-    }
+    ring_retry r = ring_push_from(
+        c, ends(c).tail.load(std::memory_order_relaxed),
+        [c, elem](void* slot, std::uint64_t* word, std::uint64_t s) noexcept {
+          ring_move_in(c->ops, slot, elem, word, s);
+          return ring_retry::done;
+        },
+        [](bool raced) noexcept { return raced ? ring_retry::gave_up : ring_retry::not_ready; });
+    if (r != ring_retry::gave_up) return r;
     for (int i = 0; i < 1 << backoff; ++i) platform::cpu_relax();
-    t = tail.load(std::memory_order_relaxed);
   }
   return ring_retry::gave_up;
 }
 
 ring_retry ring_pop_contended(chan_core* c, void* out) noexcept {
-  std::atomic<std::uint64_t>& head = ends(c).head;
-  const std::uint64_t slow = ring_of(c).slow;
-  std::uint64_t h = head.load(std::memory_order_relaxed);
   for (int backoff = 0; backoff < ring_retries; ++backoff) {
-    if (h & slow) return ring_retry::not_ready;
-    std::uint64_t* word = ring_of(c).stamp_word(h);
-    std::atomic_ref<std::uint64_t> stamp(*word);
-    const std::uint64_t lap = ring_of(c).lap(h);
-    std::uint64_t s = stamp.load(std::memory_order_acquire);
-    if (s == lap + 1) {  // the slot holds this lap's value
-      if (head.compare_exchange_weak(h, ring_of(c).next(h), std::memory_order_seq_cst, std::memory_order_relaxed)) {
-        ends(c).head_hint.store(ring_of(c).next(h), std::memory_order_relaxed);
-        ring_move_out(c->ops, ring_of(c).elem(h), out, word, lap + ring_of(c).one_lap());
-        return ring_retry::done;
-      }
-    } else if (s == lap) {
-      return ring_retry::not_ready;  // empty, or its sender is still moving the value in
-    }
+    ring_retry r = ring_pop_from(
+        c, ends(c).head.load(std::memory_order_relaxed),
+        [c, out](void* slot, std::uint64_t* word, std::uint64_t s) noexcept {
+          ring_move_out(c->ops, slot, out, word, s);
+          return ring_retry::done;
+        },
+        [](bool raced) noexcept { return raced ? ring_retry::gave_up : ring_retry::not_ready; });
+    if (r != ring_retry::gave_up) return r;
     for (int i = 0; i < 1 << backoff; ++i) platform::cpu_relax();
-    h = head.load(std::memory_order_relaxed);
   }
   return ring_retry::gave_up;
 }
@@ -383,9 +364,9 @@ bool ring_push_locked_n(chan_core* c, void* elem) noexcept {
   std::uint64_t t = e.tail.load(std::memory_order_relaxed), tp = r.pos(t);
   if (tp == r.pos(e.head.load(std::memory_order_relaxed)) + r.one_lap()) return false;  // full
   std::atomic_ref<std::uint64_t> stamp = r.stamp(tp);
-  wait_stamp(stamp, r.lap(tp));
+  wait_stamp(stamp, ring_shape::free_stamp(r.lap(tp)));
   elem_move(c->ops, r.elem(tp), elem);
-  stamp.store(r.lap(tp) + 1, std::memory_order_release);
+  stamp.store(ring_shape::full_stamp(r.lap(tp)), std::memory_order_release);
   set_end(e.tail, e.tail_hint, r.next(tp) | (t & ~tp));
   return true;
 }
@@ -397,11 +378,11 @@ bool ring_pop_locked_n(chan_core* c, void* out) noexcept {
   std::uint64_t h = e.head.load(std::memory_order_relaxed), hp = r.pos(h);
   if (hp == r.pos(e.tail.load(std::memory_order_relaxed))) return false;  // empty
   std::atomic_ref<std::uint64_t> stamp = r.stamp(hp);
-  wait_stamp(stamp, r.lap(hp) + 1);
+  wait_stamp(stamp, ring_shape::full_stamp(r.lap(hp)));
   void* p = r.elem(hp);
   if (out) elem_move(ops, out, p);
   elem_destroy(ops, p);
-  stamp.store(r.lap(hp) + r.one_lap(), std::memory_order_release);
+  stamp.store(ring_shape::taken_stamp(r.lap(hp), r.one_lap()), std::memory_order_release);
   set_end(e.head, e.head_hint, r.next(hp) | (h & ~hp));
   return true;
 }
@@ -511,8 +492,8 @@ bool recv(chan_core* c, void* out, bool block, detail::source_location site, boo
 }  // namespace
 
 // The blocking entry points try the lock-free ring of a buffered channel first, in a frame
-// of their own that saves no registers: the full send and recv save six (bench
-// chan_spsc_128: 168 -> 129 instructions per message, with the ring itself).
+// of their own that saves no registers: the full send and recv save six (docs/tuning.md,
+// chan_spsc_128).
 namespace {
 
 __attribute__((noinline)) void send_ring(chan_core* c, void* elem, detail::source_location site) {
@@ -526,8 +507,8 @@ __attribute__((noinline)) bool recv_ring(chan_core* c, void* out, detail::source
 // Unbuffered and one-slot channels skip send's and recv's preamble for the ring and for
 // non-blocking calls: lock, complete at once, or park (bench chan_spsc_1, cb_bounded1_*).
 // Out of line, as send_ring and recv_ring, so that chan_send and chan_recv are a test and a
-// tail call: with either path inlined they saved four registers on every call (bench
-// chan_spsc_128: 17 of its 165 instructions per message, at each end).
+// tail call: with either path inlined they saved four registers on every call
+// (docs/tuning.md, chan_spsc_128).
 __attribute__((noinline)) void send_locked(chan_core* c, void* elem, detail::source_location site) {
   if (!c) block_forever(wait_reason::chan_send_nil, site);
   chan_lock(c);

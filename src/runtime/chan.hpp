@@ -47,7 +47,7 @@ inline void elem_move(const elem_ops* ops, void* dst, void* src) noexcept {
     return;
   }
   // Trivially copyable: the common word-sized elements copy inline, not through a memcpy
-  // call (bench chan_sync: 12 of its ~500 instructions per message were that call).
+  // call (docs/tuning.md, chan_sync).
   if (!copy_small(ops->size, dst, src)) std::memcpy(dst, src, ops->size);
 }
 
@@ -58,7 +58,7 @@ inline void elem_destroy(const elem_ops* ops, void* p) noexcept {
 // --- The ring without the lock (no waiter queued: neither end carries SLOW) ---
 
 // The lock-free retries after a lost race. gave_up: still losing after a few rounds of
-// backoff; the caller takes the lock and holds the ring SLOW a while (chan_core::contended).
+// backoff; the caller takes the lock and holds the ring SLOW a while (ring_block::contended).
 enum class ring_retry : std::uint8_t { done, not_ready, gave_up };
 ring_retry ring_push_contended(chan_core* c, void* elem) noexcept;
 ring_retry ring_pop_contended(chan_core* c, void* out) noexcept;
@@ -135,9 +135,10 @@ inline bool chan_looks_ready(const chan_core* c, bool is_send) noexcept {
     if (!(end & ~r.pos_mask)) {  // neither SLOW nor MARK: the slot tells
       std::uint64_t lap = r.lap(end);
       std::uint64_t s = r.stamp(end).load(std::memory_order_acquire);
-      if (s == lap + (is_send ? 0 : 1)) return true;                   // free (full) for this lap
-      if (s == (is_send ? lap + 1 - r.one_lap() : lap)) return false;  // full (empty)
-      return true;  // a stale hint or a value on the move: let the attempt decide
+      if (s == (is_send ? ring_shape::free_stamp(lap) : ring_shape::full_stamp(lap))) return true;
+      if (s == (is_send ? ring_shape::last_lap_full_stamp(lap, r.one_lap()) : ring_shape::free_stamp(lap)))
+        return false;  // full (empty)
+      return true;     // a stale hint or a value on the move: let the attempt decide
     }
   }
   return is_send ? !chan_full(c) : !chan_empty(c);
@@ -153,7 +154,7 @@ inline bool chan_looks_ready(const chan_core* c, bool is_send) noexcept {
 //
 // Which lock: a channel of capacity 0 or 1 takes the spin lock (lock.hpp), whose unlock is
 // a plain store: its critical sections are short hand-offs. A ring takes the sleeping lock:
-// after contention it is held on purpose (chan_core::contended), and its waiters must sleep
+// after contention it is held on purpose (ring_block::contended), and its waiters must sleep
 // rather than pull its lines (docs/tuning.md, select_uncontended and cb_boundedN_mpsc).
 void ring_lock(chan_core* c) noexcept;
 
@@ -166,7 +167,7 @@ inline void chan_lock(chan_core* c) noexcept {
 // chan_unlock clears SLOW (ring_unlock) only when no waiter is queued, the ring is
 // neither empty nor full (at either edge one side's next lock-free operation would fail
 // anyway, and the ring would go SLOW again at its park, two more read-modify-writes), and
-// it is not held locked after contention (chan_core::contended).
+// it is not held locked after contention (ring_block::contended).
 void ring_unlock(chan_core* c) noexcept;
 
 inline void chan_unlock(chan_core* c) noexcept {
@@ -227,14 +228,14 @@ inline void send_to_waiter(chan_core* c, waiter* w, void* elem) noexcept {
   wake(who);
 }
 
-// recv_from_waiter completes a receive with a parked sender w (dequeued from c->sendq).
-// Unbuffered: take the sender's value directly. Full buffer: take the head and put the
-// sender's value in its slot, as the tail, so FIFO order holds. c locked; unlocks c before
-// the wake.
 // buf_swap_head takes the head of c's full buffer into out and puts elem in its place as
 // the new tail (c buffered and locked). Out of line: unbuffered hand-offs stay small.
 void buf_swap_head(chan_core* c, void* out, void* elem) noexcept;
 
+// recv_from_waiter completes a receive with a parked sender w (dequeued from c->sendq).
+// Unbuffered: take the sender's value directly. Full buffer: take the head and put the
+// sender's value in its slot, as the tail, so FIFO order holds. c locked; unlocks c before
+// the wake.
 inline void recv_from_waiter(chan_core* c, waiter* w, void* out) noexcept {
   if (c->cap == 0) {
     if (out) elem_move(c->ops, out, w->elem);

@@ -4,9 +4,9 @@
 // header of src/runtime/chan.cpp; this header holds only what the inline path reads.
 //
 // Why inline: a send or receive on a ring with room is one compare-exchange and a few
-// loads, 15-20 instructions. Behind a call and the elem_ops dispatch it took 60-75 (bench
-// chan_spsc_128: 165 instructions per message, of which the calls' register saves and the
-// dispatch on the element's size were more than half).
+// loads; behind a call and the elem_ops dispatch on the element's size, the calls' register
+// saves and the dispatch cost more than the operation itself (docs/tuning.md,
+// chan_spsc_128).
 #pragma once
 
 #include <atomic>
@@ -41,6 +41,19 @@ struct ring_shape {
     return std::atomic_ref<std::uint64_t>(*stamp_word(pos));
   }
   void* elem(std::uint64_t pos) const noexcept { return slots + (pos & index_mask) * stride + elem_offset; }
+  // The stamps (runtime/chan.cpp has the protocol), for a position of lap L (lap(pos)):
+  // L while the slot is free for that position's send, L + 1 while it holds that send's
+  // value for the receive at the same position, and L + one_lap once the receive took it:
+  // free for the next lap's send. Every path that claims or waits for a slot compares its
+  // stamp with these. (Static, one_lap passed in: the claims read it before their acquire
+  // load of the stamp, after which it would be read again.)
+  static std::uint64_t free_stamp(std::uint64_t lap) noexcept { return lap; }
+  static std::uint64_t full_stamp(std::uint64_t lap) noexcept { return lap + 1; }
+  static std::uint64_t taken_stamp(std::uint64_t lap, std::uint64_t one_lap) noexcept { return lap + one_lap; }
+  // The stamp of a slot that still holds the last lap's value: full, for a send at lap L.
+  static std::uint64_t last_lap_full_stamp(std::uint64_t lap, std::uint64_t one_lap) noexcept {
+    return lap + 1 - one_lap;
+  }
   // next is the position after pos.
   std::uint64_t next(std::uint64_t pos) const noexcept {
     return (pos & index_mask) + 1 < cap ? pos + 1 : (pos & ~(one_lap() - 1)) + one_lap();
@@ -103,24 +116,29 @@ template <class Move, class Fail>
 inline constexpr bool ring_op_noexcept = std::is_nothrow_invocable_v<Fail&, bool> &&
                                          std::is_nothrow_invocable_v<Move&, void*, std::uint64_t*, std::uint64_t>;
 
-// ring_push_or and ring_pop_or make one lock-free attempt on c's ring (c buffered), from
-// the end's hint (ring_ends), and leave the hint at the end they claimed. Once a
-// slot is claimed, put(elem_slot, stamp_word, stamp) moves the value in and publishes the
-// stamp (release), take(...) moves it out and frees the stamp; each returns true. When the
+// ring_push_from and ring_pop_from make one lock-free attempt on c's ring (c buffered), at
+// position `at` of its tail (head), and leave the end's hint at the end they claimed: the
+// one claim of the ring's protocol, which every lock-free path uses. Once a slot is claimed,
+// put(elem_slot, stamp_word, stamp) moves the value in and publishes the stamp (release),
+// take(...) moves it out and frees the stamp; what they return is returned. When the
 // attempt fails they return fail(raced). raced: another sender (or receiver) won the slot,
-// and a lock-free retry may succeed; otherwise the ring is full (empty), closed or SLOW, or
-// the operation ahead is still moving its value: take the lock.
+// or `at` was stale, and a lock-free retry may succeed; otherwise the ring is full (empty),
+// closed or SLOW, or the operation ahead is still moving its value: take the lock.
+//
+// ring_push_or and ring_pop_or attempt at the end's hint (ring_ends): the inline path and
+// the first attempt of every caller; the retries after a lost race (runtime/chan.cpp,
+// ring_push_contended) attempt at the end itself.
 //
 // Every exit is a tail call or a return, so that the out-of-line callers in chan.cpp save
-// no registers (bench chan_spsc_128). Always inlined, as are ring_send_inline and
+// no registers (docs/tuning.md, chan_spsc_128). Always inlined, as are ring_send_inline and
 // ring_recv_inline: g++ leaves them out of line in a coroutine's body, where an awaiter's
-// fast path then costs a chain of calls (bench stackless_worker_pool_4x1m).
+// fast path then costs a chain of calls (docs/tuning.md, stackless_worker_pool_4x1m).
 template <class Put, class Fail>
-[[gnu::always_inline]] inline bool ring_push_or(chan_core* c, Put put,
-                                                Fail fail) noexcept(ring_op_noexcept<Put, Fail>) {
+[[gnu::always_inline]] inline auto ring_push_from(chan_core* c, std::uint64_t at, Put put,
+                                                  Fail fail) noexcept(ring_op_noexcept<Put, Fail>) {
   const ring_shape& r = ring_of(c);
   ring_ends& e = ends(c);
-  std::uint64_t t = e.tail_hint.load(std::memory_order_relaxed);
+  std::uint64_t t = at;
   const std::uint64_t one_lap = r.one_lap();
   if (t & ~r.pos_mask) return fail(false);
   std::uint64_t index = t & r.index_mask;
@@ -128,21 +146,22 @@ template <class Put, class Fail>
   auto* word = reinterpret_cast<std::uint64_t*>(slot);
   const std::uint64_t lap = t - index;
   std::uint64_t s = std::atomic_ref<std::uint64_t>(*word).load(std::memory_order_acquire);
-  if (s != lap) return fail(s + one_lap != lap + 1);  // not last lap's value: t is stale
-  std::uint64_t next = index + 1 < r.cap ? t + 1 : (t & ~(one_lap - 1)) + one_lap;
+  if (s != ring_shape::free_stamp(lap))
+    return fail(s != ring_shape::last_lap_full_stamp(lap, one_lap));                // else: `at` is stale
+  std::uint64_t next = index + 1 < r.cap ? t + 1 : (t & ~(one_lap - 1)) + one_lap;  // r.next(t)
   slot += r.elem_offset;
   if (!e.tail.compare_exchange_strong(t, next, std::memory_order_seq_cst, std::memory_order_relaxed))
     return fail(!(t & ~r.pos_mask));  // t: the tail; flagged: lock
   e.tail_hint.store(next, std::memory_order_relaxed);
-  return put(slot, word, lap + 1);
+  return put(slot, word, ring_shape::full_stamp(lap));
 }
 
 template <class Take, class Fail>
-[[gnu::always_inline]] inline bool ring_pop_or(chan_core* c, Take take,
-                                               Fail fail) noexcept(ring_op_noexcept<Take, Fail>) {
+[[gnu::always_inline]] inline auto ring_pop_from(chan_core* c, std::uint64_t at, Take take,
+                                                 Fail fail) noexcept(ring_op_noexcept<Take, Fail>) {
   const ring_shape& r = ring_of(c);
   ring_ends& e = ends(c);
-  std::uint64_t h = e.head_hint.load(std::memory_order_relaxed);
+  std::uint64_t h = at;
   const std::uint64_t one_lap = r.one_lap();
   if (h & r.slow) return fail(false);
   std::uint64_t index = h & r.index_mask;
@@ -150,13 +169,25 @@ template <class Take, class Fail>
   auto* word = reinterpret_cast<std::uint64_t*>(slot);
   const std::uint64_t lap = h - index;
   std::uint64_t s = std::atomic_ref<std::uint64_t>(*word).load(std::memory_order_acquire);
-  if (s != lap + 1) return fail(s != lap);  // not this lap's free slot either: h is stale
-  std::uint64_t next = index + 1 < r.cap ? h + 1 : (h & ~(one_lap - 1)) + one_lap;
+  if (s != ring_shape::full_stamp(lap)) return fail(s != ring_shape::free_stamp(lap));  // else: `at` is stale
+  std::uint64_t next = index + 1 < r.cap ? h + 1 : (h & ~(one_lap - 1)) + one_lap;      // r.next(h)
   slot += r.elem_offset;
   if (!e.head.compare_exchange_strong(h, next, std::memory_order_seq_cst, std::memory_order_relaxed))
     return fail(!(h & r.slow));
   e.head_hint.store(next, std::memory_order_relaxed);
-  return take(slot, word, lap + one_lap);
+  return take(slot, word, ring_shape::taken_stamp(lap, one_lap));
+}
+
+template <class Put, class Fail>
+[[gnu::always_inline]] inline auto ring_push_or(chan_core* c, Put put,
+                                                Fail fail) noexcept(ring_op_noexcept<Put, Fail>) {
+  return ring_push_from(c, ends(c).tail_hint.load(std::memory_order_relaxed), put, fail);
+}
+
+template <class Take, class Fail>
+[[gnu::always_inline]] inline auto ring_pop_or(chan_core* c, Take take,
+                                               Fail fail) noexcept(ring_op_noexcept<Take, Fail>) {
+  return ring_pop_from(c, ends(c).head_hint.load(std::memory_order_relaxed), take, fail);
 }
 
 // --- The inline path of go::chan<T> ---
