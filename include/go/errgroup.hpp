@@ -87,7 +87,7 @@ class errgroup {
   void go(F&& f) {
     chan<void> slot = s_->sem;
     if (slot != nullptr) slot.send();
-    start(std::forward<F>(f), std::move(slot));
+    start(std::forward<F>(f), slot);
   }
 
   // try_go calls f in a new goroutine only if that does not exceed the limit; it reports
@@ -97,7 +97,7 @@ class errgroup {
   [[nodiscard]] bool try_go(F&& f) {
     chan<void> slot = s_->sem;
     if (slot != nullptr && !slot.try_send()) return false;
-    start(std::forward<F>(f), std::move(slot));
+    start(std::forward<F>(f), slot);
     return true;
   }
 
@@ -181,7 +181,7 @@ class errgroup {
 
   // start runs f in a new goroutine that holds `slot` (a slot of the limit, or nil).
   template <class F>
-  void start(F&& f, chan<void> slot) {
+  void start(F&& f, const chan<void>& slot) {
     s_->wg.add(1);
     try {
       spawn([s = s_, slot, f = std::forward<F>(f)]() mutable {
@@ -245,7 +245,7 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI errgroup_go_awaiter {
   bool await_suspend(std::coroutine_handle<> h) { return send_.await_suspend(h); }
   void await_resume() {
     send_.await_resume();  // nothing unless the send waited
-    g_.start(std::move(f_), std::move(slot_));
+    g_.start(std::move(f_), slot_);
   }
 
  private:

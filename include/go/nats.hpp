@@ -416,7 +416,7 @@ struct worker_pool_stats {
 class worker_pool {
  public:
   using handler = std::function<std::string(const context&, const msg&)>;
-  worker_pool(const context& parent, pull_consumer consumer, worker_pool_options opts, handler f);
+  worker_pool(const context& parent, const pull_consumer& consumer, worker_pool_options opts, handler f);
   // Over a core NATS subscription, normally nc.queue_subscribe(subject, group, capacity);
   // options.nak_delay and ack_sync do not apply.
   worker_pool(const context& parent, subscription jobs, worker_pool_options opts, handler f);

@@ -128,6 +128,7 @@ class context_watch {
     }
     if (done()) return false;
     if (ch.try_send(std::move(v))) return true;
+    // NOLINTNEXTLINE(bugprone-use-after-move): try_send moves from v only when it sends
     if (ch == nullptr) return go::select(go::send_case(ch, std::move(v)), go::recv_case(done_)) == 0;
     return chan_send_or_done(ch.core(), &v, standing(), site);
   }

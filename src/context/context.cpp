@@ -156,6 +156,7 @@ node* todo_node() noexcept {
   struct todo_root final : node {
     todo_root() noexcept : node(node_kind::todo, nullptr) { refs.store(1 << 30); }
   };
+  // NOLINTNEXTLINE(bugprone-unhandled-exception-at-new): out of memory ends the process, as in Go
   static todo_root* root = new todo_root;
   return root;
 }

@@ -399,7 +399,7 @@ std::pair<subscription, error> subscribe_impl(const std::shared_ptr<connection_s
     sink->closed = true;
     sink->messages.close();
   }
-  return {std::move(out), {}};
+  return {std::move(out), error{}};
 }
 
 }  // namespace
@@ -530,7 +530,7 @@ std::pair<conn, error> connect(const options& opts) {
 #endif
   conn out;
   out.state_ = std::move(c);
-  return {std::move(out), {}};
+  return {std::move(out), error{}};
 }
 
 error conn::publish(std::string_view subject, std::string_view data) const {
@@ -615,7 +615,7 @@ std::pair<msg, error> conn::request(const context& ctx, std::string_view subject
              go::recv_case(ctx.done()));
   if (!out) return {{}, ctx.err()};
   if (natsMsg_IsNoResponders(message_state::of(out)->m)) return {{}, to_error(errc::no_responders)};
-  return {std::move(out), {}};
+  return {std::move(out), error{}};
 }
 
 std::pair<msg, error> conn::request(std::string_view subject, std::string_view data,

@@ -66,7 +66,7 @@ thread_local attachment* asked_through = nullptr;
 // Reads: ProcessReadEvent while the socket has bytes, else waits for the next edge. A
 // readiness that arrives after poll_prepare makes the next wait return at once, so none is
 // lost between the check and the wait.
-void read_loop(std::shared_ptr<attachment> a) {
+void read_loop(const std::shared_ptr<attachment>& a) {
   while (!a->stopped.load(std::memory_order_acquire)) {
     if (go::detail::poll_prepare(a->pd, 'r') != go::detail::poll_result::ok) break;
     {
@@ -90,7 +90,7 @@ bool writable(int fd) {
 
 // Writes: woken by write(add) or by a write of ours that left something, writes until the
 // buffer is empty, and waits for room when the socket takes only part.
-void write_loop(std::shared_ptr<attachment> a) {
+void write_loop(const std::shared_ptr<attachment>& a) {
   bool again = false;
   while (!a->stopped.load(std::memory_order_acquire)) {
     if (!again && !a->write_wanted.load(std::memory_order_acquire) && !a->rest.exchange(false)) {

@@ -117,7 +117,7 @@ std::pair<jetstream, error> conn::jetstream() const {
   ::go::nats::jetstream out;
   out.state_ = state_;
   out.js_ = std::shared_ptr<void>(js, [](void* p) { jsCtx_Destroy(static_cast<jsCtx*>(p)); });
-  return {std::move(out), {}};
+  return {std::move(out), error{}};
 }
 
 // --- jetstream ---
@@ -256,7 +256,7 @@ std::pair<pull_consumer, error> jetstream::pull_subscribe(std::string_view subje
   st->pulls_sub = std::move(pulled);
   pull_consumer out;
   out.state_ = std::move(st);
-  return {std::move(out), {}};
+  return {std::move(out), error{}};
 }
 
 // --- pull_consumer ---
@@ -382,7 +382,7 @@ std::pair<std::vector<msg>, error> pull_consumer::fetch(const context& ctx, int 
     std::vector<msg> out;
     std::string why;
     natsStatus s = pull(c, n, slice, out, why);
-    if (!out.empty()) return {std::move(out), {}};
+    if (!out.empty()) return {std::move(out), error{}};
     if (s == NATS_TIMEOUT || s == NATS_OK) continue;
     if (s == NATS_ERR && !why.empty()) return {{}, make_error(why)};
     return {{}, error_from(s)};

@@ -87,11 +87,11 @@ struct worker_pool::state {
     }
   }
 
-  void start_workers(const std::shared_ptr<state>& self, recv_chan<msg> jobs) {
+  void start_workers(const std::shared_ptr<state>& self, const recv_chan<msg>& jobs) {
     running = opts.workers;
     for (std::size_t i = 0; i < opts.workers; ++i) {
       go::spawn([s = self, jobs] {
-        for (msg job : jobs) s->run(job);
+        for (const msg& job : jobs) s->run(job);
         if (s->running.fetch_sub(1, std::memory_order_acq_rel) == 1) {
           if (error err = s->publisher.flush()) s->fail(err);
           s->finished.close();
@@ -110,7 +110,7 @@ struct worker_pool::state {
   }
 };
 
-worker_pool::worker_pool(const context& parent, pull_consumer consumer, worker_pool_options opts, handler f)
+worker_pool::worker_pool(const context& parent, const pull_consumer& consumer, worker_pool_options opts, handler f)
     : state_(std::make_shared<state>()) {
   state_->init(parent, std::move(opts), std::move(f));
   if (consumer.state_) state_->publisher = detail::connection_state::handle(consumer.state_->core->conn);

@@ -1,7 +1,6 @@
 // Turning the fd layer's results (fd.hpp) into Go's errors, for the os and net layers.
 #pragma once
 
-#include <cstring>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -14,9 +13,10 @@
 namespace go::detail {
 
 // errno_string is Go's text for an errno value (syscall.Errno's Error()): the C library's,
-// with a lower-case first letter ("connection refused").
+// with a lower-case first letter ("connection refused"). generic_category reads it with
+// strerror_r; strerror may share one buffer among threads.
 inline std::string errno_string(int e) {
-  std::string s = std::strerror(e);
+  std::string s = std::generic_category().message(e);
   if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z' && !(s.size() > 1 && s[1] >= 'A' && s[1] <= 'Z'))
     s[0] = static_cast<char>(s[0] - 'A' + 'a');
   return s;

@@ -93,7 +93,7 @@ template <class Step>
 fd_result locked(poll_fd* f, bool read, Step step) noexcept {
   op_lock lk(f, read);
   if (!lk.held()) return {0, fd_closing};
-  const int mode = read ? 'r' : 'w';
+  const char mode = read ? 'r' : 'w';
   if (int e = fd_prepare(f, mode)) return {0, e};
   fd_result out;
   if (int e = drive(f, mode, [&] { return step(&out); })) out.err = e;
@@ -148,7 +148,7 @@ void fd_decref(poll_fd* f) noexcept {
 }
 
 poll_fd* fd_new(int sysfd, bool socket) noexcept {
-  auto* f = new poll_fd;
+  auto* f = new poll_fd;  // NOLINT(bugprone-unhandled-exception-at-new): out of memory ends the process, as in Go
   f->sysfd = sysfd;
   f->is_socket = socket;
   // Null for a regular file: then calls block the thread. A socket is registered when it

@@ -41,6 +41,7 @@ int runtime_threads() {
 
 // GODEBUG=...,key=N,...: N, or 0.
 long godebug_number(const std::string& key) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read once at start-up; the library never calls setenv
   const char* e = std::getenv("GODEBUG");
   if (!e) return 0;
   std::string s = e;

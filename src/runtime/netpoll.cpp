@@ -175,6 +175,7 @@ poll_desc* cache_alloc() noexcept {
   std::lock_guard lk(cache_lock);
   if (!cache_free) {
     constexpr int block = 64;
+    // NOLINTNEXTLINE(bugprone-unhandled-exception-at-new): out of memory ends the process, as in Go
     auto* pds = new poll_desc[block];
     for (int i = 0; i < block; ++i) {
       pds[i].rt.fire = pds[i].wt.fire = &deadline_fired;

@@ -61,7 +61,7 @@ namespace {
 enum class traceback_level { none, single, all, crash };
 
 traceback_level traceback() noexcept {
-  const char* v = std::getenv("GOTRACEBACK");
+  const char* v = std::getenv("GOTRACEBACK");  // NOLINT(concurrency-mt-unsafe): the library never calls setenv
   std::string_view s = v ? v : "";
   if (s == "none" || s == "0") return traceback_level::none;
   if (s == "all" || s == "system" || s == "2") return traceback_level::all;

@@ -43,6 +43,7 @@ double cgroup_v1_limit() {
 }  // namespace
 
 int default_max_procs() noexcept {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read once at start-up; the library never calls setenv
   if (const char* env = std::getenv("GOMAXPROCS")) {
     int n = std::atoi(env);
     if (n > 0) return n;

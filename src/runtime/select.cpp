@@ -180,6 +180,7 @@ void unlock_all_sole(void* arg) noexcept {
 template <class T, std::size_t N>
 struct small_array {
   static_assert(std::is_trivially_destructible_v<T>);
+  // NOLINTNEXTLINE(bugprone-sizeof-expression): room for n Ts, and T is a pointer in the lock order
   alignas(T) unsigned char fixed[N * sizeof(T)];
   std::unique_ptr<unsigned char[]> heap;
   T* data;
@@ -188,6 +189,7 @@ struct small_array {
       data = reinterpret_cast<T*>(fixed);
     } else {
       static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+      // NOLINTNEXTLINE(bugprone-sizeof-expression): room for n Ts, and T is a pointer in the lock order
       heap.reset(new unsigned char[n * sizeof(T)]);
       data = reinterpret_cast<T*>(heap.get());
     }

@@ -34,6 +34,7 @@ struct shared_blocks {
 };
 
 shared_blocks& shared_pool() noexcept {
+  // NOLINTNEXTLINE(bugprone-unhandled-exception-at-new): out of memory ends the process, as in Go
   static shared_blocks* s = new shared_blocks;  // never destroyed: blocks outlive statics
   return *s;
 }

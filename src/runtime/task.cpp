@@ -196,7 +196,7 @@ void unlock_select(void* arg) noexcept {
   auto* st = static_cast<select_state*>(arg);
   chan_core* copy[async_select_max_cases];
   int n = st->nlocks;
-  std::memcpy(copy, st->locks, static_cast<std::size_t>(n) * sizeof(chan_core*));
+  std::copy_n(st->locks, n, copy);
   unlock_others(lock_set{copy, n}, nullptr);
 }
 

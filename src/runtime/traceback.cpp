@@ -213,6 +213,7 @@ std::string symbol_with_offset(std::uintptr_t pc) {
 const char* addr2line_program() {
   static const char* const program = [] {
 #ifdef __clang__
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): read once; the library never calls setenv
     const char* path = std::getenv("PATH");
     std::string dirs = path ? path : "/usr/bin:/bin";
     for (const char* name : {"llvm-addr2line", "llvm-addr2line-19", "llvm-addr2line-18", "llvm-addr2line-17",

@@ -54,7 +54,7 @@ task_block* new_block() noexcept {
       return b;
     }
   }
-  return new task_block;
+  return new task_block;  // NOLINT(bugprone-unhandled-exception-at-new): out of memory ends the process, as in Go
 }
 
 void free_block_locked(task_block* b) noexcept {

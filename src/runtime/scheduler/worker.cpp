@@ -292,7 +292,9 @@ worker* start_worker(int slot) {
 
 void start_runtime() {
   auto* s = new sched_state;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read once at start-up; the library never calls setenv
   if (const char* e = std::getenv("GOCXX_DEBUG_MIGRATE")) s->debug_migrate = e[0] && e[0] != '0';
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read once at start-up; the library never calls setenv
   if (const char* e = std::getenv("GOCXX_STACK_SIZE")) {
     long v = std::atol(e);
     if (v >= 16 * 1024 && static_cast<unsigned long>(v) <= max_stack_size) {

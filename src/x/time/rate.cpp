@@ -160,8 +160,7 @@ task<error> async_wait_n(rate::limiter& lim, context ctx, int n, detail::source_
   timer tm = new_timer(delay);
   auto fired = go::recv_case(tm.c());
   auto cancelled = go::recv_case(ctx.done(), [&] { err = ctx.err(); });
-  co_await async_select<decltype(fired), decltype(cancelled)>(std::move(fired), std::move(cancelled),
-                                                              detail::call_site::of(site));
+  co_await async_select<decltype(fired)&, decltype(cancelled)&>(fired, cancelled, detail::call_site::of(site));
   if (err) {
     tm.stop();
     co_await lock_awaiter<detail::mutex_lock_op>({lim.mu_}, detail::call_site::of(site));
