@@ -1,6 +1,6 @@
 // The lock-order check (src/runtime/lock_rank.hpp): in the builds that define
-// GOCXX_LOCK_RANK (the sanitizer builds), taking the runtime's locks out of docs/runtime.md's
-// order ends the process with both ranks named. Elsewhere the check compiles to nothing and
+// GOCXX_LOCK_RANK (Debug and sanitizer builds, the dev preset), taking the runtime's locks
+// out of docs/runtime.md's order ends the process with both ranks named. Elsewhere the check compiles to nothing and
 // these tests are skipped.
 #include <gtest/gtest.h>
 

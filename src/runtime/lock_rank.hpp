@@ -1,6 +1,6 @@
 // Lock ranks (Go's lockrank.go): the order in which the runtime's locks may be taken, as
 // docs/runtime.md's "Lock order" table gives it, and a check of that order in the builds
-// that define GOCXX_LOCK_RANK (the sanitizer builds: CMakeLists.txt).
+// that define GOCXX_LOCK_RANK (the CMake option: on in Debug and sanitizer builds).
 //
 // A thread that holds a lock of rank r takes only locks of a higher rank, or of the same
 // rank where the rank allows several (a context's parent then child; a select's channels,
