@@ -63,8 +63,8 @@ FULL_SIZE = {"spawn_join", "skynet", "net_idle_4000", "stackless_spawn_join", "s
              "stackless_net_idle_4000"}
 FULL_SIZE_NAME = re.compile(r"(^|_|\dx)\d+[km](_|$)")
 
-# --scenarios channels: the channel and select rows whose goal is at most half of Go's time
-# (issue 3): seven scenarios of our own and crossbeam-channel's suite.
+# --scenarios channels: the channel and select rows whose goal is at most half of Go's time:
+# seven scenarios of our own and crossbeam-channel's suite.
 CHANNELS = ["chan_pingpong", "chan_spsc_1", "chan_spsc_128", "chan_mpmc_4x4_0",
             "chan_mpmc_4x4_128", "select_recv4", "select_uncontended"] + [
     "cb_%s_%s" % (flavour, test)
@@ -819,7 +819,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3,
                     help="repetitions per implementation (default 3; 0: no timed runs)")
     ap.add_argument("--scenarios", default="",
-                    help="comma-separated scenario names, or channels (issue 3's 33 channel "
+                    help="comma-separated scenario names, or channels (the 33 channel "
                          "and select rows) (default: all in %s)" % SCENARIOS_MD)
     ap.add_argument("--procs", default="1,2", help="GOMAXPROCS values (default 1,2)")
     ap.add_argument("--scale", type=float, default=0.1,

@@ -73,7 +73,7 @@ struct wait_site_words {
 };
 
 // A goroutine (Go's g): 256 bytes outside sanitizer builds (the static_assert below). Not
-// cache-line aligned: that takes 40% more memory per record. The size itself counts: a
+// cache-line aligned: that takes more memory per record (docs/tuning.md, spawn_join). The size itself counts: a
 // million goroutines that start and end miss in memory on every line they touch, and
 // spawn_join's time grows with the record even by fields it never touches (docs/tuning.md).
 // Spawning writes all four lines; running and exiting touch two (the first, with sp and stk,
