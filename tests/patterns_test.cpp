@@ -246,6 +246,27 @@ TEST(Patterns, RetryGivesUpAndCountsExceptions) {
   });
 }
 
+// With jitter j, each wait is the delay times a factor drawn in [1 - j, 1 + j]: at j = 0.9
+// and a 10 ms delay, some of 16 waits falls under 9 ms (each does with probability 0.44),
+// and none under 1 ms.
+TEST(Patterns, RetryJitterSpreadsTheWaits) {
+  go::run([] {
+    std::vector<clk::time_point> calls;
+    go::error err = go::retry(
+        go::background(), go::backoff{.initial = 10ms, .max = 10ms, .multiplier = 1, .jitter = 0.9, .max_attempts = 17},
+        [&]() -> go::error {
+          calls.push_back(clk::now());
+          return go::make_error("transient");
+        });
+    EXPECT_EQ(err.message(), "transient");
+    ASSERT_EQ(calls.size(), 17u);
+    auto shortest = calls[1] - calls[0];
+    for (std::size_t i = 2; i < calls.size(); ++i) shortest = std::min(shortest, calls[i] - calls[i - 1]);
+    EXPECT_GE(shortest, 1ms);
+    EXPECT_LT(shortest, 9ms) << "no wait was shortened: the jitter is not applied";
+  });
+}
+
 TEST(Patterns, RetryStopsWhenContextIsDone) {
   go::run([] {
     auto [ctx, cancel] = go::with_timeout(go::background(), 30ms);

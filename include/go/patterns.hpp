@@ -46,7 +46,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <random>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -463,7 +462,6 @@ struct backoff {
 // with that error. f returns go::error (or anything go::error converts from).
 template <class F>
 error retry(const context& ctx, const backoff& b, F f) {
-  std::minstd_rand rng(static_cast<std::uint_fast32_t>(std::random_device{}()));  // not thread_local: f may migrate us
   double delay = static_cast<double>(b.initial.count());
   error last;
   for (int attempt = 1;; ++attempt) {
@@ -477,7 +475,10 @@ error retry(const context& ctx, const backoff& b, F f) {
     if (b.max_attempts > 0 && attempt >= b.max_attempts) return last;
     double capped = std::min(delay, static_cast<double>(b.max.count()));
     double factor = 1.0;
-    if (b.jitter > 0) factor = std::uniform_real_distribution<double>(1.0 - b.jitter, 1.0 + b.jitter)(rng);
+    if (b.jitter > 0) {
+      double u = static_cast<double>(detail::fastrand() >> 11) * 0x1.0p-53;  // uniform in [0, 1)
+      factor = 1.0 - b.jitter + 2.0 * b.jitter * u;
+    }
     auto wait = std::chrono::nanoseconds(static_cast<std::int64_t>(capped * factor));
     if (go::select(go::recv_case(go::after(wait)), go::recv_case(ctx.done())) == 1) return ctx.err();
     delay *= b.multiplier;

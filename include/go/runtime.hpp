@@ -109,6 +109,11 @@ struct spawn_options {
 
 namespace detail {
 
+// fastrand is a draw from the runtime's random generator for the calling thread
+// (src/runtime/rand.hpp; Go's runtime.rand): fast and well spread, not for secrets. In a
+// synctest bubble it follows the bubble's seed.
+std::uint64_t fastrand() noexcept;
+
 // A goroutine's entry: `invoke(storage)` runs it, `destroy(storage)` frees it without running.
 struct closure_ops {
   void (*invoke)(void* storage);

@@ -1,6 +1,7 @@
 // The runtime's one random generator (Go's cheaprand, runtime/rand.go): wyrand, an add, a
 // 64x64->128 multiply and an xor per draw. Fast and well spread, not for secrets. Each user
-// keeps its own state word: select's per thread (select.cpp), a worker's for where it starts
+// keeps its own state word: a thread's (fastrand in select.cpp, declared in go/runtime.hpp:
+// select's choice among ready cases, go::retry's jitter), a worker's for where it starts
 // stealing (worker.cpp), a synctest bubble's for its seeded schedule (bubble.cpp). Any state
 // is valid, zero included.
 #pragma once

@@ -70,6 +70,8 @@ namespace {
 
 __attribute__((tls_model("initial-exec"))) thread_local std::uint64_t fastrand_state = 0;  // as tls_worker
 
+}  // namespace
+
 // The thread's draw (rand.hpp). Out of line: the goroutine that calls it may run on another
 // thread after its next park, so no caller may keep the address of a thread_local across one.
 __attribute__((noinline)) std::uint64_t fastrand() noexcept {
@@ -77,6 +79,8 @@ __attribute__((noinline)) std::uint64_t fastrand() noexcept {
   if (s == 0) s = reinterpret_cast<std::uintptr_t>(&s) * 0x9E3779B97F4A7C15ull;  // first use on this thread
   return cheaprand(s);
 }
+
+namespace {
 
 // Whether this thread's last pass 0 that looked at every case found more than one ready:
 // then the next select draws a case first (file header, pass 0). Written only when it

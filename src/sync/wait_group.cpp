@@ -1,7 +1,9 @@
 // go::wait_group (Go's sync.WaitGroup, sync/waitgroup.go).
 //
 // state_ holds the counter v (high 32 bits, signed) and the number of waiters w (low 32
-// bits) in one word; waiters_ lists the parked waiters, guarded by lock_.
+// bits) in one word; waiters_ lists the parked waiters, guarded by lock_. A singly linked
+// stack, not a wait_list (runtime/wait_list.hpp): every waiter is woken at once, so there
+// is no order to keep and no waiter leaves alone.
 // - wait() returns at once if v == 0. Otherwise, under lock_, it increments w with a CAS
 //   that requires v != 0, queues itself and parks (park releases lock_ off its stack). So
 //   under lock_, w equals the length of waiters_.
