@@ -328,34 +328,46 @@ constexpr int ring_retries = 4;
 // cb_boundedN_mpsc).
 constexpr std::uint32_t ring_contended_hold = 64;
 
-ring_retry ring_push_contended(chan_core* c, void* elem) noexcept {
+namespace {
+
+// with_backoff repeats attempt() while it says gave_up (a lost race or a stale position),
+// backing off a little more each time, at most ring_retries times.
+template <class Attempt>
+ring_retry with_backoff(Attempt attempt) noexcept {
   for (int backoff = 0; backoff < ring_retries; ++backoff) {
-    ring_retry r = ring_push_from(
-        c, ends(c).tail.load(std::memory_order_relaxed),
-        [c, elem](void* slot, std::uint64_t* word, std::uint64_t s) noexcept {
-          ring_move_in(c->ops, slot, elem, word, s);
-          return ring_retry::done;
-        },
-        [](bool raced) noexcept { return raced ? ring_retry::gave_up : ring_retry::not_ready; });
+    ring_retry r = attempt();
     if (r != ring_retry::gave_up) return r;
     for (int i = 0; i < 1 << backoff; ++i) platform::cpu_relax();
   }
   return ring_retry::gave_up;
 }
 
+ring_retry give_up_if_raced(bool raced) noexcept { return raced ? ring_retry::gave_up : ring_retry::not_ready; }
+
+}  // namespace
+
+ring_retry ring_push_contended(chan_core* c, void* elem) noexcept {
+  return with_backoff([c, elem]() noexcept {
+    return ring_push_from(
+        c, ends(c).tail.load(std::memory_order_relaxed),
+        [c, elem](void* slot, std::uint64_t* word, std::uint64_t s) noexcept {
+          ring_move_in(c->ops, slot, elem, word, s);
+          return ring_retry::done;
+        },
+        give_up_if_raced);
+  });
+}
+
 ring_retry ring_pop_contended(chan_core* c, void* out) noexcept {
-  for (int backoff = 0; backoff < ring_retries; ++backoff) {
-    ring_retry r = ring_pop_from(
+  return with_backoff([c, out]() noexcept {
+    return ring_pop_from(
         c, ends(c).head.load(std::memory_order_relaxed),
         [c, out](void* slot, std::uint64_t* word, std::uint64_t s) noexcept {
           ring_move_out(c->ops, slot, out, word, s);
           return ring_retry::done;
         },
-        [](bool raced) noexcept { return raced ? ring_retry::gave_up : ring_retry::not_ready; });
-    if (r != ring_retry::gave_up) return r;
-    for (int i = 0; i < 1 << backoff; ++i) platform::cpu_relax();
-  }
-  return ring_retry::gave_up;
+        give_up_if_raced);
+  });
 }
 
 bool ring_push_locked_n(chan_core* c, void* elem) noexcept {
