@@ -93,7 +93,7 @@ using chan_handle = counted_ref<chan_core, chan_retain, chan_release>;
 // 8 bytes for the return registers, a load the store cannot forward to: a stall on every
 // receive. Inlined, the value stays in a register (docs/tuning.md, chan_spsc_1).
 template <class T>
-[[gnu::always_inline]] inline std::optional<T> recv_value(chan_core* c, detail::source_location site) {
+[[gnu::always_inline]] inline std::optional<T> recv_value(chan_core* c, const detail::source_location& site) {
   alignas(T) unsigned char buf[sizeof(T)];
   bool done = false;
   if constexpr (ring_inline<T>) done = ring_recv_inline<T>(c, buf);
@@ -125,7 +125,7 @@ template <class Derived, class T>
 class send_ops {
  public:
   // send blocks until a receiver takes v (unbuffered) or there is room in the buffer.
-  void send(T v, detail::source_location site = detail::source_location::current()) const { send_from(v, site); }
+  void send(T v, const detail::source_location& site = detail::source_location::current()) const { send_from(v, site); }
   const Derived& operator<<(T v) const {
     send_from(v, detail::source_location::current());
     return static_cast<const Derived&>(*this);
@@ -152,7 +152,7 @@ class send_ops {
   chan_core* self() const noexcept { return static_cast<const Derived&>(*this).core(); }
   // send_from sends v, moving from it: inline into a buffered channel's ring when T is
   // trivially copyable and the ring has room (go/detail/chan_ring.hpp), else chan_send.
-  void send_from(T& v, detail::source_location site) const {
+  void send_from(T& v, const detail::source_location& site) const {
     if constexpr (ring_inline<T>) {
       if (ring_send_inline(self(), v)) return;
     }
@@ -163,7 +163,7 @@ class send_ops {
 template <class Derived>
 class send_ops<Derived, void> {
  public:
-  void send(detail::source_location site = detail::source_location::current()) const {
+  void send(const detail::source_location& site = detail::source_location::current()) const {
     void_elem v;
     if (!ring_send_inline(self(), v)) chan_send(self(), &v, site);
   }
@@ -182,7 +182,7 @@ template <class Derived, class T>
 class recv_ops {
  public:
   // recv blocks until a value arrives; empty once the channel is closed and drained.
-  std::optional<T> recv(detail::source_location site = detail::source_location::current()) const {
+  std::optional<T> recv(const detail::source_location& site = detail::source_location::current()) const {
     return recv_value<T>(self(), site);
   }
   // try_recv receives only if that does not block. Ignoring its result drops a value.
@@ -198,7 +198,7 @@ class recv_ops {
     using value_type = T;
     using difference_type = std::ptrdiff_t;
     iterator() = default;  // at the end
-    iterator(chan_core* c, detail::source_location site) noexcept : c_(c), site_(site), received_(false) {}
+    iterator(chan_core* c, const detail::source_location& site) noexcept : c_(c), site_(site), received_(false) {}
     T& operator*() const { return *receive(); }
     iterator& operator++() {
       receive();
@@ -223,7 +223,7 @@ class recv_ops {
   };
   // for (T v : ch) receives until the channel is closed and drained; so does any range
   // adaptor over ch (std::views::take, filter, transform...).
-  iterator begin(detail::source_location site = detail::source_location::current()) const {
+  iterator begin(const detail::source_location& site = detail::source_location::current()) const {
     return iterator(self(), site);
   }
   std::default_sentinel_t end() const noexcept { return {}; }
@@ -236,7 +236,7 @@ template <class Derived>
 class recv_ops<Derived, void> {
  public:
   // recv blocks until a signal arrives; false once the channel is closed and drained.
-  bool recv(detail::source_location site = detail::source_location::current()) const {
+  bool recv(const detail::source_location& site = detail::source_location::current()) const {
     void_elem v;
     return ring_recv_inline<void_elem>(self(), &v) || chan_recv(self(), &v, site);
   }

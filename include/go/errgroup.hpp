@@ -123,7 +123,7 @@ class errgroup {
   // wait blocks until all functions have returned, cancels the group's context (with the
   // first error as its cause) and returns the first error.
   // The goroutine dump shows the caller's line as where it waits.
-  error wait(detail::source_location site = detail::source_location::current()) {
+  error wait(const detail::source_location& site = detail::source_location::current()) {
     s_->wg.wait(site);
     return s_->finish();
   }

@@ -120,7 +120,7 @@ class context_watch {
 
   template <sendable C>
   bool send(const C& ch, std::type_identity_t<chan_value_t<C>> v,
-            detail::source_location site = detail::source_location::current()) const {
+            const detail::source_location& site = detail::source_location::current()) const {
     if (done_ == nullptr) {
       ch.send(std::move(v), site);
       return true;
@@ -133,7 +133,7 @@ class context_watch {
   }
 
   template <receivable C, class T = chan_value_t<C>>
-  std::optional<T> recv(const C& ch, detail::source_location site = detail::source_location::current()) const {
+  std::optional<T> recv(const C& ch, const detail::source_location& site = detail::source_location::current()) const {
     if (done_ == nullptr) return ch.recv();
     if (done()) return std::nullopt;
     if (auto r = ch.try_recv(); r.status != chan_status::would_block) return std::move(r.value);

@@ -306,7 +306,7 @@ class select_cases {
   // select runs one case (blocking unless a default was added) and returns its index in the
   // order added, or size() if the default ran; what a handler returns is dropped. The cases
   // stay; a send case that ran has given its value away and must not be selected again.
-  std::size_t select(detail::source_location site = detail::source_location::current());
+  std::size_t select(const detail::source_location& site = detail::source_location::current());
 
  private:
   struct entry {
@@ -321,7 +321,7 @@ class select_cases {
   std::function<void()> default_;
 };
 
-inline std::size_t select_cases::select(detail::source_location site) {
+inline std::size_t select_cases::select(const detail::source_location& site) {
   raw_.resize(entries_.size());
   for (std::size_t i = 0; i < entries_.size(); ++i) raw_[i] = {entries_[i].c, entries_[i].elem, entries_[i].is_send};
   bool received = false;

@@ -86,9 +86,9 @@ class semaphore {
   // acquire takes n, blocking until it is available or ctx is done (see the top).
   // The goroutine dump shows the caller's line as where it waits.
   [[nodiscard]] error acquire(const context& ctx, std::int64_t n = 1,
-                              detail::source_location site = detail::source_location::current());
+                              const detail::source_location& site = detail::source_location::current());
   // acquire without a context waits as long as it takes.
-  void acquire(std::int64_t n = 1, detail::source_location site = detail::source_location::current()) {
+  void acquire(std::int64_t n = 1, const detail::source_location& site = detail::source_location::current()) {
     (void)acquire(context(), n, site);
   }
 
@@ -107,7 +107,7 @@ class semaphore {
   detail::semaphore_waiter::step acquire_begin(const context& ctx, std::int64_t n, detail::semaphore_waiter& w,
                                                error& err);
   error acquire_end(const context& ctx, detail::semaphore_waiter& w);
-  static bool acquire_suspend(void* handle, detail::source_location site) noexcept;
+  static bool acquire_suspend(void* handle, const detail::source_location& site) noexcept;
   static void cancel_waiter(detail::context_hook* h) noexcept;
   void* grant_locked() noexcept;
 

@@ -107,7 +107,7 @@ struct sema {
 
 // semacquire waits until count > 0 and decrements it. A waiter queues at the back, or at the
 // front if lifo (a woken mutex waiter that lost the race again).
-void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) noexcept;
+void semacquire(sema& s, bool lifo, wait_reason reason, const source_location& site) noexcept;
 // semacquire_async is semacquire in a stackless goroutine (go/task.hpp): it completes at once,
 // without suspending, if a permit is there.
 go::task<void> semacquire_async(sema& s, bool lifo, wait_reason reason, source_location site);
@@ -154,7 +154,7 @@ class mutex {
   mutex& operator=(const mutex&) = delete;
 
   // lock locks the mutex, blocking until it is available.
-  void lock(detail::source_location site = detail::source_location::current()) noexcept {
+  void lock(const detail::source_location& site = detail::source_location::current()) noexcept {
     if (!lock_fast()) lock_slow(detail::wait_reason::mutex_lock, site);
   }
 
@@ -204,7 +204,7 @@ class mutex {
   bool lock_or_queue(lock_wait& st) noexcept;
   bool lock_woken(lock_wait& st) noexcept;
 
-  void lock_slow(detail::wait_reason reason, detail::source_location site) noexcept;
+  void lock_slow(detail::wait_reason reason, const detail::source_location& site) noexcept;
   task<void> lock_slow_async(detail::wait_reason reason, detail::source_location site);
   void unlock_slow(std::int32_t seen) noexcept;
 
@@ -282,13 +282,13 @@ class rw_mutex {
   rw_mutex& operator=(const rw_mutex&) = delete;
 
   // lock locks for writing: it waits for the writer and the readers holding it to leave.
-  void lock(detail::source_location site = detail::source_location::current()) noexcept;
+  void lock(const detail::source_location& site = detail::source_location::current()) noexcept;
   [[nodiscard]] bool try_lock() noexcept;
   // unlock releases the write lock. It is a fatal error if not locked for writing.
   void unlock() noexcept;
 
   // r_lock locks for reading; it waits while a writer holds or waits for the lock.
-  void r_lock(detail::source_location site = detail::source_location::current()) noexcept {
+  void r_lock(const detail::source_location& site = detail::source_location::current()) noexcept {
     if (!r_lock_fast()) detail::semacquire(reader_sem_, false, detail::wait_reason::rw_mutex_rlock, site);
   }
   [[nodiscard]] bool try_r_lock() noexcept;
@@ -298,7 +298,7 @@ class rw_mutex {
     if (r < 0) r_unlock_slow(r);
   }
 
-  void lock_shared(detail::source_location site = detail::source_location::current()) noexcept { r_lock(site); }
+  void lock_shared(const detail::source_location& site = detail::source_location::current()) noexcept { r_lock(site); }
   [[nodiscard]] bool try_lock_shared() noexcept { return try_r_lock(); }
   void unlock_shared() noexcept { r_unlock(); }
 
@@ -371,7 +371,7 @@ class cond {
   // L is held while observing or changing the condition (Go's c.L).
   locker L;
 
-  void wait(detail::source_location site = detail::source_location::current());
+  void wait(const detail::source_location& site = detail::source_location::current());
   void signal() noexcept;
   void broadcast() noexcept;
 
@@ -577,7 +577,7 @@ class wait_group {
     add_slow(delta, state);
   }
   void done() { add(-1); }
-  void wait(detail::source_location site = detail::source_location::current()) noexcept;
+  void wait(const detail::source_location& site = detail::source_location::current()) noexcept;
 
   // go calls f in a new goroutine and adds that task to the group.
   template <class F>
@@ -605,7 +605,7 @@ class wait_group {
   // the park to release; false if the counter is zero. wait_suspend is that park for a
   // stackless goroutine suspended at `handle` (go/task.hpp).
   bool wait_queue(void* w) noexcept;
-  bool wait_suspend(detail::waiter_space* w, void* handle, detail::source_location site) noexcept;
+  bool wait_suspend(detail::waiter_space* w, void* handle, const detail::source_location& site) noexcept;
   void add_slow(int delta, std::uint64_t state);  // state: after this add's RMW
   // What add(delta) adds to state_: delta in the counter's (high) half.
   static constexpr std::uint64_t counter_delta(int delta) noexcept {

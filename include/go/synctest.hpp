@@ -104,7 +104,7 @@ void run(F&& f) {
 
 // wait blocks until every other goroutine of the calling goroutine's bubble is blocked.
 // Throws std::logic_error outside a bubble or when another goroutine of the bubble waits.
-void wait(go::detail::source_location site = go::detail::source_location::current());
+void wait(const go::detail::source_location& site = go::detail::source_location::current());
 
 // in_bubble tells whether the caller is a goroutine of a bubble.
 bool in_bubble() noexcept;

@@ -157,9 +157,9 @@ struct alignas(8) timer_space {
 // (the scheduler resumes `handle` once woken).
 // chan_send_suspend: true if parked (the waiter says whether it sent or was woken by
 // close). Throws chan_error when c is closed.
-bool chan_send_suspend(chan_core* c, void* elem, waiter_space* w, void* handle, source_location site);
+bool chan_send_suspend(chan_core* c, void* elem, waiter_space* w, void* handle, const source_location& site);
 // chan_recv_suspend: 0 parked (the waiter says), 1 received, 2 closed and drained.
-int chan_recv_suspend(chan_core* c, void* out, waiter_space* w, void* handle, source_location site);
+int chan_recv_suspend(chan_core* c, void* out, waiter_space* w, void* handle, const source_location& site);
 bool waiter_succeeded(const waiter_space* w) noexcept;
 
 // What a select keeps in its awaiter while it waits: the word its wakers race for (Go's
@@ -177,9 +177,9 @@ struct select_state {
 // !block, or -1: parked, and select_resume, once woken, withdraws the other waiters and
 // returns the case that won. Both throw chan_error for a send case on a closed channel.
 int select_suspend(select_case* cases, int n, bool block, bool* received, select_state* st, void* handle,
-                   source_location site);
+                   const source_location& site);
 int select_resume(select_case* cases, int n, bool* received, select_state* st);
-bool sleep_suspend(timer_space* t, std::int64_t when, void* handle, source_location site) noexcept;
+bool sleep_suspend(timer_space* t, std::int64_t when, void* handle, const source_location& site) noexcept;
 void yield_suspend(void* handle) noexcept;
 
 template <class T>

@@ -90,8 +90,8 @@ inline std::int64_t deadline_after(std::int64_t ns) noexcept {
   return ns >= INT64_MAX - now ? INT64_MAX : now + ns;
 }
 
-void sleep_until_ns(std::int64_t when, source_location site);
-void sleep_for_ns(std::int64_t ns, source_location site);  // ns > 0
+void sleep_until_ns(std::int64_t when, const source_location& site);
+void sleep_for_ns(std::int64_t ns, const source_location& site);  // ns > 0
 recv_chan<steady_clock::time_point> after_until(std::int64_t when);
 recv_chan<steady_clock::time_point> tick_every(std::int64_t period);
 
@@ -137,13 +137,15 @@ using timer_handle = counted_ref<timer_state, timer_retain_handle, timer_release
 // sleep pauses the calling goroutine for at least d. A zero or negative d returns at once.
 // The goroutine dump shows the caller's line as where the goroutine sleeps.
 template <class Rep, class Period>
-void sleep(std::chrono::duration<Rep, Period> d, detail::source_location site = detail::source_location::current()) {
+void sleep(std::chrono::duration<Rep, Period> d,
+           const detail::source_location& site = detail::source_location::current()) {
   if (d <= d.zero()) return;
   detail::sleep_for_ns(detail::duration_ns(d), site);
 }
 
 // sleep_until pauses the calling goroutine until t.
-inline void sleep_until(steady_clock::time_point t, detail::source_location site = detail::source_location::current()) {
+inline void sleep_until(steady_clock::time_point t,
+                        const detail::source_location& site = detail::source_location::current()) {
   detail::sleep_until_ns(detail::time_ns(t), site);
 }
 

@@ -106,7 +106,7 @@ void unlock_c(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
 // Parks with self queued on c (c locked), unless done is closed. True: self's operation
 // completed (self.success says how); false: done was closed first, and self is withdrawn.
 // c is unlocked on return.
-bool wait(chan_core* c, wait_queue& q, waiter& self, done_waiter* w, detail::source_location site) {
+bool wait(chan_core* c, wait_queue& q, waiter& self, done_waiter* w, const detail::source_location& site) {
   q.push_back(&self);
   w->flag.exchange(0, std::memory_order_seq_cst);  // open: c's wakers and done's close race for it
   if (w->done->closed.load(std::memory_order_seq_cst)) {
@@ -128,7 +128,7 @@ bool wait(chan_core* c, wait_queue& q, waiter& self, done_waiter* w, detail::sou
 
 }  // namespace
 
-bool chan_send_or_done(chan_core* c, void* elem, done_waiter* w, detail::source_location site) {
+bool chan_send_or_done(chan_core* c, void* elem, done_waiter* w, const detail::source_location& site) {
   if (!w->queued && !stand(w)) return false;
   chan_lock(c);
   if (send_now(c, elem)) return true;
@@ -139,7 +139,7 @@ bool chan_send_or_done(chan_core* c, void* elem, done_waiter* w, detail::source_
   return true;
 }
 
-try_status chan_recv_or_done(chan_core* c, void* out, done_waiter* w, detail::source_location site) {
+try_status chan_recv_or_done(chan_core* c, void* out, done_waiter* w, const detail::source_location& site) {
   if (!w->queued && !stand(w)) return try_status::would_block;
   chan_lock(c);
   if (try_status s = recv_now(c, out); s != try_status::would_block) return s;

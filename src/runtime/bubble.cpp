@@ -182,7 +182,7 @@ void run_bubble(const synctest::options& o, void (*body)(void*), void* arg) {
 
 namespace go::synctest {
 
-void wait(go::detail::source_location site) {
+void wait(const go::detail::source_location& site) {
   using namespace go::detail;
   goroutine* g = current_goroutine();
   bubble* b = g ? g->bub : nullptr;

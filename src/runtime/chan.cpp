@@ -101,7 +101,7 @@ namespace {
 
 void unlock_chan(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
 
-[[noreturn]] void block_forever(wait_reason r, detail::source_location site) {
+[[noreturn]] void block_forever(wait_reason r, const detail::source_location& site) {
   for (;;) park(r, site);  // nothing will ever wake it
 }
 
@@ -416,7 +416,7 @@ namespace {
 // complete at once keep a small frame (bench chan_spsc_1: the full send and recv saved six
 // registers per call).
 __attribute__((noinline)) bool park_in(chan_core* c, wait_queue& q, void* elem, wait_reason why,
-                                       detail::source_location site) {
+                                       const detail::source_location& site) {
   waiter self;
   self.who = current_parker();
   self.elem = elem;
@@ -425,17 +425,17 @@ __attribute__((noinline)) bool park_in(chan_core* c, wait_queue& q, void* elem, 
   return self.success;
 }
 
-void send_park(chan_core* c, void* elem, detail::source_location site) {
+void send_park(chan_core* c, void* elem, const detail::source_location& site) {
   if (!park_in(c, c->sendq, elem, wait_reason::chan_send, site)) throw_send_on_closed();
 }
 
-bool recv_park(chan_core* c, void* out, detail::source_location site) {
+bool recv_park(chan_core* c, void* out, const detail::source_location& site) {
   return park_in(c, c->recvq, out, wait_reason::chan_receive, site);
 }
 
 // Go's chansend. Returns false only when !block and the send would block.
 // raced: a lock-free send lost a race for a slot (ring_push_or); retry lock-free first.
-bool send(chan_core* c, void* elem, bool block, detail::source_location site, bool raced = false) {
+bool send(chan_core* c, void* elem, bool block, const detail::source_location& site, bool raced = false) {
   ring_retry retry = raced ? ring_push_contended(c, elem) : ring_retry::not_ready;
   if (retry == ring_retry::done) return true;
   if (!c) {
@@ -462,7 +462,7 @@ bool send(chan_core* c, void* elem, bool block, detail::source_location site, bo
 
 // Go's chanrecv. out may be null (drop the value). True: received; false: *why (if given)
 // says would_block or closed. (A bool, so that chan_recv is a tail call.)
-bool recv(chan_core* c, void* out, bool block, detail::source_location site, bool raced = false,
+bool recv(chan_core* c, void* out, bool block, const detail::source_location& site, bool raced = false,
           try_status* why = nullptr) {
   ring_retry retry = raced ? ring_pop_contended(c, out) : ring_retry::not_ready;
   if (retry == ring_retry::done) return true;
@@ -508,11 +508,11 @@ bool recv(chan_core* c, void* out, bool block, detail::source_location site, boo
 // chan_spsc_128).
 namespace {
 
-__attribute__((noinline)) void send_ring(chan_core* c, void* elem, detail::source_location site) {
+__attribute__((noinline)) void send_ring(chan_core* c, void* elem, const detail::source_location& site) {
   ring_push_or(c, ring_put(c, elem), [&](bool raced) { return send(c, elem, true, site, raced); });
 }
 
-__attribute__((noinline)) bool recv_ring(chan_core* c, void* out, detail::source_location site) {
+__attribute__((noinline)) bool recv_ring(chan_core* c, void* out, const detail::source_location& site) {
   return ring_pop_or(c, ring_take(c, out), [&](bool raced) { return recv(c, out, true, site, raced); });
 }
 
@@ -521,13 +521,13 @@ __attribute__((noinline)) bool recv_ring(chan_core* c, void* out, detail::source
 // Out of line, as send_ring and recv_ring, so that chan_send and chan_recv are a test and a
 // tail call: with either path inlined they saved four registers on every call
 // (docs/tuning.md, chan_spsc_128).
-__attribute__((noinline)) void send_locked(chan_core* c, void* elem, detail::source_location site) {
+__attribute__((noinline)) void send_locked(chan_core* c, void* elem, const detail::source_location& site) {
   if (!c) block_forever(wait_reason::chan_send_nil, site);
   chan_lock(c);
   if (!send_now(c, elem)) send_park(c, elem, site);
 }
 
-__attribute__((noinline)) bool recv_locked(chan_core* c, void* out, detail::source_location site) {
+__attribute__((noinline)) bool recv_locked(chan_core* c, void* out, const detail::source_location& site) {
   if (!c) block_forever(wait_reason::chan_receive_nil, site);
   chan_lock(c);
   if (try_status s = recv_now(c, out); s != try_status::would_block) return s == try_status::ok;
@@ -536,25 +536,32 @@ __attribute__((noinline)) bool recv_locked(chan_core* c, void* out, detail::sour
 
 }  // namespace
 
-void chan_send(chan_core* c, void* elem, detail::source_location site) {
+void chan_send(chan_core* c, void* elem, const detail::source_location& site) {
   if (lock_free_ring(c)) return send_ring(c, elem, site);
   return send_locked(c, elem, site);
 }
 
-bool chan_recv(chan_core* c, void* out, detail::source_location site) {
+bool chan_recv(chan_core* c, void* out, const detail::source_location& site) {
   if (lock_free_ring(c)) return recv_ring(c, out, site);
   return recv_locked(c, out, site);
 }
 
+namespace {
+
+// A try never parks, so it has no site of its own to record; one constant, passed by address.
+constexpr detail::source_location try_site = detail::source_location::current();
+
+}  // namespace
+
 bool chan_try_send(chan_core* c, void* elem) {
   if (lock_free_ring(c) && ring_try_push(c, elem)) return true;
-  return send(c, elem, false, detail::source_location::current());
+  return send(c, elem, false, try_site);
 }
 
 try_status chan_try_recv(chan_core* c, void* out) {
   if (lock_free_ring(c) && ring_try_pop(c, out)) return try_status::ok;
   try_status why;
-  return recv(c, out, false, detail::source_location::current(), false, &why) ? try_status::ok : why;
+  return recv(c, out, false, try_site, false, &why) ? try_status::ok : why;
 }
 
 namespace {

@@ -89,7 +89,8 @@ parker* current_parker() noexcept {
 
 namespace {
 
-void park_with(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg, bool sole) noexcept {
+void park_with(wait_reason reason, const detail::source_location& site, void (*unlock)(void*), void* arg,
+               bool sole) noexcept {
   worker* w = current_worker();
   goroutine* g = w ? w->current.load(std::memory_order_relaxed) : nullptr;
   if (!g) {
@@ -119,11 +120,11 @@ void park_with(wait_reason reason, detail::source_location site, void (*unlock)(
 
 }  // namespace
 
-void park(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg) noexcept {
+void park(wait_reason reason, const detail::source_location& site, void (*unlock)(void*), void* arg) noexcept {
   park_with(reason, site, unlock, arg, false);
 }
 
-void park_sole(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg) noexcept {
+void park_sole(wait_reason reason, const detail::source_location& site, void (*unlock)(void*), void* arg) noexcept {
   park_with(reason, site, unlock, arg, true);
 }
 

@@ -234,7 +234,7 @@ struct worker {
 // when it waits (dumps, profiles, metrics), and the unlock(arg) that the scheduler runs once
 // g can no longer run (park.hpp; park_sole if `sole`). The one copy for both kinds of
 // goroutine: park.cpp's park_with and task.cpp's park_coroutine.
-inline void prepare_park(worker* w, goroutine* g, wait_reason reason, detail::source_location site,
+inline void prepare_park(worker* w, goroutine* g, wait_reason reason, const detail::source_location& site,
                          void (*unlock)(void*), void* arg, bool sole) noexcept {
   g->reason.store(reason, std::memory_order_relaxed);
   g->wait_site.store(site);
@@ -250,8 +250,8 @@ inline void prepare_park(worker* w, goroutine* g, wait_reason reason, detail::so
 // parked (the scheduler runs unlock(arg) once the coroutine is suspended, and resumes it once
 // woken). False: a wake came first and it goes on at once; a park_sole (`sole`) cannot have
 // been woken yet, since its wakers find it only under the lock that unlock releases.
-bool park_coroutine(void* handle, wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg,
-                    bool sole) noexcept;
+bool park_coroutine(void* handle, wait_reason reason, const detail::source_location& site, void (*unlock)(void*),
+                    void* arg, bool sole) noexcept;
 
 // Never inlined, so a goroutine that migrated reads its new worker, never a cached one.
 worker* current_worker() noexcept;

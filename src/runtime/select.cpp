@@ -300,7 +300,7 @@ void assign_slots(select_cache& sc, parker* self, const select_case* cases, cons
 // select_lazy is select_go's blocking path for up to select_cache::slots_max channel cases,
 // once pass 0 found none ready. act: the `active` channel cases, in case order.
 __attribute__((noinline)) int select_lazy(parker* self, select_case* cases, const std::uint16_t* act, int active,
-                                          bool* received, detail::source_location site) {
+                                          bool* received, const detail::source_location& site) {
   select_cache& sc = select_cache_of(self);
   for (;;) {
     std::uint32_t open = next_generation(sc) << 8;
@@ -390,10 +390,10 @@ select_cache::~select_cache() {
 
 namespace {
 int select_eager(select_case* cases, int n, const std::uint16_t* poll, int active, bool block, bool* received,
-                 detail::source_location site);
+                 const detail::source_location& site);
 }  // namespace
 
-int select_go(select_case* cases, int n, bool block, bool* received, detail::source_location site) {
+int select_go(select_case* cases, int n, bool block, bool* received, const detail::source_location& site) {
   *received = false;
   constexpr std::size_t small = small_select;
   small_array<std::uint16_t, small> poll(static_cast<std::size_t>(n));
@@ -447,7 +447,7 @@ namespace {
 // small_select cases in all. Passes 1 to 3 of the file header, as Go's selectgo. A function of its own, so that
 // its waiter array does not widen select_go's frame.
 __attribute__((noinline)) int select_eager(select_case* cases, int n, const std::uint16_t* poll, int active, bool block,
-                                           bool* received, detail::source_location site) {
+                                           bool* received, const detail::source_location& site) {
   constexpr std::size_t small = small_select;
   small_array<chan_core*, small> order(static_cast<std::size_t>(n));
   for (int k = 0; k < active; ++k) order.data[k] = cases[poll[k]].c;

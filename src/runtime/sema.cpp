@@ -72,7 +72,7 @@ bool sema_woken(sema& s, const sema_waiter& self) noexcept { return self.success
 // sema_park is one round of semacquire_async: true once it holds a permit.
 class sema_park {
  public:
-  sema_park(sema& s, sema_waiter& self, bool lifo, wait_reason reason, source_location site) noexcept
+  sema_park(sema& s, sema_waiter& self, bool lifo, wait_reason reason, const source_location& site) noexcept
       : s_(s), self_(self), lifo_(lifo), reason_(reason), site_(site) {}
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
@@ -92,7 +92,7 @@ class sema_park {
 
 }  // namespace
 
-void semacquire(sema& s, bool lifo, wait_reason reason, source_location site) noexcept {
+void semacquire(sema& s, bool lifo, wait_reason reason, const source_location& site) noexcept {
   if (can_acquire(s.count)) return;
   sema_waiter self;
   self.who = current_parker();

@@ -83,7 +83,7 @@ void suspend(worker* w, goroutine* g, void* handle, switch_action action) noexce
 
 }  // namespace
 
-bool park_coroutine(void* handle, wait_reason reason, source_location site, void (*unlock)(void*), void* arg,
+bool park_coroutine(void* handle, wait_reason reason, const source_location& site, void (*unlock)(void*), void* arg,
                     bool sole) noexcept {
   worker* w;
   goroutine* g = running_coroutine(w);
@@ -138,7 +138,7 @@ void yield_suspend(void* handle) noexcept {
 // --- The awaitables' suspending halves (go/task.hpp): chan.cpp's send and recv, with the
 // waiter in the awaiter, in the coroutine frame, and the park a suspension. ---
 
-bool chan_send_suspend(chan_core* c, void* elem, waiter_space* space, void* handle, source_location site) {
+bool chan_send_suspend(chan_core* c, void* elem, waiter_space* space, void* handle, const source_location& site) {
   auto* w = ::new (static_cast<void*>(space->raw)) waiter;
   if (!c) return park_coroutine(handle, wait_reason::chan_send_nil, site, nullptr, nullptr, false);  // forever
   if (lock_free_ring(c) && ring_try_push(c, elem)) return false;
@@ -150,7 +150,7 @@ bool chan_send_suspend(chan_core* c, void* elem, waiter_space* space, void* hand
   return park_coroutine(handle, wait_reason::chan_send, site, &unlock_chan, c, true);
 }
 
-int chan_recv_suspend(chan_core* c, void* out, waiter_space* space, void* handle, source_location site) {
+int chan_recv_suspend(chan_core* c, void* out, waiter_space* space, void* handle, const source_location& site) {
   auto* w = ::new (static_cast<void*>(space->raw)) waiter;
   if (!c) {
     park_coroutine(handle, wait_reason::chan_receive_nil, site, nullptr, nullptr, false);  // forever
@@ -207,7 +207,7 @@ waiter* case_waiter(select_state* st, int j) noexcept {
 }  // namespace
 
 int select_suspend(select_case* cases, int n, bool block, bool* received, select_state* st, void* handle,
-                   source_location site) {
+                   const source_location& site) {
   worker* w;
   goroutine* g = running_coroutine(w);
   for (int i = 0; i < n; ++i) {  // 1: Fisher-Yates
@@ -278,7 +278,7 @@ int select_resume(select_case* cases, int n, bool* received, select_state* st) {
   return j;
 }
 
-bool sleep_suspend(timer_space* space, std::int64_t when, void* handle, source_location site) noexcept {
+bool sleep_suspend(timer_space* space, std::int64_t when, void* handle, const source_location& site) noexcept {
   worker* w;
   goroutine* g = running_coroutine(w);
   if (when != INT64_MAX) {

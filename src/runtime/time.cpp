@@ -312,7 +312,7 @@ std::int64_t now_ns() noexcept {
 namespace {
 
 // block_until parks the calling goroutine until `when` (in the future), or sleeps the thread.
-void block_until(std::int64_t when, detail::source_location site) {
+void block_until(std::int64_t when, const detail::source_location& site) {
   goroutine* g = current_goroutine();
   if (!g) {
     if (when == INT64_MAX) {
@@ -332,12 +332,12 @@ void block_until(std::int64_t when, detail::source_location site) {
 
 }  // namespace
 
-void sleep_until_ns(std::int64_t when, detail::source_location site) {
+void sleep_until_ns(std::int64_t when, const detail::source_location& site) {
   if (when > now_ns()) block_until(when, site);
 }
 
 // One clock read per sleep (bench sleep_100k).
-void sleep_for_ns(std::int64_t ns, detail::source_location site) { block_until(deadline_after(ns), site); }
+void sleep_for_ns(std::int64_t ns, const detail::source_location& site) { block_until(deadline_after(ns), site); }
 
 // The node stays out of the heaps until timer_chan (timer.hpp), so no lock is needed here:
 // nobody else sees s yet.

@@ -112,7 +112,7 @@ void trace_event_slow(trace_kind kind, goroutine* g, std::uint64_t arg) noexcept
       case switch_action::park: {
         r.kind = trace_kind::go_block;
         r.reason = g->reason.load(std::memory_order_relaxed);
-        detail::source_location site = g->wait_site.load();
+        const detail::source_location& site = g->wait_site.load();
         r.file = site.file_name();
         r.line = site.line();
         break;

@@ -95,7 +95,7 @@ bool cond::wait_queue(std::uint32_t ticket, void* w) noexcept {
   return true;
 }
 
-void cond::wait(source_location site) {
+void cond::wait(const source_location& site) {
   std::uint32_t ticket = wait_begin();
   cond_waiter self{};
   if (wait_queue(ticket, &self)) park_sole(wait_reason::cond_wait, site, unlock_word, &lock_);
@@ -107,7 +107,7 @@ namespace {
 // cond_park is the park of async_wait: it queues the waiter, unless its ticket is notified.
 class cond_park {
  public:
-  cond_park(bool queued, std::atomic<std::uint32_t>& lock, source_location site) noexcept
+  cond_park(bool queued, std::atomic<std::uint32_t>& lock, const source_location& site) noexcept
       : queued_(queued), lock_(lock), site_(site) {}
   bool await_ready() const noexcept { return !queued_; }
   bool await_suspend(std::coroutine_handle<> h) noexcept {

@@ -111,7 +111,7 @@ bool mutex::lock_woken(lock_wait& st) noexcept {
   return false;
 }
 
-void mutex::lock_slow(wait_reason reason, source_location site) noexcept {
+void mutex::lock_slow(wait_reason reason, const source_location& site) noexcept {
   lock_wait st{state_.load(std::memory_order_relaxed)};
   while (!lock_or_queue(st)) {
     semacquire(sema_, st.lifo, reason, site);

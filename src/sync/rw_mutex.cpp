@@ -30,7 +30,7 @@ bool rw_mutex::announce_writer() noexcept {
   return r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0;
 }
 
-void rw_mutex::lock(source_location site) noexcept {
+void rw_mutex::lock(const source_location& site) noexcept {
   if (!writer_.lock_fast()) writer_.lock_slow(wait_reason::rw_mutex_lock, site);
   if (announce_writer()) semacquire(writer_sem_, false, wait_reason::rw_mutex_lock, site);
 }

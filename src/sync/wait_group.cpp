@@ -87,13 +87,13 @@ bool wait_group::wait_queue(void* w) noexcept {
 #pragma GCC diagnostic pop
 #endif
 
-void wait_group::wait(source_location site) noexcept {
+void wait_group::wait(const source_location& site) noexcept {
   if (at_zero()) return;
   waiter self;
   if (wait_queue(&self)) park_sole(wait_reason::wait_group_wait, site, detail::unlock_word, &lock_);
 }
 
-bool wait_group::wait_suspend(waiter_space* space, void* handle, source_location site) noexcept {
+bool wait_group::wait_suspend(waiter_space* space, void* handle, const source_location& site) noexcept {
   auto* self = ::new (static_cast<void*>(space->raw)) waiter;  // in the coroutine frame
   return wait_queue(self) &&
          park_coroutine(handle, wait_reason::wait_group_wait, site, detail::unlock_word, &lock_, true);

@@ -37,10 +37,10 @@ void chan_release(chan_core* c) noexcept;
 
 // elem points at the value to send: it is moved from only when it is sent. c may be null
 // (the nil channel: blocks forever). Throws chan_error("send on closed channel").
-void chan_send(chan_core* c, void* elem, detail::source_location site);
+void chan_send(chan_core* c, void* elem, const detail::source_location& site);
 // Receives into the raw storage at out. Returns false (out untouched) once c is closed and
 // drained.
-bool chan_recv(chan_core* c, void* out, detail::source_location site);
+bool chan_recv(chan_core* c, void* out, const detail::source_location& site);
 
 enum class try_status : std::uint8_t { ok, would_block, closed };
 // Non-blocking forms: decide without blocking, as Go's select with a default case.
@@ -62,8 +62,8 @@ void done_waiter_free(done_waiter* w) noexcept;
 // chan_send_or_done sends like chan_send unless done is closed first: false then, with elem
 // untouched. chan_recv_or_done receives like chan_recv: ok, closed (c closed and drained) or,
 // with out untouched, would_block meaning that done was closed first.
-bool chan_send_or_done(chan_core* c, void* elem, done_waiter* w, detail::source_location site);
-try_status chan_recv_or_done(chan_core* c, void* out, done_waiter* w, detail::source_location site);
+bool chan_send_or_done(chan_core* c, void* elem, done_waiter* w, const detail::source_location& site);
+try_status chan_recv_or_done(chan_core* c, void* out, done_waiter* w, const detail::source_location& site);
 
 // One case of a select, in the order the user wrote it.
 struct select_case {
@@ -74,6 +74,6 @@ struct select_case {
 
 // Go's selectgo. Returns the index of the case that ran, or -1 if none was ready and
 // `block` is false. *received tells whether a receive case got a value (Go's ok).
-int select_go(select_case* cases, int n, bool block, bool* received, detail::source_location site);
+int select_go(select_case* cases, int n, bool block, bool* received, const detail::source_location& site);
 
 }  // namespace go::detail

@@ -55,10 +55,10 @@ struct parker;  // opaque: a goroutine or a thread
 // The parker of the caller: its goroutine, or the calling thread's own parker.
 parker* current_parker() noexcept;
 
-void park(wait_reason reason, detail::source_location site, void (*unlock)(void*) = nullptr,
+void park(wait_reason reason, const detail::source_location& site, void (*unlock)(void*) = nullptr,
           void* arg = nullptr) noexcept;
 
-void park_sole(wait_reason reason, detail::source_location site, void (*unlock)(void*), void* arg) noexcept;
+void park_sole(wait_reason reason, const detail::source_location& site, void (*unlock)(void*), void* arg) noexcept;
 
 void wake(parker* p) noexcept;
 

@@ -183,7 +183,9 @@ void runq_put(worker* w, task* t, bool next) noexcept {
   runq_put_tail(w, t);
 }
 
+namespace {
 void finish_switch(worker* w) noexcept;
+}  // namespace
 
 extern "C" void goroutine_main(void* arg) {
   auto* g = static_cast<goroutine*>(arg);
@@ -199,6 +201,8 @@ extern "C" void goroutine_main(void* arg) {
   switch_to_scheduler(current_worker(), g, switch_action::exit);
   __builtin_unreachable();
 }
+
+namespace {
 
 // Makes g the worker's current goroutine: state, first-run stack and context, C++ state.
 void prepare(worker* w, goroutine* g) noexcept {
@@ -290,54 +294,70 @@ void finish_switch(worker* w) noexcept {
   if (goroutine* again = finish_pending(w)) runq_put(w, again, true);
 }
 
+}  // namespace
+
 // new_slice notes that a goroutine starts a time slice of its own (worker::slice_tick).
 task* new_slice(worker* w, task* t) noexcept {
   w->slice_tick.store(w->slice_tick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return t;
 }
 
-// pop_local takes the next goroutine from w's own queue, applying the time slice of the
-// `next` slot. Null if the queue is empty.
-task* pop_local(worker* w) noexcept {
-  for (;;) {
-    bool from_next = false;
-    task* t = w->runq.pop(&from_next);
-    if (!t) return nullptr;
-    w->runq.prefetch_head();
-    if (!from_next) {
-      w->next_streak = 0;
-      return new_slice(w, t);
-    }
-    // `next` inherits the time slice; a pair handing off to each other gets 10 ms, or less
-    // if sysmon saw the slice last 10 ms (hand-offs far apart, BenchmarkPingPongHog).
-    if (w->preempt.load(std::memory_order_relaxed)) {
-      w->preempt.store(false, std::memory_order_relaxed);
-    } else {
-      if (++w->next_streak % 64 != 0) return t;
-      std::int64_t now = coarse_nanotime();
-      w->clock = now;
-      if (w->next_streak == 64) w->slice_start = now;
-      if (now - w->slice_start < 10'000'000) return t;
-    }
-    w->next_streak = 0;
-    new_slice(w, nullptr);
-    runq_put_tail(w, t);
-    bool ignored;
-    if (task* head = w->runq.pop(&ignored)) return head;
-    // thieves took everything, t included: look again
+namespace {
+
+// end_next_slice decides, every 64th run from `next` or when sysmon asked (preempt),
+// whether t, taken from `next`, still runs in the inherited time slice: a pair handing off
+// to each other gets 10 ms, or less if sysmon saw the slice last 10 ms (hand-offs far
+// apart, BenchmarkPingPongHog). Once it is used up t goes behind the queue and the head
+// runs.
+[[gnu::noinline]] task* end_next_slice(worker* w, task* t) noexcept {
+  if (w->preempt.load(std::memory_order_relaxed)) {
+    w->preempt.store(false, std::memory_order_relaxed);
+  } else {
+    std::int64_t now = coarse_nanotime();
+    w->clock = now;
+    if (w->next_streak == 64) w->slice_start = now;
+    if (now - w->slice_start < 10'000'000) return t;
   }
+  w->next_streak = 0;
+  new_slice(w, nullptr);
+  runq_put_tail(w, t);
+  bool ignored;
+  if (task* head = w->runq.pop(&ignored)) return head;
+  return pop_local(w);  // thieves took everything, t included: look again
 }
+
+// take_local takes the next goroutine from w's own queue; one from `next` inherits the time
+// slice (end_next_slice). Null if the queue is empty. Inlined into the switch path
+// (chan_pingpong).
+[[gnu::always_inline]] inline task* take_local(worker* w) noexcept {
+  bool from_next = false;
+  task* t = w->runq.pop(&from_next);
+  if (!t) return nullptr;
+  w->runq.prefetch_head();
+  if (!from_next) {
+    w->next_streak = 0;
+    return new_slice(w, t);
+  }
+  if (!w->preempt.load(std::memory_order_relaxed) && ++w->next_streak % 64 != 0) return t;
+  return end_next_slice(w, t);
+}
+
+}  // namespace
+
+task* pop_local(worker* w) noexcept { return take_local(w); }
+
+namespace {
 
 // The goroutine of either kind that may run next without a pass through find_runnable, or
 // null when the scheduler loop must run (it checks timers, the global queue, the inbox, and
 // sleeps).
-task* next_local_direct(worker* w) noexcept {
+[[gnu::always_inline]] inline task* next_local_direct(worker* w) noexcept {
   if (sched().debug_migrate || w->bub || w->exit_thread) return nullptr;
   if (w->timers.next_when.load(std::memory_order_relaxed) != INT64_MAX) return nullptr;
   if (w->inbox.load(std::memory_order_relaxed)) return nullptr;
   if (!holds_slot(w) || w->lockedg || sched().nlocked.load(std::memory_order_relaxed) != 0) return nullptr;
   if (!take_tick(w)) return nullptr;
-  return pop_local(w);
+  return take_local(w);
 }
 
 // The goroutine a switching goroutine may hand the CPU to directly: next_local_direct's,
@@ -351,6 +371,8 @@ goroutine* next_direct(worker* w) noexcept {
   }
   return static_cast<goroutine*>(t);
 }
+
+}  // namespace
 
 void execute(worker* w, goroutine* g) noexcept {
   if (worker* owner = locked_to(g); owner && owner != w) {
@@ -410,45 +432,54 @@ bool move_inbox(worker* w) noexcept {
   return true;
 }
 
+namespace {
+
+// ready_elsewhere is ready() under debug migration: t goes to the inbox of the worker after
+// the one it last ran on.
+[[gnu::noinline]] void ready_elsewhere(task* t) noexcept {
+  auto* g = static_cast<goroutine*>(t);
+  int n = sched().nprocs.load(std::memory_order_relaxed);
+  int from = g->last_worker ? g->last_worker->slot.load(std::memory_order_relaxed) : 0;
+  if (from >= n) from = 0;
+  worker* target = sched().slots[(from + 1) % n].load(std::memory_order_acquire);
+  {
+    std::lock_guard lk(target->inbox_lock);
+    t->sched_next = nullptr;
+    task* head = target->inbox.load(std::memory_order_relaxed);
+    if (!head) {
+      target->inbox.store(t, std::memory_order_relaxed);
+    } else {
+      while (head->sched_next) head = head->sched_next;
+      head->sched_next = t;
+    }
+  }
+  bool was_idle;
+  {
+    std::lock_guard lk(sched().lock);
+    was_idle = idle_remove_locked(target);
+  }
+  if (was_idle) signal_worker(target, wake_inbox);
+  else wakep();  // a busy target may never get to it: let a spinner steal it
+  if (target->slot.load(std::memory_order_seq_cst) >= sched().nprocs.load(std::memory_order_seq_cst)) {
+    // set_max_procs retired the target meanwhile, and its retire() may have emptied the
+    // inbox before our push and gone to sleep: the writer's half of the inbox protocol
+    // ("Where runnable goroutines wait" at the top).
+    if (move_inbox(target)) wakep();
+  }
+}
+
+}  // namespace
+
 void ready(task* t, bool next) noexcept {
   if (static_cast<goroutine*>(t)->bub) {
     bubble_ready(static_cast<goroutine*>(t));
     return;
   }
-  worker* w = current_worker();
   if (sched().debug_migrate && sched().nprocs.load(std::memory_order_relaxed) > 1) {
-    // Send it to a worker other than the one it last ran on.
-    auto* g = static_cast<goroutine*>(t);
-    int n = sched().nprocs.load(std::memory_order_relaxed);
-    int from = g->last_worker ? g->last_worker->slot.load(std::memory_order_relaxed) : 0;
-    if (from >= n) from = 0;
-    worker* target = sched().slots[(from + 1) % n].load(std::memory_order_acquire);
-    {
-      std::lock_guard lk(target->inbox_lock);
-      t->sched_next = nullptr;
-      task* head = target->inbox.load(std::memory_order_relaxed);
-      if (!head) {
-        target->inbox.store(t, std::memory_order_relaxed);
-      } else {
-        while (head->sched_next) head = head->sched_next;
-        head->sched_next = t;
-      }
-    }
-    bool was_idle;
-    {
-      std::lock_guard lk(sched().lock);
-      was_idle = idle_remove_locked(target);
-    }
-    if (was_idle) signal_worker(target, wake_inbox);
-    else wakep();  // a busy target may never get to it: let a spinner steal it
-    if (target->slot.load(std::memory_order_seq_cst) >= sched().nprocs.load(std::memory_order_seq_cst)) {
-      // set_max_procs retired the target meanwhile, and its retire() may have emptied the
-      // inbox before our push and gone to sleep: the writer's half of the inbox protocol
-      // ("Where runnable goroutines wait" at the top).
-      if (move_inbox(target)) wakep();
-    }
+    ready_elsewhere(t);
     return;
   }
+  worker* w = current_worker();
   int nprocs = sched().nprocs.load(std::memory_order_relaxed);
   if (w && !w->bub && w->slot.load(std::memory_order_relaxed) < nprocs) {
     if (nprocs == 1) {

@@ -147,7 +147,7 @@ error semaphore::acquire_end(const context& ctx, semaphore_waiter& w) {
   return ctx.err();  // cancelled: the hook dequeued and woke us
 }
 
-error semaphore::acquire(const context& ctx, std::int64_t n, detail::source_location site) {
+error semaphore::acquire(const context& ctx, std::int64_t n, const detail::source_location& site) {
   sem_waiter w;
   error err;
   switch (acquire_begin(ctx, n, w, err)) {
@@ -159,7 +159,7 @@ error semaphore::acquire(const context& ctx, std::int64_t n, detail::source_loca
   return acquire_end(ctx, w);
 }
 
-bool semaphore::acquire_suspend(void* handle, detail::source_location site) noexcept {
+bool semaphore::acquire_suspend(void* handle, const detail::source_location& site) noexcept {
   return park_coroutine(handle, wait_reason::semacquire, site, nullptr, nullptr, false);
 }
 
