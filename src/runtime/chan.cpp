@@ -433,91 +433,54 @@ bool recv_park(chan_core* c, void* out, const detail::source_location& site) {
   return park_in(c, c->recvq, out, wait_reason::chan_receive, site);
 }
 
-// Go's chansend. Returns false only when !block and the send would block.
-// raced: a lock-free send lost a race for a slot (ring_push_or); retry lock-free first.
-bool send(chan_core* c, void* elem, bool block, const detail::source_location& site, bool raced = false) {
+// Go's chansend for a blocking send on a buffered channel whose lock-free attempt failed
+// (send_ring). raced: it lost a race for a slot (ring_push_or); retry lock-free first.
+bool send_slow(chan_core* c, void* elem, const detail::source_location& site, bool raced) {
   ring_retry retry = raced ? ring_push_contended(c, elem) : ring_retry::not_ready;
   if (retry == ring_retry::done) return true;
-  if (!c) {
-    if (!block) return false;
-    block_forever(wait_reason::chan_send_nil, site);
-  }
-  // Fast path: open and full means "would block" (see the file header).
-  if (!block && c->closed.load(std::memory_order_relaxed) == 0 && chan_full(c)) return false;
-
-  if (retry == ring_retry::gave_up && block) {
+  if (retry == ring_retry::gave_up) {
     go::yield();  // see ring_contended_hold
     if (ring_push_contended(c, elem) == ring_retry::done) return true;
   }
   chan_lock(c);
   if (retry == ring_retry::gave_up) block_of(c).contended = ring_contended_hold;
-  if (send_now(c, elem)) return true;
-  if (!block) {
-    chan_unlock(c);
-    return false;
-  }
-  send_park(c, elem, site);
+  if (!send_now(c, elem)) send_park(c, elem, site);
   return true;
 }
 
-// Go's chanrecv. out may be null (drop the value). True: received; false: *why (if given)
-// says would_block or closed. (A bool, so that chan_recv is a tail call.)
-bool recv(chan_core* c, void* out, bool block, const detail::source_location& site, bool raced = false,
-          try_status* why = nullptr) {
+// Go's chanrecv for a blocking receive on a buffered channel whose lock-free attempt failed
+// (recv_ring): true, received; false, closed and drained. (A bool, so that chan_recv is a
+// tail call.)
+bool recv_slow(chan_core* c, void* out, const detail::source_location& site, bool raced) {
   ring_retry retry = raced ? ring_pop_contended(c, out) : ring_retry::not_ready;
   if (retry == ring_retry::done) return true;
-  auto fail = [why](try_status s) {
-    if (why) *why = s;
-    return false;
-  };
-  if (!c) {
-    if (!block) return fail(try_status::would_block);
-    block_forever(wait_reason::chan_receive_nil, site);
-  }
-  if (!block && chan_empty(c)) {
-    // The emptiness read must come before the closed read (Go's chanrecv reads both with
-    // ordered atomic loads): an unbuffered or one-slot channel's emptiness is a relaxed
-    // load, which a weakly ordered CPU (AArch64) may perform after the acquire load below.
-    // chan_close's release fence pairs with this one.
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (c->closed.load(std::memory_order_acquire) == 0) return fail(try_status::would_block);
-    // Closed: values sent before the close may still be buffered; recheck.
-    if (chan_empty(c)) return fail(try_status::closed);
-  }
-
-  if (retry == ring_retry::gave_up && block) {
+  if (retry == ring_retry::gave_up) {
     go::yield();  // see ring_contended_hold
     if (ring_pop_contended(c, out) == ring_retry::done) return true;
   }
   chan_lock(c);
   if (retry == ring_retry::gave_up) block_of(c).contended = ring_contended_hold;
-  if (try_status s = recv_now(c, out); s != try_status::would_block) {
-    return s == try_status::ok || fail(s);
-  }
-  if (!block) {
-    chan_unlock(c);
-    return fail(try_status::would_block);
-  }
+  if (try_status s = recv_now(c, out); s != try_status::would_block) return s == try_status::ok;
   return recv_park(c, out, site);
 }
 
 }  // namespace
 
 // The blocking entry points try the lock-free ring of a buffered channel first, in a frame
-// of their own that saves no registers: the full send and recv save six (docs/tuning.md,
+// of their own that saves no registers: send_slow and recv_slow save six (docs/tuning.md,
 // chan_spsc_128).
 namespace {
 
 __attribute__((noinline)) void send_ring(chan_core* c, void* elem, const detail::source_location& site) {
-  ring_push_or(c, ring_put(c, elem), [&](bool raced) { return send(c, elem, true, site, raced); });
+  ring_push_or(c, ring_put(c, elem), [&](bool raced) { return send_slow(c, elem, site, raced); });
 }
 
 __attribute__((noinline)) bool recv_ring(chan_core* c, void* out, const detail::source_location& site) {
-  return ring_pop_or(c, ring_take(c, out), [&](bool raced) { return recv(c, out, true, site, raced); });
+  return ring_pop_or(c, ring_take(c, out), [&](bool raced) { return recv_slow(c, out, site, raced); });
 }
 
-// Unbuffered and one-slot channels skip send's and recv's preamble for the ring and for
-// non-blocking calls: lock, complete at once, or park (bench chan_spsc_1, cb_bounded1_*).
+// Unbuffered and one-slot channels have no ring to retry: lock, complete at once, or park
+// (bench chan_spsc_1, cb_bounded1_*).
 // Out of line, as send_ring and recv_ring, so that chan_send and chan_recv are a test and a
 // tail call: with either path inlined they saved four registers on every call
 // (docs/tuning.md, chan_spsc_128).
@@ -546,22 +509,34 @@ bool chan_recv(chan_core* c, void* out, const detail::source_location& site) {
   return recv_locked(c, out, site);
 }
 
-namespace {
-
-// A try never parks, so it has no site of its own to record; one constant, passed by address.
-constexpr detail::source_location try_site = detail::source_location::current();
-
-}  // namespace
-
+// Go's chansend and chanrecv with block false, after the lock-free attempt on a ring.
 bool chan_try_send(chan_core* c, void* elem) {
   if (lock_free_ring(c) && ring_try_push(c, elem)) return true;
-  return send(c, elem, false, try_site);
+  // Open and full means "would block", seen without the lock (see the file header).
+  if (!c || (c->closed.load(std::memory_order_relaxed) == 0 && chan_full(c))) return false;
+  chan_lock(c);
+  if (send_now(c, elem)) return true;
+  chan_unlock(c);
+  return false;
 }
 
 try_status chan_try_recv(chan_core* c, void* out) {
   if (lock_free_ring(c) && ring_try_pop(c, out)) return try_status::ok;
-  try_status why;
-  return recv(c, out, false, try_site, false, &why) ? try_status::ok : why;
+  if (!c) return try_status::would_block;
+  if (chan_empty(c)) {
+    // The emptiness read must come before the closed read (Go's chanrecv reads both with
+    // ordered atomic loads): an unbuffered or one-slot channel's emptiness is a relaxed
+    // load, which a weakly ordered CPU (AArch64) may perform after the acquire load below.
+    // chan_close's release fence pairs with this one.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (c->closed.load(std::memory_order_acquire) == 0) return try_status::would_block;
+    // Closed: values sent before the close may still be buffered; recheck.
+    if (chan_empty(c)) return try_status::closed;
+  }
+  chan_lock(c);
+  if (try_status s = recv_now(c, out); s != try_status::would_block) return s;
+  chan_unlock(c);
+  return try_status::would_block;
 }
 
 namespace {
