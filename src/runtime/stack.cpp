@@ -27,11 +27,12 @@
 // Guard pages. Each stack gets a guard page below it. On Linux 6.13 and later that is a
 // guard region (madvise MADV_GUARD_INSTALL): a marker in the page tables, installed under
 // the mmap lock held for reading, which neither splits the mapping nor contends with the
-// page faults of running goroutines (docs/tuning.md, sleep_100k), so every stack is guarded. On older kernels
-// it is a PROT_NONE page (mprotect, the mmap lock held for writing), while the number of
-// guarded stacks stays within the process's vm.max_map_count budget (a PROT_NONE guard
-// splits the mapping: about two map entries per stack; we keep (max_map_count - 5000) / 2
-// for stacks). A fault in a guard
+// page faults of running goroutines (docs/tuning.md, sleep_100k), so every stack is
+// guarded; a first check makes sure such a region faults (an emulator may take the advice
+// as a no-op). On older kernels, or where the check fails, it is a PROT_NONE page (mprotect,
+// the mmap lock held for writing), while the number of guarded stacks stays within the
+// process's vm.max_map_count budget (a PROT_NONE guard splits the mapping: about two map
+// entries per stack; we keep (max_map_count - 5000) / 2 for stacks). A fault in a guard
 // page is reported by the SIGSEGV handler, on an alternate signal stack, as
 // "goroutine N: stack overflow (stack size S)". Beyond the budget a stack has no guard: an
 // overflow is detected only when the goroutine parks with its stack pointer below the base
@@ -41,6 +42,7 @@
 // jump over a guard page too.
 #include "runtime/stack.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -49,6 +51,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -89,19 +92,48 @@ long guard_budget() noexcept {
 
 std::atomic<long> guarded_live{0};  // stacks guarded by mprotect (the budget's count)
 
-// Guard regions (Linux 6.13): used until a madvise fails, then mprotect from then on.
+// Guard regions (Linux 6.13): used if they work (guard_regions_work) until a madvise
+// fails; mprotect otherwise.
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
-std::atomic<bool> guard_regions{true};
+
+// guard_regions_work installs a guard region on a scratch page and checks that the page
+// then refuses the kernel's read (write(2) from it fails with EFAULT). A madvise that
+// succeeds is not enough: qemu-user returns success for advice it does not implement, and
+// every stack would be left unguarded. errno is kept: spawn calls this.
+bool guard_regions_work() noexcept {
+  int saved_errno = errno;
+  std::size_t page = page_size();
+  bool works = false;
+  void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p != MAP_FAILED) {
+    int fds[2];
+    if (madvise(p, page, MADV_GUARD_INSTALL) == 0 && pipe2(fds, O_CLOEXEC) == 0) {
+      works = write(fds[1], p, 1) < 0 && errno == EFAULT;
+      close(fds[0]);
+      close(fds[1]);
+    }
+    munmap(p, page);
+  }
+  errno = saved_errno;
+  return works;
+}
+
+std::atomic<bool> guard_regions_failed{false};  // a madvise failed after the check passed
+
+bool use_guard_regions() noexcept {
+  static const bool works = guard_regions_work();
+  return works && !guard_regions_failed.load(std::memory_order_relaxed);
+}
 
 // guard makes the page at p a guard page; returns false if it cannot. *counted: it is a
 // PROT_NONE page that counts against the map-count budget.
 bool guard(char* p, std::size_t page, bool* counted) noexcept {
   *counted = false;
-  if (guard_regions.load(std::memory_order_relaxed)) {
+  if (use_guard_regions()) {
     if (madvise(p, page, MADV_GUARD_INSTALL) == 0) return true;
-    guard_regions.store(false, std::memory_order_relaxed);  // EINVAL: an older kernel
+    guard_regions_failed.store(true, std::memory_order_relaxed);
   }
   if (guarded_live.load(std::memory_order_relaxed) >= guard_budget()) return false;
   if (mprotect(p, page, PROT_NONE) != 0) return false;
@@ -186,8 +218,7 @@ void map_slab(std::size_t size, int count, std::vector<stack>& out) {
   if (p == MAP_FAILED) throw std::bad_alloc();
   mapped_stacks.fetch_add(count, std::memory_order_relaxed);
   auto* base = static_cast<char*>(p);
-  bool all_guarded = count > 1 && guard_regions.load(std::memory_order_relaxed) &&
-                     advise_pages(base, slot, 0, count, MADV_GUARD_INSTALL);
+  bool all_guarded = count > 1 && use_guard_regions() && advise_pages(base, slot, 0, count, MADV_GUARD_INSTALL);
   for (int i = 0; i < count; ++i) {
     char* slot_start = base + static_cast<std::size_t>(i) * slot;
     stack s{slot_start + page, static_cast<std::uint32_t>(size), all_guarded, false};
