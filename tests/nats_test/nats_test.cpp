@@ -1403,6 +1403,18 @@ TEST(NatsWorkerPool, KilledWorkerLosesNoJob) {
   ASSERT_TRUE(in_hand) << "the victim never started a job";
   pid_t others[] = {spawn_worker("w1", "30"), spawn_worker("w2", "30")};
   res.wait_for(jobs, 20s);
+  // A worker acknowledges a job after it publishes the result, and the server applies
+  // acknowledgements asynchronously: wait for the last ones before stopping the workers
+  // (SIGTERM ends a worker at once, an acknowledgement in flight with it).
+  std::uint64_t left = 1;
+  for (auto deadline = go::now() + 10s; left > 0 && go::now() < deadline; go::sleep(10ms)) {
+    auto [si, serr] = j.js.stream_info("JOBS");
+    if (serr) {
+      ADD_FAILURE() << "stream_info: " << serr.message();
+      break;
+    }
+    left = si.messages;
+  }
   for (pid_t p : others) {
     ::kill(p, SIGTERM);
     ::waitpid(p, nullptr, 0);
@@ -1414,8 +1426,7 @@ TEST(NatsWorkerPool, KilledWorkerLosesNoJob) {
   std::string redone = res.last[std::string(in_hand->data())];
   EXPECT_EQ(redone.find(" victim "), std::string::npos) << redone;
   EXPECT_GE(std::stoi(redone.substr(redone.rfind(' ') + 1)), 2) << redone;
-  auto [info, err] = j.js.stream_info("JOBS");
-  EXPECT_EQ(info.messages, 0u) << "jobs left unacknowledged";
+  EXPECT_EQ(left, 0u) << "jobs left unacknowledged";
 }
 
 // --- worker_pool over a core NATS queue group ---
