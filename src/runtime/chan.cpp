@@ -467,7 +467,7 @@ bool recv_slow(chan_core* c, void* out, const detail::source_location& site, boo
 }  // namespace
 
 // The blocking entry points try the lock-free ring of a buffered channel first, in a frame
-// of their own that saves no registers: send_slow and recv_slow save six (docs/tuning.md,
+// of their own that saves no registers, which send_slow and recv_slow do (docs/tuning.md,
 // chan_spsc_128).
 namespace {
 

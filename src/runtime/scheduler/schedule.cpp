@@ -5,7 +5,7 @@
 // under sched.lock. ready() from a worker holding a slot puts a woken goroutine in `next`, so
 // a hand-off (channel ping-pong) runs the partner at once on the same worker, cache-hot. A
 // goroutine that runs from `next` inherits the time slice: after 64 consecutive such runs the
-// worker checks a coarse clock, and once a pair has used 10 ms it goes behind the queue
+// worker checks a coarse clock, and once a pair has used time_slice_ns it goes behind the queue
 // (BenchmarkPingPongHog); sysmon ends such a slice sooner when hand-offs are far apart (the
 // preempt flag). Every 61st schedule looks at the global queue first, so it is not starved by
 // busy local queues. A yielding goroutine goes behind every runnable goroutine: to the global
@@ -304,10 +304,13 @@ task* new_slice(worker* w, task* t) noexcept {
 
 namespace {
 
+// The time slice that goroutines running from `next` share (Go's forcePreemptNS).
+constexpr std::int64_t time_slice_ns = 10'000'000;
+
 // end_next_slice decides, every 64th run from `next` or when sysmon asked (preempt),
 // whether t, taken from `next`, still runs in the inherited time slice: a pair handing off
-// to each other gets 10 ms, or less if sysmon saw the slice last 10 ms (hand-offs far
-// apart, BenchmarkPingPongHog). Once it is used up t goes behind the queue and the head
+// to each other gets time_slice_ns, or less if sysmon saw the slice outlast it (hand-offs
+// far apart, BenchmarkPingPongHog). Once it is used up t goes behind the queue and the head
 // runs.
 [[gnu::noinline]] task* end_next_slice(worker* w, task* t) noexcept {
   if (w->preempt.load(std::memory_order_relaxed)) {
@@ -316,7 +319,7 @@ namespace {
     std::int64_t now = coarse_nanotime();
     w->clock = now;
     if (w->next_streak == 64) w->slice_start = now;
-    if (now - w->slice_start < 10'000'000) return t;
+    if (now - w->slice_start < time_slice_ns) return t;
   }
   w->next_streak = 0;
   new_slice(w, nullptr);
