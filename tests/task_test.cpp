@@ -264,6 +264,53 @@ TEST(Task, ManySleepersAllWake) {
   });
 }
 
+// A goroutine waits at one co_await at a time, so the waiter or timer it parks with is in its
+// record, not in each awaiter (an awaiter is its channel or duration, its value and its call
+// site: a frame does not grow by 48 bytes for every co_await in it). One goroutine parks in
+// turn in a receive, a sleep, a send and a wait_group wait, many times over: the one waiting
+// place in its record serves each in turn.
+TEST(Task, EachKindOfWaitInTurnReusesTheRecordsWaitingPlace) {
+  constexpr std::size_t word = sizeof(void*), site = sizeof(go::detail::call_site);
+  static_assert(sizeof(go::send_awaiter<std::int64_t>) <= 3 * word + site);
+  static_assert(sizeof(go::recv_awaiter<std::int64_t>) <= 3 * word + site);
+  static_assert(sizeof(go::sleep_awaiter) <= word + site);
+  static_assert(sizeof(go::wait_group_awaiter) <= word + site);
+  go::run([] {
+    constexpr int rounds = gocxx_test::sanitized ? 200 : 2000;
+    // Round i's value and its own wait_group, which the goroutine waits on after its send.
+    struct job {
+      int v;
+      go::wait_group* wg;
+    };
+    auto wgs = std::make_unique<go::wait_group[]>(rounds + 1);
+    auto in = go::make_chan<job>();
+    auto out = go::make_chan<int>();
+    auto finished = go::make_chan<long>(1);
+    go::spawn([in, out, finished]() -> go::task<void> {
+      long sum = 0;
+      while (auto j = co_await go::async_recv(in)) {
+        co_await go::async_sleep(std::chrono::microseconds(j->v % 3));
+        co_await go::async_send(out, j->v * 2);
+        co_await go::async_wait(*j->wg);
+        sum += j->v;
+      }
+      co_await go::async_send(finished, sum);
+    });
+    long want = 0;
+    for (int i = 1; i <= rounds; ++i) {
+      wgs[i].add(1);
+      in.send(job{i, &wgs[i]});
+      go::sleep(std::chrono::microseconds(i % 2));  // the goroutine is parked in the sleep or the send
+      EXPECT_EQ(*out.recv(), 2 * i);
+      go::sleep(std::chrono::microseconds(i % 2));  // and then in the wait
+      wgs[i].done();
+      want += i;
+    }
+    in.close();
+    EXPECT_EQ(*finished.recv(), want);
+  });
+}
+
 TEST(Task, YieldLetsTheOthersRun) {
   gocxx_test::max_procs_scope one(1);
   go::run([] {

@@ -93,8 +93,6 @@ struct mutex_lock_op;  // go/task.hpp's async_lock and async_rlock
 struct rw_lock_op;
 struct rw_rlock_op;
 
-struct waiter_space;  // go/task.hpp
-
 // sema is a counting semaphore that parks (Go's runtime sema, runtime/sema.go), one per use
 // instead of Go's table keyed by address. src/runtime/sema.cpp has the protocol.
 struct sema {
@@ -605,7 +603,7 @@ class wait_group {
   // the park to release; false if the counter is zero. wait_suspend is that park for a
   // stackless goroutine suspended at `handle` (go/task.hpp).
   bool wait_queue(void* w) noexcept;
-  bool wait_suspend(detail::waiter_space* w, void* handle, const detail::source_location& site) noexcept;
+  bool wait_suspend(void* handle, const detail::source_location& site) noexcept;
   void add_slow(int delta, std::uint64_t state);  // state: after this add's RMW
   // What add(delta) adds to state_: delta in the counter's (high) half.
   static constexpr std::uint64_t counter_delta(int delta) noexcept {

@@ -79,8 +79,9 @@
 //   class comes from operator new. Frames are never handed back to the system, as goroutine
 //   records are not.
 // - A frame's size is what the coroutine keeps across its co_awaits, its awaiters included
-//   (an async_recv holds the value and a 48-byte waiter). docs/tuning.md measures the
-//   benchmark coroutines and lists what keeps frames small.
+//   (an async_recv holds its channel, call site, state and the value: 32 bytes for an
+//   int64_t; the waiter it parks with is in the goroutine's record). docs/tuning.md
+//   measures the benchmark coroutines and lists what keeps frames small.
 // - The arguments of go::spawn(f, args...) are decay-copied into a frame of their own, which
 //   lives until the goroutine returns. go::spawn(f(args...)) saves that frame; it is safe
 //   when f takes its parameters by value (a coroutine keeps references as references).
@@ -141,13 +142,10 @@ void frame_free(void* p, std::size_t bytes) noexcept;
 void* new_coroutine(void* handle);
 void coroutine_exit(void* handle) noexcept;
 
-// Room in an awaiter for the runtime's waiter (runtime/waiter.hpp) and timer (timer.hpp),
-// which live in the coroutine frame while it waits, as they live on a stackful goroutine's
-// stack. task.cpp checks the sizes.
+// Room for the runtime's waiter (runtime/waiter.hpp): one per case in a select's awaiter,
+// in the coroutine frame while it waits, as on a stackful goroutine's stack. task.cpp checks
+// the size.
 struct alignas(8) waiter_space {
-  unsigned char raw[48];
-};
-struct alignas(8) timer_space {
   unsigned char raw[48];
 };
 
@@ -155,11 +153,17 @@ struct alignas(8) timer_space {
 // coroutine `handle` of the calling stackless goroutine. Each either completes at once
 // (the coroutine then goes on without a trip through the scheduler) or parks the goroutine
 // (the scheduler resumes `handle` once woken).
-// chan_send_suspend: true if parked (the waiter says whether it sent or was woken by
-// close). Throws chan_error when c is closed.
-bool chan_send_suspend(chan_core* c, void* elem, waiter_space* w, void* handle, const source_location& site);
-// chan_recv_suspend: 0 parked (the waiter says), 1 received, 2 closed and drained.
-int chan_recv_suspend(chan_core* c, void* out, waiter_space* w, void* handle, const source_location& site);
+// A goroutine waits at one co_await at a time, so a channel operation's waiter (and a
+// sleep's timer) lives in the goroutine's record rather than in the awaiter, where it would
+// take 48 bytes of the frame for every co_await in it.
+// chan_send_suspend: null if it sent at once, else the waiter it parked with, whose
+// waiter_succeeded says, once resumed, whether it sent or was woken by close. Throws
+// chan_error when c is closed.
+const waiter_space* chan_send_suspend(chan_core* c, void* elem, void* handle, const source_location& site);
+// chan_recv_suspend: recv_received, recv_closed (closed and drained), or the address of the
+// waiter it parked with, as chan_send_suspend's.
+inline constexpr std::uintptr_t recv_received = 1, recv_closed = 2;
+std::uintptr_t chan_recv_suspend(chan_core* c, void* out, void* handle, const source_location& site);
 bool waiter_succeeded(const waiter_space* w) noexcept;
 
 // What a select keeps in its awaiter while it waits: the word its wakers race for (Go's
@@ -179,7 +183,8 @@ struct select_state {
 int select_suspend(select_case* cases, int n, bool block, bool* received, select_state* st, void* handle,
                    const source_location& site);
 int select_resume(select_case* cases, int n, bool* received, select_state* st);
-bool sleep_suspend(timer_space* t, std::int64_t when, void* handle, const source_location& site) noexcept;
+// sleep_suspend: its timer is in the goroutine's record, as a channel operation's waiter.
+bool sleep_suspend(std::int64_t when, void* handle, const source_location& site) noexcept;
 void yield_suspend(void* handle) noexcept;
 
 template <class T>
@@ -342,19 +347,18 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI send_awaiter {
     return false;
   }
   bool await_suspend(std::coroutine_handle<> h) {
-    parked_ = detail::chan_send_suspend(c_, &v_, &w_, h.address(), site_.location());
-    return parked_;
+    parked_ = detail::chan_send_suspend(c_, &v_, h.address(), site_.location());
+    return parked_ != nullptr;
   }
   [[gnu::always_inline]] void await_resume() const {
-    if (parked_ && !detail::waiter_succeeded(&w_)) throw chan_error("send on closed channel");
+    if (parked_ && !detail::waiter_succeeded(parked_)) throw chan_error("send on closed channel");
   }
 
  private:
   detail::chan_core* c_;
   detail::stored_t<T> v_;
   detail::call_site site_;
-  bool parked_ = false;
-  detail::waiter_space w_;
+  const detail::waiter_space* parked_ = nullptr;  // the goroutine's waiter, if it parked
 };
 
 // recv_awaiter: co_await go::async_recv(ch) receives from ch (Go's `v, ok := <-ch`): the
@@ -369,18 +373,20 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI recv_awaiter {
   [[gnu::always_inline]] bool await_ready() {
     if constexpr (detail::ring_inline<E>) {
       if (detail::ring_recv_inline<E>(c_, buf_)) {
-        status_ = 1;
+        status_ = detail::recv_received;
         return true;
       }
     }
     return false;
   }
   bool await_suspend(std::coroutine_handle<> h) {
-    status_ = detail::chan_recv_suspend(c_, buf_, &w_, h.address(), site_.location());
-    return status_ == 0;
+    status_ = detail::chan_recv_suspend(c_, buf_, h.address(), site_.location());
+    return status_ > detail::recv_closed;
   }
   [[gnu::always_inline]] auto await_resume() {
-    bool ok = status_ == 0 ? detail::waiter_succeeded(&w_) : status_ == 1;
+    bool ok = status_ > detail::recv_closed
+                  ? detail::waiter_succeeded(reinterpret_cast<const detail::waiter_space*>(status_))
+                  : status_ == detail::recv_received;
     if constexpr (std::is_void_v<T>) {
       return ok;
     } else {
@@ -395,8 +401,8 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI recv_awaiter {
  private:
   detail::chan_core* c_;
   detail::call_site site_;
-  int status_ = 0;
-  detail::waiter_space w_;
+  // recv_received, recv_closed, or the address of the goroutine's waiter, if it parked.
+  std::uintptr_t status_ = 0;
   alignas(E) unsigned char buf_[sizeof(E)];
 };
 
@@ -499,14 +505,13 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI sleep_awaiter {
   sleep_awaiter(std::int64_t ns, detail::call_site site) noexcept : ns_(ns), site_(site) {}
   bool await_ready() const noexcept { return ns_ <= 0; }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
-    return detail::sleep_suspend(&t_, detail::deadline_after(ns_), h.address(), site_.location());
+    return detail::sleep_suspend(detail::deadline_after(ns_), h.address(), site_.location());
   }
   void await_resume() const noexcept {}
 
  private:
   std::int64_t ns_;
   detail::call_site site_;
-  detail::timer_space t_;
 };
 
 template <class Rep, class Period>
@@ -611,15 +616,12 @@ class [[nodiscard]] GOCXX_CALL_SITE_ABI wait_group_awaiter {
  public:
   wait_group_awaiter(wait_group& wg, detail::call_site site) noexcept : wg_(wg), site_(site) {}
   bool await_ready() const noexcept { return wg_.at_zero(); }
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
-    return wg_.wait_suspend(&w_, h.address(), site_.location());
-  }
+  bool await_suspend(std::coroutine_handle<> h) noexcept { return wg_.wait_suspend(h.address(), site_.location()); }
   void await_resume() const noexcept {}
 
  private:
   wait_group& wg_;
   detail::call_site site_;
-  detail::waiter_space w_;
 };
 
 inline lock_awaiter<detail::mutex_lock_op> async_lock(mutex& m, detail::call_site::arg site = GOCXX_CALL_SITE) {

@@ -44,6 +44,7 @@ struct worker;
 struct bubble;           // bubble.hpp
 struct suspended_block;  // profile.hpp
 struct label_node;       // labels.hpp
+struct waiter;           // waiter.hpp
 
 // The C++ runtime's per-thread exception state (__cxa_eh_globals): caught-exception stack
 // and uncaught count. Saved and restored per goroutine on every switch.
@@ -101,7 +102,13 @@ struct goroutine : task {
   std::atomic<void*> syscall_pc{nullptr};
   union {
     alignas(16) unsigned char inline_closure[closure_inline_size];
-    suspended_block* block_event;  // a stackless goroutine's profiled wait (profile.hpp): it has no closure
+    // A stackless goroutine has no closure. It waits at one co_await at a time, so the
+    // waiter of a channel operation or wait_group wait, or a sleep's timer, lives here, not
+    // in the awaiter: its coroutine frames stay smaller (task.cpp).
+    struct {
+      suspended_block* block_event;  // its profiled wait (profile.hpp)
+      alignas(8) unsigned char wait[48];
+    } co;
   };
 
   void* spawn_pc = nullptr;  // in the function that called go::spawn
@@ -252,6 +259,11 @@ inline void prepare_park(worker* w, goroutine* g, wait_reason reason, const deta
 // been woken yet, since its wakers find it only under the lock that unlock releases.
 bool park_coroutine(void* handle, wait_reason reason, const detail::source_location& site, void (*unlock)(void*),
                     void* arg, bool sole) noexcept;
+
+// coroutine_waiter is a fresh waiter for the stackless goroutine running on this thread, in
+// its record (task.cpp), with `who` set: it stays valid until the goroutine's next co_await
+// that waits with it.
+waiter* coroutine_waiter() noexcept;
 
 // Never inlined, so a goroutine that migrated reads its new worker, never a cached one.
 worker* current_worker() noexcept;

@@ -30,6 +30,12 @@
 //   ("stackless goroutine suspended outside a go:: awaitable": nobody would resume it). A
 //   co_await of a task transfers to it directly and returns to its awaiter at the end: no
 //   suspension that the scheduler sees.
+// - The waiter of a channel operation or wait_group wait, and a sleep's timer, are in the
+//   goroutine's record (goroutine::co.wait), not in a frame: a goroutine waits at one
+//   co_await at a time, and whatever woke it has dequeued the waiter (or fired the timer)
+//   before the wake, so the place is free again when the coroutine resumes. await_resume
+//   reads the outcome there before the next co_await. A select's waiters stay in its
+//   awaiter (one per case).
 // - The goroutine's own task is destroyed by resume_coroutine after it suspends at its final
 //   point (coroutine_exit records it), never inside its own await_suspend, so no code of a
 //   frame runs after the frame is freed.
@@ -54,7 +60,8 @@
 namespace go::detail {
 
 static_assert(sizeof(waiter) <= sizeof(waiter_space) && alignof(waiter) <= alignof(waiter_space));
-static_assert(sizeof(timer) <= sizeof(timer_space) && alignof(timer) <= alignof(timer_space));
+static_assert(sizeof(waiter) <= sizeof(goroutine::co.wait) && alignof(waiter) <= 8);
+static_assert(sizeof(timer) <= sizeof(goroutine::co.wait) && alignof(timer) <= 8);
 
 // --- Running and suspending ---
 
@@ -96,7 +103,7 @@ bool park_coroutine(void* handle, wait_reason reason, const source_location& sit
     return true;
   }
   prepare_park(w, g, reason, site, unlock, arg, sole);
-  g->block_event = block_suspend(reason);
+  g->co.block_event = block_suspend(reason);
   suspend(w, g, handle, switch_action::park);
   return true;
 }
@@ -105,13 +112,15 @@ namespace {
 
 void unlock_chan(void* c) noexcept { chan_unlock(static_cast<chan_core*>(c)); }
 
+const waiter_space* as_space(const waiter* w) noexcept { return reinterpret_cast<const waiter_space*>(w); }
+
 void fire_wake_coroutine(timer* t) { wake(static_cast<parker*>(t->arg)); }
 
 }  // namespace
 
 void resume_coroutine(worker* w, goroutine* g) noexcept {
   g->reason.store(wait_reason::none, std::memory_order_relaxed);
-  if (suspended_block* e = std::exchange(g->block_event, nullptr)) block_resumed(e);
+  if (suspended_block* e = std::exchange(g->co.block_event, nullptr)) block_resumed(e);
   handle_at(g->sp).resume();
   if (!w->switched_from) fatal("stackless goroutine suspended outside a go:: awaitable", g);
   if (w->action == switch_action::exit) {
@@ -135,39 +144,49 @@ void yield_suspend(void* handle) noexcept {
   suspend(w, g, handle, switch_action::yield);
 }
 
-// --- The awaitables' suspending halves (go/task.hpp): chan.cpp's send and recv, with the
-// waiter in the awaiter, in the coroutine frame, and the park a suspension. ---
-
-bool chan_send_suspend(chan_core* c, void* elem, waiter_space* space, void* handle, const source_location& site) {
-  auto* w = ::new (static_cast<void*>(space->raw)) waiter;
-  if (!c) return park_coroutine(handle, wait_reason::chan_send_nil, site, nullptr, nullptr, false);  // forever
-  if (lock_free_ring(c) && ring_try_push(c, elem)) return false;
-  chan_lock(c);
-  if (send_now(c, elem)) return false;  // throws "send on closed channel", c unlocked
-  w->who = current_parker();
-  w->elem = elem;
-  c->sendq.push_back(w);
-  return park_coroutine(handle, wait_reason::chan_send, site, &unlock_chan, c, true);
+waiter* coroutine_waiter() noexcept {
+  worker* w;
+  goroutine* g = running_coroutine(w);
+  auto* self = ::new (static_cast<void*>(g->co.wait)) waiter;
+  self->who = g;
+  return self;
 }
 
-int chan_recv_suspend(chan_core* c, void* out, waiter_space* space, void* handle, const source_location& site) {
-  auto* w = ::new (static_cast<void*>(space->raw)) waiter;
+// --- The awaitables' suspending halves (go/task.hpp): chan.cpp's send and recv, with the
+// waiter in the goroutine's record and the park a suspension. ---
+
+const waiter_space* chan_send_suspend(chan_core* c, void* elem, void* handle, const source_location& site) {
   if (!c) {
-    park_coroutine(handle, wait_reason::chan_receive_nil, site, nullptr, nullptr, false);  // forever
-    return 0;
+    waiter* w = coroutine_waiter();  // never woken: forever
+    return park_coroutine(handle, wait_reason::chan_send_nil, site, nullptr, nullptr, false) ? as_space(w) : nullptr;
   }
-  if (lock_free_ring(c) && ring_try_pop(c, out)) return 1;
+  if (lock_free_ring(c) && ring_try_push(c, elem)) return nullptr;
+  chan_lock(c);
+  if (send_now(c, elem)) return nullptr;  // throws "send on closed channel", c unlocked
+  waiter* w = coroutine_waiter();
+  w->elem = elem;
+  c->sendq.push_back(w);
+  return park_coroutine(handle, wait_reason::chan_send, site, &unlock_chan, c, true) ? as_space(w) : nullptr;
+}
+
+std::uintptr_t chan_recv_suspend(chan_core* c, void* out, void* handle, const source_location& site) {
+  if (!c) {
+    waiter* w = coroutine_waiter();  // never woken: forever
+    park_coroutine(handle, wait_reason::chan_receive_nil, site, nullptr, nullptr, false);
+    return reinterpret_cast<std::uintptr_t>(w);
+  }
+  if (lock_free_ring(c) && ring_try_pop(c, out)) return recv_received;
   chan_lock(c);
   switch (recv_now(c, out)) {
-    case try_status::ok: return 1;
-    case try_status::closed: return 2;
+    case try_status::ok: return recv_received;
+    case try_status::closed: return recv_closed;
     case try_status::would_block: break;
   }
-  w->who = current_parker();
+  waiter* w = coroutine_waiter();
   w->elem = out;
   c->recvq.push_back(w);
   park_coroutine(handle, wait_reason::chan_receive, site, &unlock_chan, c, true);
-  return 0;
+  return reinterpret_cast<std::uintptr_t>(w);
 }
 
 bool waiter_succeeded(const waiter_space* space) noexcept {
@@ -278,12 +297,13 @@ int select_resume(select_case* cases, int n, bool* received, select_state* st) {
   return j;
 }
 
-bool sleep_suspend(timer_space* space, std::int64_t when, void* handle, const source_location& site) noexcept {
+bool sleep_suspend(std::int64_t when, void* handle, const source_location& site) noexcept {
   worker* w;
   goroutine* g = running_coroutine(w);
   if (when != INT64_MAX) {
-    auto* t = ::new (static_cast<void*>(space->raw)) timer;  // in the frame: outlives its firing
-    t->untracked = true;                                     // leaves its heap only by firing
+    // In the record: it outlives its firing, since the goroutine waits for the wake.
+    auto* t = ::new (static_cast<void*>(g->co.wait)) timer;
+    t->untracked = true;  // leaves its heap only by firing
     t->when = when;
     t->fire = &fire_wake_coroutine;
     t->arg = static_cast<parker*>(g);

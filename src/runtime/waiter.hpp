@@ -1,6 +1,7 @@
 // A waiter is one blocked operation on one wait queue: Go's sudog. It lives on the blocked
 // parker's own stack (a goroutine's stack stays put while it is parked, so pointers to it
-// are valid), which keeps blocking allocation-free.
+// are valid), which keeps blocking allocation-free; a stackless goroutine's lives in its
+// record or, for a select, in its coroutine frame (task.cpp).
 //
 // A waiter belongs to at most one queue, guarded by that queue's owner's lock. A select
 // parks with one waiter per case; they share `select_done`, and the first waker to flip it

@@ -14,7 +14,7 @@
 //   lock_ it takes the whole list, resets the state to 0 and wakes them after unlocking.
 //   Waiters cannot return before that wake, so the object outlives the add.
 // A stackless goroutine's wait (go/task.hpp's async_wait) is the same: its waiter lives in
-// its coroutine frame, and its park is a suspension (wait_suspend).
+// its goroutine record (coroutine_waiter), and its park is a suspension (wait_suspend).
 // Memory order: every add is an acq_rel RMW on state_, so the adds before the one that
 // reaches zero happen before a wait that reads zero (acquire) or is woken by it.
 #include "go/sync.hpp"
@@ -93,8 +93,8 @@ void wait_group::wait(const source_location& site) noexcept {
   if (wait_queue(&self)) park_sole(wait_reason::wait_group_wait, site, detail::unlock_word, &lock_);
 }
 
-bool wait_group::wait_suspend(waiter_space* space, void* handle, const source_location& site) noexcept {
-  auto* self = ::new (static_cast<void*>(space->raw)) waiter;  // in the coroutine frame
+bool wait_group::wait_suspend(void* handle, const source_location& site) noexcept {
+  waiter* self = coroutine_waiter();  // in the goroutine's record
   return wait_queue(self) &&
          park_coroutine(handle, wait_reason::wait_group_wait, site, detail::unlock_word, &lock_, true);
 }

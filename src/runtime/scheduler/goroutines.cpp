@@ -243,7 +243,7 @@ __attribute__((noinline)) void* new_coroutine(void* handle) {
   g->sp = handle;
   g->ops = nullptr;
   g->closure_align = 0;
-  g->block_event = nullptr;
+  g->co.block_event = nullptr;
   init_record(g, parker_kind::coroutine, w, bub, __builtin_return_address(0));
   return g;
 }
